@@ -1,0 +1,50 @@
+// The compiler's entry points: model in, header text (and weights) out.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sofiec/ir.hpp"
+
+namespace sofiec {
+
+enum class OptLevel { O0, Basic, Extended };
+enum class WeightsMode { Embed, File };
+
+struct CompileOptions {
+  OptLevel level = OptLevel::Extended;
+  WeightsMode weights = WeightsMode::Embed;
+  std::string namespace_name;                 // empty: "model"
+  std::string weights_file_name;              // for WeightsMode::File: the .dat file's name, for messages
+  std::map<std::string, int64_t> fixed_dims;  // --dim NAME=VALUE
+};
+
+struct CompileStats {
+  std::size_t nodes_before = 0, nodes_after = 0;
+  int64_t weights_bytes = 0;
+  int64_t arena_bytes = 0, arena_lower_bound = 0, arena_no_reuse = 0;
+  std::map<std::string, int> pass_changes;  // pass name -> nodes changed
+};
+
+struct CompiledModel {
+  std::string header;
+  std::vector<unsigned char> weights;  // the .dat contents for WeightsMode::File (empty for Embed)
+  CompileStats stats;
+};
+
+const char* version();
+
+// Parses "0", "basic", "extended" (also "O0", "1", "2"); throws Error otherwise.
+OptLevel parse_opt_level(const std::string& s);
+
+// Turns a file stem into a C++ identifier usable as a namespace.
+std::string sanitize_identifier(const std::string& name);
+
+CompiledModel compile_model(Model model, const CompileOptions& options);
+
+// Writes data to path through a temporary file in the same folder renamed into place, so a
+// failure never leaves a partial file. Throws Error.
+void write_file_atomically(const std::string& path, const std::string& data);
+
+}  // namespace sofiec

@@ -1,0 +1,40 @@
+#include "emit/emit_context.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace sofiec {
+
+std::string cpp_float(double v, DType t) {
+  const bool single = t != DType::Double;
+  const char* type = single ? "float" : "double";
+  if (std::isnan(v)) return fmt::format("std::numeric_limits<{}>::quiet_NaN()", type);
+  if (std::isinf(v)) return fmt::format("{}std::numeric_limits<{}>::infinity()", v < 0 ? "-" : "", type);
+  // Shortest round-trip text; hex-free so the header stays readable.
+  std::string s = single ? fmt::format("{}", float(v)) : fmt::format("{}", v);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return single ? s + "f" : s;
+}
+
+std::string cpp_int(int64_t v, DType t) {
+  if (t == DType::Int64 && v == std::numeric_limits<int64_t>::min()) return "std::numeric_limits<int64_t>::min()";
+  if (t == DType::Bool) return v ? "true" : "false";
+  return fmt::format("{}({})", dtype_cpp(t), v);
+}
+
+const std::string& EmitContext::in(std::size_t i) const {
+  static const std::string null = "nullptr";
+  return i < input_vars_.size() && !input_vars_[i].empty() ? input_vars_[i] : null;
+}
+
+const std::string& EmitContext::out(std::size_t i) const { return output_vars_.at(i); }
+
+std::string EmitContext::int_array(const std::string& name, const std::vector<int64_t>& values) {
+  std::string items;
+  for (std::size_t i = 0; i < values.size(); ++i) items += (i ? ", " : "") + std::to_string(values[i]);
+  if (values.empty()) items = "0";  // C++ has no zero-length arrays
+  line("static constexpr int64_t {}[] = {{{}}};", name, items);
+  return name;
+}
+
+}  // namespace sofiec

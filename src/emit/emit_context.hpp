@@ -1,0 +1,57 @@
+// What an operator's emitter sees: its node, the C++ names of its tensors and a code sink.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ops/registry.hpp"
+
+namespace sofiec {
+
+// Formats a float so that the generated code holds exactly this value.
+std::string cpp_float(double v, DType t = DType::Float);
+// Formats an integer constant of type t.
+std::string cpp_int(int64_t v, DType t = DType::Int64);
+
+class EmitContext : public NodeView {
+ public:
+  EmitContext(const Node& node, const Graph& graph, const std::map<std::string, Tensor>* known,
+              std::vector<std::string> input_vars, std::vector<std::string> output_vars, std::string workspace_var,
+              std::set<std::string>& kernels, std::string& code)
+      : NodeView(node, graph, known), input_vars_(std::move(input_vars)), output_vars_(std::move(output_vars)),
+        workspace_var_(std::move(workspace_var)), kernels_(kernels), code_(code) {}
+
+  // C++ expression of input/output i's pointer; "nullptr" for an omitted optional input.
+  const std::string& in(std::size_t i) const;
+  const std::string& out(std::size_t i) const;
+  std::size_t num_outputs() const { return output_vars_.size(); }
+  const ValueInfo& output(std::size_t i) const { return graph().value(node().outputs[i]); }
+  std::vector<int64_t> output_dims(std::size_t i) const { return static_dims(output(i).shape); }
+  std::string in_type(std::size_t i) const { return std::string(dtype_cpp(input_dtype(i))); }
+  std::string out_type(std::size_t i) const { return std::string(dtype_cpp(output(i).dtype)); }
+  // Scratch memory reserved for this node (InferResult::workspace_bytes), as unsigned char*.
+  const std::string& workspace() const { return workspace_var_; }
+
+  // Makes templates/kernels/<name>.hpp part of the generated header.
+  void use_kernel(const std::string& name) { kernels_.insert(name); }
+
+  template <class... Args>
+  void line(fmt::format_string<Args...> f, Args&&... args) {
+    code_ += "    ";
+    code_ += fmt::format(f, std::forward<Args>(args)...);
+    code_ += '\n';
+  }
+  // Declares a constexpr int64_t array local to the node's block and returns its name.
+  std::string int_array(const std::string& name, const std::vector<int64_t>& values);
+
+ private:
+  std::vector<std::string> input_vars_, output_vars_;
+  std::string workspace_var_;
+  std::set<std::string>& kernels_;
+  std::string& code_;
+};
+
+}  // namespace sofiec

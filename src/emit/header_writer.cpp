@@ -1,0 +1,370 @@
+// Writes the generated header: fills the Session skeleton (templates/session.hxx) with the
+// kernels the model needs, its weights, its metadata and the body of infer().
+#include "emit/header_writer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "emit/emit_context.hpp"
+#include "emit/templates.hpp"
+#include "ops/registry.hpp"
+#include "sofiec/compiler.hpp"
+#include "sofiec/error.hpp"
+
+namespace sofiec {
+namespace {
+
+// Kernel files in inclusion order; a kernel's dependencies come before it.
+const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
+    {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm"}},
+    {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
+};
+
+std::string kernels_text(std::set<std::string> used) {
+  for (auto it = kKernelFiles.rbegin(); it != kKernelFiles.rend(); ++it)
+    if (used.count(it->first)) used.insert(it->second.begin(), it->second.end());
+  std::string out;
+  for (const auto& [name, deps] : kKernelFiles)
+    if (used.count(name)) out += fmt::format("// ---- kernels/{}.hpp\n{}", name, kernel_body(template_text("kernels/" + name + ".hpp")));
+  return out;
+}
+
+// A byte string literal that compilers read fast (an initializer list of millions of
+// numbers does not compile in reasonable time or memory). Octal escapes are always three
+// digits so a following digit character cannot extend them.
+std::string byte_string_literal(const std::vector<unsigned char>& bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 3 + bytes.size() / 24 + 16);
+  std::size_t column = 0;
+  out += "    \"";
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '?') {
+      out += char(c);
+      column += 1;
+    } else {
+      out += '\\';
+      out += char('0' + (c >> 6));
+      out += char('0' + ((c >> 3) & 7));
+      out += char('0' + (c & 7));
+      column += 4;
+    }
+    if (column >= 96) {
+      out += "\"\n    \"";
+      column = 0;
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+uint64_t fnv1a64(const std::vector<unsigned char>& bytes) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\{:03o}", static_cast<unsigned char>(c));
+    else out += c;
+  }
+  return out + "\"";
+}
+
+enum class Storage { Input, Output, Weight, Arena };
+
+struct TensorVar {
+  Storage storage;
+  std::string var;
+  int64_t offset = 0;
+};
+
+class HeaderBuilder {
+ public:
+  HeaderBuilder(const Graph& g, const Analysis& a, const MemoryPlan& plan, const HeaderSpec& spec)
+      : g_(g), a_(a), plan_(plan), spec_(spec) {}
+
+  HeaderOutput build() {
+    name_parameters();
+    std::string body = emit_nodes();
+    body += copy_outputs();
+    HeaderOutput out;
+    out.weights = weights_;
+    std::string decls;
+    for (const auto& [name, tv] : vars_) {
+      if (!used_vars_.count(tv.var) || tv.storage == Storage::Input || tv.storage == Storage::Output) continue;
+      const std::string type(dtype_cpp(g_.value(name).dtype));
+      if (tv.storage == Storage::Weight)
+        decls += fmt::format("    const {0}* const {1} = reinterpret_cast<const {0}*>(weights_ + {2});  // {3}\n", type,
+                             tv.var, tv.offset, quoted(name));
+      else
+        decls += fmt::format("    {0}* const {1} = reinterpret_cast<{0}*>(arena + {2});  // {3} {4}\n", type, tv.var,
+                             tv.offset, quoted(name), shape_str(g_.value(name).shape));
+    }
+    for (const auto& [node, offset] : plan_.workspace_offsets)
+      decls += fmt::format("    unsigned char* const {} = arena + {};\n", workspace_var(node), offset);
+    if (decls.find("arena +") != std::string::npos) decls = "    unsigned char* const arena = arena_.data();\n" + decls;
+
+    std::map<std::string, std::string> regions;
+    regions["banner"] = spec_.banner;
+    regions["prelude"] = kernel_body(template_text("kernels/prelude.hpp")) + "#include <cstring>\n";
+    regions["kernels"] = kernels_text(kernels_);
+    regions["weights"] = weights_region();
+    regions["metadata"] = metadata_region();
+    regions["constructor"] = constructor_region();
+    regions["infer"] = infer_region(decls + body);
+    regions["weights_member"] = weights_member_region();
+    std::string text = fill_skeleton(template_text("session.hxx"), regions);
+    replace_all(text, "SOFIEC_SKELETON_GUARD_", guard());
+    replace_all(text, "sofiec_skeleton", spec_.ns);
+    out.text = std::move(text);
+    return out;
+  }
+
+ private:
+  static void replace_all(std::string& s, const std::string& from, const std::string& to) {
+    for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  }
+
+  std::string guard() const {
+    std::string gname = spec_.ns;
+    std::transform(gname.begin(), gname.end(), gname.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+    return gname + "_SOFIEC_HXX_";
+  }
+
+  std::string unique_var(const std::string& prefix, const std::string& name) {
+    std::string base = prefix + sanitize_identifier(name).substr(0, 40);
+    std::string v = base;
+    for (int i = 1; taken_names_.count(v); ++i) v = fmt::format("{}_{}", base, i);
+    taken_names_.insert(v);
+    return v;
+  }
+
+  void name_parameters() {
+    for (const auto& in : g_.inputs) {
+      const ValueInfo& v = g_.value(in);
+      if (!dtype_is_supported(v.dtype))
+        throw UnsupportedError(fmt::format("graph input '{}' has type {}, which is not supported", in, dtype_name(v.dtype)));
+      if (!v.has_shape || !is_static(v.shape))
+        throw Error(fmt::format("graph input '{}' has shape {}; fix its symbolic dims with --dim NAME=VALUE", in,
+                                v.has_shape ? shape_str(v.shape) : "of unknown rank"));
+      vars_[in] = TensorVar{Storage::Input, unique_var("in_", in)};
+      input_params_.push_back(vars_[in].var);
+    }
+    for (const auto& out : g_.outputs) {
+      std::string var = unique_var("out_", out);
+      output_params_.push_back(var);
+      // A node writes straight into the caller's buffer; inputs, constants and repeated
+      // outputs are copied at the end of infer() instead.
+      if (!vars_.count(out) && !g_.is_constant(out)) vars_[out] = TensorVar{Storage::Output, var};
+    }
+  }
+
+  const TensorVar& var_of(const std::string& name) {
+    auto it = vars_.find(name);
+    if (it == vars_.end()) {
+      if (const Tensor* t = g_.constant(name)) {
+        it = vars_.emplace(name, TensorVar{Storage::Weight, unique_var("w_", name), add_weight(*t)}).first;
+      } else if (auto off = plan_.tensor_offsets.find(name); off != plan_.tensor_offsets.end()) {
+        it = vars_.emplace(name, TensorVar{Storage::Arena, unique_var("t_", name), off->second}).first;
+      } else {
+        throw Error(fmt::format("internal: tensor '{}' has no storage", name));
+      }
+    }
+    used_vars_.insert(it->second.var);
+    return it->second;
+  }
+
+  int64_t add_weight(const Tensor& t) {
+    const std::size_t offset = (weights_.size() + kAlignment - 1) / kAlignment * kAlignment;
+    weights_.resize(offset, 0);
+    weights_.insert(weights_.end(), t.bytes.begin(), t.bytes.end());
+    return int64_t(offset);
+  }
+
+  std::string workspace_var(const std::string& node) {
+    auto it = workspace_vars_.find(node);
+    if (it == workspace_vars_.end()) it = workspace_vars_.emplace(node, unique_var("ws_", node)).first;
+    return it->second;
+  }
+
+  std::string emit_nodes() {
+    std::string body;
+    const Registry& registry = Registry::instance();
+    for (const Node& n : g_.nodes) {
+      const OpDef& def = *registry.find(n.op_type, g_.opset(n.domain));
+      std::vector<std::string> ins, outs;
+      for (const auto& i : n.inputs) ins.push_back(i.empty() ? "" : var_of(i).var);
+      for (const auto& o : n.outputs) outs.push_back(o.empty() ? "" : var_of(o).var);
+      std::string code;
+      const std::string ws = plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "nullptr";
+      EmitContext ctx(n, g_, &a_.known, ins, outs, ws, kernels_, code);
+      if (def.emit) {
+        def.emit(ctx);
+      } else {
+        // Computed at generation time (Shape, Size): the node writes its known value.
+        for (std::size_t i = 0; i < n.outputs.size(); ++i) {
+          if (n.outputs[i].empty()) continue;
+          auto known = a_.known.find(n.outputs[i]);
+          if (known == a_.known.end())
+            throw Error(fmt::format("{}: its output must be computable at generation time (are its input shapes known?)",
+                                    n.describe()));
+          const int64_t off = add_weight(known->second);
+          ctx.line("std::memcpy({}, weights_ + {}, {});", outs[i], off, known->second.bytes.size());
+        }
+      }
+      body += fmt::format("    // {}\n    {{\n{}    }}\n", n.describe(), indent(code));
+    }
+    return body;
+  }
+
+  static std::string indent(const std::string& code) {
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < code.size()) {
+      std::size_t end = code.find('\n', pos);
+      out += "  " + code.substr(pos, end - pos + 1);
+      pos = end + 1;
+    }
+    return out;
+  }
+
+  std::string copy_outputs() {
+    std::string code;
+    std::set<std::string> written;
+    for (std::size_t i = 0; i < g_.outputs.size(); ++i) {
+      const std::string& name = g_.outputs[i];
+      const std::string& dst = output_params_[i];
+      const TensorVar& src = var_of(name);
+      if (src.storage == Storage::Output && src.var == dst) continue;
+      const ValueInfo& v = g_.value(name);
+      const int64_t bytes = element_count(static_dims(v.shape)) * int64_t(dtype_size(v.dtype));
+      code += fmt::format("    std::memcpy({}, {}, {});  // output {}\n", dst, src.var, bytes, quoted(name));
+    }
+    return code;
+  }
+
+  std::string weights_region() {
+    std::string r = fmt::format("constexpr std::size_t weights_bytes = {};\n", weights_.size());
+    r += fmt::format("constexpr std::uint64_t weights_checksum = {}ULL;  // FNV-1a\n", fnv1a64(weights_));
+    if (!weights_.empty() && spec_.embed_weights)
+      r += fmt::format("alignas(64) inline constexpr unsigned char weights_blob[{}] =\n{};\n", weights_.size() + 1,
+                       byte_string_literal(weights_));
+    return r;
+  }
+
+  std::string metadata_region() {
+    std::string r;
+    auto names = [&](const char* what, const std::vector<std::string>& list, bool types) {
+      std::string items;
+      for (std::size_t i = 0; i < list.size(); ++i)
+        items += (i ? ", " : "") + (types ? quoted(std::string(dtype_name(g_.value(list[i]).dtype))) : quoted(list[i]));
+      r += fmt::format("  static constexpr std::array<const char*, {}> {}{{{{{}}}}};\n", list.size(), what, items);
+    };
+    auto shapes = [&](const char* what, const char* prefix, const std::vector<std::string>& list) {
+      std::string items;
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        const auto dims = static_dims(g_.value(list[i]).shape);
+        std::string d;
+        for (std::size_t k = 0; k < dims.size(); ++k) d += (k ? ", " : "") + std::to_string(dims[k]);
+        if (!dims.empty()) r += fmt::format("  static constexpr int64_t {}{}_dims[] = {{{}}};\n", prefix, i, d);
+        items += fmt::format("{}{{{}, {}}}", i ? ", " : "", dims.empty() ? "nullptr" : fmt::format("{}{}_dims", prefix, i),
+                             dims.size());
+      }
+      r += fmt::format("  static constexpr std::array<TensorShape, {}> {}{{{{{}}}}};\n", list.size(), what, items);
+    };
+    r += fmt::format("  static constexpr std::size_t num_inputs = {};\n", g_.inputs.size());
+    r += fmt::format("  static constexpr std::size_t num_outputs = {};\n", g_.outputs.size());
+    names("input_names", g_.inputs, false);
+    names("output_names", g_.outputs, false);
+    names("input_types", g_.inputs, true);
+    names("output_types", g_.outputs, true);
+    shapes("input_shapes", "input", g_.inputs);
+    shapes("output_shapes", "output", g_.outputs);
+    r += fmt::format("  static constexpr std::size_t arena_bytes = {};\n", plan_.arena_bytes);
+    r += fmt::format("  static constexpr std::size_t weights_bytes = detail::weights_bytes;\n");
+    return r;
+  }
+
+  std::string constructor_region() const {
+    if (weights_.empty())
+      return spec_.embed_weights ? "  Session() : arena_(arena_bytes) {}\n"
+                                 : "  explicit Session(const std::string& weights_path) : arena_(arena_bytes) { (void)weights_path; }\n";
+    if (spec_.embed_weights) return "  Session() : arena_(arena_bytes), weights_(detail::weights_blob) {}\n";
+    return R"(  // Reads the weights written beside this header (<header>.dat); throws std::runtime_error
+  // if the file is missing, has the wrong size or belongs to another model.
+  explicit Session(const std::string& weights_path)
+      : arena_(arena_bytes), weights_storage_(detail::weights_bytes), weights_(weights_storage_.data()) {
+    std::ifstream file(weights_path, std::ios::binary);
+    if (!file) throw std::runtime_error("cannot open weights file '" + weights_path + "'");
+    file.read(reinterpret_cast<char*>(weights_storage_.data()), std::streamsize(detail::weights_bytes));
+    if (std::size_t(file.gcount()) != detail::weights_bytes || file.peek() != std::char_traits<char>::eof())
+      throw std::runtime_error("weights file '" + weights_path + "' has the wrong size for this model");
+    std::uint64_t hash = 1469598103934665603ULL;
+    for (std::size_t i = 0; i < detail::weights_bytes; ++i) hash = (hash ^ weights_[i]) * 1099511628211ULL;
+    if (hash != detail::weights_checksum)
+      throw std::runtime_error("weights file '" + weights_path + "' does not belong to this model");
+  }
+)";
+  }
+
+  std::string weights_member_region() const {
+    if (weights_.empty()) return "";
+    if (spec_.embed_weights) return "  const unsigned char* weights_;\n";
+    return "  detail::AlignedBuffer weights_storage_;\n  const unsigned char* weights_;\n";
+  }
+
+  std::string infer_region(const std::string& body) const {
+    std::vector<std::string> params;
+    for (std::size_t i = 0; i < g_.inputs.size(); ++i)
+      params.push_back(fmt::format("const {}* {}", dtype_cpp(g_.value(g_.inputs[i]).dtype), input_params_[i]));
+    std::vector<std::string> in_only = params;
+    for (std::size_t i = 0; i < g_.outputs.size(); ++i)
+      params.push_back(fmt::format("{}* {}", dtype_cpp(g_.value(g_.outputs[i]).dtype), output_params_[i]));
+    std::string unused;
+    for (const auto& p : input_params_)
+      if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
+    std::string r = "  // Runs the model: inputs, then outputs, each a contiguous row-major buffer owned by the\n"
+                    "  // caller. Allocates nothing.\n";
+    r += fmt::format("  void infer({}) {{\n{}{}  }}\n", fmt::join(params, ", "), unused, body);
+    if (g_.outputs.size() == 1) {
+      const ValueInfo& v = g_.value(g_.outputs[0]);
+      const std::string type(dtype_cpp(v.dtype));
+      const int64_t n = element_count(static_dims(v.shape));
+      std::string call_args;
+      for (const auto& p : input_params_) call_args += p + ", ";
+      r += "\n  // The single output, returned as a vector (allocates it).\n";
+      if (v.dtype == DType::Bool)
+        r += fmt::format("  std::vector<bool> infer({0}) {{\n    std::unique_ptr<bool[]> out(new bool[{1}]);\n"
+                         "    infer({2}out.get());\n    return std::vector<bool>(out.get(), out.get() + {1});\n  }}\n",
+                         fmt::join(in_only, ", "), n, call_args);
+      else
+        r += fmt::format("  std::vector<{0}> infer({1}) {{\n    std::vector<{0}> out({2});\n    infer({3}out.data());\n"
+                         "    return out;\n  }}\n", type, fmt::join(in_only, ", "), n, call_args);
+    }
+    return r;
+  }
+
+  const Graph& g_;
+  const Analysis& a_;
+  const MemoryPlan& plan_;
+  const HeaderSpec& spec_;
+  std::map<std::string, TensorVar> vars_;
+  std::set<std::string> used_vars_, taken_names_{"arena", "weights_", "arena_"};
+  std::vector<std::string> input_params_, output_params_;
+  std::vector<unsigned char> weights_;
+  std::set<std::string> kernels_;
+  std::map<std::string, std::string> workspace_vars_;
+};
+
+}  // namespace
+
+HeaderOutput write_header(const Graph& g, const Analysis& a, const MemoryPlan& plan, const HeaderSpec& spec) {
+  return HeaderBuilder(g, a, plan, spec).build();
+}
+
+}  // namespace sofiec

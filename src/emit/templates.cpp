@@ -1,0 +1,64 @@
+#include "emit/templates.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "sofiec/error.hpp"
+
+namespace sofiec {
+
+std::string_view template_text(const std::string& path) {
+  auto it = embedded_templates().find(path);
+  if (it == embedded_templates().end()) throw Error(fmt::format("internal: template '{}' is not embedded", path));
+  return it->second;
+}
+
+namespace {
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+}  // namespace
+
+std::string fill_skeleton(std::string_view skeleton, const std::map<std::string, std::string>& regions) {
+  std::string out;
+  std::set<std::string> filled;
+  std::string current;  // region being skipped
+  std::size_t pos = 0;
+  while (pos < skeleton.size()) {
+    std::size_t end = skeleton.find('\n', pos);
+    if (end == std::string_view::npos) end = skeleton.size();
+    const std::string_view line = skeleton.substr(pos, end - pos);
+    pos = end + 1;
+    if (starts_with(line, "//@begin ")) {
+      current = std::string(line.substr(9));
+      auto it = regions.find(current);
+      if (it == regions.end()) throw Error(fmt::format("internal: no content for skeleton region '{}'", current));
+      out += it->second;
+      filled.insert(current);
+    } else if (starts_with(line, "//@end ")) {
+      current.clear();
+    } else if (current.empty()) {
+      out += line;
+      out += '\n';
+    }
+  }
+  for (const auto& kv : regions)
+    if (!filled.count(kv.first)) throw Error(fmt::format("internal: skeleton has no region '{}'", kv.first));
+  return out;
+}
+
+std::string kernel_body(std::string_view kernel_file) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < kernel_file.size()) {
+    std::size_t end = kernel_file.find('\n', pos);
+    if (end == std::string_view::npos) end = kernel_file.size();
+    const std::string_view line = kernel_file.substr(pos, end - pos);
+    pos = end + 1;
+    if (starts_with(line, "#include") || starts_with(line, "#pragma once")) continue;
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace sofiec

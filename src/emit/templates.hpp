@@ -1,0 +1,21 @@
+// Access to templates/ as compiled into the binary (cmake/EmbedTemplates.cmake).
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace sofiec {
+
+const std::map<std::string, std::string_view>& embedded_templates();
+// The text of templates/<path>; throws if it is not embedded.
+std::string_view template_text(const std::string& path);
+
+// Fills the "//@begin NAME ... //@end NAME" regions of a skeleton. Every region of the
+// skeleton must have a value and every value a region.
+std::string fill_skeleton(std::string_view skeleton, const std::map<std::string, std::string>& regions);
+
+// A kernel file's text as it goes into a header: without its #include and #pragma lines.
+std::string kernel_body(std::string_view kernel_file);
+
+}  // namespace sofiec

@@ -1,0 +1,16 @@
+// The kernels of templates/kernels, compiled into the compiler itself for constant folding:
+// values computed at generation time come from the same code the generated header runs.
+#pragma once
+
+#include "kernels/prelude.hpp"
+
+namespace sofiec::rt {
+#include "kernels/functors.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/conv.hpp"
+#include "kernels/pool.hpp"
+#include "kernels/softmax.hpp"
+#include "kernels/normalization.hpp"
+#include "kernels/movement.hpp"
+}  // namespace sofiec::rt

@@ -1,0 +1,141 @@
+// Convolution and pooling over any spatial rank, on the shared window geometry.
+#include "emit/emit_context.hpp"
+#include "ops/registry.hpp"
+#include "ops/window.hpp"
+
+namespace sofiec {
+namespace {
+
+void require_float(const NodeView& v) {
+  const DType t = v.input_dtype(0);
+  if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+}
+
+std::vector<int64_t> spatial(const std::vector<int64_t>& dims) { return {dims.begin() + 2, dims.end()}; }
+
+struct ConvPlan {
+  Window w;
+  int64_t batch, channels, filters, groups;
+  int64_t workspace_elements;
+};
+
+ConvPlan plan_conv(const NodeView& v) {
+  const auto x = v.input_dims(0), wt = v.input_dims(1);
+  if (x.size() < 3) v.fail("input must have rank >= 3, got {}", x.size());
+  if (wt.size() != x.size()) v.fail("weights have rank {}, input has {}", wt.size(), x.size());
+  ConvPlan p;
+  p.batch = x[0];
+  p.channels = x[1];
+  p.filters = wt[0];
+  p.groups = v.node().attr_int("group", 1);
+  if (p.groups < 1 || p.channels % p.groups || p.filters % p.groups)
+    v.fail("group {} does not divide channels {} and filters {}", p.groups, p.channels, p.filters);
+  if (wt[1] * p.groups != p.channels)
+    v.fail("weights expect {} input channels per group, input has {} channels in {} groups", wt[1], p.channels,
+           p.groups);
+  const auto kernel = v.node().attr_ints("kernel_shape", spatial(wt));
+  if (kernel != spatial(wt)) v.fail("kernel_shape does not match the weights");
+  p.w = compute_window(v, spatial(x), kernel, false);
+  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
+  bool pointwise = true;
+  int64_t ksize = 1, osize = 1;
+  for (int d = 0; d < p.w.rank(); ++d) {
+    ksize *= kernel[d];
+    osize *= p.w.out[d];
+    pointwise = pointwise && kernel[d] == 1 && p.w.strides[d] == 1 && p.w.pad_begin[d] == 0 && p.w.in[d] == p.w.out[d];
+  }
+  p.workspace_elements = pointwise ? 0 : (p.channels / p.groups) * ksize * osize;
+  return p;
+}
+
+std::vector<int64_t> with_spatial(int64_t a, int64_t b, const std::vector<int64_t>& s) {
+  std::vector<int64_t> d{a, b};
+  d.insert(d.end(), s.begin(), s.end());
+  return d;
+}
+
+void add_conv(Registry& r) {
+  OpDef d;
+  d.op_type = "Conv";
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    require_float(v);
+    const ConvPlan p = plan_conv(v);
+    return InferResult{{static_value(v.input_dtype(0), with_spatial(p.batch, p.filters, p.w.out))},
+                       p.workspace_elements * int64_t(dtype_size(v.input_dtype(0)))};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("conv");
+    const ConvPlan p = plan_conv(e);
+    e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
+    e.line("detail::conv_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry);", e.in(0), e.in(1),
+           e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0),
+           e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups);
+  };
+  r.add(std::move(d));
+}
+
+enum class Pooling { Max, Average };
+
+Window plan_pool(const NodeView& v) {
+  const auto x = v.input_dims(0);
+  if (x.size() < 3) v.fail("input must have rank >= 3, got {}", x.size());
+  const auto kernel = v.node().require_attr("kernel_shape", Attribute::Kind::Ints).ints;
+  return compute_window(v, spatial(x), kernel, true);
+}
+
+void add_pool(Registry& r, const char* op, Pooling kind) {
+  OpDef d;
+  d.op_type = op;
+  d.types = "float, double";
+  d.infer = [kind](const NodeView& v) {
+    require_float(v);
+    if (v.node().outputs.size() > 1 && !v.node().outputs[1].empty()) v.unsupported("the Indices output");
+    if (kind == Pooling::Max && v.node().attr_int("storage_order", 0) != 0 && v.node().outputs.size() > 1)
+      v.unsupported("storage_order");
+    const auto x = v.input_dims(0);
+    const Window w = plan_pool(v);
+    return InferResult{{static_value(v.input_dtype(0), with_spatial(x[0], x[1], w.out))}};
+  };
+  d.emit = [kind](EmitContext& e) {
+    e.use_kernel("pool");
+    const auto x = e.input_dims(0);
+    const Window w = plan_pool(e);
+    const bool count_pad = e.node().attr_int("count_include_pad", 0) != 0;
+    const char* k = kind == Pooling::Max ? "Max" : (count_pad ? "AverageCountPad" : "Average");
+    e.line("static constexpr auto geometry = {};", geometry_initializer(w));
+    e.line("detail::pool_nd({}, {}, {}, geometry, {}, detail::PoolKind::{});", e.in(0), e.out(0), x[0] * x[1],
+           e.int_array("pad_end", w.pad_end), k);
+  };
+  r.add(std::move(d));
+}
+
+void add_global_average_pool(Registry& r) {
+  OpDef d;
+  d.op_type = "GlobalAveragePool";
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    require_float(v);
+    auto x = v.input_dims(0);
+    if (x.size() < 3) v.fail("input must have rank >= 3");
+    std::fill(x.begin() + 2, x.end(), 1);
+    return InferResult{{static_value(v.input_dtype(0), x)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("pool");
+    const auto x = e.input_dims(0);
+    e.line("detail::global_average({}, {}, {}, {});", e.in(0), e.out(0), x[0] * x[1], element_count(spatial(x)));
+  };
+  r.add(std::move(d));
+}
+
+}  // namespace
+
+void register_conv_ops(Registry& r) {
+  add_conv(r);
+  add_pool(r, "MaxPool", Pooling::Max);
+  add_pool(r, "AveragePool", Pooling::Average);
+  add_global_average_pool(r);
+}
+
+}  // namespace sofiec

@@ -1,0 +1,197 @@
+// Data movement: Transpose, Concat, Gather — for any element type.
+#include <numeric>
+
+#include "emit/emit_context.hpp"
+#include "kernels.hpp"
+#include "ops/broadcast.hpp"
+#include "ops/registry.hpp"
+
+namespace sofiec {
+namespace {
+
+void require_storable(const NodeView& v, std::size_t i) {
+  if (!dtype_is_supported(v.input_dtype(i))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(i)));
+}
+
+// Calls f(T{}) with the storage type of t (float16 and bfloat16 move as uint16_t).
+template <class F>
+void visit_storage(DType t, F&& f) {
+  if (t == DType::Float16 || t == DType::BFloat16) f(uint16_t{});
+  else visit_dtype(t, f);
+}
+
+std::vector<int64_t> transpose_perm(const NodeView& v, int64_t rank) {
+  std::vector<int64_t> perm(static_cast<std::size_t>(rank));
+  std::iota(perm.rbegin(), perm.rend(), 0);
+  perm = v.node().attr_ints("perm", perm);
+  if (int64_t(perm.size()) != rank) v.fail("perm has {} entries for rank {}", perm.size(), rank);
+  std::vector<bool> seen(static_cast<std::size_t>(rank), false);
+  for (int64_t& p : perm) {
+    p = v.axis(p, rank);
+    if (seen[p]) v.fail("perm repeats axis {}", p);
+    seen[p] = true;
+  }
+  return perm;
+}
+
+struct TransposePlan {
+  std::vector<int64_t> out_dims, in_strides;
+};
+
+TransposePlan plan_transpose(const NodeView& v, const std::vector<int64_t>& in) {
+  const auto perm = transpose_perm(v, int64_t(in.size()));
+  const auto strides = contiguous_strides(in);
+  TransposePlan p;
+  for (int64_t a : perm) {
+    p.out_dims.push_back(in[a]);
+    p.in_strides.push_back(strides[a]);
+  }
+  return p;
+}
+
+void add_transpose(Registry& r) {
+  OpDef d;
+  d.op_type = "Transpose";
+  d.types = "any";
+  d.infer = [](const NodeView& v) {
+    require_storable(v, 0);
+    const Shape& in = v.input(0).shape;
+    const auto perm = transpose_perm(v, v.input_rank(0));
+    Shape out;
+    for (int64_t a : perm) out.push_back(in[a]);
+    return InferResult{{ValueInfo{v.input_dtype(0), out, true}}};
+  };
+  d.eval = [](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>&) {
+    const TransposePlan p = plan_transpose(v, in[0]->dims);
+    Tensor y(in[0]->dtype, p.out_dims);
+    visit_storage(y.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      rt::transpose(in[0]->data<T>(), y.data<T>(), int(p.out_dims.size()), p.out_dims.data(), p.in_strides.data());
+    });
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("movement");
+    const TransposePlan p = plan_transpose(e, e.input_dims(0));
+    if (p.out_dims.size() > 16) e.unsupported("rank above 16");
+    e.line("detail::transpose({}, {}, {}, {}, {});", e.in(0), e.out(0), p.out_dims.size(),
+           e.int_array("dims", p.out_dims), e.int_array("in_strides", p.in_strides));
+  };
+  r.add(std::move(d));
+}
+
+// Concat: each input is a block of [outer, dims[axis] * inner] copied side by side.
+void add_concat(Registry& r) {
+  OpDef d;
+  d.op_type = "Concat";
+  d.types = "any";
+  d.infer = [](const NodeView& v) {
+    if (v.num_inputs() == 0) v.fail("no inputs");
+    require_storable(v, 0);
+    Shape out = v.input(0).shape;
+    const int64_t rank = v.input_rank(0);
+    const int64_t axis = v.axis(v.node().attr_int("axis", v.opset() < 4 ? 1 : 0), rank);
+    for (std::size_t i = 1; i < v.num_inputs(); ++i) {
+      const ValueInfo& in = v.input(i);
+      if (in.dtype != v.input_dtype(0)) v.fail("inputs have different types");
+      if (int64_t(in.shape.size()) != rank) v.fail("inputs have different ranks");
+      for (int64_t a = 0; a < rank; ++a) {
+        if (a == axis) continue;
+        if (in.shape[a].is_static() && out[a].is_static() && in.shape[a] != out[a])
+          v.fail("input {} has dim {} = {}, expected {}", i, a, in.shape[a].str(), out[a].str());
+      }
+      if (out[axis].is_static() && in.shape[axis].is_static()) out[axis] = Dim(out[axis].value + in.shape[axis].value);
+      else out[axis] = Dim();  // the sum of symbols is not representable yet
+    }
+    return InferResult{{ValueInfo{v.input_dtype(0), out, true}}};
+  };
+  auto blocks = [](const NodeView& v, const std::vector<int64_t>& out_dims, std::size_t i) {
+    const int64_t axis = v.axis(v.node().attr_int("axis", v.opset() < 4 ? 1 : 0), int64_t(out_dims.size()));
+    const int64_t outer = element_count(std::vector<int64_t>(out_dims.begin(), out_dims.begin() + axis));
+    const int64_t inner = element_count(std::vector<int64_t>(out_dims.begin() + axis + 1, out_dims.end()));
+    int64_t offset = 0;
+    for (std::size_t j = 0; j < i; ++j) offset += v.input_dims(j)[axis] * inner;
+    return std::array<int64_t, 4>{outer, v.input_dims(i)[axis] * inner, out_dims[axis] * inner, offset};
+  };
+  d.eval = [blocks](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    Tensor y(outs[0].dtype, static_dims(outs[0].shape));
+    visit_storage(y.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        const auto b = blocks(v, y.dims, i);
+        rt::copy_blocks(in[i]->data<T>(), y.data<T>(), b[0], b[1], b[2], b[3]);
+      }
+    });
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [blocks](EmitContext& e) {
+    e.use_kernel("movement");
+    for (std::size_t i = 0; i < e.num_inputs(); ++i) {
+      const auto b = blocks(e, e.output_dims(0), i);
+      e.line("detail::copy_blocks({}, {}, {}, {}, {}, {});", e.in(i), e.out(0), b[0], b[1], b[2], b[3]);
+    }
+  };
+  r.add(std::move(d));
+}
+
+struct GatherPlan {
+  int64_t outer, axis_len, inner, count;
+};
+
+GatherPlan plan_gather(const NodeView& v, const std::vector<int64_t>& data, const std::vector<int64_t>& indices) {
+  const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(data.size()));
+  return {element_count(std::vector<int64_t>(data.begin(), data.begin() + axis)), data[axis],
+          element_count(std::vector<int64_t>(data.begin() + axis + 1, data.end())), element_count(indices)};
+}
+
+void add_gather(Registry& r) {
+  OpDef d;
+  d.op_type = "Gather";
+  d.types = "any data, int32/int64 indices";
+  d.infer = [](const NodeView& v) {
+    require_storable(v, 0);
+    const DType it = v.input_dtype(1);
+    if (it != DType::Int32 && it != DType::Int64) v.fail("indices must be int32 or int64");
+    const Shape& data = v.input(0).shape;
+    if (!v.input(0).has_shape || data.empty()) v.fail("data must have rank >= 1");
+    const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(data.size()));
+    Shape out(data.begin(), data.begin() + axis);
+    const Shape& idx = v.input(1).shape;
+    out.insert(out.end(), idx.begin(), idx.end());
+    out.insert(out.end(), data.begin() + axis + 1, data.end());
+    if (const Tensor* c = v.constant_input(1); c && data[axis].is_static())
+      for (int64_t i = 0; i < c->size(); ++i)
+        if (c->int_at(i) < -data[axis].value || c->int_at(i) >= data[axis].value)
+          v.fail("index {} is out of range for an axis of length {}", c->int_at(i), data[axis].value);
+    return InferResult{{ValueInfo{v.input_dtype(0), out, true}}};
+  };
+  d.eval = [](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    const GatherPlan p = plan_gather(v, in[0]->dims, in[1]->dims);
+    Tensor y(outs[0].dtype, static_dims(outs[0].shape));
+    visit_storage(y.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if (in[1]->dtype == DType::Int64)
+        rt::gather(in[0]->data<T>(), in[1]->data<int64_t>(), y.data<T>(), p.outer, p.axis_len, p.inner, p.count);
+      else
+        rt::gather(in[0]->data<T>(), in[1]->data<int32_t>(), y.data<T>(), p.outer, p.axis_len, p.inner, p.count);
+    });
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("movement");
+    const GatherPlan p = plan_gather(e, e.input_dims(0), e.input_dims(1));
+    e.line("detail::gather({}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), p.outer, p.axis_len, p.inner,
+           p.count);
+  };
+  r.add(std::move(d));
+}
+
+}  // namespace
+
+void register_data_movement_ops(Registry& r) {
+  add_transpose(r);
+  add_concat(r);
+  add_gather(r);
+}
+
+}  // namespace sofiec

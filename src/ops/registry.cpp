@@ -1,0 +1,88 @@
+#include "ops/registry.hpp"
+
+namespace sofiec {
+
+const ValueInfo& NodeView::input(std::size_t i) const {
+  if (!has_input(i)) fail("input {} is required but missing", i);
+  return graph_.value(node_.inputs[i]);
+}
+
+std::vector<int64_t> NodeView::input_dims(std::size_t i) const {
+  const ValueInfo& v = input(i);
+  if (!v.has_shape || !is_static(v.shape))
+    fail("the shape of input '{}' is {} and must be known here (fix symbols with --dim NAME=VALUE)",
+         node_.inputs[i], v.has_shape ? shape_str(v.shape) : "unknown");
+  return static_dims(v.shape);
+}
+
+int64_t NodeView::input_rank(std::size_t i) const {
+  const ValueInfo& v = input(i);
+  if (!v.has_shape) fail("the rank of input '{}' is unknown", node_.inputs[i]);
+  return int64_t(v.shape.size());
+}
+
+const Tensor* NodeView::constant_input(std::size_t i) const {
+  if (!has_input(i)) return nullptr;
+  if (const Tensor* t = graph_.constant(node_.inputs[i])) return t;
+  if (known_) {
+    auto it = known_->find(node_.inputs[i]);
+    if (it != known_->end()) return &it->second;
+  }
+  return nullptr;
+}
+
+std::vector<int64_t> NodeView::constant_ints(std::size_t i, const char* what) const {
+  const Tensor* t = constant_input(i);
+  if (!t) unsupported("the {} (input '{}') must be known at generation time", what, node_.inputs[i]);
+  if (!dtype_is_integer(t->dtype)) fail("the {} must be integers", what);
+  return t->as_ints();
+}
+
+int64_t NodeView::axis(int64_t a, int64_t rank) const {
+  if (a < -rank || a >= rank) fail("axis {} is out of range for rank {}", a, rank);
+  return a < 0 ? a + rank : a;
+}
+
+const Registry& Registry::instance() {
+  static const Registry registry = [] {
+    Registry r;
+    register_elementwise_ops(r);
+    register_linalg_ops(r);
+    register_conv_ops(r);
+    register_normalization_ops(r);
+    register_shape_ops(r);
+    register_data_movement_ops(r);
+    register_reduction_ops(r);
+    return r;
+  }();
+  return registry;
+}
+
+void Registry::add(OpDef def) { ops_[def.op_type].push_back(std::move(def)); }
+
+const OpDef* Registry::find(const std::string& op_type, int64_t opset) const {
+  auto it = ops_.find(op_type);
+  if (it == ops_.end()) return nullptr;
+  for (const OpDef& d : it->second)
+    if (opset >= d.min_opset && opset <= d.max_opset) return &d;
+  return nullptr;
+}
+
+ValueInfo static_value(DType t, const std::vector<int64_t>& dims) { return ValueInfo{t, to_shape(dims), true}; }
+
+Shape broadcast_shapes(const NodeView& v, const Shape& a, const Shape& b) {
+  const std::size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const Dim da = i < rank - a.size() ? Dim(1) : a[i - (rank - a.size())];
+    const Dim db = i < rank - b.size() ? Dim(1) : b[i - (rank - b.size())];
+    if (da == db || db == Dim(1)) out[i] = da;
+    else if (da == Dim(1)) out[i] = db;
+    else if (da.is_static() && db.is_static())
+      v.fail("shapes {} and {} cannot be broadcast together", shape_str(a), shape_str(b));
+    else out[i] = da.is_static() ? db : da;  // a symbol meeting a number: the runtime value must agree
+  }
+  return out;
+}
+
+}  // namespace sofiec

@@ -1,0 +1,110 @@
+// One entry per ONNX operator: its shape/type inference, its evaluation at generation time
+// (constant folding) and its emitter, side by side in src/ops/<family>.cpp.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sofiec/error.hpp"
+#include "sofiec/ir.hpp"
+
+namespace sofiec {
+
+// The newest default-domain opset this compiler knows.
+constexpr int64_t kLatestOpset = 28;
+
+// Shared by the three contexts: the node, its graph and what is known of its inputs.
+class NodeView {
+ public:
+  NodeView(const Node& node, const Graph& graph, const std::map<std::string, Tensor>* known)
+      : node_(node), graph_(graph), known_(known) {}
+
+  const Node& node() const { return node_; }
+  const Graph& graph() const { return graph_; }
+  int64_t opset() const { return graph_.opset(node_.domain); }
+  std::size_t num_inputs() const { return node_.input_count(); }
+  bool has_input(std::size_t i) const { return node_.has_input(i); }
+  const ValueInfo& input(std::size_t i) const;
+  DType input_dtype(std::size_t i) const { return input(i).dtype; }
+  // Dims of input i; throws an Error naming the node if they are not all known.
+  std::vector<int64_t> input_dims(std::size_t i) const;
+  int64_t input_rank(std::size_t i) const;
+  // The value of input i if known at generation time, else nullptr.
+  const Tensor* constant_input(std::size_t i) const;
+  // Input i's value as integers; it must be known at generation time (shape-like inputs).
+  std::vector<int64_t> constant_ints(std::size_t i, const char* what) const;
+
+  template <class... Args>
+  [[noreturn]] void fail(fmt::format_string<Args...> f, Args&&... args) const {
+    throw Error(node_.describe() + ": " + fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <class... Args>
+  [[noreturn]] void unsupported(fmt::format_string<Args...> f, Args&&... args) const {
+    throw UnsupportedError(node_.describe() + ": " + fmt::format(f, std::forward<Args>(args)...));
+  }
+  // Normalizes a possibly negative axis against rank; fails if out of range.
+  int64_t axis(int64_t a, int64_t rank) const;
+
+ private:
+  const Node& node_;
+  const Graph& graph_;
+  const std::map<std::string, Tensor>* known_;
+};
+
+struct InferResult {
+  std::vector<ValueInfo> outputs;
+  int64_t workspace_bytes = 0;  // scratch the emitted code needs while the node runs
+};
+
+using InferFn = std::function<InferResult(const NodeView&)>;
+// Computes the outputs from inputs that are all known; outputs' types come from inference.
+using EvalFn = std::function<std::vector<Tensor>(const NodeView&, const std::vector<const Tensor*>& inputs,
+                                                 const std::vector<ValueInfo>& outputs)>;
+
+class EmitContext;
+using EmitFn = std::function<void(EmitContext&)>;
+
+struct OpDef {
+  std::string op_type;
+  int64_t min_opset = 1;
+  int64_t max_opset = kLatestOpset;
+  std::string types;  // human-readable type constraint, for --list-operators
+  InferFn infer;
+  EvalFn eval;   // optional: without it the node is never folded
+  EmitFn emit;   // optional: without it the node must be folded (e.g. Shape)
+  // The outputs depend on the inputs' shapes only (Shape, Size): eval runs as soon as the
+  // shapes are static, with null input tensors.
+  bool depends_on_shapes_only = false;
+};
+
+class Registry {
+ public:
+  static const Registry& instance();
+  void add(OpDef def);
+  // The definition covering (op_type, opset) in the default domain, or nullptr.
+  const OpDef* find(const std::string& op_type, int64_t opset) const;
+  const std::map<std::string, std::vector<OpDef>>& all() const { return ops_; }
+
+ private:
+  std::map<std::string, std::vector<OpDef>> ops_;
+};
+
+// Family registration functions, one per src/ops/<family>.cpp.
+void register_elementwise_ops(Registry& r);
+void register_linalg_ops(Registry& r);
+void register_conv_ops(Registry& r);
+void register_normalization_ops(Registry& r);
+void register_shape_ops(Registry& r);
+void register_data_movement_ops(Registry& r);
+void register_reduction_ops(Registry& r);
+
+// Helpers shared by inference functions.
+ValueInfo static_value(DType t, const std::vector<int64_t>& dims);
+// numpy broadcasting of two shapes (symbolic dims kept when they agree or meet a 1).
+Shape broadcast_shapes(const NodeView& v, const Shape& a, const Shape& b);
+
+}  // namespace sofiec

@@ -1,0 +1,61 @@
+// Constant folding and dead node elimination.
+#include <set>
+
+#include "passes/passes.hpp"
+
+namespace sofiec {
+namespace {
+
+class ConstantFolding : public Pass {
+ public:
+  const char* name() const override { return "ConstantFolding"; }
+  int run(Graph& g, Analysis& a) override {
+    InferOptions unlimited;
+    unlimited.max_known_elements = INT64_MAX;
+    a = infer_graph(g, unlimited);
+    int folded = 0;
+    std::vector<Node> kept;
+    for (Node& n : g.nodes) {
+      bool all_known = true;
+      for (const auto& o : n.outputs) all_known = all_known && (o.empty() || a.known.count(o));
+      if (!all_known) {
+        kept.push_back(std::move(n));
+        continue;
+      }
+      for (const auto& o : n.outputs)
+        if (!o.empty()) g.constants[o] = std::move(a.known[o]);
+      ++folded;
+    }
+    g.nodes = std::move(kept);
+    a.known.clear();
+    return folded;
+  }
+};
+
+class DeadNodeElimination : public Pass {
+ public:
+  const char* name() const override { return "DeadNodeElimination"; }
+  int run(Graph& g, Analysis&) override {
+    std::set<std::string> used(g.outputs.begin(), g.outputs.end());
+    std::vector<bool> live(g.nodes.size(), false);
+    for (std::size_t i = g.nodes.size(); i-- > 0;) {
+      const Node& n = g.nodes[i];
+      for (const auto& o : n.outputs) live[i] = live[i] || (!o.empty() && used.count(o));
+      if (live[i])
+        for (const auto& in : n.inputs) used.insert(in);
+    }
+    std::vector<Node> kept;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      if (live[i]) kept.push_back(std::move(g.nodes[i]));
+    const int removed = int(g.nodes.size() - kept.size());
+    g.nodes = std::move(kept);
+    return removed;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_constant_folding() { return std::make_unique<ConstantFolding>(); }
+std::unique_ptr<Pass> make_dead_node_elimination() { return std::make_unique<DeadNodeElimination>(); }
+
+}  // namespace sofiec

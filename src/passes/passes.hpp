@@ -1,0 +1,59 @@
+// Graph passes. Each is a small named unit that transforms the graph in place; the pipeline
+// for an optimization level is a list of them (see compiler.cpp).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sofiec/ir.hpp"
+
+namespace sofiec {
+
+// What inference learned about the graph beyond types and shapes.
+struct Analysis {
+  std::map<std::string, Tensor> known;        // values computed at generation time (not yet folded)
+  std::map<std::string, int64_t> workspace;   // node name -> scratch bytes its emitter needs
+};
+
+struct InferOptions {
+  // Values up to this many elements are computed during inference, so that shape
+  // arithmetic resolves at every optimization level; folding passes lift the limit.
+  int64_t max_known_elements = 1 << 16;
+};
+
+// Throws UnsupportedError naming every node whose operator (or operator version) is missing.
+void check_supported(const Graph& g);
+
+// Infers every node output's type and shape, in order, and computes what can be computed.
+Analysis infer_graph(Graph& g, const InferOptions& options = {});
+
+class Pass {
+ public:
+  virtual ~Pass() = default;
+  virtual const char* name() const = 0;
+  // Returns how many nodes it changed or removed (for the report).
+  virtual int run(Graph& g, Analysis& a) = 0;
+};
+
+// Evaluates every node whose inputs are all known and replaces it by constants.
+std::unique_ptr<Pass> make_constant_folding();
+// Removes nodes none of whose outputs are read by a node or are graph outputs.
+std::unique_ptr<Pass> make_dead_node_elimination();
+
+struct MemoryPlan {
+  std::map<std::string, int64_t> tensor_offsets;     // intermediate tensor -> arena offset
+  std::map<std::string, int64_t> workspace_offsets;  // node name -> arena offset of its scratch
+  int64_t arena_bytes = 0;
+  int64_t lower_bound_bytes = 0;  // max over steps of the bytes alive at that step
+  int64_t no_reuse_bytes = 0;     // sum of all intermediates and scratch
+};
+
+constexpr int64_t kAlignment = 64;
+
+// Places intermediates and scratch in one arena. With reuse, tensors whose lifetimes do not
+// overlap share memory (greedy by size, lowest fitting offset); without, each gets its own.
+MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse);
+
+}  // namespace sofiec

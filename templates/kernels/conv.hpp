@@ -1,0 +1,83 @@
+// Convolution of any spatial rank as im2col + GEMM per (batch, group).
+#pragma once
+#include "prelude.hpp"
+#include "gemm.hpp"
+
+struct ConvGeometry {
+  int rank;                // spatial rank
+  int64_t in[8];           // input spatial dims
+  int64_t out[8];          // output spatial dims
+  int64_t kernel[8];
+  int64_t stride[8];
+  int64_t dilation[8];
+  int64_t pad_begin[8];
+};
+
+// col[(c * K + kpos), opos] = x[c, opos * stride - pad + kpos * dilation], 0 outside.
+template <class T>
+inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& g) {
+  int64_t ksize = 1, osize = 1, isize = 1;
+  for (int d = 0; d < g.rank; ++d) {
+    ksize *= g.kernel[d];
+    osize *= g.out[d];
+    isize *= g.in[d];
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * isize;
+    for (int64_t kp = 0; kp < ksize; ++kp) {
+      int64_t koff[8];
+      for (int64_t d = g.rank - 1, r = kp; d >= 0; --d) {
+        koff[d] = (r % g.kernel[d]) * g.dilation[d] - g.pad_begin[d];
+        r /= g.kernel[d];
+      }
+      T* row = col + (c * ksize + kp) * osize;
+      int64_t opos[8] = {0};
+      for (int64_t o = 0; o < osize; ++o) {
+        int64_t src = 0;
+        bool inside = true;
+        for (int d = 0; d < g.rank; ++d) {
+          const int64_t p = opos[d] * g.stride[d] + koff[d];
+          inside = inside && p >= 0 && p < g.in[d];
+          src = src * g.in[d] + p;
+        }
+        row[o] = inside ? xc[src] : T(0);
+        for (int d = g.rank - 1; d >= 0; --d) {
+          if (++opos[d] < g.out[d]) break;
+          opos[d] = 0;
+        }
+      }
+    }
+  }
+}
+
+// y[N, M, out...] = conv(x[N, C, in...], w[M, C/G, kernel...]) + bias[M].
+// col is scratch of (C/G) * prod(kernel) * prod(out) elements (unused for 1x1 unit-stride).
+template <class T>
+inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t batch, int64_t channels,
+                    int64_t filters, int64_t groups, const ConvGeometry& g) {
+  int64_t ksize = 1, osize = 1, isize = 1;
+  bool pointwise = true;
+  for (int d = 0; d < g.rank; ++d) {
+    ksize *= g.kernel[d];
+    osize *= g.out[d];
+    isize *= g.in[d];
+    pointwise = pointwise && g.kernel[d] == 1 && g.stride[d] == 1 && g.pad_begin[d] == 0 && g.in[d] == g.out[d];
+  }
+  const int64_t cg = channels / groups, mg = filters / groups, kdim = cg * ksize;
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const T* xg = x + (n * channels + grp * cg) * isize;
+      const T* src = xg;
+      if (!pointwise) {
+        im2col_nd(xg, col, cg, g);
+        src = col;
+      }
+      T* yg = y + (n * filters + grp * mg) * osize;
+      gemm_rowmajor(false, false, mg, osize, kdim, T(1), w + grp * mg * kdim, kdim, src, osize, T(0), yg, osize);
+      if (bias)
+        for (int64_t m = 0; m < mg; ++m) {
+          const T b = bias[grp * mg + m];
+          for (int64_t o = 0; o < osize; ++o) yg[m * osize + o] += b;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+// Elementwise maps: unary, and binary with numpy broadcasting. Broadcast strides are computed
+// at generation time; a stride of 0 repeats an operand along that dimension.
+#pragma once
+#include "prelude.hpp"
+
+template <class X, class Y, class F>
+inline void map_unary(const X* x, Y* y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+template <class A, class B, class Y, class F>
+inline void map_binary_same(const A* a, const B* b, Y* y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+}
+
+template <class A, class B, class Y, class F>
+inline void map_binary_scalar_b(const A* a, const B* b, Y* y, int64_t n, F f) {
+  const B s = b[0];
+  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], s);
+}
+
+template <class A, class B, class Y, class F>
+inline void map_binary_scalar_a(const A* a, const B* b, Y* y, int64_t n, F f) {
+  const A s = a[0];
+  for (int64_t i = 0; i < n; ++i) y[i] = f(s, b[i]);
+}
+
+// General case: rank >= 1 output dims with per-operand strides (0 where broadcast). The
+// innermost dimension runs as a tight loop; the outer ones advance an index odometer.
+template <class A, class B, class Y, class F>
+inline void map_binary_strided(const A* a, const B* b, Y* y, int rank, const int64_t* dims,
+                               const int64_t* a_strides, const int64_t* b_strides, F f) {
+  int64_t outer = 1;
+  for (int d = 0; d + 1 < rank; ++d) outer *= dims[d];
+  const int64_t inner = dims[rank - 1];
+  const int64_t as = a_strides[rank - 1], bs = b_strides[rank - 1];
+  int64_t index[16] = {0};
+  int64_t a_off = 0, b_off = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) y[i] = f(a[a_off + i * as], b[b_off + i * bs]);
+    y += inner;
+    for (int d = rank - 2; d >= 0; --d) {
+      a_off += a_strides[d];
+      b_off += b_strides[d];
+      if (++index[d] < dims[d]) break;
+      a_off -= a_strides[d] * dims[d];
+      b_off -= b_strides[d] * dims[d];
+      index[d] = 0;
+    }
+  }
+}
+
+template <class T>
+inline void copy_elements(const T* x, T* y, int64_t n) {
+  if (x != y && n > 0) std::memcpy(static_cast<void*>(y), static_cast<const void*>(x), sizeof(T) * size_t(n));
+}

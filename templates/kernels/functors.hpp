@@ -1,0 +1,68 @@
+// Scalar functions of the elementwise operators. One definition serves the generated code and
+// the compiler's constant folding, so both compute bit-identical values.
+#pragma once
+#include "prelude.hpp"
+
+struct op_add { template <class T> T operator()(T a, T b) const { return a + b; } };
+struct op_sub { template <class T> T operator()(T a, T b) const { return a - b; } };
+struct op_mul { template <class T> T operator()(T a, T b) const { return a * b; } };
+struct op_div {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_integral<T>::value) { return b == 0 ? T(0) : T(a / b); }
+    else { return a / b; }
+  }
+};
+struct op_pow {
+  template <class T, class U> T operator()(T a, U b) const {
+    if constexpr (std::is_integral<T>::value && std::is_integral<U>::value) {
+      // Exact integer power by squaring; negative exponents truncate toward zero as in C.
+      if (b < 0) return a == 1 ? T(1) : (a == T(-1) ? T((b % 2) ? -1 : 1) : T(0));
+      T r = 1, base = a;
+      for (U e = b; e > 0; e >>= 1) {
+        if (e & 1) r = T(r * base);
+        base = T(base * base);
+      }
+      return r;
+    } else if constexpr (std::is_same<T, float>::value && std::is_floating_point<U>::value) {
+      return std::pow(a, float(b));
+    } else {
+      return T(std::pow(double(a), double(b)));
+    }
+  }
+};
+
+struct op_relu { template <class T> T operator()(T x) const { return x > T(0) ? x : T(0); } };
+struct op_leaky_relu {
+  float alpha;
+  template <class T> T operator()(T x) const { return x >= T(0) ? x : T(alpha) * x; }
+};
+struct op_sigmoid {
+  template <class T> T operator()(T x) const {
+    // Split by sign so that exp never overflows.
+    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+    const T e = std::exp(x);
+    return e / (T(1) + e);
+  }
+};
+struct op_tanh { template <class T> T operator()(T x) const { return std::tanh(x); } };
+struct op_exp { template <class T> T operator()(T x) const { return std::exp(x); } };
+struct op_log { template <class T> T operator()(T x) const { return std::log(x); } };
+struct op_sqrt { template <class T> T operator()(T x) const { return std::sqrt(x); } };
+struct op_neg { template <class T> T operator()(T x) const { return T(-x); } };
+struct op_abs {
+  template <class T> T operator()(T x) const {
+    if constexpr (std::is_unsigned<T>::value) { return x; }
+    else { return x < T(0) ? T(-x) : x; }
+  }
+};
+struct op_reciprocal { template <class T> T operator()(T x) const { return T(1) / x; } };
+
+// Cast between numeric types: float to integer truncates toward zero (as C++ does for values
+// in range); to bool tests against zero.
+template <class To>
+struct op_cast {
+  template <class From> To operator()(From x) const {
+    if constexpr (std::is_same<To, bool>::value) { return x != From(0); }
+    else { return static_cast<To>(x); }
+  }
+};

@@ -1,0 +1,48 @@
+// Matrix products. float goes to the BLAS; other types use a plain loop.
+#pragma once
+#include "prelude.hpp"
+
+// Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with leading dimensions.
+// A column-major BLAS computes the transpose: C^T = op(B)^T op(A)^T.
+inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                          int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
+    return;
+  }
+  const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
+  const int im = int(m), in = int(n), ik = int(k), ilda = int(lda), ildb = int(ldb), ildc = int(ldc);
+  sgemm_(&tb, &ta, &in, &im, &ik, &alpha, b, &ildb, a, &ilda, &beta, c, &ildc);
+}
+
+template <class T>
+inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      T acc = T(0);
+      for (int64_t p = 0; p < k; ++p)
+        acc += (trans_a ? a[p * lda + i] : a[i * lda + p]) * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+      c[i * ldc + j] = alpha * acc + (beta == T(0) ? T(0) : beta * c[i * ldc + j]);
+    }
+}
+
+// Batched row-major matmul; the batch offsets of each operand (in elements) are precomputed
+// so that broadcasting over batch dimensions costs nothing here.
+template <class T>
+inline void matmul_batched(const T* a, const T* b, T* c, int64_t batches, const int64_t* a_offsets,
+                           const int64_t* b_offsets, int64_t m, int64_t n, int64_t k) {
+  for (int64_t i = 0; i < batches; ++i)
+    gemm_rowmajor(false, false, m, n, k, T(1), a + a_offsets[i], k, b + b_offsets[i], n, T(0), c + i * m * n, n);
+}
+
+// Adds a bias broadcast as [rows, cols] with strides (0 where repeated), scaled by beta.
+template <class T>
+inline void add_bias_2d(T* c, const T* bias, int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride,
+                        T beta) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) c[i * cols + j] += beta * bias[i * row_stride + j * col_stride];
+}

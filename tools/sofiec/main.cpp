@@ -1,0 +1,88 @@
+// sofiec: compiles an ONNX model into a self-contained C++ header.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "ops/registry.hpp"
+#include "sofiec/compiler.hpp"
+#include "sofiec/error.hpp"
+#include "sofiec/loader.hpp"
+
+namespace {
+
+void list_operators() {
+  for (const auto& [op, defs] : sofiec::Registry::instance().all())
+    for (const auto& d : defs)
+      std::cout << fmt::format("{:<24} opset {:>2}-{:<2}  {}\n", op, d.min_opset, d.max_opset, d.types);
+}
+
+std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs) {
+  std::map<std::string, int64_t> dims;
+  for (const auto& s : specs) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) throw sofiec::Error(fmt::format("--dim '{}': expected NAME=VALUE", s));
+    try {
+      std::size_t used = 0;
+      const long long v = std::stoll(s.substr(eq + 1), &used);
+      if (used != s.size() - eq - 1 || v < 0) throw std::invalid_argument("");
+      dims[s.substr(0, eq)] = v;
+    } catch (const std::exception&) {
+      throw sofiec::Error(fmt::format("--dim '{}': the value must be a non-negative integer", s));
+    }
+  }
+  return dims;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
+  std::string model_path, output, level = "extended", ns, weights = "embed";
+  std::vector<std::string> dim_specs;
+  bool show_version = false, show_operators = false;
+  app.add_option("model", model_path, "the .onnx model to compile");
+  app.add_option("-o,--output", output, "header to write (default: <model stem>.hxx in the current folder)");
+  app.add_option("-O,--optimize", level, "optimization level: 0, basic or extended")->capture_default_str();
+  app.add_option("--namespace", ns, "C++ namespace of the generated code (default: the output file's stem)");
+  app.add_option("--weights", weights, "embed: weights inside the header; file: in <output>.dat beside it")
+      ->check(CLI::IsMember({"embed", "file"}))
+      ->capture_default_str();
+  app.add_option("--dim", dim_specs, "fix a symbolic dimension, NAME=VALUE (repeatable)");
+  app.add_flag("--version", show_version, "print the version and exit");
+  app.add_flag("--list-operators", show_operators, "print the supported operators and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (show_version) {
+    std::cout << "sofiec " << sofiec::version() << "\n";
+    return 0;
+  }
+  if (show_operators) {
+    list_operators();
+    return 0;
+  }
+  try {
+    if (model_path.empty()) throw sofiec::Error("no model given (sofiec model.onnx -o model.hxx; see --help)");
+    namespace fs = std::filesystem;
+    if (output.empty()) output = fs::path(model_path).stem().string() + ".hxx";
+    sofiec::CompileOptions options;
+    options.level = sofiec::parse_opt_level(level);
+    options.weights = weights == "file" ? sofiec::WeightsMode::File : sofiec::WeightsMode::Embed;
+    options.namespace_name = ns.empty() ? fs::path(output).stem().string() : ns;
+    options.weights_file_name = fs::path(output).filename().string() + ".dat";
+    options.fixed_dims = parse_dims(dim_specs);
+    sofiec::CompiledModel compiled = sofiec::compile_model(sofiec::load_model(model_path), options);
+    if (options.weights == sofiec::WeightsMode::File)
+      sofiec::write_file_atomically(output + ".dat",
+                                    std::string(compiled.weights.begin(), compiled.weights.end()));
+    sofiec::write_file_atomically(output, compiled.header);
+  } catch (const sofiec::Error& e) {
+    std::cerr << "sofiec: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "sofiec: internal error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
