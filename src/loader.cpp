@@ -126,7 +126,7 @@ Tensor convert_tensor(const onnx::TensorProto& p, const std::string& base_dir) {
 ValueInfo convert_type(const onnx::TypeProto& type, const std::string& tensor_name) {
   ValueInfo v;
   if (!type.has_tensor_type())
-    throw Error(fmt::format("'{}' is not a tensor (sequences, maps and optionals are not supported)", tensor_name));
+    throw UnsupportedError(fmt::format("'{}' is not a tensor (sequences, maps and optionals are not supported)", tensor_name));
   const auto& tt = type.tensor_type();
   v.dtype = static_cast<DType>(tt.elem_type());
   if (tt.has_shape()) {

@@ -98,7 +98,9 @@ class HeaderBuilder {
     for (const auto& [name, tv] : vars_) {
       if (!used_vars_.count(tv.var) || tv.storage == Storage::Input || tv.storage == Storage::Output) continue;
       const std::string type(dtype_cpp(g_.value(name).dtype));
-      if (tv.storage == Storage::Weight)
+      if (tv.storage == Storage::Weight && tv.offset < 0)
+        decls += fmt::format("    const {}* const {} = nullptr;  // {} (empty)\n", type, tv.var, quoted(name));
+      else if (tv.storage == Storage::Weight)
         decls += fmt::format("    const {0}* const {1} = reinterpret_cast<const {0}*>(weights_ + {2});  // {3}\n", type,
                              tv.var, tv.offset, quoted(name));
       else
@@ -111,7 +113,7 @@ class HeaderBuilder {
 
     std::map<std::string, std::string> regions;
     regions["banner"] = spec_.banner;
-    regions["prelude"] = kernel_body(template_text("kernels/prelude.hpp")) + "#include <cstring>\n";
+    regions["prelude"] = kernel_body(template_text("kernels/prelude.hpp"), true);
     regions["kernels"] = kernels_text(kernels_);
     regions["weights"] = weights_region();
     regions["metadata"] = metadata_region();
@@ -179,7 +181,9 @@ class HeaderBuilder {
     return it->second;
   }
 
+  // Returns the blob offset, or -1 for an empty tensor (which needs no storage).
   int64_t add_weight(const Tensor& t) {
+    if (t.bytes.empty()) return -1;
     const std::size_t offset = (weights_.size() + kAlignment - 1) / kAlignment * kAlignment;
     weights_.resize(offset, 0);
     weights_.insert(weights_.end(), t.bytes.begin(), t.bytes.end());
@@ -214,7 +218,7 @@ class HeaderBuilder {
             throw Error(fmt::format("{}: its output must be computable at generation time (are its input shapes known?)",
                                     n.describe()));
           const int64_t off = add_weight(known->second);
-          ctx.line("std::memcpy({}, weights_ + {}, {});", outs[i], off, known->second.bytes.size());
+          if (off >= 0) ctx.line("std::memcpy({}, weights_ + {}, {});", outs[i], off, known->second.bytes.size());
         }
       }
       body += fmt::format("    // {}\n    {{\n{}    }}\n", n.describe(), indent(code));
@@ -243,7 +247,7 @@ class HeaderBuilder {
       if (src.storage == Storage::Output && src.var == dst) continue;
       const ValueInfo& v = g_.value(name);
       const int64_t bytes = element_count(static_dims(v.shape)) * int64_t(dtype_size(v.dtype));
-      code += fmt::format("    std::memcpy({}, {}, {});  // output {}\n", dst, src.var, bytes, quoted(name));
+      if (bytes > 0) code += fmt::format("    std::memcpy({}, {}, {});  // output {}\n", dst, src.var, bytes, quoted(name));
     }
     return code;
   }

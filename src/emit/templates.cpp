@@ -46,7 +46,7 @@ std::string fill_skeleton(std::string_view skeleton, const std::map<std::string,
   return out;
 }
 
-std::string kernel_body(std::string_view kernel_file) {
+std::string kernel_body(std::string_view kernel_file, bool keep_includes) {
   std::string out;
   std::size_t pos = 0;
   while (pos < kernel_file.size()) {
@@ -54,7 +54,7 @@ std::string kernel_body(std::string_view kernel_file) {
     if (end == std::string_view::npos) end = kernel_file.size();
     const std::string_view line = kernel_file.substr(pos, end - pos);
     pos = end + 1;
-    if (starts_with(line, "#include") || starts_with(line, "#pragma once")) continue;
+    if ((!keep_includes && starts_with(line, "#include")) || starts_with(line, "#pragma once")) continue;
     out += line;
     out += '\n';
   }

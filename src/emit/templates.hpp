@@ -15,7 +15,8 @@ std::string_view template_text(const std::string& path);
 // skeleton must have a value and every value a region.
 std::string fill_skeleton(std::string_view skeleton, const std::map<std::string, std::string>& regions);
 
-// A kernel file's text as it goes into a header: without its #include and #pragma lines.
-std::string kernel_body(std::string_view kernel_file);
+// A kernel file's text as it goes into a header: without #pragma once and, unless
+// keep_includes (the prelude, placed at global scope), without #include lines.
+std::string kernel_body(std::string_view kernel_file, bool keep_includes = false);
 
 }  // namespace sofiec
