@@ -22,9 +22,8 @@ std::string cpp_int(int64_t v, DType t) {
   return fmt::format("{}({})", dtype_cpp(t), v);
 }
 
-const std::string& EmitContext::in(std::size_t i) const {
-  static const std::string null = "nullptr";
-  return i < input_vars_.size() && !input_vars_[i].empty() ? input_vars_[i] : null;
+std::string EmitContext::in(std::size_t i) const {
+  return has_input(i) ? resolve_input_(node().inputs[i]) : "nullptr";
 }
 
 const std::string& EmitContext::out(std::size_t i) const { return output_vars_.at(i); }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,14 +19,17 @@ std::string cpp_int(int64_t v, DType t = DType::Int64);
 
 class EmitContext : public NodeView {
  public:
-  EmitContext(const Node& node, const Graph& graph, const std::map<std::string, Tensor>* known,
-              std::vector<std::string> input_vars, std::vector<std::string> output_vars, std::string workspace_var,
-              std::set<std::string>& kernels, std::string& code)
-      : NodeView(node, graph, known), input_vars_(std::move(input_vars)), output_vars_(std::move(output_vars)),
+  // resolve_input gives the variable of a tensor the emitter reads; it is called only for
+  // inputs the emitted code uses, so unused ones (a Reshape's shape) are neither stored nor declared.
+  using Resolver = std::function<std::string(const std::string& tensor)>;
+  EmitContext(const Node& node, const Graph& graph, const std::map<std::string, Tensor>* known, Resolver resolve_input,
+              std::vector<std::string> output_vars, std::string workspace_var, std::set<std::string>& kernels,
+              std::string& code)
+      : NodeView(node, graph, known), resolve_input_(std::move(resolve_input)), output_vars_(std::move(output_vars)),
         workspace_var_(std::move(workspace_var)), kernels_(kernels), code_(code) {}
 
   // C++ expression of input/output i's pointer; "nullptr" for an omitted optional input.
-  const std::string& in(std::size_t i) const;
+  std::string in(std::size_t i) const;
   const std::string& out(std::size_t i) const;
   std::size_t num_outputs() const { return output_vars_.size(); }
   const ValueInfo& output(std::size_t i) const { return graph().value(node().outputs[i]); }
@@ -48,7 +52,8 @@ class EmitContext : public NodeView {
   std::string int_array(const std::string& name, const std::vector<int64_t>& values);
 
  private:
-  std::vector<std::string> input_vars_, output_vars_;
+  Resolver resolve_input_;
+  std::vector<std::string> output_vars_;
   std::string workspace_var_;
   std::set<std::string>& kernels_;
   std::string& code_;

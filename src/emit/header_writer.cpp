@@ -201,12 +201,12 @@ class HeaderBuilder {
     const Registry& registry = Registry::instance();
     for (const Node& n : g_.nodes) {
       const OpDef& def = *registry.find(n.op_type, g_.opset(n.domain));
-      std::vector<std::string> ins, outs;
-      for (const auto& i : n.inputs) ins.push_back(i.empty() ? "" : var_of(i).var);
+      std::vector<std::string> outs;
       for (const auto& o : n.outputs) outs.push_back(o.empty() ? "" : var_of(o).var);
+      auto resolve = [this](const std::string& tensor) { return var_of(tensor).var; };
       std::string code;
       const std::string ws = plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "nullptr";
-      EmitContext ctx(n, g_, &a_.known, ins, outs, ws, kernels_, code);
+      EmitContext ctx(n, g_, &a_.known, resolve, outs, ws, kernels_, code);
       if (def.emit) {
         def.emit(ctx);
       } else {
@@ -254,7 +254,8 @@ class HeaderBuilder {
 
   std::string weights_region() {
     std::string r = fmt::format("constexpr std::size_t weights_bytes = {};\n", weights_.size());
-    r += fmt::format("constexpr std::uint64_t weights_checksum = {}ULL;  // FNV-1a\n", fnv1a64(weights_));
+    if (!spec_.embed_weights)
+      r += fmt::format("constexpr std::uint64_t weights_checksum = {}ULL;  // FNV-1a of the .dat file\n", fnv1a64(weights_));
     if (!weights_.empty() && spec_.embed_weights)
       r += fmt::format("alignas(64) inline constexpr unsigned char weights_blob[{}] =\n{};\n", weights_.size() + 1,
                        byte_string_literal(weights_));

@@ -186,9 +186,97 @@ void add_gather(Registry& r) {
   r.add(std::move(d));
 }
 
+struct PadPlan {
+  std::vector<int64_t> in_dims, out_dims, pad_begin;
+  std::string mode;
+  double value = 0;
+};
+
+// Pad's pads and value moved from attributes (opset < 11) to inputs; axes came in opset 18.
+PadPlan plan_pad(const NodeView& v) {
+  PadPlan p;
+  p.in_dims = v.input_dims(0);
+  const int64_t rank = int64_t(p.in_dims.size());
+  p.mode = v.node().attr_string("mode", "constant");
+  if (p.mode != "constant" && p.mode != "reflect" && p.mode != "edge" && p.mode != "wrap")
+    v.fail("unknown mode '{}'", p.mode);
+  std::vector<int64_t> pads;
+  if (v.opset() < 11) {
+    pads = v.node().attr_ints(v.opset() < 2 ? "paddings" : "pads");
+    p.value = v.node().attr_float("value", 0.f);
+  } else {
+    pads = v.constant_ints(1, "pads");
+    if (v.has_input(2)) {
+      const Tensor* c = v.constant_input(2);
+      if (!c) v.unsupported("constant_value must be known at generation time");
+      if (c->size() > 0) p.value = c->float_at(0);
+    }
+  }
+  std::vector<int64_t> axes(static_cast<std::size_t>(rank));
+  std::iota(axes.begin(), axes.end(), 0);
+  if (v.opset() >= 18 && v.has_input(3)) {
+    axes = v.constant_ints(3, "axes");
+    for (int64_t& a : axes) a = v.axis(a, rank);
+  }
+  if (pads.size() != 2 * axes.size()) v.fail("pads has {} values, {} expected", pads.size(), 2 * axes.size());
+  p.pad_begin.assign(std::size_t(rank), 0);
+  std::vector<int64_t> pad_end(std::size_t(rank), 0);
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    p.pad_begin[axes[i]] = pads[i];
+    pad_end[axes[i]] = pads[i + axes.size()];
+  }
+  for (int64_t d = 0; d < rank; ++d) {
+    p.out_dims.push_back(p.in_dims[d] + p.pad_begin[d] + pad_end[d]);
+    if (p.out_dims.back() < 0) v.fail("pads crop more than axis {} holds", d);
+    if (p.mode != "constant" && p.in_dims[d] == 0 && p.out_dims[d] > 0) v.fail("cannot {}-pad an empty axis", p.mode);
+  }
+  return p;
+}
+
+const char* pad_mode_enum(const std::string& mode) {
+  return mode == "reflect" ? "Reflect" : mode == "edge" ? "Edge" : mode == "wrap" ? "Wrap" : "Constant";
+}
+
+void add_pad(Registry& r) {
+  OpDef d;
+  d.op_type = "Pad";
+  d.types = "numeric, bool";
+  d.infer = [](const NodeView& v) {
+    require_storable(v, 0);
+    const PadPlan p = plan_pad(v);
+    if (p.in_dims.size() > 16) v.unsupported("rank above 16");
+    return InferResult{{static_value(v.input_dtype(0), p.out_dims)}};
+  };
+  d.eval = [](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>&) {
+    const PadPlan p = plan_pad(v);
+    Tensor y(in[0]->dtype, p.out_dims);
+    const rt::PadMode mode = p.mode == "reflect" ? rt::PadMode::Reflect
+                             : p.mode == "edge"  ? rt::PadMode::Edge
+                             : p.mode == "wrap"  ? rt::PadMode::Wrap
+                                                 : rt::PadMode::Constant;
+    visit_dtype(y.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      rt::pad(in[0]->data<T>(), y.data<T>(), int(p.in_dims.size()), p.in_dims.data(), p.out_dims.data(),
+              p.pad_begin.data(), mode, static_cast<T>(p.value));
+    });
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("movement");
+    const PadPlan p = plan_pad(e);
+    const DType t = e.input_dtype(0);
+    const std::string value = dtype_is_float(t) ? cpp_float(p.value, t) : cpp_int(int64_t(p.value), t);
+    e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::{}, {});", e.in(0), e.out(0), p.in_dims.size(),
+           e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims), e.int_array("pad_begin", p.pad_begin),
+           pad_mode_enum(p.mode), value);
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_data_movement_ops(Registry& r) {
+  add_pad(r);
   add_transpose(r);
   add_concat(r);
   add_gather(r);

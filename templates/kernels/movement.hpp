@@ -50,3 +50,47 @@ inline void gather(const T* x, const I* indices, T* y, int64_t outer, int64_t ax
       for (int64_t i = 0; i < inner; ++i) dst[i] = src[i];
     }
 }
+
+enum class PadMode { Constant, Reflect, Edge, Wrap };
+
+// y = pad(x): pad_begin[d] may be negative (cropping). rank <= 16.
+template <class T>
+inline void pad(const T* x, T* y, int rank, const int64_t* in_dims, const int64_t* out_dims, const int64_t* pad_begin,
+                PadMode mode, T value) {
+  int64_t total = 1, in_strides[16];
+  for (int d = rank - 1, s = 1; d >= 0; --d) {
+    in_strides[d] = s;
+    s *= in_dims[d];
+  }
+  for (int d = 0; d < rank; ++d) total *= out_dims[d];
+  int64_t index[16] = {0};
+  for (int64_t o = 0; o < total; ++o) {
+    int64_t src = 0;
+    bool inside = true;
+    for (int d = 0; d < rank && inside; ++d) {
+      int64_t i = index[d] - pad_begin[d];
+      const int64_t n = in_dims[d];
+      if (i < 0 || i >= n) {
+        if (mode == PadMode::Constant || n == 0) {
+          inside = false;
+        } else if (mode == PadMode::Edge) {
+          i = i < 0 ? 0 : n - 1;
+        } else if (mode == PadMode::Wrap) {
+          i = ((i % n) + n) % n;
+        } else if (n == 1) {
+          i = 0;
+        } else {  // reflect about the edges without repeating them: period 2(n-1)
+          const int64_t period = 2 * (n - 1);
+          i = ((i % period) + period) % period;
+          if (i >= n) i = period - i;
+        }
+      }
+      src += i * in_strides[d];
+    }
+    y[o] = inside ? x[src] : value;
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++index[d] < out_dims[d]) break;
+      index[d] = 0;
+    }
+  }
+}

@@ -1,0 +1,165 @@
+// The sofiec command line: every bad input gives one clear line on stderr, a non-zero exit
+// status and no output file.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "model_builder.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliResult {
+  int status;
+  std::string err;
+};
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sofiec_cli_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CliResult sofiec(const std::string& args) {
+    const std::string err_file = (dir_ / "stderr.txt").string();
+    const std::string cmd = std::string(SOFIEC_BIN) + " " + args + " 2> '" + err_file + "' > /dev/null";
+    const int rc = std::system(cmd.c_str());
+    std::ifstream in(err_file);
+    std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    fs::remove(err_file);
+    return CliResult{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, err};
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  static sofiec_test::ModelBuilder relu_model() {
+    sofiec_test::ModelBuilder b;
+    b.input("x", {2, 3}).output("y", {2, 3});
+    b.node("Relu", {"x"}, {"y"});
+    return b;
+  }
+  // One line, naming the problem, and no output left behind.
+  void expect_refused(const CliResult& r, const std::string& words, const std::string& out) {
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+    for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().filename().string().find(".out.hxx"), std::string::npos) << e.path();
+  }
+  fs::path dir_;
+};
+
+TEST_F(Cli, VersionAndHelp) {
+  EXPECT_EQ(sofiec("--version").status, 0);
+  EXPECT_EQ(sofiec("--help").status, 0);
+}
+
+TEST_F(Cli, CompilesAValidModel) {
+  relu_model().save(path("relu.onnx"));
+  EXPECT_EQ(sofiec(path("relu.onnx") + " -o " + path("relu.hxx")).status, 0);
+  std::ifstream in(path("relu.hxx"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("namespace relu {"), std::string::npos);
+  EXPECT_NE(text.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+}
+
+TEST_F(Cli, MissingFile) {
+  expect_refused(sofiec(path("nope.onnx") + " -o " + path("a.hxx")), "cannot open model file", path("a.hxx"));
+}
+
+TEST_F(Cli, EmptyFile) {
+  std::ofstream(path("empty.onnx")).close();
+  expect_refused(sofiec(path("empty.onnx") + " -o " + path("a.hxx")), "is empty", path("a.hxx"));
+}
+
+TEST_F(Cli, RandomBytes) {
+  std::mt19937 rng(42);
+  std::ofstream f(path("random.onnx"), std::ios::binary);
+  for (int i = 0; i < 4096; ++i) f.put(char(rng()));
+  f.close();
+  expect_refused(sofiec(path("random.onnx") + " -o " + path("a.hxx")), "not", path("a.hxx"));
+}
+
+TEST_F(Cli, TruncatedModel) {
+  sofiec_test::ModelBuilder b;
+  b.input("x", {1, 64}).output("y");
+  b.init_floats("w", {64, 64}, std::vector<float>(64 * 64, 0.5f));
+  b.node("MatMul", {"x", "w"}, {"y"});
+  const std::string bytes = b.bytes();
+  std::ofstream(path("cut.onnx"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  expect_refused(sofiec(path("cut.onnx") + " -o " + path("a.hxx")), "truncated", path("a.hxx"));
+}
+
+TEST_F(Cli, UnsupportedOperatorsAreAllListed) {
+  sofiec_test::ModelBuilder b;
+  b.input("x", {4}).output("z");
+  b.node("FancyOp", {"x"}, {"y"}, "first_fancy");
+  b.node("OtherOp", {"y"}, {"z"}, "the_other");
+  b.save(path("unsupported.onnx"));
+  const CliResult r = sofiec(path("unsupported.onnx") + " -o " + path("a.hxx"));
+  expect_refused(r, "unsupported operators", path("a.hxx"));
+  EXPECT_NE(r.err.find("FancyOp (node 'first_fancy')"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("OtherOp (node 'the_other')"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnwritableOutput) {
+  relu_model().save(path("relu.onnx"));
+  expect_refused(sofiec(path("relu.onnx") + " -o " + path("no/such/folder/a.hxx")), "does not exist",
+                 path("no/such/folder/a.hxx"));
+  fs::create_directories(path("readonly"));
+  fs::permissions(path("readonly"), fs::perms::owner_read | fs::perms::owner_exec);
+  if (::geteuid() != 0) {  // root writes anywhere; the check only means something for others
+    expect_refused(sofiec(path("relu.onnx") + " -o " + path("readonly/a.hxx")), "cannot write", path("readonly/a.hxx"));
+  }
+  fs::permissions(path("readonly"), fs::perms::owner_all);
+  expect_refused(sofiec(path("relu.onnx") + " -o " + path("readonly")), "it is a folder", path("readonly/a.hxx"));
+}
+
+TEST_F(Cli, FailedRunKeepsThePreviousHeader) {
+  std::ofstream(path("keep.hxx")) << "previous";
+  expect_refused(sofiec(path("nope.onnx") + " -o " + path("keep.hxx")), "cannot open", path("absent.hxx"));
+  std::ifstream in(path("keep.hxx"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "previous");
+}
+
+TEST_F(Cli, SymbolicDimsNeedFixing) {
+  sofiec_test::ModelBuilder b;
+  b.input("x", {-1, 3}, onnx::TensorProto::FLOAT, {"batch"}).output("y");
+  b.node("Relu", {"x"}, {"y"});
+  b.save(path("dyn.onnx"));
+  expect_refused(sofiec(path("dyn.onnx") + " -o " + path("a.hxx")), "--dim", path("a.hxx"));
+  EXPECT_EQ(sofiec(path("dyn.onnx") + " --dim batch=8 -o " + path("a.hxx")).status, 0);
+  expect_refused(sofiec(path("dyn.onnx") + " --dim nosuch=8 -o " + path("b.hxx")), "no dimension", path("b.hxx"));
+}
+
+TEST_F(Cli, BadOptions) {
+  relu_model().save(path("relu.onnx"));
+  EXPECT_NE(sofiec(path("relu.onnx") + " -O 7 -o " + path("a.hxx")).status, 0);
+  EXPECT_NE(sofiec(path("relu.onnx") + " --weights nowhere -o " + path("a.hxx")).status, 0);
+  EXPECT_FALSE(fs::exists(path("a.hxx")));
+}
+
+TEST_F(Cli, WeightsFileMode) {
+  sofiec_test::ModelBuilder b;
+  b.input("x", {1, 2}).output("y");
+  b.init_floats("w", {2, 2}, {1, 2, 3, 4});
+  b.node("MatMul", {"x", "w"}, {"y"});
+  b.save(path("mm.onnx"));
+  EXPECT_EQ(sofiec(path("mm.onnx") + " --weights file -o " + path("mm.hxx")).status, 0);
+  EXPECT_TRUE(fs::exists(path("mm.hxx.dat")));
+  EXPECT_EQ(fs::file_size(path("mm.hxx.dat")), 16u);
+}
+
+}  // namespace

@@ -1,0 +1,308 @@
+// Unit tests of the IR, the loader's graph checks, shape inference, the passes and the emitter.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "emit/emit_context.hpp"
+#include "emit/templates.hpp"
+#include "model_builder.hpp"
+#include "ops/broadcast.hpp"
+#include "passes/passes.hpp"
+#include "sofiec/compiler.hpp"
+#include "sofiec/error.hpp"
+#include "sofiec/loader.hpp"
+
+namespace fs = std::filesystem;
+using namespace sofiec;
+using sofiec_test::ModelBuilder;
+
+namespace {
+
+Model load(const ModelBuilder& b) {
+  const fs::path p = fs::temp_directory_path() / ("sofiec_unit_" + std::to_string(::getpid()) + ".onnx");
+  b.save(p.string());
+  Model m = load_model(p.string());
+  fs::remove(p);
+  return m;
+}
+
+TEST(Ir, ElementCountChecksOverflowAndSign) {
+  EXPECT_EQ(element_count({2, 3, 4}), 24);
+  EXPECT_EQ(element_count({}), 1);
+  EXPECT_EQ(element_count({5, 0}), 0);
+  EXPECT_THROW(element_count({int64_t(1) << 40, int64_t(1) << 40}), Error);
+  EXPECT_THROW(element_count({-2}), Error);
+}
+
+TEST(Ir, ShapesPrintWithSymbols) {
+  EXPECT_EQ(shape_str({Dim(2), Dim::symbolic("N"), Dim()}), "[2,N,?]");
+  EXPECT_FALSE(is_static({Dim(2), Dim::symbolic("N")}));
+}
+
+TEST(Ir, TensorReadsAnyIntegerType) {
+  const Tensor t = Tensor::from<int32_t>({3}, {-1, 0, 7});
+  EXPECT_EQ(t.as_ints(), (std::vector<int64_t>{-1, 0, 7}));
+  EXPECT_DOUBLE_EQ(Tensor::from<float>({1}, {2.5f}).float_at(0), 2.5);
+}
+
+TEST(Loader, SortsNodesAndTurnsConstantsIntoData) {
+  ModelBuilder b;
+  b.input("x", {2}).output("z", {2});
+  b.node("Add", {"y", "c"}, {"z"}, "late");  // listed before its producer
+  b.node("Relu", {"x"}, {"y"}, "early");
+  auto& c = b.node("Constant", {}, {"c"});
+  auto* a = c.add_attribute();
+  a->set_name("value_float");
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(1.5f);
+  const Model m = load(b);
+  ASSERT_EQ(m.graph.nodes.size(), 2u);
+  EXPECT_EQ(m.graph.nodes[0].name, "early");
+  ASSERT_NE(m.graph.constant("c"), nullptr);
+  EXPECT_FLOAT_EQ(float(m.graph.constant("c")->float_at(0)), 1.5f);
+}
+
+TEST(Loader, RefusesBrokenGraphs) {
+  {
+    ModelBuilder b;
+    b.input("x", {2}).output("y");
+    b.node("Relu", {"nothing"}, {"y"});
+    EXPECT_THROW(load(b), Error);
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {2}).output("y");
+    b.node("Relu", {"x"}, {"y"});
+    b.node("Relu", {"x"}, {"y"});
+    EXPECT_THROW(load(b), Error);
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {2}).output("b");
+    b.node("Add", {"x", "b"}, {"a"});
+    b.node("Relu", {"a"}, {"b"});
+    try {
+      load(b);
+      FAIL() << "a cycle was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cycle"), std::string::npos);
+    }
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {2}).output("y");
+    b.init_floats("w", {3}, {1, 2});  // dims say 3 values, data has 2
+    b.node("Add", {"x", "w"}, {"y"});
+    EXPECT_THROW(load(b), Error);
+  }
+}
+
+TEST(Loader, ExternalDataMustStayInTheModelFolder) {
+  ModelBuilder b;
+  b.input("x", {2}).output("y");
+  auto* t = b.proto().mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(2);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* loc = t->add_external_data();
+  loc->set_key("location");
+  loc->set_value("../../etc/passwd");
+  b.node("Add", {"x", "w"}, {"y"});
+  try {
+    load(b);
+    FAIL() << "an escaping external data path was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("leaves the model's folder"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Loader, ReadsExternalData) {
+  const fs::path dir = fs::temp_directory_path() / ("sofiec_ext_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const float w[2] = {3.f, 4.f};
+  std::ofstream(dir / "weights.bin", std::ios::binary).write(reinterpret_cast<const char*>(w), sizeof w);
+  ModelBuilder b;
+  b.input("x", {2}).output("y");
+  auto* t = b.proto().mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(2);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* loc = t->add_external_data();
+  loc->set_key("location");
+  loc->set_value("weights.bin");
+  b.node("Add", {"x", "w"}, {"y"});
+  b.save((dir / "m.onnx").string());
+  const Model m = load_model((dir / "m.onnx").string());
+  fs::remove_all(dir);
+  EXPECT_FLOAT_EQ(float(m.graph.constant("w")->float_at(1)), 4.f);
+}
+
+TEST(Broadcast, MergesDimensionsAndFindsScalars) {
+  EXPECT_EQ(plan_binary({2, 3}, {2, 3}, {2, 3}).kind, BinaryLayout::Kind::Same);
+  EXPECT_EQ(plan_binary({2, 3}, {1}, {2, 3}).kind, BinaryLayout::Kind::ScalarB);
+  const BinaryLayout l = plan_binary({4, 5, 6}, {5, 1}, {4, 5, 6});
+  EXPECT_EQ(l.kind, BinaryLayout::Kind::Strided);
+  EXPECT_EQ(l.dims, (std::vector<int64_t>{4, 5, 6}));
+  EXPECT_EQ(l.b_strides, (std::vector<int64_t>{0, 1, 0}));
+  const BinaryLayout row = plan_binary({4, 5, 6}, {6}, {4, 5, 6});
+  EXPECT_EQ(row.dims, (std::vector<int64_t>{20, 6}));  // the two outer dims merge
+  EXPECT_EQ(row.b_strides, (std::vector<int64_t>{0, 1}));
+}
+
+TEST(Inference, BroadcastMatMulAndSymbols) {
+  ModelBuilder b;
+  b.input("a", {-1, 1, 4, 5}, onnx::TensorProto::FLOAT, {"N"}).input("b", {3, 5, 6}).output("y");
+  b.input("c", {6});
+  b.node("MatMul", {"a", "b"}, {"m"});
+  b.node("Add", {"m", "c"}, {"y"});
+  Model m = load(b);
+  infer_graph(m.graph);
+  EXPECT_EQ(shape_str(m.graph.value("m").shape), "[N,3,4,6]");
+  EXPECT_EQ(shape_str(m.graph.value("y").shape), "[N,3,4,6]");
+}
+
+TEST(Inference, RefusesContradictoryShapes) {
+  ModelBuilder b;
+  b.input("a", {2, 3}).input("b", {4, 5}).output("y");
+  b.node("MatMul", {"a", "b"}, {"y"}, "mm");
+  Model m = load(b);
+  try {
+    infer_graph(m.graph);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'mm' (MatMul): inner dimensions differ"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Inference, ConvOutputShapes) {
+  ModelBuilder b;
+  b.input("x", {1, 4, 11, 9}).output("y");
+  b.init_floats("w", {8, 2, 3, 3}, std::vector<float>(8 * 2 * 9, 0.f));
+  auto& n = b.node("Conv", {"x", "w"}, {"y"});
+  ModelBuilder::attr_int(n, "group", 2);
+  ModelBuilder::attr_ints(n, "strides", {2, 1});
+  ModelBuilder::attr_ints(n, "dilations", {1, 2});
+  ModelBuilder::attr_ints(n, "pads", {1, 0, 1, 0});
+  Model m = load(b);
+  const Analysis a = infer_graph(m.graph);
+  // H: (11 + 2 - 3) / 2 + 1 = 6; W: (9 - 5) / 1 + 1 = 5
+  EXPECT_EQ(shape_str(m.graph.value("y").shape), "[1,8,6,5]");
+  EXPECT_GT(a.workspace.at(m.graph.nodes[0].name), 0);
+}
+
+// The exporter's way of writing x.reshape(x.shape[0], -1).
+ModelBuilder shape_chain() {
+  ModelBuilder b;
+  b.input("x", {2, 3, 4}).output("y");
+  b.init_ints("zero", {}, {0});
+  b.init_ints("minus_one", {1}, {-1});
+  b.node("Shape", {"x"}, {"s"});
+  b.node("Gather", {"s", "zero"}, {"n"});
+  b.node("Unsqueeze", {"n", "axes"}, {"n1"});
+  b.init_ints("axes", {1}, {0});
+  ModelBuilder::attr_int(b.node("Concat", {"n1", "minus_one"}, {"shape"}), "axis", 0);
+  b.node("Reshape", {"x", "shape"}, {"y"});
+  return b;
+}
+
+TEST(Inference, ShapeSubgraphsAreComputedAtGenerationTime) {
+  Model m = load(shape_chain());
+  const Analysis a = infer_graph(m.graph);
+  EXPECT_EQ(shape_str(m.graph.value("y").shape), "[2,12]");
+  ASSERT_TRUE(a.known.count("shape"));
+  EXPECT_EQ(a.known.at("shape").as_ints(), (std::vector<int64_t>{2, -1}));
+}
+
+TEST(Passes, ConstantFoldingLeavesOnlyTheReshape) {
+  Model m = load(shape_chain());
+  Analysis a = infer_graph(m.graph);
+  EXPECT_EQ(make_constant_folding()->run(m.graph, a), 4);
+  ASSERT_EQ(m.graph.nodes.size(), 1u);
+  EXPECT_EQ(m.graph.nodes[0].op_type, "Reshape");
+  EXPECT_TRUE(m.graph.is_constant("shape"));
+}
+
+TEST(Passes, DeadNodesAreRemoved) {
+  ModelBuilder b;
+  b.input("x", {2}).output("y");
+  b.node("Relu", {"x"}, {"y"});
+  b.node("Exp", {"x"}, {"unused"});
+  Model m = load(b);
+  Analysis a = infer_graph(m.graph);
+  EXPECT_EQ(make_dead_node_elimination()->run(m.graph, a), 1);
+  EXPECT_EQ(m.graph.nodes.size(), 1u);
+}
+
+TEST(MemoryPlan, ReusesMemoryOfDeadTensors) {
+  ModelBuilder b;
+  b.input("x", {256}).output("y");
+  b.node("Relu", {"x"}, {"a"});
+  b.node("Exp", {"a"}, {"b"});
+  b.node("Tanh", {"b"}, {"c"});
+  b.node("Sigmoid", {"c"}, {"y"});
+  Model m = load(b);
+  const Analysis a = infer_graph(m.graph);
+  const MemoryPlan reuse = plan_memory(m.graph, a, true), separate = plan_memory(m.graph, a, false);
+  EXPECT_EQ(separate.arena_bytes, 3 * 1024);
+  EXPECT_EQ(reuse.arena_bytes, 2 * 1024);  // a and c share, b lives beside them
+  EXPECT_EQ(reuse.lower_bound_bytes, 2 * 1024);
+  EXPECT_EQ(reuse.tensor_offsets.at("a"), reuse.tensor_offsets.at("c"));
+  EXPECT_NE(reuse.tensor_offsets.at("a"), reuse.tensor_offsets.at("b"));
+}
+
+TEST(Emit, FloatsRoundTrip) {
+  EXPECT_EQ(cpp_float(0.1f), "0.1f");
+  EXPECT_EQ(cpp_float(1.0f), "1.0f");
+  EXPECT_EQ(cpp_float(1e-5f), "1e-05f");
+  EXPECT_EQ(cpp_float(0.1, DType::Double), "0.1");
+  EXPECT_NE(cpp_float(std::numeric_limits<float>::infinity()).find("infinity"), std::string::npos);
+}
+
+TEST(Emit, IdentifiersAreSanitized) {
+  EXPECT_EQ(sanitize_identifier("my-model.v2"), "my_model_v2");
+  EXPECT_EQ(sanitize_identifier("3dcnn"), "m_3dcnn");
+  EXPECT_EQ(sanitize_identifier("new"), "new_");
+  EXPECT_EQ(sanitize_identifier("__x"), "m_x");
+}
+
+TEST(Emit, SkeletonRegionsMustMatch) {
+  const std::string skeleton = "a\n//@begin x\nsample\n//@end x\nb\n";
+  EXPECT_EQ(fill_skeleton(skeleton, {{"x", "filled\n"}}), "a\nfilled\nb\n");
+  EXPECT_THROW(fill_skeleton(skeleton, {}), Error);
+  EXPECT_THROW(fill_skeleton(skeleton, {{"x", ""}, {"y", ""}}), Error);
+}
+
+TEST(Emit, HeaderIsDeterministicAndSelfContained) {
+  ModelBuilder b;
+  b.input("x", {1, 2}).output("y");
+  b.init_floats("w", {2, 2}, {1, 2, 3, 4});
+  b.node("MatMul", {"x", "w"}, {"h"});
+  b.node("Relu", {"h"}, {"y"});
+  CompileOptions o;
+  o.namespace_name = "tiny";
+  const std::string first = compile_model(load(b), o).header;
+  EXPECT_EQ(first, compile_model(load(b), o).header);
+  EXPECT_NE(first.find("#ifndef TINY_SOFIEC_HXX_"), std::string::npos);
+  EXPECT_NE(first.find("extern \"C\" void sgemm_("), std::string::npos);
+  EXPECT_NE(first.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+  EXPECT_NE(first.find("std::vector<float> infer(const float* in_x)"), std::string::npos);
+  EXPECT_EQ(first.find("sofiec_skeleton"), std::string::npos);
+  EXPECT_EQ(first.find("//@"), std::string::npos);
+  // Only standard headers.
+  for (std::size_t p = first.find("\n#include"); p != std::string::npos; p = first.find("\n#include", p + 1))
+    EXPECT_EQ(first[first.find_first_not_of(' ', p + 9)], '<') << first.substr(p, 40);
+}
+
+TEST(Emit, LevelsChangeTheGraphNotTheInterface) {
+  CompileOptions o0, ext;
+  o0.level = OptLevel::O0;
+  const CompiledModel a = compile_model(load(shape_chain()), o0), b = compile_model(load(shape_chain()), ext);
+  EXPECT_EQ(a.stats.nodes_after, 5u);
+  EXPECT_EQ(b.stats.nodes_after, 1u);
+  EXPECT_NE(a.header.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+  EXPECT_NE(b.header.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+}
+
+}  // namespace
