@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian 12 packages sofiec needs. "tests" adds what the test suite needs
+# (torch, torchvision and onnx for the reference models, clang++ for the warning check).
+set -eu
+packages="g++ cmake make libprotobuf-dev protobuf-compiler libonnx-dev libopenblas-dev libfmt-dev libcli11-dev"
+if [ "${1:-}" = "tests" ]; then
+  packages="$packages libgtest-dev libbenchmark-dev clang python3-torch python3-torchvision python3-onnx python3-numpy"
+fi
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
