@@ -97,7 +97,8 @@ TEST(Loader, RefusesBrokenGraphs) {
   }
 }
 
-TEST(Loader, ExternalDataMustStayInTheModelFolder) {
+// y = x + w, with w's two floats stored in an external data file at `location`.
+ModelBuilder external_data_model(const std::string& location) {
   ModelBuilder b;
   b.input("x", {2}).output("y");
   auto* t = b.proto().mutable_graph()->add_initializer();
@@ -107,8 +108,13 @@ TEST(Loader, ExternalDataMustStayInTheModelFolder) {
   t->set_data_location(onnx::TensorProto::EXTERNAL);
   auto* loc = t->add_external_data();
   loc->set_key("location");
-  loc->set_value("../../etc/passwd");
+  loc->set_value(location);
   b.node("Add", {"x", "w"}, {"y"});
+  return b;
+}
+
+TEST(Loader, ExternalDataMustStayInTheModelFolder) {
+  const ModelBuilder b = external_data_model("../../etc/passwd");
   try {
     load(b);
     FAIL() << "an escaping external data path was accepted";
@@ -122,18 +128,7 @@ TEST(Loader, ReadsExternalData) {
   fs::create_directories(dir);
   const float w[2] = {3.f, 4.f};
   std::ofstream(dir / "weights.bin", std::ios::binary).write(reinterpret_cast<const char*>(w), sizeof w);
-  ModelBuilder b;
-  b.input("x", {2}).output("y");
-  auto* t = b.proto().mutable_graph()->add_initializer();
-  t->set_name("w");
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  t->add_dims(2);
-  t->set_data_location(onnx::TensorProto::EXTERNAL);
-  auto* loc = t->add_external_data();
-  loc->set_key("location");
-  loc->set_value("weights.bin");
-  b.node("Add", {"x", "w"}, {"y"});
-  b.save((dir / "m.onnx").string());
+  external_data_model("weights.bin").save((dir / "m.onnx").string());
   const Model m = load_model((dir / "m.onnx").string());
   fs::remove_all(dir);
   EXPECT_FLOAT_EQ(float(m.graph.constant("w")->float_at(1)), 4.f);
