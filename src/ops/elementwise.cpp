@@ -41,14 +41,15 @@ std::string functor_expr(const std::string& name, const std::vector<float>& para
   return fmt::format("detail::{}{{{}}}", name, args);
 }
 
-template <class F>
-void add_unary(Registry& r, const char* op, const char* functor, bool integers, ParamSpec params = {},
-               int64_t min_opset = 1) {
+// Integers: whether the operator is defined on integer types (the functor is then
+// instantiated for them at generation time).
+template <class F, bool integers>
+void add_unary(Registry& r, const char* op, const char* functor, ParamSpec params = {}, int64_t min_opset = 1) {
   OpDef d;
   d.op_type = op;
   d.min_opset = min_opset;
   d.types = integers ? kNumericTypes : kFloatTypes;
-  d.infer = [integers](const NodeView& v) {
+  d.infer = [](const NodeView& v) {
     const ValueInfo& x = v.input(0);
     if (!type_allowed(x.dtype, integers)) v.unsupported("input type {} is not supported", dtype_name(x.dtype));
     return InferResult{{x}};
@@ -58,7 +59,8 @@ void add_unary(Registry& r, const char* op, const char* functor, bool integers, 
     const F f = make_functor<F>(params.values(v.node()));
     visit_dtype(y.dtype, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (!std::is_same_v<T, bool>) rt::map_unary(in[0]->data<T>(), y.data<T>(), y.size(), f);
+      if constexpr (std::is_floating_point_v<T> || (integers && std::is_integral_v<T> && !std::is_same_v<T, bool>))
+        rt::map_unary(in[0]->data<T>(), y.data<T>(), y.size(), f);
     });
     return std::vector<Tensor>{std::move(y)};
   };
@@ -178,16 +180,42 @@ void register_elementwise_ops(Registry& r) {
   add_binary<rt::op_div>(r, "Div", "op_div");
   add_binary<rt::op_pow, /*mixed_exponent=*/true>(r, "Pow", "op_pow");
 
-  add_unary<rt::op_relu>(r, "Relu", "op_relu", true);
-  add_unary<rt::op_leaky_relu>(r, "LeakyRelu", "op_leaky_relu", false, {{{"alpha", 0.01f}}});
-  add_unary<rt::op_sigmoid>(r, "Sigmoid", "op_sigmoid", false);
-  add_unary<rt::op_tanh>(r, "Tanh", "op_tanh", false);
-  add_unary<rt::op_exp>(r, "Exp", "op_exp", false);
-  add_unary<rt::op_log>(r, "Log", "op_log", false);
-  add_unary<rt::op_sqrt>(r, "Sqrt", "op_sqrt", false);
-  add_unary<rt::op_neg>(r, "Neg", "op_neg", true);
-  add_unary<rt::op_abs>(r, "Abs", "op_abs", true);
-  add_unary<rt::op_reciprocal>(r, "Reciprocal", "op_reciprocal", false);
+  add_unary<rt::op_relu, true>(r, "Relu", "op_relu");
+  add_unary<rt::op_leaky_relu, false>(r, "LeakyRelu", "op_leaky_relu", {{{"alpha", 0.01f}}});
+  add_unary<rt::op_sigmoid, false>(r, "Sigmoid", "op_sigmoid");
+  add_unary<rt::op_tanh, false>(r, "Tanh", "op_tanh");
+  add_unary<rt::op_exp, false>(r, "Exp", "op_exp");
+  add_unary<rt::op_log, false>(r, "Log", "op_log");
+  add_unary<rt::op_sqrt, false>(r, "Sqrt", "op_sqrt");
+  add_unary<rt::op_neg, true>(r, "Neg", "op_neg");
+  add_unary<rt::op_abs, true>(r, "Abs", "op_abs");
+  add_unary<rt::op_reciprocal, false>(r, "Reciprocal", "op_reciprocal");
+  add_unary<rt::op_ceil, false>(r, "Ceil", "op_ceil");
+  add_unary<rt::op_floor, false>(r, "Floor", "op_floor");
+  add_unary<rt::op_round, false>(r, "Round", "op_round", {}, 11);
+  add_unary<rt::op_sin, false>(r, "Sin", "op_sin", {}, 7);
+  add_unary<rt::op_cos, false>(r, "Cos", "op_cos", {}, 7);
+  add_unary<rt::op_tan, false>(r, "Tan", "op_tan", {}, 7);
+  add_unary<rt::op_asin, false>(r, "Asin", "op_asin", {}, 7);
+  add_unary<rt::op_acos, false>(r, "Acos", "op_acos", {}, 7);
+  add_unary<rt::op_atan, false>(r, "Atan", "op_atan", {}, 7);
+  add_unary<rt::op_sinh, false>(r, "Sinh", "op_sinh", {}, 9);
+  add_unary<rt::op_cosh, false>(r, "Cosh", "op_cosh", {}, 9);
+  add_unary<rt::op_asinh, false>(r, "Asinh", "op_asinh", {}, 9);
+  add_unary<rt::op_acosh, false>(r, "Acosh", "op_acosh", {}, 9);
+  add_unary<rt::op_atanh, false>(r, "Atanh", "op_atanh", {}, 9);
+  add_unary<rt::op_erf, false>(r, "Erf", "op_erf", {}, 9);
+  add_unary<rt::op_sign, true>(r, "Sign", "op_sign", {}, 9);
+  add_unary<rt::op_softplus, false>(r, "Softplus", "op_softplus");
+  add_unary<rt::op_softsign, false>(r, "Softsign", "op_softsign");
+  add_unary<rt::op_elu, false>(r, "Elu", "op_elu", {{{"alpha", 1.f}}});
+  add_unary<rt::op_selu, false>(r, "Selu", "op_selu",
+                         {{{"alpha", 1.67326319217681884765625f}, {"gamma", 1.05070102214813232421875f}}});
+  add_unary<rt::op_celu, false>(r, "Celu", "op_celu", {{{"alpha", 1.f}}}, 12);
+  add_unary<rt::op_hard_sigmoid, false>(r, "HardSigmoid", "op_hard_sigmoid", {{{"alpha", 0.2f}, {"beta", 0.5f}}});
+  add_unary<rt::op_hard_swish, false>(r, "HardSwish", "op_hard_swish", {}, 14);
+  add_unary<rt::op_thresholded_relu, false>(r, "ThresholdedRelu", "op_thresholded_relu", {{{"alpha", 1.f}}}, 10);
+  add_unary<rt::op_mish, false>(r, "Mish", "op_mish", {}, 18);
   add_cast(r);
 }
 

@@ -66,3 +66,58 @@ struct op_cast {
     else { return static_cast<To>(x); }
   }
 };
+
+struct op_ceil { template <class T> T operator()(T x) const { return std::ceil(x); } };
+struct op_floor { template <class T> T operator()(T x) const { return std::floor(x); } };
+// Halves round to even, as ONNX Round requires (the default floating-point rounding mode).
+struct op_round { template <class T> T operator()(T x) const { return std::nearbyint(x); } };
+struct op_sin { template <class T> T operator()(T x) const { return std::sin(x); } };
+struct op_cos { template <class T> T operator()(T x) const { return std::cos(x); } };
+struct op_tan { template <class T> T operator()(T x) const { return std::tan(x); } };
+struct op_asin { template <class T> T operator()(T x) const { return std::asin(x); } };
+struct op_acos { template <class T> T operator()(T x) const { return std::acos(x); } };
+struct op_atan { template <class T> T operator()(T x) const { return std::atan(x); } };
+struct op_sinh { template <class T> T operator()(T x) const { return std::sinh(x); } };
+struct op_cosh { template <class T> T operator()(T x) const { return std::cosh(x); } };
+struct op_asinh { template <class T> T operator()(T x) const { return std::asinh(x); } };
+struct op_acosh { template <class T> T operator()(T x) const { return std::acosh(x); } };
+struct op_atanh { template <class T> T operator()(T x) const { return std::atanh(x); } };
+struct op_erf { template <class T> T operator()(T x) const { return std::erf(x); } };
+struct op_sign {
+  template <class T> T operator()(T x) const { return T((T(0) < x) - (x < T(0))); }
+};
+// log(1 + e^x) without overflow for large x.
+struct op_softplus {
+  template <class T> T operator()(T x) const { return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+};
+struct op_softsign { template <class T> T operator()(T x) const { return x / (T(1) + std::fabs(x)); } };
+struct op_elu {
+  float alpha;
+  template <class T> T operator()(T x) const { return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1)); }
+};
+struct op_selu {
+  float alpha, gamma;
+  template <class T> T operator()(T x) const {
+    return x > T(0) ? T(gamma) * x : T(gamma) * (T(alpha) * std::exp(x) - T(alpha));
+  }
+};
+struct op_celu {
+  float alpha;
+  template <class T> T operator()(T x) const {
+    return std::max(T(0), x) + std::min(T(0), T(alpha) * (std::exp(x / T(alpha)) - T(1)));
+  }
+};
+struct op_hard_sigmoid {
+  float alpha, beta;
+  template <class T> T operator()(T x) const { return std::max(T(0), std::min(T(1), T(alpha) * x + T(beta))); }
+};
+struct op_hard_swish {
+  template <class T> T operator()(T x) const { return x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5))); }
+};
+struct op_thresholded_relu {
+  float alpha;
+  template <class T> T operator()(T x) const { return x > T(alpha) ? x : T(0); }
+};
+struct op_mish {
+  template <class T> T operator()(T x) const { return x * std::tanh(op_softplus{}(x)); }
+};
