@@ -18,6 +18,37 @@ std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& in, const std
   return s;
 }
 
+BroadcastLayout plan_broadcast(const std::vector<std::vector<int64_t>>& operands, const std::vector<int64_t>& out) {
+  BroadcastLayout l;
+  l.count = element_count(out);
+  l.strides.resize(operands.size());
+  std::vector<std::vector<int64_t>> full;
+  for (const auto& o : operands) full.push_back(broadcast_strides(o, out));
+  for (std::size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == 1) continue;
+    bool merge = !l.dims.empty();
+    for (std::size_t k = 0; merge && k < operands.size(); ++k) merge = l.strides[k].back() == full[k][d] * out[d];
+    if (merge) {
+      l.dims.back() *= out[d];
+      for (std::size_t k = 0; k < operands.size(); ++k) l.strides[k].back() = full[k][d];
+      continue;
+    }
+    l.dims.push_back(out[d]);
+    for (std::size_t k = 0; k < operands.size(); ++k) l.strides[k].push_back(full[k][d]);
+  }
+  if (l.dims.empty()) {
+    l.dims = {1};
+    for (auto& s : l.strides) s = {0};
+  }
+  return l;
+}
+
+std::vector<int64_t> BroadcastLayout::flat_strides() const {
+  std::vector<int64_t> all;
+  for (const auto& s : strides) all.insert(all.end(), s.begin(), s.end());
+  return all;
+}
+
 BinaryLayout plan_binary(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                          const std::vector<int64_t>& out) {
   BinaryLayout l;
@@ -27,31 +58,10 @@ BinaryLayout plan_binary(const std::vector<int64_t>& a, const std::vector<int64_
   if (na == 1 && nb == l.count) { l.kind = BinaryLayout::Kind::ScalarA; return l; }
   if (nb == 1 && na == l.count) { l.kind = BinaryLayout::Kind::ScalarB; return l; }
   l.kind = BinaryLayout::Kind::Strided;
-  const std::vector<int64_t> sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
-  // Merge dimension d into the previous one when both operands step through them as one
-  // contiguous run (or both repeat them), so the kernel's inner loop is as long as possible.
-  for (std::size_t d = 0; d < out.size(); ++d) {
-    if (out[d] == 1) continue;
-    if (!l.dims.empty()) {
-      const std::size_t p = l.dims.size() - 1;
-      const bool a_ok = l.a_strides[p] == sa[d] * out[d];
-      const bool b_ok = l.b_strides[p] == sb[d] * out[d];
-      if (a_ok && b_ok) {
-        l.dims[p] *= out[d];
-        l.a_strides[p] = sa[d];
-        l.b_strides[p] = sb[d];
-        continue;
-      }
-    }
-    l.dims.push_back(out[d]);
-    l.a_strides.push_back(sa[d]);
-    l.b_strides.push_back(sb[d]);
-  }
-  if (l.dims.empty()) {
-    l.dims = {1};
-    l.a_strides = {0};
-    l.b_strides = {0};
-  }
+  const BroadcastLayout g = plan_broadcast({a, b}, out);
+  l.dims = g.dims;
+  l.a_strides = g.strides[0];
+  l.b_strides = g.strides[1];
   return l;
 }
 

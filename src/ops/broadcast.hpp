@@ -15,6 +15,17 @@ struct BinaryLayout {
   std::vector<int64_t> b_strides;
 };
 
+// Any number of operands broadcast to out: neighbouring dims are merged where every operand
+// steps through them as one run, so the innermost loop is as long as possible.
+struct BroadcastLayout {
+  int64_t count = 0;                          // output elements
+  std::vector<int64_t> dims;                  // merged output dims, at least one
+  std::vector<std::vector<int64_t>> strides;  // per operand, in elements, 0 where repeated
+  // All operands' strides, operand after operand (the layout map_strided reads).
+  std::vector<int64_t> flat_strides() const;
+};
+BroadcastLayout plan_broadcast(const std::vector<std::vector<int64_t>>& operands, const std::vector<int64_t>& out);
+
 // a and b broadcast to out (out is their broadcast shape).
 BinaryLayout plan_binary(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                          const std::vector<int64_t>& out);

@@ -10,17 +10,47 @@
 namespace sofiec {
 namespace {
 
-const char* kFloatTypes = "float, double";
-const char* kNumericTypes = "float, double, int8/16/32/64, uint8/16/32/64";
+// Which element types an operator accepts (for its first input).
+enum class Types { Float, Numeric, Integer, Unsigned, Bool, All, SignedOrFloat };
 
-bool type_allowed(DType t, bool integers_allowed) {
-  if (t == DType::Float || t == DType::Double) return true;
-  return integers_allowed && dtype_is_integer(t);
+constexpr const char* types_text(Types t) {
+  switch (t) {
+    case Types::Float: return "float, double";
+    case Types::Numeric: return "float, double, int8/16/32/64, uint8/16/32/64";
+    case Types::Integer: return "int8/16/32/64, uint8/16/32/64";
+    case Types::Unsigned: return "uint8/16/32/64";
+    case Types::Bool: return "bool";
+    case Types::All: return "float, double, int8/16/32/64, uint8/16/32/64, bool";
+    case Types::SignedOrFloat: return "float, double, int8/16/32/64";
+  }
+  return "";
 }
 
-// A functor with up to two float parameters read from attributes (alpha, beta, ...).
+template <class T>
+constexpr bool accepts(Types t) {
+  constexpr bool fp = std::is_floating_point_v<T>;
+  constexpr bool integer = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+  switch (t) {
+    case Types::Float: return fp;
+    case Types::Numeric: return fp || integer;
+    case Types::Integer: return integer;
+    case Types::Unsigned: return integer && std::is_unsigned_v<T>;
+    case Types::Bool: return std::is_same_v<T, bool>;
+    case Types::All: return true;
+    case Types::SignedOrFloat: return fp || (integer && std::is_signed_v<T>);
+  }
+  return false;
+}
+
+bool accepts(DType d, Types t) {
+  bool ok = false;
+  visit_dtype(d, [&](auto tag) { ok = accepts<decltype(tag)>(t); });
+  return ok;
+}
+
+// A functor with float parameters read from attributes (alpha, beta, ...), in field order.
 struct ParamSpec {
-  std::vector<std::pair<const char*, float>> attrs;  // name and default, in functor field order
+  std::vector<std::pair<const char*, float>> attrs;  // name and default
   std::vector<float> values(const Node& n) const {
     std::vector<float> v;
     for (const auto& [name, fallback] : attrs) v.push_back(n.attr_float(name, fallback));
@@ -41,112 +71,297 @@ std::string functor_expr(const std::string& name, const std::vector<float>& para
   return fmt::format("detail::{}{{{}}}", name, args);
 }
 
-// Integers: whether the operator is defined on integer types (the functor is then
-// instantiated for them at generation time).
-template <class F, bool integers>
-void add_unary(Registry& r, const char* op, const char* functor, ParamSpec params = {}, int64_t min_opset = 1) {
+enum class Arity { Unary, Binary, Variadic, VariadicMean };
+
+// The element type F gives for inputs of type T (bool for comparisons, T for arithmetic).
+template <class F, Arity arity, class T>
+using map_result_t = typename std::conditional_t<arity == Arity::Unary, std::invoke_result<F, T>,
+                                                 std::invoke_result<F, T, T>>::type;
+
+// y = f(x0, x1, ...) at generation time, with the same kernels the generated code runs.
+template <class Y, class F, class... X>
+void run_map(const std::vector<std::vector<int64_t>>& in_dims, const std::vector<int64_t>& out_dims, Y* y, F f,
+             const X*... x) {
+  if constexpr (sizeof...(X) == 1) {
+    if (element_count(in_dims[0]) == element_count(out_dims)) {
+      rt::map_unary(x..., y, element_count(out_dims), f);
+      return;
+    }
+  }
+  const BroadcastLayout l = plan_broadcast(in_dims, out_dims);
+  const std::vector<int64_t> strides = l.flat_strides();
+  rt::map_strided(y, int(l.dims.size()), l.dims.data(), strides.data(), f, x...);
+}
+
+// Emits y = f(operands...) for operands of the given dims broadcast to out_dims.
+void emit_map(EmitContext& e, const std::string& functor, const std::vector<std::string>& operands,
+              const std::vector<std::vector<int64_t>>& dims, const std::string& y, const std::vector<int64_t>& out_dims) {
+  e.use_kernel("elementwise");
+  const int64_t count = element_count(out_dims);
+  if (operands.size() == 1 && element_count(dims[0]) == count) {
+    e.line("detail::map_unary({}, {}, {}, {});", operands[0], y, count, functor);
+    return;
+  }
+  if (operands.size() == 2) {
+    const BinaryLayout l = plan_binary(dims[0], dims[1], out_dims);
+    const char* kernel = l.kind == BinaryLayout::Kind::Same      ? "map_binary_same"
+                         : l.kind == BinaryLayout::Kind::ScalarA ? "map_binary_scalar_a"
+                         : l.kind == BinaryLayout::Kind::ScalarB ? "map_binary_scalar_b"
+                                                                 : nullptr;
+    if (kernel) {
+      e.line("detail::{}({}, {}, {}, {}, {});", kernel, operands[0], operands[1], y, count, functor);
+      return;
+    }
+  }
+  const BroadcastLayout l = plan_broadcast(dims, out_dims);
+  if (l.dims.size() > 16) e.unsupported("broadcasting over more than 16 dimensions");
+  std::string args;
+  for (const std::string& o : operands) args += ", " + o;
+  e.line("{{ static constexpr int64_t dims[] = {{{}}}; static constexpr int64_t strides[] = {{{}}};",
+         fmt::join(l.dims, ", "), fmt::join(l.flat_strides(), ", "));
+  e.line("  detail::map_strided({}, {}, dims, strides, {}{}); }}", y, l.dims.size(), functor, args);
+}
+
+std::vector<std::vector<int64_t>> all_input_dims(const NodeView& v) {
+  std::vector<std::vector<int64_t>> dims;
+  for (std::size_t i = 0; i < v.num_inputs(); ++i) dims.push_back(v.input_dims(i));
+  return dims;
+}
+
+// An elementwise operator: the functor F mapped over its inputs with numpy broadcasting.
+// Variadic operators (Max, Min, Sum, Mean) fold their inputs pairwise into the output.
+template <class F, Types types, Arity arity = Arity::Binary>
+OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_t min_opset = 1) {
   OpDef d;
   d.op_type = op;
   d.min_opset = min_opset;
-  d.types = integers ? kNumericTypes : kFloatTypes;
+  d.types = types_text(types);
   d.infer = [](const NodeView& v) {
-    const ValueInfo& x = v.input(0);
-    if (!type_allowed(x.dtype, integers)) v.unsupported("input type {} is not supported", dtype_name(x.dtype));
-    return InferResult{{x}};
-  };
-  d.eval = [params](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>&) {
-    Tensor y(in[0]->dtype, in[0]->dims);
-    const F f = make_functor<F>(params.values(v.node()));
-    visit_dtype(y.dtype, [&](auto tag) {
+    const std::size_t n = v.num_inputs();
+    if ((arity == Arity::Unary && n != 1) || (arity == Arity::Binary && n != 2) || n == 0)
+      v.fail("has {} inputs", n);
+    const DType t = v.input_dtype(0);
+    DType result = DType::Undefined;
+    visit_dtype(t, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_floating_point_v<T> || (integers && std::is_integral_v<T> && !std::is_same_v<T, bool>))
-        rt::map_unary(in[0]->data<T>(), y.data<T>(), y.size(), f);
+      if constexpr (accepts<T>(types)) result = dtype_of<map_result_t<F, arity, T>>();
+    });
+    if (result == DType::Undefined) v.unsupported("input type {} is not supported", dtype_name(t));
+    bool shaped = true;
+    Shape shape;
+    for (std::size_t i = 0; i < n; ++i) {
+      const ValueInfo& x = v.input(i);
+      if (x.dtype != t) v.fail("inputs have different types ({} and {})", dtype_name(t), dtype_name(x.dtype));
+      shaped = shaped && x.has_shape;
+      if (shaped) shape = i == 0 ? x.shape : broadcast_shapes(v, shape, x.shape);
+    }
+    return InferResult{{ValueInfo{result, shaped ? shape : Shape{}, shaped}}};
+  };
+  d.eval = [params](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    Tensor y(outs[0].dtype, static_dims(outs[0].shape));
+    const F f = make_functor<F>(params.values(v.node()));
+    std::vector<std::vector<int64_t>> dims;
+    for (const Tensor* t : in) dims.push_back(t->dims);
+    visit_dtype(in[0]->dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (accepts<T>(types)) {
+        using Y = map_result_t<F, arity, T>;
+        if constexpr (arity == Arity::Unary) {
+          run_map(dims, y.dims, y.data<Y>(), f, in[0]->data<T>());
+        } else if constexpr (arity == Arity::Binary) {
+          run_map(dims, y.dims, y.data<Y>(), f, in[0]->data<T>(), in[1]->data<T>());
+        } else if constexpr (std::is_same_v<Y, T>) {
+          if (in.size() == 1) y.bytes = in[0]->bytes;
+          else run_map({dims[0], dims[1]}, y.dims, y.data<T>(), f, in[0]->data<T>(), in[1]->data<T>());
+          for (std::size_t k = 2; k < in.size(); ++k)
+            run_map({y.dims, dims[k]}, y.dims, y.data<T>(), f, static_cast<const T*>(y.data<T>()), in[k]->data<T>());
+          if (arity == Arity::VariadicMean)
+            rt::map_unary(y.data<T>(), y.data<T>(), y.size(), rt::op_div_by{double(in.size())});
+        }
+      }
     });
     return std::vector<Tensor>{std::move(y)};
   };
   d.emit = [params, functor](EmitContext& e) {
-    e.use_kernel("elementwise");
-    e.line("detail::map_unary({}, {}, {}, {});", e.in(0), e.out(0), element_count(e.output_dims(0)),
-           functor_expr(functor, params.values(e.node())));
+    const std::string f = functor_expr(functor, params.values(e.node()));
+    const std::vector<std::vector<int64_t>> dims = all_input_dims(e);
+    const std::vector<int64_t> out = e.output_dims(0);
+    if (arity == Arity::Unary || arity == Arity::Binary) {
+      std::vector<std::string> operands;
+      for (std::size_t i = 0; i < e.num_inputs(); ++i) operands.push_back(e.in(i));
+      emit_map(e, f, operands, dims, e.out(0), out);
+      return;
+    }
+    if (e.num_inputs() == 1) {
+      e.use_kernel("elementwise");
+      e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(out));
+    } else {
+      emit_map(e, f, {e.in(0), e.in(1)}, {dims[0], dims[1]}, e.out(0), out);
+    }
+    for (std::size_t k = 2; k < e.num_inputs(); ++k) emit_map(e, f, {e.out(0), e.in(k)}, {out, dims[k]}, e.out(0), out);
+    if (arity == Arity::VariadicMean)
+      e.line("detail::map_unary({0}, {0}, {1}, detail::op_div_by{{{2}}});", e.out(0), element_count(out), e.num_inputs());
   };
+  return d;
+}
+
+template <class F, Types types, Arity arity = Arity::Binary>
+void add_map(Registry& r, const char* op, const char* functor, ParamSpec params = {}, int64_t min_opset = 1) {
+  r.add(map_def<F, types, arity>(op, functor, std::move(params), min_opset));
+}
+
+// An operator whose scalar function a string or integer attribute selects (Mod's fmod,
+// BitShift's direction, Gelu's approximate): each choice is a complete elementwise definition.
+void add_selected(Registry& r, std::function<std::size_t(const NodeView&)> select, std::vector<OpDef> choices) {
+  OpDef d = choices.at(0);
+  d.infer = [=](const NodeView& v) { return choices.at(select(v)).infer(v); };
+  d.eval = [=](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    return choices.at(select(v)).eval(v, in, outs);
+  };
+  d.emit = [=](EmitContext& e) { choices.at(select(e)).emit(e); };
   r.add(std::move(d));
 }
 
-// Runs the broadcast plan with the kernels of elementwise.hpp (constant folding).
-template <class A, class B, class Y, class F>
-void run_binary(const BinaryLayout& l, const A* a, const B* b, Y* y, F f) {
-  switch (l.kind) {
-    case BinaryLayout::Kind::Same: rt::map_binary_same(a, b, y, l.count, f); break;
-    case BinaryLayout::Kind::ScalarA: rt::map_binary_scalar_a(a, b, y, l.count, f); break;
-    case BinaryLayout::Kind::ScalarB: rt::map_binary_scalar_b(a, b, y, l.count, f); break;
-    case BinaryLayout::Kind::Strided:
-      rt::map_binary_strided(a, b, y, int(l.dims.size()), l.dims.data(), l.a_strides.data(), l.b_strides.data(), f);
-      break;
-  }
+template <class F, Types types = Types::Float>
+void add_unary(Registry& r, const char* op, const char* functor, ParamSpec params = {}, int64_t min_opset = 1) {
+  add_map<F, types, Arity::Unary>(r, op, functor, std::move(params), min_opset);
 }
 
-void emit_binary(EmitContext& e, const std::string& functor) {
-  e.use_kernel("elementwise");
-  const BinaryLayout l = plan_binary(e.input_dims(0), e.input_dims(1), e.output_dims(0));
-  switch (l.kind) {
-    case BinaryLayout::Kind::Same:
-      e.line("detail::map_binary_same({}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), l.count, functor);
-      break;
-    case BinaryLayout::Kind::ScalarA:
-      e.line("detail::map_binary_scalar_a({}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), l.count, functor);
-      break;
-    case BinaryLayout::Kind::ScalarB:
-      e.line("detail::map_binary_scalar_b({}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), l.count, functor);
-      break;
-    case BinaryLayout::Kind::Strided:
-      if (l.dims.size() > 16) e.unsupported("broadcasting over more than 16 dimensions");
-      e.line("detail::map_binary_strided({}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0),
-             l.dims.size(), e.int_array("dims", l.dims), e.int_array("a_strides", l.a_strides),
-             e.int_array("b_strides", l.b_strides), functor);
-      break;
-  }
-}
-
-// Binary arithmetic: both inputs of one type (except Pow, whose exponent may differ).
-template <class F, bool mixed_exponent = false>
-void add_binary(Registry& r, const char* op, const char* functor) {
+// Pow: the exponent may have another type than the base.
+void add_pow(Registry& r) {
   OpDef d;
-  d.op_type = op;
-  d.types = kNumericTypes;
+  d.op_type = "Pow";
+  d.types = types_text(Types::Numeric);
   d.infer = [](const NodeView& v) {
     const ValueInfo& a = v.input(0);
     const ValueInfo& b = v.input(1);
-    if (!type_allowed(a.dtype, true)) v.unsupported("input type {} is not supported", dtype_name(a.dtype));
-    if (!mixed_exponent && a.dtype != b.dtype)
-      v.fail("inputs have different types ({} and {})", dtype_name(a.dtype), dtype_name(b.dtype));
-    if (mixed_exponent && !type_allowed(b.dtype, true))
-      v.unsupported("exponent type {} is not supported", dtype_name(b.dtype));
+    if (!accepts(a.dtype, Types::Numeric)) v.unsupported("input type {} is not supported", dtype_name(a.dtype));
+    if (!accepts(b.dtype, Types::Numeric)) v.unsupported("exponent type {} is not supported", dtype_name(b.dtype));
     if (!a.has_shape || !b.has_shape) return InferResult{{ValueInfo{a.dtype, {}, false}}};
     return InferResult{{ValueInfo{a.dtype, broadcast_shapes(v, a.shape, b.shape), true}}};
   };
   d.eval = [](const NodeView&, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
     Tensor y(outs[0].dtype, static_dims(outs[0].shape));
-    const BinaryLayout l = plan_binary(in[0]->dims, in[1]->dims, y.dims);
     visit_dtype(in[0]->dtype, [&](auto ta) {
       using A = decltype(ta);
       visit_dtype(in[1]->dtype, [&](auto tb) {
         using B = decltype(tb);
-        if constexpr (!std::is_same_v<A, bool> && !std::is_same_v<B, bool> && (mixed_exponent || std::is_same_v<A, B>))
-          run_binary(l, in[0]->data<A>(), in[1]->data<B>(), y.data<A>(), F{});
+        if constexpr (!std::is_same_v<A, bool> && !std::is_same_v<B, bool>)
+          run_map({in[0]->dims, in[1]->dims}, y.dims, y.data<A>(), rt::op_pow{}, in[0]->data<A>(), in[1]->data<B>());
       });
     });
     return std::vector<Tensor>{std::move(y)};
   };
-  d.emit = [functor](EmitContext& e) { emit_binary(e, fmt::format("detail::{}{{}}", functor)); };
+  d.emit = [](EmitContext& e) {
+    emit_map(e, "detail::op_pow{}", {e.in(0), e.in(1)}, all_input_dims(e), e.out(0), e.output_dims(0));
+  };
   r.add(std::move(d));
 }
 
-void add_cast(Registry& r) {
+// Where(condition, x, y): a three-operand map.
+void add_where(Registry& r) {
   OpDef d;
-  d.op_type = "Cast";
-  d.types = "numeric and bool to numeric and bool";
+  d.op_type = "Where";
+  d.min_opset = 9;
+  d.types = "condition bool; x, y: any";
   d.infer = [](const NodeView& v) {
-    const auto to = static_cast<DType>(v.node().require_attr("to", Attribute::Kind::Int).i);
+    if (v.input_dtype(0) != DType::Bool) v.fail("the condition must be bool");
+    const ValueInfo& x = v.input(1);
+    if (!dtype_is_supported(x.dtype)) v.unsupported("input type {} is not supported", dtype_name(x.dtype));
+    if (v.input_dtype(2) != x.dtype) v.fail("x and y have different types");
+    for (std::size_t i = 0; i < 3; ++i)
+      if (!v.input(i).has_shape) return InferResult{{ValueInfo{x.dtype, {}, false}}};
+    return InferResult{
+        {ValueInfo{x.dtype, broadcast_shapes(v, broadcast_shapes(v, v.input(0).shape, x.shape), v.input(2).shape), true}}};
+  };
+  d.eval = [](const NodeView&, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    Tensor y(outs[0].dtype, static_dims(outs[0].shape));
+    visit_dtype(y.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      run_map({in[0]->dims, in[1]->dims, in[2]->dims}, y.dims, y.data<T>(), rt::op_where{}, in[0]->data<bool>(),
+              in[1]->data<T>(), in[2]->data<T>());
+    });
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [](EmitContext& e) {
+    emit_map(e, "detail::op_where{}", {e.in(0), e.in(1), e.in(2)}, all_input_dims(e), e.out(0), e.output_dims(0));
+  };
+  r.add(std::move(d));
+}
+
+// Clip: bounds are attributes before opset 11 and optional scalar inputs from 11 on; it runs
+// as Max with the lower bound, then Min with the upper one.
+void add_clip(Registry& r) {
+  OpDef d;
+  d.op_type = "Clip";
+  d.types = types_text(Types::Numeric);
+  d.infer = [](const NodeView& v) {
+    const ValueInfo& x = v.input(0);
+    if (!accepts(x.dtype, v.opset() >= 12 ? Types::Numeric : Types::Float))
+      v.unsupported("input type {} is not supported", dtype_name(x.dtype));
+    for (std::size_t i = 1; i < 3; ++i) {
+      if (!v.has_input(i)) continue;
+      if (v.input_dtype(i) != x.dtype) v.fail("the bounds must have the input's type");
+      if (v.input(i).has_shape && v.input(i).shape.size() > 1) v.fail("the bounds must be scalars");
+    }
+    return InferResult{{x}};
+  };
+  d.eval = [](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>&) {
+    Tensor y = *in[0];
+    visit_dtype(y.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (accepts<T>(Types::Numeric)) {
+        T* p = y.data<T>();
+        const int64_t n = y.size();
+        if (v.opset() < 11) {
+          const T lo = T(v.node().attr_float("min", -std::numeric_limits<float>::max()));
+          const T hi = T(v.node().attr_float("max", std::numeric_limits<float>::max()));
+          rt::map_binary_scalar_b(static_cast<const T*>(p), &lo, p, n, rt::op_max{});
+          rt::map_binary_scalar_b(static_cast<const T*>(p), &hi, p, n, rt::op_min{});
+          return;
+        }
+        if (in.size() > 1 && in[1]) rt::map_binary_scalar_b(static_cast<const T*>(p), in[1]->data<T>(), p, n, rt::op_max{});
+        if (in.size() > 2 && in[2]) rt::map_binary_scalar_b(static_cast<const T*>(p), in[2]->data<T>(), p, n, rt::op_min{});
+      }
+    });
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("elementwise");
+    const int64_t n = element_count(e.output_dims(0));
+    std::string lo, hi;
+    if (e.opset() < 11) {
+      lo = cpp_float(e.node().attr_float("min", -std::numeric_limits<float>::max()), e.input_dtype(0));
+      hi = cpp_float(e.node().attr_float("max", std::numeric_limits<float>::max()), e.input_dtype(0));
+    } else {
+      if (e.has_input(1)) lo = e.in(1) + "[0]";
+      if (e.has_input(2)) hi = e.in(2) + "[0]";
+    }
+    std::string x = e.in(0);
+    if (!lo.empty()) {
+      e.line("{{ const {} bound = {}; detail::map_binary_scalar_b({}, &bound, {}, {}, detail::op_max{{}}); }}", e.in_type(0),
+             lo, x, e.out(0), n);
+      x = e.out(0);
+    }
+    if (!hi.empty()) {
+      e.line("{{ const {} bound = {}; detail::map_binary_scalar_b({}, &bound, {}, {}, detail::op_min{{}}); }}", e.in_type(0),
+             hi, x, e.out(0), n);
+      x = e.out(0);
+    }
+    if (x != e.out(0)) e.line("detail::copy_elements({}, {}, {});", x, e.out(0), n);
+  };
+  r.add(std::move(d));
+}
+
+// Cast (target type from the `to` attribute) and CastLike (from the second input's type).
+void add_cast(Registry& r, const char* op, int64_t min_opset) {
+  const bool like = std::string(op) == "CastLike";
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = min_opset;
+  d.types = "numeric and bool to numeric and bool";
+  d.infer = [like](const NodeView& v) {
+    const auto to = like ? v.input_dtype(1) : static_cast<DType>(v.node().require_attr("to", Attribute::Kind::Int).i);
     if (!dtype_is_supported(to)) v.unsupported("cast to {} is not supported", dtype_name(to));
     if (!dtype_is_supported(v.input_dtype(0))) v.unsupported("cast from {} is not supported", dtype_name(v.input_dtype(0)));
     ValueInfo y = v.input(0);
@@ -171,52 +386,101 @@ void add_cast(Registry& r) {
   r.add(std::move(d));
 }
 
+std::size_t select_by_string(const NodeView& v, const char* attr, const char* fallback,
+                             std::initializer_list<const char*> choices) {
+  const std::string value = v.node().attr_string(attr, fallback);
+  std::size_t i = 0;
+  for (const char* c : choices) {
+    if (value == c) return i;
+    ++i;
+  }
+  v.fail("{} '{}' is not one of the allowed values", attr, value);
+}
+
 }  // namespace
 
 void register_elementwise_ops(Registry& r) {
-  add_binary<rt::op_add>(r, "Add", "op_add");
-  add_binary<rt::op_sub>(r, "Sub", "op_sub");
-  add_binary<rt::op_mul>(r, "Mul", "op_mul");
-  add_binary<rt::op_div>(r, "Div", "op_div");
-  add_binary<rt::op_pow, /*mixed_exponent=*/true>(r, "Pow", "op_pow");
+  using rt::op_add, rt::op_sub, rt::op_mul, rt::op_div;
+  add_map<op_add, Types::Numeric>(r, "Add", "op_add");
+  add_map<op_sub, Types::Numeric>(r, "Sub", "op_sub");
+  add_map<op_mul, Types::Numeric>(r, "Mul", "op_mul");
+  add_map<op_div, Types::Numeric>(r, "Div", "op_div");
+  add_pow(r);
+  add_map<rt::op_equal, Types::All>(r, "Equal", "op_equal");
+  add_map<rt::op_less, Types::Numeric>(r, "Less", "op_less");
+  add_map<rt::op_greater, Types::Numeric>(r, "Greater", "op_greater");
+  add_map<rt::op_less_equal, Types::Numeric>(r, "LessOrEqual", "op_less_equal", {}, 12);
+  add_map<rt::op_greater_equal, Types::Numeric>(r, "GreaterOrEqual", "op_greater_equal", {}, 12);
+  add_map<rt::op_and, Types::Bool>(r, "And", "op_and");
+  add_map<rt::op_or, Types::Bool>(r, "Or", "op_or");
+  add_map<rt::op_xor, Types::Bool>(r, "Xor", "op_xor");
+  add_unary<rt::op_not, Types::Bool>(r, "Not", "op_not");
+  add_map<rt::op_bit_and, Types::Integer>(r, "BitwiseAnd", "op_bit_and", {}, 18);
+  add_map<rt::op_bit_or, Types::Integer>(r, "BitwiseOr", "op_bit_or", {}, 18);
+  add_map<rt::op_bit_xor, Types::Integer>(r, "BitwiseXor", "op_bit_xor", {}, 18);
+  add_unary<rt::op_bit_not, Types::Integer>(r, "BitwiseNot", "op_bit_not", {}, 18);
+  add_selected(
+      r, [](const NodeView& v) { return select_by_string(v, "direction", "", {"LEFT", "RIGHT"}); },
+      {map_def<rt::op_shift_left, Types::Unsigned>("BitShift", "op_shift_left", {}, 11),
+       map_def<rt::op_shift_right, Types::Unsigned>("BitShift", "op_shift_right", {}, 11)});
+  add_selected(
+      r, [](const NodeView& v) { return std::size_t(v.node().attr_int("fmod", 0) != 0); },
+      {map_def<rt::op_mod, Types::Numeric>("Mod", "op_mod", {}, 10),
+       map_def<rt::op_fmod, Types::Numeric>("Mod", "op_fmod", {}, 10)});
+  add_map<rt::op_max, Types::Numeric, Arity::Variadic>(r, "Max", "op_max");
+  add_map<rt::op_min, Types::Numeric, Arity::Variadic>(r, "Min", "op_min");
+  add_map<rt::op_add, Types::Numeric, Arity::Variadic>(r, "Sum", "op_add");
+  add_map<rt::op_add, Types::Float, Arity::VariadicMean>(r, "Mean", "op_add");
+  add_map<rt::op_prelu, Types::SignedOrFloat>(r, "PRelu", "op_prelu");
+  add_where(r);
+  add_clip(r);
 
-  add_unary<rt::op_relu, true>(r, "Relu", "op_relu");
-  add_unary<rt::op_leaky_relu, false>(r, "LeakyRelu", "op_leaky_relu", {{{"alpha", 0.01f}}});
-  add_unary<rt::op_sigmoid, false>(r, "Sigmoid", "op_sigmoid");
-  add_unary<rt::op_tanh, false>(r, "Tanh", "op_tanh");
-  add_unary<rt::op_exp, false>(r, "Exp", "op_exp");
-  add_unary<rt::op_log, false>(r, "Log", "op_log");
-  add_unary<rt::op_sqrt, false>(r, "Sqrt", "op_sqrt");
-  add_unary<rt::op_neg, true>(r, "Neg", "op_neg");
-  add_unary<rt::op_abs, true>(r, "Abs", "op_abs");
-  add_unary<rt::op_reciprocal, false>(r, "Reciprocal", "op_reciprocal");
-  add_unary<rt::op_ceil, false>(r, "Ceil", "op_ceil");
-  add_unary<rt::op_floor, false>(r, "Floor", "op_floor");
-  add_unary<rt::op_round, false>(r, "Round", "op_round", {}, 11);
-  add_unary<rt::op_sin, false>(r, "Sin", "op_sin", {}, 7);
-  add_unary<rt::op_cos, false>(r, "Cos", "op_cos", {}, 7);
-  add_unary<rt::op_tan, false>(r, "Tan", "op_tan", {}, 7);
-  add_unary<rt::op_asin, false>(r, "Asin", "op_asin", {}, 7);
-  add_unary<rt::op_acos, false>(r, "Acos", "op_acos", {}, 7);
-  add_unary<rt::op_atan, false>(r, "Atan", "op_atan", {}, 7);
-  add_unary<rt::op_sinh, false>(r, "Sinh", "op_sinh", {}, 9);
-  add_unary<rt::op_cosh, false>(r, "Cosh", "op_cosh", {}, 9);
-  add_unary<rt::op_asinh, false>(r, "Asinh", "op_asinh", {}, 9);
-  add_unary<rt::op_acosh, false>(r, "Acosh", "op_acosh", {}, 9);
-  add_unary<rt::op_atanh, false>(r, "Atanh", "op_atanh", {}, 9);
-  add_unary<rt::op_erf, false>(r, "Erf", "op_erf", {}, 9);
-  add_unary<rt::op_sign, true>(r, "Sign", "op_sign", {}, 9);
-  add_unary<rt::op_softplus, false>(r, "Softplus", "op_softplus");
-  add_unary<rt::op_softsign, false>(r, "Softsign", "op_softsign");
-  add_unary<rt::op_elu, false>(r, "Elu", "op_elu", {{{"alpha", 1.f}}});
-  add_unary<rt::op_selu, false>(r, "Selu", "op_selu",
+  add_unary<rt::op_relu, Types::SignedOrFloat>(r, "Relu", "op_relu");
+  add_unary<rt::op_leaky_relu>(r, "LeakyRelu", "op_leaky_relu", {{{"alpha", 0.01f}}});
+  add_unary<rt::op_sigmoid>(r, "Sigmoid", "op_sigmoid");
+  add_unary<rt::op_tanh>(r, "Tanh", "op_tanh");
+  add_unary<rt::op_exp>(r, "Exp", "op_exp");
+  add_unary<rt::op_log>(r, "Log", "op_log");
+  add_unary<rt::op_sqrt>(r, "Sqrt", "op_sqrt");
+  add_unary<rt::op_neg, Types::SignedOrFloat>(r, "Neg", "op_neg");
+  add_unary<rt::op_abs, Types::Numeric>(r, "Abs", "op_abs");
+  add_unary<rt::op_reciprocal>(r, "Reciprocal", "op_reciprocal");
+  add_unary<rt::op_ceil>(r, "Ceil", "op_ceil");
+  add_unary<rt::op_floor>(r, "Floor", "op_floor");
+  add_unary<rt::op_round>(r, "Round", "op_round", {}, 11);
+  add_unary<rt::op_sin>(r, "Sin", "op_sin", {}, 7);
+  add_unary<rt::op_cos>(r, "Cos", "op_cos", {}, 7);
+  add_unary<rt::op_tan>(r, "Tan", "op_tan", {}, 7);
+  add_unary<rt::op_asin>(r, "Asin", "op_asin", {}, 7);
+  add_unary<rt::op_acos>(r, "Acos", "op_acos", {}, 7);
+  add_unary<rt::op_atan>(r, "Atan", "op_atan", {}, 7);
+  add_unary<rt::op_sinh>(r, "Sinh", "op_sinh", {}, 9);
+  add_unary<rt::op_cosh>(r, "Cosh", "op_cosh", {}, 9);
+  add_unary<rt::op_asinh>(r, "Asinh", "op_asinh", {}, 9);
+  add_unary<rt::op_acosh>(r, "Acosh", "op_acosh", {}, 9);
+  add_unary<rt::op_atanh>(r, "Atanh", "op_atanh", {}, 9);
+  add_unary<rt::op_erf>(r, "Erf", "op_erf", {}, 9);
+  add_unary<rt::op_sign, Types::Numeric>(r, "Sign", "op_sign", {}, 9);
+  add_unary<rt::op_isnan>(r, "IsNaN", "op_isnan", {}, 9);
+  add_unary<rt::op_isinf>(r, "IsInf", "op_isinf", {{{"detect_negative", 1.f}, {"detect_positive", 1.f}}}, 10);
+  add_unary<rt::op_softplus>(r, "Softplus", "op_softplus");
+  add_unary<rt::op_softsign>(r, "Softsign", "op_softsign");
+  add_unary<rt::op_elu>(r, "Elu", "op_elu", {{{"alpha", 1.f}}});
+  add_unary<rt::op_selu>(r, "Selu", "op_selu",
                          {{{"alpha", 1.67326319217681884765625f}, {"gamma", 1.05070102214813232421875f}}});
-  add_unary<rt::op_celu, false>(r, "Celu", "op_celu", {{{"alpha", 1.f}}}, 12);
-  add_unary<rt::op_hard_sigmoid, false>(r, "HardSigmoid", "op_hard_sigmoid", {{{"alpha", 0.2f}, {"beta", 0.5f}}});
-  add_unary<rt::op_hard_swish, false>(r, "HardSwish", "op_hard_swish", {}, 14);
-  add_unary<rt::op_thresholded_relu, false>(r, "ThresholdedRelu", "op_thresholded_relu", {{{"alpha", 1.f}}}, 10);
-  add_unary<rt::op_mish, false>(r, "Mish", "op_mish", {}, 18);
-  add_cast(r);
+  add_unary<rt::op_celu>(r, "Celu", "op_celu", {{{"alpha", 1.f}}}, 12);
+  add_unary<rt::op_hard_sigmoid>(r, "HardSigmoid", "op_hard_sigmoid", {{{"alpha", 0.2f}, {"beta", 0.5f}}});
+  add_unary<rt::op_hard_swish>(r, "HardSwish", "op_hard_swish", {}, 14);
+  add_unary<rt::op_thresholded_relu>(r, "ThresholdedRelu", "op_thresholded_relu", {{{"alpha", 1.f}}}, 10);
+  add_unary<rt::op_mish>(r, "Mish", "op_mish", {}, 18);
+  add_unary<rt::op_shrink, Types::Numeric>(r, "Shrink", "op_shrink", {{{"lambd", 0.5f}, {"bias", 0.f}}}, 9);
+  add_unary<rt::op_swish>(r, "Swish", "op_swish", {{{"alpha", 1.f}}}, 24);
+  add_selected(
+      r, [](const NodeView& v) { return select_by_string(v, "approximate", "none", {"none", "tanh"}); },
+      {map_def<rt::op_gelu, Types::Float, Arity::Unary>("Gelu", "op_gelu", {}, 20),
+       map_def<rt::op_gelu_tanh, Types::Float, Arity::Unary>("Gelu", "op_gelu_tanh", {}, 20)});
+  add_cast(r, "Cast", 1);
+  add_cast(r, "CastLike", 15);
 }
 
 }  // namespace sofiec

@@ -25,29 +25,34 @@ inline void map_binary_scalar_a(const A* a, const B* b, Y* y, int64_t n, F f) {
   for (int64_t i = 0; i < n; ++i) y[i] = f(s, b[i]);
 }
 
-// General case: rank >= 1 output dims with per-operand strides (0 where broadcast). The
+// General case: any number of operands broadcast to rank >= 1 output dims. strides holds
+// rank strides per operand, operand after operand (0 where that operand is repeated). The
 // innermost dimension runs as a tight loop; the outer ones advance an index odometer.
-template <class A, class B, class Y, class F>
-inline void map_binary_strided(const A* a, const B* b, Y* y, int rank, const int64_t* dims,
-                               const int64_t* a_strides, const int64_t* b_strides, F f) {
+template <std::size_t... K, class Y, class F, class... X>
+inline void map_strided_impl(std::index_sequence<K...>, Y* y, int rank, const int64_t* dims,
+                             const int64_t* strides, F f, const X*... x) {
+  constexpr std::size_t n = sizeof...(X);
   int64_t outer = 1;
   for (int d = 0; d + 1 < rank; ++d) outer *= dims[d];
   const int64_t inner = dims[rank - 1];
-  const int64_t as = a_strides[rank - 1], bs = b_strides[rank - 1];
+  const int64_t step[n] = {strides[K * std::size_t(rank) + std::size_t(rank) - 1]...};
+  int64_t offset[n] = {};
   int64_t index[16] = {0};
-  int64_t a_off = 0, b_off = 0;
   for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t i = 0; i < inner; ++i) y[i] = f(a[a_off + i * as], b[b_off + i * bs]);
+    for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
     y += inner;
     for (int d = rank - 2; d >= 0; --d) {
-      a_off += a_strides[d];
-      b_off += b_strides[d];
+      ((offset[K] += strides[K * std::size_t(rank) + std::size_t(d)]), ...);
       if (++index[d] < dims[d]) break;
-      a_off -= a_strides[d] * dims[d];
-      b_off -= b_strides[d] * dims[d];
+      ((offset[K] -= strides[K * std::size_t(rank) + std::size_t(d)] * dims[d]), ...);
       index[d] = 0;
     }
   }
+}
+
+template <class Y, class F, class... X>
+inline void map_strided(Y* y, int rank, const int64_t* dims, const int64_t* strides, F f, const X*... x) {
+  map_strided_impl(std::index_sequence_for<X...>{}, y, rank, dims, strides, f, x...);
 }
 
 template <class T>

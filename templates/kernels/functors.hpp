@@ -121,3 +121,93 @@ struct op_thresholded_relu {
 struct op_mish {
   template <class T> T operator()(T x) const { return x * std::tanh(op_softplus{}(x)); }
 };
+
+// Comparison and logic: results are bool.
+struct op_equal { template <class T> bool operator()(T a, T b) const { return a == b; } };
+struct op_less { template <class T> bool operator()(T a, T b) const { return a < b; } };
+struct op_greater { template <class T> bool operator()(T a, T b) const { return a > b; } };
+struct op_less_equal { template <class T> bool operator()(T a, T b) const { return a <= b; } };
+struct op_greater_equal { template <class T> bool operator()(T a, T b) const { return a >= b; } };
+struct op_and { bool operator()(bool a, bool b) const { return a && b; } };
+struct op_or { bool operator()(bool a, bool b) const { return a || b; } };
+struct op_xor { bool operator()(bool a, bool b) const { return a != b; } };
+struct op_not { bool operator()(bool a) const { return !a; } };
+struct op_isnan { template <class T> bool operator()(T x) const { return std::isnan(x); } };
+struct op_isinf {
+  float detect_negative, detect_positive;
+  template <class T> bool operator()(T x) const {
+    return std::isinf(x) && (x > T(0) ? detect_positive != 0.f : detect_negative != 0.f);
+  }
+};
+
+// Bitwise operators on integers.
+struct op_bit_and { template <class T> T operator()(T a, T b) const { return T(a & b); } };
+struct op_bit_or { template <class T> T operator()(T a, T b) const { return T(a | b); } };
+struct op_bit_xor { template <class T> T operator()(T a, T b) const { return T(a ^ b); } };
+struct op_bit_not { template <class T> T operator()(T a) const { return T(~a); } };
+// Shifts by the width of the type or more give 0 (C++ leaves them undefined).
+struct op_shift_left {
+  template <class T> T operator()(T a, T b) const { return b >= T(8 * sizeof(T)) ? T(0) : T(a << b); }
+};
+struct op_shift_right {
+  template <class T> T operator()(T a, T b) const { return b >= T(8 * sizeof(T)) ? T(0) : T(a >> b); }
+};
+
+// Mod with fmod=0: the result takes the divisor's sign (Python's %); fmod=1: C's fmod.
+struct op_mod {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point<T>::value) {
+      const T r = std::fmod(a, b);
+      return (r != T(0) && ((r < T(0)) != (b < T(0)))) ? T(r + b) : r;
+    } else {
+      if (b == 0) return T(0);
+      const T r = T(a % b);
+      if constexpr (std::is_signed<T>::value) { return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r; }
+      else { return r; }
+    }
+  }
+};
+struct op_fmod {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point<T>::value) { return std::fmod(a, b); }
+    else { return b == 0 ? T(0) : T(a % b); }
+  }
+};
+
+// Max and Min propagate NaN, as numpy's maximum and minimum do.
+struct op_max {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point<T>::value) { if (std::isnan(a)) return a; }
+    return a >= b ? a : b;
+  }
+};
+struct op_min {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point<T>::value) { if (std::isnan(a)) return a; }
+    return a <= b ? a : b;
+  }
+};
+struct op_div_by {
+  double n;
+  template <class T> T operator()(T x) const { return T(x / T(n)); }
+};
+struct op_where { template <class T> T operator()(bool c, T a, T b) const { return c ? a : b; } };
+struct op_prelu { template <class T> T operator()(T x, T slope) const { return x < T(0) ? T(slope * x) : x; } };
+struct op_shrink {
+  float lambd, bias;
+  template <class T> T operator()(T x) const {
+    return x < T(-lambd) ? T(x + T(bias)) : (x > T(lambd) ? T(x - T(bias)) : T(0));
+  }
+};
+struct op_gelu {
+  template <class T> T operator()(T x) const { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }
+};
+struct op_gelu_tanh {
+  template <class T> T operator()(T x) const {
+    return T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+  }
+};
+struct op_swish {
+  float alpha;
+  template <class T> T operator()(T x) const { return x * op_sigmoid{}(T(alpha) * x); }
+};

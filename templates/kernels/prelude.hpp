@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #ifndef SOFIEC_SGEMM_DECLARED
 #define SOFIEC_SGEMM_DECLARED
