@@ -11,6 +11,7 @@ namespace sofiec::rt {
 #include "kernels/conv.hpp"
 #include "kernels/pool.hpp"
 #include "kernels/softmax.hpp"
+#include "kernels/reduce.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 }  // namespace sofiec::rt

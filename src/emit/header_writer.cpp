@@ -20,9 +20,13 @@ namespace {
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm"}},
     {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
+    {"reduce", {}},
 };
 
 std::string kernels_text(std::set<std::string> used) {
+  for (const std::string& name : used)
+    if (std::none_of(kKernelFiles.begin(), kKernelFiles.end(), [&](const auto& k) { return k.first == name; }))
+      throw Error("internal error: unknown kernel file '" + name + "'");
   for (auto it = kKernelFiles.rbegin(); it != kKernelFiles.rend(); ++it)
     if (used.count(it->first)) used.insert(it->second.begin(), it->second.end());
   std::string out;

@@ -1,45 +1,206 @@
-// Reductions along axes: Softmax and LogSoftmax.
+// Reductions: Reduce* over any set of axes, ArgMax/ArgMin, cumulative sums and products, and
+// the normalizations along one axis (Softmax, LogSoftmax, Hardmax, LpNormalization).
 #include "emit/emit_context.hpp"
+#include "kernels.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
 namespace {
 
-struct SoftmaxExtent {
+// The input's dims split into kept and reduced ones, each with its input strides; adjacent
+// dims of one kind are merged and dims of extent 1 dropped.
+struct ReducePlan {
+  std::vector<int64_t> out_dims;
+  std::vector<int64_t> kept_dims, kept_strides, red_dims, red_strides;
+  bool identity = false;  // nothing to reduce: the output is a copy
+};
+
+ReducePlan plan_reduce(const std::vector<int64_t>& dims, const std::vector<bool>& reduced, bool keepdims) {
+  ReducePlan p;
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (std::size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];
+  int last_kind = -1;  // 0 kept, 1 reduced
+  for (std::size_t d = 0; d < dims.size(); ++d) {
+    if (!reduced[d] || keepdims) p.out_dims.push_back(reduced[d] ? 1 : dims[d]);
+    if (dims[d] == 1) continue;
+    auto& ds = reduced[d] ? p.red_dims : p.kept_dims;
+    auto& ss = reduced[d] ? p.red_strides : p.kept_strides;
+    if (last_kind == int(reduced[d]) && !ds.empty()) {
+      ds.back() *= dims[d];
+      ss.back() = strides[d];
+    } else {
+      ds.push_back(dims[d]);
+      ss.push_back(strides[d]);
+    }
+    last_kind = int(reduced[d]);
+  }
+  return p;
+}
+
+// Which axes a Reduce* node reduces: the `axes` attribute, or from `axes_input_opset` on the
+// optional second input; none given means all, unless noop_with_empty_axes.
+std::vector<bool> reduced_axes(const NodeView& v, int64_t axes_input_opset, bool& noop) {
+  const int64_t rank = v.input_rank(0);
+  std::vector<int64_t> axes;
+  if (v.opset() >= axes_input_opset) {
+    if (v.has_input(1)) axes = v.constant_ints(1, "axes");
+  } else {
+    axes = v.node().attr_ints("axes");
+  }
+  noop = axes.empty() && v.node().attr_int("noop_with_empty_axes", 0) != 0;
+  std::vector<bool> reduced(std::size_t(rank), axes.empty() && !noop);
+  for (int64_t a : axes) {
+    const int64_t axis = v.axis(a, rank);
+    if (reduced[std::size_t(axis)]) v.fail("axis {} is repeated", a);
+    reduced[std::size_t(axis)] = true;
+  }
+  return reduced;
+}
+
+bool is_float(DType t) { return t == DType::Float || t == DType::Double; }
+bool is_numeric(DType t) { return is_float(t) || dtype_is_integer(t); }
+
+template <template <class> class R>
+void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_input_opset, bool integers) {
+  OpDef d;
+  d.op_type = op;
+  d.types = integers ? "float, double, int8/16/32/64, uint8/16/32/64" : "float, double";
+  d.infer = [axes_input_opset, integers](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (!(integers ? is_numeric(t) : is_float(t))) v.unsupported("input type {} is not supported", dtype_name(t));
+    bool noop = false;
+    const std::vector<bool> reduced = reduced_axes(v, axes_input_opset, noop);
+    if (noop) return InferResult{{v.input(0)}};
+    const bool keepdims = v.node().attr_int("keepdims", 1) != 0;
+    Shape out;
+    const Shape& in = v.input(0).shape;
+    for (std::size_t d = 0; d < in.size(); ++d)
+      if (!reduced[d] || keepdims) out.push_back(reduced[d] ? Dim(1) : in[d]);
+    return InferResult{{ValueInfo{t, out, true}}};
+  };
+  auto plan = [axes_input_opset](const NodeView& v) {
+    bool noop = false;
+    const std::vector<bool> reduced = reduced_axes(v, axes_input_opset, noop);
+    ReducePlan p = plan_reduce(v.input_dims(0), reduced, v.node().attr_int("keepdims", 1) != 0);
+    p.identity = noop;
+    return p;
+  };
+  d.eval = [plan](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    const ReducePlan p = plan(v);
+    if (p.identity) return std::vector<Tensor>{*in[0]};
+    Tensor y(outs[0].dtype, static_dims(outs[0].shape));
+    visit_dtype(y.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (!std::is_same_v<T, bool>)
+        rt::reduce_axes(in[0]->data<T>(), y.data<T>(), int(p.kept_dims.size()), p.kept_dims.data(), p.kept_strides.data(),
+                        int(p.red_dims.size()), p.red_dims.data(), p.red_strides.data(), R<T>{});
+    });
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [plan, reducer](EmitContext& e) {
+    e.use_kernel("reduce");
+    const ReducePlan p = plan(e);
+    if (p.identity) {
+      e.use_kernel("elementwise");
+      e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(e.output_dims(0)));
+      return;
+    }
+    if (p.kept_dims.size() > 16 || p.red_dims.size() > 16) e.unsupported("more than 16 dimensions");
+    e.line("detail::reduce_axes({}, {}, {}, {}, {}, {}, {}, {}, detail::{}<{}>{{}});", e.in(0), e.out(0),
+           p.kept_dims.size(), e.int_array("kept_dims", p.kept_dims), e.int_array("kept_strides", p.kept_strides),
+           p.red_dims.size(), e.int_array("red_dims", p.red_dims), e.int_array("red_strides", p.red_strides), reducer,
+           e.in_type(0));
+  };
+  r.add(std::move(d));
+}
+
+// ArgMax / ArgMin along one axis; ties go to the first index unless select_last_index.
+void add_arg(Registry& r, const char* op, bool max) {
+  OpDef d;
+  d.op_type = op;
+  d.types = "float, double, int8/16/32/64, uint8/16/32/64";
+  auto plan = [](const NodeView& v) {
+    const auto dims = v.input_dims(0);
+    const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(dims.size()));
+    std::vector<bool> reduced(dims.size(), false);
+    reduced[std::size_t(axis)] = true;
+    return plan_reduce(dims, reduced, v.node().attr_int("keepdims", 1) != 0);
+  };
+  d.infer = [plan](const NodeView& v) {
+    if (!is_numeric(v.input_dtype(0))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
+    return InferResult{{static_value(DType::Int64, plan(v).out_dims)}};
+  };
+  d.emit = [plan, max](EmitContext& e) {
+    e.use_kernel("reduce");
+    ReducePlan p = plan(e);
+    if (p.red_dims.empty()) {  // an axis of extent 1: every index is 0
+      p.red_dims = {1};
+      p.red_strides = {1};
+    }
+    const bool last = e.node().attr_int("select_last_index", 0) != 0;
+    e.line("detail::reduce_axes({}, {}, {}, {}, {}, {}, {}, {}, detail::reduce_arg<{}, {}, {}>{{}});", e.in(0), e.out(0),
+           p.kept_dims.size(), e.int_array("kept_dims", p.kept_dims), e.int_array("kept_strides", p.kept_strides),
+           p.red_dims.size(), e.int_array("red_dims", p.red_dims), e.int_array("red_strides", p.red_strides),
+           e.in_type(0), max, last);
+  };
+  r.add(std::move(d));
+}
+
+struct AxisExtent {
   int64_t outer = 1, length = 1, inner = 1;
 };
 
-// Before opset 13 the input is coerced to 2-D at `axis` (default 1); from 13 on, softmax runs
-// along the single axis (default -1).
-SoftmaxExtent softmax_extent(const NodeView& v) {
-  const auto x = v.input_dims(0);
-  const int64_t rank = int64_t(x.size());
-  const bool legacy = v.opset() < 13;
-  SoftmaxExtent s;
-  if (rank == 0) return s;
-  const int64_t axis = v.axis(v.node().attr_int("axis", legacy ? 1 : -1), rank);
-  for (int64_t d = 0; d < rank; ++d) {
-    if (d < axis) s.outer *= x[d];
-    else if (d == axis || legacy) s.length *= x[d];
-    else s.inner *= x[d];
+AxisExtent axis_extent(const std::vector<int64_t>& x, int64_t axis, bool coerce_2d) {
+  AxisExtent s;
+  for (int64_t d = 0; d < int64_t(x.size()); ++d) {
+    if (d < axis) s.outer *= x[std::size_t(d)];
+    else if (d == axis || coerce_2d) s.length *= x[std::size_t(d)];
+    else s.inner *= x[std::size_t(d)];
   }
   return s;
 }
 
-void add_softmax(Registry& r, const char* op, bool log_output) {
+// Before opset 13 the input is coerced to 2-D at `axis` (default 1); from 13 on, the
+// operator runs along the single axis (default -1).
+AxisExtent softmax_extent(const NodeView& v) {
+  const auto x = v.input_dims(0);
+  const int64_t rank = int64_t(x.size());
+  const bool legacy = v.opset() < 13;
+  if (rank == 0) return {};
+  return axis_extent(x, v.axis(v.node().attr_int("axis", legacy ? 1 : -1), rank), legacy);
+}
+
+// Softmax, LogSoftmax, Hardmax, LpNormalization: float operators along one axis.
+void add_along_axis(Registry& r, const char* op, std::function<void(EmitContext&)> emit) {
   OpDef d;
   d.op_type = op;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
     const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
-    softmax_extent(v);
+    if (!is_float(t)) v.unsupported("input type {} is not supported", dtype_name(t));
     return InferResult{{v.input(0)}};
   };
-  d.emit = [log_output](EmitContext& e) {
-    e.use_kernel("softmax");
-    const SoftmaxExtent s = softmax_extent(e);
-    e.line("detail::softmax({}, {}, {}, {}, {}, {});", e.in(0), e.out(0), s.outer, s.length, s.inner, log_output);
+  d.emit = std::move(emit);
+  r.add(std::move(d));
+}
+
+void add_cumulative(Registry& r, const char* op, bool product, int64_t min_opset) {
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = min_opset;
+  d.types = "float, double, int32/64, uint32/64";
+  d.infer = [](const NodeView& v) {
+    if (!is_numeric(v.input_dtype(0))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
+    return InferResult{{v.input(0)}};
+  };
+  d.emit = [product](EmitContext& e) {
+    e.use_kernel("reduce");
+    const auto x = e.input_dims(0);
+    const std::vector<int64_t> axis = e.constant_ints(1, "axis");
+    if (axis.size() != 1) e.fail("axis must be a single value");
+    const AxisExtent s = axis_extent(x, e.axis(axis[0], int64_t(x.size())), false);
+    e.line("detail::cumulate<{}, {}>({}, {}, {}, {}, {}, {}, {});", e.in_type(0), product, e.in(0), e.out(0), s.outer,
+           s.length, s.inner, e.node().attr_int("exclusive", 0) != 0, e.node().attr_int("reverse", 0) != 0);
   };
   r.add(std::move(d));
 }
@@ -47,8 +208,44 @@ void add_softmax(Registry& r, const char* op, bool log_output) {
 }  // namespace
 
 void register_reduction_ops(Registry& r) {
-  add_softmax(r, "Softmax", false);
-  add_softmax(r, "LogSoftmax", true);
+  add_reduce<rt::reduce_sum>(r, "ReduceSum", "reduce_sum", 13, true);
+  add_reduce<rt::reduce_mean>(r, "ReduceMean", "reduce_mean", 18, true);
+  add_reduce<rt::reduce_prod>(r, "ReduceProd", "reduce_prod", 18, true);
+  add_reduce<rt::reduce_max>(r, "ReduceMax", "reduce_max", 18, true);
+  add_reduce<rt::reduce_min>(r, "ReduceMin", "reduce_min", 18, true);
+  add_reduce<rt::reduce_l1>(r, "ReduceL1", "reduce_l1", 18, true);
+  add_reduce<rt::reduce_l2>(r, "ReduceL2", "reduce_l2", 18, true);
+  add_reduce<rt::reduce_sum_square>(r, "ReduceSumSquare", "reduce_sum_square", 18, true);
+  add_reduce<rt::reduce_log_sum>(r, "ReduceLogSum", "reduce_log_sum", 18, false);
+  add_reduce<rt::reduce_log_sum_exp>(r, "ReduceLogSumExp", "reduce_log_sum_exp", 18, false);
+  add_arg(r, "ArgMax", true);
+  add_arg(r, "ArgMin", false);
+  add_cumulative(r, "CumSum", false, 11);
+  add_cumulative(r, "CumProd", true, 26);
+
+  add_along_axis(r, "Softmax", [](EmitContext& e) {
+    e.use_kernel("softmax");
+    const AxisExtent s = softmax_extent(e);
+    e.line("detail::softmax({}, {}, {}, {}, {}, false);", e.in(0), e.out(0), s.outer, s.length, s.inner);
+  });
+  add_along_axis(r, "LogSoftmax", [](EmitContext& e) {
+    e.use_kernel("softmax");
+    const AxisExtent s = softmax_extent(e);
+    e.line("detail::softmax({}, {}, {}, {}, {}, true);", e.in(0), e.out(0), s.outer, s.length, s.inner);
+  });
+  add_along_axis(r, "Hardmax", [](EmitContext& e) {
+    e.use_kernel("softmax");
+    const AxisExtent s = softmax_extent(e);
+    e.line("detail::hardmax({}, {}, {}, {}, {});", e.in(0), e.out(0), s.outer, s.length, s.inner);
+  });
+  add_along_axis(r, "LpNormalization", [](EmitContext& e) {
+    e.use_kernel("softmax");
+    const auto x = e.input_dims(0);
+    const int64_t p = e.node().attr_int("p", 2);
+    if (p != 1 && p != 2) e.fail("p must be 1 or 2");
+    const AxisExtent s = axis_extent(x, e.axis(e.node().attr_int("axis", -1), int64_t(x.size())), false);
+    e.line("detail::lp_normalize({}, {}, {}, {}, {}, {});", e.in(0), e.out(0), s.outer, s.length, s.inner, p);
+  });
 }
 
 }  // namespace sofiec

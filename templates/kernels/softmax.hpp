@@ -25,3 +25,33 @@ inline void softmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inn
       }
     }
 }
+
+// One-hot of the first maximum along the middle dimension of [outer, length, inner].
+template <class T>
+inline void hardmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const T* xs = x + o * length * inner + i;
+      T* ys = y + o * length * inner + i;
+      int64_t best = 0;
+      for (int64_t l = 0; l < length; ++l) {
+        if (xs[l * inner] > xs[best * inner]) best = l;
+        ys[l * inner] = T(0);
+      }
+      if (length > 0) ys[best * inner] = T(1);
+    }
+}
+
+// x divided by its L1 (p = 1) or L2 (p = 2) norm along the middle dimension.
+template <class T>
+inline void lp_normalize(const T* x, T* y, int64_t outer, int64_t length, int64_t inner, int p) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const T* xs = x + o * length * inner + i;
+      T* ys = y + o * length * inner + i;
+      T norm = T(0);
+      for (int64_t l = 0; l < length; ++l) norm += p == 1 ? std::fabs(xs[l * inner]) : xs[l * inner] * xs[l * inner];
+      if (p != 1) norm = std::sqrt(norm);
+      for (int64_t l = 0; l < length; ++l) ys[l * inner] = norm == T(0) ? T(0) : xs[l * inner] / norm;
+    }
+}

@@ -1,0 +1,136 @@
+// Reductions over any set of axes. At generation time the input's dims are split into kept
+// dims and reduced dims (each with its input strides); every output element folds the
+// elements at its kept position through a reducer: init(), step(acc, x, position), finish(acc, count).
+#pragma once
+#include "prelude.hpp"
+
+template <class T, class Y, class R>
+inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dims, const int64_t* kept_strides,
+                        int red_rank, const int64_t* red_dims, const int64_t* red_strides, R reducer) {
+  int64_t outputs = 1, count = 1;
+  for (int d = 0; d < kept_rank; ++d) outputs *= kept_dims[d];
+  for (int d = 0; d < red_rank; ++d) count *= red_dims[d];
+  int64_t kept_index[16] = {0};
+  int64_t base = 0;
+  const int64_t inner = red_rank > 0 ? red_dims[red_rank - 1] : 1;
+  const int64_t inner_stride = red_rank > 0 ? red_strides[red_rank - 1] : 0;
+  for (int64_t o = 0; o < outputs; ++o) {
+    auto acc = reducer.init();
+    int64_t red_index[16] = {0};
+    int64_t offset = base;
+    for (int64_t p = 0; p < count; p += inner) {
+      for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, x[offset + i * inner_stride], p + i);
+      for (int d = red_rank - 2; d >= 0; --d) {
+        offset += red_strides[d];
+        if (++red_index[d] < red_dims[d]) break;
+        offset -= red_strides[d] * red_dims[d];
+        red_index[d] = 0;
+      }
+    }
+    y[o] = reducer.finish(acc, count);
+    for (int d = kept_rank - 1; d >= 0; --d) {
+      base += kept_strides[d];
+      if (++kept_index[d] < kept_dims[d]) break;
+      base -= kept_strides[d] * kept_dims[d];
+      kept_index[d] = 0;
+    }
+  }
+}
+
+template <class T>
+struct reduce_sum {
+  T init() const { return T(0); }
+  T step(T a, T x, int64_t) const { return T(a + x); }
+  T finish(T a, int64_t) const { return a; }
+};
+template <class T>
+struct reduce_mean {
+  T init() const { return T(0); }
+  T step(T a, T x, int64_t) const { return T(a + x); }
+  T finish(T a, int64_t n) const { return n ? T(a / T(n)) : a; }
+};
+template <class T>
+struct reduce_prod {
+  T init() const { return T(1); }
+  T step(T a, T x, int64_t) const { return T(a * x); }
+  T finish(T a, int64_t) const { return a; }
+};
+// Max and Min propagate NaN; an empty reduction gives the identity (lowest or highest value).
+template <class T>
+struct reduce_max {
+  T init() const { return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(); }
+  T step(T a, T x, int64_t) const { return (x > a || x != x) ? x : a; }
+  T finish(T a, int64_t) const { return a; }
+};
+template <class T>
+struct reduce_min {
+  T init() const { return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max(); }
+  T step(T a, T x, int64_t) const { return (x < a || x != x) ? x : a; }
+  T finish(T a, int64_t) const { return a; }
+};
+template <class T>
+struct reduce_l1 {
+  T init() const { return T(0); }
+  T step(T a, T x, int64_t) const { return T(a + (x < T(0) ? T(-x) : x)); }
+  T finish(T a, int64_t) const { return a; }
+};
+template <class T>
+struct reduce_sum_square {
+  T init() const { return T(0); }
+  T step(T a, T x, int64_t) const { return T(a + x * x); }
+  T finish(T a, int64_t) const { return a; }
+};
+template <class T>
+struct reduce_l2 {
+  T init() const { return T(0); }
+  T step(T a, T x, int64_t) const { return T(a + x * x); }
+  T finish(T a, int64_t) const { return T(std::sqrt(a)); }
+};
+template <class T>
+struct reduce_log_sum {
+  T init() const { return T(0); }
+  T step(T a, T x, int64_t) const { return T(a + x); }
+  T finish(T a, int64_t) const { return T(std::log(a)); }
+};
+// log(sum(exp(x))) with a running maximum, so that exp never overflows.
+template <class T>
+struct reduce_log_sum_exp {
+  struct state { T peak, sum; };
+  state init() const { return {-std::numeric_limits<T>::infinity(), T(0)}; }
+  state step(state s, T x, int64_t) const {
+    if (x <= s.peak) return {s.peak, s.sum + std::exp(x - s.peak)};
+    return {x, s.sum * std::exp(s.peak - x) + T(1)};
+  }
+  T finish(state s, int64_t) const { return s.peak + std::log(s.sum); }
+};
+// Index of the first (or, with select_last, the last) extreme value along one axis.
+template <class T, bool max, bool select_last>
+struct reduce_arg {
+  struct state { T best; int64_t index; };
+  state init() const { return {T(0), -1}; }
+  state step(state s, T x, int64_t p) const {
+    const bool better = s.index < 0 || (max ? (select_last ? x >= s.best : x > s.best) : (select_last ? x <= s.best : x < s.best));
+    return better ? state{x, p} : s;
+  }
+  int64_t finish(state s, int64_t) const { return s.index < 0 ? 0 : s.index; }
+};
+
+// Running sum or product along the middle dimension of [outer, length, inner].
+template <class T, bool product>
+inline void cumulate(const T* x, T* y, int64_t outer, int64_t length, int64_t inner, bool exclusive, bool reverse) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      T acc = product ? T(1) : T(0);
+      for (int64_t step = 0; step < length; ++step) {
+        const int64_t l = reverse ? length - 1 - step : step;
+        const int64_t at = (o * length + l) * inner + i;
+        if (exclusive) {
+          y[at] = acc;
+          acc = product ? T(acc * x[at]) : T(acc + x[at]);
+        } else {
+          acc = product ? T(acc * x[at]) : T(acc + x[at]);
+          y[at] = acc;
+        }
+      }
+    }
+}
