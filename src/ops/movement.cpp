@@ -1,4 +1,4 @@
-// Data movement: Transpose, Concat, Gather — for any element type.
+// Data movement: Concat, Gather, Pad — for any element type.
 #include <numeric>
 
 #include "emit/emit_context.hpp"
@@ -8,77 +8,6 @@
 
 namespace sofiec {
 namespace {
-
-void require_storable(const NodeView& v, std::size_t i) {
-  if (!dtype_is_supported(v.input_dtype(i))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(i)));
-}
-
-// Calls f(T{}) with the storage type of t (float16 and bfloat16 move as uint16_t).
-template <class F>
-void visit_storage(DType t, F&& f) {
-  if (t == DType::Float16 || t == DType::BFloat16) f(uint16_t{});
-  else visit_dtype(t, f);
-}
-
-std::vector<int64_t> transpose_perm(const NodeView& v, int64_t rank) {
-  std::vector<int64_t> perm(static_cast<std::size_t>(rank));
-  std::iota(perm.rbegin(), perm.rend(), 0);
-  perm = v.node().attr_ints("perm", perm);
-  if (int64_t(perm.size()) != rank) v.fail("perm has {} entries for rank {}", perm.size(), rank);
-  std::vector<bool> seen(static_cast<std::size_t>(rank), false);
-  for (int64_t& p : perm) {
-    p = v.axis(p, rank);
-    if (seen[p]) v.fail("perm repeats axis {}", p);
-    seen[p] = true;
-  }
-  return perm;
-}
-
-struct TransposePlan {
-  std::vector<int64_t> out_dims, in_strides;
-};
-
-TransposePlan plan_transpose(const NodeView& v, const std::vector<int64_t>& in) {
-  const auto perm = transpose_perm(v, int64_t(in.size()));
-  const auto strides = contiguous_strides(in);
-  TransposePlan p;
-  for (int64_t a : perm) {
-    p.out_dims.push_back(in[a]);
-    p.in_strides.push_back(strides[a]);
-  }
-  return p;
-}
-
-void add_transpose(Registry& r) {
-  OpDef d;
-  d.op_type = "Transpose";
-  d.types = "any";
-  d.infer = [](const NodeView& v) {
-    require_storable(v, 0);
-    const Shape& in = v.input(0).shape;
-    const auto perm = transpose_perm(v, v.input_rank(0));
-    Shape out;
-    for (int64_t a : perm) out.push_back(in[a]);
-    return InferResult{{ValueInfo{v.input_dtype(0), out, true}}};
-  };
-  d.eval = [](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>&) {
-    const TransposePlan p = plan_transpose(v, in[0]->dims);
-    Tensor y(in[0]->dtype, p.out_dims);
-    visit_storage(y.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      rt::transpose(in[0]->data<T>(), y.data<T>(), int(p.out_dims.size()), p.out_dims.data(), p.in_strides.data());
-    });
-    return std::vector<Tensor>{std::move(y)};
-  };
-  d.emit = [](EmitContext& e) {
-    e.use_kernel("movement");
-    const TransposePlan p = plan_transpose(e, e.input_dims(0));
-    if (p.out_dims.size() > 16) e.unsupported("rank above 16");
-    e.line("detail::transpose({}, {}, {}, {}, {});", e.in(0), e.out(0), p.out_dims.size(),
-           e.int_array("dims", p.out_dims), e.int_array("in_strides", p.in_strides));
-  };
-  r.add(std::move(d));
-}
 
 // Concat: each input is a block of [outer, dims[axis] * inner] copied side by side.
 void add_concat(Registry& r) {
@@ -277,7 +206,6 @@ void add_pad(Registry& r) {
 
 void register_data_movement_ops(Registry& r) {
   add_pad(r);
-  add_transpose(r);
   add_concat(r);
   add_gather(r);
 }

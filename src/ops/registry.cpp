@@ -53,6 +53,7 @@ const Registry& Registry::instance() {
     register_shape_ops(r);
     register_data_movement_ops(r);
     register_reduction_ops(r);
+    register_view_ops(r);
     return r;
   }();
   return registry;
@@ -66,6 +67,10 @@ const OpDef* Registry::find(const std::string& op_type, int64_t opset) const {
   for (const OpDef& d : it->second)
     if (opset >= d.min_opset && opset <= d.max_opset) return &d;
   return nullptr;
+}
+
+void require_storable(const NodeView& v, std::size_t i) {
+  if (!dtype_is_supported(v.input_dtype(i))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(i)));
 }
 
 ValueInfo static_value(DType t, const std::vector<int64_t>& dims) { return ValueInfo{t, to_shape(dims), true}; }

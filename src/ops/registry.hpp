@@ -101,8 +101,16 @@ void register_normalization_ops(Registry& r);
 void register_shape_ops(Registry& r);
 void register_data_movement_ops(Registry& r);
 void register_reduction_ops(Registry& r);
+void register_view_ops(Registry& r);
 
 // Helpers shared by inference functions.
+void require_storable(const NodeView& v, std::size_t input);
+// Calls f(T{}) with the storage type of t (float16 and bfloat16 move as uint16_t).
+template <class F>
+void visit_storage(DType t, F&& f) {
+  if (t == DType::Float16 || t == DType::BFloat16) f(uint16_t{});
+  else visit_dtype(t, f);
+}
 ValueInfo static_value(DType t, const std::vector<int64_t>& dims);
 // numpy broadcasting of two shapes (symbolic dims kept when they agree or meet a 1).
 Shape broadcast_shapes(const NodeView& v, const Shape& a, const Shape& b);

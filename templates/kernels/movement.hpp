@@ -1,10 +1,12 @@
-// Data movement: transpose, concatenation, gather.
+// Data movement: strided views, concatenation, gather, pad.
 #pragma once
 #include "prelude.hpp"
 
-// y = transpose(x): out_dims are y's dims, in_strides[d] is x's stride along y's axis d.
+// y = a strided view of x (Transpose, Slice, Expand, Tile, DepthToSpace...): out_dims are the
+// view's dims in y's order, in_strides[d] is x's step along view axis d (0 repeats, negative
+// walks backwards).
 template <class T>
-inline void transpose(const T* x, T* y, int rank, const int64_t* out_dims, const int64_t* in_strides) {
+inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, const int64_t* in_strides) {
   int64_t total = 1;
   for (int d = 0; d < rank; ++d) total *= out_dims[d];
   if (total == 0) return;
