@@ -12,6 +12,7 @@ namespace sofiec::rt {
 #include "kernels/pool.hpp"
 #include "kernels/softmax.hpp"
 #include "kernels/reduce.hpp"
+#include "kernels/indexing.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 }  // namespace sofiec::rt

@@ -22,6 +22,12 @@ std::string cpp_int(int64_t v, DType t) {
   return fmt::format("{}({})", dtype_cpp(t), v);
 }
 
+std::string cpp_element(const Tensor& t, int64_t i) {
+  if (t.dtype == DType::Float || t.dtype == DType::Double) return cpp_float(t.float_at(i), t.dtype);
+  if (t.dtype == DType::UInt64) return fmt::format("uint64_t({}ull)", t.data<uint64_t>()[i]);
+  return cpp_int(t.int_at(i), t.dtype);
+}
+
 std::string EmitContext::in(std::size_t i) const {
   return has_input(i) ? resolve_input_(node().inputs[i]) : "nullptr";
 }

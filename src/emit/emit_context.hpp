@@ -16,6 +16,8 @@ namespace sofiec {
 std::string cpp_float(double v, DType t = DType::Float);
 // Formats an integer constant of type t.
 std::string cpp_int(int64_t v, DType t = DType::Int64);
+// Element i of a known tensor as a C++ literal of its type.
+std::string cpp_element(const Tensor& t, int64_t i);
 
 class EmitContext : public NodeView {
  public:

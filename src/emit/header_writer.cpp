@@ -20,7 +20,7 @@ namespace {
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm"}},
     {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
-    {"reduce", {}},
+    {"reduce", {}},          {"indexing", {}},
 };
 
 std::string kernels_text(std::set<std::string> used) {
@@ -209,7 +209,7 @@ class HeaderBuilder {
       for (const auto& o : n.outputs) outs.push_back(o.empty() ? "" : var_of(o).var);
       auto resolve = [this](const std::string& tensor) { return var_of(tensor).var; };
       std::string code;
-      const std::string ws = plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "nullptr";
+      const std::string ws = plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "static_cast<unsigned char*>(nullptr)";
       EmitContext ctx(n, g_, &a_.known, resolve, outs, ws, kernels_, code);
       if (def.emit) {
         def.emit(ctx);

@@ -54,6 +54,7 @@ const Registry& Registry::instance() {
     register_data_movement_ops(r);
     register_reduction_ops(r);
     register_view_ops(r);
+    register_indexing_ops(r);
     return r;
   }();
   return registry;

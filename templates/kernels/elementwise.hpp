@@ -59,3 +59,8 @@ template <class T>
 inline void copy_elements(const T* x, T* y, int64_t n) {
   if (x != y && n > 0) std::memcpy(static_cast<void*>(y), static_cast<const void*>(x), sizeof(T) * size_t(n));
 }
+
+template <class T>
+inline void fill(T* y, int64_t n, T value) {
+  for (int64_t i = 0; i < n; ++i) y[i] = value;
+}

@@ -96,3 +96,10 @@ inline void pad(const T* x, T* y, int rank, const int64_t* in_dims, const int64_
     }
   }
 }
+
+// Copies columns [offset, offset + y_chunk) of x viewed as [outer, x_chunk] into y viewed as [outer, y_chunk].
+template <class T>
+inline void copy_columns(const T* x, T* y, int64_t outer, int64_t x_chunk, int64_t y_chunk, int64_t offset) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < y_chunk; ++i) y[o * y_chunk + i] = x[o * x_chunk + offset + i];
+}
