@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "sofiec/compiler.hpp"
 
 #include <fmt/format.h>
@@ -66,6 +67,22 @@ void apply_fixed_dims(Graph& g, const std::map<std::string, int64_t>& dims) {
   if (!unused.empty()) throw Error(fmt::format("--dim {}: the model has no dimension of that name", *unused.begin()));
 }
 
+void freeze_inputs(Graph& g, const std::map<std::string, Tensor>& frozen) {
+  for (const auto& [name, value] : frozen) {
+    auto it = std::find(g.inputs.begin(), g.inputs.end(), name);
+    if (it == g.inputs.end()) throw Error(fmt::format("--freeze {}: the model has no graph input of that name", name));
+    const ValueInfo& v = g.value(name);
+    if (value.dtype != v.dtype)
+      throw Error(fmt::format("--freeze {}: the input is {}, the value {}", name, dtype_name(v.dtype), dtype_name(value.dtype)));
+    if (v.has_shape && is_static(v.shape) && static_dims(v.shape) != value.dims)
+      throw Error(fmt::format("--freeze {}: the input has shape {}, the value {}", name, shape_str(v.shape),
+                              shape_str(to_shape(value.dims))));
+    g.inputs.erase(it);
+    g.constants[name] = value;
+    g.values[name] = ValueInfo{value.dtype, to_shape(value.dims), true};
+  }
+}
+
 const char* level_name(OptLevel l) {
   switch (l) {
     case OptLevel::O0: return "0";
@@ -76,9 +93,27 @@ const char* level_name(OptLevel l) {
 
 }  // namespace
 
+Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<double>& values) {
+  if (std::find(g.inputs.begin(), g.inputs.end(), input) == g.inputs.end())
+    throw Error(fmt::format("--freeze {}: the model has no graph input of that name", input));
+  const ValueInfo& v = g.value(input);
+  std::vector<int64_t> dims{int64_t(values.size())};
+  if (v.has_shape && is_static(v.shape)) dims = static_dims(v.shape);
+  Tensor t(v.dtype, dims);
+  if (t.size() != int64_t(values.size()))
+    throw Error(fmt::format("--freeze {}: {} values given, the input holds {}", input, values.size(), t.size()));
+  const bool ok = visit_dtype(v.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    for (std::size_t i = 0; i < values.size(); ++i) t.data<T>()[i] = static_cast<T>(values[i]);
+  });
+  if (!ok) throw Error(fmt::format("--freeze {}: inputs of type {} cannot be frozen", input, dtype_name(v.dtype)));
+  return t;
+}
+
 CompiledModel compile_model(Model model, const CompileOptions& options) {
   Graph& g = model.graph;
   apply_fixed_dims(g, options.fixed_dims);
+  freeze_inputs(g, options.frozen_inputs);
   CompiledModel result;
   result.stats.nodes_before = g.nodes.size();
   Analysis analysis = infer_graph(g);

@@ -18,6 +18,9 @@ struct CompileOptions {
   std::string namespace_name;                 // empty: "model"
   std::string weights_file_name;              // for WeightsMode::File: the .dat file's name, for messages
   std::map<std::string, int64_t> fixed_dims;  // --dim NAME=VALUE
+  // Graph inputs given a value at generation time (--freeze NAME=VALUES): they become
+  // constants and leave infer()'s parameters. For inputs that decide shapes (axes, K, pads).
+  std::map<std::string, Tensor> frozen_inputs;
 };
 
 struct CompileStats {
@@ -40,6 +43,10 @@ OptLevel parse_opt_level(const std::string& s);
 
 // Turns a file stem into a C++ identifier usable as a namespace.
 std::string sanitize_identifier(const std::string& name);
+
+// A tensor for --freeze NAME=v0,v1,...: the graph input's type, and its declared shape (or
+// 1-D with as many elements as values when the shape is unknown). Throws Error.
+Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<double>& values);
 
 CompiledModel compile_model(Model model, const CompileOptions& options);
 

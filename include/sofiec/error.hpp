@@ -19,4 +19,13 @@ class UnsupportedError : public Error {
   explicit UnsupportedError(const std::string& message) : Error(message) {}
 };
 
+// An operator needs the value of a tensor at generation time (Reshape's shape, Reduce's axes,
+// TopK's K...) and that tensor is a graph input. `tensor` names it, so that callers can
+// retry with the input frozen (CompileOptions::frozen_inputs, sofiec --freeze).
+class NeedsValueError : public UnsupportedError {
+ public:
+  NeedsValueError(const std::string& message, std::string tensor) : UnsupportedError(message), tensor(std::move(tensor)) {}
+  std::string tensor;
+};
+
 }  // namespace sofiec

@@ -237,8 +237,7 @@ struct OneHotPlan {
 
 OneHotPlan plan_one_hot(const NodeView& v) {
   const auto idx = v.input_dims(0);
-  const Tensor* depth = v.constant_input(1);
-  if (!depth) v.unsupported("depth must be known at generation time");
+  const Tensor* depth = &v.known_input(1, "depth");
   if (depth->size() != 1) v.fail("depth must hold one value");
   OneHotPlan p;
   p.depth = int64_t(depth->float_at(0));

@@ -136,8 +136,7 @@ PadPlan plan_pad(const NodeView& v) {
   } else {
     pads = v.constant_ints(1, "pads");
     if (v.has_input(2)) {
-      const Tensor* c = v.constant_input(2);
-      if (!c) v.unsupported("constant_value must be known at generation time");
+      const Tensor* c = &v.known_input(2, "constant_value");
       if (c->size() > 0) p.value = c->float_at(0);
     }
   }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -31,11 +33,22 @@ const Tensor* NodeView::constant_input(std::size_t i) const {
   return nullptr;
 }
 
-std::vector<int64_t> NodeView::constant_ints(std::size_t i, const char* what) const {
+const Tensor& NodeView::known_input(std::size_t i, const char* what) const {
   const Tensor* t = constant_input(i);
-  if (!t) unsupported("the {} (input '{}') must be known at generation time", what, node_.inputs[i]);
-  if (!dtype_is_integer(t->dtype)) fail("the {} must be integers", what);
-  return t->as_ints();
+  if (!t)
+    throw NeedsValueError(fmt::format("{}: the {} (input '{}') must be known at generation time{}", node_.describe(), what,
+                                      node_.inputs[i],
+                                      std::find(graph_.inputs.begin(), graph_.inputs.end(), node_.inputs[i]) != graph_.inputs.end()
+                                          ? " (freeze the graph input with --freeze NAME=VALUES)"
+                                          : ""),
+                          node_.inputs[i]);
+  return *t;
+}
+
+std::vector<int64_t> NodeView::constant_ints(std::size_t i, const char* what) const {
+  const Tensor& t = known_input(i, what);
+  if (!dtype_is_integer(t.dtype)) fail("the {} must be integers", what);
+  return t.as_ints();
 }
 
 int64_t NodeView::axis(int64_t a, int64_t rank) const {

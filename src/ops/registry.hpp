@@ -35,6 +35,8 @@ class NodeView {
   int64_t input_rank(std::size_t i) const;
   // The value of input i if known at generation time, else nullptr.
   const Tensor* constant_input(std::size_t i) const;
+  // Input i's value; it must be known at generation time (throws NeedsValueError otherwise).
+  const Tensor& known_input(std::size_t i, const char* what) const;
   // Input i's value as integers; it must be known at generation time (shape-like inputs).
   std::vector<int64_t> constant_ints(std::size_t i, const char* what) const;
 

@@ -138,8 +138,7 @@ void add_dropout(Registry& r) {
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
     if (v.opset() >= 12 && v.has_input(2)) {
-      const Tensor* mode = v.constant_input(2);
-      if (!mode) v.unsupported("training_mode must be known at generation time");
+      const Tensor* mode = &v.known_input(2, "training_mode");
       if (mode->int_at(0) != 0) v.unsupported("training mode");
     }
     if (v.opset() < 7 && v.node().attr_int("is_test", 0) == 0 && v.node().outputs.size() > 1)

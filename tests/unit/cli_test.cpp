@@ -74,6 +74,22 @@ TEST_F(Cli, CompilesAValidModel) {
   EXPECT_NE(text.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
 }
 
+// Reduce axes given as a graph input: refused with a hint, compiled once the input is frozen.
+TEST_F(Cli, FreezeGivesAnInputItsValue) {
+  sofiec_test::ModelBuilder b(18);
+  b.input("x", {2, 3}).input("axes", {1}, onnx::TensorProto::INT64).output("y", {2, 1});
+  b.node("ReduceSum", {"x", "axes"}, {"y"});
+  b.save(path("sum.onnx"));
+  expect_refused(sofiec(path("sum.onnx") + " -o " + path("sum.hxx")), "--freeze NAME=VALUES", path("sum.hxx"));
+  expect_refused(sofiec(path("sum.onnx") + " --freeze axes=1,2 -o " + path("sum.hxx")), "2 values given", path("sum.hxx"));
+  expect_refused(sofiec(path("sum.onnx") + " --freeze nope=1 -o " + path("sum.hxx")), "no graph input", path("sum.hxx"));
+  expect_refused(sofiec(path("sum.onnx") + " --freeze axes=x -o " + path("sum.hxx")), "must be numbers", path("sum.hxx"));
+  ASSERT_EQ(sofiec(path("sum.onnx") + " --freeze axes=-1 -o " + path("sum.hxx")).status, 0);
+  std::ifstream in(path("sum.hxx"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+}
+
 TEST_F(Cli, MissingFile) {
   expect_refused(sofiec(path("nope.onnx") + " -o " + path("a.hxx")), "cannot open model file", path("a.hxx"));
 }

@@ -35,12 +35,33 @@ std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs)
   return dims;
 }
 
+// NAME=v0,v1,... for --freeze.
+std::pair<std::string, std::vector<double>> parse_freeze(const std::string& s) {
+  const auto eq = s.find('=');
+  if (eq == std::string::npos || eq == 0) throw sofiec::Error(fmt::format("--freeze '{}': expected NAME=V0,V1,...", s));
+  std::vector<double> values;
+  std::string rest = s.substr(eq + 1);
+  for (std::size_t start = 0; start <= rest.size();) {
+    const std::size_t comma = std::min(rest.find(',', start), rest.size());
+    try {
+      std::size_t used = 0;
+      const std::string item = rest.substr(start, comma - start);
+      values.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw sofiec::Error(fmt::format("--freeze '{}': values must be numbers separated by commas", s));
+    }
+    start = comma + 1;
+  }
+  return {s.substr(0, eq), values};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
   std::string model_path, output, level = "extended", ns, weights = "embed";
-  std::vector<std::string> dim_specs;
+  std::vector<std::string> dim_specs, freeze_specs;
   bool show_version = false, show_operators = false;
   app.add_option("model", model_path, "the .onnx model to compile");
   app.add_option("-o,--output", output, "header to write (default: <model stem>.hxx in the current folder)");
@@ -50,6 +71,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"embed", "file"}))
       ->capture_default_str();
   app.add_option("--dim", dim_specs, "fix a symbolic dimension, NAME=VALUE (repeatable)");
+  app.add_option("--freeze", freeze_specs,
+                 "give a graph input a value at generation time, NAME=V0,V1,... (repeatable); for inputs that "
+                 "decide shapes, such as axes or K");
   app.add_flag("--version", show_version, "print the version and exit");
   app.add_flag("--list-operators", show_operators, "print the supported operators and exit");
   CLI11_PARSE(app, argc, argv);
@@ -72,7 +96,12 @@ int main(int argc, char** argv) {
     options.namespace_name = ns.empty() ? fs::path(output).stem().string() : ns;
     options.weights_file_name = fs::path(output).filename().string() + ".dat";
     options.fixed_dims = parse_dims(dim_specs);
-    sofiec::CompiledModel compiled = sofiec::compile_model(sofiec::load_model(model_path), options);
+    sofiec::Model model = sofiec::load_model(model_path);
+    for (const auto& spec : freeze_specs) {
+      auto [name, values] = parse_freeze(spec);
+      options.frozen_inputs[name] = sofiec::frozen_value(model.graph, name, values);
+    }
+    sofiec::CompiledModel compiled = sofiec::compile_model(std::move(model), options);
     if (options.weights == sofiec::WeightsMode::File)
       sofiec::write_file_atomically(output + ".dat",
                                     std::string(compiled.weights.begin(), compiled.weights.end()));
