@@ -48,7 +48,8 @@ std::string_view dtype_cpp(DType t) {
     case DType::UInt32: return "uint32_t";
     case DType::UInt64: return "uint64_t";
     case DType::Bool: return "bool";
-    case DType::Float16: case DType::BFloat16: return "uint16_t";
+    case DType::Float16: return "::sofiec::float16_t";
+    case DType::BFloat16: return "::sofiec::bfloat16_t";
     default: return "";
   }
 }
@@ -73,5 +74,7 @@ bool dtype_is_signed(DType t) {
 bool dtype_is_supported(DType t) {
   return visit_dtype(t, [](auto) {});
 }
+
+bool dtype_is_storable(DType t) { return dtype_is_supported(t) || t == DType::Float16 || t == DType::BFloat16; }
 
 }  // namespace sofiec

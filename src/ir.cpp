@@ -1,5 +1,7 @@
 #include "sofiec/ir.hpp"
 
+#include "kernels/prelude.hpp"
+
 #include <fmt/format.h>
 
 #include "sofiec/error.hpp"
@@ -61,6 +63,8 @@ int64_t Tensor::int_at(int64_t i) const {
 }
 
 double Tensor::float_at(int64_t i) const {
+  if (dtype == DType::Float16) return float16_t::to_float(data<uint16_t>()[i]);
+  if (dtype == DType::BFloat16) return bfloat16_t::to_float(data<uint16_t>()[i]);
   double v = 0;
   if (!visit_dtype(dtype, [&](auto tag) { v = static_cast<double>(data<decltype(tag)>()[i]); }))
     throw Error(fmt::format("cannot read a {} tensor as numbers", dtype_name(dtype)));

@@ -32,13 +32,16 @@ std::size_t dtype_size(DType t);
 // ONNX spelling ("float", "int64", ...), for messages and reports.
 std::string_view dtype_name(DType t);
 // The C++ type the generated code stores elements in; empty if the type has none.
-// float16 and bfloat16 are stored as uint16_t bit patterns.
+// float16 and bfloat16 are ::sofiec::float16_t and ::sofiec::bfloat16_t (templates/kernels/prelude.hpp).
 std::string_view dtype_cpp(DType t);
 bool dtype_is_float(DType t);    // float, double, float16, bfloat16
 bool dtype_is_integer(DType t);  // signed and unsigned integers, not bool
 bool dtype_is_signed(DType t);
 // True for the types the compiler can store, move and compute with.
 bool dtype_is_supported(DType t);
+// Supported, or float16/bfloat16: types that can be graph inputs and outputs. Operators see
+// the half types only in Cast; elsewhere they are lowered to float (see infer_graph).
+bool dtype_is_storable(DType t);
 
 // Calls f(T{}) with the C++ type of t, for the numeric types the compiler computes with at
 // generation time (constant folding). Returns false if t has no such type.

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace sofiec {
 
@@ -20,12 +21,13 @@ class UnsupportedError : public Error {
 };
 
 // An operator needs the value of a tensor at generation time (Reshape's shape, Reduce's axes,
-// TopK's K...) and that tensor is a graph input. `tensor` names it, so that callers can
-// retry with the input frozen (CompileOptions::frozen_inputs, sofiec --freeze).
+// TopK's K...) that is not known. `inputs` names the graph inputs it is computed from, so that
+// callers can retry with them frozen (CompileOptions::frozen_inputs, sofiec --freeze).
 class NeedsValueError : public UnsupportedError {
  public:
-  NeedsValueError(const std::string& message, std::string tensor) : UnsupportedError(message), tensor(std::move(tensor)) {}
-  std::string tensor;
+  NeedsValueError(const std::string& message, std::vector<std::string> inputs)
+      : UnsupportedError(message), inputs(std::move(inputs)) {}
+  std::vector<std::string> inputs;
 };
 
 }  // namespace sofiec

@@ -35,7 +35,12 @@ class EmitContext : public NodeView {
   const std::string& out(std::size_t i) const;
   std::size_t num_outputs() const { return output_vars_.size(); }
   const ValueInfo& output(std::size_t i) const { return graph().value(node().outputs[i]); }
-  std::vector<int64_t> output_dims(std::size_t i) const { return static_dims(output(i).shape); }
+  std::vector<int64_t> output_dims(std::size_t i) const {
+    const ValueInfo& o = output(i);
+    if (!o.has_shape || !is_static(o.shape))
+      fail("the shape of output '{}' is {} and must be known here", node().outputs[i], o.has_shape ? shape_str(o.shape) : "unknown");
+    return static_dims(o.shape);
+  }
   std::string in_type(std::size_t i) const { return std::string(dtype_cpp(input_dtype(i))); }
   std::string out_type(std::size_t i) const { return std::string(dtype_cpp(output(i).dtype)); }
   // Scratch memory reserved for this node (InferResult::workspace_bytes), as unsigned char*.

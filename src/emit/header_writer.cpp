@@ -153,7 +153,7 @@ class HeaderBuilder {
   void name_parameters() {
     for (const auto& in : g_.inputs) {
       const ValueInfo& v = g_.value(in);
-      if (!dtype_is_supported(v.dtype))
+      if (!dtype_is_storable(v.dtype))
         throw UnsupportedError(fmt::format("graph input '{}' has type {}, which is not supported", in, dtype_name(v.dtype)));
       if (!v.has_shape || !is_static(v.shape))
         throw Error(fmt::format("graph input '{}' has shape {}; fix its symbolic dims with --dim NAME=VALUE", in,

@@ -353,25 +353,33 @@ void add_clip(Registry& r) {
   r.add(std::move(d));
 }
 
+// Like visit_dtype, and also float16/bfloat16 (which only Cast computes with).
+template <class F>
+void visit_with_halves(DType t, F&& f) {
+  if (t == DType::Float16) f(float16_t{});
+  else if (t == DType::BFloat16) f(bfloat16_t{});
+  else visit_dtype(t, f);
+}
+
 // Cast (target type from the `to` attribute) and CastLike (from the second input's type).
 void add_cast(Registry& r, const char* op, int64_t min_opset) {
   const bool like = std::string(op) == "CastLike";
   OpDef d;
   d.op_type = op;
   d.min_opset = min_opset;
-  d.types = "numeric and bool to numeric and bool";
+  d.types = "numeric, float16, bfloat16 and bool to the same";
   d.infer = [like](const NodeView& v) {
     const auto to = like ? v.input_dtype(1) : static_cast<DType>(v.node().require_attr("to", Attribute::Kind::Int).i);
-    if (!dtype_is_supported(to)) v.unsupported("cast to {} is not supported", dtype_name(to));
-    if (!dtype_is_supported(v.input_dtype(0))) v.unsupported("cast from {} is not supported", dtype_name(v.input_dtype(0)));
+    if (!dtype_is_storable(to)) v.unsupported("cast to {} is not supported", dtype_name(to));
+    if (!dtype_is_storable(v.input_dtype(0))) v.unsupported("cast from {} is not supported", dtype_name(v.input_dtype(0)));
     ValueInfo y = v.input(0);
     y.dtype = to;
     return InferResult{{y}};
   };
   d.eval = [](const NodeView&, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
     Tensor y(outs[0].dtype, in[0]->dims);
-    visit_dtype(in[0]->dtype, [&](auto tf) {
-      visit_dtype(y.dtype, [&](auto tt) {
+    visit_with_halves(in[0]->dtype, [&](auto tf) {
+      visit_with_halves(y.dtype, [&](auto tt) {
         using To = decltype(tt);
         rt::map_unary(in[0]->data<decltype(tf)>(), y.data<To>(), y.size(), rt::op_cast<To>{});
       });

@@ -338,7 +338,12 @@ void add_range(Registry& r) {
     const Tensor* start = v.constant_input(0);
     const Tensor* limit = v.constant_input(1);
     const Tensor* delta = v.constant_input(2);
-    if (!start || !limit || !delta) return InferResult{{ValueInfo{t, {Dim()}, true}}};
+    if (!start || !limit || !delta) {
+      auto declared = v.graph().values.find(v.node().outputs[0]);
+      if (declared != v.graph().values.end() && declared->second.has_shape && is_static(declared->second.shape))
+        return InferResult{{ValueInfo{t, declared->second.shape, true}}};
+      for (std::size_t i = 0; i < 3; ++i) v.known_input(i, i == 0 ? "start" : i == 1 ? "limit" : "delta");
+    }
     const double s = start->float_at(0), l = limit->float_at(0), dl = delta->float_at(0);
     if (dl == 0) v.fail("delta is 0");
     const int64_t n = std::max<int64_t>(0, int64_t(std::ceil((l - s) / dl)));

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <set>
 
 #include "ops/registry.hpp"
 
@@ -33,16 +34,36 @@ const Tensor* NodeView::constant_input(std::size_t i) const {
   return nullptr;
 }
 
+namespace {
+
+// The graph inputs a tensor is computed from.
+std::vector<std::string> upstream_inputs(const Graph& g, const std::string& tensor) {
+  std::map<std::string, const Node*> producer;
+  for (const Node& n : g.nodes)
+    for (const std::string& o : n.outputs) producer[o] = &n;
+  std::vector<std::string> found, stack{tensor};
+  std::set<std::string> seen;
+  while (!stack.empty()) {
+    const std::string t = stack.back();
+    stack.pop_back();
+    if (t.empty() || !seen.insert(t).second || g.is_constant(t)) continue;
+    if (std::find(g.inputs.begin(), g.inputs.end(), t) != g.inputs.end()) found.push_back(t);
+    if (auto it = producer.find(t); it != producer.end()) stack.insert(stack.end(), it->second->inputs.begin(), it->second->inputs.end());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
 const Tensor& NodeView::known_input(std::size_t i, const char* what) const {
   const Tensor* t = constant_input(i);
-  if (!t)
-    throw NeedsValueError(fmt::format("{}: the {} (input '{}') must be known at generation time{}", node_.describe(), what,
-                                      node_.inputs[i],
-                                      std::find(graph_.inputs.begin(), graph_.inputs.end(), node_.inputs[i]) != graph_.inputs.end()
-                                          ? " (freeze the graph input with --freeze NAME=VALUES)"
-                                          : ""),
-                          node_.inputs[i]);
-  return *t;
+  if (t) return *t;
+  std::vector<std::string> inputs = upstream_inputs(graph_, node_.inputs[i]);
+  throw NeedsValueError(fmt::format("{}: the {} (input '{}') must be known at generation time{}", node_.describe(), what,
+                                    node_.inputs[i],
+                                    inputs.empty() ? "" : " (freeze the graph input '" + inputs[0] + "' with --freeze NAME=VALUES)"),
+                        std::move(inputs));
 }
 
 std::vector<int64_t> NodeView::constant_ints(std::size_t i, const char* what) const {

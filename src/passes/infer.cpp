@@ -66,13 +66,86 @@ bool all_input_shapes_static(const NodeView& v) {
   return true;
 }
 
+bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+
+// float16 and bfloat16 are storage types: a node (other than Cast) that reads them reads
+// float copies, and its float outputs are rounded back. This inserts the Cast nodes before
+// node `index` and renames its outputs; finish_lowering adds the casts after it once its
+// output types are known. Returns the half type found, or Undefined if there was none.
+DType lower_half_inputs(Graph& g, std::size_t index, std::vector<std::string>& original_outputs) {
+  Node& n = g.nodes[index];
+  if (n.op_type == "Cast" || n.op_type == "CastLike" || !n.domain.empty()) return DType::Undefined;
+  DType half = DType::Undefined;
+  std::vector<Node> casts;
+  for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+    if (n.inputs[i].empty() || !g.values.count(n.inputs[i]) || !is_half(g.values.at(n.inputs[i]).dtype)) continue;
+    half = g.values.at(n.inputs[i]).dtype;
+    Node cast;
+    cast.name = fmt::format("{}/input{}_to_float", n.name, i);
+    cast.op_type = "Cast";
+    cast.inputs = {n.inputs[i]};
+    cast.outputs = {fmt::format("{}/input{}_float", n.name, i)};
+    cast.attributes["to"].kind = Attribute::Kind::Int;
+    cast.attributes["to"].i = int64_t(DType::Float);
+    n.inputs[i] = cast.outputs[0];
+    casts.push_back(std::move(cast));
+  }
+  if (half == DType::Undefined) return half;
+  original_outputs = n.outputs;
+  for (std::string& o : n.outputs) {
+    if (o.empty()) continue;
+    const std::string renamed = fmt::format("{}/{}_float", n.name, o);
+    // A declared shape still applies to the float result (its type does not).
+    if (auto declared = g.values.find(o); declared != g.values.end() && declared->second.has_shape)
+      g.values[renamed] = ValueInfo{DType::Undefined, declared->second.shape, true};
+    o = renamed;
+  }
+  g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index), casts.begin(), casts.end());
+  return half;
+}
+
+// Float outputs of a lowered node are cast back to the half type under their original names;
+// others (indices, masks) take their original names back.
+void finish_lowering(Graph& g, Analysis& a, std::size_t index, DType half, const std::vector<std::string>& original) {
+  std::vector<Node> casts;
+  for (std::size_t k = 0; k < original.size(); ++k) {
+    std::string& current = g.nodes[index].outputs[k];
+    if (current.empty()) continue;
+    if (g.values.at(current).dtype == DType::Float) {
+      Node cast;
+      cast.name = fmt::format("{}/output{}_to_{}", g.nodes[index].name, k, dtype_name(half));
+      cast.op_type = "Cast";
+      cast.inputs = {current};
+      cast.outputs = {original[k]};
+      cast.attributes["to"].kind = Attribute::Kind::Int;
+      cast.attributes["to"].i = int64_t(half);
+      casts.push_back(std::move(cast));
+      continue;
+    }
+    auto declared = g.values.find(original[k]);
+    ValueInfo computed = g.values.at(current);
+    if (declared != g.values.end() && declared->second.dtype != DType::Undefined && declared->second.dtype != computed.dtype)
+      throw Error(fmt::format("{}: output '{}' is declared {} but computes {}", g.nodes[index].describe(), original[k],
+                              dtype_name(declared->second.dtype), dtype_name(computed.dtype)));
+    g.values.erase(current);
+    g.values[original[k]] = computed;
+    if (auto known = a.known.find(current); known != a.known.end()) {
+      a.known[original[k]] = std::move(known->second);
+      a.known.erase(current);
+    }
+    current = original[k];
+  }
+  g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index) + 1, casts.begin(), casts.end());
+}
+
 }  // namespace
 
 Analysis infer_graph(Graph& g, const InferOptions& options) {
   check_supported(g);
   Analysis a;
   const Registry& registry = Registry::instance();
-  for (const Node& n : g.nodes) {
+  auto infer_node = [&](std::size_t index) {
+    const Node& n = g.nodes[index];
     const OpDef& def = *registry.find(n.op_type, g.opset(n.domain));
     NodeView view(n, g, &a.known);
     for (std::size_t i = 0; i < n.inputs.size(); ++i)
@@ -90,7 +163,7 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
     if (res.workspace_bytes > 0) a.workspace[n.name] = res.workspace_bytes;
 
     const bool computable = def.eval && (def.depends_on_shapes_only ? all_input_shapes_static(view) : all_inputs_known(view));
-    if (!computable) continue;
+    if (!computable) return;
     std::vector<ValueInfo> outs;
     int64_t elements = 0;
     bool static_outputs = true;
@@ -100,16 +173,32 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
       if (static_outputs) elements += element_count(static_dims(o.shape));
       outs.push_back(o);
     }
-    if (!static_outputs || elements > options.max_known_elements) continue;
+    if (!static_outputs || elements > options.max_known_elements) return;
     std::vector<const Tensor*> inputs;
     for (std::size_t i = 0; i < n.inputs.size(); ++i) inputs.push_back(view.constant_input(i));
     std::vector<Tensor> values = def.eval(view, inputs, outs);
     for (std::size_t i = 0; i < n.outputs.size() && i < values.size(); ++i)
       if (!n.outputs[i].empty()) a.known[n.outputs[i]] = std::move(values[i]);
+  };
+  std::map<std::string, std::pair<DType, std::vector<std::string>>> lowered;  // node -> its half type and outputs
+  for (std::size_t index = 0; index < g.nodes.size(); ++index) {
+    std::vector<std::string> original;
+    const std::string name = g.nodes[index].name;
+    const DType half = lower_half_inputs(g, index, original);
+    if (half != DType::Undefined) {
+      lowered[name] = {half, original};
+      --index;  // infer the inserted casts first (unsigned wrap-around is undone by ++index)
+      continue;
+    }
+    infer_node(index);
+    if (auto it = lowered.find(name); it != lowered.end()) {
+      finish_lowering(g, a, index, it->second.first, it->second.second);
+      lowered.erase(it);
+    }
   }
   for (const std::string& o : g.outputs) {
     const ValueInfo& v = g.value(o);
-    if (!dtype_is_supported(v.dtype))
+    if (!dtype_is_storable(v.dtype))
       throw UnsupportedError(fmt::format("graph output '{}' has type {}, which is not supported", o, dtype_name(v.dtype)));
   }
   return a;

@@ -18,3 +18,84 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
                        const float* beta, float* c, const int* ldc);
 #endif
+
+#ifndef SOFIEC_HALF_TYPES_DEFINED
+#define SOFIEC_HALF_TYPES_DEFINED
+namespace sofiec {
+
+// IEEE binary16 and bfloat16 as storage types: the generated code computes in float and
+// rounds to nearest even when it stores. Shared by every generated header (hence the guard).
+struct float16_t {
+  uint16_t bits;
+  float16_t() = default;
+  explicit float16_t(float f) : bits(from_float(f)) {}
+  operator float() const { return to_float(bits); }
+
+  static uint16_t from_float(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u;
+    const uint32_t abs = x & 0x7fffffffu;
+    if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);           // NaN
+    if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);          // overflows to infinity
+    if (abs < 0x38800000u) {                                          // subnormal or zero
+      if (abs < 0x33000000u) return uint16_t(sign);
+      const uint32_t shift = 126u - (abs >> 23);
+      const uint32_t mantissa = (abs & 0x7fffffu) | 0x800000u;
+      uint32_t half = mantissa >> (shift + 1);
+      const uint32_t rest = mantissa & ((2u << shift) - 1u), midpoint = 1u << shift;
+      if (rest > midpoint || (rest == midpoint && (half & 1u))) ++half;
+      return uint16_t(sign | half);
+    }
+    uint32_t half = ((abs - 0x38000000u) >> 13);
+    const uint32_t rest = abs & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;
+    return uint16_t(sign | half);
+  }
+  static float to_float(uint16_t h) {
+    const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+    const uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+    uint32_t x;
+    if (exponent == 0x1fu) {
+      x = sign | 0x7f800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+      x = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+      x = sign;
+    } else {  // subnormal: normalize
+      uint32_t m = mantissa, e = 113u;
+      while (!(m & 0x400u)) {
+        m <<= 1;
+        --e;
+      }
+      x = sign | (e << 23) | ((m & 0x3ffu) << 13);
+    }
+    float f;
+    std::memcpy(&f, &x, 4);
+    return f;
+  }
+};
+
+struct bfloat16_t {
+  uint16_t bits;
+  bfloat16_t() = default;
+  explicit bfloat16_t(float f) : bits(from_float(f)) {}
+  operator float() const { return to_float(bits); }
+
+  static uint16_t from_float(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x40u);  // NaN stays NaN
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return uint16_t(x >> 16);
+  }
+  static float to_float(uint16_t b) {
+    const uint32_t x = uint32_t(b) << 16;
+    float f;
+    std::memcpy(&f, &x, 4);
+    return f;
+  }
+};
+
+}  // namespace sofiec
+#endif
