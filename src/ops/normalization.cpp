@@ -1,4 +1,5 @@
-// Normalizations: BatchNormalization (inference mode).
+// Normalizations: BatchNormalization (inference mode), LayerNormalization, RMSNormalization,
+// GroupNormalization, InstanceNormalization, LRN.
 #include "emit/emit_context.hpp"
 #include "ops/registry.hpp"
 
@@ -34,8 +35,116 @@ void add_batch_norm(Registry& r) {
   r.add(std::move(d));
 }
 
+bool is_float(DType t) { return t == DType::Float || t == DType::Double; }
+
+// The step of a scale or bias along a normalized row of `inner` elements: 1 when it holds the
+// row's shape, 0 when it is one value.
+int64_t row_step(const NodeView& v, std::size_t input, int64_t inner) {
+  const int64_t n = element_count(v.input_dims(input));
+  if (n == inner) return 1;
+  if (n == 1) return 0;
+  v.unsupported("input {} broadcasts over part of the normalized axes", input);
+}
+
+// LayerNormalization and RMSNormalization: rows are the dims from `axis` on.
+void add_row_norm(Registry& r, const char* op, int64_t min_opset, bool rms) {
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = min_opset;
+  d.types = "float, double";
+  auto extent = [](const NodeView& v) {
+    const auto x = v.input_dims(0);
+    const int64_t axis = v.axis(v.node().attr_int("axis", -1), int64_t(x.size()));
+    return std::pair<int64_t, int64_t>{element_count(std::vector<int64_t>(x.begin(), x.begin() + axis)),
+                                       element_count(std::vector<int64_t>(x.begin() + axis, x.end()))};
+  };
+  d.infer = [rms](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (!is_float(t)) v.unsupported("input type {} is not supported", dtype_name(t));
+    const auto x = v.input_dims(0);
+    const int64_t axis = v.axis(v.node().attr_int("axis", -1), int64_t(x.size()));
+    std::vector<int64_t> stats = x;
+    for (std::size_t i = std::size_t(axis); i < stats.size(); ++i) stats[i] = 1;
+    if (rms) return InferResult{{v.input(0)}};
+    return InferResult{{v.input(0), static_value(t, stats), static_value(t, stats)}};
+  };
+  d.emit = [extent, rms](EmitContext& e) {
+    e.use_kernel("normalization");
+    const auto [outer, inner] = extent(e);
+    const bool has_bias = !rms && e.has_input(2);
+    auto optional_out = [&](std::size_t i) {
+      return i < e.num_outputs() && !e.node().outputs[i].empty() ? e.out(i) : fmt::format("static_cast<{}*>(nullptr)", e.in_type(0));
+    };
+    e.line("detail::layer_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), row_step(e, 1, inner),
+           has_bias ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(1)),
+           has_bias ? row_step(e, 2, inner) : 0, e.out(0), optional_out(1), optional_out(2), outer, inner,
+           cpp_float(e.node().attr_float("epsilon", 1e-5f)), rms);
+  };
+  r.add(std::move(d));
+}
+
+// GroupNormalization (scale per group before opset 21, per channel from 21) and
+// InstanceNormalization (one group per channel).
+void add_group_norm(Registry& r, const char* op, int64_t min_opset, int64_t max_opset) {
+  const bool instance = std::string(op) == "InstanceNormalization";
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = min_opset;
+  d.max_opset = max_opset;
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (!is_float(t)) v.unsupported("input type {} is not supported", dtype_name(t));
+    if (v.input_dims(0).size() < 2) v.fail("input must have rank >= 2");
+    return InferResult{{v.input(0)}};
+  };
+  d.emit = [instance](EmitContext& e) {
+    e.use_kernel("normalization");
+    const auto x = e.input_dims(0);
+    const int64_t channels = x[1];
+    const int64_t groups = instance ? channels : e.node().require_attr("num_groups", Attribute::Kind::Int).i;
+    if (groups <= 0 || channels % groups) e.fail("{} channels do not split into {} groups", channels, groups);
+    const bool per_group = !instance && e.opset() < 21;
+    const int64_t params = per_group ? groups : channels;
+    if (element_count(e.input_dims(1)) != params || element_count(e.input_dims(2)) != params)
+      e.fail("scale and bias must hold {} values", params);
+    e.line("detail::group_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.out(0), x[0],
+           channels, element_count(std::vector<int64_t>(x.begin() + 2, x.end())), groups,
+           cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group);
+  };
+  r.add(std::move(d));
+}
+
+void add_lrn(Registry& r) {
+  OpDef d;
+  d.op_type = "LRN";
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    if (!is_float(v.input_dtype(0))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
+    if (v.input_dims(0).size() < 2) v.fail("input must have rank >= 2");
+    return InferResult{{v.input(0)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("normalization");
+    const auto x = e.input_dims(0);
+    const int64_t size = e.node().require_attr("size", Attribute::Kind::Int).i;
+    if (size <= 0) e.fail("size must be positive");
+    e.line("detail::lrn({}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.out(0), x[0], x[1],
+           element_count(std::vector<int64_t>(x.begin() + 2, x.end())), size, cpp_float(e.node().attr_float("alpha", 1e-4f)),
+           cpp_float(e.node().attr_float("beta", 0.75f)), cpp_float(e.node().attr_float("bias", 1.f)));
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
-void register_normalization_ops(Registry& r) { add_batch_norm(r); }
+void register_normalization_ops(Registry& r) {
+  add_batch_norm(r);
+  add_row_norm(r, "LayerNormalization", 17, false);
+  add_row_norm(r, "RMSNormalization", 23, true);
+  add_group_norm(r, "GroupNormalization", 18, kLatestOpset);
+  add_group_norm(r, "InstanceNormalization", 1, kLatestOpset);
+  add_lrn(r);
+}
 
 }  // namespace sofiec

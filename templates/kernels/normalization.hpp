@@ -16,3 +16,74 @@ inline void batch_norm(const T* x, const T* scale, const T* bias, const T* mean,
     }
   }
 }
+
+// Layer normalization (or, with rms, RMS normalization) of each row of x viewed as
+// [outer, inner]; scale and bias advance by their step along the row (0 for one shared
+// value). Statistics are accumulated in double, so long rows lose no precision; mean and
+// inv_std_dev (optional, one per row) receive them.
+template <class T, class S>
+inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* bias, int64_t bias_step, T* y, T* mean_out,
+                       T* inv_std_out, int64_t outer, int64_t inner, float epsilon, bool rms) {
+  for (int64_t o = 0; o < outer; ++o) {
+    const T* xs = x + o * inner;
+    T* ys = y + o * inner;
+    double mean = 0;
+    if (!rms) {
+      for (int64_t i = 0; i < inner; ++i) mean += double(xs[i]);
+      mean /= double(inner);
+    }
+    double var = 0;
+    for (int64_t i = 0; i < inner; ++i) var += (double(xs[i]) - mean) * (double(xs[i]) - mean);
+    var /= double(inner);
+    const double inv_std = 1.0 / std::sqrt(var + double(epsilon));
+    for (int64_t i = 0; i < inner; ++i) {
+      const double v = (double(xs[i]) - mean) * inv_std * double(scale[i * scale_step]);
+      ys[i] = T(bias ? v + double(bias[i * bias_step]) : v);
+    }
+    if (mean_out) mean_out[o] = T(mean);
+    if (inv_std_out) inv_std_out[o] = T(inv_std);
+  }
+}
+
+// Group normalization over [batch, channels, spatial] with `groups` groups of channels; scale
+// and bias hold one value per channel, or per group when per_group is set. Instance
+// normalization is the case groups == channels.
+template <class T>
+inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t batch, int64_t channels, int64_t spatial,
+                       int64_t groups, float epsilon, bool per_group) {
+  const int64_t per = channels / groups, span = per * spatial;
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t g = 0; g < groups; ++g) {
+      const T* xs = x + (n * channels + g * per) * spatial;
+      T* ys = y + (n * channels + g * per) * spatial;
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < span; ++i) mean += double(xs[i]);
+      mean /= double(span);
+      for (int64_t i = 0; i < span; ++i) var += (double(xs[i]) - mean) * (double(xs[i]) - mean);
+      var /= double(span);
+      const double inv_std = 1.0 / std::sqrt(var + double(epsilon));
+      for (int64_t c = 0; c < per; ++c) {
+        const int64_t p = per_group ? g : g * per + c;
+        for (int64_t i = 0; i < spatial; ++i)
+          ys[c * spatial + i] = T((double(xs[c * spatial + i]) - mean) * inv_std * double(scale[p]) + double(bias[p]));
+      }
+    }
+}
+
+// Local response normalization across channels of [batch, channels, spatial].
+template <class T>
+inline void lrn(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial, int64_t size, float alpha, float beta,
+                float bias) {
+  const int64_t before = (size - 1) / 2, after = size - 1 - before;
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < spatial; ++i) {
+        double sum = 0;
+        for (int64_t k = std::max<int64_t>(0, c - before); k <= std::min(channels - 1, c + after); ++k) {
+          const double v = double(x[(n * channels + k) * spatial + i]);
+          sum += v * v;
+        }
+        const int64_t at = (n * channels + c) * spatial + i;
+        y[at] = T(double(x[at]) / std::pow(double(bias) + double(alpha) / double(size) * sum, double(beta)));
+      }
+}
