@@ -205,6 +205,57 @@ void add_cumulative(Registry& r, const char* op, bool product, int64_t min_opset
   r.add(std::move(d));
 }
 
+const char* loss_reduction(const NodeView& v) {
+  const std::string r = v.node().attr_string("reduction", "mean");
+  if (r == "none") return "None";
+  if (r == "sum") return "Sum";
+  if (r == "mean") return "Mean";
+  v.fail("unknown reduction '{}'", r);
+}
+
+// NegativeLogLikelihoodLoss, and SoftmaxCrossEntropyLoss (its log-softmax over the class axis first).
+void add_loss(Registry& r, const char* op, int64_t min_opset, bool softmax_first) {
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = min_opset;
+  d.types = "float, double; int32/int64 targets";
+  d.infer = [softmax_first](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (!is_float(t)) v.unsupported("input type {} is not supported", dtype_name(t));
+    if (v.input_dtype(1) != DType::Int32 && v.input_dtype(1) != DType::Int64) v.fail("targets must be int32 or int64");
+    const auto x = v.input_dims(0);
+    const auto target = v.input_dims(1);
+    if (x.size() < 2) v.fail("input must have rank >= 2");
+    std::vector<int64_t> expected = x;
+    expected.erase(expected.begin() + 1);
+    if (target != expected) v.fail("targets must have shape {}", shape_str(to_shape(expected)));
+    if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{x[1]}) v.fail("weights must have shape [{}]", x[1]);
+    InferResult res;
+    res.outputs.push_back(static_value(t, std::string(loss_reduction(v)) == "None" ? target : std::vector<int64_t>{}));
+    if (softmax_first) {
+      res.outputs.push_back(v.input(0));
+      res.workspace_bytes = element_count(x) * int64_t(dtype_size(t));
+    }
+    return res;
+  };
+  d.emit = [softmax_first](EmitContext& e) {
+    e.use_kernel("softmax");
+    const auto x = e.input_dims(0);
+    const int64_t inner = element_count(std::vector<int64_t>(x.begin() + 2, x.end()));
+    std::string logp = e.in(0);
+    if (softmax_first) {
+      logp = e.num_outputs() > 1 && !e.node().outputs[1].empty() ? e.out(1)
+                                                                  : fmt::format("reinterpret_cast<{}*>({})", e.in_type(0), e.workspace());
+      e.line("detail::softmax({}, {}, {}, {}, {}, true);", e.in(0), logp, x[0], x[1], inner);
+    }
+    const bool has_ignore = e.node().has_attr("ignore_index");
+    e.line("detail::nll_loss({}, {}, {}, {}, {}, {}, {}, {}, int64_t({}), detail::LossReduction::{});", logp, e.in(1),
+           e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0), x[0], x[1],
+           inner, has_ignore, e.node().attr_int("ignore_index", 0), loss_reduction(e));
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_reduction_ops(Registry& r) {
@@ -222,6 +273,8 @@ void register_reduction_ops(Registry& r) {
   add_arg(r, "ArgMin", false);
   add_cumulative(r, "CumSum", false, 11);
   add_cumulative(r, "CumProd", true, 26);
+  add_loss(r, "NegativeLogLikelihoodLoss", 12, false);
+  add_loss(r, "SoftmaxCrossEntropyLoss", 12, true);
 
   add_along_axis(r, "Softmax", [](EmitContext& e) {
     e.use_kernel("softmax");

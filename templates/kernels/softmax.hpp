@@ -55,3 +55,28 @@ inline void lp_normalize(const T* x, T* y, int64_t outer, int64_t length, int64_
       for (int64_t l = 0; l < length; ++l) ys[l * inner] = norm == T(0) ? T(0) : xs[l * inner] / norm;
     }
 }
+
+enum class LossReduction { None, Sum, Mean };
+
+// Negative log likelihood of log-probabilities logp [batch, classes, inner] at target
+// [batch, inner], weighted by weight[class] (optional); targets equal to ignore_index (when
+// has_ignore) count with weight 0. Mean divides by the total weight.
+template <class T, class I>
+inline void nll_loss(const T* logp, const I* target, const T* weight, T* out, int64_t batch, int64_t classes, int64_t inner,
+                     bool has_ignore, int64_t ignore_index, LossReduction reduction) {
+  double total = 0, total_weight = 0;
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t t = int64_t(target[n * inner + i]);
+      double loss = 0, w = 0;
+      if (!(has_ignore && t == ignore_index) && t >= 0 && t < classes) {
+        w = weight ? double(weight[t]) : 1.0;
+        loss = -double(logp[(n * classes + t) * inner + i]) * w;
+      }
+      if (reduction == LossReduction::None) out[n * inner + i] = T(loss);
+      total += loss;
+      total_weight += w;
+    }
+  if (reduction == LossReduction::Sum) out[0] = T(total);
+  if (reduction == LossReduction::Mean) out[0] = T(total / total_weight);
+}
