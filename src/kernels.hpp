@@ -13,6 +13,7 @@ namespace sofiec::rt {
 #include "kernels/softmax.hpp"
 #include "kernels/reduce.hpp"
 #include "kernels/indexing.hpp"
+#include "kernels/attention.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 }  // namespace sofiec::rt

@@ -89,6 +89,7 @@ const Registry& Registry::instance() {
     register_reduction_ops(r);
     register_view_ops(r);
     register_indexing_ops(r);
+    register_attention_ops(r);
     return r;
   }();
   return registry;

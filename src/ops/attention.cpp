@@ -1,0 +1,133 @@
+// Attention-era operators: Attention (opset 23+).
+#include <cmath>
+
+#include "emit/emit_context.hpp"
+#include "ops/broadcast.hpp"
+#include "ops/registry.hpp"
+
+namespace sofiec {
+namespace {
+
+struct AttentionPlan {
+  int64_t batch = 0, q_heads = 0, kv_heads = 0, q_len = 0, kv_len = 0, past_len = 0, head_size = 0, v_head_size = 0;
+  std::vector<int64_t> q_strides, k_strides, v_strides, y_strides, mask_strides{0, 0, 0, 0};
+  int64_t mask_len = 0;
+  std::vector<int64_t> y_dims, present_k_dims, present_v_dims, qk_dims;
+};
+
+// Strides (batch, head, position) of a 4-D [batch, heads, seq, size] or 3-D [batch, seq, heads * size] tensor.
+std::vector<int64_t> head_strides(bool three_d, int64_t heads, int64_t seq, int64_t size) {
+  if (three_d) return {seq * heads * size, size, heads * size};
+  return {heads * seq * size, seq * size, size};
+}
+
+AttentionPlan plan_attention(const NodeView& v) {
+  const auto q = v.input_dims(0), k = v.input_dims(1), val = v.input_dims(2);
+  if (q.size() != k.size() || q.size() != val.size() || (q.size() != 3 && q.size() != 4))
+    v.fail("Q, K and V must all be 3-D or all 4-D");
+  const bool three_d = q.size() == 3;
+  AttentionPlan p;
+  p.batch = q[0];
+  if (three_d) {
+    p.q_heads = v.node().require_attr("q_num_heads", Attribute::Kind::Int).i;
+    p.kv_heads = v.node().require_attr("kv_num_heads", Attribute::Kind::Int).i;
+    if (p.q_heads <= 0 || p.kv_heads <= 0 || q[2] % p.q_heads || k[2] % p.kv_heads || val[2] % p.kv_heads)
+      v.fail("hidden sizes do not split into the given numbers of heads");
+    p.q_len = q[1];
+    p.kv_len = k[1];
+    p.head_size = q[2] / p.q_heads;
+    p.v_head_size = val[2] / p.kv_heads;
+    if (k[2] / p.kv_heads != p.head_size) v.fail("Q and K have different head sizes");
+  } else {
+    p.q_heads = q[1];
+    p.kv_heads = k[1];
+    p.q_len = q[2];
+    p.kv_len = k[2];
+    p.head_size = q[3];
+    p.v_head_size = val[3];
+    if (k[3] != p.head_size) v.fail("Q and K have different head sizes");
+  }
+  if (k[0] != p.batch || val[0] != p.batch) v.fail("Q, K and V have different batch sizes");
+  if (p.q_heads % p.kv_heads) v.fail("{} query heads do not group over {} key/value heads", p.q_heads, p.kv_heads);
+  if (v.has_input(4) != v.has_input(5)) v.fail("past_key and past_value must be given together");
+  if (v.has_input(4)) {
+    const auto pk = v.input_dims(4), pv = v.input_dims(5);
+    if (pk.size() != 4 || pk[0] != p.batch || pk[1] != p.kv_heads || pk[3] != p.head_size || pv.size() != 4 ||
+        pv[2] != pk[2] || pv[3] != p.v_head_size)
+      v.fail("past_key/past_value have shapes {} and {}", shape_str(to_shape(pk)), shape_str(to_shape(pv)));
+    p.past_len = pk[2];
+  }
+  const int64_t total = p.past_len + p.kv_len;
+  p.q_strides = head_strides(three_d, p.q_heads, p.q_len, p.head_size);
+  p.k_strides = head_strides(three_d, p.kv_heads, p.kv_len, p.head_size);
+  p.v_strides = head_strides(three_d, p.kv_heads, p.kv_len, p.v_head_size);
+  p.y_strides = head_strides(three_d, p.q_heads, p.q_len, p.v_head_size);
+  p.y_dims = three_d ? std::vector<int64_t>{p.batch, p.q_len, p.q_heads * p.v_head_size}
+                     : std::vector<int64_t>{p.batch, p.q_heads, p.q_len, p.v_head_size};
+  p.present_k_dims = {p.batch, p.kv_heads, total, p.head_size};
+  p.present_v_dims = {p.batch, p.kv_heads, total, p.v_head_size};
+  p.qk_dims = {p.batch, p.q_heads, p.q_len, total};
+  if (v.has_input(3)) {
+    const auto m = v.input_dims(3);
+    if (m.empty() || m.size() > 4) v.fail("attn_mask must have rank 1 to 4");
+    p.mask_len = m.back();
+    p.mask_strides = broadcast_strides(m, {p.batch, p.q_heads, p.q_len, p.mask_len});
+    for (std::size_t d = 0; d + 1 < m.size(); ++d) {
+      const int64_t target = std::vector<int64_t>{p.batch, p.q_heads, p.q_len}[4 - m.size() + d];
+      if (m[d] != 1 && m[d] != target) v.fail("attn_mask of shape {} does not broadcast", shape_str(to_shape(m)));
+    }
+    if (p.mask_len > total) v.fail("attn_mask covers {} keys, there are {}", p.mask_len, total);
+  }
+  return p;
+}
+
+void add_attention(Registry& r) {
+  OpDef d;
+  d.op_type = "Attention";
+  d.min_opset = 23;
+  d.types = "float, double (float16/bfloat16 computed in float); bool or additive mask";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    if (v.input_dtype(1) != t || v.input_dtype(2) != t) v.fail("Q, K and V have different types");
+    if (v.has_input(3) && v.input_dtype(3) != DType::Bool && v.input_dtype(3) != t)
+      v.unsupported("a mask of type {}", dtype_name(v.input_dtype(3)));
+    if (v.has_input(6) && v.input_dtype(6) != DType::Int64) v.fail("nonpad_kv_seqlen must be int64");
+    const AttentionPlan p = plan_attention(v);
+    const int64_t mode = v.node().attr_int("qk_matmul_output_mode", 0);
+    if (mode < 0 || mode > 3) v.fail("qk_matmul_output_mode {} is not 0 to 3", mode);
+    InferResult res{{static_value(t, p.y_dims), static_value(t, p.present_k_dims), static_value(t, p.present_v_dims),
+                     static_value(t, p.qk_dims)}};
+    res.workspace_bytes = 2 * (p.past_len + p.kv_len) * int64_t(dtype_size(t));
+    return res;
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("attention");
+    const AttentionPlan p = plan_attention(e);
+    const std::string t = e.in_type(0);
+    auto output = [&](std::size_t i) {
+      return i < e.num_outputs() && !e.node().outputs[i].empty() ? e.out(i) : fmt::format("static_cast<{}*>(nullptr)", t);
+    };
+    auto input = [&](std::size_t i, const std::string& type) {
+      return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", type);
+    };
+    auto arr = [](const std::vector<int64_t>& a) { return fmt::format("{{{}}}", fmt::join(a, ", ")); };
+    const float default_scale = float(1.0 / std::sqrt(double(p.head_size)));
+    e.line("static constexpr detail::AttentionShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
+           p.batch, p.q_heads, p.kv_heads, p.q_len, p.kv_len, p.past_len, p.head_size, p.v_head_size, arr(p.q_strides),
+           arr(p.k_strides), arr(p.v_strides), arr(p.y_strides), arr(p.mask_strides), p.mask_len,
+           e.node().attr_int("is_causal", 0) != 0, e.node().attr_int("left_window_size", -1),
+           e.node().attr_int("right_window_size", -1), cpp_float(e.node().attr_float("scale", default_scale)),
+           cpp_float(e.node().attr_float("softcap", 0.f)), e.node().attr_int("qk_matmul_output_mode", 0));
+    e.line("detail::attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0), e.in(1),
+           e.in(2), input(3, e.has_input(3) ? e.in_type(3) : "bool"), input(4, t), input(5, t), input(6, "int64_t"),
+           e.out(0), output(1), output(2), output(3), t, e.workspace());
+  };
+  r.add(std::move(d));
+}
+
+}  // namespace
+
+void register_attention_ops(Registry& r) { add_attention(r); }
+
+}  // namespace sofiec

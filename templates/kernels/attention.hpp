@@ -1,0 +1,103 @@
+// Scaled dot-product attention (ONNX Attention): multi-head, grouped-query and multi-query,
+// with an optional key/value cache, boolean or additive mask, causal and sliding-window
+// masking, padding by per-batch key counts, and softcap. One query row at a time: the row's
+// scores and bias live in `scratch` (2 * total_len elements of T).
+#pragma once
+#include "prelude.hpp"
+
+struct AttentionShape {
+  int64_t batch, q_heads, kv_heads, q_len, kv_len, past_len, head_size, v_head_size;
+  int64_t q_strides[3], k_strides[3], v_strides[3], y_strides[3];  // batch, head, position
+  int64_t mask_strides[4];  // over (batch, q head, query, key); the mask covers keys < mask_len
+  int64_t mask_len;
+  bool causal;
+  int64_t left_window, right_window;  // -1: unbounded
+  float scale, softcap;
+  int qk_mode;  // what qk_out receives: 0 scores, 1 after softcap, 2 plus bias, 3 probabilities
+};
+
+template <class T, class M>
+inline void attention(const T* q, const T* k, const T* v, const M* mask, const T* past_k, const T* past_v,
+                      const int64_t* nonpad, T* y, T* present_k, T* present_v, T* qk_out, const AttentionShape& s,
+                      T* scratch) {
+  const int64_t total = s.past_len + s.kv_len;
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  auto key = [&](int64_t b, int64_t h, int64_t j) {
+    return j < s.past_len ? past_k + ((b * s.kv_heads + h) * s.past_len + j) * s.head_size
+                          : k + b * s.k_strides[0] + h * s.k_strides[1] + (j - s.past_len) * s.k_strides[2];
+  };
+  auto value = [&](int64_t b, int64_t h, int64_t j) {
+    return j < s.past_len ? past_v + ((b * s.kv_heads + h) * s.past_len + j) * s.v_head_size
+                          : v + b * s.v_strides[0] + h * s.v_strides[1] + (j - s.past_len) * s.v_strides[2];
+  };
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t h = 0; h < s.kv_heads; ++h)
+      for (int64_t j = 0; j < total; ++j) {
+        if (present_k) std::memcpy(present_k + ((b * s.kv_heads + h) * total + j) * s.head_size, key(b, h, j), sizeof(T) * size_t(s.head_size));
+        if (present_v) std::memcpy(present_v + ((b * s.kv_heads + h) * total + j) * s.v_head_size, value(b, h, j), sizeof(T) * size_t(s.v_head_size));
+      }
+  T* scores = scratch;
+  T* bias = scratch + total;
+  const int64_t group = s.q_heads / s.kv_heads;
+  for (int64_t b = 0; b < s.batch; ++b) {
+    const int64_t offset = nonpad && s.past_len == 0 ? nonpad[b] - s.q_len : s.past_len;
+    for (int64_t h = 0; h < s.q_heads; ++h) {
+      const int64_t kh = h / group;
+      for (int64_t i = 0; i < s.q_len; ++i) {
+        const T* qi = q + b * s.q_strides[0] + h * s.q_strides[1] + i * s.q_strides[2];
+        bool any_allowed = false;
+        for (int64_t j = 0; j < total; ++j) {
+          T bj = T(0);
+          if (mask) {
+            if (j >= s.mask_len) {
+              bj = neg_inf;
+            } else {
+              const M m = mask[b * s.mask_strides[0] + h * s.mask_strides[1] + i * s.mask_strides[2] + j * s.mask_strides[3]];
+              if constexpr (std::is_same<M, bool>::value) { bj = m ? T(0) : neg_inf; }
+              else { bj = T(m); }
+            }
+          }
+          const int64_t p = i + offset;
+          if (s.causal && j > p) bj = neg_inf;
+          if (s.left_window >= 0 && p - j > s.left_window) bj = neg_inf;
+          if (s.right_window >= 0 && j - p > s.right_window) bj = neg_inf;
+          if (nonpad && j >= nonpad[b]) bj = neg_inf;
+          bias[j] = bj;
+          any_allowed = any_allowed || bj != neg_inf;
+          const T* kj = key(b, kh, j);
+          T dot = T(0);
+          for (int64_t d = 0; d < s.head_size; ++d) dot += qi[d] * kj[d];
+          T score = dot * T(s.scale);
+          if (s.softcap > 0.f) score = T(s.softcap) * std::tanh(score / T(s.softcap));
+          scores[j] = score;
+        }
+        T* qk_row = qk_out ? qk_out + ((b * s.q_heads + h) * s.q_len + i) * total : nullptr;
+        if (qk_row && s.qk_mode <= 1)
+          for (int64_t j = 0; j < total; ++j) qk_row[j] = scores[j];
+        T peak = neg_inf;
+        for (int64_t j = 0; j < total; ++j) {
+          scores[j] += bias[j];
+          peak = std::max(peak, scores[j]);
+        }
+        if (qk_row && s.qk_mode == 2)
+          for (int64_t j = 0; j < total; ++j) qk_row[j] = scores[j];
+        T sum = T(0);
+        for (int64_t j = 0; j < total; ++j) {
+          scores[j] = any_allowed && scores[j] != neg_inf ? std::exp(scores[j] - peak) : T(0);
+          sum += scores[j];
+        }
+        const T inv = sum > T(0) ? T(1) / sum : T(0);
+        for (int64_t j = 0; j < total; ++j) scores[j] *= inv;
+        if (qk_row && s.qk_mode == 3)
+          for (int64_t j = 0; j < total; ++j) qk_row[j] = scores[j];
+        T* yi = y + b * s.y_strides[0] + h * s.y_strides[1] + i * s.y_strides[2];
+        for (int64_t d = 0; d < s.v_head_size; ++d) yi[d] = T(0);
+        for (int64_t j = 0; j < total; ++j) {
+          if (scores[j] == T(0)) continue;
+          const T* vj = value(b, kh, j);
+          for (int64_t d = 0; d < s.v_head_size; ++d) yi[d] += scores[j] * vj[d];
+        }
+      }
+    }
+  }
+}
