@@ -368,6 +368,7 @@ void add_cast(Registry& r, const char* op, int64_t min_opset) {
   d.op_type = op;
   d.min_opset = min_opset;
   d.types = "numeric, float16, bfloat16 and bool to the same";
+  if (like) d.type_only_inputs = {1};
   d.infer = [like](const NodeView& v) {
     const auto to = like ? v.input_dtype(1) : static_cast<DType>(v.node().require_attr("to", Attribute::Kind::Int).i);
     if (!dtype_is_storable(to)) v.unsupported("cast to {} is not supported", dtype_name(to));

@@ -119,6 +119,7 @@ struct PadPlan {
   std::vector<int64_t> in_dims, out_dims, pad_begin;
   std::string mode;
   double value = 0;
+  bool runtime_value = false;
 };
 
 // Pad's pads and value moved from attributes (opset < 11) to inputs; axes came in opset 18.
@@ -136,8 +137,12 @@ PadPlan plan_pad(const NodeView& v) {
   } else {
     pads = v.constant_ints(1, "pads");
     if (v.has_input(2)) {
-      const Tensor* c = &v.known_input(2, "constant_value");
-      if (c->size() > 0) p.value = c->float_at(0);
+      // A value known only at run time is read from the input by the generated code.
+      if (const Tensor* c = v.constant_input(2)) {
+        if (c->size() > 0) p.value = c->float_at(0);
+      } else {
+        p.runtime_value = element_count(v.input_dims(2)) > 0;
+      }
     }
   }
   std::vector<int64_t> axes(static_cast<std::size_t>(rank));
@@ -193,7 +198,8 @@ void add_pad(Registry& r) {
     e.use_kernel("movement");
     const PadPlan p = plan_pad(e);
     const DType t = e.input_dtype(0);
-    const std::string value = dtype_is_float(t) ? cpp_float(p.value, t) : cpp_int(int64_t(p.value), t);
+    std::string value = dtype_is_float(t) ? cpp_float(p.value, t) : cpp_int(int64_t(p.value), t);
+    if (p.runtime_value) value = fmt::format("{}[0]", e.in(2));
     e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::{}, {});", e.in(0), e.out(0), p.in_dims.size(),
            e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims), e.int_array("pad_begin", p.pad_begin),
            pad_mode_enum(p.mode), value);

@@ -81,6 +81,8 @@ struct OpDef {
   // The outputs depend on the inputs' shapes only (Shape, Size): eval runs as soon as the
   // shapes are static, with null input tensors.
   bool depends_on_shapes_only = false;
+  // Inputs whose type alone matters (CastLike's target): eval runs without their values.
+  std::vector<std::size_t> type_only_inputs;
 };
 
 class Registry {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "ops/registry.hpp"
@@ -54,9 +55,11 @@ ValueInfo merge_declared(const Node& n, const std::string& name, const ValueInfo
   return out;
 }
 
-bool all_inputs_known(const NodeView& v) {
+bool all_inputs_known(const NodeView& v, const OpDef& def) {
   for (std::size_t i = 0; i < v.node().inputs.size(); ++i)
-    if (v.has_input(i) && !v.constant_input(i)) return false;
+    if (v.has_input(i) && !v.constant_input(i) &&
+        std::find(def.type_only_inputs.begin(), def.type_only_inputs.end(), i) == def.type_only_inputs.end())
+      return false;
   return true;
 }
 
@@ -162,7 +165,7 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
     }
     if (res.workspace_bytes > 0) a.workspace[n.name] = res.workspace_bytes;
 
-    const bool computable = def.eval && (def.depends_on_shapes_only ? all_input_shapes_static(view) : all_inputs_known(view));
+    const bool computable = def.eval && (def.depends_on_shapes_only ? all_input_shapes_static(view) : all_inputs_known(view, def));
     if (!computable) return;
     std::vector<ValueInfo> outs;
     int64_t elements = 0;
