@@ -14,6 +14,7 @@ namespace sofiec::rt {
 #include "kernels/reduce.hpp"
 #include "kernels/indexing.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/resize.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 }  // namespace sofiec::rt

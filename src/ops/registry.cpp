@@ -90,6 +90,7 @@ const Registry& Registry::instance() {
     register_view_ops(r);
     register_indexing_ops(r);
     register_attention_ops(r);
+    register_resize_ops(r);
     return r;
   }();
   return registry;

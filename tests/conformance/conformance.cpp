@@ -160,8 +160,10 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
         for (const std::string& name : e.inputs) {
           if (options.frozen_inputs.count(name)) throw;
           const std::size_t k = std::size_t(std::find(g.inputs.begin(), g.inputs.end(), name) - g.inputs.begin());
-          // Only small integer inputs (axes, sizes, K) are frozen, never the data itself.
-          if (!sofiec::dtype_is_integer(c.sets[0].inputs[k].dtype) || c.sets[0].inputs[k].size() > 16) throw;
+          // Only small inputs (axes, sizes, scales, K) are frozen, never the data itself: integers
+          // anywhere upstream, other types only when the operator reads the input directly.
+          const bool direct = e.inputs.size() == 1;
+          if ((!sofiec::dtype_is_integer(c.sets[0].inputs[k].dtype) && !direct) || c.sets[0].inputs[k].size() > 16) throw;
           for (const DataSet& ds : c.sets)
             if (ds.inputs[k].bytes != c.sets[0].inputs[k].bytes || ds.inputs[k].dims != c.sets[0].inputs[k].dims) throw;
           options.frozen_inputs[name] = c.sets[0].inputs[k];

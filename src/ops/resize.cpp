@@ -1,0 +1,316 @@
+// Resize (opset 10+) and Upsample (7-9): separable resampling, one pass per resized axis. The
+// taps of every output position (input indices and weights, for nearest, linear and cubic,
+// with antialiasing, exclude_outside and every coordinate transformation) are computed here.
+#include <cmath>
+
+#include "emit/emit_context.hpp"
+#include "ops/registry.hpp"
+
+namespace sofiec {
+namespace {
+
+struct AxisPass {
+  int64_t axis = 0, in_len = 0, out_len = 0, outer = 1, inner = 1;
+  int taps = 0;
+  std::vector<int64_t> index;
+  std::vector<double> weight;
+  std::vector<bool> outside;  // empty unless tf_crop_and_resize extrapolates somewhere
+};
+
+struct ResizePlan {
+  std::vector<int64_t> out_dims;
+  std::vector<AxisPass> passes;
+  double extrapolation = 0;
+};
+
+struct ResizeAttrs {
+  std::string mode, transform, nearest_mode, policy;
+  double cubic_a = -0.75;
+  bool antialias = false, exclude_outside = false;
+};
+
+std::vector<double> nearest_coeffs(double ratio, const std::string& mode) {
+  if (ratio == std::floor(ratio)) return {0, 1};
+  if (mode == "round_prefer_floor") return {double(ratio <= 0.5), double(ratio > 0.5)};
+  if (mode == "round_prefer_ceil") return {double(ratio < 0.5), double(ratio >= 0.5)};
+  if (mode == "floor") return {1, 0};
+  return {0, 1};  // ceil
+}
+
+std::vector<double> cubic_coeffs(double r, double a) {
+  return {((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a, ((a + 2) * r - (a + 3)) * r * r + 1,
+          ((a + 2) * (1 - r) - (a + 3)) * (1 - r) * (1 - r) + 1,
+          ((a * ((1 - r) + 1) - 5 * a) * ((1 - r) + 1) + 8 * a) * ((1 - r) + 1) - 4 * a};
+}
+
+std::vector<double> cubic_coeffs_antialias(double ratio, double scale, double a) {
+  scale = std::min(scale, 1.0);
+  auto coeff = [a](double x) {
+    x = std::fabs(x);
+    if (x <= 1) return (a + 2) * x * x * x - (a + 3) * x * x + 1;
+    if (x < 2) return a * x * x * x - 5 * a * x * x + 8 * a * x - 4 * a;
+    return 0.0;
+  };
+  const int64_t start = int64_t(std::floor(-2 / scale) + 1), end = 2 - start;
+  std::vector<double> c;
+  double sum = 0;
+  for (int64_t i = start; i < end; ++i) sum += c.emplace_back(coeff(scale * (double(i) - ratio)));
+  for (double& x : c) x /= sum;
+  return c;
+}
+
+std::vector<double> linear_coeffs_antialias(double ratio, double scale) {
+  scale = std::min(scale, 1.0);
+  const int64_t start = int64_t(std::floor(-1 / scale) + 1), footprint = 2 - 2 * start;
+  std::vector<double> c;
+  double sum = 0;
+  for (int64_t i = start; i < start + footprint; ++i)
+    sum += c.emplace_back(std::clamp(1 - std::fabs((double(i) - ratio) * scale), 0.0, 1.0));
+  for (double& x : c) x /= sum;
+  return c;
+}
+
+std::vector<double> coeffs(const ResizeAttrs& a, double ratio, double scale) {
+  if (a.mode == "nearest") return nearest_coeffs(ratio, a.nearest_mode);
+  if (a.mode == "linear") return a.antialias ? linear_coeffs_antialias(ratio, scale) : std::vector<double>{1 - ratio, ratio};
+  return a.antialias ? cubic_coeffs_antialias(ratio, scale, a.cubic_a) : cubic_coeffs(ratio, a.cubic_a);
+}
+
+// The source coordinate of output position y; sets outside for tf_crop_and_resize.
+double source_coordinate(const NodeView& v, const ResizeAttrs& a, double y, double scale, int64_t in_len,
+                         int64_t out_len, double roi_start, double roi_end, bool& outside) {
+  const double out_width = scale * double(in_len);
+  const std::string& m = a.transform;
+  outside = false;
+  if (m == "align_corners") return out_width == 1 ? 0.0 : y * double(in_len - 1) / (out_width - 1);
+  if (m == "asymmetric") return y / scale;
+  if (m == "tf_crop_and_resize") {
+    double x = out_width == 1 ? (roi_end - roi_start) * double(in_len - 1) / 2
+                              : y * (roi_end - roi_start) * double(in_len - 1) / (out_width - 1);
+    x += roi_start * double(in_len - 1);
+    outside = x < 0 || x > double(in_len - 1);
+    return x;
+  }
+  if (m == "pytorch_half_pixel") return out_width == 1 ? -0.5 : (y + 0.5) / scale - 0.5;
+  if (m == "half_pixel") return (y + 0.5) / scale - 0.5;
+  if (m == "half_pixel_symmetric") {
+    const double adjustment = double(out_len) / out_width, center = double(in_len) / 2;
+    return center * (1 - adjustment) + (y + 0.5) / scale - 0.5;
+  }
+  v.fail("unknown coordinate_transformation_mode '{}'", m);
+}
+
+AxisPass plan_axis(const NodeView& v, const ResizeAttrs& a, int64_t in_len, int64_t out_len, double scale,
+                   double roi_start, double roi_end) {
+  AxisPass p;
+  p.in_len = in_len;
+  p.out_len = out_len;
+  bool any_outside = false;
+  std::vector<bool> outside(static_cast<std::size_t>(out_len), false);
+  for (int64_t y = 0; y < out_len; ++y) {
+    bool out = false;
+    const double x = source_coordinate(v, a, double(y), scale, in_len, out_len, roi_start, roi_end, out);
+    outside[std::size_t(y)] = out;
+    any_outside = any_outside || out;
+    const double x_int = std::floor(x);
+    const double ratio = x == x_int ? 1.0 : x - x_int;
+    std::vector<double> c = coeffs(a, ratio, scale);
+    const int n = int(c.size());
+    if (p.taps == 0) p.taps = n;
+    const int64_t pad = (n + 1) / 2;
+    const double x_padded = x + double(pad);
+    const int64_t base = int64_t(std::floor(x_padded));
+    const double frac = x_padded - double(base);
+    const int64_t offset = n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1);
+    std::vector<int64_t> idx(static_cast<std::size_t>(n));
+    for (int k = 0; k < n; ++k) idx[std::size_t(k)] = base + offset + k - pad;
+    if (a.exclude_outside) {
+      double sum = 0;
+      for (int k = 0; k < n; ++k) {
+        if (idx[std::size_t(k)] < 0 || idx[std::size_t(k)] >= in_len) c[std::size_t(k)] = 0;
+        sum += c[std::size_t(k)];
+      }
+      if (sum != 0)
+        for (double& w : c) w /= sum;
+    }
+    for (int k = 0; k < n; ++k) {
+      p.index.push_back(std::clamp<int64_t>(idx[std::size_t(k)], 0, in_len - 1));
+      p.weight.push_back(c[std::size_t(k)]);
+    }
+  }
+  if (any_outside) p.outside = outside;
+  return p;
+}
+
+ResizeAttrs resize_attrs(const NodeView& v) {
+  ResizeAttrs a;
+  const Node& n = v.node();
+  a.mode = n.attr_string("mode", "nearest");
+  if (a.mode != "nearest" && a.mode != "linear" && a.mode != "cubic") v.fail("unknown mode '{}'", a.mode);
+  if (n.op_type == "Upsample" || v.opset() < 11) {
+    a.transform = "asymmetric";
+    a.nearest_mode = "floor";
+    if (a.mode == "cubic") v.fail("cubic mode needs opset 11");
+  } else {
+    a.transform = n.attr_string("coordinate_transformation_mode", "half_pixel");
+    a.nearest_mode = n.attr_string("nearest_mode", "round_prefer_floor");
+  }
+  a.cubic_a = n.attr_float("cubic_coeff_a", -0.75f);
+  a.antialias = n.attr_int("antialias", 0) != 0;
+  a.exclude_outside = n.attr_int("exclude_outside", 0) != 0;
+  a.policy = n.attr_string("keep_aspect_ratio_policy", "stretch");
+  if (a.antialias && a.mode == "nearest") v.fail("antialias does not apply to nearest mode");
+  return a;
+}
+
+std::vector<double> float_values(const Tensor& t) {
+  std::vector<double> out;
+  for (int64_t i = 0; i < t.size(); ++i) out.push_back(t.float_at(i));
+  return out;
+}
+
+ResizePlan plan_resize(const NodeView& v) {
+  const ResizeAttrs a = resize_attrs(v);
+  const auto x = v.input_dims(0);
+  const std::size_t rank = x.size();
+  std::vector<double> scales, roi;
+  std::vector<int64_t> sizes;
+  const bool upsample = v.node().op_type == "Upsample";
+  if (upsample && v.opset() < 9) {
+    for (float s : v.node().attr_floats("scales")) scales.push_back(s);
+  } else if (upsample || v.opset() < 11) {
+    scales = float_values(v.known_input(1, "scales"));
+  } else {
+    if (v.has_input(1) && a.transform == "tf_crop_and_resize") roi = float_values(v.known_input(1, "roi"));
+    if (v.has_input(2)) scales = float_values(v.known_input(2, "scales"));
+    if (v.has_input(3)) sizes = v.constant_ints(3, "sizes");
+  }
+  if (!scales.empty() && !sizes.empty()) v.fail("both scales and sizes are given");
+  if (scales.empty() && sizes.empty()) v.fail("neither scales nor sizes is given");
+  std::vector<int64_t> axes(rank);
+  for (std::size_t i = 0; i < rank; ++i) axes[i] = int64_t(i);
+  if (v.node().has_attr("axes")) {
+    axes = v.node().attr_ints("axes");
+    for (int64_t& ax : axes) ax = v.axis(ax, int64_t(rank));
+  }
+  const std::size_t count = scales.empty() ? sizes.size() : scales.size();
+  if (count != axes.size()) v.fail("{} scales or sizes for {} axes", count, axes.size());
+  std::vector<double> scale(rank, 1.0), roi_start(rank, 0.0), roi_end(rank, 1.0);
+  ResizePlan plan;
+  plan.out_dims = x;
+  if (!roi.empty()) {
+    if (roi.size() != 2 * axes.size()) v.fail("roi has {} values, {} expected", roi.size(), 2 * axes.size());
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      roi_start[std::size_t(axes[i])] = roi[i];
+      roi_end[std::size_t(axes[i])] = roi[i + axes.size()];
+    }
+  }
+  if (!sizes.empty()) {
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      const auto d = std::size_t(axes[i]);
+      if (sizes[i] <= 0) v.fail("size {} is not positive", sizes[i]);
+      scale[d] = double(sizes[i]) / double(x[d]);
+      plan.out_dims[d] = sizes[i];
+    }
+    if (a.policy != "stretch") {
+      if (a.policy != "not_larger" && a.policy != "not_smaller") v.fail("unknown keep_aspect_ratio_policy '{}'", a.policy);
+      double s = a.policy == "not_larger" ? 1e300 : 0;
+      for (int64_t ax : axes) s = a.policy == "not_larger" ? std::min(s, scale[std::size_t(ax)]) : std::max(s, scale[std::size_t(ax)]);
+      for (int64_t ax : axes) {
+        scale[std::size_t(ax)] = s;
+        plan.out_dims[std::size_t(ax)] = int64_t(s * double(x[std::size_t(ax)]) + 0.5);
+      }
+    }
+  } else {
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      const auto d = std::size_t(axes[i]);
+      if (!(scales[i] > 0)) v.fail("scale {} is not positive", scales[i]);
+      scale[d] = scales[i];
+      plan.out_dims[d] = int64_t(scales[i] * double(x[d]));
+    }
+  }
+  plan.extrapolation = v.node().attr_float("extrapolation_value", 0.f);
+  std::vector<int64_t> current = x;
+  for (int64_t ax : axes) {
+    const auto d = std::size_t(ax);
+    const bool identity = std::fabs(scale[d] - 1.0) < 1e-9 && plan.out_dims[d] == x[d] &&
+                          (a.transform != "tf_crop_and_resize" || (roi_start[d] == 0 && roi_end[d] == 1));
+    if (identity) continue;
+    AxisPass p = plan_axis(v, a, x[d], plan.out_dims[d], scale[d], roi_start[d], roi_end[d]);
+    p.axis = ax;
+    p.outer = element_count(std::vector<int64_t>(current.begin(), current.begin() + ax));
+    p.inner = element_count(std::vector<int64_t>(current.begin() + ax + 1, current.end()));
+    current[d] = plan.out_dims[d];
+    plan.passes.push_back(std::move(p));
+  }
+  return plan;
+}
+
+int64_t scratch_elements(const ResizePlan& plan, const std::vector<int64_t>& x) {
+  int64_t most = 0;
+  std::vector<int64_t> current = x;
+  for (std::size_t i = 0; i + 1 < plan.passes.size(); ++i) {
+    current[std::size_t(plan.passes[i].axis)] = plan.passes[i].out_len;
+    most = std::max(most, element_count(current));
+  }
+  return most;
+}
+
+void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opset) {
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = min_opset;
+  d.max_opset = max_opset;
+  d.types = "float, double, int8, uint8 (float16/bfloat16 computed in float)";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double && t != DType::Int8 && t != DType::UInt8)
+      v.unsupported("input type {} is not supported", dtype_name(t));
+    const ResizePlan plan = plan_resize(v);
+    // Two float buffers, each large enough for any intermediate result.
+    return InferResult{{static_value(t, plan.out_dims)}, 2 * scratch_elements(plan, v.input_dims(0)) * 4};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("resize");
+    const ResizePlan plan = plan_resize(e);
+    const auto x = e.input_dims(0);
+    if (plan.passes.empty()) {
+      e.use_kernel("elementwise");
+      e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(x));
+      return;
+    }
+    const int64_t half = scratch_elements(plan, x);
+    std::string src = e.in(0);
+    for (std::size_t i = 0; i < plan.passes.size(); ++i) {
+      const AxisPass& p = plan.passes[i];
+      const bool last = i + 1 == plan.passes.size();
+      const std::string dst =
+          last ? e.out(0) : fmt::format("reinterpret_cast<float*>({}) + {}", e.workspace(), (i % 2) * half);
+      const std::string index = fmt::format("index{}", i), weight = fmt::format("weight{}", i);
+      e.int_array(index, p.index);
+      std::string weights;
+      for (std::size_t k = 0; k < p.weight.size(); ++k) weights += (k ? ", " : "") + cpp_float(p.weight[k], DType::Double);
+      e.line("static constexpr double {}[] = {{{}}};", weight, weights);
+      std::string outside = "static_cast<const bool*>(nullptr)";
+      if (!p.outside.empty()) {
+        std::string flags;
+        for (std::size_t k = 0; k < p.outside.size(); ++k) flags += (k ? ", " : "") + std::string(p.outside[k] ? "true" : "false");
+        e.line("static constexpr bool outside{}[] = {{{}}};", i, flags);
+        outside = fmt::format("outside{}", i);
+      }
+      e.line("detail::resize_axis({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", src, dst, p.outer, p.in_len, p.inner,
+             p.out_len, p.taps, index, weight, outside, cpp_float(plan.extrapolation, DType::Double));
+      src = dst;
+    }
+  };
+  r.add(std::move(d));
+}
+
+}  // namespace
+
+void register_resize_ops(Registry& r) {
+  add_resize(r, "Upsample", 7, 9);
+  add_resize(r, "Resize", 10, kLatestOpset);
+}
+
+}  // namespace sofiec
