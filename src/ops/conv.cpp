@@ -75,6 +75,88 @@ void add_conv(Registry& r) {
   r.add(std::move(d));
 }
 
+// ConvTranspose geometry, in the terms of the col2im kernel: in = the output's spatial dims,
+// out = the input's (the positions the GEMM produces columns for).
+struct ConvTransposePlan {
+  Window w;
+  int64_t batch, channels, filters, groups;
+};
+
+ConvTransposePlan plan_conv_transpose(const NodeView& v) {
+  const auto x = v.input_dims(0), wt = v.input_dims(1);
+  if (x.size() < 3) v.fail("input must have rank >= 3, got {}", x.size());
+  if (wt.size() != x.size()) v.fail("weights have rank {}, input has {}", wt.size(), x.size());
+  const Node& n = v.node();
+  ConvTransposePlan p;
+  p.batch = x[0];
+  p.channels = x[1];
+  p.groups = n.attr_int("group", 1);
+  if (p.groups < 1 || p.channels % p.groups) v.fail("group {} does not divide {} channels", p.groups, p.channels);
+  if (wt[0] != p.channels) v.fail("weights have {} input channels, the input {}", wt[0], p.channels);
+  p.filters = wt[1] * p.groups;
+  const std::size_t r = x.size() - 2;
+  if (r > 8) v.unsupported("spatial rank {} (1 to 8 supported)", r);
+  Window& w = p.w;
+  w.kernel = n.attr_ints("kernel_shape", spatial(wt));
+  if (w.kernel != spatial(wt)) v.fail("kernel_shape does not match the weights");
+  w.strides = n.attr_ints("strides", std::vector<int64_t>(r, 1));
+  w.dilations = n.attr_ints("dilations", std::vector<int64_t>(r, 1));
+  auto output_padding = n.attr_ints("output_padding", std::vector<int64_t>(r, 0));
+  if (w.strides.size() != r || w.dilations.size() != r || output_padding.size() < r)
+    v.fail("strides, dilations or output_padding do not match the spatial rank");
+  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  const std::vector<int64_t> shape = n.attr_ints("output_shape");
+  if (!shape.empty() && shape.size() != r) v.fail("output_shape has {} values for {} spatial dims", shape.size(), r);
+  w.out = spatial(x);
+  w.in.assign(r, 0);
+  w.pad_begin.assign(r, 0);
+  w.pad_end.assign(r, 0);
+  const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+  if (!same && auto_pad != "NOTSET" && auto_pad != "VALID") v.fail("unknown auto_pad '{}'", auto_pad);
+  const auto pads = n.attr_ints("pads", std::vector<int64_t>(2 * r, 0));
+  if (pads.size() != 2 * r) v.fail("pads has {} values, {} expected", pads.size(), 2 * r);
+  for (std::size_t d = 0; d < r; ++d) {
+    const int64_t full = w.strides[d] * (w.out[d] - 1) + output_padding[d] + (w.kernel[d] - 1) * w.dilations[d] + 1;
+    if (same) {
+      w.in[d] = shape.empty() ? w.out[d] * w.strides[d] : shape[d];
+      const int64_t total = full - w.in[d];
+      w.pad_begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      w.pad_end[d] = total - w.pad_begin[d];
+    } else {
+      if (auto_pad == "NOTSET") {
+        w.pad_begin[d] = pads[d];
+        w.pad_end[d] = pads[d + r];
+      }
+      w.in[d] = shape.empty() ? full - w.pad_begin[d] - w.pad_end[d] : shape[d];
+    }
+    if (w.in[d] <= 0) v.fail("the output would have extent {} along spatial axis {}", w.in[d], d);
+  }
+  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
+  return p;
+}
+
+void add_conv_transpose(Registry& r) {
+  OpDef d;
+  d.op_type = "ConvTranspose";
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    require_float(v);
+    const ConvTransposePlan p = plan_conv_transpose(v);
+    const int64_t col = p.filters / p.groups * element_count(p.w.kernel) * element_count(p.w.out);
+    return InferResult{{static_value(v.input_dtype(0), with_spatial(p.batch, p.filters, p.w.in))},
+                       col * int64_t(dtype_size(v.input_dtype(0)))};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("conv");
+    const ConvTransposePlan p = plan_conv_transpose(e);
+    e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
+    e.line("detail::conv_transpose_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry);", e.in(0),
+           e.in(1), e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0),
+           e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups);
+  };
+  r.add(std::move(d));
+}
+
 enum class Pooling { Max, Average };
 
 Window plan_pool(const NodeView& v) {
@@ -133,6 +215,7 @@ void add_global_average_pool(Registry& r) {
 
 void register_conv_ops(Registry& r) {
   add_conv(r);
+  add_conv_transpose(r);
   add_pool(r, "MaxPool", Pooling::Max);
   add_pool(r, "AveragePool", Pooling::Average);
   add_global_average_pool(r);

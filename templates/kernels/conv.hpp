@@ -81,3 +81,67 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
         }
     }
 }
+
+// The adjoint of im2col_nd: y[c, p] += col[(c * K + kpos), opos] where p = opos * stride - pad +
+// kpos * dilation; g.in are y's spatial dims, g.out the positions of col's columns.
+template <class T>
+inline void col2im_nd(const T* col, T* y, int64_t channels, const ConvGeometry& g) {
+  int64_t ksize = 1, osize = 1, isize = 1;
+  for (int d = 0; d < g.rank; ++d) {
+    ksize *= g.kernel[d];
+    osize *= g.out[d];
+    isize *= g.in[d];
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    T* yc = y + c * isize;
+    for (int64_t kp = 0; kp < ksize; ++kp) {
+      int64_t koff[8];
+      for (int64_t d = g.rank - 1, r = kp; d >= 0; --d) {
+        koff[d] = (r % g.kernel[d]) * g.dilation[d] - g.pad_begin[d];
+        r /= g.kernel[d];
+      }
+      const T* row = col + (c * ksize + kp) * osize;
+      int64_t opos[8] = {0};
+      for (int64_t o = 0; o < osize; ++o) {
+        int64_t dst = 0;
+        bool inside = true;
+        for (int d = 0; d < g.rank; ++d) {
+          const int64_t p = opos[d] * g.stride[d] + koff[d];
+          inside = inside && p >= 0 && p < g.in[d];
+          dst = dst * g.in[d] + p;
+        }
+        if (inside) yc[dst] += row[o];
+        for (int d = g.rank - 1; d >= 0; --d) {
+          if (++opos[d] < g.out[d]) break;
+          opos[d] = 0;
+        }
+      }
+    }
+  }
+}
+
+// y[N, M, out...] = conv_transpose(x[N, C, in...], w[C, M/G, kernel...]) + bias[M]: per (batch,
+// group) col = w^T x (GEMM), then col2im. g.in are y's spatial dims and g.out x's; col is
+// scratch of (M/G) * prod(kernel) * prod(x spatial) elements.
+template <class T>
+inline void conv_transpose_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t batch, int64_t channels,
+                              int64_t filters, int64_t groups, const ConvGeometry& g) {
+  int64_t ksize = 1, xsize = 1, ysize = 1;
+  for (int d = 0; d < g.rank; ++d) {
+    ksize *= g.kernel[d];
+    xsize *= g.out[d];
+    ysize *= g.in[d];
+  }
+  const int64_t cg = channels / groups, mg = filters / groups, rows = mg * ksize;
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      gemm_rowmajor(true, false, rows, xsize, cg, T(1), w + grp * cg * rows, rows, x + (n * channels + grp * cg) * xsize,
+                    xsize, T(0), col, xsize);
+      T* yg = y + (n * filters + grp * mg) * ysize;
+      for (int64_t i = 0; i < mg * ysize; ++i) yg[i] = T(0);
+      col2im_nd(col, yg, mg, g);
+      if (bias)
+        for (int64_t m = 0; m < mg; ++m)
+          for (int64_t i = 0; i < ysize; ++i) yg[m * ysize + i] += bias[grp * mg + m];
+    }
+}
