@@ -157,7 +157,7 @@ void add_conv_transpose(Registry& r) {
   r.add(std::move(d));
 }
 
-enum class Pooling { Max, Average };
+enum class Pooling { Max, Average, Lp };
 
 Window plan_pool(const NodeView& v) {
   const auto x = v.input_dims(0);
@@ -166,35 +166,45 @@ Window plan_pool(const NodeView& v) {
   return compute_window(v, spatial(x), kernel, true);
 }
 
+float lp_exponent(const NodeView& v) {
+  const Attribute* p = v.node().attr("p");
+  if (!p) return 2.f;
+  return p->kind == Attribute::Kind::Float ? p->f : float(p->i);
+}
+
+bool max_pool_type(DType t) { return t == DType::Float || t == DType::Double || t == DType::Int8 || t == DType::UInt8; }
+
 void add_pool(Registry& r, const char* op, Pooling kind) {
   OpDef d;
   d.op_type = op;
-  d.types = "float, double";
+  d.types = kind == Pooling::Max ? "float, double, int8, uint8" : "float, double";
   d.infer = [kind](const NodeView& v) {
-    require_float(v);
-    if (v.node().outputs.size() > 1 && !v.node().outputs[1].empty()) v.unsupported("the Indices output");
-    if (kind == Pooling::Max && v.node().attr_int("storage_order", 0) != 0 && v.node().outputs.size() > 1)
-      v.unsupported("storage_order");
+    if (kind == Pooling::Max ? !max_pool_type(v.input_dtype(0)) : false) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
+    if (kind != Pooling::Max) require_float(v);
     const auto x = v.input_dims(0);
     const Window w = plan_pool(v);
-    return InferResult{{static_value(v.input_dtype(0), with_spatial(x[0], x[1], w.out))}};
+    const ValueInfo y = static_value(v.input_dtype(0), with_spatial(x[0], x[1], w.out));
+    if (kind == Pooling::Max) return InferResult{{y, static_value(DType::Int64, with_spatial(x[0], x[1], w.out))}};
+    return InferResult{{y}};
   };
   d.emit = [kind](EmitContext& e) {
     e.use_kernel("pool");
     const auto x = e.input_dims(0);
     const Window w = plan_pool(e);
     const bool count_pad = e.node().attr_int("count_include_pad", 0) != 0;
-    const char* k = kind == Pooling::Max ? "Max" : (count_pad ? "AverageCountPad" : "Average");
+    const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : (count_pad ? "AverageCountPad" : "Average");
+    const bool indices = kind == Pooling::Max && e.num_outputs() > 1 && !e.node().outputs[1].empty();
     e.line("static constexpr auto geometry = {};", geometry_initializer(w));
-    e.line("detail::pool_nd({}, {}, {}, geometry, {}, detail::PoolKind::{});", e.in(0), e.out(0), x[0] * x[1],
-           e.int_array("pad_end", w.pad_end), k);
+    e.line("detail::pool_nd({}, {}, {}, geometry, {}, detail::PoolKind::{}, {}, {}, {});", e.in(0), e.out(0), x[0] * x[1],
+           e.int_array("pad_end", w.pad_end), k, indices ? e.out(1) : "static_cast<int64_t*>(nullptr)",
+           e.node().attr_int("storage_order", 0) != 0, cpp_float(lp_exponent(e)));
   };
   r.add(std::move(d));
 }
 
-void add_global_average_pool(Registry& r) {
+void add_global_pool(Registry& r, const char* op, Pooling kind) {
   OpDef d;
-  d.op_type = "GlobalAveragePool";
+  d.op_type = op;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
     require_float(v);
@@ -203,10 +213,45 @@ void add_global_average_pool(Registry& r) {
     std::fill(x.begin() + 2, x.end(), 1);
     return InferResult{{static_value(v.input_dtype(0), x)}};
   };
-  d.emit = [](EmitContext& e) {
+  d.emit = [kind](EmitContext& e) {
     e.use_kernel("pool");
     const auto x = e.input_dims(0);
-    e.line("detail::global_average({}, {}, {}, {});", e.in(0), e.out(0), x[0] * x[1], element_count(spatial(x)));
+    const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : "Average";
+    e.line("detail::global_pool({}, {}, {}, {}, detail::PoolKind::{}, {});", e.in(0), e.out(0), x[0] * x[1],
+           element_count(spatial(x)), k, cpp_float(lp_exponent(e)));
+  };
+  r.add(std::move(d));
+}
+
+std::vector<int64_t> max_unpool_shape(const NodeView& v, bool inferred = false) {
+  const auto x = v.input_dims(0);
+  if (v.has_input(2) && !inferred) return v.constant_ints(2, "output_shape");
+  const auto kernel = v.node().require_attr("kernel_shape", Attribute::Kind::Ints).ints;
+  const std::size_t r = x.size() - 2;
+  const auto strides = v.node().attr_ints("strides", std::vector<int64_t>(r, 1));
+  const auto pads = v.node().attr_ints("pads", std::vector<int64_t>(2 * r, 0));
+  if (kernel.size() != r || strides.size() != r || pads.size() != 2 * r) v.fail("attributes do not match the spatial rank");
+  std::vector<int64_t> out{x[0], x[1]};
+  for (std::size_t d = 0; d < r; ++d) out.push_back((x[d + 2] - 1) * strides[d] + kernel[d] - pads[d] - pads[d + r]);
+  return out;
+}
+
+void add_max_unpool(Registry& r) {
+  OpDef d;
+  d.op_type = "MaxUnpool";
+  d.min_opset = 9;
+  d.types = "float, double; int64 indices";
+  d.infer = [](const NodeView& v) {
+    require_float(v);
+    if (v.input_dims(0).size() < 3) v.fail("input must have rank >= 3");
+    return InferResult{{static_value(v.input_dtype(0), max_unpool_shape(v))}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("pool");
+    const auto inferred = max_unpool_shape(e, true), out = e.output_dims(0);
+    if (inferred.size() != out.size()) e.fail("output_shape has rank {}, the input {}", out.size(), inferred.size());
+    e.line("detail::max_unpool({}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), element_count(e.input_dims(0)),
+           out.size(), e.int_array("inferred", inferred), e.int_array("out_dims", out));
   };
   r.add(std::move(d));
 }
@@ -218,7 +263,11 @@ void register_conv_ops(Registry& r) {
   add_conv_transpose(r);
   add_pool(r, "MaxPool", Pooling::Max);
   add_pool(r, "AveragePool", Pooling::Average);
-  add_global_average_pool(r);
+  add_global_pool(r, "GlobalAveragePool", Pooling::Average);
+  add_global_pool(r, "GlobalMaxPool", Pooling::Max);
+  add_global_pool(r, "GlobalLpPool", Pooling::Lp);
+  add_pool(r, "LpPool", Pooling::Lp);
+  add_max_unpool(r);
 }
 
 }  // namespace sofiec

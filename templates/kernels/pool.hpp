@@ -1,14 +1,17 @@
-// Max and average pooling of any spatial rank over [N*C, spatial...] planes.
+// Max, average and Lp pooling of any spatial rank over [N*C, spatial...] planes.
 #pragma once
 #include "prelude.hpp"
 #include "conv.hpp"
 
-enum class PoolKind { Max, Average, AverageCountPad };
+enum class PoolKind { Max, Average, AverageCountPad, Lp };
 
 // For AverageCountPad, pad_end gives the padded extent the divisor counts (ONNX counts
-// padding cells but never cells added only by ceil_mode).
+// padding cells but never cells added only by ceil_mode). Max pooling can also report where
+// each maximum came from (indices, optional: flat offsets into x, with the spatial dims in
+// column-major order when column_major is set). Lp pooling uses exponent p.
 template <class T>
-inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, const int64_t* pad_end, PoolKind kind) {
+inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, const int64_t* pad_end, PoolKind kind,
+                    int64_t* indices = nullptr, bool column_major = false, float p_norm = 2.f) {
   int64_t ksize = 1, osize = 1, isize = 1;
   for (int d = 0; d < g.rank; ++d) {
     ksize *= g.kernel[d];
@@ -21,6 +24,7 @@ inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, con
     int64_t opos[8] = {0};
     for (int64_t o = 0; o < osize; ++o) {
       T acc = kind == PoolKind::Max ? std::numeric_limits<T>::lowest() : T(0);
+      int64_t best = -1;
       int64_t count = 0, padded_count = 1;
       if (kind == PoolKind::AverageCountPad)
         for (int d = 0; d < g.rank; ++d) {
@@ -31,17 +35,28 @@ inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, con
         }
       int64_t kpos[8] = {0};
       for (int64_t k = 0; k < ksize; ++k) {
-        int64_t src = 0;
+        int64_t src = 0, column_src = 0;
         bool inside = true;
         for (int d = 0; d < g.rank; ++d) {
           const int64_t q = opos[d] * g.stride[d] - g.pad_begin[d] + kpos[d] * g.dilation[d];
           inside = inside && q >= 0 && q < g.in[d];
           src = src * g.in[d] + q;
         }
+        if (indices && column_major && inside)
+          for (int d = g.rank - 1; d >= 0; --d)
+            column_src = column_src * g.in[d] + (opos[d] * g.stride[d] - g.pad_begin[d] + kpos[d] * g.dilation[d]);
         if (inside) {
           const T v = xp[src];
-          if (kind == PoolKind::Max) acc = (v > acc || v != v) ? v : acc;
-          else acc += v;
+          if (kind == PoolKind::Max) {
+            if (best < 0 || v > acc || (v != v && acc == acc)) {
+              acc = v;
+              best = column_major ? column_src : src;
+            }
+          } else if (kind == PoolKind::Lp) {
+            acc += T(std::pow(std::fabs(double(v)), double(p_norm)));
+          } else {
+            acc += v;
+          }
           ++count;
         }
         for (int d = g.rank - 1; d >= 0; --d) {
@@ -51,7 +66,9 @@ inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, con
       }
       if (kind == PoolKind::Average) acc = count ? acc / T(count) : T(0);
       else if (kind == PoolKind::AverageCountPad) acc = acc / T(padded_count);
+      else if (kind == PoolKind::Lp) acc = T(std::pow(double(acc), 1.0 / double(p_norm)));
       yp[o] = acc;
+      if (indices) indices[p * osize + o] = p * isize + (best < 0 ? 0 : best);
       for (int d = g.rank - 1; d >= 0; --d) {
         if (++opos[d] < g.out[d]) break;
         opos[d] = 0;
@@ -60,12 +77,50 @@ inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, con
   }
 }
 
-// Mean over each plane of [planes, size].
+// Mean, maximum or Lp norm over each plane of [planes, size].
 template <class T>
-inline void global_average(const T* x, T* y, int64_t planes, int64_t size) {
+inline void global_pool(const T* x, T* y, int64_t planes, int64_t size, PoolKind kind, float p_norm = 2.f) {
   for (int64_t p = 0; p < planes; ++p) {
-    T acc = T(0);
-    for (int64_t i = 0; i < size; ++i) acc += x[p * size + i];
-    y[p] = acc / T(size);
+    const T* xp = x + p * size;
+    if (kind == PoolKind::Max) {
+      T acc = size ? xp[0] : T(0);
+      for (int64_t i = 1; i < size; ++i) acc = (xp[i] > acc || xp[i] != xp[i]) ? xp[i] : acc;
+      y[p] = acc;
+    } else if (kind == PoolKind::Lp) {
+      double acc = 0;
+      for (int64_t i = 0; i < size; ++i) acc += std::pow(std::fabs(double(xp[i])), double(p_norm));
+      y[p] = T(std::pow(acc, 1.0 / double(p_norm)));
+    } else {
+      T acc = T(0);
+      for (int64_t i = 0; i < size; ++i) acc += xp[i];
+      y[p] = acc / T(size);
+    }
+  }
+}
+
+// MaxPool's inverse: y (zeroed) receives x[i] at the flat offset indices[i] of a tensor of dims
+// `inferred`, placed at the origin of y's dims `out` (equal, or larger when output_shape asks).
+template <class T, class I>
+inline void max_unpool(const T* x, const I* indices, T* y, int64_t count, int rank, const int64_t* inferred,
+                       const int64_t* out) {
+  int64_t out_size = 1, inferred_size = 1;
+  for (int d = 0; d < rank; ++d) {
+    out_size *= out[d];
+    inferred_size *= inferred[d];
+  }
+  for (int64_t i = 0; i < out_size; ++i) y[i] = T(0);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t at = int64_t(indices[i]);
+    if (at < 0 || at >= inferred_size) continue;
+    int64_t dst = 0, stride = 1;
+    bool inside = true;
+    for (int d = rank - 1; d >= 0; --d) {
+      const int64_t c = at % inferred[d];
+      at /= inferred[d];
+      inside = inside && c < out[d];
+      dst += c * stride;
+      stride *= out[d];
+    }
+    if (inside) y[dst] = x[i];
   }
 }
