@@ -60,10 +60,10 @@ const Tensor& NodeView::known_input(std::size_t i, const char* what) const {
   const Tensor* t = constant_input(i);
   if (t) return *t;
   std::vector<std::string> inputs = upstream_inputs(graph_, node_.inputs[i]);
-  throw NeedsValueError(fmt::format("{}: the {} (input '{}') must be known at generation time{}", node_.describe(), what,
-                                    node_.inputs[i],
-                                    inputs.empty() ? "" : " (freeze the graph input '" + inputs[0] + "' with --freeze NAME=VALUES)"),
-                        std::move(inputs));
+  const std::string message =
+      fmt::format("{}: the {} (input '{}') must be known at generation time{}", node_.describe(), what, node_.inputs[i],
+                  inputs.empty() ? "" : " (freeze the graph input '" + inputs[0] + "' with --freeze NAME=VALUES)");
+  throw NeedsValueError(message, std::move(inputs));
 }
 
 std::vector<int64_t> NodeView::constant_ints(std::size_t i, const char* what) const {
