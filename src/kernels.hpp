@@ -15,6 +15,7 @@ namespace sofiec::rt {
 #include "kernels/indexing.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/resize.hpp"
+#include "kernels/quantize.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 }  // namespace sofiec::rt

@@ -2,9 +2,44 @@
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
+#include "ops/linalg.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
+
+MatMulPlan plan_matmul(const NodeView& v, std::size_t a_input, std::size_t b_input) {
+  auto a = v.input_dims(a_input), b = v.input_dims(b_input);
+  if (a.empty() || b.empty()) v.fail("MatMul operands must have rank >= 1");
+  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
+  if (a_vec) a.insert(a.begin(), 1);
+  if (b_vec) b.push_back(1);
+  MatMulPlan p;
+  p.m = a[a.size() - 2];
+  p.k = a.back();
+  p.n = b.back();
+  if (b[b.size() - 2] != p.k) v.fail("inner dimensions differ: {} and {}", p.k, b[b.size() - 2]);
+  const std::vector<int64_t> a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
+  const Shape batch_shape = broadcast_shapes(v, to_shape(a_batch), to_shape(b_batch));
+  const std::vector<int64_t> batch = static_dims(batch_shape);
+  const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
+  const int64_t batches = element_count(batch);
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t oa = 0, ob = 0;
+    for (int64_t d = int64_t(batch.size()) - 1, rest = i; d >= 0; --d) {
+      const int64_t idx = rest % batch[d];
+      rest /= batch[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+    }
+    p.a_offsets.push_back(oa * p.m * p.k);
+    p.b_offsets.push_back(ob * p.k * p.n);
+  }
+  p.out_dims = batch;
+  if (!a_vec) p.out_dims.push_back(p.m);
+  if (!b_vec) p.out_dims.push_back(p.n);
+  return p;
+}
+
 namespace {
 
 void require_float(const NodeView& v, DType t) {
@@ -69,44 +104,6 @@ void add_gemm(Registry& r) {
 }
 
 // MatMul of [..., M, K] x [..., K, N] with numpy's rules for rank-1 operands and batch dims.
-struct MatMulPlan {
-  int64_t m = 1, n = 1, k = 1;
-  std::vector<int64_t> out_dims;
-  std::vector<int64_t> a_offsets, b_offsets;  // per output batch, in elements
-};
-
-MatMulPlan plan_matmul(const NodeView& v) {
-  auto a = v.input_dims(0), b = v.input_dims(1);
-  if (a.empty() || b.empty()) v.fail("MatMul operands must have rank >= 1");
-  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
-  if (a_vec) a.insert(a.begin(), 1);
-  if (b_vec) b.push_back(1);
-  MatMulPlan p;
-  p.m = a[a.size() - 2];
-  p.k = a.back();
-  p.n = b.back();
-  if (b[b.size() - 2] != p.k) v.fail("inner dimensions differ: {} and {}", p.k, b[b.size() - 2]);
-  const std::vector<int64_t> a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
-  const Shape batch_shape = broadcast_shapes(v, to_shape(a_batch), to_shape(b_batch));
-  const std::vector<int64_t> batch = static_dims(batch_shape);
-  const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
-  const int64_t batches = element_count(batch);
-  for (int64_t i = 0; i < batches; ++i) {
-    int64_t oa = 0, ob = 0;
-    for (int64_t d = int64_t(batch.size()) - 1, rest = i; d >= 0; --d) {
-      const int64_t idx = rest % batch[d];
-      rest /= batch[d];
-      oa += idx * sa[d];
-      ob += idx * sb[d];
-    }
-    p.a_offsets.push_back(oa * p.m * p.k);
-    p.b_offsets.push_back(ob * p.k * p.n);
-  }
-  p.out_dims = batch;
-  if (!a_vec) p.out_dims.push_back(p.m);
-  if (!b_vec) p.out_dims.push_back(p.n);
-  return p;
-}
 
 Shape matmul_symbolic_shape(const NodeView& v) {
   Shape a = v.input(0).shape, b = v.input(1).shape;

@@ -91,6 +91,7 @@ const Registry& Registry::instance() {
     register_indexing_ops(r);
     register_attention_ops(r);
     register_resize_ops(r);
+    register_quantization_ops(r);
     return r;
   }();
   return registry;
