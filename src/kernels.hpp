@@ -16,6 +16,7 @@ namespace sofiec::rt {
 #include "kernels/attention.hpp"
 #include "kernels/resize.hpp"
 #include "kernels/quantize.hpp"
+#include "kernels/signal.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 }  // namespace sofiec::rt

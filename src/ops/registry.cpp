@@ -92,6 +92,7 @@ const Registry& Registry::instance() {
     register_attention_ops(r);
     register_resize_ops(r);
     register_quantization_ops(r);
+    register_signal_ops(r);
     return r;
   }();
   return registry;

@@ -192,9 +192,38 @@ void add_shape_readers(Registry& r) {
   r.add(std::move(size));
 }
 
+// BitCast: the same bytes read as another type of the same width.
+void add_bit_cast(Registry& r) {
+  OpDef d;
+  d.op_type = "BitCast";
+  d.min_opset = 26;
+  d.types = "numeric, bool, float16, bfloat16 (same bit width)";
+  d.infer = [](const NodeView& v) {
+    const auto to = static_cast<DType>(v.node().require_attr("to", Attribute::Kind::Int).i);
+    const DType from = v.input_dtype(0);
+    if (!dtype_is_storable(to) || !dtype_is_storable(from))
+      v.unsupported("bit casts between {} and {}", dtype_name(from), dtype_name(to));
+    if (dtype_size(to) != dtype_size(from)) v.fail("{} and {} have different widths", dtype_name(from), dtype_name(to));
+    ValueInfo y = v.input(0);
+    y.dtype = to;
+    return InferResult{{y}};
+  };
+  d.eval = [](const NodeView&, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    Tensor y = *in[0];
+    y.dtype = outs[0].dtype;
+    return std::vector<Tensor>{std::move(y)};
+  };
+  d.emit = [](EmitContext& e) {
+    const int64_t bytes = element_count(e.output_dims(0)) * int64_t(dtype_size(e.output(0).dtype));
+    if (bytes > 0) e.line("std::memcpy(static_cast<void*>({}), static_cast<const void*>({}), {});", e.out(0), e.in(0), bytes);
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_shape_ops(Registry& r) {
+  add_bit_cast(r);
   add_view(r, "Reshape", reshape_shape);
   add_view(r, "Flatten", flatten_shape);
   add_view(r, "Squeeze", squeeze_shape);

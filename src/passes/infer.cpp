@@ -77,7 +77,7 @@ bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 // output types are known. Returns the half type found, or Undefined if there was none.
 DType lower_half_inputs(Graph& g, std::size_t index, std::vector<std::string>& original_outputs) {
   Node& n = g.nodes[index];
-  if (n.op_type == "Cast" || n.op_type == "CastLike" || !n.domain.empty()) return DType::Undefined;
+  if (n.op_type == "Cast" || n.op_type == "CastLike" || n.op_type == "BitCast" || !n.domain.empty()) return DType::Undefined;
   DType half = DType::Undefined;
   std::vector<Node> casts;
   for (std::size_t i = 0; i < n.inputs.size(); ++i) {
