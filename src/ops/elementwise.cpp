@@ -484,6 +484,7 @@ void register_elementwise_ops(Registry& r) {
   add_unary<rt::op_mish>(r, "Mish", "op_mish", {}, 18);
   add_unary<rt::op_shrink, Types::Numeric>(r, "Shrink", "op_shrink", {{{"lambd", 0.5f}, {"bias", 0.f}}}, 9);
   add_unary<rt::op_swish>(r, "Swish", "op_swish", {{{"alpha", 1.f}}}, 24);
+  add_map<rt::op_swiglu, Types::Float>(r, "SwiGLU", "op_swiglu", {{{"alpha", 1.f}}}, 28);
   add_selected(
       r, [](const NodeView& v) { return select_by_string(v, "approximate", "none", {"none", "tanh"}); },
       {map_def<rt::op_gelu, Types::Float, Arity::Unary>("Gelu", "op_gelu", {}, 20),

@@ -207,9 +207,54 @@ void add_pad(Registry& r) {
   r.add(std::move(d));
 }
 
+// CenterCropPad: per axis, a centered crop (negative pad) or zero padding, through Pad's kernel.
+PadPlan plan_center_crop_pad(const NodeView& v) {
+  PadPlan p;
+  p.in_dims = v.input_dims(0);
+  const int64_t rank = int64_t(p.in_dims.size());
+  const auto shape = v.constant_ints(1, "shape");
+  std::vector<int64_t> axes(static_cast<std::size_t>(rank));
+  std::iota(axes.begin(), axes.end(), 0);
+  if (v.node().has_attr("axes")) axes = v.node().attr_ints("axes");
+  if (shape.size() != axes.size()) v.fail("shape has {} values for {} axes", shape.size(), axes.size());
+  p.mode = "constant";
+  p.out_dims = p.in_dims;
+  p.pad_begin.assign(std::size_t(rank), 0);
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    const auto a = std::size_t(v.axis(axes[i], rank));
+    const int64_t in = p.in_dims[a], target = shape[i];
+    if (target < 0) v.fail("negative target size {}", target);
+    p.out_dims[a] = target;
+    p.pad_begin[a] = in >= target ? -((in - target) / 2) : (target - in) / 2;
+  }
+  return p;
+}
+
+void add_center_crop_pad(Registry& r) {
+  OpDef d;
+  d.op_type = "CenterCropPad";
+  d.min_opset = 18;
+  d.types = "numeric, bool";
+  d.infer = [](const NodeView& v) {
+    require_storable(v, 0);
+    const PadPlan p = plan_center_crop_pad(v);
+    if (p.in_dims.size() > 16) v.unsupported("rank above 16");
+    return InferResult{{static_value(v.input_dtype(0), p.out_dims)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("movement");
+    const PadPlan p = plan_center_crop_pad(e);
+    e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::Constant, {}(0));", e.in(0), e.out(0), p.in_dims.size(),
+           e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims), e.int_array("pad_begin", p.pad_begin),
+           e.in_type(0));
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_data_movement_ops(Registry& r) {
+  add_center_crop_pad(r);
   add_pad(r);
   add_concat(r);
   add_gather(r);

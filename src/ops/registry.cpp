@@ -48,7 +48,12 @@ std::vector<std::string> upstream_inputs(const Graph& g, const std::string& tens
     stack.pop_back();
     if (t.empty() || !seen.insert(t).second || g.is_constant(t)) continue;
     if (std::find(g.inputs.begin(), g.inputs.end(), t) != g.inputs.end()) found.push_back(t);
-    if (auto it = producer.find(t); it != producer.end()) stack.insert(stack.end(), it->second->inputs.begin(), it->second->inputs.end());
+    auto it = producer.find(t);
+    if (it == producer.end()) continue;
+    // Shape and Size read only their input's shape, which is known: their inputs do not count.
+    const OpDef* def = Registry::instance().find(it->second->op_type, g.opset(it->second->domain));
+    if (def && def->depends_on_shapes_only) continue;
+    stack.insert(stack.end(), it->second->inputs.begin(), it->second->inputs.end());
   }
   std::sort(found.begin(), found.end());
   return found;

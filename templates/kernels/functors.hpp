@@ -211,3 +211,7 @@ struct op_swish {
   float alpha;
   template <class T> T operator()(T x) const { return x * op_sigmoid{}(T(alpha) * x); }
 };
+struct op_swiglu {
+  float alpha;
+  template <class T> T operator()(T a, T b) const { return op_swish{alpha}(a) * b; }
+};
