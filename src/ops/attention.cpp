@@ -1,4 +1,4 @@
-// Attention-era operators: Attention (opset 23+).
+// Attention-era operators: Attention and RotaryEmbedding (opset 23+).
 #include <cmath>
 
 #include "emit/emit_context.hpp"
@@ -126,8 +126,61 @@ void add_attention(Registry& r) {
   r.add(std::move(d));
 }
 
+struct RotaryPlan {
+  int64_t batch, heads, seq, head_size, rot;
+  std::vector<int64_t> strides;
+};
+
+RotaryPlan plan_rotary(const NodeView& v) {
+  const auto x = v.input_dims(0);
+  RotaryPlan p{};
+  if (x.size() == 4) {
+    p = {x[0], x[1], x[2], x[3], 0, head_strides(false, x[1], x[2], x[3])};
+  } else if (x.size() == 3) {
+    const int64_t heads = v.node().require_attr("num_heads", Attribute::Kind::Int).i;
+    if (heads <= 0 || x[2] % heads) v.fail("hidden size {} does not split into {} heads", x[2], heads);
+    p = {x[0], heads, x[1], x[2] / heads, 0, head_strides(true, heads, x[1], x[2] / heads)};
+  } else {
+    v.fail("input must be 3-D or 4-D");
+  }
+  p.rot = v.node().attr_int("rotary_embedding_dim", 0);
+  if (p.rot == 0) p.rot = p.head_size;
+  if (p.rot % 2 || p.rot > p.head_size) v.fail("rotary_embedding_dim {} is odd or exceeds the head size", p.rot);
+  const auto c = v.input_dims(1);
+  if (c.empty() || c.back() != p.rot / 2) v.fail("the caches' last dim must be {}", p.rot / 2);
+  if (!v.has_input(3) && (c.size() != 3 || c[0] != p.batch || c[1] != p.seq))
+    v.fail("without position_ids the caches must have shape [{}, {}, {}]", p.batch, p.seq, p.rot / 2);
+  if (v.has_input(3) && v.input_dims(3) != std::vector<int64_t>{p.batch, p.seq})
+    v.fail("position_ids must have shape [{}, {}]", p.batch, p.seq);
+  return p;
+}
+
+void add_rotary_embedding(Registry& r) {
+  OpDef d;
+  d.op_type = "RotaryEmbedding";
+  d.min_opset = 23;
+  d.types = "float, double (float16/bfloat16 computed in float)";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    plan_rotary(v);
+    return InferResult{{v.input(0)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("attention");
+    const RotaryPlan p = plan_rotary(e);
+    e.line("detail::rotary_embedding({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2),
+           e.has_input(3) ? e.in(3) : "static_cast<const int64_t*>(nullptr)", e.out(0), p.batch, p.heads, p.seq,
+           p.head_size, p.rot, e.int_array("strides", p.strides), e.node().attr_int("interleaved", 0) != 0);
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
-void register_attention_ops(Registry& r) { add_attention(r); }
+void register_attention_ops(Registry& r) {
+  add_attention(r);
+  add_rotary_embedding(r);
+}
 
 }  // namespace sofiec

@@ -101,3 +101,32 @@ inline void attention(const T* q, const T* k, const T* v, const M* mask, const T
     }
   }
 }
+
+// Rotary position embedding of x [batch, heads, seq, head_size] addressed through strides
+// (batch, head, position), rotating the first `rot` features (halves, or interleaved pairs).
+// cos/sin rows come from position_ids (caches [positions, rot/2]) or directly from
+// caches [batch, seq, rot/2].
+template <class T>
+inline void rotary_embedding(const T* x, const T* cos_cache, const T* sin_cache, const int64_t* position_ids, T* y,
+                             int64_t batch, int64_t heads, int64_t seq, int64_t head_size, int64_t rot,
+                             const int64_t* strides, bool interleaved) {
+  const int64_t half = rot / 2;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t s = 0; s < seq; ++s) {
+      const int64_t row = position_ids ? position_ids[b * seq + s] : b * seq + s;
+      const T* c = cos_cache + row * half;
+      const T* sn = sin_cache + row * half;
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t at = b * strides[0] + h * strides[1] + s * strides[2];
+        const T* xs = x + at;
+        T* ys = y + at;
+        for (int64_t i = 0; i < half; ++i) {
+          const int64_t i1 = interleaved ? 2 * i : i, i2 = interleaved ? 2 * i + 1 : i + half;
+          const T x1 = xs[i1], x2 = xs[i2];
+          ys[i1] = c[i] * x1 - sn[i] * x2;
+          ys[i2] = sn[i] * x1 + c[i] * x2;
+        }
+        for (int64_t i = rot; i < head_size; ++i) ys[i] = xs[i];
+      }
+    }
+}
