@@ -122,6 +122,14 @@ std::vector<int64_t> Node::attr_ints(const std::string& n, std::vector<int64_t> 
   return a->ints;
 }
 
+std::vector<std::string> Node::attr_strings(const std::string& n) const {
+  const Attribute* a = attr(n);
+  if (!a) return {};
+  if (a->kind != Attribute::Kind::Strings)
+    throw Error(fmt::format("{}: attribute '{}' should be a list of strings", describe(), n));
+  return a->strings;
+}
+
 std::vector<float> Node::attr_floats(const std::string& n) const {
   const Attribute* a = attr(n);
   if (!a) return {};

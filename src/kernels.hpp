@@ -17,6 +17,7 @@ namespace sofiec::rt {
 #include "kernels/resize.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/signal.hpp"
+#include "kernels/recurrent.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 }  // namespace sofiec::rt

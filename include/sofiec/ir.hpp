@@ -106,6 +106,7 @@ struct Node {
   std::string attr_string(const std::string& n, const std::string& fallback) const;
   std::vector<int64_t> attr_ints(const std::string& n, std::vector<int64_t> fallback = {}) const;
   std::vector<float> attr_floats(const std::string& n) const;
+  std::vector<std::string> attr_strings(const std::string& n) const;
   const Attribute* attr(const std::string& n) const;
   // Required attribute of a given kind; throws Error naming the node if absent or mistyped.
   const Attribute& require_attr(const std::string& n, Attribute::Kind kind) const;

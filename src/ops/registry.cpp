@@ -98,6 +98,7 @@ const Registry& Registry::instance() {
     register_resize_ops(r);
     register_quantization_ops(r);
     register_signal_ops(r);
+    register_recurrent_ops(r);
     return r;
   }();
   return registry;

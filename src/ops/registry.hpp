@@ -111,6 +111,7 @@ void register_attention_ops(Registry& r);
 void register_resize_ops(Registry& r);
 void register_quantization_ops(Registry& r);
 void register_signal_ops(Registry& r);
+void register_recurrent_ops(Registry& r);
 
 // Helpers shared by inference functions.
 void require_storable(const NodeView& v, std::size_t input);

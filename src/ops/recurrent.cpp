@@ -1,0 +1,140 @@
+// Recurrent layers: RNN, GRU, LSTM (all directions, layouts, sequence lengths, initial states,
+// peepholes, clip and activation lists), one kernel for the three cells.
+#include <cctype>
+
+#include "emit/emit_context.hpp"
+#include "ops/registry.hpp"
+
+namespace sofiec {
+namespace {
+
+enum class Cell { Rnn, Gru, Lstm };
+
+int gates(Cell c) { return c == Cell::Rnn ? 1 : c == Cell::Gru ? 3 : 4; }
+int activations_per_direction(Cell c) { return c == Cell::Rnn ? 1 : c == Cell::Gru ? 2 : 3; }
+
+struct RecurrentPlan {
+  int64_t seq, batch, input, hidden, directions;
+  bool batch_first, reverse_only;
+  std::vector<std::string> activations;  // "detail::ActivationFn{...}" per direction and slot
+};
+
+std::string activation_fn(const NodeView& v, const std::string& name, float alpha, float beta) {
+  static const std::map<std::string, std::tuple<const char*, float, float>> known = {
+      {"relu", {"Relu", 0.f, 0.f}},         {"tanh", {"Tanh", 0.f, 0.f}},
+      {"sigmoid", {"Sigmoid", 0.f, 0.f}},   {"affine", {"Affine", 1.f, 0.f}},
+      {"leakyrelu", {"LeakyRelu", 0.01f, 0.f}}, {"thresholdedrelu", {"ThresholdedRelu", 1.f, 0.f}},
+      {"scaledtanh", {"ScaledTanh", 1.f, 1.f}}, {"hardsigmoid", {"HardSigmoid", 0.2f, 0.5f}},
+      {"elu", {"Elu", 1.f, 0.f}},           {"softsign", {"Softsign", 0.f, 0.f}},
+      {"softplus", {"Softplus", 0.f, 0.f}}};
+  std::string lower;
+  for (char ch : name) lower += char(std::tolower(static_cast<unsigned char>(ch)));
+  auto it = known.find(lower);
+  if (it == known.end()) v.fail("unknown activation '{}'", name);
+  const auto& [kind, default_alpha, default_beta] = it->second;
+  return fmt::format("detail::ActivationFn{{detail::Activation::{}, {}, {}}}", kind,
+                     cpp_float(std::isnan(alpha) ? default_alpha : alpha), cpp_float(std::isnan(beta) ? default_beta : beta));
+}
+
+RecurrentPlan plan_recurrent(const NodeView& v, Cell cell) {
+  const auto x = v.input_dims(0), w = v.input_dims(1), r = v.input_dims(2);
+  if (x.size() != 3 || w.size() != 3 || r.size() != 3) v.fail("X, W and R must be 3-D");
+  RecurrentPlan p;
+  p.batch_first = v.node().attr_int("layout", 0) != 0;
+  p.seq = p.batch_first ? x[1] : x[0];
+  p.batch = p.batch_first ? x[0] : x[1];
+  p.input = x[2];
+  const std::string direction = v.node().attr_string("direction", "forward");
+  if (direction != "forward" && direction != "reverse" && direction != "bidirectional") v.fail("unknown direction '{}'", direction);
+  p.directions = direction == "bidirectional" ? 2 : 1;
+  p.reverse_only = direction == "reverse";
+  p.hidden = v.node().attr_int("hidden_size", r[2]);
+  const int64_t gh = gates(cell) * p.hidden;
+  if (w != std::vector<int64_t>{p.directions, gh, p.input}) v.fail("W must have shape [{}, {}, {}]", p.directions, gh, p.input);
+  if (r != std::vector<int64_t>{p.directions, gh, p.hidden}) v.fail("R must have shape [{}, {}, {}]", p.directions, gh, p.hidden);
+  if (v.has_input(3) && v.input_dims(3) != std::vector<int64_t>{p.directions, 2 * gh}) v.fail("B must have shape [{}, {}]", p.directions, 2 * gh);
+  if (v.has_input(4) && v.input_dims(4) != std::vector<int64_t>{p.batch}) v.fail("sequence_lens must have shape [{}]", p.batch);
+  const std::vector<int64_t> state = p.batch_first ? std::vector<int64_t>{p.batch, p.directions, p.hidden}
+                                                   : std::vector<int64_t>{p.directions, p.batch, p.hidden};
+  if (v.has_input(5) && v.input_dims(5) != state) v.fail("initial_h must have shape {}", shape_str(to_shape(state)));
+  if (cell == Cell::Lstm && v.has_input(6) && v.input_dims(6) != state) v.fail("initial_c must have shape {}", shape_str(to_shape(state)));
+  if (cell == Cell::Lstm && v.has_input(7) && v.input_dims(7) != std::vector<int64_t>{p.directions, 3 * p.hidden})
+    v.fail("P must have shape [{}, {}]", p.directions, 3 * p.hidden);
+  const int per = activations_per_direction(cell);
+  std::vector<std::string> names = v.node().attr_strings("activations");
+  if (names.empty()) {
+    const std::vector<std::string> defaults = cell == Cell::Rnn   ? std::vector<std::string>{"Tanh"}
+                                              : cell == Cell::Gru ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                                  : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
+    for (int64_t d = 0; d < p.directions; ++d) names.insert(names.end(), defaults.begin(), defaults.end());
+  }
+  if (int64_t(names.size()) != per * p.directions) v.fail("{} activations given, {} expected", names.size(), per * p.directions);
+  const auto alphas = v.node().attr_floats("activation_alpha"), betas = v.node().attr_floats("activation_beta");
+  for (std::size_t i = 0; i < names.size(); ++i)
+    p.activations.push_back(activation_fn(v, names[i], i < alphas.size() ? alphas[i] : NAN, i < betas.size() ? betas[i] : NAN));
+  return p;
+}
+
+void add_recurrent(Registry& r, const char* op, Cell cell) {
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = 7;
+  d.types = "float, double; int32 sequence_lens";
+  d.infer = [cell](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const RecurrentPlan p = plan_recurrent(v, cell);
+    const std::vector<int64_t> y = p.batch_first ? std::vector<int64_t>{p.batch, p.seq, p.directions, p.hidden}
+                                                 : std::vector<int64_t>{p.seq, p.directions, p.batch, p.hidden};
+    const std::vector<int64_t> state = p.batch_first ? std::vector<int64_t>{p.batch, p.directions, p.hidden}
+                                                     : std::vector<int64_t>{p.directions, p.batch, p.hidden};
+    InferResult res{{static_value(t, y), static_value(t, state)}};
+    if (cell == Cell::Lstm) res.outputs.push_back(static_value(t, state));
+    const int64_t gh = gates(cell) * p.hidden;
+    res.workspace_bytes = (p.seq * p.batch * gh + p.batch * gh + 4 * p.batch * p.hidden) * int64_t(dtype_size(t));
+    return res;
+  };
+  d.emit = [cell](EmitContext& e) {
+    e.use_kernel("recurrent");
+    const RecurrentPlan p = plan_recurrent(e, cell);
+    const std::string t = e.in_type(0);
+    const int per = activations_per_direction(cell);
+    std::string fns;
+    for (int64_t dir = 0; dir < 2; ++dir) {
+      std::string row;
+      for (int k = 0; k < 3; ++k) {
+        const std::size_t i = std::size_t(std::min<int64_t>(dir, p.directions - 1) * per + std::min(k, per - 1));
+        row += (k ? ", " : "") + p.activations[i];
+      }
+      fns += fmt::format("{}{{{}}}", dir ? ", " : "", row);
+    }
+    const char* kind = cell == Cell::Rnn ? "Rnn" : cell == Cell::Gru ? "Gru" : "Lstm";
+    e.line("static constexpr detail::RecurrentShape shape{{detail::CellKind::{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {{{}}}}};",
+           kind, p.seq, p.batch, p.input, p.hidden, p.directions, p.batch_first, p.reverse_only,
+           cpp_float(e.node().attr_float("clip", 0.f)), e.node().attr_int("linear_before_reset", 0) != 0,
+           e.node().attr_int("input_forget", 0) != 0, fns);
+    auto input = [&](std::size_t i, const std::string& type) {
+      return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", type);
+    };
+    auto output = [&](std::size_t i) {
+      return i < e.num_outputs() && !e.node().outputs[i].empty() ? e.out(i) : fmt::format("static_cast<{}*>(nullptr)", t);
+    };
+    const bool lstm = cell == Cell::Lstm;
+    e.line("detail::recurrent({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0),
+           e.in(1), e.in(2), input(3, t), input(4, e.has_input(4) ? e.in_type(4) : "int32_t"), input(5, t),
+           lstm ? input(6, t) : fmt::format("static_cast<const {}*>(nullptr)", t),
+           lstm ? input(7, t) : fmt::format("static_cast<const {}*>(nullptr)", t), output(0), output(1),
+           lstm ? output(2) : fmt::format("static_cast<{}*>(nullptr)", t), t, e.workspace());
+  };
+  r.add(std::move(d));
+}
+
+}  // namespace
+
+void register_recurrent_ops(Registry& r) {
+  add_recurrent(r, "RNN", Cell::Rnn);
+  add_recurrent(r, "GRU", Cell::Gru);
+  add_recurrent(r, "LSTM", Cell::Lstm);
+}
+
+}  // namespace sofiec
