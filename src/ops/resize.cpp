@@ -306,9 +306,48 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
   r.add(std::move(d));
 }
 
+void add_grid_sample(Registry& r) {
+  OpDef d;
+  d.op_type = "GridSample";
+  d.min_opset = 16;
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    if (v.input_dtype(1) != t) v.unsupported("a grid of another type than the input");
+    const auto x = v.input_dims(0), grid = v.input_dims(1);
+    const std::size_t rank = x.size() - 2;
+    if (x.size() < 3 || rank > 3) v.unsupported("GridSample over {} spatial dims (1 to 3 supported)", rank);
+    if (grid.size() != x.size() || grid[0] != x[0] || grid.back() != int64_t(rank))
+      v.fail("grid must have shape [{}, ..., {}]", x[0], rank);
+    std::vector<int64_t> y{x[0], x[1]};
+    y.insert(y.end(), grid.begin() + 1, grid.end() - 1);
+    return InferResult{{static_value(t, y)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("resize");
+    const auto x = e.input_dims(0), grid = e.input_dims(1);
+    std::string mode = e.node().attr_string("mode", e.opset() < 20 ? "bilinear" : "linear");
+    if (mode == "bilinear") mode = "linear";
+    if (mode == "bicubic") mode = "cubic";
+    if (mode != "nearest" && mode != "linear" && mode != "cubic") e.fail("unknown mode '{}'", mode);
+    const std::string padding = e.node().attr_string("padding_mode", "zeros");
+    if (padding != "zeros" && padding != "border" && padding != "reflection") e.fail("unknown padding_mode '{}'", padding);
+    const std::vector<int64_t> dims(x.begin() + 2, x.end());
+    e.line("detail::grid_sample({}, {}, {}, {}, {}, {}, {}, {}, detail::GridMode::{}, detail::GridPadding::{}, {});", e.in(0),
+           e.in(1), e.out(0), x[0], x[1], dims.size(), e.int_array("dims", dims),
+           element_count(std::vector<int64_t>(grid.begin() + 1, grid.end() - 1)),
+           mode == "nearest" ? "Nearest" : mode == "linear" ? "Linear" : "Cubic",
+           padding == "zeros" ? "Zeros" : padding == "border" ? "Border" : "Reflection",
+           e.node().attr_int("align_corners", 0) != 0);
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_resize_ops(Registry& r) {
+  add_grid_sample(r);
   add_resize(r, "Upsample", 7, 9);
   add_resize(r, "Resize", 10, kLatestOpset);
 }

@@ -36,3 +36,98 @@ inline void resize_axis(const X* x, Y* y, int64_t outer, int64_t in_len, int64_t
       }
     }
 }
+
+enum class GridMode { Nearest, Linear, Cubic };
+enum class GridPadding { Zeros, Border, Reflection };
+
+// Reflects x into [lo, hi] (as many times as needed).
+template <class T>
+inline T grid_reflect(T x, T lo, T hi) {
+  const T range = hi - lo;
+  if (x < lo) {
+    const T dx = lo - x;
+    const int64_t n = int64_t(dx / range);
+    const T r = dx - T(n) * range;
+    return n % 2 == 0 ? lo + r : hi - r;
+  }
+  if (x > hi) {
+    const T dx = x - hi;
+    const int64_t n = int64_t(dx / range);
+    const T r = dx - T(n) * range;
+    return n % 2 == 0 ? hi - r : lo + r;
+  }
+  return x;
+}
+
+// GridSample over rank spatial dims (1 to 3): x [N, C, dims...], grid [N, out..., rank] of
+// normalized coordinates (last spatial dim first), y [N, C, out...].
+template <class T>
+inline void grid_sample(const T* x, const T* grid, T* y, int64_t batch, int64_t channels, int rank, const int64_t* dims,
+                        int64_t out_count, GridMode mode, GridPadding padding, bool align_corners) {
+  int64_t in_count = 1;
+  for (int d = 0; d < rank; ++d) in_count *= dims[d];
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t o = 0; o < out_count; ++o) {
+      const T* g = grid + (n * out_count + o) * rank;
+      int64_t index[3][4];
+      T weight[3][4];
+      int taps = mode == GridMode::Nearest ? 1 : mode == GridMode::Linear ? 2 : 4;
+      for (int d = 0; d < rank; ++d) {
+        const T length = T(dims[d]);
+        const T lo = align_corners ? T(0) : T(-0.5), hi = align_corners ? length - T(1) : length - T(0.5);
+        const T v = g[rank - 1 - d];
+        T c = align_corners ? (v + T(1)) / T(2) * (length - T(1)) : ((v + T(1)) * length - T(1)) / T(2);
+        if (mode == GridMode::Nearest) c = std::nearbyint(c);
+        if (c < lo || c > hi) {
+          if (padding == GridPadding::Border) c = std::max(T(0), std::min(length - T(1), c));
+          else if (padding == GridPadding::Reflection) c = grid_reflect(c, lo, hi);
+        }
+        auto resolve = [&](int64_t i) -> int64_t {
+          if (padding == GridPadding::Zeros) return i >= 0 && i < dims[d] ? i : -1;
+          if (padding == GridPadding::Border) return std::max<int64_t>(0, std::min<int64_t>(dims[d] - 1, i));
+          return int64_t(grid_reflect(T(i), lo, hi));
+        };
+        if (mode == GridMode::Nearest) {
+          index[d][0] = resolve(int64_t(c));
+          weight[d][0] = T(1);
+          continue;
+        }
+        const int64_t base = int64_t(std::floor(c));
+        const T t = c - T(base);
+        if (mode == GridMode::Linear) {
+          index[d][0] = resolve(base);
+          index[d][1] = resolve(base + 1);
+          weight[d][0] = T(1) - t;
+          weight[d][1] = t;
+        } else {
+          const T a = T(-0.75);
+          weight[d][0] = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a;
+          weight[d][1] = ((a + 2) * t - (a + 3)) * t * t + 1;
+          weight[d][2] = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1;
+          weight[d][3] = ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a;
+          for (int k = 0; k < 4; ++k) index[d][k] = resolve(base - 1 + k);
+        }
+      }
+      int combos = 1;
+      for (int d = 0; d < rank; ++d) combos *= taps;
+      for (int64_t ch = 0; ch < channels; ++ch) {
+        const T* xc = x + (n * channels + ch) * in_count;
+        T acc = T(0);
+        for (int k = 0; k < combos; ++k) {
+          int64_t offset = 0;
+          T w = T(1);
+          bool inside = true;
+          for (int d = 0, rest = k; d < rank; ++d) {
+            const int tap = rest % taps;
+            rest /= taps;
+            const int64_t i = index[d][tap];
+            inside = inside && i >= 0;
+            offset = offset * dims[d] + i;
+            w *= weight[d][tap];
+          }
+          if (inside) acc += w * xc[offset];
+        }
+        y[(n * channels + ch) * out_count + o] = acc;
+      }
+    }
+}
