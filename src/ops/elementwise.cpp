@@ -258,6 +258,42 @@ void add_pow(Registry& r) {
   r.add(std::move(d));
 }
 
+// PRelu's slope broadcasts to x as numpy does; a 1-D slope of x's channel count that does not
+// (exporters before opset 7 wrote those) applies along axis 1.
+std::vector<int64_t> prelu_slope_dims(const NodeView& v) {
+  const auto x = v.input_dims(0);
+  auto slope = v.input_dims(1);
+  bool numpy = slope.size() <= x.size();
+  for (std::size_t i = 0; numpy && i < slope.size(); ++i) {
+    const int64_t a = x[x.size() - slope.size() + i], b = slope[i];
+    numpy = b == a || b == 1;
+  }
+  if (numpy) return slope;
+  if (slope.size() == 1 && x.size() >= 2 && slope[0] == x[1]) {
+    std::vector<int64_t> per_channel(x.size() - 1, 1);
+    per_channel[0] = slope[0];
+    return per_channel;
+  }
+  v.fail("slope of shape {} does not broadcast to {}", shape_str(to_shape(slope)), shape_str(to_shape(x)));
+}
+
+void add_prelu(Registry& r) {
+  OpDef d;
+  d.op_type = "PRelu";
+  d.types = types_text(Types::SignedOrFloat);
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (!accepts(t, Types::SignedOrFloat)) v.unsupported("input type {} is not supported", dtype_name(t));
+    if (v.input_dtype(1) != t) v.fail("x and slope have different types");
+    prelu_slope_dims(v);
+    return InferResult{{v.input(0)}};
+  };
+  d.emit = [](EmitContext& e) {
+    emit_map(e, "detail::op_prelu{}", {e.in(0), e.in(1)}, {e.input_dims(0), prelu_slope_dims(e)}, e.out(0), e.output_dims(0));
+  };
+  r.add(std::move(d));
+}
+
 // Where(condition, x, y): a three-operand map.
 void add_where(Registry& r) {
   OpDef d;
@@ -440,7 +476,7 @@ void register_elementwise_ops(Registry& r) {
   add_map<rt::op_min, Types::Numeric, Arity::Variadic>(r, "Min", "op_min");
   add_map<rt::op_add, Types::Numeric, Arity::Variadic>(r, "Sum", "op_add");
   add_map<rt::op_add, Types::Float, Arity::VariadicMean>(r, "Mean", "op_add");
-  add_map<rt::op_prelu, Types::SignedOrFloat>(r, "PRelu", "op_prelu");
+  add_prelu(r);
   add_where(r);
   add_clip(r);
 

@@ -60,14 +60,15 @@ std::vector<bool> reduced_axes(const NodeView& v, int64_t axes_input_opset, bool
 bool is_float(DType t) { return t == DType::Float || t == DType::Double; }
 bool is_numeric(DType t) { return is_float(t) || dtype_is_integer(t); }
 
-template <template <class> class R>
+template <template <class> class R, bool with_bool = false>
 void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_input_opset, bool integers) {
   OpDef d;
   d.op_type = op;
   d.types = integers ? "float, double, int8/16/32/64, uint8/16/32/64" : "float, double";
   d.infer = [axes_input_opset, integers](const NodeView& v) {
     const DType t = v.input_dtype(0);
-    if (!(integers ? is_numeric(t) : is_float(t))) v.unsupported("input type {} is not supported", dtype_name(t));
+    if (!(integers ? is_numeric(t) || (with_bool && t == DType::Bool) : is_float(t)))
+      v.unsupported("input type {} is not supported", dtype_name(t));
     bool noop = false;
     const std::vector<bool> reduced = reduced_axes(v, axes_input_opset, noop);
     if (noop) return InferResult{{v.input(0)}};
@@ -91,7 +92,7 @@ void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_i
     Tensor y(outs[0].dtype, static_dims(outs[0].shape));
     visit_dtype(y.dtype, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (!std::is_same_v<T, bool>)
+      if constexpr (!std::is_same_v<T, bool> || with_bool)
         rt::reduce_axes(in[0]->data<T>(), y.data<T>(), int(p.kept_dims.size()), p.kept_dims.data(), p.kept_strides.data(),
                         int(p.red_dims.size()), p.red_dims.data(), p.red_strides.data(), R<T>{});
     });
@@ -262,8 +263,8 @@ void register_reduction_ops(Registry& r) {
   add_reduce<rt::reduce_sum>(r, "ReduceSum", "reduce_sum", 13, true);
   add_reduce<rt::reduce_mean>(r, "ReduceMean", "reduce_mean", 18, true);
   add_reduce<rt::reduce_prod>(r, "ReduceProd", "reduce_prod", 18, true);
-  add_reduce<rt::reduce_max>(r, "ReduceMax", "reduce_max", 18, true);
-  add_reduce<rt::reduce_min>(r, "ReduceMin", "reduce_min", 18, true);
+  add_reduce<rt::reduce_max, true>(r, "ReduceMax", "reduce_max", 18, true);
+  add_reduce<rt::reduce_min, true>(r, "ReduceMin", "reduce_min", 18, true);
   add_reduce<rt::reduce_l1>(r, "ReduceL1", "reduce_l1", 18, true);
   add_reduce<rt::reduce_l2>(r, "ReduceL2", "reduce_l2", 18, true);
   add_reduce<rt::reduce_sum_square>(r, "ReduceSumSquare", "reduce_sum_square", 18, true);
