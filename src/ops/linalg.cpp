@@ -1,4 +1,6 @@
 // Matrix products: Gemm and MatMul (numpy semantics, batched with broadcasting).
+#include <cctype>
+
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
@@ -156,9 +158,133 @@ void add_matmul(Registry& r) {
   r.add(std::move(d));
 }
 
+// Einsum's equation resolved against the operands' shapes: labels split into output and summed
+// ones, with each operand's stride along every label.
+struct EinsumPlan {
+  std::vector<int64_t> out_dims, sum_dims, out_strides, sum_strides;
+};
+
+EinsumPlan plan_einsum(const NodeView& v) {
+  std::string eq;
+  for (char c : v.node().require_attr("equation", Attribute::Kind::String).s)
+    if (c != ' ') eq += c;
+  const auto arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (std::size_t start = 0;;) {
+    const auto comma = lhs.find(',', start);
+    terms.push_back(lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (terms.size() != v.num_inputs()) v.fail("the equation has {} operands, the node {}", terms.size(), v.num_inputs());
+  // Ellipsis dims become the labels 'A', 'B', ... (right-aligned across operands).
+  std::map<char, int64_t> size;
+  std::vector<std::vector<char>> labels(terms.size());
+  std::size_t ellipsis_rank = 0;
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    const auto dims = v.input_dims(k);
+    const auto dots = terms[k].find("...");
+    const std::size_t named = terms[k].size() - (dots == std::string::npos ? 0 : 3);
+    if (dims.size() < named || (dots == std::string::npos && dims.size() != named))
+      v.fail("operand {} has rank {}, the equation names {} dims", k, dims.size(), named);
+    if (dots != std::string::npos) ellipsis_rank = std::max(ellipsis_rank, dims.size() - named);
+  }
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    const auto dims = v.input_dims(k);
+    const auto dots = terms[k].find("...");
+    const std::size_t own = dots == std::string::npos ? 0 : dims.size() - (terms[k].size() - 3);
+    std::size_t d = 0;
+    for (std::size_t i = 0; i < terms[k].size(); ++i) {
+      if (i == dots) {
+        for (std::size_t e = 0; e < own; ++e) labels[k].push_back(char('A' + (ellipsis_rank - own + e)));
+        i += 2;
+        continue;
+      }
+      if (!std::isalpha(static_cast<unsigned char>(terms[k][i])) || std::isupper(static_cast<unsigned char>(terms[k][i])))
+        v.unsupported("einsum label '{}'", terms[k][i]);
+      labels[k].push_back(terms[k][i]);
+    }
+    for (char l : labels[k]) {
+      const int64_t n = dims[d++];
+      auto it = size.find(l);
+      if (it == size.end()) size[l] = n;
+      else if (it->second != n && n != 1 && it->second != 1) v.fail("label '{}' has extents {} and {}", l, it->second, n);
+      else it->second = std::max(it->second, n);
+    }
+  }
+  std::vector<char> out;
+  if (arrow != std::string::npos) {
+    const std::string rhs = eq.substr(arrow + 2);
+    for (std::size_t i = 0; i < rhs.size(); ++i) {
+      if (rhs.compare(i, 3, "...") == 0) {
+        for (std::size_t e = 0; e < ellipsis_rank; ++e) out.push_back(char('A' + e));
+        i += 2;
+      } else {
+        if (!size.count(rhs[i])) v.fail("output label '{}' names no input dim", rhs[i]);
+        out.push_back(rhs[i]);
+      }
+    }
+  } else {  // implicit: ellipsis dims, then labels used once, in alphabetical order
+    std::map<char, int> uses;
+    for (const auto& ls : labels)
+      for (char l : ls) ++uses[l];
+    for (std::size_t e = 0; e < ellipsis_rank; ++e) out.push_back(char('A' + e));
+    for (const auto& [l, n] : uses)
+      if (n == 1 && std::islower(static_cast<unsigned char>(l))) out.push_back(l);
+  }
+  std::vector<char> summed;
+  for (const auto& [l, n] : size)
+    if (std::find(out.begin(), out.end(), l) == out.end()) summed.push_back(l);
+  if (out.size() > 16 || summed.size() > 16 || terms.size() > 16) v.unsupported("einsum with more than 16 labels or operands");
+  EinsumPlan p;
+  for (char l : out) p.out_dims.push_back(size[l]);
+  for (char l : summed) p.sum_dims.push_back(size[l]);
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    const auto dims = v.input_dims(k);
+    const auto strides = contiguous_strides(dims);
+    auto stride_of = [&](char l) {
+      int64_t s = 0;
+      for (std::size_t d = 0; d < labels[k].size(); ++d)
+        if (labels[k][d] == l && dims[d] != 1) s += strides[d];
+      return s;
+    };
+    for (char l : out) p.out_strides.push_back(stride_of(l));
+    for (char l : summed) p.sum_strides.push_back(stride_of(l));
+  }
+  return p;
+}
+
+void add_einsum(Registry& r) {
+  OpDef d;
+  d.op_type = "Einsum";
+  d.min_opset = 12;
+  d.types = "float, double, int32, int64";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double && t != DType::Int32 && t != DType::Int64)
+      v.unsupported("input type {} is not supported", dtype_name(t));
+    for (std::size_t i = 1; i < v.num_inputs(); ++i)
+      if (v.input_dtype(i) != t) v.fail("operands have different types");
+    return InferResult{{static_value(t, plan_einsum(v).out_dims)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("gemm");
+    const EinsumPlan p = plan_einsum(e);
+    std::string operands;
+    for (std::size_t i = 0; i < e.num_inputs(); ++i) operands += (i ? ", " : "") + e.in(i);
+    e.line("const {}* const operands[] = {{{}}};", e.in_type(0), operands);
+    e.line("detail::einsum(operands, {}, {}, {}, {}, {}, {}, {}, {});", e.num_inputs(), e.out(0), p.out_dims.size(),
+           e.int_array("out_dims", p.out_dims), e.int_array("out_strides", p.out_strides), p.sum_dims.size(),
+           e.int_array("sum_dims", p.sum_dims), e.int_array("sum_strides", p.sum_strides));
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_linalg_ops(Registry& r) {
+  add_einsum(r);
   add_gemm(r);
   add_matmul(r);
 }

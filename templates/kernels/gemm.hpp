@@ -46,3 +46,40 @@ inline void add_bias_2d(T* c, const T* bias, int64_t rows, int64_t cols, int64_t
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) c[i * cols + j] += beta * bias[i * row_stride + j * col_stride];
 }
+
+// General Einsum: every output position sums, over the summed labels' positions, the product
+// of the operands' elements. Strides per operand and label were computed at generation time
+// (a label repeated within an operand, a diagonal, has its strides added).
+template <class T>
+inline void einsum(const T* const* operands, int count, T* y, int out_rank, const int64_t* out_dims,
+                   const int64_t* out_strides, int sum_rank, const int64_t* sum_dims, const int64_t* sum_strides) {
+  int64_t outputs = 1, sums = 1;
+  for (int d = 0; d < out_rank; ++d) outputs *= out_dims[d];
+  for (int d = 0; d < sum_rank; ++d) sums *= sum_dims[d];
+  int64_t out_index[16] = {0};
+  int64_t base[16] = {0};  // per operand
+  for (int64_t o = 0; o < outputs; ++o) {
+    T acc = T(0);
+    int64_t sum_index[16] = {0};
+    int64_t offset[16];
+    for (int k = 0; k < count; ++k) offset[k] = base[k];
+    for (int64_t s = 0; s < sums; ++s) {
+      T product = T(1);
+      for (int k = 0; k < count; ++k) product *= operands[k][offset[k]];
+      acc += product;
+      for (int d = sum_rank - 1; d >= 0; --d) {
+        for (int k = 0; k < count; ++k) offset[k] += sum_strides[k * sum_rank + d];
+        if (++sum_index[d] < sum_dims[d]) break;
+        for (int k = 0; k < count; ++k) offset[k] -= sum_strides[k * sum_rank + d] * sum_dims[d];
+        sum_index[d] = 0;
+      }
+    }
+    y[o] = acc;
+    for (int d = out_rank - 1; d >= 0; --d) {
+      for (int k = 0; k < count; ++k) base[k] += out_strides[k * out_rank + d];
+      if (++out_index[d] < out_dims[d]) break;
+      for (int k = 0; k < count; ++k) base[k] -= out_strides[k * out_rank + d] * out_dims[d];
+      out_index[d] = 0;
+    }
+  }
+}
