@@ -157,6 +157,67 @@ void add_conv_transpose(Registry& r) {
   r.add(std::move(d));
 }
 
+// Col2Im: the columns [N, C * prod(block), L] summed back into images [N, C, image...].
+struct Col2ImPlan {
+  Window w;
+  int64_t batch, channels;
+};
+
+Col2ImPlan plan_col2im(const NodeView& v) {
+  const auto x = v.input_dims(0);
+  const auto image = v.constant_ints(1, "image_shape");
+  const auto block = v.constant_ints(2, "block_shape");
+  const std::size_t r = image.size();
+  if (x.size() != 3) v.fail("input must be 3-D");
+  if (block.size() != r || r == 0 || r > 8) v.fail("image_shape and block_shape must have the same length (1 to 8)");
+  const Node& n = v.node();
+  Col2ImPlan p;
+  Window& w = p.w;
+  w.in = image;
+  w.kernel = block;
+  w.strides = n.attr_ints("strides", std::vector<int64_t>(r, 1));
+  w.dilations = n.attr_ints("dilations", std::vector<int64_t>(r, 1));
+  const auto pads = n.attr_ints("pads", std::vector<int64_t>(2 * r, 0));
+  if (w.strides.size() != r || w.dilations.size() != r || pads.size() != 2 * r) v.fail("attributes do not match the image rank");
+  int64_t positions = 1;
+  for (std::size_t d = 0; d < r; ++d) {
+    w.pad_begin.push_back(pads[d]);
+    w.pad_end.push_back(pads[d + r]);
+    const int64_t span = w.dilations[d] * (block[d] - 1) + 1;
+    w.out.push_back((image[d] + pads[d] + pads[d + r] - span) / w.strides[d] + 1);
+    positions *= w.out.back();
+  }
+  const int64_t ksize = element_count(block);
+  if (ksize == 0 || x[1] % ksize) v.fail("{} rows do not split into blocks of {}", x[1], ksize);
+  if (x[2] != positions) v.fail("{} columns given, the geometry makes {}", x[2], positions);
+  p.batch = x[0];
+  p.channels = x[1] / ksize;
+  return p;
+}
+
+void add_col2im(Registry& r) {
+  OpDef d;
+  d.op_type = "Col2Im";
+  d.min_opset = 18;
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    require_float(v);
+    const Col2ImPlan p = plan_col2im(v);
+    return InferResult{{static_value(v.input_dtype(0), with_spatial(p.batch, p.channels, p.w.in))}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("conv");
+    e.use_kernel("elementwise");
+    const Col2ImPlan p = plan_col2im(e);
+    const int64_t image = element_count(p.w.in), cols = e.input_dims(0)[1] * e.input_dims(0)[2];
+    e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
+    e.line("detail::fill({}, {}, {}(0));", e.out(0), p.batch * p.channels * image, e.in_type(0));
+    e.line("for (int64_t n = 0; n < {}; ++n) detail::col2im_nd({} + n * {}, {} + n * {}, {}, geometry);", p.batch, e.in(0),
+           cols, e.out(0), p.channels * image, p.channels);
+  };
+  r.add(std::move(d));
+}
+
 enum class Pooling { Max, Average, Lp };
 
 Window plan_pool(const NodeView& v) {
@@ -261,6 +322,7 @@ void add_max_unpool(Registry& r) {
 void register_conv_ops(Registry& r) {
   add_conv(r);
   add_conv_transpose(r);
+  add_col2im(r);
   add_pool(r, "MaxPool", Pooling::Max);
   add_pool(r, "AveragePool", Pooling::Average);
   add_global_pool(r, "GlobalAveragePool", Pooling::Average);
