@@ -281,9 +281,32 @@ void add_einsum(Registry& r) {
   r.add(std::move(d));
 }
 
+void add_det(Registry& r) {
+  OpDef d;
+  d.op_type = "Det";
+  d.min_opset = 11;
+  d.types = "float, double";
+  d.infer = [](const NodeView& v) {
+    require_float(v, v.input_dtype(0));
+    const auto x = v.input_dims(0);
+    if (x.size() < 2 || x[x.size() - 1] != x[x.size() - 2]) v.fail("input must hold square matrices");
+    const int64_t n = x.back();
+    return InferResult{{static_value(v.input_dtype(0), std::vector<int64_t>(x.begin(), x.end() - 2))}, n * n * 8};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("gemm");
+    const auto x = e.input_dims(0);
+    const int64_t n = x.back();
+    e.line("detail::determinant({}, {}, {}, {}, reinterpret_cast<double*>({}));", e.in(0), e.out(0),
+           n ? element_count(x) / (n * n) : 0, n, e.workspace());
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_linalg_ops(Registry& r) {
+  add_det(r);
   add_einsum(r);
   add_gemm(r);
   add_matmul(r);

@@ -344,9 +344,42 @@ void add_grid_sample(Registry& r) {
   r.add(std::move(d));
 }
 
+void add_affine_grid(Registry& r) {
+  OpDef d;
+  d.op_type = "AffineGrid";
+  d.min_opset = 20;
+  d.types = "float, double; int64 size";
+  auto plan = [](const NodeView& v) {
+    const auto theta = v.input_dims(0);
+    const auto size = v.constant_ints(1, "size");
+    if (size.size() != 4 && size.size() != 5) v.fail("size must describe a 2-D or 3-D image");
+    const int64_t rank = int64_t(size.size()) - 2;
+    if (theta != std::vector<int64_t>{size[0], rank, rank + 1}) v.fail("theta must have shape [{}, {}, {}]", size[0], rank, rank + 1);
+    return std::vector<int64_t>(size.begin(), size.end());
+  };
+  d.infer = [plan](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const auto size = plan(v);
+    std::vector<int64_t> y{size[0]};
+    y.insert(y.end(), size.begin() + 2, size.end());
+    y.push_back(int64_t(size.size()) - 2);
+    return InferResult{{static_value(t, y)}};
+  };
+  d.emit = [plan](EmitContext& e) {
+    e.use_kernel("resize");
+    const auto size = plan(e);
+    const std::vector<int64_t> dims(size.begin() + 2, size.end());
+    e.line("detail::affine_grid({}, {}, {}, {}, {}, {});", e.in(0), e.out(0), size[0], dims.size(), e.int_array("dims", dims),
+           e.node().attr_int("align_corners", 0) != 0);
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_resize_ops(Registry& r) {
+  add_affine_grid(r);
   add_grid_sample(r);
   add_resize(r, "Upsample", 7, 9);
   add_resize(r, "Resize", 10, kLatestOpset);

@@ -83,3 +83,33 @@ inline void einsum(const T* const* operands, int count, T* y, int out_rank, cons
     }
   }
 }
+
+// Determinants of `count` square matrices of order n, by LU with partial pivoting in double.
+// scratch holds n * n doubles.
+template <class T>
+inline void determinant(const T* x, T* y, int64_t count, int64_t n, double* scratch) {
+  for (int64_t m = 0; m < count; ++m) {
+    double* a = scratch;
+    for (int64_t i = 0; i < n * n; ++i) a[i] = double(x[m * n * n + i]);
+    double det = 1;
+    for (int64_t c = 0; c < n && det != 0; ++c) {
+      int64_t pivot = c;
+      for (int64_t r = c + 1; r < n; ++r)
+        if (std::fabs(a[r * n + c]) > std::fabs(a[pivot * n + c])) pivot = r;
+      if (a[pivot * n + c] == 0) {
+        det = 0;
+        break;
+      }
+      if (pivot != c) {
+        for (int64_t k = 0; k < n; ++k) std::swap(a[c * n + k], a[pivot * n + k]);
+        det = -det;
+      }
+      det *= a[c * n + c];
+      for (int64_t r = c + 1; r < n; ++r) {
+        const double f = a[r * n + c] / a[c * n + c];
+        for (int64_t k = c; k < n; ++k) a[r * n + k] -= f * a[c * n + k];
+      }
+    }
+    y[m] = T(det);
+  }
+}

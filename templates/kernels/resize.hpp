@@ -131,3 +131,32 @@ inline void grid_sample(const T* x, const T* grid, T* y, int64_t batch, int64_t 
       }
     }
 }
+
+// AffineGrid: for each of `batch` matrices theta [rank, rank + 1], the sampling grid
+// [dims..., rank] of theta applied to the normalized coordinates (x, y[, z], 1) of every
+// output position (x along the last dim).
+template <class T>
+inline void affine_grid(const T* theta, T* y, int64_t batch, int rank, const int64_t* dims, bool align_corners) {
+  int64_t count = 1;
+  for (int d = 0; d < rank; ++d) count *= dims[d];
+  for (int64_t n = 0; n < batch; ++n) {
+    const T* th = theta + n * rank * (rank + 1);
+    for (int64_t p = 0; p < count; ++p) {
+      T homo[4];
+      for (int64_t d = rank - 1, rest = p; d >= 0; --d) {
+        const int64_t i = rest % dims[d];
+        rest /= dims[d];
+        const double c = align_corners ? (dims[d] > 1 ? -1.0 + double(i) * 2.0 / double(dims[d] - 1) : 0.0)
+                                       : -1.0 + (2.0 * double(i) + 1.0) / double(dims[d]);
+        homo[rank - 1 - d] = T(c);
+      }
+      homo[rank] = T(1);
+      T* out = y + (n * count + p) * rank;
+      for (int k = 0; k < rank; ++k) {
+        T acc = T(0);
+        for (int j = 0; j <= rank; ++j) acc += th[k * (rank + 1) + j] * homo[j];
+        out[k] = acc;
+      }
+    }
+  }
+}
