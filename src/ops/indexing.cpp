@@ -403,6 +403,25 @@ void add_split(Registry& r) {
     }
     return res;
   };
+  d.eval = [](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
+    const auto x = in[0]->dims;
+    const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(x.size()));
+    const int64_t outer = element_count(std::vector<int64_t>(x.begin(), x.begin() + axis));
+    const int64_t inner = element_count(std::vector<int64_t>(x.begin() + axis + 1, x.end()));
+    std::vector<Tensor> ys;
+    int64_t offset = 0;
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      Tensor y(outs[i].dtype, static_dims(outs[i].shape));
+      const int64_t part = y.dims[std::size_t(axis)] * inner;
+      visit_storage(y.dtype, [&](auto tag) {
+        using T = decltype(tag);
+        rt::copy_columns(in[0]->data<T>(), y.data<T>(), outer, x[std::size_t(axis)] * inner, part, offset);
+      });
+      offset += part;
+      ys.push_back(std::move(y));
+    }
+    return ys;
+  };
   d.emit = [](EmitContext& e) {
     e.use_kernel("movement");
     const auto x = e.input_dims(0);

@@ -220,9 +220,23 @@ void add_bit_cast(Registry& r) {
   r.add(std::move(d));
 }
 
+// If: inference inlines the branch a known condition selects (passes/control_flow.cpp); an If
+// that reaches this point has a condition only known at run time.
+void add_if(Registry& r) {
+  OpDef d;
+  d.op_type = "If";
+  d.types = "bool condition known at generation time";
+  d.infer = [](const NodeView& v) -> InferResult {
+    v.known_input(0, "condition");
+    v.fail("internal error: an If with a known condition was not inlined");
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_shape_ops(Registry& r) {
+  add_if(r);
   add_bit_cast(r);
   add_view(r, "Reshape", reshape_shape);
   add_view(r, "Flatten", flatten_shape);

@@ -149,7 +149,9 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
   const Registry& registry = Registry::instance();
   auto infer_node = [&](std::size_t index) {
     const Node& n = g.nodes[index];
-    const OpDef& def = *registry.find(n.op_type, g.opset(n.domain));
+    const OpDef* found = n.domain.empty() ? registry.find(n.op_type, g.opset(n.domain)) : nullptr;
+    if (!found) throw UnsupportedError(fmt::format("unsupported operator: {} ({})", n.op_type, n.describe()));
+    const OpDef& def = *found;
     NodeView view(n, g, &a.known);
     for (std::size_t i = 0; i < n.inputs.size(); ++i)
       if (!n.inputs[i].empty() && !g.values.count(n.inputs[i]))
@@ -185,6 +187,10 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
   };
   std::map<std::string, std::pair<DType, std::vector<std::string>>> lowered;  // node -> its half type and outputs
   for (std::size_t index = 0; index < g.nodes.size(); ++index) {
+    if (inline_known_if(g, index, a)) {
+      --index;  // infer the inlined branch from its first node
+      continue;
+    }
     std::vector<std::string> original;
     const std::string name = g.nodes[index].name;
     const DType half = lower_half_inputs(g, index, original);

@@ -29,6 +29,10 @@ void check_supported(const Graph& g);
 // Infers every node output's type and shape, in order, and computes what can be computed.
 Analysis infer_graph(Graph& g, const InferOptions& options = {});
 
+// Replaces the If node at `index` by the nodes of the branch its condition (known at
+// generation time) selects. Returns false, changing nothing, if the node is not such an If.
+bool inline_known_if(Graph& g, std::size_t index, const Analysis& a);
+
 class Pass {
  public:
   virtual ~Pass() = default;
