@@ -218,6 +218,36 @@ void add_col2im(Registry& r) {
   r.add(std::move(d));
 }
 
+void add_causal_conv_with_state(Registry& r) {
+  OpDef d;
+  d.op_type = "CausalConvWithState";
+  d.min_opset = 27;
+  d.types = "float, double (float16/bfloat16 computed in float)";
+  d.infer = [](const NodeView& v) {
+    require_float(v);
+    const auto x = v.input_dims(0), w = v.input_dims(1);
+    if (x.size() != 3) v.fail("input must be [batch, channels, length]");
+    if (w.size() != 3 || w[0] != x[1] || w[1] != 1 || w[2] < 1) v.fail("weight must have shape [{}, 1, k]", x[1]);
+    if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{x[1]}) v.fail("bias must have shape [{}]", x[1]);
+    const std::vector<int64_t> state{x[0], x[1], w[2] - 1};
+    if (v.has_input(3) && v.input_dims(3) != state) v.fail("past_state must have shape {}", shape_str(to_shape(state)));
+    const std::string act = v.node().attr_string("activation", "none");
+    if (act != "none" && act != "silu" && act != "swish") v.fail("unknown activation '{}'", act);
+    return InferResult{{v.input(0), static_value(v.input_dtype(0), state)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("conv");
+    const auto x = e.input_dims(0);
+    const std::string t = e.in_type(0);
+    auto input = [&](std::size_t i) { return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", t); };
+    const bool present = e.num_outputs() > 1 && !e.node().outputs[1].empty();
+    e.line("detail::causal_conv_with_state({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), input(2),
+           input(3), e.out(0), present ? e.out(1) : fmt::format("static_cast<{}*>(nullptr)", t), x[0], x[1], x[2],
+           e.input_dims(1)[2], e.node().attr_string("activation", "none") != "none");
+  };
+  r.add(std::move(d));
+}
+
 enum class Pooling { Max, Average, Lp };
 
 Window plan_pool(const NodeView& v) {
@@ -323,6 +353,7 @@ void register_conv_ops(Registry& r) {
   add_conv(r);
   add_conv_transpose(r);
   add_col2im(r);
+  add_causal_conv_with_state(r);
   add_pool(r, "MaxPool", Pooling::Max);
   add_pool(r, "AveragePool", Pooling::Average);
   add_global_pool(r, "GlobalAveragePool", Pooling::Average);

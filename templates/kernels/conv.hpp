@@ -145,3 +145,28 @@ inline void conv_transpose_nd(const T* x, const T* w, const T* bias, T* y, T* co
           for (int64_t i = 0; i < ysize; ++i) yg[m * ysize + i] += bias[grp * mg + m];
     }
 }
+
+// Causal depthwise 1-D convolution with carried state (CausalConvWithState): each channel's
+// sequence is its past state (k - 1 values, zeros without one) followed by the input;
+// y[t] = bias + sum_j w[j] * seq[t + j], optionally through SiLU; present receives the last
+// k - 1 values of the sequence.
+template <class T>
+inline void causal_conv_with_state(const T* x, const T* w, const T* bias, const T* past, T* y, T* present, int64_t batch,
+                                   int64_t channels, int64_t length, int64_t k, bool silu) {
+  const int64_t carry = k - 1;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t c = 0; c < channels; ++c) {
+      const T* xs = x + (b * channels + c) * length;
+      const T* ps = past ? past + (b * channels + c) * carry : nullptr;
+      auto seq = [&](int64_t i) { return i < carry ? (ps ? ps[i] : T(0)) : xs[i - carry]; };
+      const T* wc = w + c * k;
+      T* ys = y + (b * channels + c) * length;
+      for (int64_t t = 0; t < length; ++t) {
+        T acc = bias ? bias[c] : T(0);
+        for (int64_t j = 0; j < k; ++j) acc += wc[j] * seq(t + j);
+        ys[t] = silu ? acc / (T(1) + std::exp(-acc)) : acc;
+      }
+      if (present)
+        for (int64_t i = 0; i < carry; ++i) present[(b * channels + c) * carry + i] = seq(length + i);
+    }
+}
