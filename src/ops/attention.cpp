@@ -1,4 +1,4 @@
-// Attention-era operators: Attention and RotaryEmbedding (opset 23+).
+// Attention-era operators: Attention, RotaryEmbedding (opset 23+) and LinearAttention (27+).
 #include <cmath>
 
 #include "emit/emit_context.hpp"
@@ -176,9 +176,76 @@ void add_rotary_embedding(Registry& r) {
   r.add(std::move(d));
 }
 
+struct LinearAttentionPlan {
+  int64_t batch, steps, q_heads, kv_heads, dk, dv, decay_width = 0, beta_width = 0;
+  float scale;
+};
+
+LinearAttentionPlan plan_linear_attention(const NodeView& v) {
+  const auto q = v.input_dims(0), k = v.input_dims(1), val = v.input_dims(2);
+  if (q.size() != 3 || k.size() != 3 || val.size() != 3) v.fail("query, key and value must be [batch, steps, hidden]");
+  LinearAttentionPlan p{};
+  p.q_heads = v.node().require_attr("q_num_heads", Attribute::Kind::Int).i;
+  p.kv_heads = v.node().require_attr("kv_num_heads", Attribute::Kind::Int).i;
+  if (p.q_heads <= 0 || p.kv_heads <= 0 || p.q_heads % p.kv_heads) v.fail("q_num_heads must be a multiple of kv_num_heads");
+  p.batch = q[0];
+  p.steps = q[1];
+  if (q[2] % p.q_heads || val[2] % p.kv_heads) v.fail("hidden sizes do not split into heads");
+  p.dk = q[2] / p.q_heads;
+  p.dv = val[2] / p.kv_heads;
+  if (k != std::vector<int64_t>{p.batch, p.steps, p.kv_heads * p.dk}) v.fail("key must have shape [{}, {}, {}]", p.batch, p.steps, p.kv_heads * p.dk);
+  const std::string rule = v.node().attr_string("update_rule", "gated_delta");
+  if (rule != "linear" && rule != "gated" && rule != "delta" && rule != "gated_delta") v.fail("unknown update_rule '{}'", rule);
+  const bool gating = rule == "gated" || rule == "gated_delta", delta = rule == "delta" || rule == "gated_delta";
+  if (gating != v.has_input(4)) v.fail("update_rule '{}' {} a decay input", rule, gating ? "needs" : "forbids");
+  if (delta != v.has_input(5)) v.fail("update_rule '{}' {} a beta input", rule, delta ? "needs" : "forbids");
+  if (gating) {
+    p.decay_width = v.input_dims(4).back();
+    if (p.decay_width != p.kv_heads && p.decay_width != p.kv_heads * p.dk) v.fail("decay's last dim must be kv_num_heads or kv_num_heads * d_k");
+  }
+  if (delta) {
+    p.beta_width = v.input_dims(5).back();
+    if (p.beta_width != p.kv_heads && p.beta_width != 1) v.fail("beta's last dim must be kv_num_heads or 1");
+  }
+  if (v.has_input(3) && v.input_dims(3) != std::vector<int64_t>{p.batch, p.kv_heads, p.dk, p.dv})
+    v.fail("past_state must have shape [{}, {}, {}, {}]", p.batch, p.kv_heads, p.dk, p.dv);
+  const float scale = v.node().attr_float("scale", 0.f);
+  p.scale = scale == 0.f ? float(1.0 / std::sqrt(double(p.dk))) : scale;
+  return p;
+}
+
+void add_linear_attention(Registry& r) {
+  OpDef d;
+  d.op_type = "LinearAttention";
+  d.min_opset = 27;
+  d.types = "float, double (float16/bfloat16 computed in float)";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const LinearAttentionPlan p = plan_linear_attention(v);
+    InferResult res{{static_value(t, {p.batch, p.steps, p.q_heads * p.dv}), static_value(t, {p.batch, p.kv_heads, p.dk, p.dv})}};
+    res.workspace_bytes = (p.batch * p.kv_heads * p.dk * p.dv + p.dv) * int64_t(dtype_size(t));
+    return res;
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("attention");
+    const LinearAttentionPlan p = plan_linear_attention(e);
+    const std::string t = e.in_type(0);
+    auto input = [&](std::size_t i) { return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", t); };
+    const bool present = e.num_outputs() > 1 && !e.node().outputs[1].empty();
+    const std::string scratch = fmt::format("reinterpret_cast<{}*>({})", t, e.workspace());
+    e.line("detail::linear_attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} + {});", e.in(0),
+           e.in(1), e.in(2), input(3), input(4), p.decay_width, input(5), p.beta_width, e.out(0),
+           present ? e.out(1) : scratch, p.batch, p.steps, p.q_heads, p.kv_heads, p.dk, p.dv, cpp_float(p.scale), scratch,
+           p.batch * p.kv_heads * p.dk * p.dv);
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_attention_ops(Registry& r) {
+  add_linear_attention(r);
   add_attention(r);
   add_rotary_embedding(r);
 }

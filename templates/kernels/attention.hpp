@@ -130,3 +130,52 @@ inline void rotary_embedding(const T* x, const T* cos_cache, const T* sin_cache,
       }
     }
 }
+
+// Linear attention with a recurrent state per (batch, kv head) of [dk, dv]: per step the state
+// decays (gating; decay per head or per key feature), takes the delta-rule correction
+// (beta * (v - state^T k)) or plain v, adds k v^T, and every query head of the group reads
+// scale * q^T state. q, k, v are [batch, steps, heads * size]; state is [batch, kv_heads, dk, dv]
+// (present, or scratch when the present state is not wanted); scratch also holds dv values.
+template <class T>
+inline void linear_attention(const T* q, const T* k, const T* v, const T* past, const T* decay, int64_t decay_width,
+                             const T* beta, int64_t beta_width, T* y, T* state, int64_t batch, int64_t steps,
+                             int64_t q_heads, int64_t kv_heads, int64_t dk, int64_t dv, float scale, T* scratch) {
+  const int64_t group = q_heads / kv_heads;
+  T* corrected = scratch;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < kv_heads; ++h) {
+      T* s = state + (b * kv_heads + h) * dk * dv;
+      for (int64_t i = 0; i < dk * dv; ++i) s[i] = past ? past[(b * kv_heads + h) * dk * dv + i] : T(0);
+      for (int64_t t = 0; t < steps; ++t) {
+        const int64_t row = b * steps + t;
+        if (decay)
+          for (int64_t d = 0; d < dk; ++d) {
+            const T g = std::exp(decay_width == kv_heads ? decay[row * kv_heads + h] : decay[row * decay_width + h * dk + d]);
+            for (int64_t m = 0; m < dv; ++m) s[d * dv + m] *= g;
+          }
+        const T* kt = k + row * kv_heads * dk + h * dk;
+        const T* vt = v + row * kv_heads * dv + h * dv;
+        for (int64_t m = 0; m < dv; ++m) corrected[m] = vt[m];
+        if (beta) {
+          const T bt = beta[row * beta_width + (beta_width == 1 ? 0 : h)];
+          for (int64_t m = 0; m < dv; ++m) {
+            T retrieved = T(0);
+            for (int64_t d = 0; d < dk; ++d) retrieved += s[d * dv + m] * kt[d];
+            corrected[m] = bt * (vt[m] - retrieved);
+          }
+        }
+        for (int64_t d = 0; d < dk; ++d)
+          for (int64_t m = 0; m < dv; ++m) s[d * dv + m] += kt[d] * corrected[m];
+        for (int64_t g = 0; g < group; ++g) {
+          const int64_t qh = h * group + g;
+          const T* qt = q + row * q_heads * dk + qh * dk;
+          T* yt = y + row * q_heads * dv + qh * dv;
+          for (int64_t m = 0; m < dv; ++m) {
+            T acc = T(0);
+            for (int64_t d = 0; d < dk; ++d) acc += qt[d] * s[d * dv + m];
+            yt[m] = T(scale) * acc;
+          }
+        }
+      }
+    }
+}
