@@ -42,8 +42,8 @@ struct float16_t {
       if (abs < 0x33000000u) return uint16_t(sign);
       const uint32_t shift = 126u - (abs >> 23);
       const uint32_t mantissa = (abs & 0x7fffffu) | 0x800000u;
-      uint32_t half = mantissa >> (shift + 1);
-      const uint32_t rest = mantissa & ((2u << shift) - 1u), midpoint = 1u << shift;
+      uint32_t half = mantissa >> shift;
+      const uint32_t rest = mantissa & ((1u << shift) - 1u), midpoint = 1u << (shift - 1u);
       if (rest > midpoint || (rest == midpoint && (half & 1u))) ++half;
       return uint16_t(sign | half);
     }

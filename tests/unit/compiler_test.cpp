@@ -6,6 +6,7 @@
 #include "emit/emit_context.hpp"
 #include "emit/templates.hpp"
 #include "model_builder.hpp"
+#include "kernels/prelude.hpp"
 #include "ops/broadcast.hpp"
 #include "passes/passes.hpp"
 #include "sofiec/compiler.hpp"
@@ -144,6 +145,101 @@ TEST(Broadcast, MergesDimensionsAndFindsScalars) {
   const BinaryLayout row = plan_binary({4, 5, 6}, {6}, {4, 5, 6});
   EXPECT_EQ(row.dims, (std::vector<int64_t>{20, 6}));  // the two outer dims merge
   EXPECT_EQ(row.b_strides, (std::vector<int64_t>{0, 1}));
+}
+
+TEST(Broadcast, ThreeOperandsMergeWhereAllAgree) {
+  // Where(cond [4,1,6], x [5,6], y scalar) -> [4,5,6]: no two dims walk alike for all three.
+  const BroadcastLayout l = plan_broadcast({{4, 1, 6}, {5, 6}, {}}, {4, 5, 6});
+  EXPECT_EQ(l.dims, (std::vector<int64_t>{4, 5, 6}));
+  EXPECT_EQ(l.strides[0], (std::vector<int64_t>{6, 0, 1}));
+  EXPECT_EQ(l.strides[1], (std::vector<int64_t>{0, 6, 1}));
+  EXPECT_EQ(l.strides[2], (std::vector<int64_t>{0, 0, 0}));
+  // Same-shaped operands and a row merge the two outer dims.
+  const BroadcastLayout m = plan_broadcast({{4, 5, 6}, {4, 5, 6}, {6}}, {4, 5, 6});
+  EXPECT_EQ(m.dims, (std::vector<int64_t>{20, 6}));
+  EXPECT_EQ(m.flat_strides(), (std::vector<int64_t>{6, 1, 6, 1, 0, 1}));
+}
+
+TEST(Half, RoundsToNearestEvenAndKeepsSpecials) {
+  EXPECT_EQ(float16_t(1.0f).bits, 0x3c00);
+  EXPECT_EQ(float16_t(65504.f).bits, 0x7bff);
+  EXPECT_EQ(float16_t(65520.f).bits, 0x7c00);          // rounds up to infinity
+  EXPECT_EQ(float16_t(1.0f + 1.0f / 2048).bits, 0x3c00);  // a tie goes to the even neighbour
+  EXPECT_EQ(float16_t(1.0f + 3.0f / 2048).bits, 0x3c02);
+  EXPECT_EQ(float16_t(5.96046448e-8f).bits, 0x0001);    // smallest subnormal
+  EXPECT_TRUE(std::isnan(float(float16_t(std::nanf("")))));
+  for (uint32_t b = 0; b < 0x7c00; ++b) {  // every finite half survives float and back
+    float16_t h;
+    h.bits = uint16_t(b);
+    ASSERT_EQ(float16_t(float(h)).bits, b);
+  }
+  EXPECT_EQ(bfloat16_t(1.0f).bits, 0x3f80);
+  EXPECT_EQ(bfloat16_t(1.0f + 1.0f / 256).bits, 0x3f80);  // tie to even
+  EXPECT_EQ(bfloat16_t(1.0f + 3.0f / 256).bits, 0x3f82);
+  EXPECT_FLOAT_EQ(float(bfloat16_t(-2.5f)), -2.5f);
+}
+
+TEST(Inference, HalfOperatorsComputeInFloat) {
+  ModelBuilder b;
+  b.input("x", {2}, onnx::TensorProto::FLOAT16).output("y", {2}, onnx::TensorProto::FLOAT16);
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  Model m = load(b);
+  infer_graph(m.graph);
+  std::vector<std::string> ops;
+  for (const Node& n : m.graph.nodes) ops.push_back(n.op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Cast", "Relu", "Cast"}));
+  EXPECT_EQ(m.graph.value(m.graph.nodes[1].outputs[0]).dtype, DType::Float);
+  EXPECT_EQ(m.graph.value("y").dtype, DType::Float16);
+}
+
+TEST(Inference, NeededValuesNameTheirGraphInputs) {
+  ModelBuilder b(18);
+  b.input("x", {2, 3}).input("k", {1}, onnx::TensorProto::INT64).output("y");
+  b.node("Neg", {"k"}, {"minus_k"});
+  b.node("ReduceSum", {"x", "minus_k"}, {"y"});
+  Model m = load(b);
+  try {
+    infer_graph(m.graph);
+    FAIL();
+  } catch (const NeedsValueError& e) {
+    EXPECT_EQ(e.inputs, (std::vector<std::string>{"k"}));
+  }
+  CompileOptions o;
+  o.frozen_inputs["k"] = frozen_value(m.graph, "k", {-2});  // Neg(-2) = axis 2 is out of range
+  EXPECT_THROW(compile_model(m, o), Error);
+  o.frozen_inputs["k"] = frozen_value(m.graph, "k", {-1});
+  const CompiledModel c = compile_model(m, o);
+  EXPECT_NE(c.header.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+  EXPECT_THROW(frozen_value(m.graph, "x", {1}), Error);  // 1 value for 6 elements
+}
+
+TEST(Inference, KnownIfConditionsInlineTheirBranch) {
+  ModelBuilder b;
+  b.input("x", {2}).output("y", {2});
+  b.init_ints("n", {}, {3});
+  b.init_ints("three", {}, {3});
+  b.node("Equal", {"n", "three"}, {"cond"});
+  auto& n = b.node("If", {"cond"}, {"y"}, "choose");
+  for (const char* branch : {"then_branch", "else_branch"}) {
+    auto* a = n.add_attribute();
+    a->set_name(branch);
+    a->set_type(onnx::AttributeProto::GRAPH);
+    auto* g = a->mutable_g();
+    g->set_name(branch);
+    auto* node = g->add_node();
+    node->set_op_type(std::string(branch) == "then_branch" ? "Relu" : "Neg");
+    node->add_input("x");  // outer-scope tensor
+    node->add_output("r");
+    auto* out = g->add_output();
+    out->set_name("r");
+    out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  }
+  Model m = load(b);
+  infer_graph(m.graph);
+  std::vector<std::string> ops;
+  for (const Node& node : m.graph.nodes) ops.push_back(node.op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Equal", "Relu", "Identity"}));
+  EXPECT_EQ(m.graph.nodes[1].outputs[0], "choose/r");
 }
 
 TEST(Inference, BroadcastMatMulAndSymbols) {
