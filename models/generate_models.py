@@ -41,6 +41,20 @@ class MnistCnn(nn.Module):
         return torch.softmax(self.classifier(x), dim=1)
 
 
+class RecurrentTagger(nn.Module):
+    # A sequence model as used on tracks or hits: stacked bidirectional LSTM, then a GRU.
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 8, num_layers=2, batch_first=True, bidirectional=True)
+        self.gru = nn.GRU(16, 6, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, _ = self.gru(y)
+        return self.head(z[:, -1])
+
+
 def resnet18():
     import torchvision
     return torchvision.models.resnet18(weights=None)
@@ -53,6 +67,7 @@ MODELS = {
     "mlp_bn_b64": (mlp_bn, (64, 100)),
     "mnist_cnn": (MnistCnn, (2, 1, 28, 28)),
     "resnet18": (resnet18, (1, 3, 224, 224)),
+    "recurrent": (RecurrentTagger, (3, 7, 5)),
 }
 
 

@@ -18,6 +18,13 @@ void list_operators() {
       std::cout << fmt::format("{:<24} opset {:>2}-{:<2}  {}\n", op, d.min_opset, d.max_opset, d.types);
 }
 
+// The README's operator table (tools/update_readme_operators.sh keeps it in step).
+void operator_table() {
+  std::cout << "| operator | opsets | types |\n|---|---|---|\n";
+  for (const auto& [op, defs] : sofiec::Registry::instance().all())
+    for (const auto& d : defs) std::cout << fmt::format("| {} | {}-{} | {} |\n", op, d.min_opset, d.max_opset, d.types);
+}
+
 std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs) {
   std::map<std::string, int64_t> dims;
   for (const auto& s : specs) {
@@ -62,7 +69,7 @@ int main(int argc, char** argv) {
   CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
   std::string model_path, output, level = "extended", ns, weights = "embed";
   std::vector<std::string> dim_specs, freeze_specs;
-  bool show_version = false, show_operators = false;
+  bool show_version = false, show_operators = false, show_table = false;
   app.add_option("model", model_path, "the .onnx model to compile");
   app.add_option("-o,--output", output, "header to write (default: <model stem>.hxx in the current folder)");
   app.add_option("-O,--optimize", level, "optimization level: 0, basic or extended")->capture_default_str();
@@ -76,6 +83,7 @@ int main(int argc, char** argv) {
                  "decide shapes, such as axes or K");
   app.add_flag("--version", show_version, "print the version and exit");
   app.add_flag("--list-operators", show_operators, "print the supported operators and exit");
+  app.add_flag("--operator-table", show_table, "print the supported operators as a markdown table and exit");
   CLI11_PARSE(app, argc, argv);
 
   if (show_version) {
@@ -84,6 +92,10 @@ int main(int argc, char** argv) {
   }
   if (show_operators) {
     list_operators();
+    return 0;
+  }
+  if (show_table) {
+    operator_table();
     return 0;
   }
   try {
