@@ -34,6 +34,14 @@ std::string EmitContext::in(std::size_t i) const {
 
 const std::string& EmitContext::out(std::size_t i) const { return output_vars_.at(i); }
 
+std::string EmitContext::in_or_null(std::size_t i, const std::string& type) const {
+  return has_input(i) ? in(i) : fmt::format("static_cast<const {}*>(nullptr)", type);
+}
+
+std::string EmitContext::out_or_null(std::size_t i, const std::string& type) const {
+  return i < num_outputs() && !node().outputs[i].empty() ? out(i) : fmt::format("static_cast<{}*>(nullptr)", type);
+}
+
 std::string EmitContext::int_array(const std::string& name, const std::vector<int64_t>& values) {
   std::string items;
   for (std::size_t i = 0; i < values.size(); ++i) items += (i ? ", " : "") + std::to_string(values[i]);

@@ -19,6 +19,9 @@ std::string cpp_int(int64_t v, DType t = DType::Int64);
 // Element i of a known tensor as a C++ literal of its type.
 std::string cpp_element(const Tensor& t, int64_t i);
 
+// An input or output index no node has: in_or_null / out_or_null give a null pointer for it.
+constexpr std::size_t kAbsent = std::size_t(-1);
+
 class EmitContext : public NodeView {
  public:
   // resolve_input gives the variable of a tensor the emitter reads; it is called only for
@@ -33,6 +36,10 @@ class EmitContext : public NodeView {
   // C++ expression of input/output i's pointer; "nullptr" for an omitted optional input.
   std::string in(std::size_t i) const;
   const std::string& out(std::size_t i) const;
+  // Input i, or a typed null pointer (of the given element type) when it is omitted.
+  std::string in_or_null(std::size_t i, const std::string& type) const;
+  // Output i, or a typed null pointer when the node does not produce it.
+  std::string out_or_null(std::size_t i, const std::string& type) const;
   std::size_t num_outputs() const { return output_vars_.size(); }
   const ValueInfo& output(std::size_t i) const { return graph().value(node().outputs[i]); }
   std::vector<int64_t> output_dims(std::size_t i) const {

@@ -105,12 +105,6 @@ void add_attention(Registry& r) {
     e.use_kernel("attention");
     const AttentionPlan p = plan_attention(e);
     const std::string t = e.in_type(0);
-    auto output = [&](std::size_t i) {
-      return i < e.num_outputs() && !e.node().outputs[i].empty() ? e.out(i) : fmt::format("static_cast<{}*>(nullptr)", t);
-    };
-    auto input = [&](std::size_t i, const std::string& type) {
-      return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", type);
-    };
     auto arr = [](const std::vector<int64_t>& a) { return fmt::format("{{{}}}", fmt::join(a, ", ")); };
     const float default_scale = float(1.0 / std::sqrt(double(p.head_size)));
     e.line("static constexpr detail::AttentionShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
@@ -120,8 +114,8 @@ void add_attention(Registry& r) {
            e.node().attr_int("right_window_size", -1), cpp_float(e.node().attr_float("scale", default_scale)),
            cpp_float(e.node().attr_float("softcap", 0.f)), e.node().attr_int("qk_matmul_output_mode", 0));
     e.line("detail::attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0), e.in(1),
-           e.in(2), input(3, e.has_input(3) ? e.in_type(3) : "bool"), input(4, t), input(5, t), input(6, "int64_t"),
-           e.out(0), output(1), output(2), output(3), t, e.workspace());
+           e.in(2), e.in_or_null(3, e.has_input(3) ? e.in_type(3) : "bool"), e.in_or_null(4, t), e.in_or_null(5, t),
+           e.in_or_null(6, "int64_t"), e.out(0), e.out_or_null(1, t), e.out_or_null(2, t), e.out_or_null(3, t), t, e.workspace());
   };
   r.add(std::move(d));
 }
@@ -170,7 +164,7 @@ void add_rotary_embedding(Registry& r) {
     e.use_kernel("attention");
     const RotaryPlan p = plan_rotary(e);
     e.line("detail::rotary_embedding({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2),
-           e.has_input(3) ? e.in(3) : "static_cast<const int64_t*>(nullptr)", e.out(0), p.batch, p.heads, p.seq,
+           e.in_or_null(3, "int64_t"), e.out(0), p.batch, p.heads, p.seq,
            p.head_size, p.rot, e.int_array("strides", p.strides), e.node().attr_int("interleaved", 0) != 0);
   };
   r.add(std::move(d));
@@ -231,11 +225,10 @@ void add_linear_attention(Registry& r) {
     e.use_kernel("attention");
     const LinearAttentionPlan p = plan_linear_attention(e);
     const std::string t = e.in_type(0);
-    auto input = [&](std::size_t i) { return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", t); };
     const bool present = e.num_outputs() > 1 && !e.node().outputs[1].empty();
     const std::string scratch = fmt::format("reinterpret_cast<{}*>({})", t, e.workspace());
     e.line("detail::linear_attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} + {});", e.in(0),
-           e.in(1), e.in(2), input(3), input(4), p.decay_width, input(5), p.beta_width, e.out(0),
+           e.in(1), e.in(2), e.in_or_null(3, t), e.in_or_null(4, t), p.decay_width, e.in_or_null(5, t), p.beta_width, e.out(0),
            present ? e.out(1) : scratch, p.batch, p.steps, p.q_heads, p.kv_heads, p.dk, p.dv, cpp_float(p.scale), scratch,
            p.batch * p.kv_heads * p.dk * p.dv);
   };

@@ -69,7 +69,7 @@ void add_conv(Registry& r) {
     const ConvPlan p = plan_conv(e);
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     e.line("detail::conv_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry);", e.in(0), e.in(1),
-           e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0),
+           e.in_or_null(2, e.in_type(0)), e.out(0),
            e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups);
   };
   r.add(std::move(d));
@@ -151,7 +151,7 @@ void add_conv_transpose(Registry& r) {
     const ConvTransposePlan p = plan_conv_transpose(e);
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     e.line("detail::conv_transpose_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry);", e.in(0),
-           e.in(1), e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0),
+           e.in(1), e.in_or_null(2, e.in_type(0)), e.out(0),
            e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups);
   };
   r.add(std::move(d));
@@ -239,10 +239,8 @@ void add_causal_conv_with_state(Registry& r) {
     e.use_kernel("conv");
     const auto x = e.input_dims(0);
     const std::string t = e.in_type(0);
-    auto input = [&](std::size_t i) { return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", t); };
-    const bool present = e.num_outputs() > 1 && !e.node().outputs[1].empty();
-    e.line("detail::causal_conv_with_state({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), input(2),
-           input(3), e.out(0), present ? e.out(1) : fmt::format("static_cast<{}*>(nullptr)", t), x[0], x[1], x[2],
+    e.line("detail::causal_conv_with_state({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1),
+           e.in_or_null(2, t), e.in_or_null(3, t), e.out(0), e.out_or_null(1, t), x[0], x[1], x[2],
            e.input_dims(1)[2], e.node().attr_string("activation", "none") != "none");
   };
   r.add(std::move(d));

@@ -223,7 +223,7 @@ void add_trilu(Registry& r) {
       k = kv[0];
     }
     const int64_t rows = x[x.size() - 2], cols = x.back();
-    const int64_t matrices = rows * cols ? element_count(x) / (rows * cols) : 0;
+    const int64_t matrices = rows * cols != 0 ? element_count(x) / (rows * cols) : 0;
     e.line("detail::trilu({}, {}, {}, {}, {}, int64_t({}), {});", e.in(0), e.out(0), matrices, rows, cols, k,
            e.node().attr_int("upper", 1) != 0);
   };

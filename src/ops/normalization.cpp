@@ -72,12 +72,9 @@ void add_row_norm(Registry& r, const char* op, int64_t min_opset, bool rms) {
     e.use_kernel("normalization");
     const auto [outer, inner] = extent(e);
     const bool has_bias = !rms && e.has_input(2);
-    auto optional_out = [&](std::size_t i) {
-      return i < e.num_outputs() && !e.node().outputs[i].empty() ? e.out(i) : fmt::format("static_cast<{}*>(nullptr)", e.in_type(0));
-    };
     e.line("detail::layer_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), row_step(e, 1, inner),
-           has_bias ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(1)),
-           has_bias ? row_step(e, 2, inner) : 0, e.out(0), optional_out(1), optional_out(2), outer, inner,
+           e.in_or_null(has_bias ? 2 : kAbsent, e.in_type(1)),
+           has_bias ? row_step(e, 2, inner) : 0, e.out(0), e.out_or_null(1, e.in_type(0)), e.out_or_null(2, e.in_type(0)), outer, inner,
            cpp_float(e.node().attr_float("epsilon", 1e-5f)), rms);
   };
   r.add(std::move(d));

@@ -53,7 +53,7 @@ void add_quantize(Registry& r) {
     e.use_kernel("quantize");
     e.line("static constexpr detail::QuantLayout layout{};", quant_layout(e, 1));
     e.line("detail::quantize_linear({}, {}, {}, {}, layout);", e.in(0), e.in(1),
-           e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.out_type(0)), e.out(0));
+           e.in_or_null(2, e.out_type(0)), e.out(0));
   };
   r.add(std::move(d));
 }
@@ -75,7 +75,7 @@ void add_dequantize(Registry& r) {
     e.use_kernel("quantize");
     e.line("static constexpr detail::QuantLayout layout{};", quant_layout(e, 1));
     e.line("detail::dequantize_linear({}, {}, {}, {}, layout);", e.in(0), e.in(1),
-           e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0));
+           e.in_or_null(2, e.in_type(0)), e.out(0));
   };
   r.add(std::move(d));
 }

@@ -113,18 +113,11 @@ void add_recurrent(Registry& r, const char* op, Cell cell) {
            kind, p.seq, p.batch, p.input, p.hidden, p.directions, p.batch_first, p.reverse_only,
            cpp_float(e.node().attr_float("clip", 0.f)), e.node().attr_int("linear_before_reset", 0) != 0,
            e.node().attr_int("input_forget", 0) != 0, fns);
-    auto input = [&](std::size_t i, const std::string& type) {
-      return e.has_input(i) ? e.in(i) : fmt::format("static_cast<const {}*>(nullptr)", type);
-    };
-    auto output = [&](std::size_t i) {
-      return i < e.num_outputs() && !e.node().outputs[i].empty() ? e.out(i) : fmt::format("static_cast<{}*>(nullptr)", t);
-    };
     const bool lstm = cell == Cell::Lstm;
     e.line("detail::recurrent({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0),
-           e.in(1), e.in(2), input(3, t), input(4, e.has_input(4) ? e.in_type(4) : "int32_t"), input(5, t),
-           lstm ? input(6, t) : fmt::format("static_cast<const {}*>(nullptr)", t),
-           lstm ? input(7, t) : fmt::format("static_cast<const {}*>(nullptr)", t), output(0), output(1),
-           lstm ? output(2) : fmt::format("static_cast<{}*>(nullptr)", t), t, e.workspace());
+           e.in(1), e.in(2), e.in_or_null(3, t), e.in_or_null(4, e.has_input(4) ? e.in_type(4) : "int32_t"),
+           e.in_or_null(5, t), e.in_or_null(lstm ? 6 : kAbsent, t), e.in_or_null(lstm ? 7 : kAbsent, t),
+           e.out_or_null(0, t), e.out_or_null(1, t), e.out_or_null(lstm ? 2 : kAbsent, t), t, e.workspace());
   };
   r.add(std::move(d));
 }

@@ -60,12 +60,12 @@ std::vector<bool> reduced_axes(const NodeView& v, int64_t axes_input_opset, bool
 bool is_float(DType t) { return t == DType::Float || t == DType::Double; }
 bool is_numeric(DType t) { return is_float(t) || dtype_is_integer(t); }
 
-template <template <class> class R, bool with_bool = false>
-void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_input_opset, bool integers) {
+template <template <class> class R, bool integers, bool with_bool = false>
+void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_input_opset) {
   OpDef d;
   d.op_type = op;
   d.types = integers ? "float, double, int8/16/32/64, uint8/16/32/64" : "float, double";
-  d.infer = [axes_input_opset, integers](const NodeView& v) {
+  d.infer = [axes_input_opset](const NodeView& v) {
     const DType t = v.input_dtype(0);
     if (!(integers ? is_numeric(t) || (with_bool && t == DType::Bool) : is_float(t)))
       v.unsupported("input type {} is not supported", dtype_name(t));
@@ -92,7 +92,9 @@ void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_i
     Tensor y(outs[0].dtype, static_dims(outs[0].shape));
     visit_dtype(y.dtype, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (!std::is_same_v<T, bool> || with_bool)
+      constexpr bool allowed = std::is_floating_point_v<T> || (integers && !std::is_same_v<T, bool>) ||
+                               (with_bool && std::is_same_v<T, bool>);
+      if constexpr (allowed)
         rt::reduce_axes(in[0]->data<T>(), y.data<T>(), int(p.kept_dims.size()), p.kept_dims.data(), p.kept_strides.data(),
                         int(p.red_dims.size()), p.red_dims.data(), p.red_strides.data(), R<T>{});
     });
@@ -251,7 +253,7 @@ void add_loss(Registry& r, const char* op, int64_t min_opset, bool softmax_first
     }
     const bool has_ignore = e.node().has_attr("ignore_index");
     e.line("detail::nll_loss({}, {}, {}, {}, {}, {}, {}, {}, int64_t({}), detail::LossReduction::{});", logp, e.in(1),
-           e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0), x[0], x[1],
+           e.in_or_null(2, e.in_type(0)), e.out(0), x[0], x[1],
            inner, has_ignore, e.node().attr_int("ignore_index", 0), loss_reduction(e));
   };
   r.add(std::move(d));
@@ -260,16 +262,16 @@ void add_loss(Registry& r, const char* op, int64_t min_opset, bool softmax_first
 }  // namespace
 
 void register_reduction_ops(Registry& r) {
-  add_reduce<rt::reduce_sum>(r, "ReduceSum", "reduce_sum", 13, true);
-  add_reduce<rt::reduce_mean>(r, "ReduceMean", "reduce_mean", 18, true);
-  add_reduce<rt::reduce_prod>(r, "ReduceProd", "reduce_prod", 18, true);
-  add_reduce<rt::reduce_max, true>(r, "ReduceMax", "reduce_max", 18, true);
-  add_reduce<rt::reduce_min, true>(r, "ReduceMin", "reduce_min", 18, true);
-  add_reduce<rt::reduce_l1>(r, "ReduceL1", "reduce_l1", 18, true);
-  add_reduce<rt::reduce_l2>(r, "ReduceL2", "reduce_l2", 18, true);
-  add_reduce<rt::reduce_sum_square>(r, "ReduceSumSquare", "reduce_sum_square", 18, true);
-  add_reduce<rt::reduce_log_sum>(r, "ReduceLogSum", "reduce_log_sum", 18, false);
-  add_reduce<rt::reduce_log_sum_exp>(r, "ReduceLogSumExp", "reduce_log_sum_exp", 18, false);
+  add_reduce<rt::reduce_sum, true>(r, "ReduceSum", "reduce_sum", 13);
+  add_reduce<rt::reduce_mean, true>(r, "ReduceMean", "reduce_mean", 18);
+  add_reduce<rt::reduce_prod, true>(r, "ReduceProd", "reduce_prod", 18);
+  add_reduce<rt::reduce_max, true, true>(r, "ReduceMax", "reduce_max", 18);
+  add_reduce<rt::reduce_min, true, true>(r, "ReduceMin", "reduce_min", 18);
+  add_reduce<rt::reduce_l1, true>(r, "ReduceL1", "reduce_l1", 18);
+  add_reduce<rt::reduce_l2, true>(r, "ReduceL2", "reduce_l2", 18);
+  add_reduce<rt::reduce_sum_square, true>(r, "ReduceSumSquare", "reduce_sum_square", 18);
+  add_reduce<rt::reduce_log_sum, false>(r, "ReduceLogSum", "reduce_log_sum", 18);
+  add_reduce<rt::reduce_log_sum_exp, false>(r, "ReduceLogSumExp", "reduce_log_sum_exp", 18);
   add_arg(r, "ArgMax", true);
   add_arg(r, "ArgMin", false);
   add_cumulative(r, "CumSum", false, 11);

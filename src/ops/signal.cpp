@@ -122,7 +122,7 @@ void add_stft(Registry& r) {
     e.use_kernel("signal");
     const StftPlan p = plan_stft(e);
     e.line("detail::stft({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, reinterpret_cast<{}*>({}));", e.in(0),
-           e.has_input(2) ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)), e.out(0), p.batch,
+           e.in_or_null(2, e.in_type(0)), e.out(0), p.batch,
            p.length, p.c_in, p.step, p.frames, p.window_length, p.fft_length, p.n_out, e.in_type(0), e.workspace());
   };
   r.add(std::move(d));

@@ -13,41 +13,52 @@ struct ConvGeometry {
   int64_t pad_begin[8];
 };
 
-// col[(c * K + kpos), opos] = x[c, opos * stride - pad + kpos * dilation], 0 outside.
-template <class T>
-inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& g) {
-  int64_t ksize = 1, osize = 1, isize = 1;
+// Visits every (channel c, kernel position kp, output position o) of a convolution window
+// walk: f(c, row = c * K + kp, o, index), index being the input offset within channel c's
+// plane that the tap reads (-1 in the padding). im2col and its adjoint col2im share it.
+template <class F>
+inline void for_each_window_tap(int64_t channels, const ConvGeometry& g, F f) {
+  int64_t ksize = 1, osize = 1;
   for (int d = 0; d < g.rank; ++d) {
     ksize *= g.kernel[d];
     osize *= g.out[d];
-    isize *= g.in[d];
   }
-  for (int64_t c = 0; c < channels; ++c) {
-    const T* xc = x + c * isize;
+  for (int64_t c = 0; c < channels; ++c)
     for (int64_t kp = 0; kp < ksize; ++kp) {
       int64_t koff[8];
       for (int64_t d = g.rank - 1, r = kp; d >= 0; --d) {
         koff[d] = (r % g.kernel[d]) * g.dilation[d] - g.pad_begin[d];
         r /= g.kernel[d];
       }
-      T* row = col + (c * ksize + kp) * osize;
       int64_t opos[8] = {0};
       for (int64_t o = 0; o < osize; ++o) {
-        int64_t src = 0;
+        int64_t index = 0;
         bool inside = true;
         for (int d = 0; d < g.rank; ++d) {
           const int64_t p = opos[d] * g.stride[d] + koff[d];
           inside = inside && p >= 0 && p < g.in[d];
-          src = src * g.in[d] + p;
+          index = index * g.in[d] + p;
         }
-        row[o] = inside ? xc[src] : T(0);
+        f(c, c * ksize + kp, o, inside ? index : int64_t(-1));
         for (int d = g.rank - 1; d >= 0; --d) {
           if (++opos[d] < g.out[d]) break;
           opos[d] = 0;
         }
       }
     }
+}
+
+// col[(c * K + kpos), opos] = x[c, opos * stride - pad + kpos * dilation], 0 outside.
+template <class T>
+inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& g) {
+  int64_t osize = 1, isize = 1;
+  for (int d = 0; d < g.rank; ++d) {
+    osize *= g.out[d];
+    isize *= g.in[d];
   }
+  for_each_window_tap(channels, g, [&](int64_t c, int64_t row, int64_t o, int64_t index) {
+    col[row * osize + o] = index >= 0 ? x[c * isize + index] : T(0);
+  });
 }
 
 // y[N, M, out...] = conv(x[N, C, in...], w[M, C/G, kernel...]) + bias[M].
@@ -86,38 +97,14 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
 // kpos * dilation; g.in are y's spatial dims, g.out the positions of col's columns.
 template <class T>
 inline void col2im_nd(const T* col, T* y, int64_t channels, const ConvGeometry& g) {
-  int64_t ksize = 1, osize = 1, isize = 1;
+  int64_t osize = 1, isize = 1;
   for (int d = 0; d < g.rank; ++d) {
-    ksize *= g.kernel[d];
     osize *= g.out[d];
     isize *= g.in[d];
   }
-  for (int64_t c = 0; c < channels; ++c) {
-    T* yc = y + c * isize;
-    for (int64_t kp = 0; kp < ksize; ++kp) {
-      int64_t koff[8];
-      for (int64_t d = g.rank - 1, r = kp; d >= 0; --d) {
-        koff[d] = (r % g.kernel[d]) * g.dilation[d] - g.pad_begin[d];
-        r /= g.kernel[d];
-      }
-      const T* row = col + (c * ksize + kp) * osize;
-      int64_t opos[8] = {0};
-      for (int64_t o = 0; o < osize; ++o) {
-        int64_t dst = 0;
-        bool inside = true;
-        for (int d = 0; d < g.rank; ++d) {
-          const int64_t p = opos[d] * g.stride[d] + koff[d];
-          inside = inside && p >= 0 && p < g.in[d];
-          dst = dst * g.in[d] + p;
-        }
-        if (inside) yc[dst] += row[o];
-        for (int d = g.rank - 1; d >= 0; --d) {
-          if (++opos[d] < g.out[d]) break;
-          opos[d] = 0;
-        }
-      }
-    }
-  }
+  for_each_window_tap(channels, g, [&](int64_t c, int64_t row, int64_t o, int64_t index) {
+    if (index >= 0) y[c * isize + index] += col[row * osize + o];
+  });
 }
 
 // y[N, M, out...] = conv_transpose(x[N, C, in...], w[C, M/G, kernel...]) + bias[M]: per (batch,
