@@ -465,9 +465,42 @@ void add_reverse_sequence(Registry& r) {
   r.add(std::move(d));
 }
 
+// TensorScatter (opset 24): writes a KV-cache update at per-batch positions.
+void add_tensor_scatter(Registry& r) {
+  OpDef d;
+  d.op_type = "TensorScatter";
+  d.min_opset = 24;
+  d.types = "any cache, int64 write_indices";
+  d.infer = [](const NodeView& v) {
+    require_storable(v, 0);
+    if (v.input_dtype(1) != v.input_dtype(0)) v.fail("past_cache and update have different types");
+    const auto past = v.input_dims(0), update = v.input_dims(1);
+    const int64_t axis = v.axis(v.node().attr_int("axis", -2), int64_t(past.size()));
+    if (update.size() != past.size() || axis == 0) v.fail("update must have the cache's rank and the axis cannot be 0");
+    for (std::size_t d = 0; d < past.size(); ++d)
+      if (int64_t(d) == axis ? update[d] > past[d] : update[d] != past[d])
+        v.fail("update of shape {} does not fit the cache {}", shape_str(to_shape(update)), shape_str(to_shape(past)));
+    const std::string mode = v.node().attr_string("mode", "linear");
+    if (mode != "linear" && mode != "circular") v.fail("unknown mode '{}'", mode);
+    return InferResult{{v.input(0)}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("indexing");
+    const auto past = e.input_dims(0), update = e.input_dims(1);
+    const auto axis = std::size_t(e.axis(e.node().attr_int("axis", -2), int64_t(past.size())));
+    const int64_t prefix = element_count(std::vector<int64_t>(past.begin(), past.begin() + std::ptrdiff_t(axis)));
+    const int64_t inner = element_count(std::vector<int64_t>(past.begin() + std::ptrdiff_t(axis) + 1, past.end()));
+    e.line("detail::tensor_scatter({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in_or_null(2, "int64_t"),
+           e.out(0), prefix, past[0] ? prefix / past[0] : 1, past[axis], update[axis], inner,
+           e.node().attr_string("mode", "linear") == "circular");
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_indexing_ops(Registry& r) {
+  add_tensor_scatter(r);
   add_gather_elements(r);
   add_scatter_elements(r, "Scatter", 9, 10);
   add_scatter_elements(r, "ScatterElements", 11, kLatestOpset);

@@ -175,3 +175,21 @@ inline void reverse_sequence(const T* x, const I* lens, T* y, int64_t batches, i
     }
   }
 }
+
+// TensorScatter: y = past with update's `len` steps written at write_indices[b] (per batch
+// entry, 0 without indices) along the cache axis, wrapping around in circular mode. past is
+// viewed as [prefix, max_len, inner], batch b covering `per_batch` consecutive prefix rows.
+template <class T>
+inline void tensor_scatter(const T* past, const T* update, const int64_t* write_indices, T* y, int64_t prefix,
+                           int64_t per_batch, int64_t max_len, int64_t len, int64_t inner, bool circular) {
+  for (int64_t i = 0; i < prefix * max_len * inner; ++i) y[i] = past[i];
+  for (int64_t p = 0; p < prefix; ++p) {
+    const int64_t start = write_indices ? write_indices[p / per_batch] : 0;
+    for (int64_t s = 0; s < len; ++s) {
+      int64_t at = start + s;
+      if (circular) at = ((at % max_len) + max_len) % max_len;
+      if (at < 0 || at >= max_len) continue;
+      for (int64_t i = 0; i < inner; ++i) y[(p * max_len + at) * inner + i] = update[(p * len + s) * inner + i];
+    }
+  }
+}
