@@ -20,7 +20,7 @@ namespace {
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm"}},
     {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
-    {"reduce", {}},          {"indexing", {}}, {"attention", {}}, {"resize", {}}, {"quantize", {}}, {"signal", {}}, {"recurrent", {"gemm"}},
+    {"reduce", {}},          {"indexing", {}}, {"attention", {}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm"}},
 };
 
 std::string kernels_text(std::set<std::string> used) {

@@ -4,23 +4,9 @@
 #include "ops/window.hpp"
 
 namespace sofiec {
-namespace {
 
-void require_float(const NodeView& v) {
-  const DType t = v.input_dtype(0);
-  if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
-}
-
-std::vector<int64_t> spatial(const std::vector<int64_t>& dims) { return {dims.begin() + 2, dims.end()}; }
-
-struct ConvPlan {
-  Window w;
-  int64_t batch, channels, filters, groups;
-  int64_t workspace_elements;
-};
-
-ConvPlan plan_conv(const NodeView& v) {
-  const auto x = v.input_dims(0), wt = v.input_dims(1);
+ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, std::size_t bias_input) {
+  const auto x = v.input_dims(x_input), wt = v.input_dims(w_input);
   if (x.size() < 3) v.fail("input must have rank >= 3, got {}", x.size());
   if (wt.size() != x.size()) v.fail("weights have rank {}, input has {}", wt.size(), x.size());
   ConvPlan p;
@@ -33,10 +19,10 @@ ConvPlan plan_conv(const NodeView& v) {
   if (wt[1] * p.groups != p.channels)
     v.fail("weights expect {} input channels per group, input has {} channels in {} groups", wt[1], p.channels,
            p.groups);
-  const auto kernel = v.node().attr_ints("kernel_shape", spatial(wt));
-  if (kernel != spatial(wt)) v.fail("kernel_shape does not match the weights");
-  p.w = compute_window(v, spatial(x), kernel, false);
-  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
+  const auto kernel = v.node().attr_ints("kernel_shape", spatial_dims(wt));
+  if (kernel != spatial_dims(wt)) v.fail("kernel_shape does not match the weights");
+  p.w = compute_window(v, spatial_dims(x), kernel, false);
+  if (v.has_input(bias_input) && v.input_dims(bias_input) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
   bool pointwise = true;
   int64_t ksize = 1, osize = 1;
   for (int d = 0; d < p.w.rank(); ++d) {
@@ -48,7 +34,16 @@ ConvPlan plan_conv(const NodeView& v) {
   return p;
 }
 
-std::vector<int64_t> with_spatial(int64_t a, int64_t b, const std::vector<int64_t>& s) {
+namespace {
+
+void require_float(const NodeView& v) {
+  const DType t = v.input_dtype(0);
+  if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+}
+
+
+
+std::vector<int64_t> with_spatial_dims(int64_t a, int64_t b, const std::vector<int64_t>& s) {
   std::vector<int64_t> d{a, b};
   d.insert(d.end(), s.begin(), s.end());
   return d;
@@ -61,7 +56,7 @@ void add_conv(Registry& r) {
   d.infer = [](const NodeView& v) {
     require_float(v);
     const ConvPlan p = plan_conv(v);
-    return InferResult{{static_value(v.input_dtype(0), with_spatial(p.batch, p.filters, p.w.out))},
+    return InferResult{{static_value(v.input_dtype(0), with_spatial_dims(p.batch, p.filters, p.w.out))},
                        p.workspace_elements * int64_t(dtype_size(v.input_dtype(0)))};
   };
   d.emit = [](EmitContext& e) {
@@ -97,8 +92,8 @@ ConvTransposePlan plan_conv_transpose(const NodeView& v) {
   const std::size_t r = x.size() - 2;
   if (r > 8) v.unsupported("spatial rank {} (1 to 8 supported)", r);
   Window& w = p.w;
-  w.kernel = n.attr_ints("kernel_shape", spatial(wt));
-  if (w.kernel != spatial(wt)) v.fail("kernel_shape does not match the weights");
+  w.kernel = n.attr_ints("kernel_shape", spatial_dims(wt));
+  if (w.kernel != spatial_dims(wt)) v.fail("kernel_shape does not match the weights");
   w.strides = n.attr_ints("strides", std::vector<int64_t>(r, 1));
   w.dilations = n.attr_ints("dilations", std::vector<int64_t>(r, 1));
   auto output_padding = n.attr_ints("output_padding", std::vector<int64_t>(r, 0));
@@ -107,7 +102,7 @@ ConvTransposePlan plan_conv_transpose(const NodeView& v) {
   const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
   const std::vector<int64_t> shape = n.attr_ints("output_shape");
   if (!shape.empty() && shape.size() != r) v.fail("output_shape has {} values for {} spatial dims", shape.size(), r);
-  w.out = spatial(x);
+  w.out = spatial_dims(x);
   w.in.assign(r, 0);
   w.pad_begin.assign(r, 0);
   w.pad_end.assign(r, 0);
@@ -143,7 +138,7 @@ void add_conv_transpose(Registry& r) {
     require_float(v);
     const ConvTransposePlan p = plan_conv_transpose(v);
     const int64_t col = p.filters / p.groups * element_count(p.w.kernel) * element_count(p.w.out);
-    return InferResult{{static_value(v.input_dtype(0), with_spatial(p.batch, p.filters, p.w.in))},
+    return InferResult{{static_value(v.input_dtype(0), with_spatial_dims(p.batch, p.filters, p.w.in))},
                        col * int64_t(dtype_size(v.input_dtype(0)))};
   };
   d.emit = [](EmitContext& e) {
@@ -203,7 +198,7 @@ void add_col2im(Registry& r) {
   d.infer = [](const NodeView& v) {
     require_float(v);
     const Col2ImPlan p = plan_col2im(v);
-    return InferResult{{static_value(v.input_dtype(0), with_spatial(p.batch, p.channels, p.w.in))}};
+    return InferResult{{static_value(v.input_dtype(0), with_spatial_dims(p.batch, p.channels, p.w.in))}};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("conv");
@@ -252,7 +247,7 @@ Window plan_pool(const NodeView& v) {
   const auto x = v.input_dims(0);
   if (x.size() < 3) v.fail("input must have rank >= 3, got {}", x.size());
   const auto kernel = v.node().require_attr("kernel_shape", Attribute::Kind::Ints).ints;
-  return compute_window(v, spatial(x), kernel, true);
+  return compute_window(v, spatial_dims(x), kernel, true);
 }
 
 float lp_exponent(const NodeView& v) {
@@ -272,8 +267,8 @@ void add_pool(Registry& r, const char* op, Pooling kind) {
     if (kind != Pooling::Max) require_float(v);
     const auto x = v.input_dims(0);
     const Window w = plan_pool(v);
-    const ValueInfo y = static_value(v.input_dtype(0), with_spatial(x[0], x[1], w.out));
-    if (kind == Pooling::Max) return InferResult{{y, static_value(DType::Int64, with_spatial(x[0], x[1], w.out))}};
+    const ValueInfo y = static_value(v.input_dtype(0), with_spatial_dims(x[0], x[1], w.out));
+    if (kind == Pooling::Max) return InferResult{{y, static_value(DType::Int64, with_spatial_dims(x[0], x[1], w.out))}};
     return InferResult{{y}};
   };
   d.emit = [kind](EmitContext& e) {
@@ -307,7 +302,7 @@ void add_global_pool(Registry& r, const char* op, Pooling kind) {
     const auto x = e.input_dims(0);
     const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : "Average";
     e.line("detail::global_pool({}, {}, {}, {}, detail::PoolKind::{}, {});", e.in(0), e.out(0), x[0] * x[1],
-           element_count(spatial(x)), k, cpp_float(lp_exponent(e)));
+           element_count(spatial_dims(x)), k, cpp_float(lp_exponent(e)));
   };
   r.add(std::move(d));
 }

@@ -2,6 +2,7 @@
 // DynamicQuantizeLinear, MatMulInteger, QLinearMatMul.
 #include "emit/emit_context.hpp"
 #include "ops/linalg.hpp"
+#include "ops/window.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -147,9 +148,51 @@ void add_matmul_integer(Registry& r, const char* op, bool quantized) {
   r.add(std::move(d));
 }
 
+// ConvInteger (x, w, x_zero, w_zero) and QLinearConv (x, x_scale, x_zero, w, w_scale, w_zero,
+// y_scale, y_zero, bias).
+void add_conv_integer(Registry& r, const char* op, bool quantized) {
+  OpDef d;
+  d.op_type = op;
+  d.min_opset = 10;
+  d.types = "uint8, int8; int32 bias";
+  const std::size_t w = quantized ? 3 : 1, bias = quantized ? 8 : kAbsent;
+  d.infer = [=](const NodeView& v) {
+    if (!int8_type(v.input_dtype(0)) || !int8_type(v.input_dtype(w)))
+      v.unsupported("operand types {} and {}", dtype_name(v.input_dtype(0)), dtype_name(v.input_dtype(w)));
+    if (quantized && (v.input_dtype(1) != DType::Float || v.input_dtype(6) != DType::Float))
+      v.unsupported("scales of a type other than float");
+    const ConvPlan p = plan_conv(v, 0, w, bias);
+    const DType out = quantized ? (v.has_input(7) ? v.input_dtype(7) : v.input_dtype(0)) : DType::Int32;
+    std::vector<int64_t> y{p.batch, p.filters};
+    y.insert(y.end(), p.w.out.begin(), p.w.out.end());
+    const auto x = v.input_dims(0);
+    const int64_t scratch = element_count(x) + element_count(v.input_dims(w)) + element_count(y) + p.workspace_elements;
+    return InferResult{{static_value(out, y)}, scratch * 4};
+  };
+  d.emit = [=](EmitContext& e) {
+    e.use_kernel("quantize");
+    const ConvPlan p = plan_conv(e, 0, w, bias);
+    const std::size_t x_zero = 2, w_zero = quantized ? 5 : 3;
+    if (e.has_input(x_zero) && element_count(e.input_dims(x_zero)) != 1) e.unsupported("a per-channel input zero point");
+    const int64_t w_zero_count = e.has_input(w_zero) ? element_count(e.input_dims(w_zero)) : 0;
+    const int64_t w_scale_count = quantized ? element_count(e.input_dims(4)) : 0;
+    e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
+    const std::string y_type = e.out_type(0);
+    e.line("detail::conv_integer({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, geometry, {}, {}, {}, {}, {}, "
+           "reinterpret_cast<int32_t*>({}));",
+           e.in(0), e.in_or_null(x_zero, e.in_type(0)), e.in(w), e.in_or_null(w_zero, e.in_type(w)), w_zero_count,
+           e.in_or_null(bias, "int32_t"), e.out(0), p.batch, p.channels, p.filters, p.groups,
+           e.in_or_null(quantized ? 1 : kAbsent, "float"), e.in_or_null(quantized ? 4 : kAbsent, "float"), w_scale_count,
+           e.in_or_null(quantized ? 6 : kAbsent, "float"), e.in_or_null(quantized ? 7 : kAbsent, y_type), e.workspace());
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_quantization_ops(Registry& r) {
+  add_conv_integer(r, "ConvInteger", false);
+  add_conv_integer(r, "QLinearConv", true);
   add_quantize(r);
   add_dequantize(r);
   add_dynamic_quantize(r);

@@ -18,6 +18,18 @@ struct Window {
 Window compute_window(const NodeView& v, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel,
                       bool allow_ceil_mode);
 
+// The spatial dims of an [N, C, spatial...] shape.
+inline std::vector<int64_t> spatial_dims(const std::vector<int64_t>& dims) { return {dims.begin() + 2, dims.end()}; }
+
+// Conv's geometry: input, weights and optional bias at the given input positions (Conv:
+// 0, 1, 2; QLinearConv: 0, 3, 8).
+struct ConvPlan {
+  Window w;
+  int64_t batch, channels, filters, groups;
+  int64_t workspace_elements;  // im2col columns (0 for pointwise convolutions)
+};
+ConvPlan plan_conv(const NodeView& v, std::size_t x_input = 0, std::size_t w_input = 1, std::size_t bias_input = 2);
+
 // "detail::ConvGeometry{...}" initializer for the kernels of conv.hpp / pool.hpp.
 std::string geometry_initializer(const Window& w);
 

@@ -79,3 +79,44 @@ inline void matmul_integer(const A* a, const B* b, int32_t a_zero, int32_t b_zer
       }
   }
 }
+
+// Integer convolution (ConvInteger, QLinearConv): (x - x_zero) * (w - w_zero[m]) accumulated
+// in int32 through conv_nd, plus bias; with requantization, y = saturate(round(acc * x_scale *
+// w_scale[m] / y_scale) + y_zero). Zero points and scales of w are per filter when their count
+// is the number of filters, else one value. scratch: x, w, columns and accumulators as int32.
+template <class X, class W, class Y>
+inline void conv_integer(const X* x, const X* x_zero, const W* w, const W* w_zero, int64_t w_zero_count,
+                         const int32_t* bias, Y* y, int64_t batch, int64_t channels, int64_t filters, int64_t groups,
+                         const ConvGeometry& g, const float* x_scale, const float* w_scale, int64_t w_scale_count,
+                         const float* y_scale, const Y* y_zero, int32_t* scratch) {
+  int64_t ksize = 1, osize = 1, isize = 1;
+  for (int d = 0; d < g.rank; ++d) {
+    ksize *= g.kernel[d];
+    osize *= g.out[d];
+    isize *= g.in[d];
+  }
+  const int64_t per_filter = channels / groups * ksize;
+  int32_t* xi = scratch;
+  int32_t* wi = xi + batch * channels * isize;
+  int32_t* acc = wi + filters * per_filter;
+  int32_t* col = acc + batch * filters * osize;
+  const int32_t xz = x_zero ? int32_t(x_zero[0]) : 0;
+  for (int64_t i = 0; i < batch * channels * isize; ++i) xi[i] = int32_t(x[i]) - xz;
+  for (int64_t m = 0; m < filters; ++m) {
+    const int32_t wz = w_zero ? int32_t(w_zero[w_zero_count == filters ? m : 0]) : 0;
+    for (int64_t i = 0; i < per_filter; ++i) wi[m * per_filter + i] = int32_t(w[m * per_filter + i]) - wz;
+  }
+  conv_nd(static_cast<const int32_t*>(xi), static_cast<const int32_t*>(wi), bias, acc, col, batch, channels, filters,
+          groups, g);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t m = 0; m < filters; ++m)
+      for (int64_t o = 0; o < osize; ++o) {
+        const int64_t at = (n * filters + m) * osize + o;
+        if (!y_scale) {
+          y[at] = Y(acc[at]);
+          continue;
+        }
+        const float multiplier = x_scale[0] * w_scale[w_scale_count == filters ? m : 0] / y_scale[0];
+        y[at] = saturate_round<Y>(double(acc[at]) * double(multiplier) + (y_zero ? double(y_zero[0]) : 0.0));
+      }
+}
