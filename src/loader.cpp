@@ -199,6 +199,8 @@ Graph convert_graph(const onnx::GraphProto& gp, const std::string& base_dir, int
     if (std::find(g.inputs.begin(), g.inputs.end(), in.name()) != g.inputs.end())
       throw Error(fmt::format("graph input '{}' is listed twice", in.name()));
     g.inputs.push_back(in.name());
+    // A subgraph's inputs may leave their type to the node that runs it (Scan, Loop bodies).
+    if (depth > 0 && in.type().value_case() == onnx::TypeProto::VALUE_NOT_SET) continue;
     g.values[in.name()] = convert_type(in.type(), in.name());
   }
   for (const auto& vi : gp.value_info())

@@ -233,10 +233,21 @@ void add_if(Registry& r) {
   r.add(std::move(d));
 }
 
+// Scan: unrolled by inference (passes/control_flow.cpp) before it would get here.
+void add_scan(Registry& r) {
+  OpDef d;
+  d.op_type = "Scan";
+  d.min_opset = 9;
+  d.types = "scan inputs of static length (unrolled)";
+  d.infer = [](const NodeView& v) -> InferResult { v.fail("internal error: a Scan was not unrolled"); };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_shape_ops(Registry& r) {
   add_if(r);
+  add_scan(r);
   add_bit_cast(r);
   add_view(r, "Reshape", reshape_shape);
   add_view(r, "Flatten", flatten_shape);

@@ -1,8 +1,10 @@
-// If nodes whose condition is known at generation time are replaced by the nodes of the
-// branch they take (renamed under the If node's name), so that the rest of the compiler only
-// ever sees straight-line graphs.
+// Control flow made straight: If nodes whose condition is known at generation time are
+// replaced by the nodes of the branch they take, and Scan nodes (whose iteration count is the
+// static length of their scan axis) are unrolled, each iteration's copy of the body renamed
+// under the node's name. The rest of the compiler only ever sees straight-line graphs.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "passes/passes.hpp"
@@ -29,7 +31,148 @@ void rename_free_references(Graph& g, const std::map<std::string, std::string>& 
     if (auto it = free.find(o); it != free.end()) o = it->second;
 }
 
+// Copies a subgraph's nodes and constants into g under `prefix`: its inputs become `bound`
+// (body input name -> outer tensor), the tensors it defines get the prefix, references to
+// anything else are outer-scope names and stay. Returns the outer names of its outputs.
+std::vector<std::string> splice_subgraph(Graph& g, const Graph& body, const std::string& prefix,
+                                         const std::map<std::string, std::string>& bound, std::vector<Node>& out) {
+  std::map<std::string, std::string> renamed = bound;
+  for (const auto& kv : body.constants) renamed[kv.first] = prefix + kv.first;
+  for (const Node& n : body.nodes)
+    for (const std::string& o : n.outputs)
+      if (!o.empty()) renamed[o] = prefix + o;
+  for (const auto& [name, value] : body.constants) {
+    g.values[renamed[name]] = ValueInfo{value.dtype, to_shape(value.dims), true};
+    g.constants[renamed[name]] = value;
+  }
+  for (Node n : body.nodes) {
+    n.name = prefix + n.name;
+    for (std::string& in : n.inputs)
+      if (auto it = renamed.find(in); it != renamed.end()) in = it->second;
+    for (std::string& o : n.outputs)
+      if (!o.empty()) o = renamed[o];
+    for (auto& [name, attr] : n.attributes)
+      if (attr.kind == Attribute::Kind::Graph && attr.g) {
+        attr.g = std::make_shared<Graph>(*attr.g);
+        rename_free_references(*attr.g, renamed);
+      }
+    out.push_back(std::move(n));
+  }
+  std::vector<std::string> outputs;
+  for (const std::string& o : body.outputs) outputs.push_back(renamed.count(o) ? renamed[o] : o);
+  return outputs;
+}
+
+Node make_node(const std::string& name, const char* op, std::vector<std::string> inputs, std::vector<std::string> outputs) {
+  Node n;
+  n.name = name;
+  n.op_type = op;
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  return n;
+}
+
+void set_int(Node& n, const char* name, int64_t v) {
+  n.attributes[name].kind = Attribute::Kind::Int;
+  n.attributes[name].i = v;
+}
+
+std::string add_constant(Graph& g, const std::string& name, Tensor t) {
+  g.values[name] = ValueInfo{t.dtype, to_shape(t.dims), true};
+  g.constants[name] = std::move(t);
+  return name;
+}
+
 }  // namespace
+
+bool unroll_scan(Graph& g, std::size_t index) {
+  if (g.nodes[index].op_type != "Scan" || !g.nodes[index].domain.empty()) return false;
+  const Node node = g.nodes[index];
+  if (g.opset() < 9) throw UnsupportedError(fmt::format("{}: Scan before opset 9 (batched form)", node.describe()));
+  const Attribute* body_attr = node.attr("body");
+  if (!body_attr || body_attr->kind != Attribute::Kind::Graph || !body_attr->g)
+    throw Error(fmt::format("{}: the body graph is missing", node.describe()));
+  const Graph& body = *body_attr->g;
+  const int64_t m = node.require_attr("num_scan_inputs", Attribute::Kind::Int).i;
+  const int64_t n_states = int64_t(body.inputs.size()) - m;
+  const int64_t n_outputs = int64_t(body.outputs.size()) - n_states;
+  if (m < 1 || n_states < 0 || n_outputs < 0 || int64_t(node.inputs.size()) != n_states + m ||
+      node.outputs.size() != body.outputs.size())
+    throw Error(fmt::format("{}: inputs, outputs and body do not match", node.describe()));
+  const auto input_axes = node.attr_ints("scan_input_axes", std::vector<int64_t>(std::size_t(m), 0));
+  const auto input_dirs = node.attr_ints("scan_input_directions", std::vector<int64_t>(std::size_t(m), 0));
+  const auto output_axes = node.attr_ints("scan_output_axes", std::vector<int64_t>(std::size_t(n_outputs), 0));
+  const auto output_dirs = node.attr_ints("scan_output_directions", std::vector<int64_t>(std::size_t(n_outputs), 0));
+  int64_t steps = -1;
+  std::vector<int64_t> axes;
+  for (int64_t j = 0; j < m; ++j) {
+    const ValueInfo& v = g.value(node.inputs[std::size_t(n_states + j)]);
+    if (!v.has_shape || !is_static(v.shape))
+      throw UnsupportedError(fmt::format("{}: the scan inputs' shapes must be known to unroll it", node.describe()));
+    const int64_t rank = int64_t(v.shape.size());
+    int64_t axis = input_axes.at(std::size_t(j));
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) throw Error(fmt::format("{}: scan input axis out of range", node.describe()));
+    axes.push_back(axis);
+    const int64_t len = v.shape[std::size_t(axis)].value;
+    if (steps >= 0 && len != steps) throw Error(fmt::format("{}: scan inputs of different lengths", node.describe()));
+    steps = len;
+  }
+  constexpr int64_t kMaxUnroll = 4096;
+  if (steps < 1 || steps > kMaxUnroll)
+    throw UnsupportedError(fmt::format("{}: unrolling {} iterations (1 to {} supported)", node.describe(), steps, kMaxUnroll));
+  const std::string prefix = node.name + "/";
+  std::vector<Node> nodes;
+  std::vector<std::string> states(node.inputs.begin(), node.inputs.begin() + n_states);
+  std::vector<std::vector<std::string>> slices(static_cast<std::size_t>(n_outputs));
+  for (int64_t s = 0; s < steps; ++s) {
+    const std::string iter = fmt::format("{}iter{}/", prefix, s);
+    std::map<std::string, std::string> bound;
+    for (int64_t i = 0; i < n_states; ++i) bound[body.inputs[std::size_t(i)]] = states[std::size_t(i)];
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t t = input_dirs.at(std::size_t(j)) ? steps - 1 - s : s;
+      const std::string index_name = add_constant(g, fmt::format("{}index{}", iter, j), Tensor::from<int64_t>({}, {t}));
+      Node gather = make_node(fmt::format("{}gather{}", iter, j), "Gather", {node.inputs[std::size_t(n_states + j)], index_name},
+                              {fmt::format("{}slice{}", iter, j)});
+      set_int(gather, "axis", axes[std::size_t(j)]);
+      bound[body.inputs[std::size_t(n_states + j)]] = gather.outputs[0];
+      nodes.push_back(std::move(gather));
+    }
+    const std::vector<std::string> outs = splice_subgraph(g, body, iter, bound, nodes);
+    for (int64_t i = 0; i < n_states; ++i) states[std::size_t(i)] = outs[std::size_t(i)];
+    for (int64_t k = 0; k < n_outputs; ++k) slices[std::size_t(k)].push_back(outs[std::size_t(n_states + k)]);
+  }
+  for (int64_t i = 0; i < n_states; ++i)
+    if (!node.outputs[std::size_t(i)].empty())
+      nodes.push_back(make_node(fmt::format("{}state{}", prefix, i), "Identity", {states[std::size_t(i)]}, {node.outputs[std::size_t(i)]}));
+  for (int64_t k = 0; k < n_outputs; ++k) {
+    const std::string& target = node.outputs[std::size_t(n_states + k)];
+    if (target.empty()) continue;
+    auto parts = slices[std::size_t(k)];
+    if (output_dirs.at(std::size_t(k))) std::reverse(parts.begin(), parts.end());
+    // Stack the per-iteration slices along the output axis (negative: counted in the stacked rank).
+    int64_t axis = output_axes.at(std::size_t(k));
+    std::vector<std::string> stacked;
+    for (std::size_t p = 0; p < parts.size(); ++p) {
+      const std::string name = fmt::format("{}output{}/step{}", prefix, k, p);
+      Node unsqueeze = make_node(name, "Unsqueeze", {parts[p]}, {name});
+      if (g.opset() >= 13) {
+        unsqueeze.inputs.push_back(add_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
+      } else {
+        unsqueeze.attributes["axes"].kind = Attribute::Kind::Ints;
+        unsqueeze.attributes["axes"].ints = {axis};
+      }
+      stacked.push_back(name);
+      nodes.push_back(std::move(unsqueeze));
+    }
+    Node concat = make_node(fmt::format("{}output{}", prefix, k), "Concat", stacked, {target});
+    set_int(concat, "axis", axis);
+    nodes.push_back(std::move(concat));
+  }
+  g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(index));
+  g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index), nodes.begin(), nodes.end());
+  return true;
+}
 
 bool inline_known_if(Graph& g, std::size_t index, const Analysis& a) {
   const Node& node = g.nodes[index];

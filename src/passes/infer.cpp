@@ -187,7 +187,7 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
   };
   std::map<std::string, std::pair<DType, std::vector<std::string>>> lowered;  // node -> its half type and outputs
   for (std::size_t index = 0; index < g.nodes.size(); ++index) {
-    if (inline_known_if(g, index, a)) {
+    if (inline_known_if(g, index, a) || unroll_scan(g, index)) {
       --index;  // infer the inlined branch from its first node
       continue;
     }

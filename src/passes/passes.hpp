@@ -33,6 +33,10 @@ Analysis infer_graph(Graph& g, const InferOptions& options = {});
 // generation time) selects. Returns false, changing nothing, if the node is not such an If.
 bool inline_known_if(Graph& g, std::size_t index, const Analysis& a);
 
+// Unrolls the Scan node at `index` (opset 9+) into copies of its body, one per step of its
+// scan axes, whose lengths must be static. Returns false if the node is not a Scan.
+bool unroll_scan(Graph& g, std::size_t index);
+
 class Pass {
  public:
   virtual ~Pass() = default;
