@@ -3,6 +3,7 @@
 // sits at o * outer_stride + (a / block) * axis_stride + i * inner_stride.
 #pragma once
 #include "prelude.hpp"
+#include "conv.hpp"
 
 struct QuantLayout {
   int64_t outer, len, inner;
