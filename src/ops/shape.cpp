@@ -243,11 +243,26 @@ void add_scan(Registry& r) {
   r.add(std::move(d));
 }
 
+// Sequence operators: resolved into tensor nodes by inference (passes/control_flow.cpp) when
+// the sequence's structure is known at generation time.
+void add_sequence_ops(Registry& r) {
+  for (const char* op : {"SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceErase", "SequenceAt",
+                         "SequenceLength", "ConcatFromSequence", "SplitToSequence"}) {
+    OpDef d;
+    d.op_type = op;
+    d.min_opset = 11;
+    d.types = "sequences of tensors whose structure is known at generation time";
+    d.infer = [](const NodeView& v) -> InferResult { v.fail("internal error: a sequence operator was not resolved"); };
+    r.add(std::move(d));
+  }
+}
+
 }  // namespace
 
 void register_shape_ops(Registry& r) {
   add_if(r);
   add_scan(r);
+  add_sequence_ops(r);
   add_bit_cast(r);
   add_view(r, "Reshape", reshape_shape);
   add_view(r, "Flatten", flatten_shape);

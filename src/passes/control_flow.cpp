@@ -1,7 +1,9 @@
 // Control flow made straight: If nodes whose condition is known at generation time are
 // replaced by the nodes of the branch they take, and Scan nodes (whose iteration count is the
 // static length of their scan axis) are unrolled, each iteration's copy of the body renamed
-// under the node's name. The rest of the compiler only ever sees straight-line graphs.
+// under the node's name; sequences whose structure is known at generation time become lists of
+// tensor names, their operators Identity, Split and Concat nodes. The rest of the compiler only
+// ever sees straight-line graphs of tensors.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -171,6 +173,156 @@ bool unroll_scan(Graph& g, std::size_t index) {
   }
   g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(index));
   g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index), nodes.begin(), nodes.end());
+  return true;
+}
+
+namespace {
+
+// A position operand (SequenceAt, SequenceInsert, SequenceErase) known at generation time.
+int64_t known_position(const Graph& g, const Analysis& a, const Node& n, std::size_t input, int64_t fallback) {
+  if (!n.has_input(input)) return fallback;
+  const Tensor* t = g.constant(n.inputs[input]);
+  if (!t) {
+    auto it = a.known.find(n.inputs[input]);
+    if (it == a.known.end()) {
+      const bool graph_input = std::find(g.inputs.begin(), g.inputs.end(), n.inputs[input]) != g.inputs.end();
+      throw NeedsValueError(fmt::format("{}: the position (input '{}') must be known at generation time", n.describe(),
+                                        n.inputs[input]),
+                            graph_input ? std::vector<std::string>{n.inputs[input]} : std::vector<std::string>{});
+    }
+    t = &it->second;
+  }
+  if (t->size() != 1) throw Error(fmt::format("{}: the position must hold one value", n.describe()));
+  return t->int_at(0);
+}
+
+}  // namespace
+
+bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, SequenceLists& lists) {
+  static const std::set<std::string> ops = {"SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceErase",
+                                            "SequenceAt", "SequenceLength", "ConcatFromSequence", "SplitToSequence"};
+  const Node node = g.nodes[index];
+  if (!node.domain.empty() || !ops.count(node.op_type)) return false;
+  auto list_of = [&](std::size_t i) -> const std::vector<std::string>& {
+    auto it = lists.find(node.inputs.at(i));
+    if (it == lists.end())
+      throw UnsupportedError(fmt::format("{}: the sequence '{}' is not known at generation time", node.describe(), node.inputs[i]));
+    return it->second;
+  };
+  auto normalize = [&](int64_t pos, std::size_t size, bool insert) {
+    const int64_t n = int64_t(size);
+    if (pos < 0) pos += n;
+    if (pos < 0 || pos > n || (!insert && pos == n))
+      throw Error(fmt::format("{}: position {} is out of range for a sequence of {}", node.describe(), pos, n));
+    return std::size_t(pos);
+  };
+  std::vector<Node> replacement;
+  const std::string& out = node.outputs.at(0);
+  const std::string& op = node.op_type;
+  if (op == "SequenceEmpty") {
+    lists[out] = {};
+  } else if (op == "SequenceConstruct") {
+    lists[out] = node.inputs;
+  } else if (op == "SequenceInsert") {
+    auto l = list_of(0);
+    l.insert(l.begin() + std::ptrdiff_t(normalize(known_position(g, a, node, 2, int64_t(l.size())), l.size(), true)), node.inputs.at(1));
+    lists[out] = l;
+  } else if (op == "SequenceErase") {
+    auto l = list_of(0);
+    l.erase(l.begin() + std::ptrdiff_t(normalize(known_position(g, a, node, 1, -1), l.size(), false)));
+    lists[out] = l;
+  } else if (op == "SequenceAt") {
+    const auto& l = list_of(0);
+    replacement.push_back(make_node(node.name, "Identity", {l[normalize(known_position(g, a, node, 1, 0), l.size(), false)]}, {out}));
+  } else if (op == "SequenceLength") {
+    add_constant(g, out, Tensor::from<int64_t>({}, {int64_t(list_of(0).size())}));
+  } else if (op == "ConcatFromSequence") {
+    const auto& l = list_of(0);
+    if (l.empty()) throw Error(fmt::format("{}: the sequence is empty", node.describe()));
+    const int64_t axis = node.require_attr("axis", Attribute::Kind::Int).i;
+    std::vector<std::string> parts = l;
+    if (node.attr_int("new_axis", 0) != 0) {
+      for (std::size_t i = 0; i < l.size(); ++i) {
+        const std::string name = fmt::format("{}/part{}", node.name, i);
+        Node unsqueeze = make_node(name, "Unsqueeze", {l[i]}, {name});
+        unsqueeze.inputs.push_back(add_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
+        if (g.opset() < 13) {
+          unsqueeze.inputs.pop_back();
+          unsqueeze.attributes["axes"].kind = Attribute::Kind::Ints;
+          unsqueeze.attributes["axes"].ints = {axis};
+        }
+        parts[i] = name;
+        replacement.push_back(std::move(unsqueeze));
+      }
+    }
+    Node concat = make_node(node.name, "Concat", parts, {out});
+    set_int(concat, "axis", axis);
+    replacement.push_back(std::move(concat));
+  } else {  // SplitToSequence
+    const ValueInfo& x = g.value(node.inputs.at(0));
+    if (!x.has_shape || !is_static(x.shape)) throw UnsupportedError(fmt::format("{}: the input's shape must be known", node.describe()));
+    const auto dims = static_dims(x.shape);
+    int64_t axis = node.attr_int("axis", 0);
+    if (axis < 0) axis += int64_t(dims.size());
+    if (axis < 0 || axis >= int64_t(dims.size())) throw Error(fmt::format("{}: axis out of range", node.describe()));
+    const int64_t len = dims[std::size_t(axis)];
+    std::vector<int64_t> sizes;
+    bool squeeze = false;
+    if (!node.has_input(1)) {
+      sizes.assign(std::size_t(len), 1);
+      squeeze = node.attr_int("keepdims", 1) == 0;
+    } else {
+      const Tensor* split = g.constant(node.inputs[1]);
+      if (!split) {
+        auto it = a.known.find(node.inputs[1]);
+        if (it == a.known.end()) {
+          const bool graph_input = std::find(g.inputs.begin(), g.inputs.end(), node.inputs[1]) != g.inputs.end();
+          throw NeedsValueError(fmt::format("{}: the split (input '{}') must be known at generation time", node.describe(),
+                                            node.inputs[1]),
+                                graph_input ? std::vector<std::string>{node.inputs[1]} : std::vector<std::string>{});
+        }
+        split = &it->second;
+      }
+      if (split->dims.empty()) {
+        const int64_t chunk = split->int_at(0);
+        if (chunk < 1) throw Error(fmt::format("{}: split must be positive", node.describe()));
+        for (int64_t at = 0; at < len; at += chunk) sizes.push_back(std::min(chunk, len - at));
+      } else {
+        sizes = split->as_ints();
+      }
+    }
+    // Split and Squeeze took their sizes and axes as attributes before opset 13.
+    const bool attributes = g.opset() < 13;
+    Node split = make_node(node.name, "Split", {node.inputs[0]}, {});
+    set_int(split, "axis", axis);
+    if (attributes) {
+      split.attributes["split"].kind = Attribute::Kind::Ints;
+      split.attributes["split"].ints = sizes;
+    } else {
+      split.inputs.push_back(add_constant(g, node.name + "/sizes", Tensor::from<int64_t>({int64_t(sizes.size())}, sizes)));
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < sizes.size(); ++i) split.outputs.push_back(fmt::format("{}/part{}", node.name, i));
+    names = split.outputs;
+    replacement.push_back(std::move(split));
+    if (squeeze) {
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::string name = names[i] + "/squeezed";
+        Node squeeze_node = make_node(name, "Squeeze", {names[i]}, {name});
+        if (attributes) {
+          squeeze_node.attributes["axes"].kind = Attribute::Kind::Ints;
+          squeeze_node.attributes["axes"].ints = {axis};
+        } else {
+          squeeze_node.inputs.push_back(add_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
+        }
+        replacement.push_back(std::move(squeeze_node));
+        names[i] = name;
+      }
+    }
+    lists[out] = names;
+  }
+  g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(index));
+  g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index), replacement.begin(), replacement.end());
   return true;
 }
 

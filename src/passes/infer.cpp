@@ -186,8 +186,9 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
       if (!n.outputs[i].empty()) a.known[n.outputs[i]] = std::move(values[i]);
   };
   std::map<std::string, std::pair<DType, std::vector<std::string>>> lowered;  // node -> its half type and outputs
+  SequenceLists sequences;
   for (std::size_t index = 0; index < g.nodes.size(); ++index) {
-    if (inline_known_if(g, index, a) || unroll_scan(g, index)) {
+    if (inline_known_if(g, index, a) || unroll_scan(g, index) || resolve_sequence_op(g, index, a, sequences)) {
       --index;  // infer the inlined branch from its first node
       continue;
     }

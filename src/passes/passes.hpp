@@ -37,6 +37,13 @@ bool inline_known_if(Graph& g, std::size_t index, const Analysis& a);
 // scan axes, whose lengths must be static. Returns false if the node is not a Scan.
 bool unroll_scan(Graph& g, std::size_t index);
 
+// Sequences known at generation time: sequence tensor -> the names of its tensors, in order.
+using SequenceLists = std::map<std::string, std::vector<std::string>>;
+// Replaces the sequence operator at `index` (SequenceConstruct/Empty/Insert/Erase/At/Length,
+// ConcatFromSequence, SplitToSequence) by tensor nodes (or nothing), updating `lists`.
+// Returns false if the node is not a sequence operator.
+bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, SequenceLists& lists);
+
 class Pass {
  public:
   virtual ~Pass() = default;

@@ -242,6 +242,51 @@ TEST(Inference, KnownIfConditionsInlineTheirBranch) {
   EXPECT_EQ(m.graph.nodes[1].outputs[0], "choose/r");
 }
 
+TEST(Inference, KnownSequencesBecomeTensorNodes) {
+  ModelBuilder b(14);
+  b.input("a", {2}).input("b", {2}).output("y", {4});
+  b.init_ints("first", {}, {0});
+  b.node("SequenceConstruct", {"a", "b"}, {"s"});
+  b.node("SequenceErase", {"s", "first"}, {"t"});         // [b]
+  b.node("SequenceInsert", {"t", "a"}, {"u"});            // [b, a]
+  ModelBuilder::attr_int(b.node("ConcatFromSequence", {"u"}, {"y"}), "axis", 0);
+  Model m = load(b);
+  infer_graph(m.graph);
+  ASSERT_EQ(m.graph.nodes.size(), 1u);
+  EXPECT_EQ(m.graph.nodes[0].op_type, "Concat");
+  EXPECT_EQ(m.graph.nodes[0].inputs, (std::vector<std::string>{"b", "a"}));
+}
+
+TEST(Inference, ScanUnrollsOverItsScanAxis) {
+  ModelBuilder b(16);
+  b.input("init", {2}).input("xs", {3, 2}).output("total", {2}).output("running", {3, 2});
+  auto& n = b.node("Scan", {"init", "xs"}, {"total", "running"}, "scan");
+  ModelBuilder::attr_int(n, "num_scan_inputs", 1);
+  auto* a = n.add_attribute();
+  a->set_name("body");
+  a->set_type(onnx::AttributeProto::GRAPH);
+  auto* g = a->mutable_g();
+  for (const char* in : {"acc", "x"}) g->add_input()->set_name(in);
+  auto* add = g->add_node();
+  add->set_op_type("Add");
+  add->add_input("acc");
+  add->add_input("x");
+  add->add_output("sum");
+  auto* copy = g->add_node();
+  copy->set_op_type("Identity");
+  copy->add_input("sum");
+  copy->add_output("out");
+  g->add_output()->set_name("sum");
+  g->add_output()->set_name("out");
+  Model m = load(b);
+  infer_graph(m.graph);
+  int adds = 0;
+  for (const Node& node : m.graph.nodes) adds += node.op_type == "Add";
+  EXPECT_EQ(adds, 3);
+  EXPECT_EQ(shape_str(m.graph.value("running").shape), "[3,2]");
+  EXPECT_EQ(shape_str(m.graph.value("total").shape), "[2]");
+}
+
 TEST(Inference, BroadcastMatMulAndSymbols) {
   ModelBuilder b;
   b.input("a", {-1, 1, 4, 5}, onnx::TensorProto::FLOAT, {"N"}).input("b", {3, 5, 6}).output("y");
