@@ -2,6 +2,7 @@
 // the normalizations along one axis (Softmax, LogSoftmax, Hardmax, LpNormalization).
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
+#include "ops/broadcast.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -208,6 +209,42 @@ void add_cumulative(Registry& r, const char* op, bool product, int64_t min_opset
   r.add(std::move(d));
 }
 
+// MeanVarianceNormalization: statistics over `axes` (default 0, 2, 3) by reduce_axes, then a
+// broadcast map.
+void add_mean_variance_normalization(Registry& r) {
+  OpDef d;
+  d.op_type = "MeanVarianceNormalization";
+  d.min_opset = 9;
+  d.types = "float, double";
+  auto plan = [](const NodeView& v) {
+    const auto x = v.input_dims(0);
+    std::vector<bool> reduced(x.size(), false);
+    for (int64_t a : v.node().attr_ints("axes", {0, 2, 3})) reduced[std::size_t(v.axis(a, int64_t(x.size())))] = true;
+    return plan_reduce(x, reduced, true);
+  };
+  d.infer = [plan](const NodeView& v) {
+    if (!is_float(v.input_dtype(0))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
+    const ReducePlan p = plan(v);
+    return InferResult{{v.input(0)}, element_count(p.out_dims) * 2 * int64_t(dtype_size(v.input_dtype(0)))};
+  };
+  d.emit = [plan](EmitContext& e) {
+    e.use_kernel("reduce");
+    e.use_kernel("elementwise");
+    const ReducePlan p = plan(e);
+    const auto x = e.input_dims(0);
+    const std::string t = e.in_type(0);
+    const std::string stats = fmt::format("reinterpret_cast<detail::moments<{}>*>({})", t, e.workspace());
+    e.line("detail::reduce_axes({}, {}, {}, {}, {}, {}, {}, {}, detail::reduce_moments<{}>{{}});", e.in(0), stats,
+           p.kept_dims.size(), e.int_array("kept_dims", p.kept_dims), e.int_array("kept_strides", p.kept_strides),
+           p.red_dims.size(), e.int_array("red_dims", p.red_dims), e.int_array("red_strides", p.red_strides), t);
+    const BroadcastLayout l = plan_broadcast({x, p.out_dims}, x);
+    e.line("detail::map_strided({}, {}, {}, {}, detail::op_standardize{{}}, {}, static_cast<const detail::moments<{}>*>({}));",
+           e.out(0), l.dims.size(), e.int_array("dims", l.dims), e.int_array("strides", l.flat_strides()), e.in(0), t,
+           stats);
+  };
+  r.add(std::move(d));
+}
+
 const char* loss_reduction(const NodeView& v) {
   const std::string r = v.node().attr_string("reduction", "mean");
   if (r == "none") return "None";
@@ -276,6 +313,7 @@ void register_reduction_ops(Registry& r) {
   add_arg(r, "ArgMin", false);
   add_cumulative(r, "CumSum", false, 11);
   add_cumulative(r, "CumProd", true, 26);
+  add_mean_variance_normalization(r);
   add_loss(r, "NegativeLogLikelihoodLoss", 12, false);
   add_loss(r, "SoftmaxCrossEntropyLoss", 12, true);
 

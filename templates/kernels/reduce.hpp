@@ -134,3 +134,25 @@ inline void cumulate(const T* x, T* y, int64_t outer, int64_t length, int64_t in
       }
     }
 }
+
+// Mean and standard deviation of the reduced elements, for MeanVarianceNormalization: the
+// first pass reduces to these, the second maps x to (x - mean) / (std + 1e-9) through
+// map_strided with the statistics broadcast.
+template <class T>
+struct moments {
+  T mean, std;
+};
+template <class T>
+struct reduce_moments {
+  struct state { double sum, sum_squares; };
+  state init() const { return {0, 0}; }
+  state step(state s, T x, int64_t) const { return {s.sum + double(x), s.sum_squares + double(x) * double(x)}; }
+  moments<T> finish(state s, int64_t n) const {
+    const double mean = n ? s.sum / double(n) : 0.0;
+    const double var = n ? s.sum_squares / double(n) - mean * mean : 0.0;
+    return {T(mean), T(std::sqrt(var > 0 ? var : 0.0))};
+  }
+};
+struct op_standardize {
+  template <class T> T operator()(T x, moments<T> m) const { return (x - m.mean) / (m.std + T(1e-9)); }
+};
