@@ -376,9 +376,38 @@ void add_affine_grid(Registry& r) {
   r.add(std::move(d));
 }
 
+void add_roi_align(Registry& r) {
+  OpDef d;
+  d.op_type = "RoiAlign";
+  d.min_opset = 10;
+  d.types = "float, double; int64 batch indices";
+  d.infer = [](const NodeView& v) {
+    const DType t = v.input_dtype(0);
+    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    if (v.input_dtype(1) != t) v.fail("rois must have the input's type");
+    const auto x = v.input_dims(0), rois = v.input_dims(1), idx = v.input_dims(2);
+    if (x.size() != 4 || rois.size() != 2 || rois[1] != 4 || idx != std::vector<int64_t>{rois[0]})
+      v.fail("expects x [N, C, H, W], rois [R, 4] and batch_indices [R]");
+    const std::string mode = v.node().attr_string("mode", "avg");
+    if (mode != "avg" && mode != "max") v.fail("unknown mode '{}'", mode);
+    return InferResult{{static_value(t, {rois[0], x[1], v.node().attr_int("output_height", 1), v.node().attr_int("output_width", 1)})}};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("resize");
+    const auto x = e.input_dims(0);
+    const bool half_pixel = e.opset() >= 16 && e.node().attr_string("coordinate_transformation_mode", "half_pixel") == "half_pixel";
+    e.line("detail::roi_align({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.out(0),
+           e.input_dims(1)[0], x[1], x[2], x[3], e.node().attr_int("output_height", 1), e.node().attr_int("output_width", 1),
+           e.node().attr_int("sampling_ratio", 0), cpp_float(e.node().attr_float("spatial_scale", 1.f)), half_pixel,
+           e.node().attr_string("mode", "avg") == "max");
+  };
+  r.add(std::move(d));
+}
+
 }  // namespace
 
 void register_resize_ops(Registry& r) {
+  add_roi_align(r);
   add_affine_grid(r);
   add_grid_sample(r);
   add_resize(r, "Upsample", 7, 9);

@@ -160,3 +160,61 @@ inline void affine_grid(const T* theta, T* y, int64_t batch, int rank, const int
     }
   }
 }
+
+// RoiAlign over x [N, C, H, W]: for every box (x1, y1, x2, y2 in rois, scaled by
+// spatial_scale) and channel, an out_h x out_w grid of bins, each the average (or maximum) of
+// bilinear samples on a sampling grid (sampling_ratio per side, or adaptive when 0).
+template <class T, class I>
+inline void roi_align(const T* x, const T* rois, const I* batch_indices, T* y, int64_t num_rois, int64_t channels,
+                      int64_t height, int64_t width, int64_t out_h, int64_t out_w, int64_t sampling_ratio,
+                      float spatial_scale, bool half_pixel, bool max_mode) {
+  for (int64_t n = 0; n < num_rois; ++n) {
+    const T* box = rois + n * 4;
+    const double offset = half_pixel ? 0.5 : 0.0;
+    const double start_w = double(box[0]) * spatial_scale - offset, start_h = double(box[1]) * spatial_scale - offset;
+    double roi_w = double(box[2]) * spatial_scale - offset - start_w, roi_h = double(box[3]) * spatial_scale - offset - start_h;
+    if (!half_pixel) {
+      roi_w = std::max(roi_w, 1.0);
+      roi_h = std::max(roi_h, 1.0);
+    }
+    const double bin_h = roi_h / double(out_h), bin_w = roi_w / double(out_w);
+    const int64_t grid_h = sampling_ratio > 0 ? sampling_ratio : int64_t(std::ceil(roi_h / double(out_h)));
+    const int64_t grid_w = sampling_ratio > 0 ? sampling_ratio : int64_t(std::ceil(roi_w / double(out_w)));
+    const double count = double(std::max<int64_t>(grid_h * grid_w, 1));
+    const int64_t b = int64_t(batch_indices[n]);
+    for (int64_t c = 0; c < channels; ++c) {
+      const T* plane = x + (b * channels + c) * height * width;
+      for (int64_t ph = 0; ph < out_h; ++ph)
+        for (int64_t pw = 0; pw < out_w; ++pw) {
+          double acc = 0;
+          bool first = true;
+          for (int64_t iy = 0; iy < grid_h; ++iy)
+            for (int64_t ix = 0; ix < grid_w; ++ix) {
+              double yy = start_h + double(ph) * bin_h + (double(iy) + 0.5) * bin_h / double(grid_h);
+              double xx = start_w + double(pw) * bin_w + (double(ix) + 0.5) * bin_w / double(grid_w);
+              double w[4] = {0, 0, 0, 0};
+              int64_t at[4] = {0, 0, 0, 0};
+              if (!(yy < -1.0 || yy > double(height) || xx < -1.0 || xx > double(width))) {
+                yy = std::max(yy, 0.0);
+                xx = std::max(xx, 0.0);
+                int64_t y0 = int64_t(yy), x0 = int64_t(xx), y1, x1;
+                if (y0 >= height - 1) { y1 = y0 = height - 1; yy = double(y0); } else { y1 = y0 + 1; }
+                if (x0 >= width - 1) { x1 = x0 = width - 1; xx = double(x0); } else { x1 = x0 + 1; }
+                const double ly = yy - double(y0), lx = xx - double(x0);
+                w[0] = (1 - ly) * (1 - lx); w[1] = (1 - ly) * lx; w[2] = ly * (1 - lx); w[3] = ly * lx;
+                at[0] = y0 * width + x0; at[1] = y0 * width + x1; at[2] = y1 * width + x0; at[3] = y1 * width + x1;
+              }
+              if (max_mode) {
+                double v = w[0] * double(plane[at[0]]);
+                for (int k = 1; k < 4; ++k) v = std::max(v, w[k] * double(plane[at[k]]));
+                acc = first ? v : std::max(acc, v);
+                first = false;
+              } else {
+                for (int k = 0; k < 4; ++k) acc += w[k] * double(plane[at[k]]);
+              }
+            }
+          y[((n * channels + c) * out_h + ph) * out_w + pw] = T(max_mode ? acc : acc / count);
+        }
+    }
+  }
+}
