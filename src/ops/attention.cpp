@@ -87,8 +87,7 @@ void add_attention(Registry& r) {
   d.min_opset = 23;
   d.types = "float, double (float16/bfloat16 computed in float); bool or additive mask";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     if (v.input_dtype(1) != t || v.input_dtype(2) != t) v.fail("Q, K and V have different types");
     if (v.has_input(3) && v.input_dtype(3) != DType::Bool && v.input_dtype(3) != t)
       v.unsupported("a mask of type {}", dtype_name(v.input_dtype(3)));
@@ -155,8 +154,7 @@ void add_rotary_embedding(Registry& r) {
   d.min_opset = 23;
   d.types = "float, double (float16/bfloat16 computed in float)";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    require_float_input(v);
     plan_rotary(v);
     return InferResult{{v.input(0)}};
   };
@@ -214,8 +212,7 @@ void add_linear_attention(Registry& r) {
   d.min_opset = 27;
   d.types = "float, double (float16/bfloat16 computed in float)";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     const LinearAttentionPlan p = plan_linear_attention(v);
     InferResult res{{static_value(t, {p.batch, p.steps, p.q_heads * p.dv}), static_value(t, {p.batch, p.kv_heads, p.dk, p.dv})}};
     res.workspace_bytes = (p.batch * p.kv_heads * p.dk * p.dv + p.dv) * int64_t(dtype_size(t));

@@ -36,11 +36,6 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, 
 
 namespace {
 
-void require_float(const NodeView& v) {
-  const DType t = v.input_dtype(0);
-  if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
-}
-
 
 
 std::vector<int64_t> with_spatial_dims(int64_t a, int64_t b, const std::vector<int64_t>& s) {
@@ -54,7 +49,7 @@ void add_conv(Registry& r) {
   d.op_type = "Conv";
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    require_float(v);
+    require_float_input(v);
     const ConvPlan p = plan_conv(v);
     return InferResult{{static_value(v.input_dtype(0), with_spatial_dims(p.batch, p.filters, p.w.out))},
                        p.workspace_elements * int64_t(dtype_size(v.input_dtype(0)))};
@@ -135,7 +130,7 @@ void add_conv_transpose(Registry& r) {
   d.op_type = "ConvTranspose";
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    require_float(v);
+    require_float_input(v);
     const ConvTransposePlan p = plan_conv_transpose(v);
     const int64_t col = p.filters / p.groups * element_count(p.w.kernel) * element_count(p.w.out);
     return InferResult{{static_value(v.input_dtype(0), with_spatial_dims(p.batch, p.filters, p.w.in))},
@@ -196,7 +191,7 @@ void add_col2im(Registry& r) {
   d.min_opset = 18;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    require_float(v);
+    require_float_input(v);
     const Col2ImPlan p = plan_col2im(v);
     return InferResult{{static_value(v.input_dtype(0), with_spatial_dims(p.batch, p.channels, p.w.in))}};
   };
@@ -219,7 +214,7 @@ void add_causal_conv_with_state(Registry& r) {
   d.min_opset = 27;
   d.types = "float, double (float16/bfloat16 computed in float)";
   d.infer = [](const NodeView& v) {
-    require_float(v);
+    require_float_input(v);
     const auto x = v.input_dims(0), w = v.input_dims(1);
     if (x.size() != 3) v.fail("input must be [batch, channels, length]");
     if (w.size() != 3 || w[0] != x[1] || w[1] != 1 || w[2] < 1) v.fail("weight must have shape [{}, 1, k]", x[1]);
@@ -264,7 +259,7 @@ void add_pool(Registry& r, const char* op, Pooling kind) {
   d.types = kind == Pooling::Max ? "float, double, int8, uint8" : "float, double";
   d.infer = [kind](const NodeView& v) {
     if (kind == Pooling::Max ? !max_pool_type(v.input_dtype(0)) : false) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
-    if (kind != Pooling::Max) require_float(v);
+    if (kind != Pooling::Max) require_float_input(v);
     const auto x = v.input_dims(0);
     const Window w = plan_pool(v);
     const ValueInfo y = static_value(v.input_dtype(0), with_spatial_dims(x[0], x[1], w.out));
@@ -291,7 +286,7 @@ void add_global_pool(Registry& r, const char* op, Pooling kind) {
   d.op_type = op;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    require_float(v);
+    require_float_input(v);
     auto x = v.input_dims(0);
     if (x.size() < 3) v.fail("input must have rank >= 3");
     std::fill(x.begin() + 2, x.end(), 1);
@@ -326,7 +321,7 @@ void add_max_unpool(Registry& r) {
   d.min_opset = 9;
   d.types = "float, double; int64 indices";
   d.infer = [](const NodeView& v) {
-    require_float(v);
+    require_float_input(v);
     if (v.input_dims(0).size() < 3) v.fail("input must have rank >= 3");
     return InferResult{{static_value(v.input_dtype(0), max_unpool_shape(v))}};
   };

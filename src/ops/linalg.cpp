@@ -44,10 +44,6 @@ MatMulPlan plan_matmul(const NodeView& v, std::size_t a_input, std::size_t b_inp
 
 namespace {
 
-void require_float(const NodeView& v, DType t) {
-  if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
-}
-
 struct GemmDims {
   int64_t m, n, k;
 };
@@ -82,7 +78,7 @@ void add_gemm(Registry& r) {
   d.op_type = "Gemm";
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    require_float(v, v.input_dtype(0));
+    require_float_input(v, 0);
     if (v.input_dtype(1) != v.input_dtype(0)) v.fail("A and B have different types");
     const GemmDims g = gemm_dims(v);
     if (v.has_input(2)) bias_strides(v, g);
@@ -127,7 +123,7 @@ void add_matmul(Registry& r) {
   d.op_type = "MatMul";
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    require_float(v, v.input_dtype(0));
+    require_float_input(v, 0);
     if (v.input_dtype(1) != v.input_dtype(0)) v.fail("A and B have different types");
     if (!v.input(0).has_shape || !v.input(1).has_shape) v.fail("operand ranks must be known");
     return InferResult{{ValueInfo{v.input_dtype(0), matmul_symbolic_shape(v), true}}};
@@ -287,7 +283,7 @@ void add_det(Registry& r) {
   d.min_opset = 11;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    require_float(v, v.input_dtype(0));
+    require_float_input(v, 0);
     const auto x = v.input_dims(0);
     if (x.size() < 2 || x[x.size() - 1] != x[x.size() - 2]) v.fail("input must hold square matrices");
     const int64_t n = x.back();

@@ -11,8 +11,7 @@ void add_batch_norm(Registry& r) {
   d.op_type = "BatchNormalization";
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     if (v.node().attr_int("training_mode", 0) != 0) v.unsupported("training mode");
     if (v.node().attr_int("spatial", 1) == 0) v.unsupported("spatial=0 (per-activation statistics)");
     for (std::size_t i = 1; i < v.node().outputs.size(); ++i)

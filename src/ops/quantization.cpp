@@ -41,8 +41,7 @@ void add_quantize(Registry& r) {
   d.min_opset = 10;
   d.types = "float, double (float16/bfloat16 in float) to uint8, int8, uint16, int16";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     if (v.input_dtype(1) != t) v.unsupported("a scale of type {} for input of type {}", dtype_name(v.input_dtype(1)), dtype_name(t));
     DType out = DType::UInt8;
     if (v.has_input(2)) out = v.input_dtype(2);

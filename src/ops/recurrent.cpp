@@ -81,8 +81,7 @@ void add_recurrent(Registry& r, const char* op, Cell cell) {
   d.min_opset = 7;
   d.types = "float, double; int32 sequence_lens";
   d.infer = [cell](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     const RecurrentPlan p = plan_recurrent(v, cell);
     const std::vector<int64_t> y = p.batch_first ? std::vector<int64_t>{p.batch, p.seq, p.directions, p.hidden}
                                                  : std::vector<int64_t>{p.seq, p.directions, p.batch, p.hidden};

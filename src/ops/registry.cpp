@@ -118,6 +118,12 @@ void require_storable(const NodeView& v, std::size_t i) {
   if (!dtype_is_supported(v.input_dtype(i))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(i)));
 }
 
+DType require_float_input(const NodeView& v, std::size_t i) {
+  const DType t = v.input_dtype(i);
+  if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+  return t;
+}
+
 ValueInfo static_value(DType t, const std::vector<int64_t>& dims) { return ValueInfo{t, to_shape(dims), true}; }
 
 Shape broadcast_shapes(const NodeView& v, const Shape& a, const Shape& b) {

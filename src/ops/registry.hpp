@@ -115,6 +115,8 @@ void register_recurrent_ops(Registry& r);
 
 // Helpers shared by inference functions.
 void require_storable(const NodeView& v, std::size_t input);
+// Input `input` must be float or double (float16/bfloat16 arrive lowered to float); returns its type.
+DType require_float_input(const NodeView& v, std::size_t input = 0);
 // Calls f(T{}) with the storage type of t (float16 and bfloat16 move as uint16_t).
 template <class F>
 void visit_storage(DType t, F&& f) {

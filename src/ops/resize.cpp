@@ -312,8 +312,7 @@ void add_grid_sample(Registry& r) {
   d.min_opset = 16;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     if (v.input_dtype(1) != t) v.unsupported("a grid of another type than the input");
     const auto x = v.input_dims(0), grid = v.input_dims(1);
     const std::size_t rank = x.size() - 2;
@@ -358,8 +357,7 @@ void add_affine_grid(Registry& r) {
     return std::vector<int64_t>(size.begin(), size.end());
   };
   d.infer = [plan](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     const auto size = plan(v);
     std::vector<int64_t> y{size[0]};
     y.insert(y.end(), size.begin() + 2, size.end());
@@ -382,8 +380,7 @@ void add_roi_align(Registry& r) {
   d.min_opset = 10;
   d.types = "float, double; int64 batch indices";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     if (v.input_dtype(1) != t) v.fail("rois must have the input's type");
     const auto x = v.input_dims(0), rois = v.input_dims(1), idx = v.input_dims(2);
     if (x.size() != 4 || rois.size() != 2 || rois[1] != 4 || idx != std::vector<int64_t>{rois[0]})

@@ -72,8 +72,7 @@ void add_dft(Registry& r) {
   d.min_opset = 17;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     return InferResult{{static_value(t, plan_dft(v).out_dims)}};
   };
   d.emit = [](EmitContext& e) {
@@ -113,8 +112,7 @@ void add_stft(Registry& r) {
   d.min_opset = 17;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
-    const DType t = v.input_dtype(0);
-    if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
+    const DType t = require_float_input(v);
     const StftPlan p = plan_stft(v);
     return InferResult{{static_value(t, {p.batch, p.frames, p.n_out, 2})}, 2 * p.fft_length * int64_t(dtype_size(t))};
   };

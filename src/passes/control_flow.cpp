@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "sofiec/error.hpp"
 
@@ -179,21 +180,11 @@ bool unroll_scan(Graph& g, std::size_t index) {
 namespace {
 
 // A position operand (SequenceAt, SequenceInsert, SequenceErase) known at generation time.
-int64_t known_position(const Graph& g, const Analysis& a, const Node& n, std::size_t input, int64_t fallback) {
-  if (!n.has_input(input)) return fallback;
-  const Tensor* t = g.constant(n.inputs[input]);
-  if (!t) {
-    auto it = a.known.find(n.inputs[input]);
-    if (it == a.known.end()) {
-      const bool graph_input = std::find(g.inputs.begin(), g.inputs.end(), n.inputs[input]) != g.inputs.end();
-      throw NeedsValueError(fmt::format("{}: the position (input '{}') must be known at generation time", n.describe(),
-                                        n.inputs[input]),
-                            graph_input ? std::vector<std::string>{n.inputs[input]} : std::vector<std::string>{});
-    }
-    t = &it->second;
-  }
-  if (t->size() != 1) throw Error(fmt::format("{}: the position must hold one value", n.describe()));
-  return t->int_at(0);
+int64_t known_position(const NodeView& v, std::size_t input, int64_t fallback) {
+  if (!v.has_input(input)) return fallback;
+  const Tensor& t = v.known_input(input, "position");
+  if (t.size() != 1) v.fail("the position must hold one value");
+  return t.int_at(0);
 }
 
 }  // namespace
@@ -203,6 +194,7 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
                                             "SequenceAt", "SequenceLength", "ConcatFromSequence", "SplitToSequence"};
   const Node node = g.nodes[index];
   if (!node.domain.empty() || !ops.count(node.op_type)) return false;
+  const NodeView view(node, g, &a.known);
   auto list_of = [&](std::size_t i) -> const std::vector<std::string>& {
     auto it = lists.find(node.inputs.at(i));
     if (it == lists.end())
@@ -225,15 +217,15 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     lists[out] = node.inputs;
   } else if (op == "SequenceInsert") {
     auto l = list_of(0);
-    l.insert(l.begin() + std::ptrdiff_t(normalize(known_position(g, a, node, 2, int64_t(l.size())), l.size(), true)), node.inputs.at(1));
+    l.insert(l.begin() + std::ptrdiff_t(normalize(known_position(view, 2, int64_t(l.size())), l.size(), true)), node.inputs.at(1));
     lists[out] = l;
   } else if (op == "SequenceErase") {
     auto l = list_of(0);
-    l.erase(l.begin() + std::ptrdiff_t(normalize(known_position(g, a, node, 1, -1), l.size(), false)));
+    l.erase(l.begin() + std::ptrdiff_t(normalize(known_position(view, 1, -1), l.size(), false)));
     lists[out] = l;
   } else if (op == "SequenceAt") {
     const auto& l = list_of(0);
-    replacement.push_back(make_node(node.name, "Identity", {l[normalize(known_position(g, a, node, 1, 0), l.size(), false)]}, {out}));
+    replacement.push_back(make_node(node.name, "Identity", {l[normalize(known_position(view, 1, 0), l.size(), false)]}, {out}));
   } else if (op == "SequenceLength") {
     add_constant(g, out, Tensor::from<int64_t>({}, {int64_t(list_of(0).size())}));
   } else if (op == "ConcatFromSequence") {
@@ -272,17 +264,7 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
       sizes.assign(std::size_t(len), 1);
       squeeze = node.attr_int("keepdims", 1) == 0;
     } else {
-      const Tensor* split = g.constant(node.inputs[1]);
-      if (!split) {
-        auto it = a.known.find(node.inputs[1]);
-        if (it == a.known.end()) {
-          const bool graph_input = std::find(g.inputs.begin(), g.inputs.end(), node.inputs[1]) != g.inputs.end();
-          throw NeedsValueError(fmt::format("{}: the split (input '{}') must be known at generation time", node.describe(),
-                                            node.inputs[1]),
-                                graph_input ? std::vector<std::string>{node.inputs[1]} : std::vector<std::string>{});
-        }
-        split = &it->second;
-      }
+      const Tensor* split = &view.known_input(1, "split");
       if (split->dims.empty()) {
         const int64_t chunk = split->int_at(0);
         if (chunk < 1) throw Error(fmt::format("{}: split must be positive", node.describe()));
@@ -327,7 +309,7 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
 }
 
 bool inline_known_if(Graph& g, std::size_t index, const Analysis& a) {
-  const Node& node = g.nodes[index];
+  const Node node = g.nodes[index];
   if (node.op_type != "If" || !node.domain.empty() || node.inputs.empty()) return false;
   const std::string& cond_name = node.inputs[0];
   const Tensor* cond = g.constant(cond_name);
@@ -341,41 +323,16 @@ bool inline_known_if(Graph& g, std::size_t index, const Analysis& a) {
   const Attribute* branch_attr = node.attr(take_then ? "then_branch" : "else_branch");
   if (!branch_attr || branch_attr->kind != Attribute::Kind::Graph || !branch_attr->g)
     throw Error(fmt::format("{}: the {} graph is missing", node.describe(), take_then ? "then_branch" : "else_branch"));
-  Graph branch = *branch_attr->g;
+  const Graph& branch = *branch_attr->g;
   if (branch.outputs.size() != node.outputs.size())
     throw Error(fmt::format("{}: the branch has {} outputs, the node {}", node.describe(), branch.outputs.size(),
                             node.outputs.size()));
   const std::string prefix = node.name + "/";
-  std::map<std::string, std::string> renamed;
-  for (const auto& kv : branch.constants) renamed[kv.first] = prefix + kv.first;
-  for (const Node& n : branch.nodes)
-    for (const std::string& o : n.outputs)
-      if (!o.empty()) renamed[o] = prefix + o;
-  for (auto& [name, value] : branch.constants) {
-    g.values[renamed[name]] = ValueInfo{value.dtype, to_shape(value.dims), true};
-    g.constants[renamed[name]] = value;
-  }
   std::vector<Node> inlined;
-  for (Node& n : branch.nodes) {
-    n.name = prefix + n.name;
-    for (std::string& in : n.inputs)
-      if (auto it = renamed.find(in); it != renamed.end()) in = it->second;
-    for (std::string& o : n.outputs)
-      if (!o.empty()) o = renamed[o];
-    for (auto& [name, attr] : n.attributes)
-      if (attr.kind == Attribute::Kind::Graph && attr.g) rename_free_references(*attr.g, renamed);
-    inlined.push_back(std::move(n));
-  }
-  for (std::size_t k = 0; k < node.outputs.size(); ++k) {
-    if (node.outputs[k].empty()) continue;
-    Node copy;
-    copy.name = fmt::format("{}output{}", prefix, k);
-    copy.op_type = "Identity";
-    const std::string& source = branch.outputs[k];
-    copy.inputs = {renamed.count(source) ? renamed[source] : source};
-    copy.outputs = {node.outputs[k]};
-    inlined.push_back(std::move(copy));
-  }
+  const std::vector<std::string> outputs = splice_subgraph(g, branch, prefix, {}, inlined);
+  for (std::size_t k = 0; k < node.outputs.size(); ++k)
+    if (!node.outputs[k].empty())
+      inlined.push_back(make_node(fmt::format("{}output{}", prefix, k), "Identity", {outputs[k]}, {node.outputs[k]}));
   g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(index));
   g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index), inlined.begin(), inlined.end());
   return true;

@@ -11,6 +11,15 @@ struct ConvGeometry {
   int64_t stride[8];
   int64_t dilation[8];
   int64_t pad_begin[8];
+
+  static constexpr int64_t product(const int64_t* dims, int rank) {
+    int64_t n = 1;
+    for (int d = 0; d < rank; ++d) n *= dims[d];
+    return n;
+  }
+  constexpr int64_t in_size() const { return product(in, rank); }
+  constexpr int64_t out_size() const { return product(out, rank); }
+  constexpr int64_t kernel_size() const { return product(kernel, rank); }
 };
 
 // Visits every (channel c, kernel position kp, output position o) of a convolution window
@@ -18,11 +27,7 @@ struct ConvGeometry {
 // plane that the tap reads (-1 in the padding). im2col and its adjoint col2im share it.
 template <class F>
 inline void for_each_window_tap(int64_t channels, const ConvGeometry& g, F f) {
-  int64_t ksize = 1, osize = 1;
-  for (int d = 0; d < g.rank; ++d) {
-    ksize *= g.kernel[d];
-    osize *= g.out[d];
-  }
+  const int64_t ksize = g.kernel_size(), osize = g.out_size();
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t kp = 0; kp < ksize; ++kp) {
       int64_t koff[8];
@@ -51,11 +56,7 @@ inline void for_each_window_tap(int64_t channels, const ConvGeometry& g, F f) {
 // col[(c * K + kpos), opos] = x[c, opos * stride - pad + kpos * dilation], 0 outside.
 template <class T>
 inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& g) {
-  int64_t osize = 1, isize = 1;
-  for (int d = 0; d < g.rank; ++d) {
-    osize *= g.out[d];
-    isize *= g.in[d];
-  }
+  const int64_t osize = g.out_size(), isize = g.in_size();
   for_each_window_tap(channels, g, [&](int64_t c, int64_t row, int64_t o, int64_t index) {
     col[row * osize + o] = index >= 0 ? x[c * isize + index] : T(0);
   });
@@ -66,14 +67,10 @@ inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& 
 template <class T>
 inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t batch, int64_t channels,
                     int64_t filters, int64_t groups, const ConvGeometry& g) {
-  int64_t ksize = 1, osize = 1, isize = 1;
+  const int64_t ksize = g.kernel_size(), osize = g.out_size(), isize = g.in_size();
   bool pointwise = true;
-  for (int d = 0; d < g.rank; ++d) {
-    ksize *= g.kernel[d];
-    osize *= g.out[d];
-    isize *= g.in[d];
+  for (int d = 0; d < g.rank; ++d)
     pointwise = pointwise && g.kernel[d] == 1 && g.stride[d] == 1 && g.pad_begin[d] == 0 && g.in[d] == g.out[d];
-  }
   const int64_t cg = channels / groups, mg = filters / groups, kdim = cg * ksize;
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t grp = 0; grp < groups; ++grp) {
@@ -97,11 +94,7 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
 // kpos * dilation; g.in are y's spatial dims, g.out the positions of col's columns.
 template <class T>
 inline void col2im_nd(const T* col, T* y, int64_t channels, const ConvGeometry& g) {
-  int64_t osize = 1, isize = 1;
-  for (int d = 0; d < g.rank; ++d) {
-    osize *= g.out[d];
-    isize *= g.in[d];
-  }
+  const int64_t osize = g.out_size(), isize = g.in_size();
   for_each_window_tap(channels, g, [&](int64_t c, int64_t row, int64_t o, int64_t index) {
     if (index >= 0) y[c * isize + index] += col[row * osize + o];
   });
@@ -113,12 +106,7 @@ inline void col2im_nd(const T* col, T* y, int64_t channels, const ConvGeometry& 
 template <class T>
 inline void conv_transpose_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t batch, int64_t channels,
                               int64_t filters, int64_t groups, const ConvGeometry& g) {
-  int64_t ksize = 1, xsize = 1, ysize = 1;
-  for (int d = 0; d < g.rank; ++d) {
-    ksize *= g.kernel[d];
-    xsize *= g.out[d];
-    ysize *= g.in[d];
-  }
+  const int64_t ksize = g.kernel_size(), xsize = g.out_size(), ysize = g.in_size();
   const int64_t cg = channels / groups, mg = filters / groups, rows = mg * ksize;
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t grp = 0; grp < groups; ++grp) {

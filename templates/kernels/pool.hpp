@@ -12,12 +12,7 @@ enum class PoolKind { Max, Average, AverageCountPad, Lp };
 template <class T>
 inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, const int64_t* pad_end, PoolKind kind,
                     int64_t* indices = nullptr, bool column_major = false, float p_norm = 2.f) {
-  int64_t ksize = 1, osize = 1, isize = 1;
-  for (int d = 0; d < g.rank; ++d) {
-    ksize *= g.kernel[d];
-    osize *= g.out[d];
-    isize *= g.in[d];
-  }
+  const int64_t ksize = g.kernel_size(), osize = g.out_size(), isize = g.in_size();
   for (int64_t p = 0; p < planes; ++p) {
     const T* xp = x + p * isize;
     T* yp = y + p * osize;

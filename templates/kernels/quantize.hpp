@@ -90,12 +90,7 @@ inline void conv_integer(const X* x, const X* x_zero, const W* w, const W* w_zer
                          const int32_t* bias, Y* y, int64_t batch, int64_t channels, int64_t filters, int64_t groups,
                          const ConvGeometry& g, const float* x_scale, const float* w_scale, int64_t w_scale_count,
                          const float* y_scale, const Y* y_zero, int32_t* scratch) {
-  int64_t ksize = 1, osize = 1, isize = 1;
-  for (int d = 0; d < g.rank; ++d) {
-    ksize *= g.kernel[d];
-    osize *= g.out[d];
-    isize *= g.in[d];
-  }
+  const int64_t ksize = g.kernel_size(), osize = g.out_size(), isize = g.in_size();
   const int64_t per_filter = channels / groups * ksize;
   int32_t* xi = scratch;
   int32_t* wi = xi + batch * channels * isize;
