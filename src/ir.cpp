@@ -1,5 +1,7 @@
 #include "sofiec/ir.hpp"
 
+#include <algorithm>
+
 #include "kernels/prelude.hpp"
 
 #include <fmt/format.h>
@@ -155,6 +157,20 @@ int64_t Graph::opset(const std::string& domain) const {
 const Tensor* Graph::constant(const std::string& n) const {
   auto it = constants.find(n);
   return it == constants.end() ? nullptr : &it->second;
+}
+
+bool Graph::has_data_dependent_dims(const Shape& s) const {
+  return std::any_of(s.begin(), s.end(), [&](const Dim& d) { return is_data_dependent(d); });
+}
+
+std::vector<int64_t> Graph::capacity_dims(const Shape& s) const {
+  std::vector<int64_t> dims;
+  for (const Dim& d : s) {
+    if (d.is_static()) dims.push_back(d.value);
+    else if (is_data_dependent(d)) dims.push_back(data_dependent_dims.at(d.symbol));
+    else throw Error("internal: capacity of a shape with unknown dims " + shape_str(s));
+  }
+  return dims;
 }
 
 const ValueInfo& Graph::value(const std::string& n) const {

@@ -20,4 +20,5 @@ namespace sofiec::rt {
 #include "kernels/recurrent.hpp"
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
+#include "kernels/selection.hpp"
 }  // namespace sofiec::rt

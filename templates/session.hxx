@@ -75,6 +75,8 @@ struct Session {
   static constexpr int64_t output0_dims[] = {4};
   static constexpr std::array<TensorShape, 1> input_shapes{{{input0_dims, 1}}};
   static constexpr std::array<TensorShape, 1> output_shapes{{{output0_dims, 1}}};
+  static constexpr std::array<bool, 1> output_has_data_dependent_shape{{false}};
+  static constexpr std::array<std::size_t, 1> output_dims_offset{{0}};
   static constexpr std::size_t arena_bytes = 0;
 //@end metadata
 
@@ -92,8 +94,19 @@ struct Session {
   }
 //@end infer
 
+  // The dims of output i as the last infer() wrote them. They are output_shapes[i] unless the
+  // data decides the output's size (output_has_data_dependent_shape[i]: NonZero, Unique...);
+  // then output_shapes[i] is the capacity the caller allocates and this the part filled, a
+  // contiguous row-major tensor at the start of the buffer.
+  TensorShape output_shape(std::size_t i) const {
+    return {output_dims_.data() + output_dims_offset[i], output_shapes[i].rank};
+  }
+
  private:
   detail::AlignedBuffer arena_;
+//@begin output_dims_member
+  std::array<int64_t, 1> output_dims_{{4}};
+//@end output_dims_member
 //@begin weights_member
   const unsigned char* weights_;
 //@end weights_member

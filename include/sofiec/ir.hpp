@@ -124,11 +124,19 @@ struct Graph {
   std::map<std::string, ValueInfo> values;   // every tensor's type and shape
   std::map<std::string, Tensor> constants;   // initializers and values known at generation time
   std::map<std::string, int64_t> opsets;     // domain -> version
+  // Dims that the data decides at run time (NonZero's count, Unique's length...): symbol ->
+  // its upper bound. Buffers are sized for the bound; the Session reports the actual value.
+  std::map<std::string, int64_t> data_dependent_dims;
 
   int64_t opset(const std::string& domain = "") const;
   bool is_constant(const std::string& n) const { return constants.count(n) != 0; }
   const Tensor* constant(const std::string& n) const;
   const ValueInfo& value(const std::string& n) const;  // throws if unknown
+  bool is_data_dependent(const Dim& d) const { return !d.symbol.empty() && data_dependent_dims.count(d.symbol); }
+  bool has_data_dependent_dims(const Shape& s) const;
+  // The dims a buffer must hold: static dims, and data-dependent ones at their upper bound.
+  // Throws Error for any other symbolic dim.
+  std::vector<int64_t> capacity_dims(const Shape& s) const;
 };
 
 struct Model {

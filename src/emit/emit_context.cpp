@@ -28,6 +28,12 @@ std::string cpp_element(const Tensor& t, int64_t i) {
   return cpp_int(t.int_at(i), t.dtype);
 }
 
+std::string EmitContext::dim_var(const Dim& d) const {
+  if (dim_vars_)
+    if (auto it = dim_vars_->find(d.symbol); it != dim_vars_->end()) return it->second;
+  fail("internal: dim {} is not decided by the data", d.str());
+}
+
 std::string EmitContext::in(std::size_t i) const {
   return has_input(i) ? resolve_input_(node().inputs[i]) : "nullptr";
 }

@@ -29,9 +29,9 @@ class EmitContext : public NodeView {
   using Resolver = std::function<std::string(const std::string& tensor)>;
   EmitContext(const Node& node, const Graph& graph, const std::map<std::string, Tensor>* known, Resolver resolve_input,
               std::vector<std::string> output_vars, std::string workspace_var, std::set<std::string>& kernels,
-              std::string& code)
+              std::string& code, const std::map<std::string, std::string>* dim_vars = nullptr)
       : NodeView(node, graph, known), resolve_input_(std::move(resolve_input)), output_vars_(std::move(output_vars)),
-        workspace_var_(std::move(workspace_var)), kernels_(kernels), code_(code) {}
+        workspace_var_(std::move(workspace_var)), kernels_(kernels), code_(code), dim_vars_(dim_vars) {}
 
   // C++ expression of input/output i's pointer; "nullptr" for an omitted optional input.
   std::string in(std::size_t i) const;
@@ -48,6 +48,10 @@ class EmitContext : public NodeView {
       fail("the shape of output '{}' is {} and must be known here", node().outputs[i], o.has_shape ? shape_str(o.shape) : "unknown");
     return static_dims(o.shape);
   }
+  // Output i's dims with data-dependent ones at their upper bound (what its buffer holds).
+  std::vector<int64_t> output_capacity_dims(std::size_t i) const { return graph().capacity_dims(output(i).shape); }
+  // The int64_t variable of infer() that receives the actual value of a data-dependent dim.
+  std::string dim_var(const Dim& d) const;
   std::string in_type(std::size_t i) const { return std::string(dtype_cpp(input_dtype(i))); }
   std::string out_type(std::size_t i) const { return std::string(dtype_cpp(output(i).dtype)); }
   // Scratch memory reserved for this node (InferResult::workspace_bytes), as unsigned char*.
@@ -71,6 +75,7 @@ class EmitContext : public NodeView {
   std::string workspace_var_;
   std::set<std::string>& kernels_;
   std::string& code_;
+  const std::map<std::string, std::string>* dim_vars_;
 };
 
 }  // namespace sofiec

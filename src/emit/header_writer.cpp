@@ -21,6 +21,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm"}},
     {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
     {"reduce", {}},          {"indexing", {}}, {"attention", {}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm"}},
+    {"selection", {}},
 };
 
 std::string kernels_text(std::set<std::string> used) {
@@ -94,8 +95,10 @@ class HeaderBuilder {
 
   HeaderOutput build() {
     name_parameters();
+    name_data_dependent_dims();
     std::string body = emit_nodes();
     body += copy_outputs();
+    body += report_output_dims();
     HeaderOutput out;
     out.weights = weights_;
     std::string decls;
@@ -114,6 +117,8 @@ class HeaderBuilder {
     for (const auto& [node, offset] : plan_.workspace_offsets)
       decls += fmt::format("    unsigned char* const {} = arena + {};\n", workspace_var(node), offset);
     if (decls.find("arena +") != std::string::npos) decls = "    unsigned char* const arena = arena_.data();\n" + decls;
+    for (const auto& [symbol, var] : dim_vars_)
+      decls += fmt::format("    int64_t {} = 0;  // {}, at most {}\n", var, quoted(symbol), g_.data_dependent_dims.at(symbol));
 
     std::map<std::string, std::string> regions;
     regions["banner"] = spec_.banner;
@@ -124,6 +129,7 @@ class HeaderBuilder {
     regions["constructor"] = constructor_region();
     regions["infer"] = infer_region(decls + body);
     regions["weights_member"] = weights_member_region();
+    regions["output_dims_member"] = output_dims_member_region();
     std::string text = fill_skeleton(template_text("session.hxx"), regions);
     replace_all(text, "SOFIEC_SKELETON_GUARD_", guard());
     replace_all(text, "sofiec_skeleton", spec_.ns);
@@ -170,6 +176,13 @@ class HeaderBuilder {
     }
   }
 
+  // Every data-dependent dim a tensor of the graph has gets an int64_t variable in infer().
+  void name_data_dependent_dims() {
+    for (const auto& [name, v] : g_.values)
+      for (const Dim& d : v.shape)
+        if (g_.is_data_dependent(d) && !dim_vars_.count(d.symbol)) dim_vars_[d.symbol] = unique_var("dim_", d.symbol);
+  }
+
   const TensorVar& var_of(const std::string& name) {
     auto it = vars_.find(name);
     if (it == vars_.end()) {
@@ -210,7 +223,7 @@ class HeaderBuilder {
       auto resolve = [this](const std::string& tensor) { return var_of(tensor).var; };
       std::string code;
       const std::string ws = plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "static_cast<unsigned char*>(nullptr)";
-      EmitContext ctx(n, g_, &a_.known, resolve, outs, ws, kernels_, code);
+      EmitContext ctx(n, g_, &a_.known, resolve, outs, ws, kernels_, code, &dim_vars_);
       if (def.emit) {
         def.emit(ctx);
       } else {
@@ -250,10 +263,30 @@ class HeaderBuilder {
       const TensorVar& src = var_of(name);
       if (src.storage == Storage::Output && src.var == dst) continue;
       const ValueInfo& v = g_.value(name);
-      const int64_t bytes = element_count(static_dims(v.shape)) * int64_t(dtype_size(v.dtype));
+      const int64_t bytes = element_count(g_.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
       if (bytes > 0) code += fmt::format("    std::memcpy({}, {}, {});  // output {}\n", dst, src.var, bytes, quoted(name));
     }
     return code;
+  }
+
+  // Outputs whose size the data decides: infer() records their actual dims.
+  std::string report_output_dims() {
+    std::string code;
+    std::size_t offset = 0;
+    for (const std::string& name : g_.outputs) {
+      const Shape& shape = g_.value(name).shape;
+      for (std::size_t d = 0; d < shape.size(); ++d)
+        if (g_.is_data_dependent(shape[d])) code += fmt::format("    output_dims_[{}] = {};\n", offset + d, dim_vars_.at(shape[d].symbol));
+      offset += shape.size();
+    }
+    return code;
+  }
+
+  std::string output_dims_member_region() const {
+    std::vector<int64_t> dims;
+    for (const std::string& name : g_.outputs)
+      for (int64_t d : g_.capacity_dims(g_.value(name).shape)) dims.push_back(d);
+    return fmt::format("  std::array<int64_t, {}> output_dims_{{{{{}}}}};\n", dims.size(), fmt::join(dims, ", "));
   }
 
   std::string weights_region() {
@@ -277,7 +310,7 @@ class HeaderBuilder {
     auto shapes = [&](const char* what, const char* prefix, const std::vector<std::string>& list) {
       std::string items;
       for (std::size_t i = 0; i < list.size(); ++i) {
-        const auto dims = static_dims(g_.value(list[i]).shape);
+        const auto dims = g_.capacity_dims(g_.value(list[i]).shape);
         std::string d;
         for (std::size_t k = 0; k < dims.size(); ++k) d += (k ? ", " : "") + std::to_string(dims[k]);
         if (!dims.empty()) r += fmt::format("  static constexpr int64_t {}{}_dims[] = {{{}}};\n", prefix, i, d);
@@ -294,6 +327,17 @@ class HeaderBuilder {
     names("output_types", g_.outputs, true);
     shapes("input_shapes", "input", g_.inputs);
     shapes("output_shapes", "output", g_.outputs);
+    std::string data_dependent, offsets;
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < g_.outputs.size(); ++i) {
+      const Shape& shape = g_.value(g_.outputs[i]).shape;
+      data_dependent += fmt::format("{}{}", i ? ", " : "", g_.has_data_dependent_dims(shape) ? "true" : "false");
+      offsets += fmt::format("{}{}", i ? ", " : "", offset);
+      offset += shape.size();
+    }
+    r += fmt::format("  static constexpr std::array<bool, {}> output_has_data_dependent_shape{{{{{}}}}};\n", g_.outputs.size(),
+                     data_dependent);
+    r += fmt::format("  static constexpr std::array<std::size_t, {}> output_dims_offset{{{{{}}}}};\n", g_.outputs.size(), offsets);
     r += fmt::format("  static constexpr std::size_t arena_bytes = {};\n", plan_.arena_bytes);
     r += fmt::format("  static constexpr std::size_t weights_bytes = detail::weights_bytes;\n");
     return r;
@@ -343,14 +387,20 @@ class HeaderBuilder {
     if (g_.outputs.size() == 1) {
       const ValueInfo& v = g_.value(g_.outputs[0]);
       const std::string type(dtype_cpp(v.dtype));
-      const int64_t n = element_count(static_dims(v.shape));
+      const int64_t n = element_count(g_.capacity_dims(v.shape));
+      const bool sized_by_data = g_.has_data_dependent_dims(v.shape);
       std::string call_args;
       for (const auto& p : input_params_) call_args += p + ", ";
-      r += "\n  // The single output, returned as a vector (allocates it).\n";
+      r += sized_by_data ? "\n  // The single output, returned as a vector of its actual size (allocates it).\n"
+                         : "\n  // The single output, returned as a vector (allocates it).\n";
+      const std::string actual = sized_by_data ? "std::size_t(output_shape(0).size())" : std::to_string(n);
       if (v.dtype == DType::Bool)
         r += fmt::format("  std::vector<bool> infer({0}) {{\n    std::unique_ptr<bool[]> out(new bool[{1}]);\n"
-                         "    infer({2}out.get());\n    return std::vector<bool>(out.get(), out.get() + {1});\n  }}\n",
-                         fmt::join(in_only, ", "), n, call_args);
+                         "    infer({2}out.get());\n    return std::vector<bool>(out.get(), out.get() + {3});\n  }}\n",
+                         fmt::join(in_only, ", "), std::max<int64_t>(n, 1), call_args, actual);
+      else if (sized_by_data)
+        r += fmt::format("  std::vector<{0}> infer({1}) {{\n    std::vector<{0}> out({2});\n    infer({3}out.data());\n"
+                         "    out.resize({4});\n    return out;\n  }}\n", type, fmt::join(in_only, ", "), n, call_args, actual);
       else
         r += fmt::format("  std::vector<{0}> infer({1}) {{\n    std::vector<{0}> out({2});\n    infer({3}out.data());\n"
                          "    return out;\n  }}\n", type, fmt::join(in_only, ", "), n, call_args);
@@ -368,6 +418,7 @@ class HeaderBuilder {
   std::vector<unsigned char> weights_;
   std::set<std::string> kernels_;
   std::map<std::string, std::string> workspace_vars_;
+  std::map<std::string, std::string> dim_vars_;  // data-dependent symbol -> its variable in infer()
 };
 
 }  // namespace

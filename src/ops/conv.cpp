@@ -65,6 +65,40 @@ void add_conv(Registry& r) {
   r.add(std::move(d));
 }
 
+// DeformConv: Conv's geometry, plus per-tap offsets (and an optional mask) over the output.
+void add_deform_conv(Registry& r) {
+  OpDef d;
+  d.op_type = "DeformConv";
+  d.min_opset = 19;
+  d.types = "float, double (2 spatial dims)";
+  d.infer = [](const NodeView& v) {
+    require_float_input(v);
+    const ConvPlan p = plan_conv(v, 0, 1, 3);
+    if (p.w.rank() != 2) v.unsupported("{} spatial dims (2 supported)", p.w.rank());
+    const int64_t offset_groups = v.node().attr_int("offset_group", 1);
+    if (offset_groups < 1 || p.channels % offset_groups) v.fail("offset_group {} does not divide {} channels", offset_groups, p.channels);
+    const int64_t taps = p.w.kernel[0] * p.w.kernel[1];
+    if (v.input_dims(2) != std::vector<int64_t>{p.batch, offset_groups * taps * 2, p.w.out[0], p.w.out[1]})
+      v.fail("offset has shape {}, expected [{}, {}, {}, {}]", shape_str(v.input(2).shape), p.batch, offset_groups * taps * 2,
+             p.w.out[0], p.w.out[1]);
+    if (v.has_input(4) && v.input_dims(4) != std::vector<int64_t>{p.batch, offset_groups * taps, p.w.out[0], p.w.out[1]})
+      v.fail("mask has shape {}, expected [{}, {}, {}, {}]", shape_str(v.input(4).shape), p.batch, offset_groups * taps,
+             p.w.out[0], p.w.out[1]);
+    const int64_t columns = (p.channels / p.groups) * taps * p.w.out[0] * p.w.out[1];
+    return InferResult{{static_value(v.input_dtype(0), with_spatial_dims(p.batch, p.filters, p.w.out))},
+                       columns * int64_t(dtype_size(v.input_dtype(0)))};
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("conv");
+    const ConvPlan p = plan_conv(e, 0, 1, 3);
+    e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
+    e.line("detail::deform_conv2d({}, {}, {}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, {}, geometry);", e.in(0),
+           e.in(1), e.in(2), e.in_or_null(3, e.in_type(0)), e.in_or_null(4, e.in_type(0)), e.out(0), e.in_type(0), e.workspace(),
+           p.batch, p.channels, p.filters, p.groups, e.node().attr_int("offset_group", 1));
+  };
+  r.add(std::move(d));
+}
+
 // ConvTranspose geometry, in the terms of the col2im kernel: in = the output's spatial dims,
 // out = the input's (the positions the GEMM produces columns for).
 struct ConvTransposePlan {
@@ -339,6 +373,7 @@ void add_max_unpool(Registry& r) {
 
 void register_conv_ops(Registry& r) {
   add_conv(r);
+  add_deform_conv(r);
   add_conv_transpose(r);
   add_col2im(r);
   add_causal_conv_with_state(r);

@@ -1,4 +1,4 @@
-// Normalizations: BatchNormalization (inference mode), LayerNormalization, RMSNormalization,
+// Normalizations: BatchNormalization, LayerNormalization, RMSNormalization,
 // GroupNormalization, InstanceNormalization, LRN.
 #include "emit/emit_context.hpp"
 #include "ops/registry.hpp"
@@ -6,30 +6,41 @@
 namespace sofiec {
 namespace {
 
+// Inference mode normalizes with the given statistics; training mode (opset 14+) with the
+// batch's, and can output the updated running statistics.
 void add_batch_norm(Registry& r) {
   OpDef d;
   d.op_type = "BatchNormalization";
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
     const DType t = require_float_input(v);
-    if (v.node().attr_int("training_mode", 0) != 0) v.unsupported("training mode");
+    const bool training = v.node().attr_int("training_mode", 0) != 0;
     if (v.node().attr_int("spatial", 1) == 0) v.unsupported("spatial=0 (per-activation statistics)");
-    for (std::size_t i = 1; i < v.node().outputs.size(); ++i)
-      if (!v.node().outputs[i].empty()) v.unsupported("the training outputs (running mean and variance)");
+    if (!training)
+      for (std::size_t i = 1; i < v.node().outputs.size(); ++i)
+        if (!v.node().outputs[i].empty()) v.unsupported("the training outputs (running statistics) outside training mode");
+    for (std::size_t i = 3; i < v.node().outputs.size(); ++i)
+      if (!v.node().outputs[i].empty()) v.unsupported("the saved mean and variance outputs of opsets before 14");
     const auto x = v.input_dims(0);
     if (x.size() < 2) v.fail("input must have rank >= 2");
     for (std::size_t i = 1; i <= 4; ++i) {
       if (v.input_dtype(i) != t) v.unsupported("parameters of a type other than the input's");
       if (v.input_dims(i) != std::vector<int64_t>{x[1]}) v.fail("parameter {} must have shape [{}]", i, x[1]);
     }
-    return InferResult{{v.input(0)}};
+    return InferResult{{v.input(0), v.input(3), v.input(4)}};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("normalization");
     const auto x = e.input_dims(0);
     const int64_t spatial = element_count(std::vector<int64_t>(x.begin() + 2, x.end()));
-    e.line("detail::batch_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.in(3), e.in(4),
-           e.out(0), x[0], x[1], spatial, cpp_float(e.node().attr_float("epsilon", 1e-5f)));
+    const std::string epsilon = cpp_float(e.node().attr_float("epsilon", 1e-5f));
+    if (e.node().attr_int("training_mode", 0) != 0)
+      e.line("detail::batch_norm_training({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2),
+             e.in(3), e.in(4), e.out(0), e.out_or_null(1, e.in_type(0)), e.out_or_null(2, e.in_type(0)), x[0], x[1], spatial,
+             epsilon, cpp_float(e.node().attr_float("momentum", 0.9f)));
+    else
+      e.line("detail::batch_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.in(3), e.in(4),
+             e.out(0), x[0], x[1], spatial, epsilon);
   };
   r.add(std::move(d));
 }

@@ -99,6 +99,7 @@ const Registry& Registry::instance() {
     register_quantization_ops(r);
     register_signal_ops(r);
     register_recurrent_ops(r);
+    register_selection_ops(r);
     return r;
   }();
   return registry;
@@ -122,6 +123,12 @@ DType require_float_input(const NodeView& v, std::size_t i) {
   const DType t = v.input_dtype(i);
   if (t != DType::Float && t != DType::Double) v.unsupported("input type {} is not supported", dtype_name(t));
   return t;
+}
+
+Dim data_dependent_dim(const NodeView& v, InferResult& r, const std::string& what, int64_t bound) {
+  const std::string symbol = v.node().name + "." + what;
+  r.data_dependent_dims[symbol] = bound;
+  return Dim::symbolic(symbol);
 }
 
 ValueInfo static_value(DType t, const std::vector<int64_t>& dims) { return ValueInfo{t, to_shape(dims), true}; }

@@ -58,9 +58,18 @@ class NodeView {
 };
 
 struct InferResult {
+  InferResult() = default;
+  InferResult(std::vector<ValueInfo> outs, int64_t workspace = 0) : outputs(std::move(outs)), workspace_bytes(workspace) {}  // NOLINT
+
   std::vector<ValueInfo> outputs;
   int64_t workspace_bytes = 0;  // scratch the emitted code needs while the node runs
+  // Dims of the outputs that the data decides (symbol -> upper bound); see data_dependent_dim.
+  std::map<std::string, int64_t> data_dependent_dims;
 };
+
+// A dim of node v's output decided by the data at run time, at most `bound`: a symbol named
+// after the node, recorded in r. The emitter writes its actual value (EmitContext::dim_var).
+Dim data_dependent_dim(const NodeView& v, InferResult& r, const std::string& what, int64_t bound);
 
 using InferFn = std::function<InferResult(const NodeView&)>;
 // Computes the outputs from inputs that are all known; outputs' types come from inference.
@@ -112,6 +121,7 @@ void register_resize_ops(Registry& r);
 void register_quantization_ops(Registry& r);
 void register_signal_ops(Registry& r);
 void register_recurrent_ops(Registry& r);
+void register_selection_ops(Registry& r);
 
 // Helpers shared by inference functions.
 void require_storable(const NodeView& v, std::size_t input);

@@ -138,8 +138,10 @@ void add_dropout(Registry& r) {
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
     if (v.opset() >= 12 && v.has_input(2)) {
+      // Training mode drops at random, except with a ratio of 0 where it is the identity.
       const Tensor* mode = &v.known_input(2, "training_mode");
-      if (mode->int_at(0) != 0) v.unsupported("training mode");
+      const bool zero_ratio = v.has_input(1) && v.known_input(1, "ratio").float_at(0) == 0.0;
+      if (mode->int_at(0) != 0 && !zero_ratio) v.unsupported("training mode with a nonzero ratio (random)");
     }
     if (v.opset() < 7 && v.node().attr_int("is_test", 0) == 0 && v.node().outputs.size() > 1)
       v.unsupported("training mode");
@@ -243,6 +245,15 @@ void add_scan(Registry& r) {
   r.add(std::move(d));
 }
 
+// Loop: unrolled by inference (passes/control_flow.cpp) before it would get here.
+void add_loop(Registry& r) {
+  OpDef d;
+  d.op_type = "Loop";
+  d.types = "known trip count, condition passed through (unrolled)";
+  d.infer = [](const NodeView& v) -> InferResult { v.fail("internal error: a Loop was not unrolled"); };
+  r.add(std::move(d));
+}
+
 // Sequence operators: resolved into tensor nodes by inference (passes/control_flow.cpp) when
 // the sequence's structure is known at generation time.
 void add_sequence_ops(Registry& r) {
@@ -262,6 +273,7 @@ void add_sequence_ops(Registry& r) {
 void register_shape_ops(Registry& r) {
   add_if(r);
   add_scan(r);
+  add_loop(r);
   add_sequence_ops(r);
   add_bit_cast(r);
   add_view(r, "Reshape", reshape_shape);

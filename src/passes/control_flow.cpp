@@ -1,6 +1,7 @@
 // Control flow made straight: If nodes whose condition is known at generation time are
-// replaced by the nodes of the branch they take, and Scan nodes (whose iteration count is the
-// static length of their scan axis) are unrolled, each iteration's copy of the body renamed
+// replaced by the nodes of the branch they take, Scan nodes (whose iteration count is the
+// static length of their scan axis) and Loop nodes (with a known trip count and a condition
+// the body passes through) are unrolled, each iteration's copy of the body renamed
 // under the node's name; sequences whose structure is known at generation time become lists of
 // tensor names, their operators Identity, Split and Concat nodes. The rest of the compiler only
 // ever sees straight-line graphs of tensors.
@@ -86,6 +87,31 @@ std::string add_constant(Graph& g, const std::string& name, Tensor t) {
   return name;
 }
 
+// Stacks per-iteration tensors along a new axis (negative: counted in the stacked rank) into
+// `target`: one Unsqueeze per part and a Concat.
+void stack_slices(Graph& g, const std::string& name, const std::vector<std::string>& parts, int64_t axis,
+                  const std::string& target, std::vector<Node>& nodes) {
+  std::vector<std::string> stacked;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    const std::string step = fmt::format("{}/step{}", name, p);
+    Node unsqueeze = make_node(step, "Unsqueeze", {parts[p]}, {step});
+    if (g.opset() >= 13) {
+      unsqueeze.inputs.push_back(add_constant(g, step + "/axes", Tensor::from<int64_t>({1}, {axis})));
+    } else {
+      unsqueeze.attributes["axes"].kind = Attribute::Kind::Ints;
+      unsqueeze.attributes["axes"].ints = {axis};
+    }
+    stacked.push_back(step);
+    nodes.push_back(std::move(unsqueeze));
+  }
+  Node concat = make_node(name, "Concat", stacked, {target});
+  set_int(concat, "axis", axis);
+  nodes.push_back(std::move(concat));
+}
+
+// Unrolling beyond this many iterations would make headers nobody wants to compile.
+constexpr int64_t kMaxUnroll = 4096;
+
 }  // namespace
 
 bool unroll_scan(Graph& g, std::size_t index) {
@@ -121,7 +147,6 @@ bool unroll_scan(Graph& g, std::size_t index) {
     if (steps >= 0 && len != steps) throw Error(fmt::format("{}: scan inputs of different lengths", node.describe()));
     steps = len;
   }
-  constexpr int64_t kMaxUnroll = 4096;
   if (steps < 1 || steps > kMaxUnroll)
     throw UnsupportedError(fmt::format("{}: unrolling {} iterations (1 to {} supported)", node.describe(), steps, kMaxUnroll));
   const std::string prefix = node.name + "/";
@@ -153,25 +178,63 @@ bool unroll_scan(Graph& g, std::size_t index) {
     if (target.empty()) continue;
     auto parts = slices[std::size_t(k)];
     if (output_dirs.at(std::size_t(k))) std::reverse(parts.begin(), parts.end());
-    // Stack the per-iteration slices along the output axis (negative: counted in the stacked rank).
-    int64_t axis = output_axes.at(std::size_t(k));
-    std::vector<std::string> stacked;
-    for (std::size_t p = 0; p < parts.size(); ++p) {
-      const std::string name = fmt::format("{}output{}/step{}", prefix, k, p);
-      Node unsqueeze = make_node(name, "Unsqueeze", {parts[p]}, {name});
-      if (g.opset() >= 13) {
-        unsqueeze.inputs.push_back(add_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
-      } else {
-        unsqueeze.attributes["axes"].kind = Attribute::Kind::Ints;
-        unsqueeze.attributes["axes"].ints = {axis};
-      }
-      stacked.push_back(name);
-      nodes.push_back(std::move(unsqueeze));
-    }
-    Node concat = make_node(fmt::format("{}output{}", prefix, k), "Concat", stacked, {target});
-    set_int(concat, "axis", axis);
-    nodes.push_back(std::move(concat));
+    stack_slices(g, fmt::format("{}output{}", prefix, k), parts, output_axes.at(std::size_t(k)), target, nodes);
   }
+  g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(index));
+  g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index), nodes.begin(), nodes.end());
+  return true;
+}
+
+bool unroll_loop(Graph& g, std::size_t index, const Analysis& a) {
+  if (g.nodes[index].op_type != "Loop" || !g.nodes[index].domain.empty()) return false;
+  const Node node = g.nodes[index];
+  const Attribute* body_attr = node.attr("body");
+  if (!body_attr || body_attr->kind != Attribute::Kind::Graph || !body_attr->g)
+    throw Error(fmt::format("{}: the body graph is missing", node.describe()));
+  const Graph& body = *body_attr->g;
+  const std::size_t n_carried = node.inputs.size() < 2 ? 0 : node.inputs.size() - 2;
+  if (body.inputs.size() != n_carried + 2 || body.outputs.size() < n_carried + 1 ||
+      node.outputs.size() != body.outputs.size() - 1)
+    throw Error(fmt::format("{}: inputs, outputs and body do not match", node.describe()));
+  const std::size_t n_scan = body.outputs.size() - 1 - n_carried;
+  // The iteration count must be known here; the condition may only be passed through.
+  const NodeView view(node, g, &a.known);
+  if (!view.has_input(0)) throw UnsupportedError(fmt::format("{}: a Loop without a trip count", node.describe()));
+  const Tensor& trips = view.known_input(0, "trip count");
+  if (trips.size() != 1) throw Error(fmt::format("{}: the trip count must hold one value", node.describe()));
+  bool running = !view.has_input(1) || view.known_input(1, "condition").int_at(0) != 0;
+  const std::string& cond_out = body.outputs[0];
+  bool passes_condition = cond_out == body.inputs[1];
+  for (const Node& n : body.nodes)
+    if (n.op_type == "Identity" && n.outputs == std::vector<std::string>{cond_out} && n.inputs == std::vector<std::string>{body.inputs[1]})
+      passes_condition = true;
+  if (!passes_condition)
+    throw UnsupportedError(fmt::format("{}: a Loop whose body computes its condition", node.describe()));
+  const int64_t steps = running ? std::max<int64_t>(trips.int_at(0), 0) : 0;
+  if (steps > kMaxUnroll)
+    throw UnsupportedError(fmt::format("{}: unrolling {} iterations (at most {} supported)", node.describe(), steps, kMaxUnroll));
+  if (steps == 0 && n_scan > 0)
+    throw UnsupportedError(fmt::format("{}: a Loop that runs no iteration has empty scan outputs", node.describe()));
+  const std::string prefix = node.name + "/";
+  std::vector<Node> nodes;
+  std::vector<std::string> carried(node.inputs.begin() + 2, node.inputs.end());
+  std::vector<std::vector<std::string>> slices(n_scan);
+  const std::string condition = add_constant(g, prefix + "condition", Tensor::from<bool>({}, {true}));
+  for (int64_t s = 0; s < steps; ++s) {
+    const std::string iter = fmt::format("{}iter{}/", prefix, s);
+    std::map<std::string, std::string> bound{{body.inputs[0], add_constant(g, iter + "count", Tensor::from<int64_t>({}, {s}))},
+                                             {body.inputs[1], condition}};
+    for (std::size_t i = 0; i < n_carried; ++i) bound[body.inputs[i + 2]] = carried[i];
+    const std::vector<std::string> outs = splice_subgraph(g, body, iter, bound, nodes);
+    for (std::size_t i = 0; i < n_carried; ++i) carried[i] = outs[i + 1];
+    for (std::size_t k = 0; k < n_scan; ++k) slices[k].push_back(outs[1 + n_carried + k]);
+  }
+  for (std::size_t i = 0; i < n_carried; ++i)
+    if (!node.outputs[i].empty())
+      nodes.push_back(make_node(fmt::format("{}state{}", prefix, i), "Identity", {carried[i]}, {node.outputs[i]}));
+  for (std::size_t k = 0; k < n_scan; ++k)
+    if (!node.outputs[n_carried + k].empty())
+      stack_slices(g, fmt::format("{}output{}", prefix, k), slices[k], 0, node.outputs[n_carried + k], nodes);
   g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(index));
   g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(index), nodes.begin(), nodes.end());
   return true;

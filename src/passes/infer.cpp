@@ -34,7 +34,8 @@ namespace {
 
 // A declared type (value_info, graph output) fills what inference left unknown and must not
 // contradict what it found.
-ValueInfo merge_declared(const Node& n, const std::string& name, const ValueInfo& inferred, const ValueInfo* declared) {
+ValueInfo merge_declared(const Graph& g, const Node& n, const std::string& name, const ValueInfo& inferred,
+                         const ValueInfo* declared) {
   if (!declared) return inferred;
   if (declared->dtype != DType::Undefined && inferred.dtype != declared->dtype)
     throw Error(fmt::format("{}: output '{}' is declared {} but computes {}", n.describe(), name,
@@ -50,7 +51,9 @@ ValueInfo merge_declared(const Node& n, const std::string& name, const ValueInfo
     if (out.shape[i].is_static() && d.is_static() && out.shape[i] != d)
       throw Error(fmt::format("{}: output '{}' is declared with shape {} but computes {}", n.describe(), name,
                               shape_str(declared->shape), shape_str(inferred.shape)));
-    if (!out.shape[i].is_static() && d.is_static()) out.shape[i] = d;
+    // A declared extent of a data-dependent dim holds only for the data the model was
+    // exported with; the dim stays decided at run time.
+    if (!out.shape[i].is_static() && d.is_static() && !g.is_data_dependent(out.shape[i])) out.shape[i] = d;
   }
   return out;
 }
@@ -145,6 +148,7 @@ void finish_lowering(Graph& g, Analysis& a, std::size_t index, DType half, const
 
 Analysis infer_graph(Graph& g, const InferOptions& options) {
   check_supported(g);
+  g.data_dependent_dims.clear();
   Analysis a;
   const Registry& registry = Registry::instance();
   auto infer_node = [&](std::size_t index) {
@@ -153,17 +157,25 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
     if (!found) throw UnsupportedError(fmt::format("unsupported operator: {} ({})", n.op_type, n.describe()));
     const OpDef& def = *found;
     NodeView view(n, g, &a.known);
-    for (std::size_t i = 0; i < n.inputs.size(); ++i)
-      if (!n.inputs[i].empty() && !g.values.count(n.inputs[i]))
+    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+      if (n.inputs[i].empty()) continue;
+      if (!g.values.count(n.inputs[i]))
         throw Error(fmt::format("{}: the type of input '{}' is unknown", n.describe(), n.inputs[i]));
+      const ValueInfo& in = g.values.at(n.inputs[i]);
+      if (in.has_shape && g.has_data_dependent_dims(in.shape))
+        throw UnsupportedError(fmt::format("{}: input '{}' has a shape decided by the data at run time ({}); such a "
+                                           "tensor can only be a graph output",
+                                           n.describe(), n.inputs[i], shape_str(in.shape)));
+    }
     InferResult res = def.infer(view);
+    g.data_dependent_dims.insert(res.data_dependent_dims.begin(), res.data_dependent_dims.end());
     if (res.outputs.size() < n.outputs.size())
       throw Error(fmt::format("{}: has {} outputs, the operator defines {}", n.describe(), n.outputs.size(),
                               res.outputs.size()));
     for (std::size_t i = 0; i < n.outputs.size(); ++i) {
       if (n.outputs[i].empty()) continue;
       auto it = g.values.find(n.outputs[i]);
-      g.values[n.outputs[i]] = merge_declared(n, n.outputs[i], res.outputs[i], it == g.values.end() ? nullptr : &it->second);
+      g.values[n.outputs[i]] = merge_declared(g, n, n.outputs[i], res.outputs[i], it == g.values.end() ? nullptr : &it->second);
     }
     if (res.workspace_bytes > 0) a.workspace[n.name] = res.workspace_bytes;
 
@@ -188,7 +200,7 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
   std::map<std::string, std::pair<DType, std::vector<std::string>>> lowered;  // node -> its half type and outputs
   SequenceLists sequences;
   for (std::size_t index = 0; index < g.nodes.size(); ++index) {
-    if (inline_known_if(g, index, a) || unroll_scan(g, index) || resolve_sequence_op(g, index, a, sequences)) {
+    if (inline_known_if(g, index, a) || unroll_scan(g, index) || unroll_loop(g, index, a) || resolve_sequence_op(g, index, a, sequences)) {
       --index;  // infer the inlined branch from its first node
       continue;
     }

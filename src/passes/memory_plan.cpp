@@ -33,7 +33,7 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse) {
     for (const auto& o : n.outputs) {
       if (o.empty() || outputs.count(o) || g.is_constant(o)) continue;
       const ValueInfo& v = g.value(o);
-      const int64_t bytes = element_count(static_dims(v.shape)) * int64_t(dtype_size(v.dtype));
+      const int64_t bytes = element_count(g.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
       index[o] = blocks.size();
       blocks.push_back(Block{o, false, align_up(std::max<int64_t>(bytes, 1)), step, step});
     }

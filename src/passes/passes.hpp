@@ -36,6 +36,9 @@ bool inline_known_if(Graph& g, std::size_t index, const Analysis& a);
 // Unrolls the Scan node at `index` (opset 9+) into copies of its body, one per step of its
 // scan axes, whose lengths must be static. Returns false if the node is not a Scan.
 bool unroll_scan(Graph& g, std::size_t index);
+// Replaces the Loop node at `index` by its unrolled body when its trip count is known and its
+// condition stays true (the body passes it through); throws UnsupportedError otherwise.
+bool unroll_loop(Graph& g, std::size_t index, const Analysis& a);
 
 // Sequences known at generation time: sequence tensor -> the names of its tensors, in order.
 using SequenceLists = std::map<std::string, std::vector<std::string>>;

@@ -90,6 +90,61 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
     }
 }
 
+// x[h, w] at a fractional position by bilinear interpolation; taps outside the plane read 0.
+template <class T>
+inline T bilinear_tap(const T* plane, int64_t height, int64_t width, T h, T w) {
+  const T hf = std::floor(h), wf = std::floor(w);
+  const int64_t h0 = int64_t(hf), w0 = int64_t(wf);
+  const T dh = h - hf, dw = w - wf;
+  T sum = T(0);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 2; ++j) {
+      const int64_t hh = h0 + i, ww = w0 + j;
+      if (hh < 0 || hh >= height || ww < 0 || ww >= width) continue;
+      sum += (i ? dh : T(1) - dh) * (j ? dw : T(1) - dw) * plane[hh * width + ww];
+    }
+  return sum;
+}
+
+// Deformable 2-D convolution: tap kp of the window at output position o reads x at its
+// regular position plus (offset_h, offset_w) by bilinear interpolation, scaled by the mask
+// when there is one. offset is [N, offset_groups * K * 2, out...] (h then w per tap), mask
+// [N, offset_groups * K, out...]. col is scratch of (C/G) * K * prod(out) elements.
+template <class T>
+inline void deform_conv2d(const T* x, const T* w, const T* offset, const T* bias, const T* mask, T* y, T* col,
+                          int64_t batch, int64_t channels, int64_t filters, int64_t groups, int64_t offset_groups,
+                          const ConvGeometry& g) {
+  const int64_t ksize = g.kernel_size(), osize = g.out_size(), isize = g.in_size();
+  const int64_t cg = channels / groups, mg = filters / groups, kdim = cg * ksize;
+  const int64_t channels_per_offset_group = channels / offset_groups;
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      for (int64_t c = 0; c < cg; ++c) {
+        const int64_t channel = grp * cg + c, og = channel / channels_per_offset_group;
+        const T* plane = x + (n * channels + channel) * isize;
+        for (int64_t kp = 0; kp < ksize; ++kp) {
+          const int64_t ki = kp / g.kernel[1], kj = kp % g.kernel[1];
+          const T* off_h = offset + ((n * offset_groups + og) * ksize + kp) * 2 * osize;
+          const T* off_w = off_h + osize;
+          const T* m = mask ? mask + ((n * offset_groups + og) * ksize + kp) * osize : nullptr;
+          T* row = col + (c * ksize + kp) * osize;
+          for (int64_t oi = 0, o = 0; oi < g.out[0]; ++oi)
+            for (int64_t oj = 0; oj < g.out[1]; ++oj, ++o) {
+              const T h = T(oi * g.stride[0] - g.pad_begin[0] + ki * g.dilation[0]) + off_h[o];
+              const T wpos = T(oj * g.stride[1] - g.pad_begin[1] + kj * g.dilation[1]) + off_w[o];
+              const T v = bilinear_tap(plane, g.in[0], g.in[1], h, wpos);
+              row[o] = m ? v * m[o] : v;
+            }
+        }
+      }
+      T* yg = y + (n * filters + grp * mg) * osize;
+      gemm_rowmajor(false, false, mg, osize, kdim, T(1), w + grp * mg * kdim, kdim, col, osize, T(0), yg, osize);
+      if (bias)
+        for (int64_t mi = 0; mi < mg; ++mi)
+          for (int64_t o = 0; o < osize; ++o) yg[mi * osize + o] += bias[grp * mg + mi];
+    }
+}
+
 // The adjoint of im2col_nd: y[c, p] += col[(c * K + kpos), opos] where p = opos * stride - pad +
 // kpos * dilation; g.in are y's spatial dims, g.out the positions of col's columns.
 template <class T>

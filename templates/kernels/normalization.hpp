@@ -17,6 +17,38 @@ inline void batch_norm(const T* x, const T* scale, const T* bias, const T* mean,
   }
 }
 
+// Batch normalization in training mode: each channel is normalized by the mean and the
+// (biased) variance of its values over the batch and spatial positions, computed in double;
+// the updated running statistics, when wanted, blend the given ones with the batch's:
+// running = given * momentum + batch * (1 - momentum).
+template <class T>
+inline void batch_norm_training(const T* x, const T* scale, const T* bias, const T* mean, const T* var, T* y,
+                                T* running_mean, T* running_var, int64_t batch, int64_t channels, int64_t spatial,
+                                float epsilon, float momentum) {
+  const double count = double(batch * spatial);
+  for (int64_t c = 0; c < channels; ++c) {
+    double sum = 0, squares = 0;
+    for (int64_t n = 0; n < batch; ++n) {
+      const T* xs = x + (n * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) sum += double(xs[i]);
+    }
+    const double batch_mean = count > 0 ? sum / count : 0.0;
+    for (int64_t n = 0; n < batch; ++n) {
+      const T* xs = x + (n * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) squares += (double(xs[i]) - batch_mean) * (double(xs[i]) - batch_mean);
+    }
+    const double batch_var = count > 0 ? squares / count : 0.0;
+    const double k = double(scale[c]) / std::sqrt(batch_var + double(epsilon));
+    for (int64_t n = 0; n < batch; ++n) {
+      const T* xs = x + (n * channels + c) * spatial;
+      T* ys = y + (n * channels + c) * spatial;
+      for (int64_t i = 0; i < spatial; ++i) ys[i] = T((double(xs[i]) - batch_mean) * k + double(bias[c]));
+    }
+    if (running_mean) running_mean[c] = T(double(mean[c]) * momentum + batch_mean * (1.0 - momentum));
+    if (running_var) running_var[c] = T(double(var[c]) * momentum + batch_var * (1.0 - momentum));
+  }
+}
+
 // Layer normalization (or, with rms, RMS normalization) of each row of x viewed as
 // [outer, inner]; scale and bias advance by their step along the row (0 for one shared
 // value). Statistics are accumulated in double, so long rows lose no precision; mean and

@@ -165,9 +165,12 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
           if (options.frozen_inputs.count(name)) throw;
           const std::size_t k = std::size_t(std::find(g.inputs.begin(), g.inputs.end(), name) - g.inputs.begin());
           // Only small inputs (axes, sizes, scales, K) are frozen, never the data itself: integers
-          // anywhere upstream, other types only when the operator reads the input directly.
+          // anywhere upstream, scalars (a range's start, limit and step), other types only when
+          // the operator reads the input directly.
           const bool direct = e.inputs.size() == 1;
-          if ((!sofiec::dtype_is_integer(c.sets[0].inputs[k].dtype) && !direct) || c.sets[0].inputs[k].size() > 16) throw;
+          const bool scalar = c.sets[0].inputs[k].size() == 1;
+          if ((!sofiec::dtype_is_integer(c.sets[0].inputs[k].dtype) && !direct && !scalar) || c.sets[0].inputs[k].size() > 16)
+            throw;
           for (const DataSet& ds : c.sets)
             if (ds.inputs[k].bytes != c.sets[0].inputs[k].bytes || ds.inputs[k].dims != c.sets[0].inputs[k].dims) throw;
           options.frozen_inputs[name] = c.sets[0].inputs[k];
@@ -210,6 +213,11 @@ static void save(const std::string& path, const T* p, int64_t n) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(p), std::streamsize(n * int64_t(sizeof(T))));
 }
+template <class Shape>
+static void save_dims(const std::string& path, const Shape& shape) {
+  std::ofstream out(path);
+  for (std::size_t d = 0; d < shape.rank; ++d) out << shape.dims[d] << ' ';
+}
 template <class T> using Ptr = std::unique_ptr<T[]>;
 )";
   for (const Case* c : batch) {
@@ -231,8 +239,10 @@ template <class T> using Ptr = std::unique_ptr<T[]>;
     }
     args.resize(args.size() - 2);
     body += fmt::format("  auto session = std::make_unique<{}::Session>();\n  session->infer({});\n", ns, args);
+    // The dims infer() reports (an output's size may depend on the data), then its elements.
     for (std::size_t k = 0; k < c->output_types.size(); ++k)
-      body += fmt::format("  save(dir + \"/out_{0}.bin\", o{0}.get(), {1}::Session::output_shapes[{0}].size());\n", k, ns);
+      body += fmt::format("  save_dims(dir + \"/out_{0}.dims\", session->output_shape({0}));\n"
+                          "  save(dir + \"/out_{0}.bin\", o{0}.get(), session->output_shape({0}).size());\n", k);
     src += fmt::format("static int run_{}(const std::string& dir) {{\n{}  return 0;\n}}\n", ns, body);
   }
   src += "int main(int argc, char** argv) {\n  if (argc != 3) return 2;\n  const std::string dir = argv[2];\n"
@@ -261,6 +271,11 @@ std::string compile(const Toolchain& tc, const fs::path& src, const fs::path& ex
 
 // Compares an output with the reference; returns "" if it matches.
 std::string compare(const Tensor& expected, DType type, const fs::path& file) {
+  std::string dims;
+  for (int64_t d : expected.dims) dims += std::to_string(d) + ' ';
+  fs::path dims_file = file;
+  dims_file.replace_extension(".dims");
+  if (read_text(dims_file) != dims) return fmt::format("output dims [{}], expected [{}]", read_text(dims_file), dims);
   Tensor actual(type, expected.dims);
   if (type != expected.dtype) return fmt::format("output type {} differs from the reference's {}", sofiec::dtype_name(type), sofiec::dtype_name(expected.dtype));
   std::ifstream in(file, std::ios::binary);

@@ -287,6 +287,120 @@ TEST(Inference, ScanUnrollsOverItsScanAxis) {
   EXPECT_EQ(shape_str(m.graph.value("total").shape), "[2]");
 }
 
+TEST(Inference, DataDependentDimsHaveAnUpperBound) {
+  ModelBuilder b(13);
+  b.input("x", {2, 3}).output("idx", {}, onnx::TensorProto::INT64);
+  b.node("NonZero", {"x"}, {"idx"}, "nz");
+  Model m = load(b);
+  infer_graph(m.graph);
+  const Shape& s = m.graph.value("idx").shape;
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0], Dim(2));
+  ASSERT_TRUE(m.graph.is_data_dependent(s[1]));
+  EXPECT_EQ(m.graph.capacity_dims(s), (std::vector<int64_t>{2, 6}));
+}
+
+TEST(Inference, DataDependentTensorsOnlyLeaveTheGraph) {
+  ModelBuilder b(13);
+  b.input("x", {4}).output("y", {}, onnx::TensorProto::INT64);
+  b.node("NonZero", {"x"}, {"idx"}, "nz");
+  b.node("Neg", {"idx"}, {"y"}, "negate");
+  Model m = load(b);
+  try {
+    infer_graph(m.graph);
+    FAIL() << "expected UnsupportedError";
+  } catch (const UnsupportedError& e) {
+    EXPECT_NE(std::string(e.what()).find("'negate'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("decided by the data"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Inference, KnownInputsMakeDataDependentOutputsStatic) {
+  ModelBuilder b(13);
+  b.input("x", {3}).output("y");
+  b.init_ints("values", {5}, {0, 7, 0, 7, 3});
+  b.node("Unique", {"values"}, {"u"}, "unique");  // sorted: [0, 3, 7]
+  b.node("Cast", {"u"}, {"uf"}, "cast").add_attribute()->CopyFrom([] {
+    onnx::AttributeProto a;
+    a.set_name("to");
+    a.set_type(onnx::AttributeProto::INT);
+    a.set_i(onnx::TensorProto::FLOAT);
+    return a;
+  }());
+  b.node("Add", {"x", "uf"}, {"y"});
+  CompileOptions o;
+  const CompiledModel c = compile_model(load(b), o);
+  EXPECT_EQ(c.stats.nodes_after, 1u);
+  EXPECT_NE(c.header.find("output_has_data_dependent_shape{{false}}"), std::string::npos);
+}
+
+TEST(Emit, DataDependentOutputsReportTheirDims) {
+  ModelBuilder b(13);
+  b.input("x", {2, 3}).output("idx", {}, onnx::TensorProto::INT64);
+  b.node("NonZero", {"x"}, {"idx"}, "nz");
+  const std::string h = compile_model(load(b), CompileOptions{}).header;
+  EXPECT_NE(h.find("output_has_data_dependent_shape{{true}}"), std::string::npos);
+  EXPECT_NE(h.find("static constexpr int64_t output0_dims[] = {2, 6};"), std::string::npos);
+  EXPECT_NE(h.find("output_dims_[1] = dim_nz_count;"), std::string::npos) << h.substr(h.find("void infer("), 800);
+  EXPECT_NE(h.find("out.resize(std::size_t(output_shape(0).size()));"), std::string::npos);
+}
+
+TEST(Inference, LoopWithAKnownTripCountUnrolls) {
+  ModelBuilder b(16);
+  b.input("x", {2}).output("final", {2}).output("history", {3, 2});
+  b.init_ints("trips", {}, {3});
+  auto& n = b.node("Loop", {"trips", "", "x"}, {"final", "history"}, "loop");
+  auto* a = n.add_attribute();
+  a->set_name("body");
+  a->set_type(onnx::AttributeProto::GRAPH);
+  auto* g = a->mutable_g();
+  for (const char* in : {"i", "cond", "acc"}) g->add_input()->set_name(in);
+  auto* keep = g->add_node();
+  keep->set_op_type("Identity");
+  keep->add_input("cond");
+  keep->add_output("cond_out");
+  auto* twice = g->add_node();
+  twice->set_op_type("Add");
+  twice->add_input("acc");
+  twice->add_input("acc");
+  twice->add_output("next");
+  auto* copy = g->add_node();
+  copy->set_op_type("Identity");
+  copy->add_input("next");
+  copy->add_output("seen");
+  for (const char* out : {"cond_out", "next", "seen"}) g->add_output()->set_name(out);
+  Model m = load(b);
+  infer_graph(m.graph);
+  int adds = 0;
+  for (const Node& node : m.graph.nodes) adds += node.op_type == "Add";
+  EXPECT_EQ(adds, 3);
+  EXPECT_EQ(shape_str(m.graph.value("history").shape), "[3,2]");
+  EXPECT_EQ(shape_str(m.graph.value("final").shape), "[2]");
+}
+
+TEST(Inference, LoopThatComputesItsConditionIsRefused) {
+  ModelBuilder b(16);
+  b.input("x", {1}).output("final", {1});
+  b.init_ints("trips", {}, {3});
+  auto& n = b.node("Loop", {"trips", "", "x"}, {"final"}, "loop");
+  auto* a = n.add_attribute();
+  a->set_name("body");
+  a->set_type(onnx::AttributeProto::GRAPH);
+  auto* g = a->mutable_g();
+  for (const char* in : {"i", "cond", "acc"}) g->add_input()->set_name(in);
+  auto* stop = g->add_node();
+  stop->set_op_type("Not");
+  stop->add_input("cond");
+  stop->add_output("cond_out");
+  auto* copy = g->add_node();
+  copy->set_op_type("Identity");
+  copy->add_input("acc");
+  copy->add_output("next");
+  for (const char* out : {"cond_out", "next"}) g->add_output()->set_name(out);
+  Model m = load(b);
+  EXPECT_THROW(infer_graph(m.graph), UnsupportedError);
+}
+
 TEST(Inference, BroadcastMatMulAndSymbols) {
   ModelBuilder b;
   b.input("a", {-1, 1, 4, 5}, onnx::TensorProto::FLOAT, {"N"}).input("b", {3, 5, 6}).output("y");
