@@ -118,15 +118,11 @@ CompiledModel compile_model(Model model, const CompileOptions& options) {
   result.stats.nodes_before = g.nodes.size();
   Analysis analysis = infer_graph(g);
 
-  std::vector<std::unique_ptr<Pass>> passes;
-  if (options.level != OptLevel::O0) {
-    passes.push_back(make_constant_folding());
-    passes.push_back(make_dead_node_elimination());
-  }
+  const std::vector<std::unique_ptr<Pass>> passes = passes_for_level(options.level != OptLevel::O0);
   for (const auto& pass : passes) result.stats.pass_changes[pass->name()] += pass->run(g, analysis);
   if (!passes.empty()) analysis = infer_graph(g);
 
-  const MemoryPlan plan = plan_memory(g, analysis, options.level == OptLevel::Extended);
+  const MemoryPlan plan = plan_memory(g, analysis, options.level == OptLevel::Extended, options.level != OptLevel::O0);
   HeaderSpec spec;
   spec.ns = sanitize_identifier(options.namespace_name.empty() ? "model" : options.namespace_name);
   spec.embed_weights = options.weights == WeightsMode::Embed;

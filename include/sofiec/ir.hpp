@@ -99,6 +99,9 @@ struct Node {
   std::vector<std::string> inputs;  // "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::map<std::string, Attribute> attributes;
+  // Elementwise unary nodes fused into this one (EpilogueFusion): applied in order to every
+  // element of its first output as it is produced.
+  std::vector<Node> epilogue;
 
   bool has_attr(const std::string& n) const { return attributes.count(n) != 0; }
   int64_t attr_int(const std::string& n, int64_t fallback) const;

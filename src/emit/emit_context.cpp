@@ -28,6 +28,25 @@ std::string cpp_element(const Tensor& t, int64_t i) {
   return cpp_int(t.int_at(i), t.dtype);
 }
 
+std::string EmitContext::epilogue() const {
+  if (node().epilogue.empty()) return "";
+  std::vector<std::string> functors;
+  for (const Node& f : node().epilogue) {
+    const OpDef* def = Registry::instance().find(f.op_type, opset());
+    if (!def || !def->unary_functor) fail("internal: {} cannot be fused as an epilogue", f.describe());
+    functors.push_back(def->unary_functor(NodeView(f, graph(), nullptr)));
+  }
+  use_kernel("functors");
+  return fmt::format("detail::chain({})", fmt::join(functors, ", "));
+}
+
+void EmitContext::apply_epilogue(const std::string& y, int64_t n) {
+  const std::string f = epilogue();
+  if (f.empty()) return;
+  use_kernel("elementwise");
+  line("detail::map_unary({0}, {0}, {1}, {2});", y, n, f);
+}
+
 std::string EmitContext::dim_var(const Dim& d) const {
   if (dim_vars_)
     if (auto it = dim_vars_->find(d.symbol); it != dim_vars_->end()) return it->second;

@@ -54,11 +54,15 @@ class EmitContext : public NodeView {
   std::string dim_var(const Dim& d) const;
   std::string in_type(std::size_t i) const { return std::string(dtype_cpp(input_dtype(i))); }
   std::string out_type(std::size_t i) const { return std::string(dtype_cpp(output(i).dtype)); }
+  // The fused epilogue (Node::epilogue) as one functor expression, "" when there is none.
+  std::string epilogue() const;
+  // Applies the epilogue to the first n elements of y (after the kernel has written them).
+  void apply_epilogue(const std::string& y, int64_t n);
   // Scratch memory reserved for this node (InferResult::workspace_bytes), as unsigned char*.
   const std::string& workspace() const { return workspace_var_; }
 
   // Makes templates/kernels/<name>.hpp part of the generated header.
-  void use_kernel(const std::string& name) { kernels_.insert(name); }
+  void use_kernel(const std::string& name) const { kernels_.insert(name); }
 
   template <class... Args>
   void line(fmt::format_string<Args...> f, Args&&... args) {

@@ -18,7 +18,7 @@ namespace {
 
 // Kernel files in inclusion order; a kernel's dependencies come before it.
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
-    {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm"}},
+    {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm", "functors"}},
     {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
     {"reduce", {}},          {"indexing", {}}, {"attention", {}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm"}},
     {"selection", {}},
@@ -184,6 +184,8 @@ class HeaderBuilder {
   }
 
   const TensorVar& var_of(const std::string& name) {
+    // A view (plan_.aliases) is the variable of the tensor whose memory it shares.
+    if (auto alias = plan_.aliases.find(name); alias != plan_.aliases.end()) return var_of(alias->second);
     auto it = vars_.find(name);
     if (it == vars_.end()) {
       if (const Tensor* t = g_.constant(name)) {
@@ -217,6 +219,10 @@ class HeaderBuilder {
     std::string body;
     const Registry& registry = Registry::instance();
     for (const Node& n : g_.nodes) {
+      if (n.outputs.size() == 1 && plan_.aliases.count(n.outputs[0])) {
+        body += fmt::format("    // {}: a view of '{}', no copy\n", n.describe(), plan_.aliases.at(n.outputs[0]));
+        continue;
+      }
       const OpDef& def = *registry.find(n.op_type, g_.opset(n.domain));
       std::vector<std::string> outs;
       for (const auto& o : n.outputs) outs.push_back(o.empty() ? "" : var_of(o).var);
@@ -238,7 +244,9 @@ class HeaderBuilder {
           if (off >= 0) ctx.line("std::memcpy({}, weights_ + {}, {});", outs[i], off, known->second.bytes.size());
         }
       }
-      body += fmt::format("    // {}\n    {{\n{}    }}\n", n.describe(), indent(code));
+      std::string fused;
+      for (const Node& f : n.epilogue) fused += " + " + f.op_type;
+      body += fmt::format("    // {}{}\n    {{\n{}    }}\n", n.describe(), fused, indent(code));
     }
     return body;
   }

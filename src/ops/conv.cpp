@@ -58,10 +58,12 @@ void add_conv(Registry& r) {
     e.use_kernel("conv");
     const ConvPlan p = plan_conv(e);
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
-    e.line("detail::conv_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry);", e.in(0), e.in(1),
-           e.in_or_null(2, e.in_type(0)), e.out(0),
-           e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups);
+    const std::string epilogue = e.epilogue();
+    e.line("detail::conv_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry{});", e.in(0), e.in(1),
+           e.in_or_null(2, e.in_type(0)), e.out(0), e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups,
+           epilogue.empty() ? "" : ", " + epilogue);
   };
+  d.accepts_epilogue = true;
   r.add(std::move(d));
 }
 

@@ -182,6 +182,8 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
     });
     return std::vector<Tensor>{std::move(y)};
   };
+  if (arity == Arity::Unary)
+    d.unary_functor = [params, functor](const NodeView& v) { return functor_expr(functor, params.values(v.node())); };
   d.emit = [params, functor](EmitContext& e) {
     const std::string f = functor_expr(functor, params.values(e.node()));
     const std::vector<std::vector<int64_t>> dims = all_input_dims(e);
@@ -219,6 +221,8 @@ void add_selected(Registry& r, std::function<std::size_t(const NodeView&)> selec
     return choices.at(select(v)).eval(v, in, outs);
   };
   d.emit = [=](EmitContext& e) { choices.at(select(e)).emit(e); };
+  if (choices.at(0).unary_functor)
+    d.unary_functor = [=](const NodeView& v) { return choices.at(select(v)).unary_functor(v); };
   r.add(std::move(d));
 }
 

@@ -97,7 +97,9 @@ void add_gemm(Registry& r) {
       const auto [rs, cs] = bias_strides(e, g);
       e.line("detail::add_bias_2d({}, {}, {}, {}, {}, {}, {});", e.out(0), e.in(2), g.m, g.n, rs, cs, beta);
     }
+    e.apply_epilogue(e.out(0), g.m * g.n);
   };
+  d.accepts_epilogue = true;
   r.add(std::move(d));
 }
 
@@ -145,12 +147,14 @@ void add_matmul(Registry& r) {
     if (p.a_offsets.size() == 1) {
       e.line("detail::gemm_rowmajor(false, false, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", p.m, p.n, p.k,
              cpp_float(1, e.input_dtype(0)), e.in(0), p.k, e.in(1), p.n, cpp_float(0, e.input_dtype(0)), e.out(0), p.n);
-      return;
+    } else {
+      e.line("detail::matmul_batched({}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0),
+             p.a_offsets.size(), e.int_array("a_offsets", p.a_offsets), e.int_array("b_offsets", p.b_offsets), p.m,
+             p.n, p.k);
     }
-    e.line("detail::matmul_batched({}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0),
-           p.a_offsets.size(), e.int_array("a_offsets", p.a_offsets), e.int_array("b_offsets", p.b_offsets), p.m,
-           p.n, p.k);
+    e.apply_epilogue(e.out(0), element_count(p.out_dims));
   };
+  d.accepts_epilogue = true;
   r.add(std::move(d));
 }
 

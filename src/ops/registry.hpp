@@ -92,6 +92,11 @@ struct OpDef {
   bool depends_on_shapes_only = false;
   // Inputs whose type alone matters (CastLike's target): eval runs without their values.
   std::vector<std::size_t> type_only_inputs;
+  // Elementwise unary operators: the C++ functor expression of a node (e.g.
+  // "detail::op_leaky_relu{0.1f}"), so that EpilogueFusion can apply it inside another kernel.
+  std::function<std::string(const NodeView&)> unary_functor;
+  // The emitter applies EmitContext::epilogue() to its first output (Conv, Gemm, MatMul).
+  bool accepts_epilogue = false;
 };
 
 class Registry {

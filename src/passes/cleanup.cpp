@@ -1,4 +1,4 @@
-// Constant folding and dead node elimination.
+// Constant folding, dead node elimination and the pass list of each optimization level.
 #include <set>
 
 #include "passes/passes.hpp"
@@ -57,5 +57,20 @@ class DeadNodeElimination : public Pass {
 
 std::unique_ptr<Pass> make_constant_folding() { return std::make_unique<ConstantFolding>(); }
 std::unique_ptr<Pass> make_dead_node_elimination() { return std::make_unique<DeadNodeElimination>(); }
+
+std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
+  std::vector<std::unique_ptr<Pass>> passes;
+  if (!optimize) return passes;
+  passes.push_back(make_constant_folding());
+  passes.push_back(make_noop_elimination());
+  passes.push_back(make_transpose_pair_elimination());
+  passes.push_back(make_reshape_chain_elimination());
+  passes.push_back(make_conv_batch_norm_fusion());
+  passes.push_back(make_conv_add_fusion());
+  passes.push_back(make_matmul_add_fusion());
+  passes.push_back(make_epilogue_fusion());
+  passes.push_back(make_dead_node_elimination());
+  return passes;
+}
 
 }  // namespace sofiec

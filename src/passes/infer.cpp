@@ -179,7 +179,8 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
     }
     if (res.workspace_bytes > 0) a.workspace[n.name] = res.workspace_bytes;
 
-    const bool computable = def.eval && (def.depends_on_shapes_only ? all_input_shapes_static(view) : all_inputs_known(view, def));
+    // A node with a fused epilogue computes more than its eval does.
+    const bool computable = def.eval && n.epilogue.empty() && (def.depends_on_shapes_only ? all_input_shapes_static(view) : all_inputs_known(view, def));
     if (!computable) return;
     std::vector<ValueInfo> outs;
     int64_t elements = 0;

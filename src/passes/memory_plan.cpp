@@ -18,27 +18,45 @@ int64_t align_up(int64_t v) { return (v + kAlignment - 1) / kAlignment * kAlignm
 
 }  // namespace
 
-MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse) {
+std::map<std::string, std::string> find_aliases(const Graph& g) {
+  static const std::set<std::string> views = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+  const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
+  std::map<std::string, std::string> aliases;
+  for (const Node& n : g.nodes) {
+    if (!n.domain.empty() || !views.count(n.op_type) || n.inputs.empty() || n.outputs.size() != 1 || !n.epilogue.empty())
+      continue;
+    const std::string& out = n.outputs[0];
+    if (out.empty() || outputs.count(out) || g.is_constant(out) || g.value(out).dtype != g.value(n.inputs[0]).dtype) continue;
+    auto root = aliases.find(n.inputs[0]);
+    aliases[out] = root != aliases.end() ? root->second : n.inputs[0];
+  }
+  return aliases;
+}
+
+MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views) {
   const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
   std::map<std::string, std::size_t> index;  // intermediate -> position in blocks
   std::vector<Block> blocks;
+  MemoryPlan plan;
+  if (alias_views) plan.aliases = find_aliases(g);
   for (std::size_t step = 0; step < g.nodes.size(); ++step) {
     const Node& n = g.nodes[step];
-    for (const auto& in : n.inputs) {
-      auto it = index.find(in);
+    for (const auto& read : n.inputs) {
+      // Reading a view keeps the tensor it shares memory with alive.
+      auto alias = plan.aliases.find(read);
+      auto it = index.find(alias != plan.aliases.end() ? alias->second : read);
       if (it != index.end()) blocks[it->second].last = step;
     }
     if (auto ws = a.workspace.find(n.name); ws != a.workspace.end())
       blocks.push_back(Block{n.name, true, align_up(ws->second), step, step});
     for (const auto& o : n.outputs) {
-      if (o.empty() || outputs.count(o) || g.is_constant(o)) continue;
+      if (o.empty() || outputs.count(o) || g.is_constant(o) || plan.aliases.count(o)) continue;
       const ValueInfo& v = g.value(o);
       const int64_t bytes = element_count(g.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
       index[o] = blocks.size();
       blocks.push_back(Block{o, false, align_up(std::max<int64_t>(bytes, 1)), step, step});
     }
   }
-  MemoryPlan plan;
   for (const Block& b : blocks) plan.no_reuse_bytes += b.bytes;
   std::vector<int64_t> alive(g.nodes.size() + 1, 0);
   for (const Block& b : blocks)

@@ -59,8 +59,31 @@ class Pass {
 std::unique_ptr<Pass> make_constant_folding();
 // Removes nodes none of whose outputs are read by a node or are graph outputs.
 std::unique_ptr<Pass> make_dead_node_elimination();
+// Removes Identity, inference Dropout, and Cast / Expand / Reshape-like nodes that change nothing.
+std::unique_ptr<Pass> make_noop_elimination();
+// Transpose of a Transpose: removed when they cancel, merged into one otherwise.
+std::unique_ptr<Pass> make_transpose_pair_elimination();
+// Reshape of a Reshape (or Flatten, Squeeze, Unsqueeze): the outer one reads the original.
+std::unique_ptr<Pass> make_reshape_chain_elimination();
+// Conv followed by inference BatchNormalization: folded into the conv's weights and bias.
+std::unique_ptr<Pass> make_conv_batch_norm_fusion();
+// Conv followed by an Add of a constant per-channel bias: folded into the conv's bias.
+std::unique_ptr<Pass> make_conv_add_fusion();
+// 2-D MatMul followed by an Add of a constant row vector: one Gemm.
+std::unique_ptr<Pass> make_matmul_add_fusion();
+// Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
+std::unique_ptr<Pass> make_epilogue_fusion();
+
+// The passes of an optimization level, in order (empty for -O 0).
+std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize);
+
+// Tensors that share their input's memory instead of being copied: the outputs of
+// reshape-like nodes (Reshape, Flatten, Squeeze, Unsqueeze, Identity) that are not graph
+// outputs, mapped to the tensor whose storage they use (chains resolved).
+std::map<std::string, std::string> find_aliases(const Graph& g);
 
 struct MemoryPlan {
+  std::map<std::string, std::string> aliases;        // see find_aliases
   std::map<std::string, int64_t> tensor_offsets;     // intermediate tensor -> arena offset
   std::map<std::string, int64_t> workspace_offsets;  // node name -> arena offset of its scratch
   int64_t arena_bytes = 0;
@@ -72,6 +95,7 @@ constexpr int64_t kAlignment = 64;
 
 // Places intermediates and scratch in one arena. With reuse, tensors whose lifetimes do not
 // overlap share memory (greedy by size, lowest fitting offset); without, each gets its own.
-MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse);
+// With alias_views, reshape-like nodes cost nothing (find_aliases).
+MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false);
 
 }  // namespace sofiec

@@ -1,6 +1,7 @@
 // Convolution of any spatial rank as im2col + GEMM per (batch, group).
 #pragma once
 #include "prelude.hpp"
+#include "functors.hpp"
 #include "gemm.hpp"
 
 struct ConvGeometry {
@@ -62,11 +63,12 @@ inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& 
   });
 }
 
-// y[N, M, out...] = conv(x[N, C, in...], w[M, C/G, kernel...]) + bias[M].
+// y[N, M, out...] = epilogue(conv(x[N, C, in...], w[M, C/G, kernel...]) + bias[M]), the
+// epilogue (a fused activation) applied to each group's block while it is in cache.
 // col is scratch of (C/G) * prod(kernel) * prod(out) elements (unused for 1x1 unit-stride).
-template <class T>
+template <class T, class E = functor_chain<>>
 inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t batch, int64_t channels,
-                    int64_t filters, int64_t groups, const ConvGeometry& g) {
+                    int64_t filters, int64_t groups, const ConvGeometry& g, E epilogue = E()) {
   const int64_t ksize = g.kernel_size(), osize = g.out_size(), isize = g.in_size();
   bool pointwise = true;
   for (int d = 0; d < g.rank; ++d)
@@ -82,11 +84,12 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
       }
       T* yg = y + (n * filters + grp * mg) * osize;
       gemm_rowmajor(false, false, mg, osize, kdim, T(1), w + grp * mg * kdim, kdim, src, osize, T(0), yg, osize);
-      if (bias)
-        for (int64_t m = 0; m < mg; ++m) {
-          const T b = bias[grp * mg + m];
-          for (int64_t o = 0; o < osize; ++o) yg[m * osize + o] += b;
-        }
+      for (int64_t m = 0; m < mg; ++m) {
+        const T b = bias ? bias[grp * mg + m] : T(0);
+        T* row = yg + m * osize;
+        if (bias || !std::is_same<E, functor_chain<>>::value)
+          for (int64_t o = 0; o < osize; ++o) row[o] = epilogue(T(row[o] + b));
+      }
     }
 }
 

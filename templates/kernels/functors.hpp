@@ -3,6 +3,19 @@
 #pragma once
 #include "prelude.hpp"
 
+// Functors applied one after the other (an epilogue fused into a Conv or GEMM); empty, the identity.
+template <class... F> struct functor_chain;
+template <> struct functor_chain<> {
+  template <class T> T operator()(T x) const { return x; }
+};
+template <class F, class... R> struct functor_chain<F, R...> {
+  F first;
+  functor_chain<R...> rest;
+  template <class T> T operator()(T x) const { return rest(first(x)); }
+};
+inline functor_chain<> chain() { return {}; }
+template <class F, class... R> functor_chain<F, R...> chain(F f, R... r) { return {f, chain(r...)}; }
+
 struct op_add { template <class T> T operator()(T a, T b) const { return a + b; } };
 struct op_sub { template <class T> T operator()(T a, T b) const { return a - b; } };
 struct op_mul { template <class T> T operator()(T a, T b) const { return a * b; } };

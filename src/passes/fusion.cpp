@@ -1,0 +1,214 @@
+// Fusion: BatchNormalization and bias Adds folded into the weights of the Conv before them,
+// MatMul + bias Add into Gemm, and chains of elementwise activations into the epilogue of the
+// Conv / Gemm / MatMul that produces their input.
+#include <algorithm>
+#include <cmath>
+
+#include "ops/registry.hpp"
+#include "passes/passes.hpp"
+#include "passes/rewrite.hpp"
+
+namespace sofiec {
+namespace {
+
+// The single node reading `tensor`, when exactly one node reads it and it is not a graph output.
+int sole_consumer(const Graph& g, const std::string& tensor) {
+  if (is_graph_output(g, tensor)) return -1;
+  const auto readers = consumers_of(g, tensor);
+  if (readers.size() != 1) return -1;
+  const Node& n = g.nodes[readers[0]];
+  if (std::count(n.inputs.begin(), n.inputs.end(), tensor) != 1) return -1;
+  return int(readers[0]);
+}
+
+const Tensor* float_constant(const Graph& g, const std::string& name) {
+  const Tensor* t = name.empty() ? nullptr : g.constant(name);
+  return t && t->dtype == DType::Float ? t : nullptr;
+}
+
+std::string add_constant(Graph& g, const std::string& base, Tensor t) {
+  const std::string name = fresh_name(g, base);
+  g.values[name] = ValueInfo{t.dtype, to_shape(t.dims), true};
+  g.constants[name] = std::move(t);
+  return name;
+}
+
+bool is_plain_conv(const Graph& g, const Node& n) {
+  return n.op_type == "Conv" && n.domain.empty() && n.epilogue.empty() && float_constant(g, n.inputs.at(1)) &&
+         (!n.has_input(2) || float_constant(g, n.inputs[2]));
+}
+
+// The conv's bias as doubles (zeros when it has none).
+std::vector<double> conv_bias(const Graph& g, const Node& conv, int64_t filters) {
+  std::vector<double> b(std::size_t(filters), 0.0);
+  if (conv.has_input(2))
+    for (int64_t m = 0; m < filters; ++m) b[std::size_t(m)] = g.constant(conv.inputs[2])->data<float>()[m];
+  return b;
+}
+
+// Gives the conv new weights and bias (new constants: the old ones may be shared) and makes it
+// write `output`, removing the node at `absorbed`.
+void rewrite_conv(Graph& g, std::size_t conv_index, Tensor w, const std::vector<double>& bias, std::size_t absorbed,
+                  const std::string& output) {
+  Node& conv = g.nodes[conv_index];
+  Tensor b(DType::Float, {int64_t(bias.size())});
+  for (std::size_t m = 0; m < bias.size(); ++m) b.data<float>()[m] = float(bias[m]);
+  conv.inputs.resize(3);
+  conv.inputs[1] = add_constant(g, conv.name + "/fused_weight", std::move(w));
+  conv.inputs[2] = add_constant(g, conv.name + "/fused_bias", std::move(b));
+  conv.outputs[0] = output;
+  g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(absorbed));
+}
+
+// Conv -> BatchNormalization (inference): y = (conv(x) + b - mean) * k + beta with
+// k = scale / sqrt(var + eps), so W' = W * k per filter and b' = (b - mean) * k + beta.
+class ConvBatchNormFusion : public Pass {
+ public:
+  const char* name() const override { return "ConvBatchNormFusion"; }
+  int run(Graph& g, Analysis&) override {
+    int fused = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (!is_plain_conv(g, g.nodes[i])) continue;
+      const int j = sole_consumer(g, g.nodes[i].outputs[0]);
+      if (j < 0) continue;
+      const Node& bn = g.nodes[std::size_t(j)];
+      if (bn.op_type != "BatchNormalization" || bn.attr_int("training_mode", 0) != 0 || bn.attr_int("spatial", 1) == 0 ||
+          bn.inputs.size() < 5 || bn.inputs[0] != g.nodes[i].outputs[0])
+        continue;
+      bool extra_outputs = false;
+      for (std::size_t k = 1; k < bn.outputs.size(); ++k) extra_outputs = extra_outputs || !bn.outputs[k].empty();
+      const Tensor *scale = float_constant(g, bn.inputs[1]), *beta = float_constant(g, bn.inputs[2]),
+                   *mean = float_constant(g, bn.inputs[3]), *var = float_constant(g, bn.inputs[4]);
+      if (extra_outputs || !scale || !beta || !mean || !var) continue;
+      Tensor w = *g.constant(g.nodes[i].inputs[1]);
+      const int64_t filters = w.dims[0], per_filter = filters ? w.size() / filters : 0;
+      if (scale->size() != filters) continue;
+      std::vector<double> bias = conv_bias(g, g.nodes[i], filters);
+      const double eps = bn.attr_float("epsilon", 1e-5f);
+      for (int64_t m = 0; m < filters; ++m) {
+        const double k = double(scale->data<float>()[m]) / std::sqrt(double(var->data<float>()[m]) + eps);
+        for (int64_t e = 0; e < per_filter; ++e) w.data<float>()[m * per_filter + e] = float(w.data<float>()[m * per_filter + e] * k);
+        bias[std::size_t(m)] = (bias[std::size_t(m)] - mean->data<float>()[m]) * k + beta->data<float>()[m];
+      }
+      const std::string output = bn.outputs[0];
+      rewrite_conv(g, i, std::move(w), bias, std::size_t(j), output);
+      ++fused;
+    }
+    return fused;
+  }
+};
+
+// Conv -> Add of a constant per-channel bias ([C], [C,1,...] or [1,C,1,...]): the bias joins the conv's.
+class ConvAddFusion : public Pass {
+ public:
+  const char* name() const override { return "ConvAddFusion"; }
+  int run(Graph& g, Analysis&) override {
+    int fused = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (!is_plain_conv(g, g.nodes[i])) continue;
+      const std::string conv_out = g.nodes[i].outputs[0];
+      const int j = sole_consumer(g, conv_out);
+      if (j < 0) continue;
+      const Node& add = g.nodes[std::size_t(j)];
+      if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2) continue;
+      const std::string& other = add.inputs[0] == conv_out ? add.inputs[1] : add.inputs[0];
+      const Tensor* c = float_constant(g, other);
+      const Tensor& w = *g.constant(g.nodes[i].inputs[1]);
+      const int64_t filters = w.dims[0];
+      const std::size_t rank = g.value(conv_out).shape.size();
+      if (!c || c->size() != filters || c->dims.size() > rank || !same_static(g, conv_out, add.outputs[0])) continue;
+      // The filter axis must be the constant's axis 1 from the end of the conv's rank.
+      std::vector<int64_t> padded(rank - c->dims.size(), 1);
+      padded.insert(padded.end(), c->dims.begin(), c->dims.end());
+      bool per_channel = padded[1] == filters;
+      for (std::size_t d = 0; d < rank; ++d) per_channel = per_channel && (d == 1 || padded[d] == 1);
+      if (!per_channel) continue;
+      std::vector<double> bias = conv_bias(g, g.nodes[i], filters);
+      for (int64_t m = 0; m < filters; ++m) bias[std::size_t(m)] += c->data<float>()[m];
+      const std::string output = add.outputs[0];
+      rewrite_conv(g, i, w, bias, std::size_t(j), output);
+      ++fused;
+    }
+    return fused;
+  }
+
+ private:
+  static bool same_static(const Graph& g, const std::string& a, const std::string& b) {
+    return g.value(a).has_shape && g.value(b).has_shape && g.value(a).shape == g.value(b).shape;
+  }
+};
+
+// MatMul([M,K], [K,N]) -> Add(constant [N] or [1,N]) is Gemm with C.
+class MatMulAddFusion : public Pass {
+ public:
+  const char* name() const override { return "MatMulAddFusion"; }
+  int run(Graph& g, Analysis&) override {
+    int fused = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      Node& mm = g.nodes[i];
+      if (mm.op_type != "MatMul" || !mm.domain.empty() || !mm.epilogue.empty()) continue;
+      const ValueInfo &a = g.value(mm.inputs[0]), &b = g.value(mm.inputs[1]), &y = g.value(mm.outputs[0]);
+      if (a.dtype != DType::Float || !a.has_shape || !b.has_shape || a.shape.size() != 2 || b.shape.size() != 2 ||
+          !is_static(y.shape))
+        continue;
+      const int j = sole_consumer(g, mm.outputs[0]);
+      if (j < 0) continue;
+      const Node& add = g.nodes[std::size_t(j)];
+      if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2) continue;
+      const std::string& other = add.inputs[0] == mm.outputs[0] ? add.inputs[1] : add.inputs[0];
+      const Tensor* c = float_constant(g, other);
+      const int64_t n = y.shape[1].value;
+      if (!c || c->size() != n || (c->dims != std::vector<int64_t>{n} && c->dims != std::vector<int64_t>{1, n})) continue;
+      if (g.value(add.outputs[0]).shape != y.shape) continue;
+      mm.op_type = "Gemm";
+      mm.inputs.push_back(other);
+      mm.outputs[0] = add.outputs[0];
+      g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(j));
+      ++fused;
+    }
+    return fused;
+  }
+};
+
+// Conv / Gemm / MatMul -> elementwise unary activations (Relu, LeakyRelu, Sigmoid, Tanh,
+// Elu, Gelu, ...): the activations move into the producer's epilogue, applied to each output
+// block as the kernel writes it, so the intermediate tensor and its extra pass vanish.
+class EpilogueFusion : public Pass {
+ public:
+  const char* name() const override { return "EpilogueFusion"; }
+  int run(Graph& g, Analysis&) override {
+    const Registry& registry = Registry::instance();
+    int fused = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      Node& anchor = g.nodes[i];
+      const OpDef* def = anchor.domain.empty() ? registry.find(anchor.op_type, g.opset()) : nullptr;
+      if (!def || !def->accepts_epilogue) continue;
+      for (;;) {
+        const std::string out = g.nodes[i].outputs[0];
+        const DType t = g.value(out).dtype;
+        if (t != DType::Float && t != DType::Double) break;
+        const int j = sole_consumer(g, out);
+        if (j < 0) break;
+        const Node& next = g.nodes[std::size_t(j)];
+        const OpDef* next_def = next.domain.empty() ? registry.find(next.op_type, g.opset()) : nullptr;
+        if (!next_def || !next_def->unary_functor || next.outputs.size() != 1 || g.value(next.outputs[0]).dtype != t) break;
+        Node follower = next;
+        g.nodes[i].outputs[0] = follower.outputs[0];
+        g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(j));
+        if (std::size_t(j) < i) --i;
+        g.nodes[i].epilogue.push_back(std::move(follower));
+        ++fused;
+      }
+    }
+    return fused;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_conv_batch_norm_fusion() { return std::make_unique<ConvBatchNormFusion>(); }
+std::unique_ptr<Pass> make_conv_add_fusion() { return std::make_unique<ConvAddFusion>(); }
+std::unique_ptr<Pass> make_matmul_add_fusion() { return std::make_unique<MatMulAddFusion>(); }
+std::unique_ptr<Pass> make_epilogue_fusion() { return std::make_unique<EpilogueFusion>(); }
+
+}  // namespace sofiec

@@ -1,0 +1,67 @@
+#include "passes/rewrite.hpp"
+
+#include <algorithm>
+
+namespace sofiec {
+
+std::map<std::string, int> use_counts(const Graph& g) {
+  std::map<std::string, int> uses;
+  for (const Node& n : g.nodes)
+    for (const std::string& in : n.inputs)
+      if (!in.empty()) ++uses[in];
+  for (const std::string& o : g.outputs) ++uses[o];
+  return uses;
+}
+
+bool is_graph_output(const Graph& g, const std::string& tensor) {
+  return std::find(g.outputs.begin(), g.outputs.end(), tensor) != g.outputs.end();
+}
+
+bool is_graph_input(const Graph& g, const std::string& tensor) {
+  return std::find(g.inputs.begin(), g.inputs.end(), tensor) != g.inputs.end();
+}
+
+int producer_of(const Graph& g, const std::string& tensor) {
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    for (const std::string& o : g.nodes[i].outputs)
+      if (o == tensor) return int(i);
+  return -1;
+}
+
+std::vector<std::size_t> consumers_of(const Graph& g, const std::string& tensor) {
+  std::vector<std::size_t> found;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (std::find(g.nodes[i].inputs.begin(), g.nodes[i].inputs.end(), tensor) != g.nodes[i].inputs.end())
+      found.push_back(i);
+  return found;
+}
+
+void replace_uses(Graph& g, const std::string& from, const std::string& to) {
+  for (Node& n : g.nodes)
+    for (std::string& in : n.inputs)
+      if (in == from) in = to;
+  for (std::string& o : g.outputs)
+    if (o == from) o = to;
+}
+
+bool bypass_node(Graph& g, std::size_t node, std::string in, std::string out) {
+  if (!is_graph_output(g, out)) {
+    g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(node));
+    replace_uses(g, out, in);
+    return true;
+  }
+  const int producer = producer_of(g, in);
+  if (producer < 0 || is_graph_output(g, in) || use_counts(g)[in] != 1) return false;
+  for (std::string& o : g.nodes[std::size_t(producer)].outputs)
+    if (o == in) o = out;
+  g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(node));
+  return true;
+}
+
+std::string fresh_name(const Graph& g, const std::string& base) {
+  std::string name = base;
+  for (int i = 1; g.values.count(name) || g.constants.count(name); ++i) name = base + "_" + std::to_string(i);
+  return name;
+}
+
+}  // namespace sofiec

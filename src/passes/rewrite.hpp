@@ -1,0 +1,36 @@
+// Small helpers shared by the rewriting passes (elimination and fusion).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sofiec/ir.hpp"
+
+namespace sofiec {
+
+// How many times each tensor is read: by node inputs, plus one per appearance as a graph output.
+std::map<std::string, int> use_counts(const Graph& g);
+
+bool is_graph_output(const Graph& g, const std::string& tensor);
+bool is_graph_input(const Graph& g, const std::string& tensor);
+
+// Index of the node that writes `tensor`, or -1.
+int producer_of(const Graph& g, const std::string& tensor);
+
+// Indices of the nodes that read `tensor`.
+std::vector<std::size_t> consumers_of(const Graph& g, const std::string& tensor);
+
+// Makes every reader of `from` (node inputs, graph outputs) read `to` instead.
+void replace_uses(Graph& g, const std::string& from, const std::string& to);
+
+// Removes `node`, whose output `out` holds the same values as its input `in` (Identity, a
+// Cast to the same type...). Readers of `out` read `in`; when `out` is a graph output, the
+// producer of `in` writes `out` directly if nothing else reads `in`. Returns false (and
+// changes nothing) when neither is possible. (The names are copies: they may live in the node.)
+bool bypass_node(Graph& g, std::size_t node, std::string in, std::string out);
+
+// A constant name not used yet in g, derived from `base`.
+std::string fresh_name(const Graph& g, const std::string& base);
+
+}  // namespace sofiec

@@ -1,0 +1,246 @@
+// Each graph pass on a tiny graph: what it rewrites, what it must leave alone, and (by
+// compiling and running the generated code at -O 0 and -O extended) that it keeps the numbers.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "model_builder.hpp"
+#include "passes/passes.hpp"
+#include "sofiec/compiler.hpp"
+#include "sofiec/error.hpp"
+#include "sofiec/loader.hpp"
+
+namespace fs = std::filesystem;
+using namespace sofiec;
+using sofiec_test::ModelBuilder;
+
+namespace {
+
+Model load(const ModelBuilder& b) {
+  const fs::path p = fs::temp_directory_path() / ("sofiec_passes_" + std::to_string(::getpid()) + ".onnx");
+  b.save(p.string());
+  Model m = load_model(p.string());
+  fs::remove(p);
+  return m;
+}
+
+// Runs one pass after inference; returns the graph.
+Graph run_pass(const ModelBuilder& b, std::unique_ptr<Pass> pass, int* changes = nullptr) {
+  Model m = load(b);
+  Analysis a = infer_graph(m.graph);
+  const int n = pass->run(m.graph, a);
+  if (changes) *changes = n;
+  make_dead_node_elimination()->run(m.graph, a);
+  infer_graph(m.graph);  // the result must still be a valid graph
+  return m.graph;
+}
+
+std::vector<std::string> ops(const Graph& g) {
+  std::vector<std::string> out;
+  for (const Node& n : g.nodes) out.push_back(n.op_type);
+  return out;
+}
+
+// Compiles the model at `level`, runs infer() on `input` (one float input, one float output)
+// and returns the output.
+std::vector<float> run_generated(const ModelBuilder& b, OptLevel level, const std::vector<float>& input) {
+  CompileOptions o;
+  o.level = level;
+  o.namespace_name = "m";
+  const fs::path dir = fs::temp_directory_path() / ("sofiec_passes_run_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "m.hxx") << compile_model(load(b), o).header;
+  std::ofstream(dir / "main.cpp") << R"(#include "m.hxx"
+#include <cstdio>
+#include <vector>
+int main() {
+  m::Session s;
+  std::vector<float> x(std::size_t(m::Session::input_shapes[0].size()));
+  for (float& v : x) if (std::scanf("%f", &v) != 1) return 2;
+  for (float v : s.infer(x.data())) std::printf("%.9g\n", double(v));
+}
+)";
+  std::ofstream in(dir / "in.txt");
+  for (float v : input) in << v << "\n";
+  in.close();
+  const std::string cmd = "cd '" + dir.string() +
+                          "' && g++ -std=c++17 -O1 -Wall -Wextra -Werror main.cpp -o main -lopenblas && ./main < in.txt > out.txt";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream out(dir / "out.txt");
+  std::vector<float> y;
+  for (float v; out >> v;) y.push_back(v);
+  fs::remove_all(dir);
+  return y;
+}
+
+void expect_same_numbers(const ModelBuilder& b, std::size_t n_inputs) {
+  std::vector<float> x(n_inputs);
+  for (std::size_t i = 0; i < n_inputs; ++i) x[i] = std::sin(float(i) * 0.7f) * 2.f;
+  const auto reference = run_generated(b, OptLevel::O0, x), optimized = run_generated(b, OptLevel::Extended, x);
+  ASSERT_EQ(reference.size(), optimized.size());
+  ASSERT_FALSE(reference.empty());
+  for (std::size_t i = 0; i < reference.size(); ++i)
+    EXPECT_NEAR(optimized[i], reference[i], 1e-5 + 1e-5 * std::fabs(reference[i])) << "element " << i;
+}
+
+ModelBuilder conv_bn_relu() {
+  ModelBuilder b;
+  b.input("x", {1, 2, 4, 4}).output("y");
+  b.init_floats("w", {3, 2, 3, 3}, std::vector<float>(54, 0.f));
+  for (int i = 0; i < 54; ++i) b.proto().mutable_graph()->mutable_initializer(0)->set_float_data(i, std::cos(float(i)));
+  b.init_floats("b", {3}, {0.1f, -0.2f, 0.3f});
+  b.init_floats("scale", {3}, {1.5f, 0.5f, -1.f});
+  b.init_floats("beta", {3}, {0.f, 1.f, -1.f});
+  b.init_floats("mean", {3}, {0.2f, -0.1f, 0.f});
+  b.init_floats("var", {3}, {1.f, 4.f, 0.25f});
+  ModelBuilder::attr_ints(b.node("Conv", {"x", "w", "b"}, {"c"}, "conv"), "pads", {1, 1, 1, 1});
+  b.node("BatchNormalization", {"c", "scale", "beta", "mean", "var"}, {"n"}, "bn");
+  b.node("Relu", {"n"}, {"y"}, "relu");
+  return b;
+}
+
+TEST(Passes, ConvBatchNormFoldsIntoTheWeights) {
+  int changes = 0;
+  const Graph g = run_pass(conv_bn_relu(), make_conv_batch_norm_fusion(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"Conv", "Relu"}));
+  // Filter 1: k = 0.5 / sqrt(4 + 1e-5); bias' = (-0.2 + 0.1) * k + 1.
+  const Tensor& bias = *g.constant(g.nodes[0].inputs[2]);
+  EXPECT_NEAR(bias.data<float>()[1], (-0.2 - -0.1) * 0.5 / std::sqrt(4.00001) + 1.0, 1e-6);
+  // The original weights are untouched (they could be shared).
+  EXPECT_FLOAT_EQ(g.constant("w")->data<float>()[0], 1.f);
+}
+
+TEST(Passes, ActivationsBecomeTheEpilogue) {
+  ModelBuilder b = conv_bn_relu();
+  int changes = 0;
+  const Graph g = run_pass(b, make_epilogue_fusion(), &changes);
+  EXPECT_EQ(changes, 0);  // BatchNormalization stands between the Conv and the Relu
+  Model m = load(b);
+  Analysis a = infer_graph(m.graph);
+  make_conv_batch_norm_fusion()->run(m.graph, a);
+  EXPECT_EQ(make_epilogue_fusion()->run(m.graph, a), 1);
+  ASSERT_EQ(m.graph.nodes.size(), 1u);
+  EXPECT_EQ(m.graph.nodes[0].outputs[0], "y");
+  ASSERT_EQ(m.graph.nodes[0].epilogue.size(), 1u);
+  EXPECT_EQ(m.graph.nodes[0].epilogue[0].op_type, "Relu");
+}
+
+TEST(Passes, FusedConvKeepsTheNumbers) { expect_same_numbers(conv_bn_relu(), 32); }
+
+TEST(Passes, EpilogueStopsAtATensorReadTwice) {
+  ModelBuilder b;
+  b.input("x", {2, 3}).output("y").output("z");
+  b.init_floats("w", {3, 2}, {1, 2, 3, 4, 5, 6});
+  b.node("MatMul", {"x", "w"}, {"m"});
+  b.node("Relu", {"m"}, {"y"});
+  b.node("Sigmoid", {"m"}, {"z"});
+  int changes = 0;
+  run_pass(b, make_epilogue_fusion(), &changes);
+  EXPECT_EQ(changes, 0);
+}
+
+ModelBuilder matmul_add_tanh() {
+  ModelBuilder b;
+  b.input("x", {2, 3}).output("y");
+  b.init_floats("w", {3, 2}, {1, -2, 3, 0.5f, -1, 2});
+  b.init_floats("bias", {2}, {0.25f, -0.75f});
+  b.node("MatMul", {"x", "w"}, {"m"});
+  b.node("Add", {"m", "bias"}, {"a"});
+  b.node("Tanh", {"a"}, {"y"});
+  return b;
+}
+
+TEST(Passes, MatMulAddBecomesGemm) {
+  int changes = 0;
+  const Graph g = run_pass(matmul_add_tanh(), make_matmul_add_fusion(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"Gemm", "Tanh"}));
+  expect_same_numbers(matmul_add_tanh(), 6);
+}
+
+ModelBuilder conv_add() {
+  ModelBuilder b;
+  b.input("x", {1, 1, 3, 3}).output("y");
+  b.init_floats("w", {2, 1, 1, 1}, {2.f, -1.f});
+  b.init_floats("c", {1, 2, 1, 1}, {0.5f, 1.5f});
+  b.node("Conv", {"x", "w"}, {"t"});
+  b.node("Add", {"t", "c"}, {"y"});
+  return b;
+}
+
+TEST(Passes, ConvAddJoinsTheBias) {
+  const Graph g = run_pass(conv_add(), make_conv_add_fusion());
+  ASSERT_EQ(ops(g), (std::vector<std::string>{"Conv"}));
+  EXPECT_EQ(g.constant(g.nodes[0].inputs[2])->size(), 2);
+  expect_same_numbers(conv_add(), 9);
+}
+
+ModelBuilder transposes(std::vector<int64_t> second) {
+  ModelBuilder b;
+  b.input("x", {2, 3, 4}).output("y");
+  ModelBuilder::attr_ints(b.node("Transpose", {"x"}, {"t"}), "perm", {1, 2, 0});
+  ModelBuilder::attr_ints(b.node("Transpose", {"t"}, {"u"}), "perm", second);
+  b.node("Neg", {"u"}, {"y"});
+  return b;
+}
+
+TEST(Passes, TransposePairsCancelOrMerge) {
+  EXPECT_EQ(ops(run_pass(transposes({2, 0, 1}), make_transpose_pair_elimination())), (std::vector<std::string>{"Neg"}));
+  const Graph merged = run_pass(transposes({1, 0, 2}), make_transpose_pair_elimination());
+  ASSERT_EQ(ops(merged), (std::vector<std::string>{"Transpose", "Neg"}));
+  EXPECT_EQ(merged.nodes[0].attr_ints("perm"), (std::vector<int64_t>{2, 1, 0}));
+  expect_same_numbers(transposes({1, 0, 2}), 24);
+  expect_same_numbers(transposes({2, 0, 1}), 24);
+}
+
+TEST(Passes, NoOpsDisappearEvenBeforeAGraphOutput) {
+  ModelBuilder b(13);
+  b.input("x", {2, 3}).output("y");
+  b.node("Relu", {"x"}, {"r"});
+  b.node("Identity", {"r"}, {"i"});
+  ModelBuilder::attr_int(b.node("Cast", {"i"}, {"c"}), "to", onnx::TensorProto::FLOAT);
+  b.node("Dropout", {"c"}, {"y"});
+  int changes = 0;
+  const Graph g = run_pass(b, make_noop_elimination(), &changes);
+  EXPECT_EQ(changes, 3);
+  ASSERT_EQ(ops(g), (std::vector<std::string>{"Relu"}));
+  EXPECT_EQ(g.nodes[0].outputs[0], "y");
+}
+
+TEST(Passes, IdentityBetweenGraphInputAndOutputStays) {
+  ModelBuilder b;
+  b.input("x", {2}).output("y");
+  b.node("Identity", {"x"}, {"y"});
+  EXPECT_EQ(ops(run_pass(b, make_noop_elimination())), (std::vector<std::string>{"Identity"}));
+}
+
+ModelBuilder reshapes() {
+  ModelBuilder b;
+  b.input("x", {2, 6}).output("y");
+  b.init_ints("s1", {3}, {3, 2, 2});
+  b.init_ints("s2", {2}, {4, 3});
+  b.node("Relu", {"x"}, {"r"});
+  b.node("Reshape", {"r", "s1"}, {"a"});
+  b.node("Reshape", {"a", "s2"}, {"c"});
+  b.node("Sigmoid", {"c"}, {"y"});
+  return b;
+}
+
+TEST(Passes, ReshapeChainsReadTheOriginalAndViewsCostNothing) {
+  const Graph g = run_pass(reshapes(), make_reshape_chain_elimination());
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"Relu", "Reshape", "Sigmoid"}));
+  EXPECT_EQ(find_aliases(g).at("c"), "r");
+  Model m = load(reshapes());
+  const Analysis a = infer_graph(m.graph);
+  const MemoryPlan with_views = plan_memory(m.graph, a, true, true), copies = plan_memory(m.graph, a, true, false);
+  EXPECT_EQ(with_views.arena_bytes, 64);  // only the Relu's output: 48 bytes, aligned
+  EXPECT_GT(copies.arena_bytes, with_views.arena_bytes);
+  expect_same_numbers(reshapes(), 12);
+}
+
+}  // namespace
