@@ -1,10 +1,10 @@
-#include <algorithm>
 #include "sofiec/compiler.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +13,7 @@
 #include <set>
 
 #include "emit/header_writer.hpp"
+#include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "sofiec/error.hpp"
 
@@ -91,6 +92,43 @@ const char* level_name(OptLevel l) {
   }
 }
 
+// Fills the report's view of the compiled graph (everything but what the passes counted).
+void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, CompileStats& stats) {
+  const Registry& registry = Registry::instance();
+  stats.nodes_after = g.nodes.size();
+  for (const auto& [name, t] : g.constants) stats.weights_bytes += int64_t(t.bytes.size());
+  stats.arena_bytes = plan.arena_bytes;
+  stats.arena_lower_bound = plan.lower_bound_bytes;
+  stats.arena_no_reuse = plan.no_reuse_bytes;
+  stats.views = plan.aliases.size();
+  std::vector<TensorSummary> tensors;
+  for (const Node& n : g.nodes) {
+    ++stats.ops_after[n.op_type];
+    NodeSummary s{n.name, n.op_type, {}, 0};
+    int64_t elements = 0;
+    for (const std::string& o : n.outputs) {
+      if (o.empty()) continue;
+      const ValueInfo& v = g.value(o);
+      const int64_t count = element_count(g.capacity_dims(v.shape));
+      elements += count;
+      if (plan.tensor_offsets.count(o))
+        tensors.push_back({o, std::string(dtype_name(v.dtype)), shape_str(v.shape), count * int64_t(dtype_size(v.dtype))});
+    }
+    const OpDef* def = n.domain.empty() ? registry.find(n.op_type, g.opset()) : nullptr;
+    if (plan.aliases.count(n.outputs[0])) s.flops = 0;
+    else s.flops = def && def->flops ? def->flops(NodeView(n, g, &a.known)) : elements;
+    for (const Node& f : n.epilogue) {
+      s.fused.push_back(f.op_type);
+      s.flops += elements;
+    }
+    stats.total_flops += s.flops;
+    stats.nodes.push_back(std::move(s));
+  }
+  std::stable_sort(tensors.begin(), tensors.end(), [](const auto& x, const auto& y) { return x.bytes > y.bytes; });
+  if (tensors.size() > 10) tensors.resize(10);
+  stats.largest_tensors = std::move(tensors);
+}
+
 }  // namespace
 
 Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<double>& values) {
@@ -115,14 +153,36 @@ CompiledModel compile_model(Model model, const CompileOptions& options) {
   apply_fixed_dims(g, options.fixed_dims);
   freeze_inputs(g, options.frozen_inputs);
   CompiledModel result;
-  result.stats.nodes_before = g.nodes.size();
+  CompileStats& stats = result.stats;
+  stats.nodes_before = g.nodes.size();
+  for (const Node& n : g.nodes) ++stats.ops_before[n.op_type];
   Analysis analysis = infer_graph(g);
+  for (const std::string& in : g.inputs) {
+    const ValueInfo& v = g.value(in);
+    if (!v.has_shape || !is_static(v.shape))
+      throw Error(fmt::format("graph input '{}' has shape {}; fix its symbolic dims with --dim NAME=VALUE", in,
+                              v.has_shape ? shape_str(v.shape) : "of unknown rank"));
+  }
 
   const std::vector<std::unique_ptr<Pass>> passes = passes_for_level(options.level != OptLevel::O0);
-  for (const auto& pass : passes) result.stats.pass_changes[pass->name()] += pass->run(g, analysis);
+  for (const auto& pass : passes) stats.pass_changes.emplace_back(pass->name(), pass->run(g, analysis));
   if (!passes.empty()) analysis = infer_graph(g);
 
-  const MemoryPlan plan = plan_memory(g, analysis, options.level == OptLevel::Extended, options.level != OptLevel::O0);
+  MemoryPlan plan = plan_memory(g, analysis, options.level == OptLevel::Extended, options.level != OptLevel::O0);
+  if (options.level == OptLevel::Extended) {
+    // The file's order is one schedule among many: keep a memory-aware one if it needs less.
+    Graph reordered = g;
+    reordered.nodes.clear();
+    for (std::size_t i : memory_aware_order(g, analysis)) reordered.nodes.push_back(g.nodes[i]);
+    MemoryPlan candidate = plan_memory(reordered, analysis, true, true);
+    if (candidate.arena_bytes < plan.arena_bytes) {
+      g = std::move(reordered);
+      plan = std::move(candidate);
+      stats.reordered = true;
+    }
+  }
+  summarize(g, analysis, plan, stats);
+  if (!options.emit_header) return result;
   HeaderSpec spec;
   spec.ns = sanitize_identifier(options.namespace_name.empty() ? "model" : options.namespace_name);
   spec.embed_weights = options.weights == WeightsMode::Embed;
@@ -134,11 +194,6 @@ CompiledModel compile_model(Model model, const CompileOptions& options) {
   HeaderOutput out = write_header(g, analysis, plan, spec);
   result.header = std::move(out.text);
   if (!spec.embed_weights) result.weights = std::move(out.weights);
-  result.stats.nodes_after = g.nodes.size();
-  result.stats.weights_bytes = int64_t(out.weights.size() + result.weights.size());
-  result.stats.arena_bytes = plan.arena_bytes;
-  result.stats.arena_lower_bound = plan.lower_bound_bytes;
-  result.stats.arena_no_reuse = plan.no_reuse_bytes;
   return result;
 }
 

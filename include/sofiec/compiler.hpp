@@ -21,13 +21,34 @@ struct CompileOptions {
   // Graph inputs given a value at generation time (--freeze NAME=VALUES): they become
   // constants and leave infer()'s parameters. For inputs that decide shapes (axes, K, pads).
   std::map<std::string, Tensor> frozen_inputs;
+  // false: stop after planning (for --report), CompiledModel::header stays empty.
+  bool emit_header = true;
 };
 
+// One node of the compiled graph, for --report.
+struct NodeSummary {
+  std::string name, op_type;
+  std::vector<std::string> fused;  // op types of its epilogue
+  int64_t flops = 0;
+};
+
+struct TensorSummary {
+  std::string name, dtype, shape;
+  int64_t bytes = 0;
+};
+
+// What compilation did and what the generated code will need (sofiec --report).
 struct CompileStats {
   std::size_t nodes_before = 0, nodes_after = 0;
+  std::map<std::string, int> ops_before, ops_after;  // op type -> nodes
   int64_t weights_bytes = 0;
   int64_t arena_bytes = 0, arena_lower_bound = 0, arena_no_reuse = 0;
-  std::map<std::string, int> pass_changes;  // pass name -> nodes changed
+  std::vector<std::pair<std::string, int>> pass_changes;  // in pass order: name -> nodes changed
+  std::vector<NodeSummary> nodes;                         // in execution order
+  int64_t total_flops = 0;
+  std::vector<TensorSummary> largest_tensors;  // intermediates, largest first (at most 10)
+  std::size_t views = 0;                       // reshape-like nodes turned into views
+  bool reordered = false;                      // a memory-aware execution order was chosen
 };
 
 struct CompiledModel {
@@ -49,6 +70,9 @@ std::string sanitize_identifier(const std::string& name);
 Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<double>& values);
 
 CompiledModel compile_model(Model model, const CompileOptions& options);
+
+// The --report text: human-readable, or JSON.
+std::string format_report(const CompileStats& stats, const std::string& model_name, bool json);
 
 // Writes data to path through a temporary file in the same folder renamed into place, so a
 // failure never leaves a partial file. Throws Error.

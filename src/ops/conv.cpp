@@ -64,6 +64,10 @@ void add_conv(Registry& r) {
            epilogue.empty() ? "" : ", " + epilogue);
   };
   d.accepts_epilogue = true;
+  d.flops = [](const NodeView& v) {
+    const ConvPlan p = plan_conv(v);
+    return 2 * p.batch * p.filters * element_count(p.w.out) * (p.channels / p.groups) * element_count(p.w.kernel);
+  };
   r.add(std::move(d));
 }
 
@@ -179,6 +183,10 @@ void add_conv_transpose(Registry& r) {
     e.line("detail::conv_transpose_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry);", e.in(0),
            e.in(1), e.in_or_null(2, e.in_type(0)), e.out(0),
            e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups);
+  };
+  d.flops = [](const NodeView& v) {
+    const ConvTransposePlan p = plan_conv_transpose(v);
+    return 2 * p.batch * p.channels * element_count(p.w.out) * (p.filters / p.groups) * element_count(p.w.kernel);
   };
   r.add(std::move(d));
 }

@@ -100,6 +100,10 @@ void add_gemm(Registry& r) {
     e.apply_epilogue(e.out(0), g.m * g.n);
   };
   d.accepts_epilogue = true;
+  d.flops = [](const NodeView& v) {
+    const GemmDims g = gemm_dims(v);
+    return 2 * g.m * g.n * g.k + (v.has_input(2) ? g.m * g.n : 0);
+  };
   r.add(std::move(d));
 }
 
@@ -155,6 +159,10 @@ void add_matmul(Registry& r) {
     e.apply_epilogue(e.out(0), element_count(p.out_dims));
   };
   d.accepts_epilogue = true;
+  d.flops = [](const NodeView& v) {
+    const MatMulPlan p = plan_matmul(v);
+    return 2 * int64_t(p.a_offsets.size()) * p.m * p.n * p.k;
+  };
   r.add(std::move(d));
 }
 

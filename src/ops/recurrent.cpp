@@ -118,6 +118,10 @@ void add_recurrent(Registry& r, const char* op, Cell cell) {
            e.in_or_null(5, t), e.in_or_null(lstm ? 6 : kAbsent, t), e.in_or_null(lstm ? 7 : kAbsent, t),
            e.out_or_null(0, t), e.out_or_null(1, t), e.out_or_null(lstm ? 2 : kAbsent, t), t, e.workspace());
   };
+  d.flops = [cell](const NodeView& v) {  // the input and recurrent products dominate
+    const RecurrentPlan p = plan_recurrent(v, cell);
+    return 2 * p.directions * p.seq * p.batch * gates(cell) * p.hidden * (p.input + p.hidden);
+  };
   r.add(std::move(d));
 }
 

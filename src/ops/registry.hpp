@@ -97,6 +97,9 @@ struct OpDef {
   std::function<std::string(const NodeView&)> unary_functor;
   // The emitter applies EmitContext::epilogue() to its first output (Conv, Gemm, MatMul).
   bool accepts_epilogue = false;
+  // Floating-point operations of one run (a multiply-add counts 2), for --report; without
+  // it, one per output element.
+  std::function<int64_t(const NodeView&)> flops;
 };
 
 class Registry {

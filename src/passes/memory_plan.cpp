@@ -1,5 +1,6 @@
 // Static memory planning: one arena, offsets fixed at generation time.
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "passes/passes.hpp"
@@ -15,6 +16,29 @@ struct Block {
 };
 
 int64_t align_up(int64_t v) { return (v + kAlignment - 1) / kAlignment * kAlignment; }
+
+// Places blocks in the given order, each at the lowest offset where it overlaps no placed
+// block alive at the same time. Returns the offsets; arena gets the bytes used.
+std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::vector<std::size_t>& order, int64_t& arena) {
+  std::vector<int64_t> offset(blocks.size(), -1);
+  arena = 0;
+  for (std::size_t idx : order) {
+    const Block& b = blocks[idx];
+    std::vector<std::pair<int64_t, int64_t>> taken;
+    for (std::size_t j = 0; j < blocks.size(); ++j)
+      if (offset[j] >= 0 && blocks[j].first <= b.last && b.first <= blocks[j].last)
+        taken.emplace_back(offset[j], offset[j] + blocks[j].bytes);
+    std::sort(taken.begin(), taken.end());
+    int64_t at = 0;
+    for (const auto& [lo, hi] : taken) {
+      if (at + b.bytes <= lo) break;
+      at = std::max(at, hi);
+    }
+    offset[idx] = at;
+    arena = std::max(arena, at + b.bytes);
+  }
+  return offset;
+}
 
 }  // namespace
 
@@ -63,33 +87,92 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
     for (std::size_t s = b.first; s <= b.last; ++s) alive[s] += b.bytes;
   for (int64_t v : alive) plan.lower_bound_bytes = std::max(plan.lower_bound_bytes, v);
 
-  std::vector<std::size_t> order(blocks.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  if (reuse)  // largest first; ties by birth so the plan is deterministic
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return blocks[x].bytes > blocks[y].bytes; });
-  std::vector<int64_t> offset(blocks.size(), -1);
-  for (std::size_t idx : order) {
-    const Block& b = blocks[idx];
-    int64_t at = 0;
-    if (reuse) {
-      // Occupied ranges of already placed blocks whose lifetimes overlap this one.
-      std::vector<std::pair<int64_t, int64_t>> taken;
-      for (std::size_t j = 0; j < blocks.size(); ++j)
-        if (offset[j] >= 0 && blocks[j].first <= b.last && b.first <= blocks[j].last)
-          taken.emplace_back(offset[j], offset[j] + blocks[j].bytes);
-      std::sort(taken.begin(), taken.end());
-      for (const auto& [lo, hi] : taken) {
-        if (at + b.bytes <= lo) break;
-        at = std::max(at, hi);
-      }
-    } else {
-      at = plan.arena_bytes;
+  std::vector<int64_t> offset(blocks.size(), 0);
+  if (!reuse) {
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      offset[i] = plan.arena_bytes;
+      plan.arena_bytes += blocks[i].bytes;
     }
-    offset[idx] = at;
-    plan.arena_bytes = std::max(plan.arena_bytes, at + b.bytes);
-    (b.is_workspace ? plan.workspace_offsets : plan.tensor_offsets)[b.name] = at;
+  } else {
+    // Greedy placement depends on the order blocks are placed in; no order wins on every
+    // graph, so try a few and keep the smallest arena (ties: the first, for determinism).
+    auto lifetime = [&](std::size_t i) { return int64_t(blocks[i].last - blocks[i].first + 1); };
+    const std::vector<std::function<bool(std::size_t, std::size_t)>> orders = {
+        [&](std::size_t x, std::size_t y) { return blocks[x].bytes > blocks[y].bytes; },
+        [&](std::size_t x, std::size_t y) { return blocks[x].bytes * lifetime(x) > blocks[y].bytes * lifetime(y); },
+        [&](std::size_t x, std::size_t y) { return lifetime(x) != lifetime(y) ? lifetime(x) > lifetime(y) : blocks[x].bytes > blocks[y].bytes; },
+        [&](std::size_t x, std::size_t y) { return blocks[x].first != blocks[y].first ? blocks[x].first < blocks[y].first : blocks[x].bytes > blocks[y].bytes; },
+    };
+    plan.arena_bytes = -1;
+    for (const auto& before : orders) {
+      std::vector<std::size_t> order(blocks.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), before);
+      int64_t arena = 0;
+      const std::vector<int64_t> placed = place_blocks(blocks, order, arena);
+      if (plan.arena_bytes < 0 || arena < plan.arena_bytes) {
+        plan.arena_bytes = arena;
+        offset = placed;
+      }
+    }
+    plan.arena_bytes = std::max<int64_t>(plan.arena_bytes, 0);
   }
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    (blocks[i].is_workspace ? plan.workspace_offsets : plan.tensor_offsets)[blocks[i].name] = offset[i];
   return plan;
+}
+
+std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a) {
+  const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
+  const std::map<std::string, std::string> aliases = find_aliases(g);
+  auto root = [&](const std::string& t) {
+    auto it = aliases.find(t);
+    return it != aliases.end() ? it->second : t;
+  };
+  std::map<std::string, std::size_t> producer;
+  std::map<std::string, int64_t> bytes;  // arena tensors
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    for (const std::string& o : g.nodes[i].outputs) {
+      if (o.empty()) continue;
+      producer[o] = i;
+      if (outputs.count(o) || g.is_constant(o) || aliases.count(o)) continue;
+      const ValueInfo& v = g.value(o);
+      bytes[o] = align_up(std::max<int64_t>(element_count(g.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype)), 1));
+    }
+  // Readers left per arena tensor (a view's readers count for the tensor it shares).
+  std::map<std::string, int> readers_left;
+  std::vector<std::vector<std::size_t>> deps(g.nodes.size());
+  std::vector<std::set<std::string>> reads(g.nodes.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    for (const std::string& in : g.nodes[i].inputs) {
+      if (in.empty()) continue;
+      if (auto p = producer.find(in); p != producer.end()) deps[i].push_back(p->second);
+      const std::string r = root(in);
+      if (bytes.count(r) && reads[i].insert(r).second) ++readers_left[r];
+    }
+  std::vector<bool> done(g.nodes.size(), false);
+  std::vector<std::size_t> order;
+  while (order.size() < g.nodes.size()) {
+    std::size_t best = g.nodes.size();
+    int64_t best_score = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (done[i] || !std::all_of(deps[i].begin(), deps[i].end(), [&](std::size_t d) { return done[d]; })) continue;
+      int64_t score = 0;
+      for (const std::string& o : g.nodes[i].outputs)
+        if (auto b = bytes.find(o); b != bytes.end()) score += b->second;
+      if (auto ws = a.workspace.find(g.nodes[i].name); ws != a.workspace.end()) score += align_up(ws->second);
+      for (const std::string& r : reads[i])
+        if (readers_left[r] == 1) score -= bytes[r];
+      if (best == g.nodes.size() || score < best_score) {
+        best = i;
+        best_score = score;
+      }
+    }
+    done[best] = true;
+    order.push_back(best);
+    for (const std::string& r : reads[best]) --readers_left[r];
+  }
+  return order;
 }
 
 }  // namespace sofiec

@@ -95,6 +95,11 @@ constexpr int64_t kAlignment = 64;
 
 // Places intermediates and scratch in one arena. With reuse, tensors whose lifetimes do not
 // overlap share memory (greedy by size, lowest fitting offset); without, each gets its own.
+// A topological order of g's nodes that keeps little memory alive: of the nodes whose inputs
+// are ready, run the one that adds the fewest bytes (its outputs and scratch minus the
+// tensors it reads for the last time); ties go to the file's order.
+std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a);
+
 // With alias_views, reshape-like nodes cost nothing (find_aliases).
 MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false);
 

@@ -179,3 +179,23 @@ TEST_F(Cli, WeightsFileMode) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Cli, ReportPrintsWithoutWritingCode) {
+  relu_model().save(path("relu.onnx"));
+  const std::string out = path("report.txt");
+  EXPECT_EQ(std::system((std::string(SOFIEC_BIN) + " " + path("relu.onnx") + " --report -o " + path("relu.hxx") + " > " + out).c_str()), 0);
+  EXPECT_FALSE(fs::exists(path("relu.hxx")));
+  std::ifstream text(out);
+  const std::string report((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
+  EXPECT_NE(report.find("nodes: 1 before, 1 after"), std::string::npos) << report;
+  EXPECT_NE(report.find("lower bound for this order"), std::string::npos) << report;
+  EXPECT_EQ(std::system((std::string(SOFIEC_BIN) + " " + path("relu.onnx") + " --report=json > " + out).c_str()), 0);
+  std::ifstream json_file(out);
+  const std::string json((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
+  EXPECT_NE(json.find("\"total_flops\": 6"), std::string::npos) << json;
+  expect_refused(sofiec(path("relu.onnx") + " --report=xml"), "--report=xml", path("relu.hxx"));
+}
+
+}  // namespace

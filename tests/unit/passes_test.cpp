@@ -244,3 +244,53 @@ TEST(Passes, ReshapeChainsReadTheOriginalAndViewsCostNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+// Two branches, each a big tensor reduced to a small one; the file runs both big steps first.
+ModelBuilder two_branches() {
+  ModelBuilder b(13);
+  b.input("x", {4}).output("y");
+  b.init_ints("reps", {1}, {256});
+  b.node("Tile", {"x", "reps"}, {"a1"}, "a1");
+  b.node("Tile", {"x", "reps"}, {"b1"}, "b1");
+  b.node("ReduceSum", {"a1"}, {"a2"}, "a2");
+  b.node("ReduceMax", {"b1"}, {"b2"}, "b2");
+  ModelBuilder::attr_int(b.node("Concat", {"a2", "b2"}, {"y"}, "y"), "axis", 0);
+  return b;
+}
+
+TEST(MemoryPlan, AMemoryAwareOrderLowersThePeak) {
+  Model m = load(two_branches());
+  const Analysis a = infer_graph(m.graph);
+  std::vector<std::string> names;
+  for (std::size_t i : memory_aware_order(m.graph, a)) names.push_back(m.graph.nodes[i].name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a1", "a2", "b1", "b2", "y"}));
+  CompileOptions basic, extended;
+  basic.level = OptLevel::Basic;
+  const CompileStats file_order = compile_model(load(two_branches()), basic).stats;
+  const CompileStats reordered = compile_model(load(two_branches()), extended).stats;
+  EXPECT_TRUE(reordered.reordered);
+  EXPECT_EQ(reordered.arena_bytes, 4096 + 2 * 64);  // at b2: b1, a2 and b2 are alive
+  EXPECT_LT(reordered.arena_bytes, file_order.arena_no_reuse);
+  expect_same_numbers(two_branches(), 4);
+}
+
+TEST(Report, ListsPassesFlopsAndMemory) {
+  CompileOptions o;
+  o.emit_header = false;
+  const CompiledModel c = compile_model(load(conv_bn_relu()), o);
+  EXPECT_TRUE(c.header.empty());
+  EXPECT_EQ(c.stats.nodes_before, 3u);
+  EXPECT_EQ(c.stats.nodes_after, 1u);
+  // 2 * filters(3) * positions(16) * channels(2) * taps(9) for the conv, 48 for the fused Relu.
+  EXPECT_EQ(c.stats.total_flops, 2 * 3 * 16 * 2 * 9 + 48);
+  const std::string text = format_report(c.stats, "m.onnx", false);
+  EXPECT_NE(text.find("ConvBatchNormFusion                1"), std::string::npos) << text;
+  EXPECT_NE(text.find("Conv 'conv' + Relu"), std::string::npos) << text;
+  const std::string json = format_report(c.stats, "m.onnx", true);
+  EXPECT_NE(json.find("\"total_flops\": 1776"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"fused\": [\"Relu\"]"), std::string::npos) << json;
+}
+
+}  // namespace

@@ -67,7 +67,7 @@ std::pair<std::string, std::vector<double>> parse_freeze(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
-  std::string model_path, output, level = "extended", ns, weights = "embed";
+  std::string model_path, output, level = "extended", ns, weights = "embed", report_format;
   std::vector<std::string> dim_specs, freeze_specs;
   bool show_version = false, show_operators = false, show_table = false;
   app.add_option("model", model_path, "the .onnx model to compile");
@@ -81,6 +81,11 @@ int main(int argc, char** argv) {
   app.add_option("--freeze", freeze_specs,
                  "give a graph input a value at generation time, NAME=V0,V1,... (repeatable); for inputs that "
                  "decide shapes, such as axes or K");
+  auto* report_option =
+      app.add_option("--report", report_format,
+                     "print what compilation does (operators before/after, passes, fusions, FLOPs, weights, arena "
+                     "vs lower bound, largest tensors) instead of writing code; --report=json for JSON")
+          ->expected(0, 1);
   app.add_flag("--version", show_version, "print the version and exit");
   app.add_flag("--list-operators", show_operators, "print the supported operators and exit");
   app.add_flag("--operator-table", show_table, "print the supported operators as a markdown table and exit");
@@ -112,6 +117,14 @@ int main(int argc, char** argv) {
     for (const auto& spec : freeze_specs) {
       auto [name, values] = parse_freeze(spec);
       options.frozen_inputs[name] = sofiec::frozen_value(model.graph, name, values);
+    }
+    if (report_option->count() > 0) {
+      if (!report_format.empty() && report_format != "text" && report_format != "json")
+        throw sofiec::Error(fmt::format("--report={}: expected text or json", report_format));
+      options.emit_header = false;
+      const sofiec::CompiledModel compiled = sofiec::compile_model(std::move(model), options);
+      std::cout << sofiec::format_report(compiled.stats, fs::path(model_path).filename().string(), report_format == "json");
+      return 0;
     }
     sofiec::CompiledModel compiled = sofiec::compile_model(std::move(model), options);
     if (options.weights == sofiec::WeightsMode::File)
