@@ -114,7 +114,7 @@ void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, Compil
       if (plan.tensor_offsets.count(o))
         tensors.push_back({o, std::string(dtype_name(v.dtype)), shape_str(v.shape), count * int64_t(dtype_size(v.dtype))});
     }
-    const OpDef* def = n.domain.empty() ? registry.find(n.op_type, g.opset()) : nullptr;
+    const OpDef* def = registry.find(n, g);
     if (plan.aliases.count(n.outputs[0])) s.flops = 0;
     else s.flops = def && def->flops ? def->flops(NodeView(n, g, &a.known)) : elements;
     for (const Node& f : n.epilogue) {

@@ -32,7 +32,7 @@ std::string EmitContext::epilogue() const {
   if (node().epilogue.empty()) return "";
   std::vector<std::string> functors;
   for (const Node& f : node().epilogue) {
-    const OpDef* def = Registry::instance().find(f.op_type, opset());
+    const OpDef* def = Registry::instance().find(f, graph());
     if (!def || !def->unary_functor) fail("internal: {} cannot be fused as an epilogue", f.describe());
     functors.push_back(def->unary_functor(NodeView(f, graph(), nullptr)));
   }

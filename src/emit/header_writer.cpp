@@ -223,7 +223,7 @@ class HeaderBuilder {
         body += fmt::format("    // {}: a view of '{}', no copy\n", n.describe(), plan_.aliases.at(n.outputs[0]));
         continue;
       }
-      const OpDef& def = *registry.find(n.op_type, g_.opset(n.domain));
+      const OpDef& def = *registry.find(n, g_);
       std::vector<std::string> outs;
       for (const auto& o : n.outputs) outs.push_back(o.empty() ? "" : var_of(o).var);
       auto resolve = [this](const std::string& tensor) { return var_of(tensor).var; };

@@ -184,8 +184,11 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
   };
   if (arity == Arity::Unary)
     d.unary_functor = [params, functor](const NodeView& v) { return functor_expr(functor, params.values(v.node())); };
+  // Binary maps apply a fused epilogue in the same loop (Add + Relu of a residual block).
+  d.accepts_epilogue = arity == Arity::Binary;
   d.emit = [params, functor](EmitContext& e) {
-    const std::string f = functor_expr(functor, params.values(e.node()));
+    std::string f = functor_expr(functor, params.values(e.node()));
+    if (const std::string epilogue = e.epilogue(); !epilogue.empty()) f = fmt::format("detail::then({}, {})", f, epilogue);
     const std::vector<std::vector<int64_t>> dims = all_input_dims(e);
     const std::vector<int64_t> out = e.output_dims(0);
     if (arity == Arity::Unary || arity == Arity::Binary) {
@@ -531,6 +534,16 @@ void register_elementwise_ops(Registry& r) {
        map_def<rt::op_gelu_tanh, Types::Float, Arity::Unary>("Gelu", "op_gelu_tanh", {}, 20)});
   add_cast(r, "Cast", 1);
   add_cast(r, "CastLike", 15);
+}
+
+}  // namespace sofiec
+
+namespace sofiec {
+
+// Operators of the compiler's own domain that pattern passes create (see kSofiecDomain).
+void register_internal_ops(Registry& r) {
+  r.add_internal(map_def<rt::op_swish, Types::Float, Arity::Unary>("Silu", "op_swish", {{{"alpha", 1.f}}}));
+  r.add_internal(map_def<rt::op_gelu, Types::Float, Arity::Unary>("Gelu", "op_gelu"));
 }
 
 }  // namespace sofiec

@@ -51,7 +51,7 @@ std::vector<std::string> upstream_inputs(const Graph& g, const std::string& tens
     auto it = producer.find(t);
     if (it == producer.end()) continue;
     // Shape and Size read only their input's shape, which is known: their inputs do not count.
-    const OpDef* def = Registry::instance().find(it->second->op_type, g.opset(it->second->domain));
+    const OpDef* def = Registry::instance().find(*it->second, g);
     if (def && def->depends_on_shapes_only) continue;
     stack.insert(stack.end(), it->second->inputs.begin(), it->second->inputs.end());
   }
@@ -100,12 +100,25 @@ const Registry& Registry::instance() {
     register_signal_ops(r);
     register_recurrent_ops(r);
     register_selection_ops(r);
+    register_internal_ops(r);
     return r;
   }();
   return registry;
 }
 
 void Registry::add(OpDef def) { ops_[def.op_type].push_back(std::move(def)); }
+
+void Registry::add_internal(OpDef def) {
+  const std::string name = def.op_type;
+  internal_[name] = std::move(def);
+}
+
+const OpDef* Registry::find(const Node& n, const Graph& g) const {
+  if (n.domain.empty()) return find(n.op_type, g.opset());
+  if (n.domain != kSofiecDomain) return nullptr;
+  auto it = internal_.find(n.op_type);
+  return it == internal_.end() ? nullptr : &it->second;
+}
 
 const OpDef* Registry::find(const std::string& op_type, int64_t opset) const {
   auto it = ops_.find(op_type);

@@ -16,6 +16,9 @@ namespace sofiec {
 
 // The newest default-domain opset this compiler knows.
 constexpr int64_t kLatestOpset = 28;
+// The domain of the compiler's own operators, which passes create for patterns that ONNX
+// spells out in primitive nodes (SiLU, erf GELU); not ONNX operators, so never listed.
+inline const std::string kSofiecDomain = "ai.sofiec";
 
 // Shared by the three contexts: the node, its graph and what is known of its inputs.
 class NodeView {
@@ -106,12 +109,16 @@ class Registry {
  public:
   static const Registry& instance();
   void add(OpDef def);
+  void add_internal(OpDef def);  // in kSofiecDomain
   // The definition covering (op_type, opset) in the default domain, or nullptr.
   const OpDef* find(const std::string& op_type, int64_t opset) const;
+  // The definition for node n: default domain at g's opset, or the compiler's own domain.
+  const OpDef* find(const Node& n, const Graph& g) const;
   const std::map<std::string, std::vector<OpDef>>& all() const { return ops_; }
 
  private:
   std::map<std::string, std::vector<OpDef>> ops_;
+  std::map<std::string, OpDef> internal_;
 };
 
 // Family registration functions, one per src/ops/<family>.cpp.
@@ -130,6 +137,7 @@ void register_quantization_ops(Registry& r);
 void register_signal_ops(Registry& r);
 void register_recurrent_ops(Registry& r);
 void register_selection_ops(Registry& r);
+void register_internal_ops(Registry& r);
 
 // Helpers shared by inference functions.
 void require_storable(const NodeView& v, std::size_t input);

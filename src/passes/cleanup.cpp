@@ -65,6 +65,8 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_noop_elimination());
   passes.push_back(make_transpose_pair_elimination());
   passes.push_back(make_reshape_chain_elimination());
+  passes.push_back(make_silu_fusion());
+  passes.push_back(make_gelu_fusion());
   passes.push_back(make_conv_batch_norm_fusion());
   passes.push_back(make_conv_add_fusion());
   passes.push_back(make_matmul_add_fusion());

@@ -181,7 +181,7 @@ class EpilogueFusion : public Pass {
     int fused = 0;
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       Node& anchor = g.nodes[i];
-      const OpDef* def = anchor.domain.empty() ? registry.find(anchor.op_type, g.opset()) : nullptr;
+      const OpDef* def = registry.find(anchor, g);
       if (!def || !def->accepts_epilogue) continue;
       for (;;) {
         const std::string out = g.nodes[i].outputs[0];
@@ -190,7 +190,7 @@ class EpilogueFusion : public Pass {
         const int j = sole_consumer(g, out);
         if (j < 0) break;
         const Node& next = g.nodes[std::size_t(j)];
-        const OpDef* next_def = next.domain.empty() ? registry.find(next.op_type, g.opset()) : nullptr;
+        const OpDef* next_def = registry.find(next, g);
         if (!next_def || !next_def->unary_functor || next.outputs.size() != 1 || g.value(next.outputs[0]).dtype != t) break;
         Node follower = next;
         g.nodes[i].outputs[0] = follower.outputs[0];

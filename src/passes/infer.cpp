@@ -9,6 +9,7 @@ namespace sofiec {
 void check_supported(const Graph& g) {
   std::map<std::string, std::vector<std::string>> missing;  // op description -> node names
   for (const Node& n : g.nodes) {
+    if (n.domain == kSofiecDomain && Registry::instance().find(n, g)) continue;
     if (!n.domain.empty()) {
       missing[fmt::format("{}::{}", n.domain, n.op_type)].push_back(n.name);
       continue;
@@ -153,7 +154,7 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
   const Registry& registry = Registry::instance();
   auto infer_node = [&](std::size_t index) {
     const Node& n = g.nodes[index];
-    const OpDef* found = n.domain.empty() ? registry.find(n.op_type, g.opset(n.domain)) : nullptr;
+    const OpDef* found = registry.find(n, g);
     if (!found) throw UnsupportedError(fmt::format("unsupported operator: {} ({})", n.op_type, n.describe()));
     const OpDef& def = *found;
     NodeView view(n, g, &a.known);

@@ -65,6 +65,10 @@ std::unique_ptr<Pass> make_noop_elimination();
 std::unique_ptr<Pass> make_transpose_pair_elimination();
 // Reshape of a Reshape (or Flatten, Squeeze, Unsqueeze): the outer one reads the original.
 std::unique_ptr<Pass> make_reshape_chain_elimination();
+// x * Sigmoid(x): the compiler's Silu (ai.sofiec domain).
+std::unique_ptr<Pass> make_silu_fusion();
+// 0.5 * x * (1 + Erf(x / sqrt(2))): the compiler's Gelu (ai.sofiec domain).
+std::unique_ptr<Pass> make_gelu_fusion();
 // Conv followed by inference BatchNormalization: folded into the conv's weights and bias.
 std::unique_ptr<Pass> make_conv_batch_norm_fusion();
 // Conv followed by an Add of a constant per-channel bias: folded into the conv's bias.

@@ -16,6 +16,14 @@ template <class F, class... R> struct functor_chain<F, R...> {
 inline functor_chain<> chain() { return {}; }
 template <class F, class... R> functor_chain<F, R...> chain(F f, R... r) { return {f, chain(r...)}; }
 
+// f followed by the unary epilogue e (an Add whose Relu was fused into it).
+template <class F, class E> struct with_epilogue {
+  F f;
+  E e;
+  template <class... T> auto operator()(T... x) const { return e(f(x...)); }
+};
+template <class F, class E> with_epilogue<F, E> then(F f, E e) { return {f, e}; }
+
 struct op_add { template <class T> T operator()(T a, T b) const { return a + b; } };
 struct op_sub { template <class T> T operator()(T a, T b) const { return a - b; } };
 struct op_mul { template <class T> T operator()(T a, T b) const { return a * b; } };

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "model_builder.hpp"
+#include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "sofiec/compiler.hpp"
 #include "sofiec/error.hpp"
@@ -291,6 +292,70 @@ TEST(Report, ListsPassesFlopsAndMemory) {
   const std::string json = format_report(c.stats, "m.onnx", true);
   EXPECT_NE(json.find("\"total_flops\": 1776"), std::string::npos) << json;
   EXPECT_NE(json.find("\"fused\": [\"Relu\"]"), std::string::npos) << json;
+}
+
+}  // namespace
+
+namespace {
+
+ModelBuilder silu_after_matmul() {
+  ModelBuilder b;
+  b.input("x", {2, 3}).output("y");
+  b.init_floats("w", {3, 3}, {1, -2, 3, 0.5f, -1, 2, 0, 1, -1});
+  b.node("MatMul", {"x", "w"}, {"m"});
+  b.node("Sigmoid", {"m"}, {"s"});
+  b.node("Mul", {"s", "m"}, {"y"});
+  return b;
+}
+
+TEST(Passes, SiluPatternBecomesOneEpilogue) {
+  Model m = load(silu_after_matmul());
+  Analysis a = infer_graph(m.graph);
+  EXPECT_EQ(make_silu_fusion()->run(m.graph, a), 1);
+  EXPECT_EQ(ops(m.graph), (std::vector<std::string>{"MatMul", "Silu"}));
+  EXPECT_EQ(m.graph.nodes[1].domain, kSofiecDomain);
+  EXPECT_EQ(make_epilogue_fusion()->run(m.graph, a), 1);
+  expect_same_numbers(silu_after_matmul(), 6);
+}
+
+// torch's GELU before opset 20: 0.5 * (x * (1 + erf(x / sqrt(2)))).
+ModelBuilder erf_gelu() {
+  ModelBuilder b;
+  b.input("x", {2, 4}).output("y");
+  b.init_floats("sqrt2", {}, {1.41421353816986083984375f});
+  b.init_floats("one", {}, {1.f});
+  b.init_floats("half", {}, {0.5f});
+  b.node("Div", {"x", "sqrt2"}, {"d"});
+  b.node("Erf", {"d"}, {"e"});
+  b.node("Add", {"e", "one"}, {"a"});
+  b.node("Mul", {"x", "a"}, {"m"});
+  b.node("Mul", {"m", "half"}, {"y"});
+  return b;
+}
+
+TEST(Passes, ErfGeluPatternBecomesOneNode) {
+  int changes = 0;
+  const Graph g = run_pass(erf_gelu(), make_gelu_fusion(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"Gelu"}));
+  expect_same_numbers(erf_gelu(), 8);
+}
+
+ModelBuilder residual_relu() {
+  ModelBuilder b;
+  b.input("x", {2, 4}).output("y");
+  b.init_floats("c", {4}, {0.5f, -1.f, 2.f, -0.25f});
+  b.node("Add", {"x", "c"}, {"a"});
+  b.node("Relu", {"a"}, {"y"});
+  return b;
+}
+
+TEST(Passes, BinaryMapsTakeAnEpilogue) {
+  int changes = 0;
+  const Graph g = run_pass(residual_relu(), make_epilogue_fusion(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"Add"}));
+  expect_same_numbers(residual_relu(), 8);
 }
 
 }  // namespace
