@@ -49,6 +49,12 @@ int64_t element_count(const std::vector<int64_t>& dims) {
   return n;
 }
 
+int64_t checked_mul(int64_t a, int64_t b) {
+  if (a < 0 || b < 0) throw Error(fmt::format("negative extent in {} * {}", a, b));
+  if (b != 0 && a > INT64_MAX / b) throw Error("tensor element count overflows 64 bits");
+  return a * b;
+}
+
 Tensor::Tensor(DType t, std::vector<int64_t> d) : dtype(t), dims(std::move(d)) {
   const std::size_t width = dtype_size(t);
   const int64_t n = element_count(dims);

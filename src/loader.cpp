@@ -288,7 +288,10 @@ void sort_and_check_graph(Graph& g) {
 }
 
 Model load_model(const std::string& path) {
-  const std::string bytes = read_file(path, "model file");
+  return load_model_from_bytes(read_file(path, "model file"), path, fs::path(path).parent_path().string());
+}
+
+Model load_model_from_bytes(const std::string& bytes, const std::string& path, const std::string& base_dir) {
   if (bytes.empty()) throw Error(fmt::format("'{}' is empty, not an ONNX model", path));
   onnx::ModelProto mp;
   parse_message(bytes, mp, path, "ONNX model");
@@ -298,7 +301,6 @@ Model load_model(const std::string& path) {
   m.ir_version = mp.ir_version();
   m.producer = mp.producer_name();
   m.source_path = path;
-  const std::string base_dir = fs::path(path).parent_path().string();
   m.graph = convert_graph(mp.graph(), base_dir, 0);
   for (const auto& op : mp.opset_import()) m.graph.opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = op.version();
   if (!m.graph.opsets.count("")) {

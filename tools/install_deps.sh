@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian 12 packages sofiec needs. "tests" adds what the test suite needs
-# (torch, torchvision and onnx for the reference models, clang++ for the warning check).
+# (torch, torchvision and onnx for the reference models, clang++ for the warning check and
+# the fuzzer, with its sanitizer runtimes).
 set -eu
 packages="g++ cmake make libprotobuf-dev protobuf-compiler libonnx-dev libopenblas-dev libfmt-dev libcli11-dev"
 if [ "${1:-}" = "tests" ]; then
-  packages="$packages libgtest-dev libbenchmark-dev clang python3-torch python3-torchvision python3-onnx python3-numpy"
+  packages="$packages libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3-torch python3-torchvision python3-onnx python3-numpy"
 fi
 missing=""
 for p in $packages; do

@@ -42,6 +42,8 @@ Shape to_shape(const std::vector<int64_t>& dims);
 std::string shape_str(const Shape& s);
 // Number of elements; throws on overflow of 63 bits.
 int64_t element_count(const std::vector<int64_t>& dims);
+// a * b for non-negative extents; throws Error when it overflows 63 bits.
+int64_t checked_mul(int64_t a, int64_t b);
 
 // A tensor with data: initializers, constants and values folded at generation time.
 // The bytes are the elements in row-major order, little-endian, as the generated code

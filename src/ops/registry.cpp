@@ -62,6 +62,7 @@ std::vector<std::string> upstream_inputs(const Graph& g, const std::string& tens
 }  // namespace
 
 const Tensor& NodeView::known_input(std::size_t i, const char* what) const {
+  if (!has_input(i)) fail("the {} (input {}) is required but missing", what, i);
   const Tensor* t = constant_input(i);
   if (t) return *t;
   std::vector<std::string> inputs = upstream_inputs(graph_, node_.inputs[i]);

@@ -65,7 +65,7 @@ Shape reshape_shape(const NodeView& v) {
   const int64_t total = element_count(static_dims(in));
   int64_t known = 1;
   for (std::size_t i = 0; i < out.size(); ++i)
-    if (int64_t(i) != infer_at) known *= out[i].value;
+    if (int64_t(i) != infer_at) known = checked_mul(known, out[i].value);
   if (infer_at >= 0) {
     if (known == 0 || total % known) v.fail("cannot reshape {} elements into {}", total, shape_str(out));
     out[std::size_t(infer_at)] = Dim(total / known);

@@ -184,7 +184,7 @@ View plan_tile(const NodeView& v) {
   View p;
   for (std::size_t d = 0; d < in.size(); ++d) {
     if (repeats[d] < 0) v.fail("negative repeat");
-    p.out_dims.push_back(in[d] * repeats[d]);
+    p.out_dims.push_back(checked_mul(in[d], repeats[d]));
     p.view_dims.insert(p.view_dims.end(), {repeats[d], in[d]});
     p.view_strides.insert(p.view_strides.end(), {0, strides[d]});
   }

@@ -11,7 +11,7 @@ class ConstantFolding : public Pass {
   const char* name() const override { return "ConstantFolding"; }
   int run(Graph& g, Analysis& a) override {
     InferOptions unlimited;
-    unlimited.max_known_elements = INT64_MAX;
+    unlimited.max_known_elements = kMaxFoldedElements;
     a = infer_graph(g, unlimited);
     int folded = 0;
     std::vector<Node> kept;

@@ -258,6 +258,11 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
   const Node node = g.nodes[index];
   if (!node.domain.empty() || !ops.count(node.op_type)) return false;
   const NodeView view(node, g, &a.known);
+  const std::size_t inputs_needed = node.op_type == "SequenceInsert" ? 2
+                                    : node.op_type == "SequenceEmpty" || node.op_type == "SequenceConstruct" ? 0
+                                                                                                            : 1;
+  if (node.inputs.size() < inputs_needed || node.outputs.empty() || node.outputs[0].empty())
+    throw Error(fmt::format("{}: has {} inputs and {} outputs", node.describe(), node.inputs.size(), node.outputs.size()));
   auto list_of = [&](std::size_t i) -> const std::vector<std::string>& {
     auto it = lists.find(node.inputs.at(i));
     if (it == lists.end())

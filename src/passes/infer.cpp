@@ -59,6 +59,17 @@ ValueInfo merge_declared(const Graph& g, const Node& n, const std::string& name,
   return out;
 }
 
+void check_countable(const std::string& what, const ValueInfo& v) {
+  if (!v.has_shape) return;
+  int64_t count = 1;
+  for (const Dim& d : v.shape)
+    if (d.is_static()) {
+      if (d.value != 0 && count > (INT64_MAX / 64) / d.value)
+        throw Error(fmt::format("{}: a tensor of shape {} is too large", what, shape_str(v.shape)));
+      count *= d.value;
+    }
+}
+
 bool all_inputs_known(const NodeView& v, const OpDef& def) {
   for (std::size_t i = 0; i < v.node().inputs.size(); ++i)
     if (v.has_input(i) && !v.constant_input(i) &&
@@ -150,6 +161,7 @@ void finish_lowering(Graph& g, Analysis& a, std::size_t index, DType half, const
 Analysis infer_graph(Graph& g, const InferOptions& options) {
   check_supported(g);
   g.data_dependent_dims.clear();
+  for (const std::string& in : g.inputs) check_countable(fmt::format("graph input '{}'", in), g.value(in));
   Analysis a;
   const Registry& registry = Registry::instance();
   auto infer_node = [&](std::size_t index) {
@@ -170,6 +182,9 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
     }
     InferResult res = def.infer(view);
     g.data_dependent_dims.insert(res.data_dependent_dims.begin(), res.data_dependent_dims.end());
+    // Every shape stays countable in bytes, so that products of one tensor's dims (which
+    // kernels and emitters form freely) cannot overflow.
+    for (const ValueInfo& o : res.outputs) check_countable(n.describe(), o);
     if (res.outputs.size() < n.outputs.size())
       throw Error(fmt::format("{}: has {} outputs, the operator defines {}", n.describe(), n.outputs.size(),
                               res.outputs.size()));

@@ -47,6 +47,10 @@ using SequenceLists = std::map<std::string, std::vector<std::string>>;
 // Returns false if the node is not a sequence operator.
 bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, SequenceLists& lists);
 
+// Constant folding computes tensors up to this many elements (64 Mi, 256 MiB of floats);
+// larger ones are left to the generated code.
+constexpr int64_t kMaxFoldedElements = int64_t(1) << 26;
+
 class Pass {
  public:
   virtual ~Pass() = default;
