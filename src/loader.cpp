@@ -46,14 +46,33 @@ struct ExternalData {
   int64_t length = -1;
 };
 
+int64_t parse_count(const std::string& text, const std::string& tensor, const char* what) {
+  int64_t v = 0;
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(fmt::format("initializer '{}': external data {} '{}' is not a byte count", tensor, what, text));
+  for (char c : text) v = v * 10 + (c - '0');
+  return v;
+}
+
+// The number of values a tensor's typed data field holds (for types stored in one).
+int64_t typed_field_size(const onnx::TensorProto& p, DType t) {
+  switch (t) {
+    case DType::Float: return p.float_data_size();
+    case DType::Double: return p.double_data_size();
+    case DType::Int64: return p.int64_data_size();
+    case DType::UInt32: case DType::UInt64: return p.uint64_data_size();
+    default: return p.int32_data_size();
+  }
+}
+
 // External data must stay inside the model's folder: a model from elsewhere must not make
 // the compiler read arbitrary files.
 std::string read_external(const onnx::TensorProto& p, const std::string& base_dir) {
   ExternalData ext;
   for (const auto& kv : p.external_data()) {
     if (kv.key() == "location") ext.location = kv.value();
-    else if (kv.key() == "offset") ext.offset = std::stoll(kv.value());
-    else if (kv.key() == "length") ext.length = std::stoll(kv.value());
+    else if (kv.key() == "offset") ext.offset = parse_count(kv.value(), p.name(), "offset");
+    else if (kv.key() == "length") ext.length = parse_count(kv.value(), p.name(), "length");
   }
   if (ext.location.empty())
     throw Error(fmt::format("initializer '{}' uses external data without a location", p.name()));
@@ -95,16 +114,23 @@ Tensor convert_tensor(const onnx::TensorProto& p, const std::string& base_dir) {
   if (dtype_size(dtype) == 0 || dtype == DType::Complex64 || dtype == DType::Complex128)
     throw Error(fmt::format("tensor '{}' has element type {}, which is not supported", p.name(),
                             dtype_name(dtype)));
-  Tensor t(dtype, std::vector<int64_t>(p.dims().begin(), p.dims().end()));
+  // Sizes are checked against the data before anything is allocated: dims may claim anything.
+  const std::vector<int64_t> dims(p.dims().begin(), p.dims().end());
+  const int64_t count = element_count(dims);
+  const int64_t bytes = checked_mul(count, int64_t(dtype_size(dtype)));
   const bool external = p.data_location() == onnx::TensorProto::EXTERNAL;
   if (external || p.has_raw_data()) {
     const std::string raw = external ? read_external(p, base_dir) : p.raw_data();
-    if (raw.size() != t.bytes.size())
+    if (int64_t(raw.size()) != bytes)
       throw Error(fmt::format("tensor '{}' holds {} bytes of data but its dims and type need {}", p.name(),
-                              raw.size(), t.bytes.size()));
+                              raw.size(), bytes));
+    Tensor t(dtype, dims);
     std::memcpy(t.bytes.data(), raw.data(), raw.size());
     return t;
   }
+  if (typed_field_size(p, dtype) != count)
+    throw Error(fmt::format("tensor '{}' holds {} values but its dims say {}", p.name(), typed_field_size(p, dtype), count));
+  Tensor t(dtype, dims);
   switch (dtype) {
     case DType::Float: copy_field<decltype(p.float_data()), float>(p.float_data(), t, name); break;
     case DType::Double: copy_field<decltype(p.double_data()), double>(p.double_data(), t, name); break;

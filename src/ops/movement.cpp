@@ -10,6 +10,12 @@ namespace sofiec {
 namespace {
 
 // Concat: each input is a block of [outer, dims[axis] * inner] copied side by side.
+// Concat's axis: an optional attribute (default 1) before opset 4, required since.
+int64_t concat_axis(const NodeView& v) {
+  if (v.opset() < 4) return v.node().attr_int("axis", 1);
+  return v.node().require_attr("axis", Attribute::Kind::Int).i;
+}
+
 void add_concat(Registry& r) {
   OpDef d;
   d.op_type = "Concat";
@@ -19,7 +25,7 @@ void add_concat(Registry& r) {
     require_storable(v, 0);
     Shape out = v.input(0).shape;
     const int64_t rank = v.input_rank(0);
-    const int64_t axis = v.axis(v.node().attr_int("axis", v.opset() < 4 ? 1 : 0), rank);
+    const int64_t axis = v.axis(concat_axis(v), rank);
     for (std::size_t i = 1; i < v.num_inputs(); ++i) {
       const ValueInfo& in = v.input(i);
       if (in.dtype != v.input_dtype(0)) v.fail("inputs have different types");
@@ -35,7 +41,7 @@ void add_concat(Registry& r) {
     return InferResult{{ValueInfo{v.input_dtype(0), out, true}}};
   };
   auto blocks = [](const NodeView& v, const std::vector<int64_t>& out_dims, std::size_t i) {
-    const int64_t axis = v.axis(v.node().attr_int("axis", v.opset() < 4 ? 1 : 0), int64_t(out_dims.size()));
+    const int64_t axis = v.axis(concat_axis(v), int64_t(out_dims.size()));
     const int64_t outer = element_count(std::vector<int64_t>(out_dims.begin(), out_dims.begin() + axis));
     const int64_t inner = element_count(std::vector<int64_t>(out_dims.begin() + axis + 1, out_dims.end()));
     int64_t offset = 0;

@@ -199,3 +199,29 @@ TEST_F(Cli, ReportPrintsWithoutWritingCode) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string read_all(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The same model and options give the same bytes whatever the current folder, the locale,
+// the time zone or the time.
+TEST_F(Cli, HeaderBytesDependOnlyOnTheModel) {
+  relu_model().save(path("relu.onnx"));
+  fs::create_directories(path("elsewhere"));
+  const std::string bin = SOFIEC_BIN;
+  const std::string first = "cd '" + dir_.string() + "' && " + bin + " relu.onnx -o a.hxx";
+  const std::string second = "cd '" + path("elsewhere") + "' && LC_ALL=C.UTF-8 TZ=Asia/Tokyo " + bin + " ../relu.onnx -o " +
+                             path("b.hxx") + " --namespace a";
+  ASSERT_EQ(std::system(first.c_str()), 0);
+  ::sleep(1);
+  ASSERT_EQ(std::system(second.c_str()), 0);
+  const std::string a = read_all(path("a.hxx")), b = read_all(path("b.hxx"));
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+}
+
+}  // namespace
