@@ -1,11 +1,17 @@
 #!/bin/sh
 # Installs the Debian 12 packages sofiec needs. "tests" adds what the test suite needs
 # (torch, torchvision and onnx for the reference models, clang++ for the warning check and
-# the fuzzer, with its sanitizer runtimes).
+# the fuzzer, with its sanitizer runtimes); "bench" what benchmarks/run.sh needs (torch,
+# Google Benchmark, matplotlib, Node.js and npm for ONNX Runtime).
 set -eu
 packages="g++ cmake make libprotobuf-dev protobuf-compiler libonnx-dev libopenblas-dev libfmt-dev libcli11-dev"
 if [ "${1:-}" = "tests" ]; then
   packages="$packages libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3-torch python3-torchvision python3-onnx python3-numpy"
+fi
+if [ "${1:-}" = "bench" ]; then
+  packages="$packages libbenchmark-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-matplotlib"
+  # Node.js may come from elsewhere (NodeSource's nodejs bundles npm); Debian's only if absent.
+  command -v npm > /dev/null 2>&1 || packages="$packages nodejs npm"
 fi
 missing=""
 for p in $packages; do

@@ -1,0 +1,31 @@
+#!/bin/sh
+# The benchmark suite in one command: exports the model set with torch, compiles each model
+# with sofiec, times the generated code (Google Benchmark) and ONNX Runtime (npm
+# onnxruntime-node 1.30, all graph optimizations, 1 and 2 intra-op threads) on the same
+# inputs, measures peak RSS of a process holding one session of each, and writes
+# benchmarks/results/benchmarks.md, benchmarks.json and benchmarks.png.
+#   benchmarks/run.sh [MODEL ...]       (default: every model of benchmarks/models.py)
+set -eu
+cd "$(dirname "$0")/.."
+tools/install_deps.sh bench
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSOFIEC_BUILD_TESTS=OFF -DSOFIEC_BUILD_BENCHMARKS=ON > /dev/null
+cmake --build build-bench -j"$(nproc)" > build-bench/build.log 2>&1 || { tail -30 build-bench/build.log; exit 1; }
+if [ ! -d build-bench/node_modules/onnxruntime-node ]; then
+  (cd build-bench && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund onnxruntime-node@1.30.0 > npm.log 2>&1)
+fi
+models="${*:-mlp_b1 mlp_b64 mlp_bn_b64 mnist_cnn resnet18_b1 resnet18_b8 lstm gru gn2 particlenet_lite particlenet unet gnn}"
+raw=build-bench/results
+mkdir -p "$raw" benchmarks/results
+dir=build-bench/benchmarks/models
+export OPENBLAS_NUM_THREADS=1 NODE_PATH="$(pwd)/build-bench/node_modules"
+build-bench/benchmarks/sgemm_peak > "$raw/sgemm_peak.txt"
+for m in identity $models; do
+  echo "benchmark: $m"
+  build-bench/sofiec "$dir/$m.onnx" --report=json > "$raw/$m.report.json"
+  build-bench/benchmarks/bench_$m --benchmark_format=json --benchmark_min_time=1 > "$raw/$m.sofiec.json"
+  build-bench/benchmarks/bench_$m --peak-rss > "$raw/$m.sofiec_rss.txt"
+  node benchmarks/ort_bench.js "$dir/$m" 1 latency > "$raw/$m.ort1.json"
+  node benchmarks/ort_bench.js "$dir/$m" 2 latency > "$raw/$m.ort2.json"
+  node benchmarks/ort_bench.js "$dir/$m" 1 rss > "$raw/$m.ort_rss.json"
+done
+/usr/bin/python3 benchmarks/report.py "$raw" "$dir" benchmarks/results $models
