@@ -55,12 +55,56 @@ inline void for_each_window_tap(int64_t channels, const ConvGeometry& g, F f) {
 }
 
 // col[(c * K + kpos), opos] = x[c, opos * stride - pad + kpos * dilation], 0 outside.
+// Works a row of the last spatial dim at a time: the taps of a row that fall inside the input
+// are one contiguous copy (unit stride) or one strided loop, the rest zeros; no per-element
+// index arithmetic.
 template <class T>
 inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& g) {
-  const int64_t osize = g.out_size(), isize = g.in_size();
-  for_each_window_tap(channels, g, [&](int64_t c, int64_t row, int64_t o, int64_t index) {
-    col[row * osize + o] = index >= 0 ? x[c * isize + index] : T(0);
-  });
+  const int last = g.rank - 1;
+  const int64_t osize = g.out_size(), isize = g.in_size(), ksize = g.kernel_size();
+  const int64_t out_last = g.out[last], in_last = g.in[last], stride = g.stride[last];
+  const int64_t rows = out_last > 0 ? osize / out_last : 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* plane = x + c * isize;
+    for (int64_t kp = 0; kp < ksize; ++kp) {
+      int64_t koff[8];
+      for (int64_t d = last, r = kp; d >= 0; --d) {
+        koff[d] = (r % g.kernel[d]) * g.dilation[d] - g.pad_begin[d];
+        r /= g.kernel[d];
+      }
+      // Output columns whose tap lies inside the row: lo <= o < hi.
+      const int64_t k0 = koff[last];
+      int64_t lo = k0 >= 0 ? 0 : (-k0 + stride - 1) / stride;
+      int64_t hi = in_last - k0 > 0 ? (in_last - k0 + stride - 1) / stride : 0;
+      lo = std::min(lo, out_last);
+      hi = std::max(std::min(hi, out_last), lo);
+      T* dst = col + (c * ksize + kp) * osize;
+      int64_t opos[8] = {0};
+      for (int64_t row = 0; row < rows; ++row, dst += out_last) {
+        bool inside = true;
+        int64_t base = 0;
+        for (int d = 0; d < last; ++d) {
+          const int64_t p = opos[d] * g.stride[d] + koff[d];
+          inside = inside && p >= 0 && p < g.in[d];
+          base = base * g.in[d] + p;
+        }
+        for (int d = last - 1; d >= 0; --d) {
+          if (++opos[d] < g.out[d]) break;
+          opos[d] = 0;
+        }
+        if (!inside) {
+          std::fill(dst, dst + out_last, T(0));
+          continue;
+        }
+        const T* src = plane + base * in_last;  // the input row; tap o reads src[o * stride + k0]
+        std::fill(dst, dst + lo, T(0));
+        if (stride == 1) std::copy(src + (lo + k0), src + (hi + k0), dst + lo);
+        else
+          for (int64_t o = lo; o < hi; ++o) dst[o] = src[o * stride + k0];
+        std::fill(dst + hi, dst + out_last, T(0));
+      }
+    }
+  }
 }
 
 // y[N, M, out...] = epilogue(conv(x[N, C, in...], w[M, C/G, kernel...]) + bias[M]), the

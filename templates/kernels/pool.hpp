@@ -9,9 +9,44 @@ enum class PoolKind { Max, Average, AverageCountPad, Lp };
 // padding cells but never cells added only by ceil_mode). Max pooling can also report where
 // each maximum came from (indices, optional: flat offsets into x, with the spatial dims in
 // column-major order when column_major is set). Lp pooling uses exponent p.
+// The common case of CNNs: 2-D max or average (padding not counted) pooling without
+// dilation or indices. Each window is clipped to the input once; no per-tap index arithmetic.
+template <class T>
+inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, bool max) {
+  const int64_t in_h = g.in[0], in_w = g.in[1], out_h = g.out[0], out_w = g.out[1];
+  for (int64_t p = 0; p < planes; ++p) {
+    const T* xp = x + p * in_h * in_w;
+    T* yp = y + p * out_h * out_w;
+    for (int64_t oi = 0; oi < out_h; ++oi) {
+      const int64_t h0 = std::max<int64_t>(oi * g.stride[0] - g.pad_begin[0], 0);
+      const int64_t h1 = std::min<int64_t>(oi * g.stride[0] - g.pad_begin[0] + g.kernel[0], in_h);
+      for (int64_t oj = 0; oj < out_w; ++oj) {
+        const int64_t w0 = std::max<int64_t>(oj * g.stride[1] - g.pad_begin[1], 0);
+        const int64_t w1 = std::min<int64_t>(oj * g.stride[1] - g.pad_begin[1] + g.kernel[1], in_w);
+        T acc = max ? std::numeric_limits<T>::lowest() : T(0);
+        bool first = true;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) {
+            const T v = xp[h * in_w + w];
+            if (!max) acc += v;
+            else if (first || v > acc || (v != v && acc == acc)) acc = v;
+            first = false;
+          }
+        const int64_t count = (h1 > h0 ? h1 - h0 : 0) * (w1 > w0 ? w1 - w0 : 0);
+        yp[oi * out_w + oj] = max ? acc : (count ? acc / T(count) : T(0));
+      }
+    }
+  }
+}
+
 template <class T>
 inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, const int64_t* pad_end, PoolKind kind,
                     int64_t* indices = nullptr, bool column_major = false, float p_norm = 2.f) {
+  if (g.rank == 2 && !indices && g.dilation[0] == 1 && g.dilation[1] == 1 &&
+      (kind == PoolKind::Max || kind == PoolKind::Average)) {
+    pool_2d(x, y, planes, g, kind == PoolKind::Max);
+    return;
+  }
   const int64_t ksize = g.kernel_size(), osize = g.out_size(), isize = g.in_size();
   for (int64_t p = 0; p < planes; ++p) {
     const T* xp = x + p * isize;
