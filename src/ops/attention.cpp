@@ -48,6 +48,7 @@ AttentionPlan plan_attention(const NodeView& v) {
     if (k[3] != p.head_size) v.fail("Q and K have different head sizes");
   }
   if (k[0] != p.batch || val[0] != p.batch) v.fail("Q, K and V have different batch sizes");
+  if (p.q_heads < 1 || p.kv_heads < 1) v.fail("head counts must be positive ({} and {})", p.q_heads, p.kv_heads);
   if (p.q_heads % p.kv_heads) v.fail("{} query heads do not group over {} key/value heads", p.q_heads, p.kv_heads);
   if (v.has_input(4) != v.has_input(5)) v.fail("past_key and past_value must be given together");
   if (v.has_input(4)) {

@@ -186,6 +186,7 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
     d.unary_functor = [params, functor](const NodeView& v) { return functor_expr(functor, params.values(v.node())); };
   // Binary maps apply a fused epilogue in the same loop (Add + Relu of a residual block).
   d.accepts_epilogue = arity == Arity::Binary;
+  d.in_place = arity == Arity::Unary || arity == Arity::Binary;
   d.emit = [params, functor](EmitContext& e) {
     std::string f = functor_expr(functor, params.values(e.node()));
     if (const std::string epilogue = e.epilogue(); !epilogue.empty()) f = fmt::format("detail::then({}, {})", f, epilogue);

@@ -170,6 +170,33 @@ class MatMulAddFusion : public Pass {
   }
 };
 
+// Gemm(A, B, transB=1) with a constant B and few rows (one event): B is stored transposed,
+// at generation time, so that the product runs as scaled rows of B accumulated into a row of
+// the output (kernels/gemm.hpp, gemm_few_rows) instead of a BLAS call.
+class GemmWeightTranspose : public Pass {
+ public:
+  const char* name() const override { return "GemmWeightTranspose"; }
+  int run(Graph& g, Analysis&) override {
+    int changed = 0;
+    for (Node& n : g.nodes) {
+      if (n.op_type != "Gemm" || !n.domain.empty() || n.attr_int("transB", 0) == 0 || n.inputs.size() < 2) continue;
+      const Tensor* b = float_constant(g, n.inputs[1]);
+      const ValueInfo& a = g.value(n.inputs[0]);
+      if (!b || b->dims.size() != 2 || !a.has_shape || a.shape.size() != 2 || !is_static(a.shape)) continue;
+      const int64_t rows = n.attr_int("transA", 0) ? a.shape[1].value : a.shape[0].value;
+      if (rows > 4) continue;  // kernels/gemm.hpp: kSmallGemmRows
+      const int64_t r = b->dims[0], c = b->dims[1];
+      Tensor t(DType::Float, {c, r});
+      for (int64_t i = 0; i < r; ++i)
+        for (int64_t j = 0; j < c; ++j) t.data<float>()[j * r + i] = b->data<float>()[i * c + j];
+      n.inputs[1] = add_constant(g, n.name + "/weight_transposed", std::move(t));
+      n.attributes["transB"].i = 0;
+      ++changed;
+    }
+    return changed;
+  }
+};
+
 // Conv / Gemm / MatMul -> elementwise unary activations (Relu, LeakyRelu, Sigmoid, Tanh,
 // Elu, Gelu, ...): the activations move into the producer's epilogue, applied to each output
 // block as the kernel writes it, so the intermediate tensor and its extra pass vanish.
@@ -209,6 +236,7 @@ class EpilogueFusion : public Pass {
 std::unique_ptr<Pass> make_conv_batch_norm_fusion() { return std::make_unique<ConvBatchNormFusion>(); }
 std::unique_ptr<Pass> make_conv_add_fusion() { return std::make_unique<ConvAddFusion>(); }
 std::unique_ptr<Pass> make_matmul_add_fusion() { return std::make_unique<MatMulAddFusion>(); }
+std::unique_ptr<Pass> make_gemm_weight_transpose() { return std::make_unique<GemmWeightTranspose>(); }
 std::unique_ptr<Pass> make_epilogue_fusion() { return std::make_unique<EpilogueFusion>(); }
 
 }  // namespace sofiec

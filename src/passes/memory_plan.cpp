@@ -3,6 +3,7 @@
 #include <functional>
 #include <set>
 
+#include "ops/registry.hpp"
 #include "passes/passes.hpp"
 
 namespace sofiec {
@@ -63,13 +64,38 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
   std::vector<Block> blocks;
   MemoryPlan plan;
   if (alias_views) plan.aliases = find_aliases(g);
+  auto root = [&](const std::string& t) {
+    auto alias = plan.aliases.find(t);
+    return alias != plan.aliases.end() ? alias->second : t;
+  };
+  // The step at which each tensor (through its views) is read for the last time.
+  std::map<std::string, std::size_t> last_read;
+  for (std::size_t step = 0; step < g.nodes.size(); ++step)
+    for (const auto& read : g.nodes[step].inputs) last_read[root(read)] = step;
+  for (const std::string& o : g.outputs) last_read[root(o)] = g.nodes.size();
+  const Registry& registry = Registry::instance();
   for (std::size_t step = 0; step < g.nodes.size(); ++step) {
     const Node& n = g.nodes[step];
     for (const auto& read : n.inputs) {
       // Reading a view keeps the tensor it shares memory with alive.
-      auto alias = plan.aliases.find(read);
-      auto it = index.find(alias != plan.aliases.end() ? alias->second : read);
+      auto it = index.find(root(read));
       if (it != index.end()) blocks[it->second].last = step;
+    }
+    // An elementwise node whose input of the same shape dies here writes over it.
+    const OpDef* def = reuse ? registry.find(n, g) : nullptr;
+    if (def && def->in_place && n.outputs.size() == 1 && !outputs.count(n.outputs[0]) && !plan.aliases.count(n.outputs[0])) {
+      const ValueInfo& out = g.value(n.outputs[0]);
+      for (const std::string& in : n.inputs) {
+        auto block = index.find(in);
+        if (in.empty() || block == index.end() || plan.aliases.count(in) || last_read[in] != step || blocks[block->second].is_workspace)
+          continue;
+        const ValueInfo& v = g.value(in);
+        if (v.shape != out.shape || dtype_size(v.dtype) != dtype_size(out.dtype)) continue;
+        index[n.outputs[0]] = block->second;
+        plan.in_place[n.outputs[0]] = in;
+        break;
+      }
+      if (plan.in_place.count(n.outputs[0])) continue;
     }
     if (auto ws = a.workspace.find(n.name); ws != a.workspace.end())
       blocks.push_back(Block{n.name, true, align_up(ws->second), step, step});
@@ -119,6 +145,7 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
   }
   for (std::size_t i = 0; i < blocks.size(); ++i)
     (blocks[i].is_workspace ? plan.workspace_offsets : plan.tensor_offsets)[blocks[i].name] = offset[i];
+  for (const auto& [tensor, block] : index) plan.tensor_offsets[tensor] = offset[block];
   return plan;
 }
 

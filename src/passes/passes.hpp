@@ -79,6 +79,8 @@ std::unique_ptr<Pass> make_conv_batch_norm_fusion();
 std::unique_ptr<Pass> make_conv_add_fusion();
 // 2-D MatMul followed by an Add of a constant row vector: one Gemm.
 std::unique_ptr<Pass> make_matmul_add_fusion();
+// Gemm with a constant transposed B and at most 4 rows: B stored untransposed (few-rows kernel).
+std::unique_ptr<Pass> make_gemm_weight_transpose();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();
 
@@ -92,6 +94,7 @@ std::map<std::string, std::string> find_aliases(const Graph& g);
 
 struct MemoryPlan {
   std::map<std::string, std::string> aliases;        // see find_aliases
+  std::map<std::string, std::string> in_place;       // output -> the input whose memory it reuses
   std::map<std::string, int64_t> tensor_offsets;     // intermediate tensor -> arena offset
   std::map<std::string, int64_t> workspace_offsets;  // node name -> arena offset of its scratch
   int64_t arena_bytes = 0;

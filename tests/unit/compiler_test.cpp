@@ -497,6 +497,24 @@ TEST(MemoryPlan, ReusesMemoryOfDeadTensors) {
   const Analysis a = infer_graph(m.graph);
   const MemoryPlan reuse = plan_memory(m.graph, a, true), separate = plan_memory(m.graph, a, false);
   EXPECT_EQ(separate.arena_bytes, 3 * 1024);
+  // Elementwise maps write over their input when it dies there: a, b and c are one buffer.
+  EXPECT_EQ(reuse.arena_bytes, 1024);
+  EXPECT_EQ(reuse.in_place.at("b"), "a");
+  EXPECT_EQ(reuse.tensor_offsets.at("a"), reuse.tensor_offsets.at("b"));
+  EXPECT_EQ(reuse.tensor_offsets.at("b"), reuse.tensor_offsets.at("c"));
+}
+
+TEST(MemoryPlan, ReusesMemoryByLifetime) {
+  ModelBuilder b(13);
+  b.input("x", {16, 16}).output("y");
+  for (const char* step : {"a", "b", "c"}) {
+    const std::string in = std::string(step) == "a" ? "x" : std::string(1, char(step[0] - 1));
+    ModelBuilder::attr_int(b.node("Softmax", {in}, {step}), "axis", 1);
+  }
+  b.node("Softmax", {"c"}, {"y"});
+  Model m = load(b);
+  const Analysis a = infer_graph(m.graph);
+  const MemoryPlan reuse = plan_memory(m.graph, a, true);
   EXPECT_EQ(reuse.arena_bytes, 2 * 1024);  // a and c share, b lives beside them
   EXPECT_EQ(reuse.lower_bound_bytes, 2 * 1024);
   EXPECT_EQ(reuse.tensor_offsets.at("a"), reuse.tensor_offsets.at("c"));

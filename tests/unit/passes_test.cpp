@@ -359,3 +359,29 @@ TEST(Passes, BinaryMapsTakeAnEpilogue) {
 }
 
 }  // namespace
+
+namespace {
+
+// torch's Linear at batch 1: Gemm with transB=1 and a constant weight.
+ModelBuilder linear_b1() {
+  ModelBuilder b;
+  b.input("x", {1, 3}).output("y");
+  b.init_floats("w", {2, 3}, {1, -2, 3, 0.5f, -1, 2});
+  b.init_floats("bias", {2}, {0.25f, -0.75f});
+  ModelBuilder::attr_int(b.node("Gemm", {"x", "w", "bias"}, {"g"}, "linear"), "transB", 1);
+  b.node("Relu", {"g"}, {"y"});
+  return b;
+}
+
+TEST(Passes, OneEventGemmStoresItsWeightTransposed) {
+  int changes = 0;
+  const Graph g = run_pass(linear_b1(), make_gemm_weight_transpose(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(g.nodes[0].attr_int("transB", 1), 0);
+  const Tensor& w = *g.constant(g.nodes[0].inputs[1]);
+  EXPECT_EQ(w.dims, (std::vector<int64_t>{3, 2}));
+  EXPECT_FLOAT_EQ(w.data<float>()[1], 0.5f);  // w^T[0][1] = w[1][0]
+  expect_same_numbers(linear_b1(), 3);
+}
+
+}  // namespace
