@@ -193,11 +193,15 @@ LinearAttentionPlan plan_linear_attention(const NodeView& v) {
   if (gating != v.has_input(4)) v.fail("update_rule '{}' {} a decay input", rule, gating ? "needs" : "forbids");
   if (delta != v.has_input(5)) v.fail("update_rule '{}' {} a beta input", rule, delta ? "needs" : "forbids");
   if (gating) {
-    p.decay_width = v.input_dims(4).back();
+    const auto decay = v.input_dims(4);
+    if (decay.empty()) v.fail("decay must have rank >= 1");
+    p.decay_width = decay.back();
     if (p.decay_width != p.kv_heads && p.decay_width != p.kv_heads * p.dk) v.fail("decay's last dim must be kv_num_heads or kv_num_heads * d_k");
   }
   if (delta) {
-    p.beta_width = v.input_dims(5).back();
+    const auto beta = v.input_dims(5);
+    if (beta.empty()) v.fail("beta must have rank >= 1");
+    p.beta_width = beta.back();
     if (p.beta_width != p.kv_heads && p.beta_width != 1) v.fail("beta's last dim must be kv_num_heads or 1");
   }
   if (v.has_input(3) && v.input_dims(3) != std::vector<int64_t>{p.batch, p.kv_heads, p.dk, p.dv})

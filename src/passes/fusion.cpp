@@ -98,6 +98,62 @@ class ConvBatchNormFusion : public Pass {
   }
 };
 
+// Gemm -> BatchNormalization (inference) over its columns, as torch writes Linear +
+// BatchNorm1d: y = (alpha A op(B) + beta C - mean) k + beta_bn, so op(B)'s column n is scaled
+// by alpha k[n] and the bias becomes (beta C[n] - mean[n]) k[n] + beta_bn[n].
+class GemmBatchNormFusion : public Pass {
+ public:
+  const char* name() const override { return "GemmBatchNormFusion"; }
+  int run(Graph& g, Analysis&) override {
+    int fused = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& gemm = g.nodes[i];
+      if (gemm.op_type != "Gemm" || !gemm.domain.empty() || !gemm.epilogue.empty() || gemm.inputs.size() < 2) continue;
+      const Tensor* b = float_constant(g, gemm.inputs[1]);
+      const Tensor* c = gemm.has_input(2) ? float_constant(g, gemm.inputs[2]) : nullptr;
+      if (!b || b->dims.size() != 2 || (gemm.has_input(2) && !c)) continue;
+      const bool trans_b = gemm.attr_int("transB", 0) != 0;
+      const int64_t n_out = trans_b ? b->dims[0] : b->dims[1], k_in = trans_b ? b->dims[1] : b->dims[0];
+      if (c && c->size() != n_out && c->size() != 1) continue;
+      const int j = sole_consumer(g, gemm.outputs[0]);
+      if (j < 0) continue;
+      const Node& bn = g.nodes[std::size_t(j)];
+      if (bn.op_type != "BatchNormalization" || bn.attr_int("training_mode", 0) != 0 || bn.inputs.size() < 5 ||
+          bn.inputs[0] != gemm.outputs[0])
+        continue;
+      bool extra_outputs = false;
+      for (std::size_t k = 1; k < bn.outputs.size(); ++k) extra_outputs = extra_outputs || !bn.outputs[k].empty();
+      const Tensor *scale = float_constant(g, bn.inputs[1]), *shift = float_constant(g, bn.inputs[2]),
+                   *mean = float_constant(g, bn.inputs[3]), *var = float_constant(g, bn.inputs[4]);
+      if (extra_outputs || !scale || !shift || !mean || !var || scale->size() != n_out) continue;
+      const double alpha = gemm.attr_float("alpha", 1.f), beta = gemm.attr_float("beta", 1.f);
+      const double eps = bn.attr_float("epsilon", 1e-5f);
+      Tensor w = *b;
+      Tensor bias(DType::Float, {n_out});
+      for (int64_t n = 0; n < n_out; ++n) {
+        const double k = double(scale->data<float>()[n]) / std::sqrt(double(var->data<float>()[n]) + eps);
+        for (int64_t e = 0; e < k_in; ++e) {
+          float& x = trans_b ? w.data<float>()[n * k_in + e] : w.data<float>()[e * n_out + n];
+          x = float(x * alpha * k);
+        }
+        const double cn = c ? double(c->data<float>()[c->size() == 1 ? 0 : n]) : 0.0;
+        bias.data<float>()[n] = float((beta * cn - mean->data<float>()[n]) * k + shift->data<float>()[n]);
+      }
+      const std::string output = bn.outputs[0];
+      Node& target = g.nodes[i];
+      target.inputs.resize(3);
+      target.inputs[1] = add_constant(g, target.name + "/fused_weight", std::move(w));
+      target.inputs[2] = add_constant(g, target.name + "/fused_bias", std::move(bias));
+      target.attributes.erase("alpha");
+      target.attributes.erase("beta");
+      target.outputs[0] = output;
+      g.nodes.erase(g.nodes.begin() + j);
+      ++fused;
+    }
+    return fused;
+  }
+};
+
 // Conv -> Add of a constant per-channel bias ([C], [C,1,...] or [1,C,1,...]): the bias joins the conv's.
 class ConvAddFusion : public Pass {
  public:
@@ -234,6 +290,7 @@ class EpilogueFusion : public Pass {
 }  // namespace
 
 std::unique_ptr<Pass> make_conv_batch_norm_fusion() { return std::make_unique<ConvBatchNormFusion>(); }
+std::unique_ptr<Pass> make_gemm_batch_norm_fusion() { return std::make_unique<GemmBatchNormFusion>(); }
 std::unique_ptr<Pass> make_conv_add_fusion() { return std::make_unique<ConvAddFusion>(); }
 std::unique_ptr<Pass> make_matmul_add_fusion() { return std::make_unique<MatMulAddFusion>(); }
 std::unique_ptr<Pass> make_gemm_weight_transpose() { return std::make_unique<GemmWeightTranspose>(); }

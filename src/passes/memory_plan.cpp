@@ -18,9 +18,12 @@ struct Block {
 
 int64_t align_up(int64_t v) { return (v + kAlignment - 1) / kAlignment * kAlignment; }
 
-// Places blocks in the given order, each at the lowest offset where it overlaps no placed
-// block alive at the same time. Returns the offsets; arena gets the bytes used.
-std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::vector<std::size_t>& order, int64_t& arena) {
+// Places blocks in the given order, each where it overlaps no placed block alive at the same
+// time: at the lowest such offset (first fit), or in the smallest gap that holds it (best
+// fit, the end of the arena counting as an unbounded gap). Returns the offsets; arena gets
+// the bytes used.
+std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::vector<std::size_t>& order, int64_t& arena,
+                                  bool best_fit) {
   std::vector<int64_t> offset(blocks.size(), -1);
   arena = 0;
   for (std::size_t idx : order) {
@@ -31,9 +34,21 @@ std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::v
         taken.emplace_back(offset[j], offset[j] + blocks[j].bytes);
     std::sort(taken.begin(), taken.end());
     int64_t at = 0;
-    for (const auto& [lo, hi] : taken) {
-      if (at + b.bytes <= lo) break;
-      at = std::max(at, hi);
+    if (!best_fit) {
+      for (const auto& [lo, hi] : taken) {
+        if (at + b.bytes <= lo) break;
+        at = std::max(at, hi);
+      }
+    } else {
+      int64_t best = -1, best_gap = INT64_MAX, cursor = 0;
+      for (const auto& [lo, hi] : taken) {
+        if (lo - cursor >= b.bytes && lo - cursor < best_gap) {
+          best = cursor;
+          best_gap = lo - cursor;
+        }
+        cursor = std::max(cursor, hi);
+      }
+      at = best >= 0 ? best : cursor;
     }
     offset[idx] = at;
     arena = std::max(arena, at + b.bytes);
@@ -111,7 +126,12 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
   std::vector<int64_t> alive(g.nodes.size() + 1, 0);
   for (const Block& b : blocks)
     for (std::size_t s = b.first; s <= b.last; ++s) alive[s] += b.bytes;
-  for (int64_t v : alive) plan.lower_bound_bytes = std::max(plan.lower_bound_bytes, v);
+  std::size_t peak_step = 0;
+  for (std::size_t step = 0; step < alive.size(); ++step)
+    if (alive[step] > plan.lower_bound_bytes) {
+      plan.lower_bound_bytes = alive[step];
+      peak_step = step;
+    }
 
   std::vector<int64_t> offset(blocks.size(), 0);
   if (!reuse) {
@@ -128,17 +148,48 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
         [&](std::size_t x, std::size_t y) { return blocks[x].bytes * lifetime(x) > blocks[y].bytes * lifetime(y); },
         [&](std::size_t x, std::size_t y) { return lifetime(x) != lifetime(y) ? lifetime(x) > lifetime(y) : blocks[x].bytes > blocks[y].bytes; },
         [&](std::size_t x, std::size_t y) { return blocks[x].first != blocks[y].first ? blocks[x].first < blocks[y].first : blocks[x].bytes > blocks[y].bytes; },
+        [&](std::size_t x, std::size_t y) { return blocks[x].last != blocks[y].last ? blocks[x].last > blocks[y].last : blocks[x].bytes > blocks[y].bytes; },
+        // Blocks alive at the busiest step first (they are what the lower bound counts).
+        [&](std::size_t x, std::size_t y) {
+          const bool px = blocks[x].first <= peak_step && peak_step <= blocks[x].last;
+          const bool py = blocks[y].first <= peak_step && peak_step <= blocks[y].last;
+          return px != py ? px : blocks[x].bytes > blocks[y].bytes;
+        },
     };
     plan.arena_bytes = -1;
     for (const auto& before : orders) {
       std::vector<std::size_t> order(blocks.size());
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
       std::stable_sort(order.begin(), order.end(), before);
-      int64_t arena = 0;
-      const std::vector<int64_t> placed = place_blocks(blocks, order, arena);
-      if (plan.arena_bytes < 0 || arena < plan.arena_bytes) {
-        plan.arena_bytes = arena;
-        offset = placed;
+      for (bool best_fit : {false, true}) {
+        int64_t arena = 0;
+        const std::vector<int64_t> placed = place_blocks(blocks, order, arena, best_fit);
+        if (plan.arena_bytes < 0 || arena < plan.arena_bytes) {
+          plan.arena_bytes = arena;
+          offset = placed;
+        }
+      }
+    }
+    // If still above the lower bound, a few deterministic perturbations of the size order
+    // (sizes jittered by up to 50% with a fixed-seed generator); bounded for large graphs.
+    uint64_t state = 0x9E3779B97F4A7C15ULL;
+    auto next = [&] {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      return double(state >> 11) / double(1ULL << 53);
+    };
+    for (int trial = 0; trial < 64 && plan.arena_bytes > plan.lower_bound_bytes && blocks.size() <= 2000; ++trial) {
+      std::vector<double> key(blocks.size());
+      for (std::size_t i = 0; i < blocks.size(); ++i) key[i] = double(blocks[i].bytes) * (1.0 + 0.5 * next());
+      std::vector<std::size_t> order(blocks.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return key[x] > key[y]; });
+      for (bool best_fit : {false, true}) {
+        int64_t arena = 0;
+        const std::vector<int64_t> placed = place_blocks(blocks, order, arena, best_fit);
+        if (arena < plan.arena_bytes) {
+          plan.arena_bytes = arena;
+          offset = placed;
+        }
       }
     }
     plan.arena_bytes = std::max<int64_t>(plan.arena_bytes, 0);

@@ -75,6 +75,8 @@ std::unique_ptr<Pass> make_silu_fusion();
 std::unique_ptr<Pass> make_gelu_fusion();
 // Conv followed by inference BatchNormalization: folded into the conv's weights and bias.
 std::unique_ptr<Pass> make_conv_batch_norm_fusion();
+// Gemm followed by inference BatchNormalization over its columns: folded into its weights and bias.
+std::unique_ptr<Pass> make_gemm_batch_norm_fusion();
 // Conv followed by an Add of a constant per-channel bias: folded into the conv's bias.
 std::unique_ptr<Pass> make_conv_add_fusion();
 // 2-D MatMul followed by an Add of a constant row vector: one Gemm.

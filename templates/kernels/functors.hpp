@@ -78,13 +78,21 @@ struct op_abs {
 };
 struct op_reciprocal { template <class T> T operator()(T x) const { return T(1) / x; } };
 
-// Cast between numeric types: float to integer truncates toward zero (as C++ does for values
-// in range); to bool tests against zero.
+// Cast between numeric types: float to integer truncates toward zero, saturates outside the
+// integer's range and gives 0 for NaN (C++ leaves those undefined); to bool tests against zero.
 template <class To>
 struct op_cast {
   template <class From> To operator()(From x) const {
-    if constexpr (std::is_same<To, bool>::value) { return x != From(0); }
-    else { return static_cast<To>(x); }
+    if constexpr (std::is_same<To, bool>::value) {
+      return x != From(0);
+    } else if constexpr (std::is_integral<To>::value && std::is_floating_point<From>::value) {
+      if (x != x) return To(0);
+      if (x <= From(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
+      if (x >= From(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+      return static_cast<To>(x);
+    } else {
+      return static_cast<To>(x);
+    }
   }
 };
 

@@ -385,3 +385,30 @@ TEST(Passes, OneEventGemmStoresItsWeightTransposed) {
 }
 
 }  // namespace
+
+namespace {
+
+// torch's Linear + BatchNorm1d at batch 2.
+ModelBuilder linear_bn() {
+  ModelBuilder b;
+  b.input("x", {2, 3}).output("y");
+  b.init_floats("w", {2, 3}, {1, -2, 3, 0.5f, -1, 2});
+  b.init_floats("bias", {2}, {0.25f, -0.75f});
+  b.init_floats("scale", {2}, {1.5f, -0.5f});
+  b.init_floats("shift", {2}, {0.1f, 0.2f});
+  b.init_floats("mean", {2}, {0.3f, -0.4f});
+  b.init_floats("var", {2}, {2.f, 0.5f});
+  ModelBuilder::attr_int(b.node("Gemm", {"x", "w", "bias"}, {"g"}, "linear"), "transB", 1);
+  b.node("BatchNormalization", {"g", "scale", "shift", "mean", "var"}, {"y"}, "bn");
+  return b;
+}
+
+TEST(Passes, GemmBatchNormFoldsIntoTheWeights) {
+  int changes = 0;
+  const Graph g = run_pass(linear_bn(), make_gemm_batch_norm_fusion(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"Gemm"}));
+  expect_same_numbers(linear_bn(), 6);
+}
+
+}  // namespace
