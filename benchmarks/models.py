@@ -18,18 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+# The SOFIE "Linear" MLPs and resnet18 are the test models' (models/generate_models.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
+from generate_models import mlp, mlp_bn, resnet18  # noqa: E402
+
 torch.manual_seed(0)
-
-
-def mlp():
-    # SOFIE's "Linear" benchmark network.
-    return nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 100), nn.ReLU(),
-                         nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 4))
-
-
-def mlp_bn():
-    return nn.Sequential(nn.Linear(100, 50), nn.BatchNorm1d(50), nn.ReLU(), nn.Linear(50, 100),
-                         nn.BatchNorm1d(100), nn.ReLU(), nn.Linear(100, 4))
 
 
 class MnistCnn(nn.Module):
@@ -220,11 +213,6 @@ class GraphNet(nn.Module):
         summed = torch.zeros(self.nodes, messages.shape[1]).scatter_add(0, index, messages)
         nodes = self.node_mlp(torch.cat([node_features, summed], dim=1))
         return self.readout(nodes.mean(dim=0, keepdim=True))
-
-
-def resnet18():
-    import torchvision
-    return torchvision.models.resnet18(weights=None)
 
 
 # name -> (constructor, input shapes)
