@@ -17,6 +17,7 @@
 namespace fs = std::filesystem;
 using namespace sofiec;
 using sofiec_test::ModelBuilder;
+using sofiec_test::external_data_model;
 
 namespace {
 
@@ -99,21 +100,6 @@ TEST(Loader, RefusesBrokenGraphs) {
   }
 }
 
-// y = x + w, with w's two floats stored in an external data file at `location`.
-ModelBuilder external_data_model(const std::string& location) {
-  ModelBuilder b;
-  b.input("x", {2}).output("y");
-  auto* t = b.proto().mutable_graph()->add_initializer();
-  t->set_name("w");
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  t->add_dims(2);
-  t->set_data_location(onnx::TensorProto::EXTERNAL);
-  auto* loc = t->add_external_data();
-  loc->set_key("location");
-  loc->set_value(location);
-  b.node("Add", {"x", "w"}, {"y"});
-  return b;
-}
 
 TEST(Loader, ExternalDataMustStayInTheModelFolder) {
   const ModelBuilder b = external_data_model("../../etc/passwd");

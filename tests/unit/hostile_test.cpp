@@ -46,26 +46,6 @@ class Hostile : public ::testing::Test {
   fs::path dir_;
 };
 
-ModelBuilder external(const std::string& location, const std::string& offset = "") {
-  ModelBuilder b;
-  b.input("x", {2}).output("y");
-  auto* t = b.proto().mutable_graph()->add_initializer();
-  t->set_name("w");
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  t->add_dims(2);
-  t->set_data_location(onnx::TensorProto::EXTERNAL);
-  auto* loc = t->add_external_data();
-  loc->set_key("location");
-  loc->set_value(location);
-  if (!offset.empty()) {
-    auto* off = t->add_external_data();
-    off->set_key("offset");
-    off->set_value(offset);
-  }
-  b.node("Add", {"x", "w"}, {"y"});
-  return b;
-}
-
 TEST_F(Hostile, ElementCountsThatOverflow) {
   ModelBuilder b;
   b.input("x", {int64_t(1) << 40, int64_t(1) << 40}).output("y");
@@ -99,15 +79,15 @@ TEST_F(Hostile, NegativeDims) {
 }
 
 TEST_F(Hostile, ExternalDataOutsideTheFolder) {
-  expect_refused(external("/etc/passwd"), "is absolute");
-  expect_refused(external("../../../../etc/passwd"), "leaves the model's folder");
+  expect_refused(sofiec_test::external_data_model("/etc/passwd"), "is absolute");
+  expect_refused(sofiec_test::external_data_model("../../../../etc/passwd"), "leaves the model's folder");
   fs::create_symlink("/etc/passwd", dir_ / "model" / "link.bin");
-  expect_refused(external("link.bin"), "leaves the model's folder");
+  expect_refused(sofiec_test::external_data_model("link.bin"), "leaves the model's folder");
   fs::create_directories(dir_ / "model" / "sub");
-  expect_refused(external("sub"), "not a regular file");
+  expect_refused(sofiec_test::external_data_model("sub"), "not a regular file");
   std::ofstream(dir_ / "model" / "w.bin", std::ios::binary) << std::string(8, '\0');
-  expect_refused(external("w.bin", "12x"), "is not a byte count");
-  expect_refused(external("w.bin", "4"), "holds 4 bytes");
+  expect_refused(sofiec_test::external_data_model("w.bin", "12x"), "is not a byte count");
+  expect_refused(sofiec_test::external_data_model("w.bin", "4"), "holds 4 bytes");
 }
 
 TEST_F(Hostile, GraphStructure) {

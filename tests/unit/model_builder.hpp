@@ -92,4 +92,26 @@ class ModelBuilder {
   onnx::ModelProto model_;
 };
 
+// y = x + w, with w's two floats stored in an external data file at `location` (and, if
+// given, an `offset` entry, as text).
+inline ModelBuilder external_data_model(const std::string& location, const std::string& offset = "") {
+  ModelBuilder b;
+  b.input("x", {2}).output("y");
+  auto* t = b.proto().mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(2);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* loc = t->add_external_data();
+  loc->set_key("location");
+  loc->set_value(location);
+  if (!offset.empty()) {
+    auto* off = t->add_external_data();
+    off->set_key("offset");
+    off->set_value(offset);
+  }
+  b.node("Add", {"x", "w"}, {"y"});
+  return b;
+}
+
 }  // namespace sofiec_test
