@@ -371,6 +371,7 @@ void add_range(Registry& r) {
 // equal parts (the last one smaller when num_outputs does not divide the axis, opset 18).
 std::vector<int64_t> split_sizes(const NodeView& v, int64_t axis_len) {
   const std::size_t n = v.node().outputs.size();
+  if (n == 0) v.fail("has no outputs");
   std::vector<int64_t> sizes;
   if (v.opset() < 13) sizes = v.node().attr_ints("split");
   else if (v.has_input(1)) sizes = v.constant_ints(1, "split");
@@ -381,7 +382,10 @@ std::vector<int64_t> split_sizes(const NodeView& v, int64_t axis_len) {
   }
   if (sizes.size() != n) v.fail("{} split sizes for {} outputs", sizes.size(), n);
   int64_t total = 0;
-  for (int64_t s : sizes) total += s;
+  for (int64_t s : sizes) {
+    if (s < 0 || s > axis_len) v.fail("split size {} is out of range for an axis of length {}", s, axis_len);
+    total += s;  // at most n * axis_len: no overflow
+  }
   if (total != axis_len) v.fail("split sizes add up to {}, the axis has {}", total, axis_len);
   return sizes;
 }
