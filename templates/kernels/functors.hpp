@@ -24,13 +24,40 @@ template <class F, class E> struct with_epilogue {
 };
 template <class F, class E> with_epilogue<F, E> then(F f, E e) { return {f, e}; }
 
-struct op_add { template <class T> T operator()(T a, T b) const { return a + b; } };
-struct op_sub { template <class T> T operator()(T a, T b) const { return a - b; } };
-struct op_mul { template <class T> T operator()(T a, T b) const { return a * b; } };
+// Integer arithmetic wraps around (two's complement), as ONNX runtimes do; C++ leaves signed
+// overflow undefined, so it is done on the unsigned type of at least int's width.
+template <class T> using wrap_unsigned_t = std::make_unsigned_t<std::common_type_t<T, int>>;
+template <class T> constexpr bool wraps_v = std::is_integral<T>::value && !std::is_same<T, bool>::value;
+
+struct op_add {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) + wrap_unsigned_t<T>(b)); }
+    else { return a + b; }
+  }
+};
+struct op_sub {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) - wrap_unsigned_t<T>(b)); }
+    else { return a - b; }
+  }
+};
+struct op_mul {
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) * wrap_unsigned_t<T>(b)); }
+    else { return a * b; }
+  }
+};
 struct op_div {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (std::is_integral<T>::value) { return b == 0 ? T(0) : T(a / b); }
-    else { return a / b; }
+    if constexpr (std::is_integral<T>::value) {
+      if (b == 0) return T(0);
+      if constexpr (std::is_signed<T>::value) {
+        if (b == T(-1)) return op_sub{}(T(0), a);  // the lowest value / -1 wraps
+      }
+      return T(a / b);
+    } else {
+      return a / b;
+    }
   }
 };
 struct op_pow {
@@ -40,8 +67,8 @@ struct op_pow {
       if (b < 0) return a == 1 ? T(1) : (a == T(-1) ? T((b % 2) ? -1 : 1) : T(0));
       T r = 1, base = a;
       for (U e = b; e > 0; e >>= 1) {
-        if (e & 1) r = T(r * base);
-        base = T(base * base);
+        if (e & 1) r = op_mul{}(r, base);
+        base = op_mul{}(base, base);
       }
       return r;
     } else if constexpr (std::is_same<T, float>::value && std::is_floating_point<U>::value) {
@@ -69,11 +96,11 @@ struct op_tanh { template <class T> T operator()(T x) const { return std::tanh(x
 struct op_exp { template <class T> T operator()(T x) const { return std::exp(x); } };
 struct op_log { template <class T> T operator()(T x) const { return std::log(x); } };
 struct op_sqrt { template <class T> T operator()(T x) const { return std::sqrt(x); } };
-struct op_neg { template <class T> T operator()(T x) const { return T(-x); } };
+struct op_neg { template <class T> T operator()(T x) const { return op_sub{}(T(0), x); } };
 struct op_abs {
   template <class T> T operator()(T x) const {
     if constexpr (std::is_unsigned<T>::value) { return x; }
-    else { return x < T(0) ? T(-x) : x; }
+    else { return x < T(0) ? op_sub{}(T(0), x) : x; }
   }
 };
 struct op_reciprocal { template <class T> T operator()(T x) const { return T(1) / x; } };
@@ -190,6 +217,9 @@ struct op_mod {
       return (r != T(0) && ((r < T(0)) != (b < T(0)))) ? T(r + b) : r;
     } else {
       if (b == 0) return T(0);
+      if constexpr (std::is_signed<T>::value) {
+        if (b == T(-1)) return T(0);  // the lowest value % -1 is undefined in C++
+      }
       const T r = T(a % b);
       if constexpr (std::is_signed<T>::value) { return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r; }
       else { return r; }
@@ -199,7 +229,7 @@ struct op_mod {
 struct op_fmod {
   template <class T> T operator()(T a, T b) const {
     if constexpr (std::is_floating_point<T>::value) { return std::fmod(a, b); }
-    else { return b == 0 ? T(0) : T(a % b); }
+    else { return b == 0 || (std::is_signed<T>::value && b == T(-1)) ? T(0) : T(a % b); }
   }
 };
 
