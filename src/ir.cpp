@@ -64,6 +64,7 @@ Tensor::Tensor(DType t, std::vector<int64_t> d) : dtype(t), dims(std::move(d)) {
 }
 
 int64_t Tensor::int_at(int64_t i) const {
+  if (i < 0 || i >= size()) throw Error(fmt::format("element {} of a tensor of {} elements", i, size()));
   int64_t v = 0;
   if (!visit_dtype(dtype, [&](auto tag) { v = static_cast<int64_t>(data<decltype(tag)>()[i]); }))
     throw Error(fmt::format("cannot read a {} tensor as integers", dtype_name(dtype)));
@@ -71,6 +72,7 @@ int64_t Tensor::int_at(int64_t i) const {
 }
 
 double Tensor::float_at(int64_t i) const {
+  if (i < 0 || i >= size()) throw Error(fmt::format("element {} of a tensor of {} elements", i, size()));
   if (dtype == DType::Float16) return float16_t::to_float(data<uint16_t>()[i]);
   if (dtype == DType::BFloat16) return bfloat16_t::to_float(data<uint16_t>()[i]);
   double v = 0;
