@@ -56,6 +56,31 @@ Tensor shrink_dim(Tensor t, std::size_t dim, int64_t count) {
   return out;
 }
 
+// x viewed as [outer, length, inner] around the node's `axis` attribute, or, without one,
+// flattened (outer = inner = 1). Compress and Unique select along that middle axis.
+struct AxisSplit {
+  int64_t outer = 1, length = 1, inner = 1;
+  std::size_t axis = 0;  // of the (possibly flattened) output
+  std::vector<int64_t> dims;  // x's dims, or [size] when flattened
+};
+
+AxisSplit split_at_axis_attr(const NodeView& v, const std::vector<int64_t>& x) {
+  AxisSplit s;
+  if (!v.node().has_attr("axis")) {
+    s.length = element_count(x);
+    s.dims = {s.length};
+    return s;
+  }
+  s.axis = std::size_t(v.axis(v.node().attr_int("axis", 0), int64_t(x.size())));
+  for (std::size_t d = 0; d < x.size(); ++d) {
+    if (d < s.axis) s.outer *= x[d];
+    else if (d > s.axis) s.inner *= x[d];
+  }
+  s.length = x[s.axis];
+  s.dims = x;
+  return s;
+}
+
 // ---- NonZero
 
 InferResult infer_nonzero(const NodeView& v) {
@@ -97,9 +122,8 @@ void add_nonzero(Registry& r) {
 
 // ---- Compress
 
-struct CompressPlan {
-  int64_t outer = 1, length = 1, inner = 1, condition_length = 0;
-  std::size_t axis = 0;  // of the output
+struct CompressPlan : AxisSplit {
+  int64_t condition_length = 0;
   std::vector<int64_t> out_dims;  // with the compressed dim at its bound
 };
 
@@ -108,20 +132,9 @@ CompressPlan plan_compress(const NodeView& v) {
   const auto cond = v.input_dims(1);
   if (v.input_dtype(1) != DType::Bool || cond.size() != 1) v.fail("condition must be a 1-D bool tensor");
   CompressPlan p;
+  static_cast<AxisSplit&>(p) = split_at_axis_attr(v, x);
   p.condition_length = cond[0];
-  if (!v.node().has_attr("axis")) {
-    p.length = element_count(x);
-    p.out_dims = {std::min(p.length, p.condition_length)};
-    return p;
-  }
-  const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(x.size()));
-  for (std::size_t d = 0; d < x.size(); ++d) {
-    if (int64_t(d) < axis) p.outer *= x[d];
-    else if (int64_t(d) > axis) p.inner *= x[d];
-  }
-  p.length = x[std::size_t(axis)];
-  p.axis = std::size_t(axis);
-  p.out_dims = x;
+  p.out_dims = p.dims;
   p.out_dims[p.axis] = std::min(p.length, p.condition_length);
   return p;
 }
@@ -166,49 +179,27 @@ void add_compress(Registry& r) {
 
 // ---- Unique
 
-struct UniquePlan {
-  int64_t outer = 1, length = 1, inner = 1;
-  std::size_t axis = 0;
-  std::vector<int64_t> y_dims;  // at capacity
-};
 
-UniquePlan plan_unique(const NodeView& v) {
-  const auto x = v.input_dims(0);
-  UniquePlan p;
-  if (!v.node().has_attr("axis")) {
-    p.length = element_count(x);
-    p.y_dims = {p.length};
-    return p;
-  }
-  const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(x.size()));
-  for (std::size_t d = 0; d < x.size(); ++d) {
-    if (int64_t(d) < axis) p.outer *= x[d];
-    else if (int64_t(d) > axis) p.inner *= x[d];
-  }
-  p.axis = std::size_t(axis);
-  p.length = x[p.axis];
-  p.y_dims = x;
-  return p;
-}
+AxisSplit plan_unique(const NodeView& v) { return split_at_axis_attr(v, v.input_dims(0)); }
 
 InferResult infer_unique(const NodeView& v) {
   require_storable(v, 0);
-  const UniquePlan p = plan_unique(v);
+  const AxisSplit p = plan_unique(v);
   InferResult r;
   const Dim count = data_dependent_dim(v, r, "count", p.length);
-  Shape y = to_shape(p.y_dims);
+  Shape y = to_shape(p.dims);
   y[p.axis] = count;
   r.outputs = {ValueInfo{v.input_dtype(0), y, true}, ValueInfo{DType::Int64, {count}, true},
                static_value(DType::Int64, {p.length}), ValueInfo{DType::Int64, {count}, true}};
   // Scratch: the sort's 4 arrays, and room for the outputs the node does not use.
-  r.workspace_bytes = 7 * p.length * 8 + element_count(p.y_dims) * int64_t(dtype_size(v.input_dtype(0))) + 64;
+  r.workspace_bytes = 7 * p.length * 8 + element_count(p.dims) * int64_t(dtype_size(v.input_dtype(0))) + 64;
   return r;
 }
 
 std::vector<Tensor> run_unique(const NodeView& v, const std::vector<const Tensor*>& in) {
-  const UniquePlan p = plan_unique(v);
+  const AxisSplit p = plan_unique(v);
   const bool sorted = v.node().attr_int("sorted", 1) != 0;
-  Tensor y(in[0]->dtype, p.y_dims), first(DType::Int64, {p.length}), inverse(DType::Int64, {p.length}),
+  Tensor y(in[0]->dtype, p.dims), first(DType::Int64, {p.length}), inverse(DType::Int64, {p.length}),
       counts(DType::Int64, {p.length});
   std::vector<int64_t> scratch(std::size_t(4 * p.length));
   int64_t count = 0;
@@ -229,7 +220,7 @@ void add_unique(Registry& r) {
   d.types = "any";
   d.emit = [](EmitContext& e) {
     e.use_kernel("selection");
-    const UniquePlan p = plan_unique(e);
+    const AxisSplit p = plan_unique(e);
     const std::string type = e.in_type(0);
     e.line("int64_t* const scratch = reinterpret_cast<int64_t*>({});", e.workspace());
     // Outputs the node does not produce go to scratch after the sort's 4 arrays.

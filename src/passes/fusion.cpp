@@ -3,6 +3,7 @@
 // Conv / Gemm / MatMul that produces their input.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
@@ -46,6 +47,37 @@ std::vector<double> conv_bias(const Graph& g, const Node& conv, int64_t filters)
   return b;
 }
 
+// The BatchNormalization that alone reads `tensor` (inference mode, constant float parameters
+// for `channels` channels, no extra outputs) as y = x * scale[c] + shift[c].
+struct AffineBatchNorm {
+  std::size_t index;
+  std::vector<double> scale, shift;
+};
+
+std::optional<AffineBatchNorm> foldable_batch_norm(const Graph& g, const std::string& tensor, int64_t channels) {
+  const int j = sole_consumer(g, tensor);
+  if (j < 0) return std::nullopt;
+  const Node& bn = g.nodes[std::size_t(j)];
+  if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.attr_int("training_mode", 0) != 0 ||
+      bn.attr_int("spatial", 1) == 0 || bn.inputs.size() < 5 || bn.inputs[0] != tensor)
+    return std::nullopt;
+  for (std::size_t k = 1; k < bn.outputs.size(); ++k)
+    if (!bn.outputs[k].empty()) return std::nullopt;
+  const Tensor *gamma = float_constant(g, bn.inputs[1]), *beta = float_constant(g, bn.inputs[2]),
+               *mean = float_constant(g, bn.inputs[3]), *var = float_constant(g, bn.inputs[4]);
+  if (!gamma || !beta || !mean || !var || gamma->size() != channels || beta->size() != channels ||
+      mean->size() != channels || var->size() != channels)
+    return std::nullopt;
+  const double eps = bn.attr_float("epsilon", 1e-5f);
+  AffineBatchNorm a{std::size_t(j), {}, {}};
+  for (int64_t c = 0; c < channels; ++c) {
+    const double k = double(gamma->data<float>()[c]) / std::sqrt(double(var->data<float>()[c]) + eps);
+    a.scale.push_back(k);
+    a.shift.push_back(double(beta->data<float>()[c]) - double(mean->data<float>()[c]) * k);
+  }
+  return a;
+}
+
 // Gives the conv new weights and bias (new constants: the old ones may be shared) and makes it
 // write `output`, removing the node at `absorbed`.
 void rewrite_conv(Graph& g, std::size_t conv_index, Tensor w, const std::vector<double>& bias, std::size_t absorbed,
@@ -69,29 +101,18 @@ class ConvBatchNormFusion : public Pass {
     int fused = 0;
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       if (!is_plain_conv(g, g.nodes[i])) continue;
-      const int j = sole_consumer(g, g.nodes[i].outputs[0]);
-      if (j < 0) continue;
-      const Node& bn = g.nodes[std::size_t(j)];
-      if (bn.op_type != "BatchNormalization" || bn.attr_int("training_mode", 0) != 0 || bn.attr_int("spatial", 1) == 0 ||
-          bn.inputs.size() < 5 || bn.inputs[0] != g.nodes[i].outputs[0])
-        continue;
-      bool extra_outputs = false;
-      for (std::size_t k = 1; k < bn.outputs.size(); ++k) extra_outputs = extra_outputs || !bn.outputs[k].empty();
-      const Tensor *scale = float_constant(g, bn.inputs[1]), *beta = float_constant(g, bn.inputs[2]),
-                   *mean = float_constant(g, bn.inputs[3]), *var = float_constant(g, bn.inputs[4]);
-      if (extra_outputs || !scale || !beta || !mean || !var) continue;
       Tensor w = *g.constant(g.nodes[i].inputs[1]);
       const int64_t filters = w.dims[0], per_filter = filters ? w.size() / filters : 0;
-      if (scale->size() != filters) continue;
+      const auto bn = foldable_batch_norm(g, g.nodes[i].outputs[0], filters);
+      if (!bn) continue;
       std::vector<double> bias = conv_bias(g, g.nodes[i], filters);
-      const double eps = bn.attr_float("epsilon", 1e-5f);
       for (int64_t m = 0; m < filters; ++m) {
-        const double k = double(scale->data<float>()[m]) / std::sqrt(double(var->data<float>()[m]) + eps);
+        const double k = bn->scale[std::size_t(m)];
         for (int64_t e = 0; e < per_filter; ++e) w.data<float>()[m * per_filter + e] = float(w.data<float>()[m * per_filter + e] * k);
-        bias[std::size_t(m)] = (bias[std::size_t(m)] - mean->data<float>()[m]) * k + beta->data<float>()[m];
+        bias[std::size_t(m)] = bias[std::size_t(m)] * k + bn->shift[std::size_t(m)];
       }
-      const std::string output = bn.outputs[0];
-      rewrite_conv(g, i, std::move(w), bias, std::size_t(j), output);
+      const std::string output = g.nodes[bn->index].outputs[0];
+      rewrite_conv(g, i, std::move(w), bias, bn->index, output);
       ++fused;
     }
     return fused;
@@ -115,31 +136,21 @@ class GemmBatchNormFusion : public Pass {
       const bool trans_b = gemm.attr_int("transB", 0) != 0;
       const int64_t n_out = trans_b ? b->dims[0] : b->dims[1], k_in = trans_b ? b->dims[1] : b->dims[0];
       if (c && c->size() != n_out && c->size() != 1) continue;
-      const int j = sole_consumer(g, gemm.outputs[0]);
-      if (j < 0) continue;
-      const Node& bn = g.nodes[std::size_t(j)];
-      if (bn.op_type != "BatchNormalization" || bn.attr_int("training_mode", 0) != 0 || bn.inputs.size() < 5 ||
-          bn.inputs[0] != gemm.outputs[0])
-        continue;
-      bool extra_outputs = false;
-      for (std::size_t k = 1; k < bn.outputs.size(); ++k) extra_outputs = extra_outputs || !bn.outputs[k].empty();
-      const Tensor *scale = float_constant(g, bn.inputs[1]), *shift = float_constant(g, bn.inputs[2]),
-                   *mean = float_constant(g, bn.inputs[3]), *var = float_constant(g, bn.inputs[4]);
-      if (extra_outputs || !scale || !shift || !mean || !var || scale->size() != n_out) continue;
+      const auto bn = foldable_batch_norm(g, gemm.outputs[0], n_out);
+      if (!bn) continue;
       const double alpha = gemm.attr_float("alpha", 1.f), beta = gemm.attr_float("beta", 1.f);
-      const double eps = bn.attr_float("epsilon", 1e-5f);
       Tensor w = *b;
       Tensor bias(DType::Float, {n_out});
       for (int64_t n = 0; n < n_out; ++n) {
-        const double k = double(scale->data<float>()[n]) / std::sqrt(double(var->data<float>()[n]) + eps);
+        const double k = bn->scale[std::size_t(n)];
         for (int64_t e = 0; e < k_in; ++e) {
           float& x = trans_b ? w.data<float>()[n * k_in + e] : w.data<float>()[e * n_out + n];
           x = float(x * alpha * k);
         }
         const double cn = c ? double(c->data<float>()[c->size() == 1 ? 0 : n]) : 0.0;
-        bias.data<float>()[n] = float((beta * cn - mean->data<float>()[n]) * k + shift->data<float>()[n]);
+        bias.data<float>()[n] = float(beta * cn * k + bn->shift[std::size_t(n)]);
       }
-      const std::string output = bn.outputs[0];
+      const std::string output = g.nodes[bn->index].outputs[0];
       Node& target = g.nodes[i];
       target.inputs.resize(3);
       target.inputs[1] = add_constant(g, target.name + "/fused_weight", std::move(w));
@@ -147,7 +158,7 @@ class GemmBatchNormFusion : public Pass {
       target.attributes.erase("alpha");
       target.attributes.erase("beta");
       target.outputs[0] = output;
-      g.nodes.erase(g.nodes.begin() + j);
+      g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(bn->index));
       ++fused;
     }
     return fused;
