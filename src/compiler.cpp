@@ -12,9 +12,8 @@
 #include <fstream>
 #include <set>
 
-#include "emit/header_writer.hpp"
 #include "ops/registry.hpp"
-#include "passes/passes.hpp"
+#include "pipeline.hpp"
 #include "sofiec/error.hpp"
 
 namespace sofiec {
@@ -148,12 +147,30 @@ Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<
   return t;
 }
 
-CompiledModel compile_model(Model model, const CompileOptions& options) {
+std::vector<std::string> runtime_dims(const Model& model, const CompileOptions& options) {
+  std::vector<std::string> symbols;
+  const Graph& g = model.graph;
+  for (const std::string& in : g.inputs) {
+    if (options.frozen_inputs.count(in)) continue;
+    const ValueInfo& v = g.value(in);
+    if (!v.has_shape) throw Error(fmt::format("graph input '{}' has a shape of unknown rank", in));
+    for (const Dim& d : v.shape) {
+      if (d.is_static() || options.fixed_dims.count(d.symbol)) continue;
+      if (d.symbol.empty())
+        throw Error(fmt::format("graph input '{}' has shape {}: a dynamic dim without a name (name it, as ONNX dim_param "
+                                "or torch dynamic_axes do, to choose it at run time)", in, shape_str(v.shape)));
+      if (std::find(symbols.begin(), symbols.end(), d.symbol) == symbols.end()) symbols.push_back(d.symbol);
+    }
+  }
+  return symbols;
+}
+
+PlannedModel plan_model(Model model, const CompileOptions& options) {
+  PlannedModel pm;
   Graph& g = model.graph;
   apply_fixed_dims(g, options.fixed_dims);
   freeze_inputs(g, options.frozen_inputs);
-  CompiledModel result;
-  CompileStats& stats = result.stats;
+  CompileStats& stats = pm.stats;
   stats.nodes_before = g.nodes.size();
   for (const Node& n : g.nodes) ++stats.ops_before[n.op_type];
   Analysis analysis = infer_graph(g);
@@ -169,20 +186,26 @@ CompiledModel compile_model(Model model, const CompileOptions& options) {
   if (!passes.empty()) analysis = infer_graph(g);
 
   MemoryPlan plan = plan_memory(g, analysis, options.level == OptLevel::Extended, options.level != OptLevel::O0);
-  if (options.level == OptLevel::Extended) {
+  if (options.level == OptLevel::Extended && options.memory_aware_order.value_or(true)) {
     // The file's order is one schedule among many: keep a memory-aware one if it needs less.
     Graph reordered = g;
     reordered.nodes.clear();
     for (std::size_t i : memory_aware_order(g, analysis)) reordered.nodes.push_back(g.nodes[i]);
     MemoryPlan candidate = plan_memory(reordered, analysis, true, true);
-    if (candidate.arena_bytes < plan.arena_bytes) {
+    if (candidate.arena_bytes < plan.arena_bytes || options.memory_aware_order.value_or(false)) {
       g = std::move(reordered);
       plan = std::move(candidate);
       stats.reordered = true;
     }
   }
   summarize(g, analysis, plan, stats);
-  if (!options.emit_header) return result;
+  pm.graph = std::move(g);
+  pm.analysis = std::move(analysis);
+  pm.plan = std::move(plan);
+  return pm;
+}
+
+HeaderSpec header_spec(const Model& model, const CompileOptions& options) {
   HeaderSpec spec;
   spec.ns = sanitize_identifier(options.namespace_name.empty() ? "model" : options.namespace_name);
   spec.embed_weights = options.weights == WeightsMode::Embed;
@@ -191,7 +214,22 @@ CompiledModel compile_model(Model model, const CompileOptions& options) {
                             source.empty() ? "a model" : source, level_name(options.level),
                             spec.embed_weights ? "" : fmt::format(" (weights in {})", options.weights_file_name));
   spec.banner += "// Needs only the C++17 standard library and a BLAS providing sgemm_ (link with -lopenblas).\n";
-  HeaderOutput out = write_header(g, analysis, plan, spec);
+  return spec;
+}
+
+CompiledModel compile_model(Model model, const CompileOptions& options) {
+  const std::vector<std::string> symbols = runtime_dims(model, options);
+  if (!symbols.empty()) {
+    if (!options.emit_header)
+      throw Error(fmt::format("--report needs static shapes: fix the run-time dims with --dim ({})", fmt::join(symbols, ", ")));
+    return compile_dynamic(model, options, symbols);
+  }
+  const HeaderSpec spec = header_spec(model, options);
+  PlannedModel pm = plan_model(std::move(model), options);
+  CompiledModel result;
+  result.stats = std::move(pm.stats);
+  if (!options.emit_header) return result;
+  HeaderOutput out = write_header(pm.graph, pm.analysis, pm.plan, spec);
   result.header = std::move(out.text);
   if (!spec.embed_weights) result.weights = std::move(out.weights);
   return result;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct CompileOptions {
   std::map<std::string, Tensor> frozen_inputs;
   // false: stop after planning (for --report), CompiledModel::header stays empty.
   bool emit_header = true;
+  // Whether -O extended runs the nodes in a memory-aware order: unset, when it needs less
+  // memory than the file's order (the run-time-dims path fixes it so that every sample of the
+  // dims gets the same schedule).
+  std::optional<bool> memory_aware_order;
 };
 
 // One node of the compiled graph, for --report.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "emit/dynamic_session.hpp"
 #include "emit/emit_context.hpp"
 #include "emit/templates.hpp"
 #include "ops/registry.hpp"
@@ -21,7 +22,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {}},     {"conv", {"gemm", "functors"}},
     {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
     {"reduce", {}},          {"indexing", {}}, {"attention", {}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm"}},
-    {"selection", {}},
+    {"selection", {}}, {"arena", {}},
 };
 
 std::string kernels_text(std::set<std::string> used) {
@@ -80,6 +81,18 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
+// The constructor's statements that fill weights_storage_ from weights_path, checked.
+constexpr const char* kReadWeightsFile = R"(    std::ifstream file(weights_path, std::ios::binary);
+    if (!file) throw std::runtime_error("cannot open weights file '" + weights_path + "'");
+    file.read(reinterpret_cast<char*>(weights_storage_.data()), std::streamsize(detail::weights_bytes));
+    if (std::size_t(file.gcount()) != detail::weights_bytes || file.peek() != std::char_traits<char>::eof())
+      throw std::runtime_error("weights file '" + weights_path + "' has the wrong size for this model");
+    std::uint64_t hash = 1469598103934665603ULL;
+    for (std::size_t i = 0; i < detail::weights_bytes; ++i) hash = (hash ^ weights_[i]) * 1099511628211ULL;
+    if (hash != detail::weights_checksum)
+      throw std::runtime_error("weights file '" + weights_path + "' does not belong to this model");
+)";
+
 enum class Storage { Input, Output, Weight, Arena };
 
 struct TensorVar {
@@ -110,15 +123,29 @@ class HeaderBuilder {
       else if (tv.storage == Storage::Weight)
         decls += fmt::format("    const {0}* const {1} = reinterpret_cast<const {0}*>(weights_ + {2});  // {3}\n", type,
                              tv.var, tv.offset, quoted(name));
+      else if (spec_.runtime_offsets)
+        decls += fmt::format("    {0}* const {1} = reinterpret_cast<{0}*>(arena + offsets_[{2}]);  // {3}\n", type, tv.var,
+                             plan_.tensor_blocks.at(name), quoted(name));
       else
         decls += fmt::format("    {0}* const {1} = reinterpret_cast<{0}*>(arena + {2});  // {3} {4}\n", type, tv.var,
                              tv.offset, quoted(name), shape_str(g_.value(name).shape));
     }
     for (const auto& [node, offset] : plan_.workspace_offsets)
-      decls += fmt::format("    unsigned char* const {} = arena + {};\n", workspace_var(node), offset);
+      decls += spec_.runtime_offsets
+                   ? fmt::format("    unsigned char* const {} = arena + offsets_[{}];\n", workspace_var(node), plan_.workspace_blocks.at(node))
+                   : fmt::format("    unsigned char* const {} = arena + {};\n", workspace_var(node), offset);
     if (decls.find("arena +") != std::string::npos) decls = "    unsigned char* const arena = arena_.data();\n" + decls;
     for (const auto& [symbol, var] : dim_vars_)
       decls += fmt::format("    int64_t {} = 0;  // {}, at most {}\n", var, quoted(symbol), g_.data_dependent_dims.at(symbol));
+
+    out.infer_body = decls + body;
+    out.weight_names = weight_names_;
+    if (spec_.dynamic) {
+      if (!dim_vars_.empty()) throw UnsupportedError("an output whose size the data decides, with run-time dims: fix the dims with --dim");
+      decls.clear();
+      body = spec_.dynamic->infer_body;
+      kernels_.insert("arena");
+    }
 
     std::map<std::string, std::string> regions;
     regions["banner"] = spec_.banner;
@@ -190,6 +217,7 @@ class HeaderBuilder {
     if (it == vars_.end()) {
       if (const Tensor* t = g_.constant(name)) {
         it = vars_.emplace(name, TensorVar{Storage::Weight, unique_var("w_", name), add_weight(*t)}).first;
+        weight_names_.push_back(name);
       } else if (auto off = plan_.tensor_offsets.find(name); off != plan_.tensor_offsets.end()) {
         it = vars_.emplace(name, TensorVar{Storage::Arena, unique_var("t_", name), off->second}).first;
       } else {
@@ -291,6 +319,7 @@ class HeaderBuilder {
   }
 
   std::string output_dims_member_region() const {
+    if (spec_.dynamic) return dynamic_parts().members();
     std::vector<int64_t> dims;
     for (const std::string& name : g_.outputs)
       for (int64_t d : g_.capacity_dims(g_.value(name).shape)) dims.push_back(d);
@@ -333,8 +362,12 @@ class HeaderBuilder {
     names("output_names", g_.outputs, false);
     names("input_types", g_.inputs, true);
     names("output_types", g_.outputs, true);
-    shapes("input_shapes", "input", g_.inputs);
-    shapes("output_shapes", "output", g_.outputs);
+    if (spec_.dynamic) {
+      r += dynamic_parts().shape_metadata();
+    } else {
+      shapes("input_shapes", "input", g_.inputs);
+      shapes("output_shapes", "output", g_.outputs);
+    }
     std::string data_dependent, offsets;
     std::size_t offset = 0;
     for (std::size_t i = 0; i < g_.outputs.size(); ++i) {
@@ -346,12 +379,21 @@ class HeaderBuilder {
     r += fmt::format("  static constexpr std::array<bool, {}> output_has_data_dependent_shape{{{{{}}}}};\n", g_.outputs.size(),
                      data_dependent);
     r += fmt::format("  static constexpr std::array<std::size_t, {}> output_dims_offset{{{{{}}}}};\n", g_.outputs.size(), offsets);
-    r += fmt::format("  static constexpr std::size_t arena_bytes = {};\n", plan_.arena_bytes);
+    if (!spec_.dynamic) r += fmt::format("  static constexpr std::size_t arena_bytes = {};\n", plan_.arena_bytes);
     r += fmt::format("  static constexpr std::size_t weights_bytes = detail::weights_bytes;\n");
     return r;
   }
 
+  DynamicSessionParts dynamic_parts() const {
+    std::string unused;
+    for (const auto& p : input_params_)
+      if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
+    return DynamicSessionParts{g_, *spec_.dynamic, plan_, input_params_, output_params_, unused, spec_.embed_weights,
+                               !weights_.empty(), spec_.embed_weights || weights_.empty() ? "" : kReadWeightsFile};
+  }
+
   std::string constructor_region() const {
+    if (spec_.dynamic) return dynamic_parts().constructor();
     if (weights_.empty())
       return spec_.embed_weights ? "  Session() : arena_(arena_bytes) {}\n"
                                  : "  explicit Session(const std::string& weights_path) : arena_(arena_bytes) { (void)weights_path; }\n";
@@ -360,17 +402,7 @@ class HeaderBuilder {
   // if the file is missing, has the wrong size or belongs to another model.
   explicit Session(const std::string& weights_path)
       : arena_(arena_bytes), weights_storage_(detail::weights_bytes), weights_(weights_storage_.data()) {
-    std::ifstream file(weights_path, std::ios::binary);
-    if (!file) throw std::runtime_error("cannot open weights file '" + weights_path + "'");
-    file.read(reinterpret_cast<char*>(weights_storage_.data()), std::streamsize(detail::weights_bytes));
-    if (std::size_t(file.gcount()) != detail::weights_bytes || file.peek() != std::char_traits<char>::eof())
-      throw std::runtime_error("weights file '" + weights_path + "' has the wrong size for this model");
-    std::uint64_t hash = 1469598103934665603ULL;
-    for (std::size_t i = 0; i < detail::weights_bytes; ++i) hash = (hash ^ weights_[i]) * 1099511628211ULL;
-    if (hash != detail::weights_checksum)
-      throw std::runtime_error("weights file '" + weights_path + "' does not belong to this model");
-  }
-)";
+)" + std::string(kReadWeightsFile) + "  }\n";
   }
 
   std::string weights_member_region() const {
@@ -380,6 +412,7 @@ class HeaderBuilder {
   }
 
   std::string infer_region(const std::string& body) const {
+    if (spec_.dynamic) return dynamic_parts().infer();
     std::vector<std::string> params;
     for (std::size_t i = 0; i < g_.inputs.size(); ++i)
       params.push_back(fmt::format("const {}* {}", dtype_cpp(g_.value(g_.inputs[i]).dtype), input_params_[i]));
@@ -424,6 +457,7 @@ class HeaderBuilder {
   std::set<std::string> used_vars_, taken_names_{"arena", "weights_", "arena_"};
   std::vector<std::string> input_params_, output_params_;
   std::vector<unsigned char> weights_;
+  std::vector<std::string> weight_names_;
   std::set<std::string> kernels_;
   std::map<std::string, std::string> workspace_vars_;
   std::map<std::string, std::string> dim_vars_;  // data-dependent symbol -> its variable in infer()

@@ -1,22 +1,39 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "dynamic/polynomial.hpp"
 #include "passes/passes.hpp"
 #include "sofiec/ir.hpp"
 
 namespace sofiec {
 
+// What a Session with run-time dims needs beyond the graph (see src/dynamic/).
+struct DynamicLayout {
+  std::vector<std::string> symbols;                        // the dims, in order of first appearance
+  std::vector<std::string> vars;                           // their int64_t variables in the code
+  std::map<std::string, std::vector<Polynomial>> io_dims;  // graph inputs and outputs
+  std::vector<Polynomial> block_bytes;                     // per MemoryPlan block, before alignment
+  std::string infer_body;                                  // the lifted body of infer()
+};
+
 struct HeaderSpec {
   std::string ns;
   std::string banner;     // comment lines at the top
   bool embed_weights = true;
+  // Arena tensors are declared at offsets the Session computes (offsets_[block]), not at
+  // numbers fixed here: the code of every sample of the run-time dims reads the same.
+  bool runtime_offsets = false;
+  const DynamicLayout* dynamic = nullptr;  // set: a Session that takes run-time dims
 };
 
 struct HeaderOutput {
   std::string text;
   std::vector<unsigned char> weights;  // the blob the Session reads (embedded or in the .dat file)
+  std::string infer_body;              // the statements of infer()
+  std::vector<std::string> weight_names;  // the constants the code reads, in blob order
 };
 
 HeaderOutput write_header(const Graph& g, const Analysis& a, const MemoryPlan& plan, const HeaderSpec& spec);

@@ -36,6 +36,11 @@ MatMulPlan plan_matmul(const NodeView& v, std::size_t a_input, std::size_t b_inp
     p.a_offsets.push_back(oa * p.m * p.k);
     p.b_offsets.push_back(ob * p.k * p.n);
   }
+  p.batch = batch;
+  for (std::size_t d = 0; d < batch.size(); ++d) {
+    p.a_strides.push_back(sa[d] * p.m * p.k);
+    p.b_strides.push_back(sb[d] * p.k * p.n);
+  }
   p.out_dims = batch;
   if (!a_vec) p.out_dims.push_back(p.m);
   if (!b_vec) p.out_dims.push_back(p.n);
@@ -140,8 +145,8 @@ void add_matmul(Registry& r) {
     visit_dtype(y.dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
-        rt::matmul_batched(in[0]->data<T>(), in[1]->data<T>(), y.data<T>(), int64_t(p.a_offsets.size()),
-                           p.a_offsets.data(), p.b_offsets.data(), p.m, p.n, p.k);
+        rt::matmul_batched(in[0]->data<T>(), in[1]->data<T>(), y.data<T>(), int64_t(p.batch.size()), p.batch.data(),
+                           p.a_strides.data(), p.b_strides.data(), p.m, p.n, p.k);
     });
     return std::vector<Tensor>{std::move(y)};
   };
@@ -152,9 +157,9 @@ void add_matmul(Registry& r) {
       e.line("detail::gemm_rowmajor(false, false, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", p.m, p.n, p.k,
              cpp_float(1, e.input_dtype(0)), e.in(0), p.k, e.in(1), p.n, cpp_float(0, e.input_dtype(0)), e.out(0), p.n);
     } else {
-      e.line("detail::matmul_batched({}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0),
-             p.a_offsets.size(), e.int_array("a_offsets", p.a_offsets), e.int_array("b_offsets", p.b_offsets), p.m,
-             p.n, p.k);
+      e.line("detail::matmul_batched({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), p.batch.size(),
+             e.int_array("batch", p.batch), e.int_array("a_strides", p.a_strides), e.int_array("b_strides", p.b_strides),
+             p.m, p.n, p.k);
     }
     e.apply_epilogue(e.out(0), element_count(p.out_dims));
   };

@@ -12,8 +12,9 @@ namespace {
 struct Block {
   std::string name;
   bool is_workspace;
-  int64_t bytes;
+  int64_t bytes;            // aligned
   std::size_t first, last;  // steps (node indices) during which the block is alive
+  int64_t raw_bytes;
 };
 
 int64_t align_up(int64_t v) { return (v + kAlignment - 1) / kAlignment * kAlignment; }
@@ -113,13 +114,13 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
       if (plan.in_place.count(n.outputs[0])) continue;
     }
     if (auto ws = a.workspace.find(n.name); ws != a.workspace.end())
-      blocks.push_back(Block{n.name, true, align_up(ws->second), step, step});
+      blocks.push_back(Block{n.name, true, align_up(ws->second), step, step, ws->second});
     for (const auto& o : n.outputs) {
       if (o.empty() || outputs.count(o) || g.is_constant(o) || plan.aliases.count(o)) continue;
       const ValueInfo& v = g.value(o);
       const int64_t bytes = element_count(g.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
       index[o] = blocks.size();
-      blocks.push_back(Block{o, false, align_up(std::max<int64_t>(bytes, 1)), step, step});
+      blocks.push_back(Block{o, false, align_up(std::max<int64_t>(bytes, 1)), step, step, bytes});
     }
   }
   for (const Block& b : blocks) plan.no_reuse_bytes += b.bytes;
@@ -194,9 +195,15 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
     }
     plan.arena_bytes = std::max<int64_t>(plan.arena_bytes, 0);
   }
-  for (std::size_t i = 0; i < blocks.size(); ++i)
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
     (blocks[i].is_workspace ? plan.workspace_offsets : plan.tensor_offsets)[blocks[i].name] = offset[i];
-  for (const auto& [tensor, block] : index) plan.tensor_offsets[tensor] = offset[block];
+    (blocks[i].is_workspace ? plan.workspace_blocks : plan.tensor_blocks)[blocks[i].name] = i;
+    plan.blocks.push_back(ArenaBlock{blocks[i].name, blocks[i].is_workspace, blocks[i].raw_bytes, blocks[i].first, blocks[i].last});
+  }
+  for (const auto& [tensor, block] : index) {
+    plan.tensor_offsets[tensor] = offset[block];
+    plan.tensor_blocks[tensor] = block;
+  }
   return plan;
 }
 

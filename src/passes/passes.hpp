@@ -94,11 +94,23 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize);
 // outputs, mapped to the tensor whose storage they use (chains resolved).
 std::map<std::string, std::string> find_aliases(const Graph& g);
 
+// One piece of the arena: an intermediate tensor (with the tensors that write over it in
+// place) or a node's scratch, alive from step `first` to step `last` (node indices).
+struct ArenaBlock {
+  std::string name;
+  bool is_workspace = false;
+  int64_t bytes = 0;  // before alignment
+  std::size_t first = 0, last = 0;
+};
+
 struct MemoryPlan {
   std::map<std::string, std::string> aliases;        // see find_aliases
   std::map<std::string, std::string> in_place;       // output -> the input whose memory it reuses
   std::map<std::string, int64_t> tensor_offsets;     // intermediate tensor -> arena offset
   std::map<std::string, int64_t> workspace_offsets;  // node name -> arena offset of its scratch
+  std::vector<ArenaBlock> blocks;                    // what the offsets place, in creation order
+  std::map<std::string, std::size_t> tensor_blocks;     // intermediate tensor -> its block
+  std::map<std::string, std::size_t> workspace_blocks;  // node name -> its scratch block
   int64_t arena_bytes = 0;
   int64_t lower_bound_bytes = 0;  // max over steps of the bytes alive at that step
   int64_t no_reuse_bytes = 0;     // sum of all intermediates and scratch

@@ -69,13 +69,24 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
     }
 }
 
-// Batched row-major matmul; the batch offsets of each operand (in elements) are precomputed
-// so that broadcasting over batch dimensions costs nothing here.
+// Batched row-major matmul over the output's batch dims; each operand steps through them by
+// its strides (in elements, 0 along a dim it is broadcast over), so broadcasting costs nothing
+// and the batch count may be a run-time value.
 template <class T>
-inline void matmul_batched(const T* a, const T* b, T* c, int64_t batches, const int64_t* a_offsets,
-                           const int64_t* b_offsets, int64_t m, int64_t n, int64_t k) {
-  for (int64_t i = 0; i < batches; ++i)
-    gemm_rowmajor(false, false, m, n, k, T(1), a + a_offsets[i], k, b + b_offsets[i], n, T(0), c + i * m * n, n);
+inline void matmul_batched(const T* a, const T* b, T* c, int64_t rank, const int64_t* batch, const int64_t* a_strides,
+                           const int64_t* b_strides, int64_t m, int64_t n, int64_t k) {
+  int64_t batches = 1;
+  for (int64_t d = 0; d < rank; ++d) batches *= batch[d];
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t oa = 0, ob = 0;
+    for (int64_t d = rank - 1, rest = i; d >= 0; --d) {
+      const int64_t idx = rest % batch[d];
+      rest /= batch[d];
+      oa += idx * a_strides[d];
+      ob += idx * b_strides[d];
+    }
+    gemm_rowmajor(false, false, m, n, k, T(1), a + oa, k, b + ob, n, T(0), c + i * m * n, n);
+  }
 }
 
 // Adds a bias broadcast as [rows, cols] with strides (0 where repeated), scaled by beta.

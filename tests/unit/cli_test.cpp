@@ -50,6 +50,10 @@ class Cli : public ::testing::Test {
     return b;
   }
   // One line, naming the problem, and no output left behind.
+  std::string read(const std::string& file) const {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
   void expect_refused(const CliResult& r, const std::string& words, const std::string& out) {
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
@@ -150,13 +154,21 @@ TEST_F(Cli, FailedRunKeepsThePreviousHeader) {
   EXPECT_EQ(text, "previous");
 }
 
-TEST_F(Cli, SymbolicDimsNeedFixing) {
+TEST_F(Cli, SymbolicDimsAreRunTimeParametersOrFixed) {
   sofiec_test::ModelBuilder b;
   b.input("x", {-1, 3}, onnx::TensorProto::FLOAT, {"batch"}).output("y");
   b.node("Relu", {"x"}, {"y"});
   b.save(path("dyn.onnx"));
-  expect_refused(sofiec(path("dyn.onnx") + " -o " + path("a.hxx")), "--dim", path("a.hxx"));
+  EXPECT_EQ(sofiec(path("dyn.onnx") + " -o " + path("a.hxx")).status, 0);
+  EXPECT_NE(read(path("a.hxx")).find("explicit Session(std::size_t batch_max)"), std::string::npos);
+  expect_refused(sofiec(path("dyn.onnx") + " --report"), "--dim", path("nothing.hxx"));
   EXPECT_EQ(sofiec(path("dyn.onnx") + " --dim batch=8 -o " + path("a.hxx")).status, 0);
+  EXPECT_NE(read(path("a.hxx")).find("Session() : arena_(arena_bytes)"), std::string::npos);
+  sofiec_test::ModelBuilder unnamed;
+  unnamed.input("x", {-1, 3}, onnx::TensorProto::FLOAT, {""}).output("y");
+  unnamed.node("Relu", {"x"}, {"y"});
+  unnamed.save(path("unnamed.onnx"));
+  expect_refused(sofiec(path("unnamed.onnx") + " -o " + path("b.hxx")), "without a name", path("b.hxx"));
   expect_refused(sofiec(path("dyn.onnx") + " --dim nosuch=8 -o " + path("b.hxx")), "no dimension", path("b.hxx"));
 }
 

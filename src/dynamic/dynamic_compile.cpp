@@ -1,0 +1,139 @@
+// Models whose graph inputs keep symbolic dims. The model is compiled at every point of a
+// sample grid of the dims (static, as with --dim); the samples must agree on everything but
+// sizes; tensor shapes, arena block sizes and the literals of the generated code are then
+// fitted as polynomials of the dims (dynamic/lifting.hpp), and the Session computes them
+// from the values it is given: the maxima in its constructor (arena layout), the actual
+// values in infer().
+#include <fmt/format.h>
+
+#include "dynamic/lifting.hpp"
+#include "pipeline.hpp"
+#include "sofiec/error.hpp"
+
+namespace sofiec {
+namespace {
+
+// At most this many run-time dims: the grid has 3^n points, each a full compilation.
+constexpr std::size_t kMaxRuntimeDims = 4;
+
+struct Sample {
+  PlannedModel planned;
+  HeaderOutput header;
+};
+
+std::string point_text(const std::vector<std::string>& symbols, const std::vector<int64_t>& point) {
+  std::vector<std::string> parts;
+  for (std::size_t s = 0; s < symbols.size(); ++s) parts.push_back(fmt::format("{}={}", symbols[s], point[s]));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+// The first thing (a node, a weight, a block) on which sample k disagrees with sample 0.
+void check_same_structure(const Sample& first, const Sample& other, const std::string& at) {
+  const Graph& a = first.planned.graph;
+  const Graph& b = other.planned.graph;
+  auto differ = [&](const std::string& what) {
+    return Error(fmt::format("{} depends on the run-time dims (it differs at {}); fix them with --dim NAME=VALUE", what, at));
+  };
+  if (a.nodes.size() != b.nodes.size()) throw differ("the optimized graph");
+  for (std::size_t i = 0; i < a.nodes.size(); ++i)
+    if (a.nodes[i].name != b.nodes[i].name || a.nodes[i].op_type != b.nodes[i].op_type) throw differ(a.nodes[i].describe());
+  // Constants the code reads (folded shape arithmetic that only decided shapes does not count).
+  if (first.header.weight_names != other.header.weight_names) throw differ("the set of constants the code reads");
+  for (const std::string& name : first.header.weight_names) {
+    const Tensor* t = a.constant(name);
+    const Tensor* u = b.constant(name);
+    if (!t || !u || u->dims != t->dims || u->bytes != t->bytes)
+      throw differ(fmt::format("the value of '{}', computed at generation time,", name));
+  }
+  if (first.header.weights != other.header.weights) throw differ("the weights");
+  const auto& pa = first.planned.plan.blocks;
+  const auto& pb = other.planned.plan.blocks;
+  if (pa.size() != pb.size()) throw differ("the memory plan");
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    if (pa[i].name != pb[i].name || pa[i].first != pb[i].first || pa[i].last != pb[i].last)
+      throw differ(fmt::format("the lifetime of '{}'", pa[i].name));
+}
+
+Polynomial fit_or_fail(const SampleGrid& grid, const std::vector<int64_t>& values, const std::string& what) {
+  std::optional<Polynomial> p = fit_polynomial(grid, values);
+  if (!p) throw Error(fmt::format("{} is not a polynomial of the run-time dims; fix them with --dim NAME=VALUE", what));
+  return *p;
+}
+
+}  // namespace
+
+CompiledModel compile_dynamic(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols) {
+  if (symbols.size() > kMaxRuntimeDims)
+    throw Error(fmt::format("the model has {} run-time dims ({}); at most {} are supported, fix the others with --dim",
+                            symbols.size(), fmt::join(symbols, ", "), kMaxRuntimeDims));
+  const SampleGrid grid = make_sample_grid(symbols.size());
+  std::vector<Sample> samples;
+  for (const std::vector<int64_t>& point : grid.points) {
+    CompileOptions o = options;
+    for (std::size_t s = 0; s < symbols.size(); ++s) o.fixed_dims[symbols[s]] = point[s];
+    if (!samples.empty()) o.memory_aware_order = samples[0].planned.stats.reordered;
+    Sample sample;
+    try {
+      sample.planned = plan_model(model, o);
+      if (!sample.planned.graph.data_dependent_dims.empty())
+        throw UnsupportedError("an output whose size the data decides (NonZero, Unique...) in a model with run-time dims");
+      HeaderSpec spec = header_spec(model, options);
+      spec.runtime_offsets = true;
+      sample.header = write_header(sample.planned.graph, sample.planned.analysis, sample.planned.plan, spec);
+    } catch (const UnsupportedError& e) {
+      throw UnsupportedError(fmt::format("with run-time dims sampled at {}: {}", point_text(symbols, point), e.what()));
+    } catch (const Error& e) {
+      throw Error(fmt::format("with run-time dims sampled at {}: {}", point_text(symbols, point), e.what()));
+    }
+    samples.push_back(std::move(sample));
+  }
+  for (std::size_t k = 1; k < samples.size(); ++k) check_same_structure(samples[0], samples[k], point_text(symbols, grid.points[k]));
+
+  DynamicLayout layout;
+  layout.symbols = symbols;
+  for (const std::string& s : symbols) layout.vars.push_back("rt_" + sanitize_identifier(s));
+  const Graph& g0 = samples[0].planned.graph;
+  std::vector<std::string> io = g0.inputs;
+  io.insert(io.end(), g0.outputs.begin(), g0.outputs.end());
+  for (const std::string& t : io) {
+    const std::size_t rank = g0.value(t).shape.size();
+    std::vector<Polynomial> dims;
+    for (std::size_t d = 0; d < rank; ++d) {
+      std::vector<int64_t> values;
+      for (const Sample& s : samples) {
+        const Shape& shape = s.planned.graph.value(t).shape;
+        if (shape.size() != rank) throw Error(fmt::format("the rank of '{}' depends on the run-time dims", t));
+        values.push_back(shape[d].value);
+      }
+      dims.push_back(fit_or_fail(grid, values, fmt::format("dim {} of '{}'", d, t)));
+    }
+    layout.io_dims[t] = std::move(dims);
+  }
+  const std::vector<ArenaBlock>& blocks = samples[0].planned.plan.blocks;
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    std::vector<int64_t> values;
+    for (const Sample& s : samples) values.push_back(s.planned.plan.blocks[b].bytes);
+    const std::string what = blocks[b].is_workspace ? "the scratch of node '" + blocks[b].name + "'" : "the size of '" + blocks[b].name + "'";
+    Polynomial bytes = fit_or_fail(grid, values, what);
+    // The arena is laid out for the maxima: no smaller value may need more.
+    if (!bytes.non_decreasing_from_one())
+      throw Error(fmt::format("{} ({} bytes) shrinks as a run-time dim grows; fix the dims with --dim", what, bytes.str(symbols)));
+    layout.block_bytes.push_back(std::move(bytes));
+  }
+  std::vector<std::string> bodies;
+  for (const Sample& s : samples) bodies.push_back(s.header.infer_body);
+  layout.infer_body = lift_code(grid, bodies, layout.vars, symbols);
+
+  HeaderSpec spec = header_spec(model, options);
+  spec.runtime_offsets = true;
+  spec.dynamic = &layout;
+  const Sample& base = samples[0];
+  HeaderOutput out = write_header(base.planned.graph, base.planned.analysis, base.planned.plan, spec);
+  CompiledModel result;
+  result.stats = base.planned.stats;
+  result.header = std::move(out.text);
+  if (!spec.embed_weights) result.weights = std::move(out.weights);
+  return result;
+}
+
+}  // namespace sofiec

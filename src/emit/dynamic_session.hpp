@@ -1,0 +1,35 @@
+// The parts of a Session that differ when the model keeps run-time dims: a constructor that
+// takes their maxima and places the arena, an infer() that takes their values first and
+// checks them, shapes with symbols in the metadata.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "emit/header_writer.hpp"
+
+namespace sofiec {
+
+struct DynamicSessionParts {
+  const Graph& graph;
+  const DynamicLayout& layout;
+  const MemoryPlan& plan;
+  std::vector<std::string> input_params, output_params;
+  std::string unused_inputs;  // "(void)in_x;" lines for inputs the code never reads
+  bool embed_weights = true;
+  bool has_weights = false;
+  std::string weights_check;  // statements that read and check the weights file (file mode)
+
+  // Shapes of the graph inputs and outputs (-1 for a run-time dim) and their symbolic forms.
+  std::string shape_metadata() const;
+  std::string constructor() const;
+  std::string infer() const;
+  std::string members() const;
+
+ private:
+  std::vector<std::string> dim_params() const;  // infer()'s parameters for the dims' values
+  std::string dim_locals(bool checked) const;   // the rt_ variables
+  std::string size_of(const std::string& tensor, const std::vector<std::string>& vars) const;
+};
+
+}  // namespace sofiec

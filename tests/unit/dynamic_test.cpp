@@ -1,0 +1,195 @@
+// Run-time dims: the polynomial fit, the lifting of sampled code, and generated Sessions that
+// take the dims at run time, checked against headers compiled with the same dims fixed.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "dynamic/lifting.hpp"
+#include "dynamic/polynomial.hpp"
+#include "model_builder.hpp"
+#include "sofiec/compiler.hpp"
+#include "sofiec/error.hpp"
+#include "sofiec/loader.hpp"
+
+namespace fs = std::filesystem;
+using namespace sofiec;
+using sofiec_test::ModelBuilder;
+
+namespace {
+
+std::vector<int64_t> sampled(const SampleGrid& g, int64_t (*f)(const std::vector<int64_t>&)) {
+  std::vector<int64_t> v;
+  for (const auto& p : g.points) v.push_back(f(p));
+  return v;
+}
+
+TEST(Polynomial, FitsSizesOfOneAndTwoDims) {
+  const SampleGrid one = make_sample_grid(1);
+  EXPECT_EQ(one.points.size(), 4u);  // 3 on the grid, 1 to confirm
+  auto p = fit_polynomial(one, sampled(one, [](const std::vector<int64_t>& x) { return 4 * x[0] * x[0] - 3 * x[0] + 7; }));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->str({"T"}), "4*T*T - 3*T + 7");
+  EXPECT_EQ(p->cpp({"t"}), "(4*t*t - 3*t + 7)");
+  EXPECT_EQ(*p->eval({10}), 377);
+
+  const SampleGrid two = make_sample_grid(2);
+  EXPECT_EQ(two.points.size(), 10u);
+  auto q = fit_polynomial(two, sampled(two, [](const std::vector<int64_t>& x) { return 64 * x[0] * x[1] * x[1] + x[0] - 1; }));
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->str({"N", "T"}), "64*N*T*T + N - 1");
+  EXPECT_TRUE(q->non_decreasing_from_one());
+}
+
+TEST(Polynomial, RefusesWhatIsNotAPolynomial) {
+  const SampleGrid g = make_sample_grid(1);
+  EXPECT_FALSE(fit_polynomial(g, sampled(g, [](const std::vector<int64_t>& x) { return x[0] / 2; })));
+  EXPECT_FALSE(fit_polynomial(g, sampled(g, [](const std::vector<int64_t>& x) { return x[0] * x[0] * x[0]; })));
+  // Half-integer coefficients: n(n+1)/2 is integral at every point but not an integer polynomial.
+  EXPECT_FALSE(fit_polynomial(g, sampled(g, [](const std::vector<int64_t>& x) { return x[0] * (x[0] + 1) / 2; })));
+  auto shrinking = fit_polynomial(g, sampled(g, [](const std::vector<int64_t>& x) { return 1000 - x[0]; }));
+  ASSERT_TRUE(shrinking);
+  EXPECT_FALSE(shrinking->non_decreasing_from_one());
+}
+
+TEST(Lifting, LiteralsBecomeExpressionsOfTheDims) {
+  const SampleGrid g = make_sample_grid(1);
+  std::vector<std::string> texts;
+  for (const auto& p : g.points) {
+    const int64_t n = p[0];
+    texts.push_back("    // node 'a' (Relu)\n    static constexpr int64_t dims[] = {" + std::to_string(n) + ", 4};\n"
+                    "    f(x, " + std::to_string(4 * n) + ", " + std::to_string(1.0f / float(n)) + "f, 3);  // " +
+                    std::to_string(n) + " rows\n");
+  }
+  // std::to_string prints 6 decimals: not exact enough for a reciprocal; use exact ones.
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const std::string approx = std::to_string(1.0f / float(g.points[i][0])) + "f";
+    char exact[64];
+    std::snprintf(exact, sizeof exact, "%.9gf", double(1.0f / float(g.points[i][0])));
+    texts[i].replace(texts[i].find(approx), approx.size(), exact);
+  }
+  const std::string lifted = lift_code(g, texts, {"rt_N"}, {"N"});
+  EXPECT_NE(lifted.find(" const int64_t dims[] = {rt_N, 4};"), std::string::npos) << lifted;
+  EXPECT_EQ(lifted.find("static const"), std::string::npos) << lifted;  // a static local would keep the first N
+  EXPECT_NE(lifted.find("f(x, (4*rt_N), (1.0f / static_cast<float>(rt_N)), 3);"), std::string::npos) << lifted;
+  EXPECT_EQ(lifted.find("rows"), std::string::npos) << "a comment stating one sample's numbers is dropped";
+}
+
+TEST(Lifting, CodeOfAnotherFormIsRefusedNamingTheNode) {
+  const SampleGrid g = make_sample_grid(1);
+  std::vector<std::string> texts;
+  for (const auto& p : g.points) {
+    std::string unrolled;
+    for (int64_t i = 0; i < p[0]; ++i) unrolled += "g(" + std::to_string(i) + ");";
+    texts.push_back("    // node 'first' (Relu)\n    f(1);\n    // node 'loop' (Tile)\n    " + unrolled + "\n");
+  }
+  try {
+    lift_code(g, texts, {"rt_N"}, {"N"});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'loop' (Tile)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--dim"), std::string::npos) << e.what();
+  }
+}
+
+Model load(const ModelBuilder& b) {
+  const fs::path p = fs::temp_directory_path() / ("sofiec_dynamic_" + std::to_string(::getpid()) + ".onnx");
+  b.save(p.string());
+  Model m = load_model(p.string());
+  fs::remove(p);
+  return m;
+}
+
+// x [N, T, 3] -> MatMul -> Softmax over T -> ReduceMean over T (1/T as a constant) -> Relu.
+ModelBuilder two_dim_model() {
+  ModelBuilder b;
+  b.input("x", {-1, -1, 3}, onnx::TensorProto::FLOAT, {"N", "T"}).output("y");
+  b.init_floats("w", {3, 4}, {0.5f, -1.f, 0.25f, 2.f, 1.f, 0.f, -0.5f, 0.3f, -1.5f, 0.7f, 0.2f, -0.1f});
+  b.node("MatMul", {"x", "w"}, {"m"});
+  ModelBuilder::attr_int(b.node("Softmax", {"m"}, {"s"}), "axis", 1);
+  auto& mean = b.node("ReduceMean", {"s"}, {"r"});
+  ModelBuilder::attr_ints(mean, "axes", {1});
+  ModelBuilder::attr_int(mean, "keepdims", 0);
+  b.node("Add", {"r", "r"}, {"y"});
+  return b;
+}
+
+std::string run_program(const fs::path& dir, const std::string& main_cpp) {
+  std::ofstream(dir / "main.cpp") << main_cpp;
+  const std::string cmd = "cd '" + dir.string() +
+                          "' && g++ -std=c++17 -O1 -Wall -Wextra -Werror main.cpp -o main -lopenblas && ./main > out.txt";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(dir / "out.txt");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(DynamicSession, MatchesHeadersWithTheDimsFixed) {
+  const fs::path dir = fs::temp_directory_path() / ("sofiec_dynamic_run_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  CompileOptions o;
+  o.namespace_name = "dyn";
+  const CompiledModel dynamic = compile_model(load(two_dim_model()), o);
+  EXPECT_NE(dynamic.header.find("Session(std::size_t N_max, std::size_t T_max)"), std::string::npos);
+  EXPECT_NE(dynamic.header.find("void infer(std::size_t N, std::size_t T, const float* in_x, float* out_y)"), std::string::npos);
+  std::ofstream(dir / "dyn.hxx") << dynamic.header;
+  const std::vector<std::pair<int, int>> sizes = {{1, 1}, {2, 5}, {3, 8}};
+  std::string includes = "#include \"dyn.hxx\"\n", runs;
+  for (const auto& [n, t] : sizes) {
+    CompileOptions fixed;
+    fixed.namespace_name = "fixed_" + std::to_string(n) + "_" + std::to_string(t);
+    fixed.fixed_dims = {{"N", n}, {"T", t}};
+    std::ofstream(dir / (fixed.namespace_name + ".hxx")) << compile_model(load(two_dim_model()), fixed).header;
+    includes += "#include \"" + fixed.namespace_name + ".hxx\"\n";
+    runs += "  check<" + fixed.namespace_name + "::Session>(d, " + std::to_string(n) + ", " + std::to_string(t) + ");\n";
+  }
+  const std::string out = run_program(dir, includes + R"(
+#include <cmath>
+#include <cstdio>
+#include <vector>
+template <class Fixed>
+void check(dyn::Session& d, std::size_t n, std::size_t t) {
+  std::vector<float> x(n * t * 3);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f);
+  Fixed f;
+  const std::vector<float> a = f.infer(x.data()), b = d.infer(n, t, x.data());
+  double worst = a.size() == b.size() ? 0 : 1e9;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+  std::printf("%zu %zu %zu %g %lld %lld\n", n, t, b.size(), worst, (long long)d.output_shape(0).dims[0],
+              (long long)d.output_shape(0).dims[1]);
+}
+int main() {
+  dyn::Session d(3, 8);
+)" + runs + "}\n");
+  EXPECT_EQ(out, "1 1 4 0 1 4\n2 5 8 0 2 4\n3 8 12 0 3 4\n");
+  fs::remove_all(dir);
+}
+
+TEST(DynamicSession, ReportAndUnnamedDimsNeedFixedDims) {
+  CompileOptions report;
+  report.emit_header = false;
+  EXPECT_THROW(compile_model(load(two_dim_model()), report), Error);
+  report.fixed_dims = {{"N", 2}, {"T", 4}};
+  EXPECT_NO_THROW(compile_model(load(two_dim_model()), report));
+}
+
+TEST(DynamicSession, AValueComputedFromTheDimsIsRefusedClearly) {
+  // ConstantOfShape(Shape(x)) is folded at generation time, so its value follows the dims.
+  ModelBuilder b;
+  b.input("x", {-1, 2}, onnx::TensorProto::FLOAT, {"N"}).output("y");
+  b.node("Shape", {"x"}, {"s"});
+  b.node("ConstantOfShape", {"s"}, {"c"});
+  b.node("Add", {"x", "c"}, {"a"});
+  b.node("Concat", {"a", "c"}, {"y"});
+  ModelBuilder::attr_int(b.proto().mutable_graph()->mutable_node(3)[0], "axis", 0);
+  try {
+    compile_model(load(b), CompileOptions{});
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--dim"), std::string::npos) << e.what();
+    return;
+  }
+  SUCCEED() << "compiled: the constant was not needed at run time";
+}
+
+}  // namespace
