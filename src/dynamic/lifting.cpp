@@ -160,6 +160,8 @@ std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& te
     out += base.substr(cursor, t0[i].begin - cursor);
     out += replaced[i] ? replacement[i] : text_of(base, t0[i]);
     cursor = t0[i].end;
+    if (replaced[i] && replacement[i].empty())  // a dropped word takes its space with it
+      while (cursor < base.size() && base[cursor] == ' ') ++cursor;
   }
   out += base.substr(cursor);
   return out;

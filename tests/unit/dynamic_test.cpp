@@ -71,7 +71,7 @@ TEST(Lifting, LiteralsBecomeExpressionsOfTheDims) {
     texts[i].replace(texts[i].find(approx), approx.size(), exact);
   }
   const std::string lifted = lift_code(g, texts, {"rt_N"}, {"N"});
-  EXPECT_NE(lifted.find(" const int64_t dims[] = {rt_N, 4};"), std::string::npos) << lifted;
+  EXPECT_NE(lifted.find("\n    const int64_t dims[] = {rt_N, 4};"), std::string::npos) << lifted;
   EXPECT_EQ(lifted.find("static const"), std::string::npos) << lifted;  // a static local would keep the first N
   EXPECT_NE(lifted.find("f(x, (4*rt_N), (1.0f / static_cast<float>(rt_N)), 3);"), std::string::npos) << lifted;
   EXPECT_EQ(lifted.find("rows"), std::string::npos) << "a comment stating one sample's numbers is dropped";
