@@ -237,9 +237,10 @@ class MatMulAddFusion : public Pass {
   }
 };
 
-// Gemm(A, B, transB=1) with a constant B and few rows (one event): B is stored transposed,
-// at generation time, so that the product runs as scaled rows of B accumulated into a row of
-// the output (kernels/gemm.hpp, gemm_few_rows) instead of a BLAS call.
+// Gemm(A, B, transB=1) with a constant B and 2 to 4 rows (a few events): B is stored
+// transposed at generation time. OpenBLAS's small products are faster with B untransposed
+// there (SOFIE MLP at 4 rows: 2.5 -> 2.1 us), and slower at one row, where its
+// matrix-vector path takes the exporter's layout (1.20 vs 1.36 us); see benchmarks/sweep.py.
 class GemmWeightTranspose : public Pass {
  public:
   const char* name() const override { return "GemmWeightTranspose"; }
@@ -251,7 +252,7 @@ class GemmWeightTranspose : public Pass {
       const ValueInfo& a = g.value(n.inputs[0]);
       if (!b || b->dims.size() != 2 || !a.has_shape || a.shape.size() != 2 || !is_static(a.shape)) continue;
       const int64_t rows = n.attr_int("transA", 0) ? a.shape[1].value : a.shape[0].value;
-      if (rows > 4) continue;  // kernels/gemm.hpp: kSmallGemmRows
+      if (rows < 2 || rows > 4) continue;
       const int64_t r = b->dims[0], c = b->dims[1];
       Tensor t(DType::Float, {c, r});
       for (int64_t i = 0; i < r; ++i)

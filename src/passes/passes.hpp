@@ -81,7 +81,7 @@ std::unique_ptr<Pass> make_gemm_batch_norm_fusion();
 std::unique_ptr<Pass> make_conv_add_fusion();
 // 2-D MatMul followed by an Add of a constant row vector: one Gemm.
 std::unique_ptr<Pass> make_matmul_add_fusion();
-// Gemm with a constant transposed B and at most 4 rows: B stored untransposed (few-rows kernel).
+// Gemm with a constant transposed B and 2 to 4 rows: B stored untransposed (faster BLAS path).
 std::unique_ptr<Pass> make_gemm_weight_transpose();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();

@@ -2,41 +2,6 @@
 #pragma once
 #include "prelude.hpp"
 
-// Up to this many rows of C (one event, a few events), a product with B not transposed runs
-// here: rows of B scaled and accumulated into a row of C, a loop compilers vectorize, with
-// no BLAS call overhead and none of the BLAS's work buffers.
-constexpr int64_t kSmallGemmRows = 4;
-
-// 16 floats as one value (GCC/Clang vector extension): code generation picks the widest
-// registers -march allows, at any optimization level, without relying on the vectorizer.
-// (Only ever a local variable: vectors passed to or returned from functions change the ABI.)
-typedef float float16x_t __attribute__((vector_size(64)));
-
-inline void gemm_few_rows(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  for (int64_t i = 0; i < m; ++i) {
-    float* ci = c + i * ldc;
-    const int64_t n16 = n / 16 * 16;
-    for (int64_t j = 0; j < n16; j += 16) {  // blocks of 16 columns kept in a register across k
-      float16x_t acc = {}, row;
-      if (beta != 0.f) {
-        std::memcpy(&acc, ci + j, sizeof acc);
-        acc *= beta;
-      }
-      for (int64_t p = 0; p < k; ++p) {
-        std::memcpy(&row, b + p * ldb + j, sizeof row);
-        acc += row * (alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]));
-      }
-      std::memcpy(ci + j, &acc, sizeof acc);
-    }
-    for (int64_t j = n16; j < n; ++j) {
-      float acc = beta == 0.f ? 0.f : beta * ci[j];
-      for (int64_t p = 0; p < k; ++p) acc += b[p * ldb + j] * (alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]));
-      ci[j] = acc;
-    }
-  }
-}
-
 // Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with leading dimensions.
 // A column-major BLAS computes the transpose: C^T = op(B)^T op(A)^T.
 inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -46,10 +11,6 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   if (k == 0) {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
-    return;
-  }
-  if (!trans_b && m <= kSmallGemmRows) {
-    gemm_few_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
