@@ -19,6 +19,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "models"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import generate_models  # noqa: E402
 from generate_models import mlp  # noqa: E402
 from models import EncoderLayer, Gn2Tagger  # noqa: E402
 
@@ -66,12 +67,5 @@ def export(name, out_dir):
     (out_dir / f"{name}.cases").write_text("\n".join(lines) + "\n")
 
 
-def main():
-    out_dir = Path(sys.argv[1])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in sys.argv[2:] or MODELS:
-        export(name, out_dir)
-
-
 if __name__ == "__main__":
-    main()
+    generate_models.main(MODELS, export)

@@ -92,11 +92,12 @@ def export(name, out_dir):
     y.numpy().astype("<f4").tofile(out_dir / f"{name}.output.bin")
 
 
-def main():
+def main(models=None, export_model=None):
+    """OUT_DIR [NAME ...] from the command line; shared with generate_dynamic_models.py."""
     out_dir = Path(sys.argv[1])
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in sys.argv[2:] or MODELS:
-        export(name, out_dir)
+    for name in sys.argv[2:] or (models or MODELS):
+        (export_model or export)(name, out_dir)
 
 
 if __name__ == "__main__":
