@@ -186,17 +186,32 @@ PlannedModel plan_model(Model model, const CompileOptions& options) {
   if (!passes.empty()) analysis = infer_graph(g);
 
   MemoryPlan plan = plan_memory(g, analysis, options.level == OptLevel::Extended, options.level != OptLevel::O0);
-  if (options.level == OptLevel::Extended && options.memory_aware_order.value_or(true)) {
-    // The file's order is one schedule among many: keep a memory-aware one if it needs less.
-    Graph reordered = g;
-    reordered.nodes.clear();
-    for (std::size_t i : memory_aware_order(g, analysis)) reordered.nodes.push_back(g.nodes[i]);
-    MemoryPlan candidate = plan_memory(reordered, analysis, true, true);
-    if (candidate.arena_bytes < plan.arena_bytes || options.memory_aware_order.value_or(false)) {
-      g = std::move(reordered);
-      plan = std::move(candidate);
-      stats.reordered = true;
-    }
+  if (options.level == OptLevel::Extended) {
+    // The file's order is one schedule among many, and Split chunks as views save copies but
+    // keep their input alive longer: keep whichever combination needs the least memory (ties
+    // go to the file's order and to views). The run-time-dims path fixes both choices.
+    const std::vector<bool> orders = options.memory_aware_order ? std::vector<bool>{*options.memory_aware_order}
+                                                                : std::vector<bool>{false, true};
+    const std::vector<bool> splits = options.split_views ? std::vector<bool>{*options.split_views} : std::vector<bool>{true, false};
+    bool first = true;
+    Graph best_graph;
+    for (bool reorder : orders)
+      for (bool split_views : splits) {
+        Graph candidate_graph = g;
+        if (reorder) {
+          candidate_graph.nodes.clear();
+          for (std::size_t i : memory_aware_order(g, analysis, split_views)) candidate_graph.nodes.push_back(g.nodes[i]);
+        }
+        MemoryPlan candidate = plan_memory(candidate_graph, analysis, true, true, split_views);
+        if (first || candidate.arena_bytes < plan.arena_bytes) {
+          plan = std::move(candidate);
+          best_graph = std::move(candidate_graph);
+          stats.reordered = reorder;
+          stats.split_views = split_views;
+        }
+        first = false;
+      }
+    g = std::move(best_graph);
   }
   summarize(g, analysis, plan, stats);
   pm.graph = std::move(g);

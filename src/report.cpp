@@ -50,7 +50,7 @@ std::string text_report(const CompileStats& s, const std::string& model) {
   for (const auto& [op, c] : counts) r += fmt::format("  {:<28} {:>7} {:>7}\n", op, c.first, c.second);
   r += "\npasses (nodes changed):\n";
   for (const auto& [pass, n] : s.pass_changes) r += fmt::format("  {:<28} {:>7}\n", pass, n);
-  if (s.views) r += fmt::format("  {:<28} {:>7}\n", "views (reshapes, no copy)", s.views);
+  if (s.views) r += fmt::format("  {:<28} {:>7}\n", s.split_views ? "views (reshapes, splits)" : "views (reshapes, no copy)", s.views);
   std::string fused;
   for (const NodeSummary& n : s.nodes)
     if (!n.fused.empty()) fused += fmt::format("  {} '{}' + {}\n", n.op_type, n.name, fmt::join(n.fused, " + "));
@@ -99,7 +99,8 @@ std::string json_report(const CompileStats& s, const std::string& model) {
   r += fmt::format("  \"total_flops\": {},\n  \"flops_by_op\": {{{}}},\n", s.total_flops, fmt::join(ops, ", "));
   r += fmt::format("  \"weights_bytes\": {},\n  \"arena_bytes\": {},\n  \"arena_lower_bound_bytes\": {},\n", s.weights_bytes,
                    s.arena_bytes, s.arena_lower_bound);
-  r += fmt::format("  \"arena_no_reuse_bytes\": {},\n  \"reordered\": {},\n", s.arena_no_reuse, s.reordered);
+  r += fmt::format("  \"arena_no_reuse_bytes\": {},\n  \"reordered\": {},\n  \"split_views\": {},\n", s.arena_no_reuse,
+                   s.reordered, s.split_views);
   r += fmt::format("  \"largest_tensors\": [\n{}\n  ],\n", fmt::join(tensors, ",\n"));
   r += fmt::format("  \"nodes\": [\n{}\n  ]\n}}\n", fmt::join(nodes, ",\n"));
   return r;

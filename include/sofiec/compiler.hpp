@@ -28,6 +28,9 @@ struct CompileOptions {
   // memory than the file's order (the run-time-dims path fixes it so that every sample of the
   // dims gets the same schedule).
   std::optional<bool> memory_aware_order;
+  // Whether -O extended makes Split's contiguous chunks views of its input: unset, when that
+  // needs no more memory than copies.
+  std::optional<bool> split_views;
 };
 
 // One node of the compiled graph, for --report.
@@ -54,6 +57,7 @@ struct CompileStats {
   std::vector<TensorSummary> largest_tensors;  // intermediates, largest first (at most 10)
   std::size_t views = 0;                       // reshape-like nodes turned into views
   bool reordered = false;                      // a memory-aware execution order was chosen
+  bool split_views = false;                    // Split's chunks are views of its input
 };
 
 struct CompiledModel {

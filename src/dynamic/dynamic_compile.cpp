@@ -71,7 +71,10 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
   for (const std::vector<int64_t>& point : grid.points) {
     CompileOptions o = options;
     for (std::size_t s = 0; s < symbols.size(); ++s) o.fixed_dims[symbols[s]] = point[s];
-    if (!samples.empty()) o.memory_aware_order = samples[0].planned.stats.reordered;
+    if (!samples.empty()) {
+      o.memory_aware_order = samples[0].planned.stats.reordered;
+      o.split_views = samples[0].planned.stats.split_views;
+    }
     Sample sample;
     try {
       sample.planned = plan_model(model, o);

@@ -212,7 +212,14 @@ class HeaderBuilder {
 
   const TensorVar& var_of(const std::string& name) {
     // A view (plan_.aliases) is the variable of the tensor whose memory it shares.
-    if (auto alias = plan_.aliases.find(name); alias != plan_.aliases.end()) return var_of(alias->second);
+    if (auto alias = plan_.aliases.find(name); alias != plan_.aliases.end()) {
+      const TensorVar& root = var_of(alias->second);
+      auto start = plan_.view_offsets.find(name);
+      if (start == plan_.view_offsets.end()) return root;
+      // A view inside its tensor (a Split chunk): the root's pointer advanced.
+      return view_vars_.try_emplace(name, TensorVar{root.storage, fmt::format("({} + {})", root.var, start->second), 0})
+          .first->second;
+    }
     auto it = vars_.find(name);
     if (it == vars_.end()) {
       if (const Tensor* t = g_.constant(name)) {
@@ -247,7 +254,7 @@ class HeaderBuilder {
     std::string body;
     const Registry& registry = Registry::instance();
     for (const Node& n : g_.nodes) {
-      if (n.outputs.size() == 1 && plan_.aliases.count(n.outputs[0])) {
+      if (std::all_of(n.outputs.begin(), n.outputs.end(), [&](const std::string& o) { return o.empty() || plan_.aliases.count(o); })) {
         body += fmt::format("    // {}: a view of '{}', no copy\n", n.describe(), plan_.aliases.at(n.outputs[0]));
         continue;
       }
@@ -454,6 +461,7 @@ class HeaderBuilder {
   const MemoryPlan& plan_;
   const HeaderSpec& spec_;
   std::map<std::string, TensorVar> vars_;
+  std::map<std::string, TensorVar> view_vars_;  // views that start inside their tensor
   std::set<std::string> used_vars_, taken_names_{"arena", "weights_", "arena_"};
   std::vector<std::string> input_params_, output_params_;
   std::vector<unsigned char> weights_;

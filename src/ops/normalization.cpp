@@ -61,6 +61,7 @@ void add_row_norm(Registry& r, const char* op, int64_t min_opset, bool rms) {
   OpDef d;
   d.op_type = op;
   d.min_opset = min_opset;
+  d.in_place = true;  // kernels/normalization.hpp reads a row for its statistics before writing it
   d.types = "float, double";
   auto extent = [](const NodeView& v) {
     const auto x = v.input_dims(0);
@@ -148,6 +149,8 @@ void add_lrn(Registry& r) {
 void register_normalization_ops(Registry& r) {
   add_batch_norm(r);
   add_row_norm(r, "LayerNormalization", 17, false);
+  // LayerNormFusion writes it for the primitive nodes of exporters before opset 17.
+  r.add_internal(*r.find("LayerNormalization", 17));
   add_row_norm(r, "RMSNormalization", 23, true);
   add_group_norm(r, "GroupNormalization", 18, kLatestOpset);
   add_group_norm(r, "InstanceNormalization", 1, kLatestOpset);

@@ -175,9 +175,10 @@ AxisExtent softmax_extent(const NodeView& v) {
 }
 
 // Softmax, LogSoftmax, Hardmax, LpNormalization: float operators along one axis.
-void add_along_axis(Registry& r, const char* op, std::function<void(EmitContext&)> emit) {
+void add_along_axis(Registry& r, const char* op, std::function<void(EmitContext&)> emit, bool in_place = false) {
   OpDef d;
   d.op_type = op;
+  d.in_place = in_place;
   d.types = "float, double";
   d.infer = [](const NodeView& v) {
     const DType t = v.input_dtype(0);
@@ -321,12 +322,12 @@ void register_reduction_ops(Registry& r) {
     e.use_kernel("softmax");
     const AxisExtent s = softmax_extent(e);
     e.line("detail::softmax({}, {}, {}, {}, {}, false);", e.in(0), e.out(0), s.outer, s.length, s.inner);
-  });
+  }, true);
   add_along_axis(r, "LogSoftmax", [](EmitContext& e) {
     e.use_kernel("softmax");
     const AxisExtent s = softmax_extent(e);
     e.line("detail::softmax({}, {}, {}, {}, {}, true);", e.in(0), e.out(0), s.outer, s.length, s.inner);
-  });
+  }, true);
   add_along_axis(r, "Hardmax", [](EmitContext& e) {
     e.use_kernel("softmax");
     const AxisExtent s = softmax_extent(e);

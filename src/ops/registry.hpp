@@ -100,8 +100,9 @@ struct OpDef {
   std::function<std::string(const NodeView&)> unary_functor;
   // The emitter applies EmitContext::epilogue() to its first output (Conv, Gemm, MatMul).
   bool accepts_epilogue = false;
-  // Each output element depends only on the input elements at the same position, so the
-  // output may reuse the memory of an input of the same shape read for the last time.
+  // The kernel may write its output over an input of the same shape read for the last time:
+  // each output element depends only on the input elements at the same position (elementwise
+  // maps), or the kernel reads each row before writing it (Softmax, LayerNormalization).
   bool in_place = false;
   // Floating-point operations of one run (a multiply-add counts 2), for --report; without
   // it, one per output element.

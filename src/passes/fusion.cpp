@@ -27,13 +27,6 @@ const Tensor* float_constant(const Graph& g, const std::string& name) {
   return t && t->dtype == DType::Float ? t : nullptr;
 }
 
-std::string add_constant(Graph& g, const std::string& base, Tensor t) {
-  const std::string name = fresh_name(g, base);
-  g.values[name] = ValueInfo{t.dtype, to_shape(t.dims), true};
-  g.constants[name] = std::move(t);
-  return name;
-}
-
 bool is_plain_conv(const Graph& g, const Node& n) {
   return n.op_type == "Conv" && n.domain.empty() && n.epilogue.empty() && float_constant(g, n.inputs.at(1)) &&
          (!n.has_input(2) || float_constant(g, n.inputs[2]));
@@ -86,8 +79,8 @@ void rewrite_conv(Graph& g, std::size_t conv_index, Tensor w, const std::vector<
   Tensor b(DType::Float, {int64_t(bias.size())});
   for (std::size_t m = 0; m < bias.size(); ++m) b.data<float>()[m] = float(bias[m]);
   conv.inputs.resize(3);
-  conv.inputs[1] = add_constant(g, conv.name + "/fused_weight", std::move(w));
-  conv.inputs[2] = add_constant(g, conv.name + "/fused_bias", std::move(b));
+  conv.inputs[1] = add_fresh_constant(g, conv.name + "/fused_weight", std::move(w));
+  conv.inputs[2] = add_fresh_constant(g, conv.name + "/fused_bias", std::move(b));
   conv.outputs[0] = output;
   g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(absorbed));
 }
@@ -153,8 +146,8 @@ class GemmBatchNormFusion : public Pass {
       const std::string output = g.nodes[bn->index].outputs[0];
       Node& target = g.nodes[i];
       target.inputs.resize(3);
-      target.inputs[1] = add_constant(g, target.name + "/fused_weight", std::move(w));
-      target.inputs[2] = add_constant(g, target.name + "/fused_bias", std::move(bias));
+      target.inputs[1] = add_fresh_constant(g, target.name + "/fused_weight", std::move(w));
+      target.inputs[2] = add_fresh_constant(g, target.name + "/fused_bias", std::move(bias));
       target.attributes.erase("alpha");
       target.attributes.erase("beta");
       target.outputs[0] = output;
@@ -257,7 +250,7 @@ class GemmWeightTranspose : public Pass {
       Tensor t(DType::Float, {c, r});
       for (int64_t i = 0; i < r; ++i)
         for (int64_t j = 0; j < c; ++j) t.data<float>()[j * r + i] = b->data<float>()[i * c + j];
-      n.inputs[1] = add_constant(g, n.name + "/weight_transposed", std::move(t));
+      n.inputs[1] = add_fresh_constant(g, n.name + "/weight_transposed", std::move(t));
       n.attributes["transB"].i = 0;
       ++changed;
     }

@@ -59,27 +59,57 @@ std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::v
 
 }  // namespace
 
-std::map<std::string, std::string> find_aliases(const Graph& g) {
+std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::string, int64_t>* offsets, bool split_views) {
   static const std::set<std::string> views = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
   const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
   std::map<std::string, std::string> aliases;
+  std::map<std::string, int64_t> starts;
+  auto can_view = [&](const Node& n, const std::string& out) {
+    return !out.empty() && !outputs.count(out) && !g.is_constant(out) && g.value(out).dtype == g.value(n.inputs[0]).dtype;
+  };
+  auto add = [&](const std::string& out, const std::string& in, int64_t start) {
+    auto root = aliases.find(in);
+    aliases[out] = root != aliases.end() ? root->second : in;
+    const int64_t base = starts.count(in) ? starts.at(in) : 0;
+    if (base + start != 0) starts[out] = base + start;
+  };
   for (const Node& n : g.nodes) {
-    if (!n.domain.empty() || !views.count(n.op_type) || n.inputs.empty() || n.outputs.size() != 1 || !n.epilogue.empty())
-      continue;
-    const std::string& out = n.outputs[0];
-    if (out.empty() || outputs.count(out) || g.is_constant(out) || g.value(out).dtype != g.value(n.inputs[0]).dtype) continue;
-    auto root = aliases.find(n.inputs[0]);
-    aliases[out] = root != aliases.end() ? root->second : n.inputs[0];
+    if (!n.domain.empty() || n.inputs.empty() || n.inputs[0].empty() || !n.epilogue.empty()) continue;
+    if (views.count(n.op_type) && n.outputs.size() == 1 && can_view(n, n.outputs[0])) {
+      add(n.outputs[0], n.inputs[0], 0);
+    } else if (split_views && n.op_type == "Split" && !g.is_constant(n.inputs[0])) {
+      // Chunks along an axis with only 1s before it are consecutive runs of the input.
+      const ValueInfo& in = g.value(n.inputs[0]);
+      if (!in.has_shape || !is_static(in.shape)) continue;
+      const std::vector<int64_t> dims = static_dims(in.shape);
+      int64_t axis = n.attr_int("axis", 0);
+      if (axis < 0) axis += int64_t(dims.size());
+      if (axis < 0 || axis >= int64_t(dims.size())) continue;
+      bool contiguous = true;
+      for (int64_t d = 0; d < axis; ++d) contiguous = contiguous && dims[std::size_t(d)] == 1;
+      int64_t inner = 1;
+      for (std::size_t d = std::size_t(axis) + 1; d < dims.size(); ++d) inner *= dims[d];
+      if (!contiguous || !std::all_of(n.outputs.begin(), n.outputs.end(), [&](const std::string& o) { return can_view(n, o); }))
+        continue;
+      int64_t start = 0;
+      for (const std::string& o : n.outputs) {
+        const ValueInfo& v = g.value(o);
+        if (!v.has_shape || !is_static(v.shape) || v.shape.size() != dims.size()) break;
+        add(o, n.inputs[0], start * inner);
+        start += v.shape[std::size_t(axis)].value;
+      }
+    }
   }
+  if (offsets) *offsets = std::move(starts);
   return aliases;
 }
 
-MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views) {
+MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views, bool split_views) {
   const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
   std::map<std::string, std::size_t> index;  // intermediate -> position in blocks
   std::vector<Block> blocks;
   MemoryPlan plan;
-  if (alias_views) plan.aliases = find_aliases(g);
+  if (alias_views) plan.aliases = find_aliases(g, &plan.view_offsets, split_views);
   auto root = [&](const std::string& t) {
     auto alias = plan.aliases.find(t);
     return alias != plan.aliases.end() ? alias->second : t;
@@ -207,9 +237,9 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
   return plan;
 }
 
-std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a) {
+std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a, bool split_views) {
   const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
-  const std::map<std::string, std::string> aliases = find_aliases(g);
+  const std::map<std::string, std::string> aliases = find_aliases(g, nullptr, split_views);
   auto root = [&](const std::string& t) {
     auto it = aliases.find(t);
     return it != aliases.end() ? it->second : t;

@@ -73,6 +73,10 @@ std::unique_ptr<Pass> make_reshape_chain_elimination();
 std::unique_ptr<Pass> make_silu_fusion();
 // 0.5 * x * (1 + Erf(x / sqrt(2))): the compiler's Gelu (ai.sofiec domain).
 std::unique_ptr<Pass> make_gelu_fusion();
+// Layer normalization written out (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then an
+// optional Mul and Add of per-feature constants), as exporters before opset 17 write it: one
+// LayerNormalization of the compiler's domain.
+std::unique_ptr<Pass> make_layer_norm_fusion();
 // Conv followed by inference BatchNormalization: folded into the conv's weights and bias.
 std::unique_ptr<Pass> make_conv_batch_norm_fusion();
 // Gemm followed by inference BatchNormalization over its columns: folded into its weights and bias.
@@ -90,9 +94,13 @@ std::unique_ptr<Pass> make_epilogue_fusion();
 std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize);
 
 // Tensors that share their input's memory instead of being copied: the outputs of
-// reshape-like nodes (Reshape, Flatten, Squeeze, Unsqueeze, Identity) that are not graph
-// outputs, mapped to the tensor whose storage they use (chains resolved).
-std::map<std::string, std::string> find_aliases(const Graph& g);
+// reshape-like nodes (Reshape, Flatten, Squeeze, Unsqueeze, Identity) and of a Split into
+// contiguous chunks (every dim before the axis is 1) that are not graph outputs, mapped to
+// the tensor whose storage they use (chains resolved). offsets, if given, receives where
+// each view starts in that tensor, in elements (views at 0 are not listed). Split views keep
+// the whole input alive until its last chunk is read, so they are optional: split_views.
+std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::string, int64_t>* offsets = nullptr,
+                                                bool split_views = true);
 
 // One piece of the arena: an intermediate tensor (with the tensors that write over it in
 // place) or a node's scratch, alive from step `first` to step `last` (node indices).
@@ -105,6 +113,7 @@ struct ArenaBlock {
 
 struct MemoryPlan {
   std::map<std::string, std::string> aliases;        // see find_aliases
+  std::map<std::string, int64_t> view_offsets;       // see find_aliases
   std::map<std::string, std::string> in_place;       // output -> the input whose memory it reuses
   std::map<std::string, int64_t> tensor_offsets;     // intermediate tensor -> arena offset
   std::map<std::string, int64_t> workspace_offsets;  // node name -> arena offset of its scratch
@@ -123,9 +132,9 @@ constexpr int64_t kAlignment = 64;
 // A topological order of g's nodes that keeps little memory alive: of the nodes whose inputs
 // are ready, run the one that adds the fewest bytes (its outputs and scratch minus the
 // tensors it reads for the last time); ties go to the file's order.
-std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a);
+std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a, bool split_views = true);
 
 // With alias_views, reshape-like nodes cost nothing (find_aliases).
-MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false);
+MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false, bool split_views = true);
 
 }  // namespace sofiec

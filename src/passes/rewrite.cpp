@@ -64,4 +64,11 @@ std::string fresh_name(const Graph& g, const std::string& base) {
   return name;
 }
 
+std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t) {
+  const std::string name = fresh_name(g, base);
+  g.values[name] = ValueInfo{t.dtype, to_shape(t.dims), true};
+  g.constants[name] = std::move(t);
+  return name;
+}
+
 }  // namespace sofiec

@@ -10,16 +10,18 @@ inline void softmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inn
       T* ys = y + o * length * inner + i;
       T peak = xs[0];
       for (int64_t l = 1; l < length; ++l) peak = std::max(peak, xs[l * inner]);
+      // Every element is read before it is written: y may be x (the output written in place).
       T sum = T(0);
-      for (int64_t l = 0; l < length; ++l) {
-        const T e = std::exp(xs[l * inner] - peak);
-        ys[l * inner] = e;
-        sum += e;
-      }
       if (log_output) {
+        for (int64_t l = 0; l < length; ++l) sum += std::exp(xs[l * inner] - peak);
         const T log_sum = std::log(sum);
         for (int64_t l = 0; l < length; ++l) ys[l * inner] = xs[l * inner] - peak - log_sum;
       } else {
+        for (int64_t l = 0; l < length; ++l) {
+          const T e = std::exp(xs[l * inner] - peak);
+          ys[l * inner] = e;
+          sum += e;
+        }
         const T scale = T(1) / sum;
         for (int64_t l = 0; l < length; ++l) ys[l * inner] *= scale;
       }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "model_builder.hpp"
@@ -48,9 +49,11 @@ std::vector<std::string> ops(const Graph& g) {
 
 // Compiles the model at `level`, runs infer() on `input` (one float input, one float output)
 // and returns the output.
-std::vector<float> run_generated(const ModelBuilder& b, OptLevel level, const std::vector<float>& input) {
+std::vector<float> run_generated(const ModelBuilder& b, OptLevel level, const std::vector<float>& input,
+                                 std::optional<bool> split_views = std::nullopt) {
   CompileOptions o;
   o.level = level;
+  o.split_views = split_views;
   o.namespace_name = "m";
   const fs::path dir = fs::temp_directory_path() / ("sofiec_passes_run_" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -244,6 +247,62 @@ TEST(Passes, ReshapeChainsReadTheOriginalAndViewsCostNothing) {
   expect_same_numbers(reshapes(), 12);
 }
 
+// x -> Relu -> Split along an axis with only 1s before it (contiguous chunks) -> per chunk
+// LogSoftmax and LayerNormalization, which the arena lets write over their input.
+ModelBuilder split_chunks() {
+  ModelBuilder b(17);
+  b.input("x", {1, 5, 4}).output("y");
+  b.init_ints("sizes", {2}, {2, 3});
+  b.init_floats("scale", {4}, {1.f, 0.5f, -1.f, 2.f});
+  b.node("Relu", {"x"}, {"r"});
+  ModelBuilder::attr_int(b.node("Split", {"r", "sizes"}, {"a", "c"}, "split"), "axis", 1);
+  b.node("LogSoftmax", {"a"}, {"p"});
+  b.node("Exp", {"c"}, {"e"});
+  b.node("LayerNormalization", {"e", "scale"}, {"n"});
+  b.node("Neg", {"n"}, {"q"});
+  ModelBuilder::attr_int(b.node("Concat", {"p", "q"}, {"y"}), "axis", 1);
+  return b;
+}
+
+TEST(Passes, SplitChunksAreViewsAndRowKernelsWriteInPlace) {
+  Model m = load(split_chunks());
+  const Analysis a = infer_graph(m.graph);
+  std::map<std::string, int64_t> offsets;
+  const auto aliases = find_aliases(m.graph, &offsets);
+  EXPECT_EQ(aliases.at("a"), "r");
+  EXPECT_EQ(aliases.at("c"), "r");
+  EXPECT_EQ(offsets.count("a"), 0u);  // the first chunk starts the tensor
+  EXPECT_EQ(offsets.at("c"), 8);      // 2 rows of 4
+  EXPECT_TRUE(find_aliases(m.graph, nullptr, false).empty());
+  const MemoryPlan plan = plan_memory(m.graph, a, true, true);
+  EXPECT_EQ(plan.in_place.at("n"), "e");  // LayerNormalization over its input
+  expect_same_numbers(split_chunks(), 20);
+  // Views forced (the compiler keeps copies when they need less memory): same numbers.
+  CompileOptions o;
+  o.split_views = true;
+  EXPECT_NE(compile_model(load(split_chunks()), o).header.find("// node 'split' (Split): a view of 'r', no copy"), std::string::npos);
+  std::vector<float> x(20);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.7f) * 2.f;
+  const auto copies = run_generated(split_chunks(), OptLevel::O0, x), views = run_generated(split_chunks(), OptLevel::Extended, x, true);
+  ASSERT_EQ(copies.size(), views.size());
+  for (std::size_t i = 0; i < copies.size(); ++i) EXPECT_NEAR(views[i], copies[i], 1e-6) << i;
+}
+
+TEST(Passes, SplitOfANonLeadingAxisIsCopied) {
+  ModelBuilder b(17);
+  b.input("x", {2, 4}).output("y");
+  b.init_ints("sizes", {2}, {1, 3});
+  b.node("Relu", {"x"}, {"r"});
+  ModelBuilder::attr_int(b.node("Split", {"r", "sizes"}, {"a", "c"}, "split"), "axis", 1);
+  b.node("Softmax", {"a"}, {"p"});
+  b.node("Softmax", {"c"}, {"q"});
+  ModelBuilder::attr_int(b.node("Concat", {"p", "q"}, {"y"}), "axis", 1);
+  Model m = load(b);
+  infer_graph(m.graph);
+  EXPECT_TRUE(find_aliases(m.graph).empty());
+  expect_same_numbers(b, 8);
+}
+
 }  // namespace
 
 namespace {
@@ -414,6 +473,51 @@ TEST(Passes, GemmBatchNormFoldsIntoTheWeights) {
   EXPECT_EQ(changes, 1);
   EXPECT_EQ(ops(g), (std::vector<std::string>{"Gemm"}));
   expect_same_numbers(linear_bn(), 6);
+}
+
+// nn.LayerNorm(4) as torch exports it before opset 17.
+ModelBuilder layer_norm_written_out(bool affine) {
+  ModelBuilder b(13);
+  b.input("x", {3, 4}).output("y");
+  b.init_floats("two", {}, {2.f});
+  b.init_floats("eps", {}, {1e-5f});
+  b.init_floats("scale", {4}, {1.f, 0.5f, -1.f, 2.f});
+  b.init_floats("bias", {4}, {0.1f, 0.f, -0.3f, 1.f});
+  ModelBuilder::attr_ints(b.node("ReduceMean", {"x"}, {"m"}), "axes", {-1});
+  b.node("Sub", {"x", "m"}, {"d"});
+  b.node("Pow", {"d", "two"}, {"p"});
+  ModelBuilder::attr_ints(b.node("ReduceMean", {"p"}, {"v"}), "axes", {-1});
+  b.node("Add", {"v", "eps"}, {"ve"});
+  b.node("Sqrt", {"ve"}, {"s"});
+  b.node("Div", {"d", "s"}, {affine ? "n" : "y"});
+  if (affine) {
+    b.node("Mul", {"n", "scale"}, {"g"});
+    b.node("Add", {"g", "bias"}, {"y"});
+  }
+  return b;
+}
+
+TEST(Passes, LayerNormWrittenOutBecomesOneNode) {
+  for (bool affine : {true, false}) {
+    int changes = 0;
+    const Graph g = run_pass(layer_norm_written_out(affine), make_layer_norm_fusion(), &changes);
+    EXPECT_EQ(changes, 1);
+    ASSERT_EQ(ops(g), (std::vector<std::string>{"LayerNormalization"}));
+    EXPECT_EQ(g.nodes[0].domain, kSofiecDomain);
+    EXPECT_EQ(g.nodes[0].inputs.size(), affine ? 3u : 2u);
+    EXPECT_FLOAT_EQ(g.nodes[0].attr_float("epsilon", 0), 1e-5f);
+    expect_same_numbers(layer_norm_written_out(affine), 12);
+  }
+}
+
+TEST(Passes, LayerNormPatternNeedsTheTrailingAxes) {
+  ModelBuilder b = layer_norm_written_out(true);
+  auto* axes = b.proto().mutable_graph()->mutable_node(0)->mutable_attribute(0);
+  axes->clear_ints();
+  axes->add_ints(0);
+  int changes = 0;
+  run_pass(b, make_layer_norm_fusion(), &changes);
+  EXPECT_EQ(changes, 0);
 }
 
 }  // namespace
