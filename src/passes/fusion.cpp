@@ -231,9 +231,9 @@ class MatMulAddFusion : public Pass {
 };
 
 // Gemm(A, B, transB=1) with a constant B and 2 to 4 rows (a few events): B is stored
-// transposed at generation time. OpenBLAS's small products are faster with B untransposed
-// there (SOFIE MLP at 4 rows: 2.5 -> 2.1 us), and slower at one row, where its
-// matrix-vector path takes the exporter's layout (1.20 vs 1.36 us); see benchmarks/sweep.py.
+// transposed at generation time, the layout OpenBLAS's small products are faster with (SOFIE
+// MLP at 4 rows: 2.5 -> 2.1 us; benchmarks/sweep.py). One row keeps the exporter's layout:
+// kernels/gemm.hpp's gemv_rows reads its rows contiguously, without a BLAS call.
 class GemmWeightTranspose : public Pass {
  public:
   const char* name() const override { return "GemmWeightTranspose"; }

@@ -2,6 +2,52 @@
 #pragma once
 #include "prelude.hpp"
 
+// 16 floats as one value (GCC/Clang vector extension): the widest registers -march allows,
+// at any optimization level. Only ever a local variable (as a parameter it changes the ABI).
+typedef float float32x16_t __attribute__((vector_size(64)));
+
+// c[j] = alpha * dot(w[j, 0:k], a) + beta * c[j] for j < n: one event through a layer whose
+// weight is stored as the exporter wrote it ([N,K], rows contiguous). Four rows at a time
+// keep four independent accumulators in flight; no BLAS call, so none of its work buffers
+// (OpenBLAS: megabytes of resident memory for the process).
+inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta, float* c) {
+  auto finish = [&](int64_t j, float dot) { c[j] = alpha * dot + (beta == 0.f ? 0.f : beta * c[j]); };
+  auto lanes = [](const float32x16_t& v) {
+    float t = 0.f;
+    for (int l = 0; l < 16; ++l) t += v[l];
+    return t;
+  };
+  const int64_t k16 = k / 16 * 16;
+  const int64_t n4 = n / 4 * 4;
+  const float* row = w;
+  for (int64_t j = 0; j < n4; j += 4, row += 4 * ldw) {
+    float32x16_t acc[4] = {}, x, r;
+    for (int64_t p = 0; p < k16; p += 16) {
+      std::memcpy(&x, a + p, sizeof x);
+      for (int q = 0; q < 4; ++q) {
+        std::memcpy(&r, row + q * ldw + p, sizeof r);
+        acc[q] += r * x;
+      }
+    }
+    for (int q = 0; q < 4; ++q) {
+      float dot = lanes(acc[q]);
+      for (int64_t t = k16; t < k; ++t) dot += row[q * ldw + t] * a[t];
+      finish(j + q, dot);
+    }
+  }
+  for (int64_t j = n4; j < n; ++j, row += ldw) {
+    float32x16_t acc = {}, x, r;
+    for (int64_t p = 0; p < k16; p += 16) {
+      std::memcpy(&x, a + p, sizeof x);
+      std::memcpy(&r, row + p, sizeof r);
+      acc += r * x;
+    }
+    float dot = lanes(acc);
+    for (int64_t t = k16; t < k; ++t) dot += row[t] * a[t];
+    finish(j, dot);
+  }
+}
+
 // Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with leading dimensions.
 // A column-major BLAS computes the transpose: C^T = op(B)^T op(A)^T.
 inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -11,6 +57,10 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
   if (k == 0) {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
+    return;
+  }
+  if (m == 1 && trans_b && !trans_a) {
+    gemv_rows(n, k, alpha, b, ldb, a, beta, c);
     return;
   }
   const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
