@@ -2,17 +2,13 @@
 #pragma once
 #include "prelude.hpp"
 
-// 16 floats as one value (GCC/Clang vector extension): the widest registers -march allows,
-// at any optimization level. Only ever a local variable (as a parameter it changes the ABI).
-typedef float float32x16_t __attribute__((vector_size(64)));
-
 // c[j] = alpha * dot(w[j, 0:k], a) + beta * c[j] for j < n: one event through a layer whose
 // weight is stored as the exporter wrote it ([N,K], rows contiguous). Four rows at a time
 // keep four independent accumulators in flight; no BLAS call, so none of its work buffers
 // (OpenBLAS: megabytes of resident memory for the process).
 inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta, float* c) {
   auto finish = [&](int64_t j, float dot) { c[j] = alpha * dot + (beta == 0.f ? 0.f : beta * c[j]); };
-  auto lanes = [](const float32x16_t& v) {
+  auto lanes = [](const ::sofiec::f32x16& v) {
     float t = 0.f;
     for (int l = 0; l < 16; ++l) t += v[l];
     return t;
@@ -21,7 +17,7 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
   const int64_t n4 = n / 4 * 4;
   const float* row = w;
   for (int64_t j = 0; j < n4; j += 4, row += 4 * ldw) {
-    float32x16_t acc[4] = {}, x, r;
+    ::sofiec::f32x16 acc[4] = {}, x, r;
     for (int64_t p = 0; p < k16; p += 16) {
       std::memcpy(&x, a + p, sizeof x);
       for (int q = 0; q < 4; ++q) {
@@ -36,7 +32,7 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
     }
   }
   for (int64_t j = n4; j < n; ++j, row += ldw) {
-    float32x16_t acc = {}, x, r;
+    ::sofiec::f32x16 acc = {}, x, r;
     for (int64_t p = 0; p < k16; p += 16) {
       std::memcpy(&x, a + p, sizeof x);
       std::memcpy(&r, row + p, sizeof r);

@@ -19,6 +19,17 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* beta, float* c, const int* ldc);
 #endif
 
+#ifndef SOFIEC_VECTOR_TYPES_DEFINED
+#define SOFIEC_VECTOR_TYPES_DEFINED
+namespace sofiec {
+// 16 lanes as one value (GCC/Clang vector extensions): code generation uses the widest
+// registers -march allows, at any optimization level, without relying on the vectorizer.
+// Only ever local variables or references: as by-value parameters they would change the ABI.
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+}  // namespace sofiec
+#endif
+
 #ifndef SOFIEC_HALF_TYPES_DEFINED
 #define SOFIEC_HALF_TYPES_DEFINED
 namespace sofiec {

@@ -2,8 +2,72 @@
 #pragma once
 #include "prelude.hpp"
 
+// e^x for 16 lanes, in place: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, p of degree 6
+// (within 2 ulp of expf) for x in [-87.3, 88]; below, the smallest normal float, not 0.
+inline void exp_lanes(::sofiec::f32x16& x) {
+  using ::sofiec::f32x16;
+  using ::sofiec::i32x16;
+  const f32x16 lo = f32x16{} - 87.3f, hi = f32x16{} + 88.0f;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23.
+  const f32x16 shifted = x * 1.44269504f + 12582912.0f;
+  const f32x16 n = shifted - 12582912.0f;
+  const f32x16 r = x - n * 0.693145752f - n * 1.42860677e-6f;  // ln2 split so that n * ln2 is exact
+  f32x16 p = r * (1.0f / 720) + (1.0f / 120);
+  p = p * r + (1.0f / 24);
+  p = p * r + (1.0f / 6);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const i32x16 bits = (__builtin_convertvector(n, i32x16) + 127) << 23;
+  f32x16 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  x = p * scale;
+}
+
+// Softmax of one contiguous row of floats, 16 lanes at a time (bit-identical from run to run;
+// the sum's order differs from a sequential loop by rounding only).
+inline void softmax_row(const float* x, float* y, int64_t length) {
+  using ::sofiec::f32x16;
+  float peak = x[0];
+  for (int64_t l = 1; l < length; ++l) peak = std::max(peak, x[l]);
+  const int64_t l16 = length / 16 * 16;
+  f32x16 sums = {};
+  for (int64_t l = 0; l < l16; l += 16) {
+    f32x16 v;
+    std::memcpy(&v, x + l, sizeof v);
+    v -= peak;
+    exp_lanes(v);
+    sums += v;
+    std::memcpy(y + l, &v, sizeof v);
+  }
+  float sum = 0.f;
+  for (int l = 0; l < 16; ++l) sum += sums[l];
+  if (l16 < length) {  // the tail, through the same exp
+    f32x16 v = {};
+    std::memcpy(&v, x + l16, sizeof(float) * std::size_t(length - l16));
+    v -= peak;
+    exp_lanes(v);
+    for (int64_t l = l16; l < length; ++l) {
+      y[l] = v[l - l16];
+      sum += y[l];
+    }
+  }
+  const float scale = 1.f / sum;
+  for (int64_t l = 0; l < length; ++l) y[l] *= scale;
+}
+
 template <class T>
 inline void softmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inner, bool log_output) {
+  if constexpr (std::is_same<T, float>::value) {
+    // Rows of 16 or more (attention scores): the lanes pay. Short rows (a classifier's few
+    // classes) keep libm's expf.
+    if (inner == 1 && !log_output && length >= 16) {
+      for (int64_t o = 0; o < outer; ++o) softmax_row(x + o * length, y + o * length, length);
+      return;
+    }
+  }
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       const T* xs = x + o * length * inner + i;
