@@ -16,20 +16,36 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
   const int64_t k16 = k / 16 * 16;
   const int64_t n4 = n / 4 * 4;
   const float* row = w;
+  // Four named accumulators (not an array): registers at -O2 too, where loops over an array
+  // of vectors are not unrolled.
   for (int64_t j = 0; j < n4; j += 4, row += 4 * ldw) {
-    ::sofiec::f32x16 acc[4] = {}, x, r;
+    const float* r0 = row;
+    const float* r1 = row + ldw;
+    const float* r2 = row + 2 * ldw;
+    const float* r3 = row + 3 * ldw;
+    ::sofiec::f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, x, r;
     for (int64_t p = 0; p < k16; p += 16) {
       std::memcpy(&x, a + p, sizeof x);
-      for (int q = 0; q < 4; ++q) {
-        std::memcpy(&r, row + q * ldw + p, sizeof r);
-        acc[q] += r * x;
-      }
+      std::memcpy(&r, r0 + p, sizeof r);
+      acc0 += r * x;
+      std::memcpy(&r, r1 + p, sizeof r);
+      acc1 += r * x;
+      std::memcpy(&r, r2 + p, sizeof r);
+      acc2 += r * x;
+      std::memcpy(&r, r3 + p, sizeof r);
+      acc3 += r * x;
     }
-    for (int q = 0; q < 4; ++q) {
-      float dot = lanes(acc[q]);
-      for (int64_t t = k16; t < k; ++t) dot += row[q * ldw + t] * a[t];
-      finish(j + q, dot);
+    float d0 = lanes(acc0), d1 = lanes(acc1), d2 = lanes(acc2), d3 = lanes(acc3);
+    for (int64_t t = k16; t < k; ++t) {
+      d0 += r0[t] * a[t];
+      d1 += r1[t] * a[t];
+      d2 += r2[t] * a[t];
+      d3 += r3[t] * a[t];
     }
+    finish(j, d0);
+    finish(j + 1, d1);
+    finish(j + 2, d2);
+    finish(j + 3, d3);
   }
   for (int64_t j = n4; j < n; ++j, row += ldw) {
     ::sofiec::f32x16 acc = {}, x, r;
@@ -44,8 +60,16 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
   }
 }
 
+// Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C through the BLAS, always:
+// a column-major BLAS computes the transpose, C^T = op(B)^T op(A)^T.
+inline void gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                      int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
+  const int im = int(m), in = int(n), ik = int(k), ilda = int(lda), ildb = int(ldb), ildc = int(ldc);
+  sgemm_(&tb, &ta, &in, &im, &ik, &alpha, b, &ildb, a, &ilda, &beta, c, &ildc);
+}
+
 // Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with leading dimensions.
-// A column-major BLAS computes the transpose: C^T = op(B)^T op(A)^T.
 inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                           int64_t ldc) {
@@ -59,9 +83,7 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
     gemv_rows(n, k, alpha, b, ldb, a, beta, c);
     return;
   }
-  const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
-  const int im = int(m), in = int(n), ik = int(k), ilda = int(lda), ildb = int(ldb), ildc = int(ldc);
-  sgemm_(&tb, &ta, &in, &im, &ik, &alpha, b, &ildb, a, &ilda, &beta, c, &ildc);
+  gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <class T>
@@ -74,6 +96,13 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
         acc += (trans_a ? a[p * lda + i] : a[i * lda + p]) * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
       c[i * ldc + j] = alpha * acc + (beta == T(0) ? T(0) : beta * c[i * ldc + j]);
     }
+}
+
+// The BLAS-only entry for other types: there is no BLAS, the plain loop.
+template <class T>
+inline void gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                      const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm_rowmajor(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Batched row-major matmul over the output's batch dims; each operand steps through them by

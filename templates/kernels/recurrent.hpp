@@ -74,7 +74,9 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
     for (int64_t step = 0; step < S; ++step) {
       const bool gru_reset_first = s.cell == CellKind::Gru && !s.linear_before_reset;
       // Recurrent part; for GRU without linear_before_reset the h gate's part waits for r.
-      gemm_rowmajor(false, true, B, gru_reset_first ? 2 * H : GH, H, T(1), h, H, rd, H, T(0), hr, GH);
+      // Through the BLAS even for one row: the input projection above has paid for its work
+      // buffers already, and its matrix-vector path is the faster one over many steps.
+      gemm_blas(false, true, B, gru_reset_first ? 2 * H : GH, H, T(1), h, H, rd, H, T(0), hr, GH);
       for (int64_t b = 0; b < B; ++b) {
         const int64_t len = seq_lens ? int64_t(seq_lens[b]) : S;
         if (step >= len) continue;
