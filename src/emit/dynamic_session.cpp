@@ -40,7 +40,6 @@ std::string DynamicSessionParts::dim_locals(bool checked) const {
 }
 
 std::string DynamicSessionParts::size_of(const std::string& tensor, const std::vector<std::string>& vars) const {
-  Polynomial n = Polynomial::constant(layout.symbols.size(), 1);
   std::string expr;
   for (const Polynomial& d : layout.io_dims.at(tensor)) expr += (expr.empty() ? "" : " * ") + d.cpp(vars);
   return expr.empty() ? "1" : expr;
@@ -98,7 +97,9 @@ std::string DynamicSessionParts::constructor() const {
   r += dim_locals(true);
   // Inputs and outputs too, so that no size infer() computes can overflow.
   for (const auto& list : {graph.inputs, graph.outputs})
-    for (const std::string& t : list) r += fmt::format("    (void)detail::CheckedSize({}).bytes();\n", size_of(t, layout.vars));
+    for (const std::string& t : list)
+      r += fmt::format("    (void)detail::CheckedSize({} * {}).bytes();  // {}\n", size_of(t, layout.vars),
+                       dtype_size(graph.value(t).dtype), t);
   const std::vector<ArenaBlock>& blocks = plan.blocks;
   if (blocks.empty()) {
     r += "    arena_bytes_ = 0;\n";
