@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   app.add_option("--weights", weights, "embed: weights inside the header; file: in <output>.dat beside it")
       ->check(CLI::IsMember({"embed", "file"}))
       ->capture_default_str();
-  app.add_option("--dim", dim_specs, "fix a symbolic dimension, NAME=VALUE (repeatable)");
+  app.add_option("--dim", dim_specs,
+                 "fix a symbolic dimension, NAME=VALUE (repeatable); the others are chosen at run time");
   app.add_option("--freeze", freeze_specs,
                  "give a graph input a value at generation time, NAME=V0,V1,... (repeatable); for inputs that "
                  "decide shapes, such as axes or K");
