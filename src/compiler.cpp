@@ -128,6 +128,37 @@ void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, Compil
   stats.largest_tensors = std::move(tensors);
 }
 
+// -O extended: the file's order is one schedule among many, and Split chunks as views save
+// copies but keep their input alive longer. Plans each combination (unless options fix it, as
+// the run-time-dims path does), keeps the one that needs the least memory (ties go to the
+// file's order and to views), leaves g's nodes in its order and records the choice in stats.
+MemoryPlan choose_schedule(Graph& g, const Analysis& analysis, const CompileOptions& options, CompileStats& stats) {
+  const std::vector<bool> orders =
+      options.memory_aware_order ? std::vector<bool>{*options.memory_aware_order} : std::vector<bool>{false, true};
+  const std::vector<bool> splits = options.split_views ? std::vector<bool>{*options.split_views} : std::vector<bool>{true, false};
+  const std::vector<Node> file_order = g.nodes;
+  std::optional<MemoryPlan> best;
+  std::vector<Node> best_nodes;
+  for (bool reorder : orders)
+    for (bool split_views : splits) {
+      g.nodes = file_order;
+      if (reorder) {
+        std::vector<Node> nodes;
+        for (std::size_t i : memory_aware_order(g, analysis, split_views)) nodes.push_back(file_order[i]);
+        g.nodes = std::move(nodes);
+      }
+      MemoryPlan candidate = plan_memory(g, analysis, true, true, split_views);
+      if (!best || candidate.arena_bytes < best->arena_bytes) {
+        best = std::move(candidate);
+        best_nodes = g.nodes;
+        stats.reordered = reorder;
+        stats.split_views = split_views;
+      }
+    }
+  g.nodes = std::move(best_nodes);
+  return std::move(*best);
+}
+
 }  // namespace
 
 Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<double>& values) {
@@ -185,34 +216,8 @@ PlannedModel plan_model(Model model, const CompileOptions& options) {
   for (const auto& pass : passes) stats.pass_changes.emplace_back(pass->name(), pass->run(g, analysis));
   if (!passes.empty()) analysis = infer_graph(g);
 
-  MemoryPlan plan = plan_memory(g, analysis, options.level == OptLevel::Extended, options.level != OptLevel::O0);
-  if (options.level == OptLevel::Extended) {
-    // The file's order is one schedule among many, and Split chunks as views save copies but
-    // keep their input alive longer: keep whichever combination needs the least memory (ties
-    // go to the file's order and to views). The run-time-dims path fixes both choices.
-    const std::vector<bool> orders = options.memory_aware_order ? std::vector<bool>{*options.memory_aware_order}
-                                                                : std::vector<bool>{false, true};
-    const std::vector<bool> splits = options.split_views ? std::vector<bool>{*options.split_views} : std::vector<bool>{true, false};
-    bool first = true;
-    Graph best_graph;
-    for (bool reorder : orders)
-      for (bool split_views : splits) {
-        Graph candidate_graph = g;
-        if (reorder) {
-          candidate_graph.nodes.clear();
-          for (std::size_t i : memory_aware_order(g, analysis, split_views)) candidate_graph.nodes.push_back(g.nodes[i]);
-        }
-        MemoryPlan candidate = plan_memory(candidate_graph, analysis, true, true, split_views);
-        if (first || candidate.arena_bytes < plan.arena_bytes) {
-          plan = std::move(candidate);
-          best_graph = std::move(candidate_graph);
-          stats.reordered = reorder;
-          stats.split_views = split_views;
-        }
-        first = false;
-      }
-    g = std::move(best_graph);
-  }
+  MemoryPlan plan = options.level == OptLevel::Extended ? choose_schedule(g, analysis, options, stats)
+                                                        : plan_memory(g, analysis, false, options.level != OptLevel::O0);
   summarize(g, analysis, plan, stats);
   pm.graph = std::move(g);
   pm.analysis = std::move(analysis);

@@ -67,6 +67,8 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
     throw Error(fmt::format("the model has {} run-time dims ({}); at most {} are supported, fix the others with --dim",
                             symbols.size(), fmt::join(symbols, ", "), kMaxRuntimeDims));
   const SampleGrid grid = make_sample_grid(symbols.size());
+  HeaderSpec spec = header_spec(model, options);
+  spec.runtime_offsets = true;
   std::vector<Sample> samples;
   for (const std::vector<int64_t>& point : grid.points) {
     CompileOptions o = options;
@@ -80,8 +82,6 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
       sample.planned = plan_model(model, o);
       if (!sample.planned.graph.data_dependent_dims.empty())
         throw UnsupportedError("an output whose size the data decides (NonZero, Unique...) in a model with run-time dims");
-      HeaderSpec spec = header_spec(model, options);
-      spec.runtime_offsets = true;
       sample.header = write_header(sample.planned.graph, sample.planned.analysis, sample.planned.plan, spec);
     } catch (const UnsupportedError& e) {
       throw UnsupportedError(fmt::format("with run-time dims sampled at {}: {}", point_text(symbols, point), e.what()));
@@ -127,8 +127,6 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
   for (const Sample& s : samples) bodies.push_back(s.header.infer_body);
   layout.infer_body = lift_code(grid, bodies, layout.vars, symbols);
 
-  HeaderSpec spec = header_spec(model, options);
-  spec.runtime_offsets = true;
   spec.dynamic = &layout;
   const Sample& base = samples[0];
   HeaderOutput out = write_header(base.planned.graph, base.planned.analysis, base.planned.plan, spec);

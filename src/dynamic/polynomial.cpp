@@ -48,12 +48,6 @@ constexpr int64_t kCheckPrimes[] = {131, 137, 139, 149, 151, 157, 163, 167, 173,
 
 }  // namespace
 
-Polynomial Polynomial::constant(std::size_t symbols, int64_t c) {
-  Polynomial p(symbols);
-  p.add_term(Exponents(symbols, 0), c);
-  return p;
-}
-
 void Polynomial::add_term(const Exponents& e, int64_t c) {
   if (c == 0) return;
   int64_t& slot = terms_[e];

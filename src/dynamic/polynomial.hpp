@@ -16,7 +16,6 @@ class Polynomial {
 
   Polynomial() = default;
   explicit Polynomial(std::size_t symbols) : symbols_(symbols) {}
-  static Polynomial constant(std::size_t symbols, int64_t c);
 
   std::size_t symbols() const { return symbols_; }
   const std::map<Exponents, int64_t>& terms() const { return terms_; }
