@@ -78,6 +78,13 @@ std::pair<int64_t, int64_t> bias_strides(const NodeView& v, const GemmDims& g) {
   return {s[0], s[1]};
 }
 
+// Adds input 2 (a row of n) to every row of the product and applies the epilogue, one pass.
+void emit_bias_rows(EmitContext& e, int64_t rows, int64_t n) {
+  const std::string f = e.epilogue();
+  e.use_kernel("elementwise");
+  e.line("detail::add_bias_rows({}, {}, {}, {}, {});", e.out(0), e.in(2), rows, n, f.empty() ? "detail::chain()" : f);
+}
+
 void add_gemm(Registry& r) {
   OpDef d;
   d.op_type = "Gemm";
@@ -100,6 +107,10 @@ void add_gemm(Registry& r) {
            alpha, e.in(0), ta ? g.m : g.k, e.in(1), tb ? g.k : g.n, cpp_float(0, t), e.out(0), g.n);
     if (e.has_input(2)) {
       const auto [rs, cs] = bias_strides(e, g);
+      if (rs == 0 && cs == 1 && e.node().attr_float("beta", 1.f) == 1.f) {
+        emit_bias_rows(e, g.m, g.n);
+        return;
+      }
       e.line("detail::add_bias_2d({}, {}, {}, {}, {}, {}, {});", e.out(0), e.in(2), g.m, g.n, rs, cs, beta);
     }
     e.apply_epilogue(e.out(0), g.m * g.n);
@@ -129,6 +140,16 @@ Shape matmul_symbolic_shape(const NodeView& v) {
   return out;
 }
 
+// One product of [batches * M, K] x [K, N]: B is one matrix (its batch dims all broadcast)
+// and A's batches follow one another, as do the output's.
+bool single_gemm(const NodeView& v, const MatMulPlan& p) {
+  if (p.a_offsets.size() == 1) return true;
+  if (v.input_rank(0) < 2) return false;
+  for (std::size_t d = 0; d < p.batch.size(); ++d)
+    if (p.batch[d] != 1 && (p.b_strides[d] != 0 || p.a_strides[d] == 0)) return false;
+  return v.input_rank(0) == int64_t(p.out_dims.size());
+}
+
 void add_matmul(Registry& r) {
   OpDef d;
   d.op_type = "MatMul";
@@ -137,6 +158,14 @@ void add_matmul(Registry& r) {
     require_float_input(v, 0);
     if (v.input_dtype(1) != v.input_dtype(0)) v.fail("A and B have different types");
     if (!v.input(0).has_shape || !v.input(1).has_shape) v.fail("operand ranks must be known");
+    if (v.num_inputs() > 2) {
+      if (v.node().domain.empty()) v.fail("MatMul takes 2 inputs, not {}", v.num_inputs());
+      const MatMulPlan p = plan_matmul(v);
+      const auto bias = v.input_dims(2);
+      if (!single_gemm(v, p) || v.input_dtype(2) != v.input_dtype(0) || element_count(bias) != p.n ||
+          (bias.size() != 1 && (bias.size() != 2 || bias[0] != 1)))
+        v.fail("the fused bias must be a row of {} for one product", p.n);
+    }
     return InferResult{{ValueInfo{v.input_dtype(0), matmul_symbolic_shape(v), true}}};
   };
   d.eval = [](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
@@ -153,9 +182,14 @@ void add_matmul(Registry& r) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("gemm");
     const MatMulPlan p = plan_matmul(e);
-    if (p.a_offsets.size() == 1) {
-      e.line("detail::gemm_rowmajor(false, false, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", p.m, p.n, p.k,
+    if (single_gemm(e, p)) {
+      const int64_t rows = int64_t(p.a_offsets.size()) * p.m;
+      e.line("detail::gemm_rowmajor(false, false, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", rows, p.n, p.k,
              cpp_float(1, e.input_dtype(0)), e.in(0), p.k, e.in(1), p.n, cpp_float(0, e.input_dtype(0)), e.out(0), p.n);
+      if (e.has_input(2)) {
+        emit_bias_rows(e, rows, p.n);
+        return;
+      }
     } else {
       e.line("detail::matmul_batched({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), p.batch.size(),
              e.int_array("batch", p.batch), e.int_array("a_strides", p.a_strides), e.int_array("b_strides", p.b_strides),
@@ -166,8 +200,10 @@ void add_matmul(Registry& r) {
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
     const MatMulPlan p = plan_matmul(v);
-    return 2 * int64_t(p.a_offsets.size()) * p.m * p.n * p.k;
+    return 2 * int64_t(p.a_offsets.size()) * p.m * p.n * p.k + (v.has_input(2) ? int64_t(p.a_offsets.size()) * p.m * p.n : 0);
   };
+  // The compiler's MatMul also takes a bias row (MatMulAddFusion) added with the epilogue.
+  r.add_internal(d);
   r.add(std::move(d));
 }
 

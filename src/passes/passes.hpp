@@ -83,7 +83,8 @@ std::unique_ptr<Pass> make_conv_batch_norm_fusion();
 std::unique_ptr<Pass> make_gemm_batch_norm_fusion();
 // Conv followed by an Add of a constant per-channel bias: folded into the conv's bias.
 std::unique_ptr<Pass> make_conv_add_fusion();
-// 2-D MatMul followed by an Add of a constant row vector: one Gemm.
+// MatMul followed by an Add of a constant row vector: one Gemm (2-D A), or the compiler's MatMul
+// with a bias input (A with batch dims: one product over all rows).
 std::unique_ptr<Pass> make_matmul_add_fusion();
 // Gemm with a constant transposed B and 2 to 4 rows: B stored untransposed (faster BLAS path).
 std::unique_ptr<Pass> make_gemm_weight_transpose();

@@ -1,11 +1,34 @@
 // Elementwise maps: unary, and binary with numpy broadcasting. Broadcast strides are computed
 // at generation time; a stride of 0 repeats an operand along that dimension.
 #pragma once
+#include "functors.hpp"
 #include "prelude.hpp"
+
+// f over n floats, 16 lanes at a time; the tail runs through the same lanes (zero-padded).
+template <class F>
+inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    ::sofiec::f32x16 v;
+    std::memcpy(&v, x + i, sizeof v);
+    f.lanes(v);
+    std::memcpy(y + i, &v, sizeof v);
+  }
+  if (i < n) {
+    ::sofiec::f32x16 v = {};
+    std::memcpy(&v, x + i, sizeof(float) * std::size_t(n - i));
+    f.lanes(v);
+    std::memcpy(y + i, &v, sizeof(float) * std::size_t(n - i));
+  }
+}
 
 template <class X, class Y, class F>
 inline void map_unary(const X* x, Y* y, int64_t n, F f) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+  if constexpr (std::is_same<X, float>::value && std::is_same<Y, float>::value && has_lanes<F>::value) {
+    map_lanes(x, y, n, f);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+  }
 }
 
 template <class A, class B, class Y, class F>

@@ -1,5 +1,6 @@
 // Matrix products. float goes to the BLAS; other types use a plain loop.
 #pragma once
+#include "functors.hpp"
 #include "prelude.hpp"
 
 // c[j] = alpha * dot(w[j, 0:k], a) + beta * c[j] for j < n: one event through a layer whose
@@ -131,6 +132,40 @@ inline void add_bias_2d(T* c, const T* bias, int64_t rows, int64_t cols, int64_t
                         T beta) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) c[i * cols + j] += beta * bias[i * row_stride + j * col_stride];
+}
+
+// c[i, j] = f(c[i, j] + bias[j]): a row-vector bias and the fused epilogue in one pass over
+// the product, while it is still in cache.
+template <class T, class F>
+inline void add_bias_rows(T* c, const T* bias, int64_t rows, int64_t cols, F f) {
+  if constexpr (std::is_same<T, float>::value && has_lanes<F>::value) {
+    for (int64_t i = 0; i < rows; ++i) {
+      float* row = c + i * cols;
+      int64_t j = 0;
+      for (; j + 16 <= cols; j += 16) {
+        ::sofiec::f32x16 v, b;
+        std::memcpy(&v, row + j, sizeof v);
+        std::memcpy(&b, bias + j, sizeof b);
+        v += b;
+        f.lanes(v);
+        std::memcpy(row + j, &v, sizeof v);
+      }
+      if (j < cols) {  // the tail, through the same lanes
+        const std::size_t bytes = sizeof(float) * std::size_t(cols - j);
+        ::sofiec::f32x16 v = {}, b = {};
+        std::memcpy(&v, row + j, bytes);
+        std::memcpy(&b, bias + j, bytes);
+        v += b;
+        f.lanes(v);
+        std::memcpy(row + j, &v, bytes);
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < rows; ++i) {
+      T* row = c + i * cols;
+      for (int64_t j = 0; j < cols; ++j) row[j] = f(row[j] + bias[j]);
+    }
+  }
 }
 
 // General Einsum: every output position sums, over the summed labels' positions, the product

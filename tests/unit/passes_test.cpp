@@ -167,6 +167,31 @@ TEST(Passes, MatMulAddBecomesGemm) {
   expect_same_numbers(matmul_add_tanh(), 6);
 }
 
+// A with batch dims (torch's Linear on [batch, tracks, features]) and a bias Add then Gelu.
+ModelBuilder batched_matmul_add_gelu() {
+  ModelBuilder b(20);
+  b.input("x", {2, 5, 3}).output("y");
+  b.init_floats("w", {3, 18}, std::vector<float>(54, 0.f));
+  for (int i = 0; i < 54; ++i) b.proto().mutable_graph()->mutable_initializer(0)->set_float_data(i, std::cos(float(i)));
+  std::vector<float> bias(18);
+  for (int i = 0; i < 18; ++i) bias[std::size_t(i)] = 0.1f * float(i) - 0.9f;
+  b.init_floats("bias", {18}, bias);
+  b.node("MatMul", {"x", "w"}, {"m"});
+  b.node("Add", {"bias", "m"}, {"a"});
+  b.node("Gelu", {"a"}, {"y"});
+  return b;
+}
+
+TEST(Passes, BatchedMatMulAddBecomesOneProductWithABiasRow) {
+  int changes = 0;
+  const Graph g = run_pass(batched_matmul_add_gelu(), make_matmul_add_fusion(), &changes);
+  EXPECT_EQ(changes, 1);
+  ASSERT_EQ(ops(g), (std::vector<std::string>{"MatMul", "Gelu"}));
+  EXPECT_EQ(g.nodes[0].domain, "ai.sofiec");
+  EXPECT_EQ(g.nodes[0].inputs.size(), 3u);
+  expect_same_numbers(batched_matmul_add_gelu(), 30);
+}
+
 ModelBuilder conv_add() {
   ModelBuilder b;
   b.input("x", {1, 1, 3, 3}).output("y");
