@@ -143,8 +143,27 @@ std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& te
     // A lifted value is known only at run time: the declaration it enters cannot be constexpr.
     for (std::size_t j = i; j-- > 0;) {
       const std::string tj = text_of(base, t0[j]);
-      if (t0[j].kind == Kind::Punct && (tj == ";" || tj == "{" || tj == "}")) {
-        if (tj == "{" && j > 0 && text_of(base, t0[j - 1]) == "=") continue;  // an array initializer
+      if (t0[j].kind == Kind::Punct && tj == ";") break;
+      if (t0[j].kind == Kind::Punct && tj == "}") {
+        // An earlier element of the same braced initializer ("{1, 2}, ...") is stepped over;
+        // the end of a block ends the search.
+        const std::string after = j + 1 < t0.size() ? text_of(base, t0[j + 1]) : "";
+        if (after != "," && after != "}") break;
+        for (int depth = 0; j > 0; --j) {
+          const std::string tk = text_of(base, t0[j]);
+          if (tk == "}") ++depth;
+          if (tk == "{" && --depth == 0) break;
+        }
+        continue;
+      }
+      if (t0[j].kind == Kind::Punct && tj == "{") {
+        // A braced initializer ("= {", "x{", "{{", ", {") encloses the value; a block does not.
+        const bool opens_initializer = j > 0 && [&] {
+          const std::string before = text_of(base, t0[j - 1]);
+          if (t0[j - 1].kind == Kind::Identifier) return before != "else" && before != "do" && before != "try";
+          return before == "=" || before == "," || before == "{";
+        }();
+        if (opens_initializer) continue;
         break;
       }
       // A static local would keep the first call's value: it becomes an automatic one.

@@ -21,7 +21,7 @@ namespace {
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {"functors"}},     {"conv", {"gemm", "functors"}},
     {"pool", {"conv"}}, {"softmax", {}},             {"normalization", {}}, {"movement", {}},
-    {"reduce", {}},          {"indexing", {}}, {"attention", {}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm"}},
+    {"reduce", {}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm"}},
     {"selection", {}}, {"arena", {}},
 };
 

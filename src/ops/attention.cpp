@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "emit/emit_context.hpp"
+#include "kernels.hpp"
 #include "ops/broadcast.hpp"
 #include "ops/registry.hpp"
 
@@ -237,12 +238,81 @@ void add_linear_attention(Registry& r) {
   r.add(std::move(d));
 }
 
+// The compiler's ScaledDotAttention (AttentionFusion): Softmax(Q K^T scaled) V with every
+// operand read, and the output written, through strides given as attributes.
+struct ScaledDotPlan {
+  std::vector<int64_t> batch, sizes, offsets, q_strides, k_strides, v_strides, y_strides, output_shape;
+};
+
+ScaledDotPlan plan_scaled_dot(const NodeView& v) {
+  const Node& n = v.node();
+  ScaledDotPlan p{n.attr_ints("batch"),     n.attr_ints("sizes"),     n.attr_ints("offsets"),   n.attr_ints("q_strides"),
+                  n.attr_ints("k_strides"), n.attr_ints("v_strides"), n.attr_ints("y_strides"), n.attr_ints("output_shape")};
+  if (p.batch.size() != 4 || p.sizes.size() != 4 || p.offsets.size() != 3 || p.q_strides.size() != 6 ||
+      p.k_strides.size() != 6 || p.v_strides.size() != 6 || p.y_strides.size() != 6)
+    v.fail("malformed attention layout");
+  for (int64_t d : p.batch) if (d < 1) v.fail("batch dims must be positive");
+  for (int64_t d : p.sizes) if (d < 1) v.fail("sizes must be positive");
+  // Every element an operand's strides reach must lie inside the tensor it reads or writes.
+  auto check = [&](const std::vector<int64_t>& strides, int64_t offset, int64_t rows, int64_t cols, int64_t size,
+                   const char* what) {
+    int64_t last = offset;
+    const int64_t extent[6] = {p.batch[0], p.batch[1], p.batch[2], p.batch[3], rows, cols};
+    for (int d = 0; d < 6; ++d) {
+      if (strides[std::size_t(d)] < 0) v.fail("{} has a negative stride", what);
+      last += strides[std::size_t(d)] * (extent[d] - 1);
+    }
+    if (offset < 0 || last >= size) v.fail("{} reaches element {} of {}", what, last, size);
+  };
+  const int64_t q_len = p.sizes[0], kv_len = p.sizes[1], head = p.sizes[2], v_head = p.sizes[3];
+  check(p.q_strides, p.offsets[0], q_len, head, element_count(v.input_dims(0)), "Q");
+  check(p.k_strides, p.offsets[1], head, kv_len, element_count(v.input_dims(1)), "K^T");
+  check(p.v_strides, p.offsets[2], kv_len, v_head, element_count(v.input_dims(2)), "V");
+  if (element_count(p.output_shape) != element_count(p.batch) * q_len * v_head) v.fail("output shape does not match");
+  check(p.y_strides, 0, q_len, v_head, element_count(p.output_shape), "the output");
+  return p;
+}
+
+void add_scaled_dot_attention(Registry& r) {
+  OpDef d;
+  d.op_type = "ScaledDotAttention";
+  d.types = "float";
+  d.infer = [](const NodeView& v) {
+    for (std::size_t i = 0; i < 3; ++i)
+      if (v.input_dtype(i) != DType::Float) v.fail("operands must be float");
+    const ScaledDotPlan p = plan_scaled_dot(v);
+    InferResult res{{static_value(DType::Float, p.output_shape)}};
+    res.workspace_bytes = int64_t(sizeof(float)) * rt::scaled_dot_scratch(p.sizes[1], p.sizes[2], p.sizes[3]);
+    return res;
+  };
+  d.emit = [](EmitContext& e) {
+    e.use_kernel("attention");
+    const ScaledDotPlan p = plan_scaled_dot(e);
+    auto arr = [](const std::vector<int64_t>& a) { return fmt::format("{{{}}}", fmt::join(a, ", ")); };
+    e.line("static constexpr detail::ScaledDotShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};", arr(p.batch),
+           p.sizes[0], p.sizes[1], p.sizes[2], p.sizes[3], arr(p.q_strides), arr(p.k_strides), arr(p.v_strides),
+           arr(p.y_strides), cpp_float(e.node().attr_float("scale", 1.f)), e.node().attr_int("divide", 0) != 0);
+    auto at = [](const std::string& base, int64_t offset) {
+      return offset ? fmt::format("{} + {}", base, offset) : base;
+    };
+    e.line("detail::scaled_dot_attention({}, {}, {}, {}, shape, reinterpret_cast<float*>({}));", at(e.in(0), p.offsets[0]),
+           at(e.in(1), p.offsets[1]), at(e.in(2), p.offsets[2]), e.out(0), e.workspace());
+  };
+  d.flops = [](const NodeView& v) {
+    const ScaledDotPlan p = plan_scaled_dot(v);
+    const int64_t per_row = 2 * p.sizes[1] * (p.sizes[2] + p.sizes[3]) + 5 * p.sizes[1];
+    return element_count(p.batch) * p.sizes[0] * per_row;
+  };
+  r.add_internal(std::move(d));
+}
+
 }  // namespace
 
 void register_attention_ops(Registry& r) {
   add_linear_attention(r);
   add_attention(r);
   add_rotary_embedding(r);
+  add_scaled_dot_attention(r);
 }
 
 }  // namespace sofiec

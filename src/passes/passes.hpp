@@ -88,6 +88,10 @@ std::unique_ptr<Pass> make_conv_add_fusion();
 std::unique_ptr<Pass> make_matmul_add_fusion();
 // Gemm with a constant transposed B and 2 to 4 rows: B stored untransposed (faster BLAS path).
 std::unique_ptr<Pass> make_gemm_weight_transpose();
+// MatMul(Q, K^T) [Div or Mul by a constant] Softmax MatMul(., V): one ScaledDotAttention of the
+// compiler's domain, reading Q, K^T and V (and writing its output) through strides in place of
+// the Reshape / Transpose / Split / Squeeze / Gather nodes around it.
+std::unique_ptr<Pass> make_attention_fusion();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();
 

@@ -4,6 +4,7 @@
 // scores and bias live in `scratch` (2 * total_len elements of T).
 #pragma once
 #include "prelude.hpp"
+#include "softmax.hpp"
 
 struct AttentionShape {
   int64_t batch, q_heads, kv_heads, q_len, kv_len, past_len, head_size, v_head_size;
@@ -100,6 +101,149 @@ inline void attention(const T* q, const T* k, const T* v, const M* mask, const T
       }
     }
   }
+}
+
+// Softmax(Q K^T scaled) V as exporters write it (MatMul, Div or Mul by a constant, Softmax,
+// MatMul; nodes fused by AttentionFusion), reading Q, K^T and V through strides so that the
+// head split and transposes around it are never copied. Per batch entry (up to 4 batch dims):
+// K^T and V are packed into scratch with rows padded to 16 lanes, then 4 query rows at a time
+// share every packed load (attention_rows4).
+struct ScaledDotShape {
+  int64_t batch[4];  // 1 where unused
+  int64_t q_len, kv_len, head_size, v_head_size;
+  // Per operand, in elements: strides along the 4 batch dims, then rows and columns
+  // (Q: query, feature; K^T: feature, key; V: key, feature; Y: query, feature).
+  int64_t q_strides[6], k_strides[6], v_strides[6], y_strides[6];
+  float scale;
+  bool divide;  // scores / scale (an exporter's Div) rather than scores * scale
+};
+
+// Scratch floats scaled_dot_attention needs: at most, so that the bound is a polynomial of the sizes.
+constexpr int64_t scaled_dot_scratch(int64_t kv_len, int64_t head_size, int64_t v_head_size) {
+  return (head_size + 4) * (kv_len + 15) + kv_len * (v_head_size + 15) + 4 * head_size;
+}
+
+// Four query rows (q_rows [4][head_size], zero rows past `rows`) against packed K^T
+// [head_size][keys] and V [kv_len][cols]: scores with their running maxima, exp and sums, then
+// the products with V scaled by 1/sum at the end; the four rows interleave at every step.
+inline void attention_rows4(const float* q_rows, const float* kt_pack, const float* v_pack, float* scores,
+                            int64_t head_size, int64_t kv_len, int64_t v_head_size, int64_t keys, int64_t cols,
+                            const ::sofiec::f32x16& scale, bool divide, int64_t rows, float* y, int64_t y_row,
+                            int64_t y_col) {
+  using ::sofiec::f32x16;
+  using ::sofiec::i32x16;
+  const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
+  const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  f32x16 peak0 = lowest, peak1 = lowest, peak2 = lowest, peak3 = lowest;
+  for (int64_t c = 0; c < keys; c += 16) {
+    f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, k;
+    for (int64_t f = 0; f < head_size; ++f) {
+      std::memcpy(&k, kt_pack + f * keys + c, sizeof k);
+      acc0 += q_rows[f] * k;
+      acc1 += q_rows[head_size + f] * k;
+      acc2 += q_rows[2 * head_size + f] * k;
+      acc3 += q_rows[3 * head_size + f] * k;
+    }
+    if (divide) {
+      acc0 /= scale, acc1 /= scale, acc2 /= scale, acc3 /= scale;
+    } else {
+      acc0 *= scale, acc1 *= scale, acc2 *= scale, acc3 *= scale;
+    }
+    if (c + 16 > kv_len) {  // padding keys take no part
+      const auto valid = lane < i32x16{} + int32_t(kv_len - c);
+      acc0 = valid ? acc0 : lowest, acc1 = valid ? acc1 : lowest, acc2 = valid ? acc2 : lowest, acc3 = valid ? acc3 : lowest;
+    }
+    peak0 = acc0 > peak0 ? acc0 : peak0, peak1 = acc1 > peak1 ? acc1 : peak1;
+    peak2 = acc2 > peak2 ? acc2 : peak2, peak3 = acc3 > peak3 ? acc3 : peak3;
+    std::memcpy(scores + c, &acc0, sizeof acc0);
+    std::memcpy(scores + keys + c, &acc1, sizeof acc1);
+    std::memcpy(scores + 2 * keys + c, &acc2, sizeof acc2);
+    std::memcpy(scores + 3 * keys + c, &acc3, sizeof acc3);
+  }
+  const float m0 = max_lanes(peak0), m1 = max_lanes(peak1), m2 = max_lanes(peak2), m3 = max_lanes(peak3);
+  f32x16 sum0 = {}, sum1 = {}, sum2 = {}, sum3 = {}, e0, e1, e2, e3;
+  for (int64_t c = 0; c < keys; c += 16) {
+    std::memcpy(&e0, scores + c, sizeof e0);
+    std::memcpy(&e1, scores + keys + c, sizeof e1);
+    std::memcpy(&e2, scores + 2 * keys + c, sizeof e2);
+    std::memcpy(&e3, scores + 3 * keys + c, sizeof e3);
+    e0 -= m0, e1 -= m1, e2 -= m2, e3 -= m3;
+    exp_lanes(e0), exp_lanes(e1), exp_lanes(e2), exp_lanes(e3);
+    if (c + 16 > kv_len) {
+      const auto valid = lane < i32x16{} + int32_t(kv_len - c);
+      const f32x16 zero = {};
+      e0 = valid ? e0 : zero, e1 = valid ? e1 : zero, e2 = valid ? e2 : zero, e3 = valid ? e3 : zero;
+    }
+    sum0 += e0, sum1 += e1, sum2 += e2, sum3 += e3;
+    std::memcpy(scores + c, &e0, sizeof e0);
+    std::memcpy(scores + keys + c, &e1, sizeof e1);
+    std::memcpy(scores + 2 * keys + c, &e2, sizeof e2);
+    std::memcpy(scores + 3 * keys + c, &e3, sizeof e3);
+  }
+  const float inv[4] = {1.f / sum_lanes(sum0), 1.f / sum_lanes(sum1), 1.f / sum_lanes(sum2), 1.f / sum_lanes(sum3)};
+  for (int64_t c = 0; c < cols; c += 16) {
+    f32x16 out[4] = {}, val;
+    for (int64_t j = 0; j < kv_len; ++j) {
+      std::memcpy(&val, v_pack + j * cols + c, sizeof val);
+      out[0] += scores[j] * val;
+      out[1] += scores[keys + j] * val;
+      out[2] += scores[2 * keys + j] * val;
+      out[3] += scores[3 * keys + j] * val;
+    }
+    const int64_t width = std::min<int64_t>(16, v_head_size - c);
+    for (int64_t r = 0; r < rows; ++r) {
+      out[r] *= inv[r];
+      float* yr = y + r * y_row + c * y_col;
+      if (y_col == 1) {
+        std::memcpy(yr, &out[r], sizeof(float) * std::size_t(width));
+      } else {
+        for (int64_t w = 0; w < width; ++w) yr[w * y_col] = out[r][w];
+      }
+    }
+  }
+}
+
+inline void scaled_dot_attention(const float* q, const float* kt, const float* v, float* y, const ScaledDotShape& s,
+                                 float* scratch) {
+  using ::sofiec::f32x16;
+  const int64_t keys = (s.kv_len + 15) / 16 * 16, cols = (s.v_head_size + 15) / 16 * 16;
+  float* kt_pack = scratch;                       // [head_size][keys]
+  float* v_pack = kt_pack + s.head_size * keys;   // [kv_len][cols]
+  float* scores = v_pack + s.kv_len * cols;       // [4][keys]
+  float* q_rows = scores + 4 * keys;              // [4][head_size]
+  const f32x16 scale = f32x16{} + s.scale;
+  int64_t at[4];
+  for (at[0] = 0; at[0] < s.batch[0]; ++at[0])
+    for (at[1] = 0; at[1] < s.batch[1]; ++at[1])
+      for (at[2] = 0; at[2] < s.batch[2]; ++at[2])
+        for (at[3] = 0; at[3] < s.batch[3]; ++at[3]) {
+          const float *qb = q, *kb = kt, *vb = v;
+          float* yb = y;
+          for (int d = 0; d < 4; ++d) {
+            qb += at[d] * s.q_strides[d];
+            kb += at[d] * s.k_strides[d];
+            vb += at[d] * s.v_strides[d];
+            yb += at[d] * s.y_strides[d];
+          }
+          for (int64_t f = 0; f < s.head_size; ++f) {
+            float* row = kt_pack + f * keys;
+            for (int64_t j = 0; j < s.kv_len; ++j) row[j] = kb[f * s.k_strides[4] + j * s.k_strides[5]];
+            for (int64_t j = s.kv_len; j < keys; ++j) row[j] = 0.f;
+          }
+          for (int64_t j = 0; j < s.kv_len; ++j) {
+            float* row = v_pack + j * cols;
+            for (int64_t c = 0; c < s.v_head_size; ++c) row[c] = vb[j * s.v_strides[4] + c * s.v_strides[5]];
+            for (int64_t c = s.v_head_size; c < cols; ++c) row[c] = 0.f;
+          }
+          for (int64_t i0 = 0; i0 < s.q_len; i0 += 4) {
+            const int64_t rows = std::min<int64_t>(4, s.q_len - i0);
+            for (int64_t r = 0; r < 4; ++r)
+              for (int64_t f = 0; f < s.head_size; ++f)
+                q_rows[r * s.head_size + f] = r < rows ? qb[(i0 + r) * s.q_strides[4] + f * s.q_strides[5]] : 0.f;
+            attention_rows4(q_rows, kt_pack, v_pack, scores, s.head_size, s.kv_len, s.v_head_size, keys, cols, scale,
+                            s.divide, rows, yb + i0 * s.y_strides[4], s.y_strides[4], s.y_strides[5]);
+          }
+        }
 }
 
 // Rotary position embedding of x [batch, heads, seq, head_size] addressed through strides

@@ -26,36 +26,78 @@ inline void exp_lanes(::sofiec::f32x16& x) {
   x = p * scale;
 }
 
-// Softmax of one contiguous row of floats, 16 lanes at a time (bit-identical from run to run;
-// the sum's order differs from a sequential loop by rounding only).
+// The largest and the sum of 16 lanes, halving the width each step (a tree, not a chain).
+inline float max_lanes(const ::sofiec::f32x16& v) {
+  typedef float f32x8 __attribute__((vector_size(32)));
+  typedef float f32x4 __attribute__((vector_size(16)));
+  f32x8 a, b;
+  std::memcpy(&a, &v, sizeof a);
+  std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
+  a = a > b ? a : b;
+  f32x4 c, d;
+  std::memcpy(&c, &a, sizeof c);
+  std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof c, sizeof d);
+  c = c > d ? c : d;
+  return std::max(std::max(c[0], c[1]), std::max(c[2], c[3]));
+}
+inline float sum_lanes(const ::sofiec::f32x16& v) {
+  typedef float f32x8 __attribute__((vector_size(32)));
+  typedef float f32x4 __attribute__((vector_size(16)));
+  f32x8 a, b;
+  std::memcpy(&a, &v, sizeof a);
+  std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
+  a += b;
+  f32x4 c, d;
+  std::memcpy(&c, &a, sizeof c);
+  std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof c, sizeof d);
+  c += d;
+  return (c[0] + c[2]) + (c[1] + c[3]);
+}
+
+// Softmax of one contiguous row of floats, 16 lanes at a time, the tail through the same
+// lanes (bit-identical from run to run; the sum's order differs from a sequential loop by
+// rounding only). y may be x.
 inline void softmax_row(const float* x, float* y, int64_t length) {
   using ::sofiec::f32x16;
-  float peak = x[0];
-  for (int64_t l = 1; l < length; ++l) peak = std::max(peak, x[l]);
   const int64_t l16 = length / 16 * 16;
+  const std::size_t tail_bytes = sizeof(float) * std::size_t(length - l16);
+  const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
+  f32x16 peaks = lowest, v;
+  for (int64_t l = 0; l < l16; l += 16) {
+    std::memcpy(&v, x + l, sizeof v);
+    peaks = v > peaks ? v : peaks;
+  }
+  if (l16 < length) {
+    v = lowest;
+    std::memcpy(&v, x + l16, tail_bytes);
+    peaks = v > peaks ? v : peaks;
+  }
+  const float peak = max_lanes(peaks);
   f32x16 sums = {};
   for (int64_t l = 0; l < l16; l += 16) {
-    f32x16 v;
     std::memcpy(&v, x + l, sizeof v);
     v -= peak;
     exp_lanes(v);
     sums += v;
     std::memcpy(y + l, &v, sizeof v);
   }
-  float sum = 0.f;
-  for (int l = 0; l < 16; ++l) sum += sums[l];
-  if (l16 < length) {  // the tail, through the same exp
-    f32x16 v = {};
-    std::memcpy(&v, x + l16, sizeof(float) * std::size_t(length - l16));
-    v -= peak;
-    exp_lanes(v);
-    for (int64_t l = l16; l < length; ++l) {
-      y[l] = v[l - l16];
-      sum += y[l];
-    }
+  f32x16 tail = {};
+  if (l16 < length) {
+    std::memcpy(&tail, x + l16, tail_bytes);
+    tail -= peak;
+    exp_lanes(tail);
+    for (int64_t l = 0; l < length - l16; ++l) sums[l] += tail[l];
   }
-  const float scale = 1.f / sum;
-  for (int64_t l = 0; l < length; ++l) y[l] *= scale;
+  const float scale = 1.f / sum_lanes(sums);
+  for (int64_t l = 0; l < l16; l += 16) {
+    std::memcpy(&v, y + l, sizeof v);
+    v *= scale;
+    std::memcpy(y + l, &v, sizeof v);
+  }
+  if (l16 < length) {
+    tail *= scale;
+    std::memcpy(y + l16, &tail, tail_bytes);
+  }
 }
 
 template <class T>
