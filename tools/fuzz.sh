@@ -2,7 +2,8 @@
 # Fuzzes the compiler (tests/fuzz/fuzz_compile.cpp) with libFuzzer, ASan and UBSan:
 #   tools/fuzz.sh [SECONDS] [extra libFuzzer flags...]     (default 120 s)
 # Seeds: every model.onnx of the ONNX backend test suite (../shared/onnx-backend-tests or
-# $SOFIEC_BACKEND_TESTS), linked, not copied, into build-fuzz/seeds. First replays the
+# $SOFIEC_BACKEND_TESTS) and of tests/fuzz/seeds (patterns the suite lacks), linked, not
+# copied, into build-fuzz/seeds. First replays the
 # committed regression inputs (tests/fuzz/regressions). Fails on any crash, sanitizer
 # report, input slower than 2 s or allocation above 2 GiB; the input is left in
 # build-fuzz/artifacts/ (minimize it with -minimize_crash=1 and commit it as a regression).
@@ -19,6 +20,9 @@ for model in "$suite"/*/*/model.onnx; do
   [ -f "$model" ] || continue
   i=$((i + 1))
   ln -sf "$model" "build-fuzz/seeds/seed$i.onnx"
+done
+for model in tests/fuzz/seeds/*.onnx; do  # patterns the suite lacks (tests/fuzz/make_seeds.py)
+  ln -sf "$(pwd)/$model" "build-fuzz/seeds/own_$(basename "$model")"
 done
 # A fixed seed: the same run explores the same inputs on any machine (a slower one explores
 # a prefix of them), so the test command's short run is reproducible.

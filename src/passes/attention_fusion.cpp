@@ -224,6 +224,8 @@ class AttentionFusion : public Pass {
         (*v)[batch_rank] != (*kt)[batch_rank + 1] || g.value(pv.inputs[1]).dtype != DType::Float)
       return false;
     if (batch_rank > 4) return false;
+    for (const auto* dims : {&*q, &*kt, &*v})
+      if (std::find(dims->begin(), dims->end(), 0) != dims->end()) return false;  // empty: nothing to fuse
 
     // The output: in place of the Transpose that merges heads, when one follows.
     std::string out = pv.outputs[0];

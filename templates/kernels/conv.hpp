@@ -1,6 +1,7 @@
 // Convolution of any spatial rank as im2col + GEMM per (batch, group).
 #pragma once
 #include "prelude.hpp"
+#include "elementwise.hpp"
 #include "functors.hpp"
 #include "gemm.hpp"
 
@@ -128,12 +129,8 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
       }
       T* yg = y + (n * filters + grp * mg) * osize;
       gemm_rowmajor(false, false, mg, osize, kdim, T(1), w + grp * mg * kdim, kdim, src, osize, T(0), yg, osize);
-      for (int64_t m = 0; m < mg; ++m) {
-        const T b = bias ? bias[grp * mg + m] : T(0);
-        T* row = yg + m * osize;
-        if (bias || !std::is_same<E, functor_chain<>>::value)
-          for (int64_t o = 0; o < osize; ++o) row[o] = epilogue(T(row[o] + b));
-      }
+      if (bias || !std::is_same<E, functor_chain<>>::value)
+        for (int64_t m = 0; m < mg; ++m) add_then(yg + m * osize, osize, bias ? bias[grp * mg + m] : T(0), epilogue);
     }
 }
 

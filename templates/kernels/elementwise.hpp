@@ -22,6 +22,24 @@ inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
   }
 }
 
+// y[i] = f(y[i] + b) over n elements (a bias and an activation after a product), in place.
+template <class T, class F>
+inline void add_then(T* y, int64_t n, T b, const F& f) {
+  if constexpr (std::is_same<T, float>::value && has_lanes<F>::value) {
+    struct shifted {
+      const F& f;
+      float b;
+      void lanes(::sofiec::f32x16& v) const {
+        v += b;
+        f.lanes(v);
+      }
+    };
+    map_lanes(y, y, n, shifted{f, b});
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = f(T(y[i] + b));
+  }
+}
+
 template <class X, class Y, class F>
 inline void map_unary(const X* x, Y* y, int64_t n, F f) {
   if constexpr (std::is_same<X, float>::value && std::is_same<Y, float>::value && has_lanes<F>::value) {

@@ -14,6 +14,21 @@ enum class PoolKind { Max, Average, AverageCountPad, Lp };
 template <class T>
 inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, bool max) {
   const int64_t in_h = g.in[0], in_w = g.in[1], out_h = g.out[0], out_w = g.out[1];
+  // The larger of a and b, NaN if either is: a select, no branch to mispredict.
+  auto max_nan = [](T a, T b) { return (b > a || b != b) ? b : a; };
+  if (max && g.kernel[0] == 2 && g.kernel[1] == 2 && g.stride[0] == 2 && g.stride[1] == 2 && g.pad_begin[0] == 0 &&
+      g.pad_begin[1] == 0 && 2 * out_h <= in_h && 2 * out_w <= in_w) {
+    // 2x2 windows of stride 2, all inside: four loads per output.
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t oi = 0; oi < out_h; ++oi) {
+        const T* r0 = x + (p * in_h + 2 * oi) * in_w;
+        const T* r1 = r0 + in_w;
+        T* yr = y + (p * out_h + oi) * out_w;
+        for (int64_t oj = 0; oj < out_w; ++oj)
+          yr[oj] = max_nan(max_nan(r0[2 * oj], r0[2 * oj + 1]), max_nan(r1[2 * oj], r1[2 * oj + 1]));
+      }
+    return;
+  }
   for (int64_t p = 0; p < planes; ++p) {
     const T* xp = x + p * in_h * in_w;
     T* yp = y + p * out_h * out_w;
@@ -23,14 +38,11 @@ inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, boo
       for (int64_t oj = 0; oj < out_w; ++oj) {
         const int64_t w0 = std::max<int64_t>(oj * g.stride[1] - g.pad_begin[1], 0);
         const int64_t w1 = std::min<int64_t>(oj * g.stride[1] - g.pad_begin[1] + g.kernel[1], in_w);
-        T acc = max ? std::numeric_limits<T>::lowest() : T(0);
-        bool first = true;
+        T acc = max ? (h0 < h1 && w0 < w1 ? xp[h0 * in_w + w0] : std::numeric_limits<T>::lowest()) : T(0);
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t w = w0; w < w1; ++w) {
             const T v = xp[h * in_w + w];
-            if (!max) acc += v;
-            else if (first || v > acc || (v != v && acc == acc)) acc = v;
-            first = false;
+            acc = max ? max_nan(acc, v) : acc + v;
           }
         const int64_t count = (h1 > h0 ? h1 - h0 : 0) * (w1 > w0 ? w1 - w0 : 0);
         yp[oi * out_w + oj] = max ? acc : (count ? acc / T(count) : T(0));

@@ -71,3 +71,29 @@ TEST(Kernels, BiasRowsAddTheRowThenTheEpilogue) {
 
 }  // namespace
 }  // namespace sofiec
+
+namespace sofiec {
+namespace {
+
+TEST(Kernels, MaxPoolPropagatesNaNOnBothPaths) {
+  // 4x4 plane: the 2x2 stride-2 path and the general path (3x3 windows, stride 1).
+  std::vector<float> x(16);
+  for (int i = 0; i < 16; ++i) x[std::size_t(i)] = float((i * 7) % 16) - 8.f;
+  x[5] = NAN;
+  rt::ConvGeometry quad{2, {4, 4}, {2, 2}, {2, 2}, {2, 2}, {1, 1}, {0, 0}};
+  std::vector<float> y(4);
+  rt::pool_2d(x.data(), y.data(), 1, quad, true);
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], std::max({x[2], x[3], x[6], x[7]}));
+  EXPECT_EQ(y[2], std::max({x[8], x[9], x[12], x[13]}));
+  EXPECT_EQ(y[3], std::max({x[10], x[11], x[14], x[15]}));
+  rt::ConvGeometry nine{2, {4, 4}, {2, 2}, {3, 3}, {1, 1}, {1, 1}, {0, 0}};
+  rt::pool_2d(x.data(), y.data(), 1, nine, true);
+  for (float v : y) EXPECT_TRUE(std::isnan(v));  // every 3x3 window holds x[5]
+  x[5] = -100.f;
+  rt::pool_2d(x.data(), y.data(), 1, nine, true);
+  EXPECT_EQ(y[3], std::max({x[5], x[6], x[7], x[9], x[10], x[11], x[13], x[14], x[15]}));
+}
+
+}  // namespace
+}  // namespace sofiec
