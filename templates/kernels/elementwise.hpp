@@ -49,21 +49,69 @@ inline void map_unary(const X* x, Y* y, int64_t n, F f) {
   }
 }
 
+// f over n float pairs, 16 lanes at a time; an operand of step 0 repeats its first element,
+// one of step 1 is read in order. The tail runs through the same lanes (zero-padded).
+template <class F>
+inline void map_lanes2(const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n, const F& f) {
+  using ::sofiec::f32x16;
+  const f32x16 a0 = f32x16{} + a[0], b0 = f32x16{} + b[0];
+  int64_t i = 0;
+  f32x16 va, vb;
+  for (; i + 16 <= n; i += 16) {
+    if (a_step) std::memcpy(&va, a + i, sizeof va);
+    else va = a0;
+    if (b_step) std::memcpy(&vb, b + i, sizeof vb);
+    else vb = b0;
+    f.lanes(va, vb);
+    std::memcpy(y + i, &va, sizeof va);
+  }
+  if (i < n) {
+    const std::size_t bytes = sizeof(float) * std::size_t(n - i);
+    va = a_step ? f32x16{} : a0;
+    vb = b_step ? f32x16{} : b0;
+    if (a_step) std::memcpy(&va, a + i, bytes);
+    if (b_step) std::memcpy(&vb, b + i, bytes);
+    f.lanes(va, vb);
+    std::memcpy(y + i, &va, bytes);
+  }
+}
+
+template <class A, class B, class Y, class F>
+constexpr bool float_lanes2_v = std::is_same<A, float>::value && std::is_same<B, float>::value &&
+                                std::is_same<Y, float>::value && has_binary_lanes<F>::value;
+
+// The same for the operand pack of a strided map: false unless it has two.
+template <class Y, class F, class... X> struct float_lanes2_pack : std::false_type {};
+template <class Y, class F, class A, class B>
+struct float_lanes2_pack<Y, F, A, B> : std::integral_constant<bool, float_lanes2_v<A, B, Y, F>> {};
+
 template <class A, class B, class Y, class F>
 inline void map_binary_same(const A* a, const B* b, Y* y, int64_t n, F f) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+  if constexpr (float_lanes2_v<A, B, Y, F>) {
+    map_lanes2(a, 1, b, 1, y, n, f);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+  }
 }
 
 template <class A, class B, class Y, class F>
 inline void map_binary_scalar_b(const A* a, const B* b, Y* y, int64_t n, F f) {
-  const B s = b[0];
-  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], s);
+  if constexpr (float_lanes2_v<A, B, Y, F>) {
+    map_lanes2(a, 1, b, 0, y, n, f);
+  } else {
+    const B s = b[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], s);
+  }
 }
 
 template <class A, class B, class Y, class F>
 inline void map_binary_scalar_a(const A* a, const B* b, Y* y, int64_t n, F f) {
-  const A s = a[0];
-  for (int64_t i = 0; i < n; ++i) y[i] = f(s, b[i]);
+  if constexpr (float_lanes2_v<A, B, Y, F>) {
+    map_lanes2(a, 0, b, 1, y, n, f);
+  } else {
+    const A s = a[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(s, b[i]);
+  }
 }
 
 // General case: any number of operands broadcast to rank >= 1 output dims. strides holds
@@ -80,7 +128,22 @@ inline void map_strided_impl(std::index_sequence<K...>, Y* y, int rank, const in
   int64_t offset[n] = {};
   int64_t index[16] = {0};
   for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
+    if constexpr (float_lanes2_pack<Y, F, X...>::value) {
+      if (step[0] <= 1 && step[1] <= 1 && step[0] >= 0 && step[1] >= 0) {
+        const float* ops[2] = {(x + offset[K])...};
+        map_lanes2(ops[0], step[0], ops[1], step[1], y, inner, f);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
+      }
+    } else if constexpr (n == 1 && std::is_same<Y, float>::value && (std::is_same<X, float>::value && ...) &&
+                         has_lanes<F>::value) {
+      const float* ops[1] = {(x + offset[K])...};
+      if (step[0] == 1) map_lanes(ops[0], y, inner, f);
+      else
+        for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
+    } else {
+      for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
+    }
     y += inner;
     for (int d = rank - 2; d >= 0; --d) {
       ((offset[K] += strides[K * std::size_t(rank) + std::size_t(d)]), ...);

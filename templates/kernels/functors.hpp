@@ -35,8 +35,20 @@ template <class F, class E> struct with_epilogue {
   F f;
   E e;
   template <class... T> auto operator()(T... x) const { return e(f(x...)); }
+  template <class V = ::sofiec::f32x16, std::enable_if_t<sizeof(V) != 0, int> = 0>
+  auto lanes(V& a, const V& b) const -> decltype(f.lanes(a, b), e.lanes(a), void()) {
+    f.lanes(a, b);
+    e.lanes(a);
+  }
 };
 template <class F, class E> with_epilogue<F, E> then(F f, E e) { return {f, e}; }
+
+// A binary functor with a 16-lane form: f.lanes(a, b) replaces each lane of a by f(a, b).
+template <class F, class = void> struct has_binary_lanes : std::false_type {};
+template <class F>
+struct has_binary_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::declval<::sofiec::f32x16&>(),
+                                                                               std::declval<const ::sofiec::f32x16&>()))>>
+    : std::true_type {};
 
 // Integer arithmetic wraps around (two's complement), as ONNX runtimes do; C++ leaves signed
 // overflow undefined, so it is done on the unsigned type of at least int's width.
@@ -48,18 +60,21 @@ struct op_add {
     if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) + wrap_unsigned_t<T>(b)); }
     else { return a + b; }
   }
+  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a + b; }
 };
 struct op_sub {
   template <class T> T operator()(T a, T b) const {
     if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) - wrap_unsigned_t<T>(b)); }
     else { return a - b; }
   }
+  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a - b; }
 };
 struct op_mul {
   template <class T> T operator()(T a, T b) const {
     if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) * wrap_unsigned_t<T>(b)); }
     else { return a * b; }
   }
+  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a * b; }
 };
 struct op_div {
   template <class T> T operator()(T a, T b) const {
@@ -73,6 +88,7 @@ struct op_div {
       return a / b;
     }
   }
+  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a / b; }
 };
 struct op_pow {
   template <class T, class U> T operator()(T a, U b) const {
@@ -108,13 +124,67 @@ struct op_leaky_relu {
     x = x >= zero ? x : alpha * x;
   }
 };
+// The integer lanes matching V (float or f32x16), for exponent bits.
+template <class V> struct int_lanes { using type = int32_t; };
+template <> struct int_lanes<::sofiec::f32x16> { using type = ::sofiec::i32x16; };
+template <class I, class V> inline void to_int_lanes(const V& v, I& out) {
+  if constexpr (std::is_same<V, float>::value) { out = I(v); }
+  else { out = __builtin_convertvector(v, I); }
+}
+
+// e^x in place for float or f32x16: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, p of degree
+// 6 (within 3 ulp of e^x) for x in [-87.3, 88]; below, the smallest normal float (not 0),
+// above, 2^127 * e^0.3; NaN stays NaN. One sequence of operations for both forms, so that
+// vector code and its scalar tails agree bit for bit.
+template <class V> inline void exp_poly(V& x) {
+  using I = typename int_lanes<V>::type;
+  const V lo = V{} - 87.3f, hi = V{} + 88.0f, zero = V{};
+  const auto is_nan = x != x;
+  const V nan = x;
+  x = is_nan ? zero : x;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23.
+  const V shifted = x * 1.44269504f + 12582912.0f;
+  const V n = shifted - 12582912.0f;
+  const V r = x - n * 0.693145752f - n * 1.42860677e-6f;  // ln2 split so that n * ln2 is exact
+  V p = r * (1.0f / 720) + (1.0f / 120);
+  p = p * r + (1.0f / 24);
+  p = p * r + (1.0f / 6);
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  I bits;
+  to_int_lanes(n, bits);
+  bits = (bits + 127) << 23;
+  V scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  x = p * scale;
+  x = is_nan ? nan : x;
+}
+
+// 1 / (1 + e^-x) from e = e^-|x| (never overflows): 1 / (1 + e), or e times it below 0.
+template <class V> inline void sigmoid_poly(V& x) {
+  const V zero = V{};
+  V e = x < zero ? x : zero - x;
+  exp_poly(e);
+  const V s = 1.0f / (1.0f + e);
+  x = x >= zero ? s : (x < zero ? e * s : x);  // NaN stays NaN
+}
+
 struct op_sigmoid {
   template <class T> T operator()(T x) const {
-    // Split by sign so that exp never overflows.
-    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-    const T e = std::exp(x);
-    return e / (T(1) + e);
+    if constexpr (std::is_same<T, float>::value) {
+      sigmoid_poly(x);
+      return x;
+    } else {
+      // Split by sign so that exp never overflows.
+      if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+      const T e = std::exp(x);
+      return e / (T(1) + e);
+    }
   }
+  void lanes(::sofiec::f32x16& x) const { sigmoid_poly(x); }
 };
 struct op_tanh { template <class T> T operator()(T x) const { return std::tanh(x); } };
 struct op_exp { template <class T> T operator()(T x) const { return std::exp(x); } };
@@ -339,6 +409,11 @@ struct op_gelu_tanh {
 struct op_swish {
   float alpha;
   template <class T> T operator()(T x) const { return x * op_sigmoid{}(T(alpha) * x); }
+  void lanes(::sofiec::f32x16& x) const {
+    ::sofiec::f32x16 s = alpha * x;
+    sigmoid_poly(s);
+    x = x * s;
+  }
 };
 struct op_swiglu {
   float alpha;

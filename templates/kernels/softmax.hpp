@@ -1,30 +1,10 @@
 // Softmax over the middle dimension of [outer, length, inner].
 #pragma once
+#include "functors.hpp"
 #include "prelude.hpp"
 
-// e^x for 16 lanes, in place: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, p of degree 6
-// (within 2 ulp of expf) for x in [-87.3, 88]; below, the smallest normal float, not 0.
-inline void exp_lanes(::sofiec::f32x16& x) {
-  using ::sofiec::f32x16;
-  using ::sofiec::i32x16;
-  const f32x16 lo = f32x16{} - 87.3f, hi = f32x16{} + 88.0f;
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23.
-  const f32x16 shifted = x * 1.44269504f + 12582912.0f;
-  const f32x16 n = shifted - 12582912.0f;
-  const f32x16 r = x - n * 0.693145752f - n * 1.42860677e-6f;  // ln2 split so that n * ln2 is exact
-  f32x16 p = r * (1.0f / 720) + (1.0f / 120);
-  p = p * r + (1.0f / 24);
-  p = p * r + (1.0f / 6);
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const i32x16 bits = (__builtin_convertvector(n, i32x16) + 127) << 23;
-  f32x16 scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  x = p * scale;
-}
+// e^x for 16 lanes, in place (functors.hpp's exp_poly).
+inline void exp_lanes(::sofiec::f32x16& x) { exp_poly(x); }
 
 // The largest and the sum of 16 lanes, halving the width each step (a tree, not a chain).
 inline float max_lanes(const ::sofiec::f32x16& v) {

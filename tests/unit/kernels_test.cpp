@@ -47,13 +47,48 @@ void expect_lanes_match_scalar(const F& f, float from, float to) {
 
 TEST(Kernels, LanesAgreeWithTheScalarFormBitForBit) {
   static_assert(rt::has_lanes<rt::op_gelu>::value && rt::has_lanes<rt::op_relu>::value, "");
-  static_assert(!rt::has_lanes<rt::op_sigmoid>::value, "no 16-lane sigmoid yet");
+  static_assert(!rt::has_lanes<rt::op_tanh>::value, "no 16-lane tanh yet");
   static_assert(rt::has_lanes<decltype(rt::chain(rt::op_gelu{}, rt::op_relu{}))>::value, "");
-  static_assert(!rt::has_lanes<decltype(rt::chain(rt::op_gelu{}, rt::op_sigmoid{}))>::value, "");
+  static_assert(!rt::has_lanes<decltype(rt::chain(rt::op_gelu{}, rt::op_tanh{}))>::value, "");
   expect_lanes_match_scalar(rt::op_erf{}, -5.f, 5.f);
   expect_lanes_match_scalar(rt::op_gelu{}, -9.f, 9.f);
   expect_lanes_match_scalar(rt::op_leaky_relu{0.1f}, -3.f, 3.f);
   expect_lanes_match_scalar(rt::chain(rt::op_gelu{}, rt::op_relu{}), -4.f, 4.f);
+  expect_lanes_match_scalar(rt::op_sigmoid{}, -100.f, 100.f);
+  expect_lanes_match_scalar(rt::op_swish{1.5f}, -30.f, 30.f);
+}
+
+TEST(Kernels, ExpAndSigmoidAreWithinAFewUlp) {
+  double worst_exp = 0, worst_sigmoid = 0;
+  for (float x = -87.f; x <= 88.f; x += 1.0f / 64) {
+    float e = x;
+    rt::exp_poly(e);
+    worst_exp = std::max(worst_exp, ulps(e, std::exp(double(x))));
+    worst_sigmoid = std::max(worst_sigmoid, ulps(rt::op_sigmoid{}(x), 1 / (1 + std::exp(-double(x)))));
+  }
+  EXPECT_LE(worst_exp, 3.0);
+  EXPECT_LE(worst_sigmoid, 4.0);
+  EXPECT_TRUE(std::isnan(rt::op_sigmoid{}(NAN)));
+  EXPECT_EQ(rt::op_sigmoid{}(200.f), 1.f);
+  EXPECT_LT(rt::op_sigmoid{}(-200.f), 1e-37f);
+}
+
+TEST(Kernels, BinaryMapsThroughLanesMatchTheScalarLoop) {
+  const int64_t n = 37;  // two blocks of 16 and a tail
+  std::vector<float> a(n), b(n), y(n);
+  for (int64_t i = 0; i < n; ++i) a[i] = 0.3f * float(i) - 5.f, b[i] = 1.f + 0.01f * float(i * i);
+  const auto f = rt::then(rt::op_div{}, rt::chain(rt::op_swish{1.f}));
+  static_assert(rt::has_binary_lanes<decltype(f)>::value, "");
+  rt::map_binary_same(a.data(), b.data(), y.data(), n, f);
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(y[i], f(a[i], b[i])) << i;
+  rt::map_binary_scalar_a(a.data(), b.data(), y.data(), n, f);
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(y[i], f(a[0], b[i])) << i;
+  // Broadcast [2, n] + [1, n] through the strided map: a row repeats (step 0 outside).
+  std::vector<float> two(2 * n), out(2 * n);
+  for (int64_t i = 0; i < 2 * n; ++i) two[i] = float(i % 7) - 3.f;
+  const int64_t dims[] = {2, n}, strides[] = {n, 1, 0, 1};
+  rt::map_strided(out.data(), 2, dims, strides, f, two.data(), b.data());
+  for (int64_t i = 0; i < 2 * n; ++i) EXPECT_EQ(out[i], f(two[i], b[i % n])) << i;
 }
 
 TEST(Kernels, BiasRowsAddTheRowThenTheEpilogue) {
