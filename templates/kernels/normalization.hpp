@@ -2,6 +2,42 @@
 #pragma once
 #include "prelude.hpp"
 
+// Sum over n values of x[i] - center, or of its square, in double: 8 independent lanes for
+// float (a chain of dependent adds would wait on each one), then summed pairwise.
+template <class T>
+inline double centered_sum(const T* x, int64_t n, double center, bool square) {
+  if constexpr (std::is_same<T, float>::value) {
+    typedef float f32x8 __attribute__((vector_size(32)));
+    typedef double f64x8 __attribute__((vector_size(64)));
+    f64x8 acc = {};
+    const f64x8 c = f64x8{} + center;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      f32x8 v;
+      std::memcpy(&v, x + i, sizeof v);
+      const f64x8 d = __builtin_convertvector(v, f64x8) - c;
+      acc += square ? d * d : d;
+    }
+    if (i < n) {  // the tail: padding lanes masked to 0
+      typedef int64_t i64x8 __attribute__((vector_size(64)));
+      const i64x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+      f32x8 v = {};
+      std::memcpy(&v, x + i, sizeof(float) * std::size_t(n - i));
+      f64x8 d = __builtin_convertvector(v, f64x8) - c;
+      d = lane < i64x8{} + (n - i) ? d : f64x8{};
+      acc += square ? d * d : d;
+    }
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+  } else {
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double d = double(x[i]) - center;
+      total += square ? d * d : d;
+    }
+    return total;
+  }
+}
+
 // Inference-mode batch normalization: y = (x - mean) / sqrt(var + eps) * scale + bias.
 template <class T>
 inline void batch_norm(const T* x, const T* scale, const T* bias, const T* mean, const T* var, T* y, int64_t batch,
@@ -28,15 +64,10 @@ inline void batch_norm_training(const T* x, const T* scale, const T* bias, const
   const double count = double(batch * spatial);
   for (int64_t c = 0; c < channels; ++c) {
     double sum = 0, squares = 0;
-    for (int64_t n = 0; n < batch; ++n) {
-      const T* xs = x + (n * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) sum += double(xs[i]);
-    }
+    for (int64_t n = 0; n < batch; ++n) sum += centered_sum(x + (n * channels + c) * spatial, spatial, 0.0, false);
     const double batch_mean = count > 0 ? sum / count : 0.0;
-    for (int64_t n = 0; n < batch; ++n) {
-      const T* xs = x + (n * channels + c) * spatial;
-      for (int64_t i = 0; i < spatial; ++i) squares += (double(xs[i]) - batch_mean) * (double(xs[i]) - batch_mean);
-    }
+    for (int64_t n = 0; n < batch; ++n)
+      squares += centered_sum(x + (n * channels + c) * spatial, spatial, batch_mean, true);
     const double batch_var = count > 0 ? squares / count : 0.0;
     const double k = double(scale[c]) / std::sqrt(batch_var + double(epsilon));
     for (int64_t n = 0; n < batch; ++n) {
@@ -59,14 +90,8 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
   for (int64_t o = 0; o < outer; ++o) {
     const T* xs = x + o * inner;
     T* ys = y + o * inner;
-    double mean = 0;
-    if (!rms) {
-      for (int64_t i = 0; i < inner; ++i) mean += double(xs[i]);
-      mean /= double(inner);
-    }
-    double var = 0;
-    for (int64_t i = 0; i < inner; ++i) var += (double(xs[i]) - mean) * (double(xs[i]) - mean);
-    var /= double(inner);
+    const double mean = rms ? 0.0 : centered_sum(xs, inner, 0.0, false) / double(inner);
+    const double var = centered_sum(xs, inner, mean, true) / double(inner);
     const double inv_std = 1.0 / std::sqrt(var + double(epsilon));
     for (int64_t i = 0; i < inner; ++i) {
       const double v = (double(xs[i]) - mean) * inv_std * double(scale[i * scale_step]);
@@ -88,11 +113,8 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
     for (int64_t g = 0; g < groups; ++g) {
       const T* xs = x + (n * channels + g * per) * spatial;
       T* ys = y + (n * channels + g * per) * spatial;
-      double mean = 0, var = 0;
-      for (int64_t i = 0; i < span; ++i) mean += double(xs[i]);
-      mean /= double(span);
-      for (int64_t i = 0; i < span; ++i) var += (double(xs[i]) - mean) * (double(xs[i]) - mean);
-      var /= double(span);
+      const double mean = centered_sum(xs, span, 0.0, false) / double(span);
+      const double var = centered_sum(xs, span, mean, true) / double(span);
       const double inv_std = 1.0 / std::sqrt(var + double(epsilon));
       for (int64_t c = 0; c < per; ++c) {
         const int64_t p = per_group ? g : g * per + c;

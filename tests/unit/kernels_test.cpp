@@ -132,3 +132,22 @@ TEST(Kernels, MaxPoolPropagatesNaNOnBothPaths) {
 
 }  // namespace
 }  // namespace sofiec
+
+namespace sofiec {
+namespace {
+
+TEST(Kernels, CenteredSumsInLanesMatchASequentialDoubleSum) {
+  for (int64_t n : {1, 7, 8, 13, 64, 1001}) {
+    std::vector<float> x(std::size_t(n));
+    for (int64_t i = 0; i < n; ++i) x[std::size_t(i)] = std::sin(0.1f * float(i)) * 100.f + 3.f;
+    double sum = 0, squares = 0;
+    for (float v : x) sum += double(v);
+    const double mean = sum / double(n);
+    for (float v : x) squares += (double(v) - mean) * (double(v) - mean);
+    EXPECT_NEAR(rt::centered_sum(x.data(), n, 0.0, false), sum, 1e-9 * (1 + std::fabs(sum))) << n;
+    EXPECT_NEAR(rt::centered_sum(x.data(), n, mean, true), squares, 1e-9 * (1 + squares)) << n;
+  }
+}
+
+}  // namespace
+}  // namespace sofiec
