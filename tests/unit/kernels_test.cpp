@@ -138,7 +138,7 @@ namespace {
 
 TEST(Kernels, CenteredSumsInLanesMatchASequentialDoubleSum) {
   for (int64_t n : {1, 7, 8, 13, 64, 1001}) {
-    std::vector<float> x(std::size_t(n));
+    std::vector<float> x(static_cast<std::size_t>(n));
     for (int64_t i = 0; i < n; ++i) x[std::size_t(i)] = std::sin(0.1f * float(i)) * 100.f + 3.f;
     double sum = 0, squares = 0;
     for (float v : x) sum += double(v);
