@@ -4,6 +4,7 @@
 // sequence length keep their state and output zeros.
 #pragma once
 #include "prelude.hpp"
+#include "functors.hpp"
 #include "gemm.hpp"
 
 enum class CellKind { Rnn, Gru, Lstm };
@@ -16,12 +17,12 @@ struct ActivationFn {
   T operator()(T x) const {
     switch (kind) {
       case Activation::Relu: return x > T(0) ? x : T(0);
-      case Activation::Tanh: return std::tanh(x);
-      case Activation::Sigmoid: return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+      case Activation::Tanh: return op_tanh{}(x);
+      case Activation::Sigmoid: return op_sigmoid{}(x);
       case Activation::Affine: return T(alpha) * x + T(beta);
       case Activation::LeakyRelu: return x >= T(0) ? x : T(alpha) * x;
       case Activation::ThresholdedRelu: return x > T(alpha) ? x : T(0);
-      case Activation::ScaledTanh: return T(alpha) * std::tanh(T(beta) * x);
+      case Activation::ScaledTanh: return T(alpha) * op_tanh{}(T(beta) * x);
       case Activation::HardSigmoid: return std::max(T(0), std::min(T(1), T(alpha) * x + T(beta)));
       case Activation::Elu: return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1));
       case Activation::Softsign: return x / (T(1) + std::fabs(x));
