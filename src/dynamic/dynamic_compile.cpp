@@ -54,19 +54,53 @@ void check_same_structure(const Sample& first, const Sample& other, const std::s
       throw differ(fmt::format("the lifetime of '{}'", pa[i].name));
 }
 
-Polynomial fit_or_fail(const SampleGrid& grid, const std::vector<int64_t>& values, const std::string& what) {
-  std::optional<Polynomial> p = fit_polynomial(grid, values);
+Polynomial fit_or_fail(const SampleGrid& grid, const std::vector<int64_t>& values, const std::string& what,
+                       std::vector<std::vector<FloorAtom>>& atoms) {
+  std::optional<Polynomial> p = fit_polynomial(grid, values, &atoms);
   if (!p) throw Error(fmt::format("{} is not a polynomial of the run-time dims; fix them with --dim NAME=VALUE", what));
   return *p;
 }
 
-}  // namespace
+// Raised when the samples' sizes are no polynomials of the dims on the narrow grid: the
+// compilation is tried again on the wide grid, where floor atoms can explain them.
+struct NeedsWideGrid : Error {
+  using Error::Error;
+};
 
-CompiledModel compile_dynamic(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols) {
-  if (symbols.size() > kMaxRuntimeDims)
-    throw Error(fmt::format("the model has {} run-time dims ({}); at most {} are supported, fix the others with --dim",
-                            symbols.size(), fmt::join(symbols, ", "), kMaxRuntimeDims));
-  const SampleGrid grid = make_sample_grid(symbols.size());
+// The smallest value of symbol s (the others at the first grid point) for which the model
+// compiles and its graph inputs and outputs have the shapes the fitted dims give; the model
+// is assumed valid from there on (as strided windows and slices are).
+int64_t smallest_valid(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols,
+                       const SampleGrid& grid, std::size_t s, const DynamicLayout& layout) {
+  auto valid = [&](int64_t v) {
+    CompileOptions o = options;
+    std::vector<int64_t> point = grid.points[0];
+    point[s] = v;
+    for (std::size_t k = 0; k < symbols.size(); ++k) o.fixed_dims[symbols[k]] = point[k];
+    try {
+      const PlannedModel planned = plan_model(model, o);
+      for (const auto& [tensor, dims] : layout.io_dims) {
+        const Shape& shape = planned.graph.value(tensor).shape;
+        if (shape.size() != dims.size()) return false;
+        for (std::size_t d = 0; d < dims.size(); ++d)
+          if (!dims[d].eval(point) || *dims[d].eval(point) != shape[d].value || shape[d].value < 1) return false;
+      }
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  int64_t lo = 1, hi = grid.points[0][s];  // hi is valid (a sample)
+  if (valid(lo)) return lo;
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (valid(mid) ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+CompiledModel compile_on_grid(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols,
+                              const SampleGrid& grid) {
   HeaderSpec spec = header_spec(model, options);
   spec.runtime_offsets = true;
   std::vector<Sample> samples;
@@ -95,6 +129,16 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
   DynamicLayout layout;
   layout.symbols = symbols;
   for (const std::string& s : symbols) layout.vars.push_back("rt_" + sanitize_identifier(s));
+  std::vector<std::vector<FloorAtom>> atoms;  // floor atoms found so far, tried first
+  // A size no polynomial explains: on the narrow grid, worth a try on the wide one.
+  auto fit = [&](const std::vector<int64_t>& values, const std::string& what) {
+    try {
+      return fit_or_fail(grid, values, what, atoms);
+    } catch (const Error& e) {
+      if (!grid.wide) throw NeedsWideGrid(e.what());
+      throw;
+    }
+  };
   const Graph& g0 = samples[0].planned.graph;
   std::vector<std::string> io = g0.inputs;
   io.insert(io.end(), g0.outputs.begin(), g0.outputs.end());
@@ -108,24 +152,31 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
         if (shape.size() != rank) throw Error(fmt::format("the rank of '{}' depends on the run-time dims", t));
         values.push_back(shape[d].value);
       }
-      dims.push_back(fit_or_fail(grid, values, fmt::format("dim {} of '{}'", d, t)));
+      dims.push_back(fit(values, fmt::format("dim {} of '{}'", d, t)));
     }
     layout.io_dims[t] = std::move(dims);
   }
+  for (std::size_t k = 0; k < symbols.size(); ++k)
+    layout.minima.push_back(smallest_valid(model, options, symbols, grid, k, layout));
   const std::vector<ArenaBlock>& blocks = samples[0].planned.plan.blocks;
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     std::vector<int64_t> values;
     for (const Sample& s : samples) values.push_back(s.planned.plan.blocks[b].bytes);
     const std::string what = blocks[b].is_workspace ? "the scratch of node '" + blocks[b].name + "'" : "the size of '" + blocks[b].name + "'";
-    Polynomial bytes = fit_or_fail(grid, values, what);
+    Polynomial bytes = fit(values, what);
     // The arena is laid out for the maxima: no smaller value may need more.
-    if (!bytes.non_decreasing_from_one())
+    if (!bytes.non_decreasing_from(layout.minima))
       throw Error(fmt::format("{} ({} bytes) shrinks as a run-time dim grows; fix the dims with --dim", what, bytes.str(symbols)));
     layout.block_bytes.push_back(std::move(bytes));
   }
   std::vector<std::string> bodies;
   for (const Sample& s : samples) bodies.push_back(s.header.infer_body);
-  layout.infer_body = lift_code(grid, bodies, layout.vars, symbols);
+  try {
+    layout.infer_body = lift_code(grid, bodies, layout.vars, symbols, &atoms);
+  } catch (const Error& e) {
+    if (!grid.wide) throw NeedsWideGrid(e.what());
+    throw;
+  }
 
   spec.dynamic = &layout;
   const Sample& base = samples[0];
@@ -135,6 +186,20 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
   result.header = std::move(out.text);
   if (!spec.embed_weights) result.weights = std::move(out.weights);
   return result;
+}
+
+}  // namespace
+
+CompiledModel compile_dynamic(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols) {
+  if (symbols.size() > kMaxRuntimeDims)
+    throw Error(fmt::format("the model has {} run-time dims ({}); at most {} are supported, fix the others with --dim",
+                            symbols.size(), fmt::join(symbols, ", "), kMaxRuntimeDims));
+  try {
+    return compile_on_grid(model, options, symbols, make_sample_grid(symbols.size()));
+  } catch (const NeedsWideGrid&) {
+    // Sizes that divide a run-time dim (strided windows): sampled far apart, with floor atoms.
+    return compile_on_grid(model, options, symbols, make_wide_sample_grid(symbols.size()));
+  }
 }
 
 }  // namespace sofiec

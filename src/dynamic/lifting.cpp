@@ -78,7 +78,7 @@ std::string digits_suffix(const std::string& literal, std::string& digits) {
 }  // namespace
 
 std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& texts, const std::vector<std::string>& vars,
-                      const std::vector<std::string>& symbol_names) {
+                      const std::vector<std::string>& symbol_names, std::vector<std::vector<FloorAtom>>* atoms) {
   std::vector<std::vector<Token>> tokens;
   for (const std::string& t : texts) tokens.push_back(tokenize(t));
   const std::string& base = texts[0];
@@ -117,7 +117,7 @@ std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& te
           throw fail(i, "an integer in its code does not follow the dims");
         values.push_back(std::strtoll(d.c_str(), nullptr, 10));
       }
-      const auto p = fit_polynomial(grid, values);
+      const auto p = fit_polynomial(grid, values, atoms);
       if (!p) throw fail(i, fmt::format("an extent in its code ({} at {}={}) is not a polynomial of the dims", first,
                                         fmt::join(symbol_names, ","), fmt::join(grid.points[0], ",")));
       const bool is_unsigned = suffix.find_first_of("uU") != std::string::npos;
@@ -133,7 +133,7 @@ std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& te
         if (n < 1 || std::fabs(v * n - 1.0) > (single ? 1e-6 : 1e-14)) throw fail(i, "a constant in its code depends on the dims");
         values.push_back(int64_t(n));
       }
-      const auto p = fit_polynomial(grid, values);
+      const auto p = fit_polynomial(grid, values, atoms);
       if (!p) throw fail(i, "a constant in its code depends on the dims");
       replacement[i] = single ? fmt::format("(1.0f / static_cast<float>({}))", p->cpp(vars))
                               : fmt::format("(1.0 / static_cast<double>({}))", p->cpp(vars));

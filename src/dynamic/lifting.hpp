@@ -16,7 +16,8 @@ namespace sofiec {
 // holding the dims in the lifted code. Throws Error (prefixed with `where` of the place)
 // when the texts differ in anything but literals a polynomial explains. Comments that differ
 // are dropped. Declarations made constexpr lose it where a lifted literal enters them.
+// atoms: floor atoms found so far (see fit_polynomial), shared with the other fits.
 std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& texts, const std::vector<std::string>& vars,
-                      const std::vector<std::string>& symbol_names);
+                      const std::vector<std::string>& symbol_names, std::vector<std::vector<FloorAtom>>* atoms = nullptr);
 
 }  // namespace sofiec

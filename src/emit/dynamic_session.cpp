@@ -65,6 +65,8 @@ std::string DynamicSessionParts::shape_metadata() const {
   std::vector<std::string> quoted;
   for (const std::string& s : layout.symbols) quoted.push_back("\"" + s + "\"");
   r += fmt::format("  static constexpr std::array<const char*, {}> dim_names{{{{{}}}}};\n", quoted.size(), fmt::join(quoted, ", "));
+  // The smallest values the model accepts (a strided convolution needs a window's worth).
+  r += fmt::format("  static constexpr std::array<std::size_t, {}> dim_min{{{{{}}}}};\n", layout.minima.size(), fmt::join(layout.minima, ", "));
   r += "  // Shapes: a run-time dim (or an expression of them) reads -1; *_shape_names spell them out.\n";
   shapes("input", "input", graph.inputs);
   shapes("output", "output", graph.outputs);
@@ -92,8 +94,9 @@ std::string DynamicSessionParts::constructor() const {
   r += "  std::size_t arena_bytes() const { return arena_bytes_; }\n\n";
   r += " private:\n  void place_arena() {\n";
   r += "    for (std::size_t i = 0; i < num_dims; ++i)\n"
-       "      if (dim_max_[i] < 1 || dim_max_[i] > detail::kMaxRuntimeDim)\n"
-       "        throw std::invalid_argument(std::string(\"Session: the maximum of \") + dim_names[i] + \" must be between 1 and 2^31\");\n";
+       "      if (dim_max_[i] < dim_min[i] || dim_max_[i] > detail::kMaxRuntimeDim)\n"
+       "        throw std::invalid_argument(std::string(\"Session: the maximum of \") + dim_names[i] + \" must be between \" +\n"
+       "                                    std::to_string(dim_min[i]) + \" and 2^31\");\n";
   r += dim_locals(true);
   // Inputs and outputs too, so that no size infer() computes can overflow.
   for (const auto& list : {graph.inputs, graph.outputs})
@@ -118,9 +121,9 @@ std::string DynamicSessionParts::constructor() const {
   r += fmt::format("{}) const {{\n", fmt::join(args, ", "));
   r += fmt::format("    const std::size_t values[] = {{{}}};\n", fmt::join(dim_params(), ", "));
   r += "    for (std::size_t i = 0; i < num_dims; ++i)\n"
-       "      if (values[i] < 1 || values[i] > dim_max_[i])\n"
-       "        throw std::out_of_range(std::string(\"infer: \") + dim_names[i] + \" = \" + std::to_string(values[i]) +\n"
-       "                                \" is outside 1..\" + std::to_string(dim_max_[i]) + \", the maximum given to the Session\");\n"
+       "      if (values[i] < dim_min[i] || values[i] > dim_max_[i])\n"
+       "        throw std::out_of_range(std::string(\"infer: \") + dim_names[i] + \" = \" + std::to_string(values[i]) + \" is outside \" +\n"
+       "                                std::to_string(dim_min[i]) + \"..\" + std::to_string(dim_max_[i]) + \", the maximum given to the Session\");\n"
        "  }\n\n public:\n";
   return r;
 }
@@ -144,8 +147,8 @@ std::string DynamicSessionParts::infer() const {
   }
   const std::string check = fmt::format("    check_dims({});\n", fmt::join(dims, ", "));
   std::string r = fmt::format(
-      "  // Runs the model for the given values of the run-time dims ({}), each between 1 and\n"
-      "  // its maximum (std::out_of_range otherwise, before anything is read or written); then\n"
+      "  // Runs the model for the given values of the run-time dims ({}), each between dim_min\n"
+      "  // and its maximum (std::out_of_range otherwise, before anything is read or written); then\n"
       "  // inputs and outputs, each a contiguous row-major buffer of the shape those values give,\n"
       "  // owned by the caller. Allocates nothing.\n",
       fmt::join(layout.symbols, ", "));

@@ -14,6 +14,7 @@ namespace sofiec {
 struct DynamicLayout {
   std::vector<std::string> symbols;                        // the dims, in order of first appearance
   std::vector<std::string> vars;                           // their int64_t variables in the code
+  std::vector<int64_t> minima;                             // the smallest value of each the model accepts
   std::map<std::string, std::vector<Polynomial>> io_dims;  // graph inputs and outputs
   std::vector<Polynomial> block_bytes;                     // per MemoryPlan block, before alignment
   std::string infer_body;                                  // the lifted body of infer()

@@ -31,6 +31,8 @@ struct CheckedSize {
     return r;
   }
   friend CheckedSize operator-(CheckedSize a) { return CheckedSize(0) - a; }
+  // A floor atom's division: the dividend is a dim plus an offset, never negative.
+  friend CheckedSize operator/(CheckedSize a, CheckedSize b) { return a.value / b.value; }
   // As a byte count: non-negative, below 2^56.
   std::size_t bytes() const {
     if (value < 0 || value > (int64_t(1) << 56)) overflow();

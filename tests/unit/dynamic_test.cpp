@@ -54,6 +54,30 @@ TEST(Polynomial, RefusesWhatIsNotAPolynomial) {
   EXPECT_FALSE(shrinking->non_decreasing_from_one());
 }
 
+TEST(Polynomial, OnTheWideGridFloorDivisionsOfADimFit) {
+  const SampleGrid one = make_wide_sample_grid(1);
+  EXPECT_EQ(one.points.size(), 70u);  // 3 on the grid, 3 to confirm, 64 in a row
+  // A stride-2 window over L with padding, then a stride-2 pool: floor((L+1)/4) channels of 16.
+  auto p = fit_polynomial(one, sampled(one, [](const std::vector<int64_t>& x) { return 16 * ((x[0] + 1) / 4) + 3; }));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->str({"L"}), "16*floor((L+1)/4) + 3");
+  EXPECT_EQ(p->cpp({"l"}), "(16*((l + 1) / 4) + 3)");
+  for (int64_t l : {1, 2, 3, 6, 7, 100}) EXPECT_EQ(*p->eval({l}), 16 * ((l + 1) / 4) + 3) << l;
+  EXPECT_TRUE(p->non_decreasing_from({1}));
+  // Two dims, one divided: N * ceil(T / 3) = N * floor((T + 2) / 3).
+  const SampleGrid two = make_wide_sample_grid(2);
+  std::vector<std::vector<FloorAtom>> found;
+  auto q = fit_polynomial(two, sampled(two, [](const std::vector<int64_t>& x) { return x[0] * ((x[1] + 2) / 3); }), &found);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->str({"N", "T"}), "N*floor((T+2)/3)");
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_TRUE(found[0].empty());
+  EXPECT_EQ(found[1], (std::vector<FloorAtom>{{3, 2}}));
+  // The narrow grid does not try atoms; no grid takes what no atom explains.
+  EXPECT_FALSE(fit_polynomial(make_sample_grid(1), sampled(make_sample_grid(1), [](const std::vector<int64_t>& x) { return x[0] / 2; })));
+  EXPECT_FALSE(fit_polynomial(one, sampled(one, [](const std::vector<int64_t>& x) { return x[0] % 7; })));
+}
+
 TEST(Lifting, LiteralsBecomeExpressionsOfTheDims) {
   const SampleGrid g = make_sample_grid(1);
   std::vector<std::string> texts;
@@ -163,6 +187,69 @@ int main() {
   dyn::Session d(3, 8);
 )" + runs + "}\n");
   EXPECT_EQ(out, "1 1 4 0 1 4\n2 5 8 0 2 4\n3 8 12 0 3 4\n");
+  fs::remove_all(dir);
+}
+
+// x [1, 2, L] -> Conv (3 filters, kernel 3, stride 2, pads 1) -> Relu -> MaxPool (2, stride 2)
+// -> y [1, 3, floor((floor((L - 1) / 2) + 1) / 2)]: valid from L = 3 on.
+ModelBuilder strided_model() {
+  ModelBuilder b;
+  b.input("x", {1, 2, -1}, onnx::TensorProto::FLOAT, {"L"}).output("y");
+  std::vector<float> w(18);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::cos(float(i) * 0.9f);
+  b.init_floats("w", {3, 2, 3}, w);
+  b.init_floats("bias", {3}, {0.1f, -0.2f, 0.3f});
+  auto& conv = b.node("Conv", {"x", "w", "bias"}, {"c"});
+  ModelBuilder::attr_ints(conv, "strides", {2});
+  ModelBuilder::attr_ints(conv, "pads", {1, 1});
+  b.node("Relu", {"c"}, {"r"});
+  auto& pool = b.node("MaxPool", {"r"}, {"y"});
+  ModelBuilder::attr_ints(pool, "kernel_shape", {2});
+  ModelBuilder::attr_ints(pool, "strides", {2});
+  return b;
+}
+
+TEST(DynamicSession, StridedWindowsOverARunTimeDimMatchFixedHeaders) {
+  const fs::path dir = fs::temp_directory_path() / ("sofiec_dynamic_strided_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  CompileOptions o;
+  o.namespace_name = "dyn";
+  const CompiledModel dynamic = compile_model(load(strided_model()), o);
+  EXPECT_NE(dynamic.header.find("dim_min{{3}}"), std::string::npos);
+  EXPECT_NE(dynamic.header.find("floor("), std::string::npos);  // the output shape's name
+  std::ofstream(dir / "dyn.hxx") << dynamic.header;
+  std::string includes = "#include \"dyn.hxx\"\n", runs;
+  for (int l : {3, 4, 5, 6, 9, 20}) {
+    CompileOptions fixed;
+    fixed.namespace_name = "fixed_" + std::to_string(l);
+    fixed.fixed_dims = {{"L", l}};
+    std::ofstream(dir / (fixed.namespace_name + ".hxx")) << compile_model(load(strided_model()), fixed).header;
+    includes += "#include \"" + fixed.namespace_name + ".hxx\"\n";
+    runs += "  check<" + fixed.namespace_name + "::Session>(d, " + std::to_string(l) + ");\n";
+  }
+  const std::string out = run_program(dir, includes + R"(
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
+template <class Fixed>
+void check(dyn::Session& d, std::size_t l) {
+  std::vector<float> x(2 * l);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f);
+  Fixed f;
+  const std::vector<float> a = f.infer(x.data()), b = d.infer(l, x.data());
+  bool same = a.size() == b.size();
+  for (std::size_t i = 0; i < a.size() && same; ++i) same = a[i] == b[i];
+  std::printf("%zu:%zu:%d ", l, b.size(), int(same));
+}
+int main() {
+  dyn::Session d(20);
+)" + runs + R"(
+  try { std::vector<float> x(4), y(3); d.infer(2, x.data(), y.data()); } catch (const std::out_of_range&) { std::printf("below "); }
+  try { dyn::Session small(2); } catch (const std::invalid_argument&) { std::printf("max "); }
+}
+)");
+  EXPECT_EQ(out, "3:3:1 4:3:1 5:3:1 6:3:1 9:6:1 20:15:1 below max ");
   fs::remove_all(dir);
 }
 
