@@ -2,7 +2,7 @@
 """Exports models with run-time dims (torch dynamic_axes) and torch's outputs at several sizes.
 
 For each model NAME it writes, into the output folder:
-  NAME.onnx                   the exported model, its dynamic axes named (N, batch, seq, ntracks)
+  NAME.onnx                   the exported model, its dynamic axes named (N, batch, seq, ntracks, L)
   NAME.cases                  one line per case: the values of the run-time dims, in the order
                               the Session takes them, then the output's dims
   NAME.<case>.input.bin       the input of case <case> (0, 1, ...), float32 row-major
@@ -36,6 +36,20 @@ class Encoder(nn.Module):
         return self.head(self.layers(x))
 
 
+class Waveform(nn.Module):
+    """Strided 1-D convolutions and a pool over a run-time length (readout samples, hits along a
+    track): sizes floor((L - 1) / 2) + 1, then halved twice; valid from L = 3 on."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv1d(4, 8, 5, stride=2, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+                                      nn.Conv1d(8, 16, 3, stride=2, padding=1), nn.ReLU())
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.head(self.features(x).mean(dim=-1))
+
+
 # name -> (constructor, input shape with symbol names, dynamic axes, cases: symbol values)
 MODELS = {
     "dyn_mlp": (mlp, ("N", 100), {0: "N"}, [{"N": 1}, {"N": 37}, {"N": 256}]),
@@ -43,6 +57,8 @@ MODELS = {
                     [{"batch": 1, "seq": 1}, {"batch": 2, "seq": 9}, {"batch": 3, "seq": 24}]),
     "dyn_gn2": (lambda: Gn2Tagger(features=21, dim=32, heads=4, layers=2), (1, "ntracks", 21), {1: "ntracks"},
                 [{"ntracks": 1}, {"ntracks": 17}, {"ntracks": 40}]),
+    "dyn_waveform": (Waveform, ("N", 4, "L"), {0: "N", 2: "L"},
+                     [{"N": 1, "L": 3}, {"N": 2, "L": 37}, {"N": 3, "L": 100}]),
 }
 
 
