@@ -79,11 +79,14 @@ int64_t smallest_valid(const Model& model, const CompileOptions& options, const 
     for (std::size_t k = 0; k < symbols.size(); ++k) o.fixed_dims[symbols[k]] = point[k];
     try {
       const PlannedModel planned = plan_model(model, o);
+      const Graph& g = planned.graph;
       for (const auto& [tensor, dims] : layout.io_dims) {
-        const Shape& shape = planned.graph.value(tensor).shape;
+        const Shape& shape = g.value(tensor).shape;
         if (shape.size() != dims.size()) return false;
-        for (std::size_t d = 0; d < dims.size(); ++d)
-          if (!dims[d].eval(point) || *dims[d].eval(point) != shape[d].value || shape[d].value < 1) return false;
+        for (std::size_t d = 0; d < dims.size(); ++d) {
+          const int64_t size = g.is_data_dependent(shape[d]) ? g.data_dependent_dims.at(shape[d].symbol) : shape[d].value;
+          if (!dims[d].eval(point) || *dims[d].eval(point) != size || size < 1) return false;
+        }
       }
       return true;
     } catch (const Error&) {
@@ -114,8 +117,6 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
     Sample sample;
     try {
       sample.planned = plan_model(model, o);
-      if (!sample.planned.graph.data_dependent_dims.empty())
-        throw UnsupportedError("an output whose size the data decides (NonZero, Unique...) in a model with run-time dims");
       sample.header = write_header(sample.planned.graph, sample.planned.analysis, sample.planned.plan, spec);
     } catch (const UnsupportedError& e) {
       throw UnsupportedError(fmt::format("with run-time dims sampled at {}: {}", point_text(symbols, point), e.what()));
@@ -145,16 +146,21 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
   for (const std::string& t : io) {
     const std::size_t rank = g0.value(t).shape.size();
     std::vector<Polynomial> dims;
+    std::vector<bool> by_data(rank, false);
     for (std::size_t d = 0; d < rank; ++d) {
       std::vector<int64_t> values;
       for (const Sample& s : samples) {
-        const Shape& shape = s.planned.graph.value(t).shape;
+        const Graph& g = s.planned.graph;
+        const Shape& shape = g.value(t).shape;
         if (shape.size() != rank) throw Error(fmt::format("the rank of '{}' depends on the run-time dims", t));
-        values.push_back(shape[d].value);
+        // A dim the data decides (an output of NonZero...): its upper bound sizes the buffer.
+        by_data[d] = g.is_data_dependent(shape[d]);
+        values.push_back(by_data[d] ? g.data_dependent_dims.at(shape[d].symbol) : shape[d].value);
       }
-      dims.push_back(fit(values, fmt::format("dim {} of '{}'", d, t)));
+      dims.push_back(fit(values, fmt::format("{} {} of '{}'", by_data[d] ? "the bound of dim" : "dim", d, t)));
     }
     layout.io_dims[t] = std::move(dims);
+    layout.data_dependent[t] = std::move(by_data);
   }
   for (std::size_t k = 0; k < symbols.size(); ++k)
     layout.minima.push_back(smallest_valid(model, options, symbols, grid, k, layout));

@@ -9,9 +9,10 @@
 namespace sofiec {
 namespace {
 
-std::string shape_text(const std::vector<Polynomial>& dims, const std::vector<std::string>& names) {
+std::string shape_text(const std::vector<Polynomial>& dims, const std::vector<bool>& by_data,
+                       const std::vector<std::string>& names) {
   std::vector<std::string> parts;
-  for (const Polynomial& d : dims) parts.push_back(d.str(names));
+  for (std::size_t k = 0; k < dims.size(); ++k) parts.push_back((by_data[k] ? "<=" : "") + dims[k].str(names));
   return fmt::format("[{}]", fmt::join(parts, ","));
 }
 
@@ -47,6 +48,10 @@ std::string DynamicSessionParts::size_of(const std::string& tensor, const std::v
 
 std::string DynamicSessionParts::shape_metadata() const {
   std::string r;
+  auto by_data = [&](const std::string& t, std::size_t rank) {
+    auto it = layout.data_dependent.find(t);
+    return it == layout.data_dependent.end() ? std::vector<bool>(rank, false) : it->second;
+  };
   auto shapes = [&](const char* what, const char* prefix, const std::vector<std::string>& list) {
     std::string items, texts;
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -55,7 +60,7 @@ std::string DynamicSessionParts::shape_metadata() const {
       for (const Polynomial& p : dims) d.push_back(std::to_string(p.is_constant() ? p.constant_term() : -1));
       if (!dims.empty()) r += fmt::format("  static constexpr int64_t {}{}_dims[] = {{{}}};\n", prefix, i, fmt::join(d, ", "));
       items += fmt::format("{}{{{}, {}}}", i ? ", " : "", dims.empty() ? "nullptr" : fmt::format("{}{}_dims", prefix, i), dims.size());
-      texts += fmt::format("{}\"{}\"", i ? ", " : "", shape_text(dims, layout.symbols));
+      texts += fmt::format("{}\"{}\"", i ? ", " : "", shape_text(dims, by_data(list[i], dims.size()), layout.symbols));
     }
     r += fmt::format("  static constexpr std::array<TensorShape, {}> {}_shapes{{{{{}}}}};\n", list.size(), what, items);
     r += fmt::format("  static constexpr std::array<const char*, {}> {}_shape_names{{{{{}}}}};\n", list.size(), what, texts);
@@ -70,6 +75,7 @@ std::string DynamicSessionParts::shape_metadata() const {
   r += "  // Shapes: a run-time dim (or an expression of them) reads -1; *_shape_names spell them out.\n";
   shapes("input", "input", graph.inputs);
   shapes("output", "output", graph.outputs);
+
   return r;
 }
 
@@ -128,6 +134,11 @@ std::string DynamicSessionParts::constructor() const {
   return r;
 }
 
+bool DynamicSessionParts::sized_by_data(const std::string& output) const {
+  const std::vector<bool>& d = layout.data_dependent.at(output);
+  return std::find(d.begin(), d.end(), true) != d.end();
+}
+
 std::string DynamicSessionParts::infer() const {
   const std::vector<std::string> dims = dim_params();
   std::vector<std::string> params, in_only;
@@ -141,8 +152,9 @@ std::string DynamicSessionParts::infer() const {
   std::size_t offset = 0;
   for (const std::string& o : graph.outputs) {
     const std::vector<Polynomial>& d = layout.io_dims.at(o);
-    for (std::size_t k = 0; k < d.size(); ++k)
-      if (!d[k].is_constant()) record += fmt::format("    output_dims_[{}] = {};\n", offset + k, d[k].cpp(layout.vars));
+    for (std::size_t k = 0; k < d.size(); ++k)  // (dims the data decides: the body records them)
+      if (!d[k].is_constant() && !layout.data_dependent.at(o)[k])
+        record += fmt::format("    output_dims_[{}] = {};\n", offset + k, d[k].cpp(layout.vars));
     offset += d.size();
   }
   const std::string check = fmt::format("    check_dims({});\n", fmt::join(dims, ", "));
@@ -162,12 +174,14 @@ std::string DynamicSessionParts::infer() const {
     r += "\n  // The single output, returned as a vector (allocates it).\n";
     if (v.dtype == DType::Bool)
       r += fmt::format("  std::vector<bool> infer({0}) {{\n{1}{2}    std::unique_ptr<bool[]> out(new bool[{3} + 1]);\n"
-                       "    infer({4}, out.get());\n    return std::vector<bool>(out.get(), out.get() + {3});\n  }}\n",
-                       fmt::join(in_only, ", "), check, dim_locals(false), count, call_args);
+                       "    infer({4}, out.get());\n    return std::vector<bool>(out.get(), out.get() + {5});\n  }}\n",
+                       fmt::join(in_only, ", "), check, dim_locals(false), count, call_args,
+                       sized_by_data(graph.outputs[0]) ? "std::size_t(output_shape(0).size())" : count);
     else
       r += fmt::format("  std::vector<{0}> infer({1}) {{\n{2}{3}    std::vector<{0}> out({4});\n    infer({5}, out.data());\n"
-                       "    return out;\n  }}\n",
-                       dtype_cpp(v.dtype), fmt::join(in_only, ", "), check, dim_locals(false), count, call_args);
+                       "{6}    return out;\n  }}\n",
+                       dtype_cpp(v.dtype), fmt::join(in_only, ", "), check, dim_locals(false), count, call_args,
+                       sized_by_data(graph.outputs[0]) ? "    out.resize(std::size_t(output_shape(0).size()));\n" : "");
   }
   return r;
 }

@@ -30,6 +30,7 @@ struct DynamicSessionParts {
   std::vector<std::string> dim_params() const;  // infer()'s parameters for the dims' values
   std::string dim_locals(bool checked) const;   // the rt_ variables
   std::string size_of(const std::string& tensor, const std::vector<std::string>& vars) const;
+  bool sized_by_data(const std::string& output) const;  // some dim the data decides
 };
 
 }  // namespace sofiec

@@ -141,7 +141,6 @@ class HeaderBuilder {
     out.infer_body = decls + body;
     out.weight_names = weight_names_;
     if (spec_.dynamic) {
-      if (!dim_vars_.empty()) throw UnsupportedError("an output whose size the data decides, with run-time dims: fix the dims with --dim");
       decls.clear();
       body = spec_.dynamic->infer_body;
       kernels_.insert("arena");

@@ -253,6 +253,52 @@ int main() {
   fs::remove_all(dir);
 }
 
+// x [N, 3] -> Relu -> NonZero -> y [2, count] (int64): count is at most 3N, the data decides.
+ModelBuilder nonzero_model() {
+  ModelBuilder b;
+  b.input("x", {-1, 3}, onnx::TensorProto::FLOAT, {"N"}).output("y", {}, onnx::TensorProto::INT64);
+  b.node("Relu", {"x"}, {"r"});
+  b.node("NonZero", {"r"}, {"y"});
+  return b;
+}
+
+TEST(DynamicSession, OutputsTheDataSizesReportTheirActualDims) {
+  const fs::path dir = fs::temp_directory_path() / ("sofiec_dynamic_nonzero_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  CompileOptions o;
+  o.namespace_name = "dyn";
+  const CompiledModel dynamic = compile_model(load(nonzero_model()), o);
+  EXPECT_NE(dynamic.header.find("\"[2,<=3*N]\""), std::string::npos);
+  EXPECT_NE(dynamic.header.find("output_has_data_dependent_shape{{true}}"), std::string::npos);
+  std::ofstream(dir / "dyn.hxx") << dynamic.header;
+  std::string includes = "#include \"dyn.hxx\"\n", runs;
+  for (int n : {1, 4, 7}) {
+    CompileOptions fixed;
+    fixed.namespace_name = "fixed_" + std::to_string(n);
+    fixed.fixed_dims = {{"N", n}};
+    std::ofstream(dir / (fixed.namespace_name + ".hxx")) << compile_model(load(nonzero_model()), fixed).header;
+    includes += "#include \"" + fixed.namespace_name + ".hxx\"\n";
+    runs += "  check<" + fixed.namespace_name + "::Session>(d, " + std::to_string(n) + ");\n";
+  }
+  const std::string out = run_program(dir, includes + R"(
+#include <cmath>
+#include <cstdio>
+#include <vector>
+template <class Fixed>
+void check(dyn::Session& d, std::size_t n) {
+  std::vector<float> x(n * 3);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 1.7f);  // about half positive
+  Fixed f;
+  const std::vector<int64_t> a = f.infer(x.data()), b = d.infer(n, x.data());
+  std::printf("%zu:%zu:%lld:%d ", n, b.size(), (long long)d.output_shape(0).dims[1], int(a == b));
+}
+int main() {
+  dyn::Session d(7);
+)" + runs + "}\n");
+  EXPECT_EQ(out, "1:2:1:1 4:10:5:1 7:20:10:1 ");  // element count, count of non-zeros, equal to --dim
+  if (!HasFailure()) fs::remove_all(dir);
+}
+
 TEST(DynamicSession, ReportAndUnnamedDimsNeedFixedDims) {
   CompileOptions report;
   report.emit_header = false;
