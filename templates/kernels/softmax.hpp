@@ -6,32 +6,31 @@
 // e^x for 16 lanes, in place (functors.hpp's exp_poly).
 inline void exp_lanes(::sofiec::f32x16& x) { exp_poly(x); }
 
-// The largest and the sum of 16 lanes, halving the width each step (a tree, not a chain).
-inline float max_lanes(const ::sofiec::f32x16& v) {
+// The 16 lanes of v folded into one by combine(acc, x) (acc = acc op x, on vectors and on
+// floats), halving the width each step: a tree, not a chain of dependent operations.
+template <class F>
+inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
   typedef float f32x8 __attribute__((vector_size(32)));
   typedef float f32x4 __attribute__((vector_size(16)));
   f32x8 a, b;
   std::memcpy(&a, &v, sizeof a);
   std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
-  a = a > b ? a : b;
+  combine(a, b);
   f32x4 c, d;
   std::memcpy(&c, &a, sizeof c);
   std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof c, sizeof d);
-  c = c > d ? c : d;
-  return std::max(std::max(c[0], c[1]), std::max(c[2], c[3]));
+  combine(c, d);
+  float x = c[0], y = c[2], z = c[1], w = c[3];
+  combine(x, y);
+  combine(z, w);
+  combine(x, z);
+  return x;
+}
+inline float max_lanes(const ::sofiec::f32x16& v) {
+  return fold_lanes(v, [](auto& acc, const auto& x) { acc = x > acc ? x : acc; });
 }
 inline float sum_lanes(const ::sofiec::f32x16& v) {
-  typedef float f32x8 __attribute__((vector_size(32)));
-  typedef float f32x4 __attribute__((vector_size(16)));
-  f32x8 a, b;
-  std::memcpy(&a, &v, sizeof a);
-  std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
-  a += b;
-  f32x4 c, d;
-  std::memcpy(&c, &a, sizeof c);
-  std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof c, sizeof d);
-  c += d;
-  return (c[0] + c[2]) + (c[1] + c[3]);
+  return fold_lanes(v, [](auto& acc, const auto& x) { acc += x; });
 }
 
 // Softmax of one contiguous row of floats, 16 lanes at a time, the tail through the same
