@@ -54,6 +54,7 @@ inline void map_unary(const X* x, Y* y, int64_t n, F f) {
 template <class F>
 inline void map_lanes2(const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n, const F& f) {
   using ::sofiec::f32x16;
+  if (n <= 0) return;  // an empty tensor may have no storage at all
   const f32x16 a0 = f32x16{} + a[0], b0 = f32x16{} + b[0];
   int64_t i = 0;
   f32x16 va, vb;

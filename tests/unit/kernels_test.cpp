@@ -97,6 +97,10 @@ TEST(Kernels, BinaryMapsThroughLanesMatchTheScalarLoop) {
   for (int64_t i = 0; i < n; ++i) EXPECT_EQ(y[i], f(a[i], b[i])) << i;
   rt::map_binary_scalar_a(a.data(), b.data(), y.data(), n, f);
   for (int64_t i = 0; i < n; ++i) EXPECT_EQ(y[i], f(a[0], b[i])) << i;
+  // Empty tensors may have no storage: nothing is read (tests/fuzz/regressions/empty-tensor-binary-lanes.onnx).
+  const float* none = nullptr;
+  rt::map_binary_scalar_b(none, none, static_cast<float*>(nullptr), 0, f);
+  rt::map_binary_same(none, none, static_cast<float*>(nullptr), 0, f);
   // Broadcast [2, n] + [1, n] through the strided map: a row repeats (step 0 outside).
   std::vector<float> two(2 * n), out(2 * n);
   for (int64_t i = 0; i < 2 * n; ++i) two[i] = float(i % 7) - 3.f;
