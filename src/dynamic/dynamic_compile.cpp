@@ -85,7 +85,8 @@ int64_t smallest_valid(const Model& model, const CompileOptions& options, const 
         if (shape.size() != dims.size()) return false;
         for (std::size_t d = 0; d < dims.size(); ++d) {
           const int64_t size = g.is_data_dependent(shape[d]) ? g.data_dependent_dims.at(shape[d].symbol) : shape[d].value;
-          if (!dims[d].eval(point) || *dims[d].eval(point) != size || size < 1) return false;
+          const std::optional<int64_t> fitted = dims[d].eval(point);
+          if (!fitted || *fitted != size || size < 1) return false;
         }
       }
       return true;
@@ -132,13 +133,16 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
   for (const std::string& s : symbols) layout.vars.push_back("rt_" + sanitize_identifier(s));
   std::vector<std::vector<FloorAtom>> atoms;  // floor atoms found so far, tried first
   // A size no polynomial explains: on the narrow grid, worth a try on the wide one.
-  auto fit = [&](const std::vector<int64_t>& values, const std::string& what) {
+  auto widening = [&](auto fit) {
     try {
-      return fit_or_fail(grid, values, what, atoms);
+      return fit();
     } catch (const Error& e) {
       if (!grid.wide) throw NeedsWideGrid(e.what());
       throw;
     }
+  };
+  auto fit = [&](const std::vector<int64_t>& values, const std::string& what) {
+    return widening([&] { return fit_or_fail(grid, values, what, atoms); });
   };
   const Graph& g0 = samples[0].planned.graph;
   std::vector<std::string> io = g0.inputs;
@@ -177,12 +181,7 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
   }
   std::vector<std::string> bodies;
   for (const Sample& s : samples) bodies.push_back(s.header.infer_body);
-  try {
-    layout.infer_body = lift_code(grid, bodies, layout.vars, symbols, &atoms);
-  } catch (const Error& e) {
-    if (!grid.wide) throw NeedsWideGrid(e.what());
-    throw;
-  }
+  layout.infer_body = widening([&] { return lift_code(grid, bodies, layout.vars, symbols, &atoms); });
 
   spec.dynamic = &layout;
   const Sample& base = samples[0];

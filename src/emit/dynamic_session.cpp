@@ -48,10 +48,6 @@ std::string DynamicSessionParts::size_of(const std::string& tensor, const std::v
 
 std::string DynamicSessionParts::shape_metadata() const {
   std::string r;
-  auto by_data = [&](const std::string& t, std::size_t rank) {
-    auto it = layout.data_dependent.find(t);
-    return it == layout.data_dependent.end() ? std::vector<bool>(rank, false) : it->second;
-  };
   auto shapes = [&](const char* what, const char* prefix, const std::vector<std::string>& list) {
     std::string items, texts;
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -60,7 +56,7 @@ std::string DynamicSessionParts::shape_metadata() const {
       for (const Polynomial& p : dims) d.push_back(std::to_string(p.is_constant() ? p.constant_term() : -1));
       if (!dims.empty()) r += fmt::format("  static constexpr int64_t {}{}_dims[] = {{{}}};\n", prefix, i, fmt::join(d, ", "));
       items += fmt::format("{}{{{}, {}}}", i ? ", " : "", dims.empty() ? "nullptr" : fmt::format("{}{}_dims", prefix, i), dims.size());
-      texts += fmt::format("{}\"{}\"", i ? ", " : "", shape_text(dims, by_data(list[i], dims.size()), layout.symbols));
+      texts += fmt::format("{}\"{}\"", i ? ", " : "", shape_text(dims, layout.data_dependent.at(list[i]), layout.symbols));
     }
     r += fmt::format("  static constexpr std::array<TensorShape, {}> {}_shapes{{{{{}}}}};\n", list.size(), what, items);
     r += fmt::format("  static constexpr std::array<const char*, {}> {}_shape_names{{{{{}}}}};\n", list.size(), what, texts);
@@ -75,7 +71,6 @@ std::string DynamicSessionParts::shape_metadata() const {
   r += "  // Shapes: a run-time dim (or an expression of them) reads -1; *_shape_names spell them out.\n";
   shapes("input", "input", graph.inputs);
   shapes("output", "output", graph.outputs);
-
   return r;
 }
 

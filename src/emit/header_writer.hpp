@@ -16,7 +16,8 @@ struct DynamicLayout {
   std::vector<std::string> vars;                           // their int64_t variables in the code
   std::vector<int64_t> minima;                             // the smallest value of each the model accepts
   std::map<std::string, std::vector<Polynomial>> io_dims;  // graph inputs and outputs
-  // Per output dim: decided by the data (NonZero...); io_dims then holds its upper bound.
+  // Per graph input and output dim: decided by the data (an output of NonZero...); io_dims
+  // then holds its upper bound.
   std::map<std::string, std::vector<bool>> data_dependent;
   std::vector<Polynomial> block_bytes;                     // per MemoryPlan block, before alignment
   std::string infer_body;                                  // the lifted body of infer()

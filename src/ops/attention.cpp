@@ -9,6 +9,9 @@
 namespace sofiec {
 namespace {
 
+// "{1, 2, 3}": an array member of a shape struct in the emitted code.
+std::string braced(const std::vector<int64_t>& a) { return fmt::format("{{{}}}", fmt::join(a, ", ")); }
+
 struct AttentionPlan {
   int64_t batch = 0, q_heads = 0, kv_heads = 0, q_len = 0, kv_len = 0, past_len = 0, head_size = 0, v_head_size = 0;
   std::vector<int64_t> q_strides, k_strides, v_strides, y_strides, mask_strides{0, 0, 0, 0};
@@ -106,11 +109,10 @@ void add_attention(Registry& r) {
     e.use_kernel("attention");
     const AttentionPlan p = plan_attention(e);
     const std::string t = e.in_type(0);
-    auto arr = [](const std::vector<int64_t>& a) { return fmt::format("{{{}}}", fmt::join(a, ", ")); };
     const float default_scale = float(1.0 / std::sqrt(double(p.head_size)));
     e.line("static constexpr detail::AttentionShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
-           p.batch, p.q_heads, p.kv_heads, p.q_len, p.kv_len, p.past_len, p.head_size, p.v_head_size, arr(p.q_strides),
-           arr(p.k_strides), arr(p.v_strides), arr(p.y_strides), arr(p.mask_strides), p.mask_len,
+           p.batch, p.q_heads, p.kv_heads, p.q_len, p.kv_len, p.past_len, p.head_size, p.v_head_size, braced(p.q_strides),
+           braced(p.k_strides), braced(p.v_strides), braced(p.y_strides), braced(p.mask_strides), p.mask_len,
            e.node().attr_int("is_causal", 0) != 0, e.node().attr_int("left_window_size", -1),
            e.node().attr_int("right_window_size", -1), cpp_float(e.node().attr_float("scale", default_scale)),
            cpp_float(e.node().attr_float("softcap", 0.f)), e.node().attr_int("qk_matmul_output_mode", 0));
@@ -288,10 +290,9 @@ void add_scaled_dot_attention(Registry& r) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("attention");
     const ScaledDotPlan p = plan_scaled_dot(e);
-    auto arr = [](const std::vector<int64_t>& a) { return fmt::format("{{{}}}", fmt::join(a, ", ")); };
-    e.line("static constexpr detail::ScaledDotShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};", arr(p.batch),
-           p.sizes[0], p.sizes[1], p.sizes[2], p.sizes[3], arr(p.q_strides), arr(p.k_strides), arr(p.v_strides),
-           arr(p.y_strides), cpp_float(e.node().attr_float("scale", 1.f)), e.node().attr_int("divide", 0) != 0);
+    e.line("static constexpr detail::ScaledDotShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};", braced(p.batch),
+           p.sizes[0], p.sizes[1], p.sizes[2], p.sizes[3], braced(p.q_strides), braced(p.k_strides), braced(p.v_strides),
+           braced(p.y_strides), cpp_float(e.node().attr_float("scale", 1.f)), e.node().attr_int("divide", 0) != 0);
     auto at = [](const std::string& base, int64_t offset) {
       return offset ? fmt::format("{} + {}", base, offset) : base;
     };

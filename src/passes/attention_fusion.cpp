@@ -53,7 +53,7 @@ StridedView resolve_view(const Graph& g, const std::string& tensor) {
   std::string current = tensor;
   for (;;) {
     const int p = producer_of(g, current);
-    if (p < 0 || consumers_of(g, current).size() != 1 || is_graph_output(g, current)) break;
+    if (p < 0 || sole_consumer(g, current) < 0) break;
     const Node& n = g.nodes[std::size_t(p)];
     if (!n.domain.empty() || !n.epilogue.empty() || n.inputs.empty() || n.inputs[0].empty()) break;
     const auto out_dims = dims_of(g, current), in_dims = dims_of(g, n.inputs[0]);
@@ -143,8 +143,8 @@ std::optional<std::pair<float, bool>> score_scale(const Graph& g, const Node& n,
   const bool divide = n.op_type == "Div";
   if (divide && n.inputs[0] != scores) return std::nullopt;
   const std::string& other = n.inputs[0] == scores ? n.inputs[1] : n.inputs[0];
-  const Tensor* c = g.constant(other);
-  if (!c || c->dtype != DType::Float || c->size() != 1 || other == scores) return std::nullopt;
+  const Tensor* c = float_constant(g, other);
+  if (!c || c->size() != 1 || other == scores) return std::nullopt;
   return std::make_pair(c->data<float>()[0], divide);
 }
 
@@ -177,12 +177,6 @@ class AttentionFusion : public Pass {
   }
 
  private:
-  static int sole_reader(const Graph& g, const std::string& t) {
-    if (is_graph_output(g, t)) return -1;
-    const auto r = consumers_of(g, t);
-    return r.size() == 1 ? int(r[0]) : -1;
-  }
-
   // Fuses the chain whose first MatMul (Q x K^T) is node i.
   static bool fuse_at(Graph& g, std::size_t i) {
     const Node& qk = g.nodes[i];
@@ -193,7 +187,7 @@ class AttentionFusion : public Pass {
     const std::size_t batch_rank = q->size() - 2;
     if (!std::equal(q->begin(), q->begin() + std::ptrdiff_t(batch_rank), kt->begin())) return false;
     std::string scores = qk.outputs[0];
-    int next = sole_reader(g, scores);
+    int next = sole_consumer(g, scores);
     float scale = 1.f;
     bool divide = false;
     std::vector<std::size_t> chain = {i};
@@ -202,7 +196,7 @@ class AttentionFusion : public Pass {
         std::tie(scale, divide) = *s;
         chain.push_back(std::size_t(next));
         scores = g.nodes[std::size_t(next)].outputs[0];
-        next = sole_reader(g, scores);
+        next = sole_consumer(g, scores);
       }
     }
     if (next < 0) return false;
@@ -213,7 +207,7 @@ class AttentionFusion : public Pass {
     if (softmax.op_type != "Softmax" || !softmax.domain.empty() || !softmax.epilogue.empty() || axis != rank - 1) return false;
     chain.push_back(std::size_t(next));
     const std::string probs = softmax.outputs[0];
-    const int pv_index = sole_reader(g, probs);
+    const int pv_index = sole_consumer(g, probs);
     if (pv_index < 0) return false;
     const Node& pv = g.nodes[std::size_t(pv_index)];
     if (pv.op_type != "MatMul" || !pv.domain.empty() || !pv.epilogue.empty() || pv.inputs.size() != 2 || pv.inputs[0] != probs ||
@@ -230,7 +224,7 @@ class AttentionFusion : public Pass {
     // The output: in place of the Transpose that merges heads, when one follows.
     std::string out = pv.outputs[0];
     std::vector<int64_t> y_strides = row_major_strides(*y);
-    const int t = sole_reader(g, out);
+    const int t = sole_consumer(g, out);
     std::optional<std::size_t> merge;
     if (t >= 0 && g.nodes[std::size_t(t)].op_type == "Transpose" && g.nodes[std::size_t(t)].domain.empty() &&
         g.nodes[std::size_t(t)].epilogue.empty()) {

@@ -12,21 +12,6 @@
 namespace sofiec {
 namespace {
 
-// The single node reading `tensor`, when exactly one node reads it and it is not a graph output.
-int sole_consumer(const Graph& g, const std::string& tensor) {
-  if (is_graph_output(g, tensor)) return -1;
-  const auto readers = consumers_of(g, tensor);
-  if (readers.size() != 1) return -1;
-  const Node& n = g.nodes[readers[0]];
-  if (std::count(n.inputs.begin(), n.inputs.end(), tensor) != 1) return -1;
-  return int(readers[0]);
-}
-
-const Tensor* float_constant(const Graph& g, const std::string& name) {
-  const Tensor* t = name.empty() ? nullptr : g.constant(name);
-  return t && t->dtype == DType::Float ? t : nullptr;
-}
-
 bool is_plain_conv(const Graph& g, const Node& n) {
   return n.op_type == "Conv" && n.domain.empty() && n.epilogue.empty() && float_constant(g, n.inputs.at(1)) &&
          (!n.has_input(2) || float_constant(g, n.inputs[2]));

@@ -36,6 +36,20 @@ std::vector<std::size_t> consumers_of(const Graph& g, const std::string& tensor)
   return found;
 }
 
+int sole_consumer(const Graph& g, const std::string& tensor) {
+  if (is_graph_output(g, tensor)) return -1;
+  const auto readers = consumers_of(g, tensor);
+  if (readers.size() != 1) return -1;
+  const Node& n = g.nodes[readers[0]];
+  if (std::count(n.inputs.begin(), n.inputs.end(), tensor) != 1) return -1;
+  return int(readers[0]);
+}
+
+const Tensor* float_constant(const Graph& g, const std::string& name) {
+  const Tensor* t = name.empty() ? nullptr : g.constant(name);
+  return t && t->dtype == DType::Float ? t : nullptr;
+}
+
 void replace_uses(Graph& g, const std::string& from, const std::string& to) {
   for (Node& n : g.nodes)
     for (std::string& in : n.inputs)

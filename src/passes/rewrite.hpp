@@ -21,6 +21,12 @@ int producer_of(const Graph& g, const std::string& tensor);
 // Indices of the nodes that read `tensor`.
 std::vector<std::size_t> consumers_of(const Graph& g, const std::string& tensor);
 
+// The single node reading `tensor` (once), when it is not a graph output; else -1.
+int sole_consumer(const Graph& g, const std::string& tensor);
+
+// The value of constant `name` if it is a float tensor, else nullptr.
+const Tensor* float_constant(const Graph& g, const std::string& name);
+
 // Makes every reader of `from` (node inputs, graph outputs) read `to` instead.
 void replace_uses(Graph& g, const std::string& from, const std::string& to);
 

@@ -168,7 +168,7 @@ inline void attention_rows4(const float* q_rows, const float* kt_pack, const flo
     std::memcpy(&e2, scores + 2 * keys + c, sizeof e2);
     std::memcpy(&e3, scores + 3 * keys + c, sizeof e3);
     e0 -= m0, e1 -= m1, e2 -= m2, e3 -= m3;
-    exp_lanes(e0), exp_lanes(e1), exp_lanes(e2), exp_lanes(e3);
+    exp_poly(e0), exp_poly(e1), exp_poly(e2), exp_poly(e3);
     if (c + 16 > kv_len) {
       const auto valid = lane < i32x16{} + int32_t(kv_len - c);
       const f32x16 zero = {};

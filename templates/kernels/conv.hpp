@@ -130,7 +130,10 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
       T* yg = y + (n * filters + grp * mg) * osize;
       gemm_rowmajor(false, false, mg, osize, kdim, T(1), w + grp * mg * kdim, kdim, src, osize, T(0), yg, osize);
       if (bias || !std::is_same<E, functor_chain<>>::value)
-        for (int64_t m = 0; m < mg; ++m) add_then(yg + m * osize, osize, bias ? bias[grp * mg + m] : T(0), epilogue);
+        for (int64_t m = 0; m < mg; ++m) {
+          const T b = bias ? bias[grp * mg + m] : T(0);
+          map_binary_scalar_b(yg + m * osize, &b, yg + m * osize, osize, then(op_add{}, epilogue));
+        }
     }
 }
 

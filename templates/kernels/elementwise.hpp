@@ -22,24 +22,6 @@ inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
   }
 }
 
-// y[i] = f(y[i] + b) over n elements (a bias and an activation after a product), in place.
-template <class T, class F>
-inline void add_then(T* y, int64_t n, T b, const F& f) {
-  if constexpr (std::is_same<T, float>::value && has_lanes<F>::value) {
-    struct shifted {
-      const F& f;
-      float b;
-      void lanes(::sofiec::f32x16& v) const {
-        v += b;
-        f.lanes(v);
-      }
-    };
-    map_lanes(y, y, n, shifted{f, b});
-  } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = f(T(y[i] + b));
-  }
-}
-
 template <class X, class Y, class F>
 inline void map_unary(const X* x, Y* y, int64_t n, F f) {
   if constexpr (std::is_same<X, float>::value && std::is_same<Y, float>::value && has_lanes<F>::value) {
@@ -49,46 +31,56 @@ inline void map_unary(const X* x, Y* y, int64_t n, F f) {
   }
 }
 
-// f over n float pairs, 16 lanes at a time; an operand of step 0 repeats its first element,
-// one of step 1 is read in order. The tail runs through the same lanes (zero-padded).
-template <class F>
-inline void map_lanes2(const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n, const F& f) {
+// f over n float pairs, 16 lanes at a time; operand a (b) is read in order if A_RUNS (B_RUNS),
+// else its first element repeats. The tail runs through the same lanes (zero-padded).
+template <bool A_RUNS, bool B_RUNS, class F>
+inline void map_lanes2_runs(const float* a, const float* b, float* y, int64_t n, const F& f) {
   using ::sofiec::f32x16;
-  if (n <= 0) return;  // an empty tensor may have no storage at all
   const f32x16 a0 = f32x16{} + a[0], b0 = f32x16{} + b[0];
+  auto load = [](bool runs, const float* p, const f32x16& first, std::size_t bytes, f32x16& v) {
+    if (runs) std::memcpy(&v, p, bytes);
+    else v = first;
+  };
   int64_t i = 0;
   f32x16 va, vb;
   for (; i + 16 <= n; i += 16) {
-    if (a_step) std::memcpy(&va, a + i, sizeof va);
-    else va = a0;
-    if (b_step) std::memcpy(&vb, b + i, sizeof vb);
-    else vb = b0;
+    load(A_RUNS, a + i, a0, sizeof va, va);
+    load(B_RUNS, b + i, b0, sizeof vb, vb);
     f.lanes(va, vb);
     std::memcpy(y + i, &va, sizeof va);
   }
   if (i < n) {
     const std::size_t bytes = sizeof(float) * std::size_t(n - i);
-    va = a_step ? f32x16{} : a0;
-    vb = b_step ? f32x16{} : b0;
-    if (a_step) std::memcpy(&va, a + i, bytes);
-    if (b_step) std::memcpy(&vb, b + i, bytes);
+    va = vb = f32x16{};
+    load(A_RUNS, a + i, a0, bytes, va);
+    load(B_RUNS, b + i, b0, bytes, vb);
     f.lanes(va, vb);
     std::memcpy(y + i, &va, bytes);
   }
 }
 
-template <class A, class B, class Y, class F>
-constexpr bool float_lanes2_v = std::is_same<A, float>::value && std::is_same<B, float>::value &&
-                                std::is_same<Y, float>::value && has_binary_lanes<F>::value;
+// The same with the steps (1: in order, 0: repeated) known only at run time: one loop per
+// combination, so that no step is tested per element.
+template <class F>
+inline void map_lanes2(const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n, const F& f) {
+  if (n <= 0) return;  // an empty tensor may have no storage at all
+  if (a_step && b_step) map_lanes2_runs<true, true>(a, b, y, n, f);
+  else if (a_step) map_lanes2_runs<true, false>(a, b, y, n, f);
+  else if (b_step) map_lanes2_runs<false, true>(a, b, y, n, f);
+  else map_lanes2_runs<false, false>(a, b, y, n, f);
+}
 
-// The same for the operand pack of a strided map: false unless it has two.
-template <class Y, class F, class... X> struct float_lanes2_pack : std::false_type {};
+// Whether a map of operands X... into Y by f runs through map_lanes2: two float operands, a
+// float result and a binary functor with a 16-lane form.
+template <class Y, class F, class... X> struct float_lanes2 : std::false_type {};
 template <class Y, class F, class A, class B>
-struct float_lanes2_pack<Y, F, A, B> : std::integral_constant<bool, float_lanes2_v<A, B, Y, F>> {};
+struct float_lanes2<Y, F, A, B>
+    : std::integral_constant<bool, std::is_same<A, float>::value && std::is_same<B, float>::value &&
+                                       std::is_same<Y, float>::value && has_binary_lanes<F>::value> {};
 
 template <class A, class B, class Y, class F>
 inline void map_binary_same(const A* a, const B* b, Y* y, int64_t n, F f) {
-  if constexpr (float_lanes2_v<A, B, Y, F>) {
+  if constexpr (float_lanes2<Y, F, A, B>::value) {
     map_lanes2(a, 1, b, 1, y, n, f);
   } else {
     for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
@@ -97,7 +89,7 @@ inline void map_binary_same(const A* a, const B* b, Y* y, int64_t n, F f) {
 
 template <class A, class B, class Y, class F>
 inline void map_binary_scalar_b(const A* a, const B* b, Y* y, int64_t n, F f) {
-  if constexpr (float_lanes2_v<A, B, Y, F>) {
+  if constexpr (float_lanes2<Y, F, A, B>::value) {
     map_lanes2(a, 1, b, 0, y, n, f);
   } else {
     const B s = b[0];
@@ -107,12 +99,19 @@ inline void map_binary_scalar_b(const A* a, const B* b, Y* y, int64_t n, F f) {
 
 template <class A, class B, class Y, class F>
 inline void map_binary_scalar_a(const A* a, const B* b, Y* y, int64_t n, F f) {
-  if constexpr (float_lanes2_v<A, B, Y, F>) {
+  if constexpr (float_lanes2<Y, F, A, B>::value) {
     map_lanes2(a, 0, b, 1, y, n, f);
   } else {
     const A s = a[0];
     for (int64_t i = 0; i < n; ++i) y[i] = f(s, b[i]);
   }
+}
+
+// c[i, j] = f(c[i, j] + bias[j]): a row-vector bias and the epilogue fused into a product,
+// one pass over it while it is still in cache.
+template <class T, class F>
+inline void add_bias_rows(T* c, const T* bias, int64_t rows, int64_t cols, F f) {
+  for (int64_t i = 0; i < rows; ++i) map_binary_same(c + i * cols, bias, c + i * cols, cols, then(op_add{}, f));
 }
 
 // General case: any number of operands broadcast to rank >= 1 output dims. strides holds
@@ -129,22 +128,24 @@ inline void map_strided_impl(std::index_sequence<K...>, Y* y, int rank, const in
   int64_t offset[n] = {};
   int64_t index[16] = {0};
   for (int64_t o = 0; o < outer; ++o) {
-    if constexpr (float_lanes2_pack<Y, F, X...>::value) {
-      if (step[0] <= 1 && step[1] <= 1 && step[0] >= 0 && step[1] >= 0) {
-        const float* ops[2] = {(x + offset[K])...};
+    // The inner run through lanes where its operands are contiguous or repeated.
+    bool done = false;
+    if constexpr (float_lanes2<Y, F, X...>::value) {
+      const float* ops[2] = {(x + offset[K])...};
+      if ((step[0] == 0 || step[0] == 1) && (step[1] == 0 || step[1] == 1)) {
         map_lanes2(ops[0], step[0], ops[1], step[1], y, inner, f);
-      } else {
-        for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
+        done = true;
       }
     } else if constexpr (n == 1 && std::is_same<Y, float>::value && (std::is_same<X, float>::value && ...) &&
                          has_lanes<F>::value) {
       const float* ops[1] = {(x + offset[K])...};
-      if (step[0] == 1) map_lanes(ops[0], y, inner, f);
-      else
-        for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
-    } else {
-      for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
+      if (step[0] == 1) {
+        map_lanes(ops[0], y, inner, f);
+        done = true;
+      }
     }
+    if (!done)
+      for (int64_t i = 0; i < inner; ++i) y[i] = f(x[offset[K] + i * step[K]]...);
     y += inner;
     for (int d = rank - 2; d >= 0; --d) {
       ((offset[K] += strides[K * std::size_t(rank) + std::size_t(d)]), ...);

@@ -10,6 +10,33 @@ template <class F>
 struct has_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::declval<::sofiec::f32x16&>()))>>
     : std::true_type {};
 
+// The 16 lanes of v folded into one by combine(acc, x) (acc = acc op x, on vectors and on
+// floats), halving the width each step: a tree, not a chain of dependent operations.
+template <class F>
+inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
+  typedef float f32x8 __attribute__((vector_size(32)));
+  typedef float f32x4 __attribute__((vector_size(16)));
+  f32x8 a, b;
+  std::memcpy(&a, &v, sizeof a);
+  std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
+  combine(a, b);
+  f32x4 c, d;
+  std::memcpy(&c, &a, sizeof c);
+  std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof c, sizeof d);
+  combine(c, d);
+  float x = c[0], y = c[2], z = c[1], w = c[3];
+  combine(x, y);
+  combine(z, w);
+  combine(x, z);
+  return x;
+}
+inline float max_lanes(const ::sofiec::f32x16& v) {
+  return fold_lanes(v, [](auto& acc, const auto& x) { acc = x > acc ? x : acc; });
+}
+inline float sum_lanes(const ::sofiec::f32x16& v) {
+  return fold_lanes(v, [](auto& acc, const auto& x) { acc += x; });
+}
+
 // Functors applied one after the other (an epilogue fused into a Conv or GEMM); empty, the identity.
 template <class... F> struct functor_chain;
 template <> struct functor_chain<> {

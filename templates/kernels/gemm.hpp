@@ -9,7 +9,9 @@
 // (OpenBLAS: megabytes of resident memory for the process).
 inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta, float* c) {
   auto finish = [&](int64_t j, float dot) { c[j] = alpha * dot + (beta == 0.f ? 0.f : beta * c[j]); };
-  auto lanes = [](const ::sofiec::f32x16& v) {
+  // A chain of adds, not sum_lanes' tree: measured faster here (the four rows' sums overlap;
+  // SOFIE MLP batch 1: 1.64 us against 1.80).
+  auto chain_sum = [](const ::sofiec::f32x16& v) {
     float t = 0.f;
     for (int l = 0; l < 16; ++l) t += v[l];
     return t;
@@ -36,7 +38,7 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
       std::memcpy(&r, r3 + p, sizeof r);
       acc3 += r * x;
     }
-    float d0 = lanes(acc0), d1 = lanes(acc1), d2 = lanes(acc2), d3 = lanes(acc3);
+    float d0 = chain_sum(acc0), d1 = chain_sum(acc1), d2 = chain_sum(acc2), d3 = chain_sum(acc3);
     for (int64_t t = k16; t < k; ++t) {
       d0 += r0[t] * a[t];
       d1 += r1[t] * a[t];
@@ -55,7 +57,7 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
       std::memcpy(&r, row + p, sizeof r);
       acc += r * x;
     }
-    float dot = lanes(acc);
+    float dot = chain_sum(acc);
     for (int64_t t = k16; t < k; ++t) dot += row[t] * a[t];
     finish(j, dot);
   }
@@ -132,40 +134,6 @@ inline void add_bias_2d(T* c, const T* bias, int64_t rows, int64_t cols, int64_t
                         T beta) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) c[i * cols + j] += beta * bias[i * row_stride + j * col_stride];
-}
-
-// c[i, j] = f(c[i, j] + bias[j]): a row-vector bias and the fused epilogue in one pass over
-// the product, while it is still in cache.
-template <class T, class F>
-inline void add_bias_rows(T* c, const T* bias, int64_t rows, int64_t cols, F f) {
-  if constexpr (std::is_same<T, float>::value && has_lanes<F>::value) {
-    for (int64_t i = 0; i < rows; ++i) {
-      float* row = c + i * cols;
-      int64_t j = 0;
-      for (; j + 16 <= cols; j += 16) {
-        ::sofiec::f32x16 v, b;
-        std::memcpy(&v, row + j, sizeof v);
-        std::memcpy(&b, bias + j, sizeof b);
-        v += b;
-        f.lanes(v);
-        std::memcpy(row + j, &v, sizeof v);
-      }
-      if (j < cols) {  // the tail, through the same lanes
-        const std::size_t bytes = sizeof(float) * std::size_t(cols - j);
-        ::sofiec::f32x16 v = {}, b = {};
-        std::memcpy(&v, row + j, bytes);
-        std::memcpy(&b, bias + j, bytes);
-        v += b;
-        f.lanes(v);
-        std::memcpy(row + j, &v, bytes);
-      }
-    }
-  } else {
-    for (int64_t i = 0; i < rows; ++i) {
-      T* row = c + i * cols;
-      for (int64_t j = 0; j < cols; ++j) row[j] = f(row[j] + bias[j]);
-    }
-  }
 }
 
 // General Einsum: every output position sums, over the summed labels' positions, the product

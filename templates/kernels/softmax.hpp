@@ -3,36 +3,6 @@
 #include "functors.hpp"
 #include "prelude.hpp"
 
-// e^x for 16 lanes, in place (functors.hpp's exp_poly).
-inline void exp_lanes(::sofiec::f32x16& x) { exp_poly(x); }
-
-// The 16 lanes of v folded into one by combine(acc, x) (acc = acc op x, on vectors and on
-// floats), halving the width each step: a tree, not a chain of dependent operations.
-template <class F>
-inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
-  typedef float f32x8 __attribute__((vector_size(32)));
-  typedef float f32x4 __attribute__((vector_size(16)));
-  f32x8 a, b;
-  std::memcpy(&a, &v, sizeof a);
-  std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
-  combine(a, b);
-  f32x4 c, d;
-  std::memcpy(&c, &a, sizeof c);
-  std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof c, sizeof d);
-  combine(c, d);
-  float x = c[0], y = c[2], z = c[1], w = c[3];
-  combine(x, y);
-  combine(z, w);
-  combine(x, z);
-  return x;
-}
-inline float max_lanes(const ::sofiec::f32x16& v) {
-  return fold_lanes(v, [](auto& acc, const auto& x) { acc = x > acc ? x : acc; });
-}
-inline float sum_lanes(const ::sofiec::f32x16& v) {
-  return fold_lanes(v, [](auto& acc, const auto& x) { acc += x; });
-}
-
 // Softmax of one contiguous row of floats, 16 lanes at a time, the tail through the same
 // lanes (bit-identical from run to run; the sum's order differs from a sequential loop by
 // rounding only). y may be x.
@@ -56,7 +26,7 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   for (int64_t l = 0; l < l16; l += 16) {
     std::memcpy(&v, x + l, sizeof v);
     v -= peak;
-    exp_lanes(v);
+    exp_poly(v);
     sums += v;
     std::memcpy(y + l, &v, sizeof v);
   }
@@ -64,7 +34,7 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   if (l16 < length) {
     std::memcpy(&tail, x + l16, tail_bytes);
     tail -= peak;
-    exp_lanes(tail);
+    exp_poly(tail);
     for (int64_t l = 0; l < length - l16; ++l) sums[l] += tail[l];
   }
   const float scale = 1.f / sum_lanes(sums);
