@@ -21,7 +21,7 @@ namespace {
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {"functors"}},     {"conv", {"gemm", "functors", "elementwise"}},
     {"pool", {"conv"}}, {"softmax", {"functors"}},             {"normalization", {}}, {"movement", {}},
-    {"reduce", {}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm", "functors"}},
+    {"reduce", {}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm", "functors", "elementwise"}},
     {"selection", {}}, {"arena", {}},
 };
 

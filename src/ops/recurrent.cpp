@@ -36,7 +36,9 @@ std::string activation_fn(const NodeView& v, const std::string& name, float alph
                      cpp_float(std::isnan(alpha) ? default_alpha : alpha), cpp_float(std::isnan(beta) ? default_beta : beta));
 }
 
-RecurrentPlan plan_recurrent(const NodeView& v, Cell cell) {
+// transposed: the compiler's form (RecurrentWeightTranspose), W and R stored [directions,
+// input, G*hidden] and [directions, hidden, G*hidden], each direction's matrix transposed.
+RecurrentPlan plan_recurrent(const NodeView& v, Cell cell, bool transposed) {
   const auto x = v.input_dims(0), w = v.input_dims(1), r = v.input_dims(2);
   if (x.size() != 3 || w.size() != 3 || r.size() != 3) v.fail("X, W and R must be 3-D");
   RecurrentPlan p;
@@ -48,10 +50,14 @@ RecurrentPlan plan_recurrent(const NodeView& v, Cell cell) {
   if (direction != "forward" && direction != "reverse" && direction != "bidirectional") v.fail("unknown direction '{}'", direction);
   p.directions = direction == "bidirectional" ? 2 : 1;
   p.reverse_only = direction == "reverse";
-  p.hidden = v.node().attr_int("hidden_size", r[2]);
+  p.hidden = v.node().attr_int("hidden_size", transposed ? r[1] : r[2]);
   const int64_t gh = gates(cell) * p.hidden;
-  if (w != std::vector<int64_t>{p.directions, gh, p.input}) v.fail("W must have shape [{}, {}, {}]", p.directions, gh, p.input);
-  if (r != std::vector<int64_t>{p.directions, gh, p.hidden}) v.fail("R must have shape [{}, {}, {}]", p.directions, gh, p.hidden);
+  const std::vector<int64_t> w_dims = transposed ? std::vector<int64_t>{p.directions, p.input, gh}
+                                                 : std::vector<int64_t>{p.directions, gh, p.input};
+  if (w != w_dims) v.fail("W must have shape {}", shape_str(to_shape(w_dims)));
+  const std::vector<int64_t> r_dims = transposed ? std::vector<int64_t>{p.directions, p.hidden, gh}
+                                                   : std::vector<int64_t>{p.directions, gh, p.hidden};
+  if (r != r_dims) v.fail("R must have shape {}", shape_str(to_shape(r_dims)));
   if (v.has_input(3) && v.input_dims(3) != std::vector<int64_t>{p.directions, 2 * gh}) v.fail("B must have shape [{}, {}]", p.directions, 2 * gh);
   if (v.has_input(4) && v.input_dims(4) != std::vector<int64_t>{p.batch}) v.fail("sequence_lens must have shape [{}]", p.batch);
   const std::vector<int64_t> state = p.batch_first ? std::vector<int64_t>{p.batch, p.directions, p.hidden}
@@ -75,14 +81,14 @@ RecurrentPlan plan_recurrent(const NodeView& v, Cell cell) {
   return p;
 }
 
-void add_recurrent(Registry& r, const char* op, Cell cell) {
+OpDef recurrent_def(const char* op, Cell cell, bool transposed) {
   OpDef d;
   d.op_type = op;
   d.min_opset = 7;
   d.types = "float, double; int32 sequence_lens";
-  d.infer = [cell](const NodeView& v) {
+  d.infer = [cell, transposed](const NodeView& v) {
     const DType t = require_float_input(v);
-    const RecurrentPlan p = plan_recurrent(v, cell);
+    const RecurrentPlan p = plan_recurrent(v, cell, transposed);
     const std::vector<int64_t> y = p.batch_first ? std::vector<int64_t>{p.batch, p.seq, p.directions, p.hidden}
                                                  : std::vector<int64_t>{p.seq, p.directions, p.batch, p.hidden};
     const std::vector<int64_t> state = p.batch_first ? std::vector<int64_t>{p.batch, p.directions, p.hidden}
@@ -90,12 +96,12 @@ void add_recurrent(Registry& r, const char* op, Cell cell) {
     InferResult res{{static_value(t, y), static_value(t, state)}};
     if (cell == Cell::Lstm) res.outputs.push_back(static_value(t, state));
     const int64_t gh = gates(cell) * p.hidden;
-    res.workspace_bytes = (p.seq * p.batch * gh + p.batch * gh + 4 * p.batch * p.hidden) * int64_t(dtype_size(t));
+    res.workspace_bytes = (p.seq * p.batch * gh + p.batch * gh + 4 * p.batch * p.hidden + gh) * int64_t(dtype_size(t));
     return res;
   };
-  d.emit = [cell](EmitContext& e) {
+  d.emit = [cell, transposed](EmitContext& e) {
     e.use_kernel("recurrent");
-    const RecurrentPlan p = plan_recurrent(e, cell);
+    const RecurrentPlan p = plan_recurrent(e, cell, transposed);
     const std::string t = e.in_type(0);
     const int per = activations_per_direction(cell);
     std::string fns;
@@ -108,21 +114,26 @@ void add_recurrent(Registry& r, const char* op, Cell cell) {
       fns += fmt::format("{}{{{}}}", dir ? ", " : "", row);
     }
     const char* kind = cell == Cell::Rnn ? "Rnn" : cell == Cell::Gru ? "Gru" : "Lstm";
-    e.line("static constexpr detail::RecurrentShape shape{{detail::CellKind::{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {{{}}}}};",
+    e.line("static constexpr detail::RecurrentShape shape{{detail::CellKind::{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {{{}}}}};",
            kind, p.seq, p.batch, p.input, p.hidden, p.directions, p.batch_first, p.reverse_only,
            cpp_float(e.node().attr_float("clip", 0.f)), e.node().attr_int("linear_before_reset", 0) != 0,
-           e.node().attr_int("input_forget", 0) != 0, fns);
+           e.node().attr_int("input_forget", 0) != 0, transposed, fns);
     const bool lstm = cell == Cell::Lstm;
     e.line("detail::recurrent({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0),
            e.in(1), e.in(2), e.in_or_null(3, t), e.in_or_null(4, e.has_input(4) ? e.in_type(4) : "int32_t"),
            e.in_or_null(5, t), e.in_or_null(lstm ? 6 : kAbsent, t), e.in_or_null(lstm ? 7 : kAbsent, t),
            e.out_or_null(0, t), e.out_or_null(1, t), e.out_or_null(lstm ? 2 : kAbsent, t), t, e.workspace());
   };
-  d.flops = [cell](const NodeView& v) {  // the input and recurrent products dominate
-    const RecurrentPlan p = plan_recurrent(v, cell);
+  d.flops = [cell, transposed](const NodeView& v) {  // the input and recurrent products dominate
+    const RecurrentPlan p = plan_recurrent(v, cell, transposed);
     return 2 * p.directions * p.seq * p.batch * gates(cell) * p.hidden * (p.input + p.hidden);
   };
-  r.add(std::move(d));
+  return d;
+}
+
+void add_recurrent(Registry& r, const char* op, Cell cell) {
+  r.add(recurrent_def(op, cell, false));
+  r.add_internal(recurrent_def(op, cell, true));
 }
 
 }  // namespace

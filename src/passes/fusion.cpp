@@ -245,6 +245,42 @@ class GemmWeightTranspose : public Pass {
   }
 };
 
+// RNN / GRU / LSTM with constant float W and R: each direction's matrices stored transposed,
+// [input, G*hidden] and [hidden, G*hidden], in the compiler's form of the node: the layout
+// the BLAS's products with few rows are faster with (the output's columns along its vector
+// lanes). LSTM of 64 hidden units, 2 layers, 20 steps, one sequence: 53 -> 43 us.
+class RecurrentWeightTranspose : public Pass {
+ public:
+  const char* name() const override { return "RecurrentWeightTranspose"; }
+  int run(Graph& g, Analysis&) override {
+    int changed = 0;
+    for (Node& n : g.nodes) {
+      if ((n.op_type != "LSTM" && n.op_type != "GRU" && n.op_type != "RNN") || !n.domain.empty() || n.inputs.size() < 3)
+        continue;
+      const Tensor* w = float_constant(g, n.inputs[1]);
+      const Tensor* r = float_constant(g, n.inputs[2]);
+      if (!w || !r || w->dims.size() != 3 || r->dims.size() != 3) continue;
+      n.inputs[1] = add_fresh_constant(g, n.name + "/W_transposed", transposed_matrices(*w));
+      n.inputs[2] = add_fresh_constant(g, n.name + "/R_transposed", transposed_matrices(*r));
+      n.domain = kSofiecDomain;
+      ++changed;
+    }
+    return changed;
+  }
+
+ private:
+  // [count, rows, cols] -> [count, cols, rows]
+  static Tensor transposed_matrices(const Tensor& m) {
+    const int64_t count = m.dims[0], rows = m.dims[1], cols = m.dims[2];
+    Tensor t(DType::Float, {count, cols, rows});
+    for (int64_t d = 0; d < count; ++d)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+          t.data<float>()[(d * cols + j) * rows + i] = m.data<float>()[(d * rows + i) * cols + j];
+    return t;
+  }
+};
+
 // Conv / Gemm / MatMul -> elementwise unary activations (Relu, LeakyRelu, Sigmoid, Tanh,
 // Elu, Gelu, ...): the activations move into the producer's epilogue, applied to each output
 // block as the kernel writes it, so the intermediate tensor and its extra pass vanish.
@@ -286,6 +322,7 @@ std::unique_ptr<Pass> make_gemm_batch_norm_fusion() { return std::make_unique<Ge
 std::unique_ptr<Pass> make_conv_add_fusion() { return std::make_unique<ConvAddFusion>(); }
 std::unique_ptr<Pass> make_matmul_add_fusion() { return std::make_unique<MatMulAddFusion>(); }
 std::unique_ptr<Pass> make_gemm_weight_transpose() { return std::make_unique<GemmWeightTranspose>(); }
+std::unique_ptr<Pass> make_recurrent_weight_transpose() { return std::make_unique<RecurrentWeightTranspose>(); }
 std::unique_ptr<Pass> make_epilogue_fusion() { return std::make_unique<EpilogueFusion>(); }
 
 }  // namespace sofiec

@@ -88,6 +88,9 @@ std::unique_ptr<Pass> make_conv_add_fusion();
 std::unique_ptr<Pass> make_matmul_add_fusion();
 // Gemm with a constant transposed B and 2 to 4 rows: B stored untransposed (faster BLAS path).
 std::unique_ptr<Pass> make_gemm_weight_transpose();
+// RNN / GRU / LSTM with a constant R: R stored transposed (the compiler's form of the node),
+// so that a step's product for one sequence needs no horizontal sums.
+std::unique_ptr<Pass> make_recurrent_weight_transpose();
 // MatMul(Q, K^T) [Div or Mul by a constant] Softmax MatMul(., V): one ScaledDotAttention of the
 // compiler's domain, reading Q, K^T and V (and writing its output) through strides in place of
 // the Reshape / Transpose / Split / Squeeze / Gather nodes around it.

@@ -5,6 +5,7 @@
 #pragma once
 #include "prelude.hpp"
 #include "functors.hpp"
+#include "elementwise.hpp"
 #include "gemm.hpp"
 
 enum class CellKind { Rnn, Gru, Lstm };
@@ -40,12 +41,100 @@ struct RecurrentShape {
   float clip;                 // <= 0: none
   bool linear_before_reset;   // GRU
   bool input_forget;          // LSTM
+  bool transposed;            // W, R stored [directions, input or hidden, G*hidden] (RecurrentWeightTranspose)
   ActivationFn f[2][3];       // per direction: f, g, h (RNN uses f; GRU f, g; LSTM f, g, h)
 };
 
 inline int gate_count(CellKind c) { return c == CellKind::Rnn ? 1 : c == CellKind::Gru ? 3 : 4; }
 
-// scratch: seq*batch*G*hidden + batch*G*hidden + 4*batch*hidden elements of T.
+// f over v[0:n] in place; sigmoid and tanh (every default) through their 16-lane forms.
+template <class T>
+inline void activate(const ActivationFn& f, T* v, int64_t n) {
+  if (f.kind == Activation::Sigmoid) map_unary(v, v, n, op_sigmoid{});
+  else if (f.kind == Activation::Tanh) map_unary(v, v, n, op_tanh{});
+  else
+    for (int64_t i = 0; i < n; ++i) v[i] = f(v[i]);
+}
+
+template <class T>
+inline void clip_values(T* v, int64_t n, float clip) {
+  if (clip > 0.f)
+    for (int64_t i = 0; i < n; ++i) v[i] = std::max(T(-clip), std::min(T(clip), v[i]));
+}
+
+// One LSTM step of one batch entry; p holds the four gates' pre-activations (i, o, f, c),
+// tmp H values of scratch.
+template <class T>
+inline void lstm_cell(T* p, T* h, T* c, const T* peephole, const ActivationFn* fn, const RecurrentShape& s, T* tmp) {
+  const int64_t H = s.hidden;
+  T* i_gate = p;
+  T* o_gate = p + H;
+  T* f_gate = p + 2 * H;
+  T* c_gate = p + 3 * H;
+  if (peephole)
+    for (int64_t j = 0; j < H; ++j) {
+      i_gate[j] += peephole[j] * c[j];
+      if (!s.input_forget) f_gate[j] += peephole[2 * H + j] * c[j];
+    }
+  clip_values(i_gate, H, s.clip);
+  activate(fn[0], i_gate, H);
+  if (s.input_forget) {
+    const T one = T(1);
+    map_binary_scalar_a(&one, i_gate, f_gate, H, op_sub{});
+  } else {
+    clip_values(f_gate, H, s.clip);
+    activate(fn[0], f_gate, H);
+  }
+  clip_values(c_gate, H, s.clip);
+  activate(fn[1], c_gate, H);
+  map_binary_same(f_gate, c, c, H, op_mul{});            // f * c
+  map_binary_same(i_gate, c_gate, c_gate, H, op_mul{});  // i * g
+  map_binary_same(c, c_gate, c, H, op_add{});            // the new cell state
+  if (peephole)
+    for (int64_t j = 0; j < H; ++j) o_gate[j] += peephole[H + j] * c[j];
+  clip_values(o_gate, H, s.clip);
+  activate(fn[0], o_gate, H);
+  copy_elements(c, tmp, H);
+  activate(fn[2], tmp, H);
+  map_binary_same(o_gate, tmp, h, H, op_mul{});
+}
+
+// One GRU step of one batch entry; p holds the z and r pre-activations and the h gate's
+// recurrent part (or nothing there when it waits for r), gx the input parts, tmp H values.
+template <class T>
+inline void gru_cell(T* p, const T* gx, const T* bias_sum, const T* wb, const T* rb, const T* r_h, int64_t ld_r, T* h,
+                     const ActivationFn* fn, const RecurrentShape& s, T* tmp) {
+  const int64_t H = s.hidden;
+  T* z = p;
+  T* r = p + H;
+  T* hh = p + 2 * H;
+  clip_values(p, 2 * H, s.clip);
+  activate(fn[0], p, 2 * H);
+  if (!s.linear_before_reset) {
+    // h gate's recurrent part: (r * H) R_h^T
+    map_binary_same(r, h, tmp, H, op_mul{});
+    gemm_rowmajor(false, !s.transposed, 1, H, H, T(1), tmp, H, r_h, ld_r, T(0), hh, H);
+    map_binary_same(hh, gx + 2 * H, hh, H, op_add{});
+    if (bias_sum) map_binary_same(hh, bias_sum + 2 * H, hh, H, op_add{});
+  } else {
+    // gx + r * (R_h h + rb) + wb
+    if (rb) map_binary_same(hh, rb + 2 * H, hh, H, op_add{});
+    map_binary_same(r, hh, hh, H, op_mul{});
+    map_binary_same(gx + 2 * H, hh, hh, H, op_add{});
+    if (wb) map_binary_same(hh, wb + 2 * H, hh, H, op_add{});
+  }
+  clip_values(hh, H, s.clip);
+  activate(fn[1], hh, H);
+  // (1 - z) * hh + z * h
+  map_binary_same(z, h, r, H, op_mul{});
+  const T one = T(1);
+  map_binary_scalar_a(&one, z, z, H, op_sub{});
+  map_binary_same(z, hh, z, H, op_mul{});
+  map_binary_same(z, r, h, H, op_add{});
+}
+
+// scratch: seq*batch*G*hidden + batch*G*hidden + 4*batch*hidden + G*hidden elements of T
+// (input parts, recurrent parts, h, c, two rows of scratch, the bias sums).
 template <class T, class L>
 inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L* seq_lens, const T* initial_h,
                       const T* initial_c, const T* peephole, T* y, T* y_h, T* y_c, const RecurrentShape& s, T* scratch) {
@@ -55,79 +144,57 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
   T* h = hr + B * GH;
   T* c = h + B * H;
   T* tmp = c + B * H;
-  auto clip = [&](T v) { return s.clip > 0.f ? std::max(T(-s.clip), std::min(T(s.clip), v)) : v; };
+  T* bias_sum = tmp + 2 * B * H;
   auto h_offset = [&](int64_t d, int64_t b) { return s.batch_first ? (b * s.directions + d) * H : (d * B + b) * H; };
+  const bool gru_reset_first = s.cell == CellKind::Gru && !s.linear_before_reset;
   for (int64_t d = 0; d < s.directions; ++d) {
     const bool backward = s.reverse_only || d == 1;
     const T* wd = w + d * GH * s.input;
     const T* rd = r + d * GH * H;
+    // R_h, the h gate's block: rows 2H.. of R, or its columns 2H.. when stored transposed
+    const T* r_h = s.transposed ? rd + 2 * H : rd + 2 * H * H;
+    const int64_t ld_r = s.transposed ? GH : H;
     const T* wb = bias ? bias + d * 2 * GH : nullptr;
     const T* rb = bias ? wb + GH : nullptr;
     const T* pd = peephole ? peephole + d * 3 * H : nullptr;
     const ActivationFn* fn = s.f[d];
+    // Both biases added once per gate, except R's h-gate bias of a GRU with
+    // linear_before_reset, which r multiplies.
+    if (bias) {
+      map_binary_same(wb, rb, bias_sum, GH, op_add{});
+      if (s.cell == CellKind::Gru && s.linear_before_reset) copy_elements(wb + 2 * H, bias_sum + 2 * H, H);
+    }
     // Rows of x in (t, b) order for layout 0, (b, t) for layout 1.
-    gemm_rowmajor(false, true, S * B, GH, s.input, T(1), x, s.input, wd, s.input, T(0), xw, GH);
+    gemm_rowmajor(false, !s.transposed, S * B, GH, s.input, T(1), x, s.input, wd, s.transposed ? GH : s.input, T(0), xw,
+                  GH);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t j = 0; j < H; ++j) {
         h[b * H + j] = initial_h ? initial_h[h_offset(d, b) + j] : T(0);
         c[b * H + j] = initial_c ? initial_c[h_offset(d, b) + j] : T(0);
       }
     for (int64_t step = 0; step < S; ++step) {
-      const bool gru_reset_first = s.cell == CellKind::Gru && !s.linear_before_reset;
       // Recurrent part; for GRU without linear_before_reset the h gate's part waits for r.
-      // Through the BLAS even for one row: the input projection above has paid for its work
-      // buffers already, and its matrix-vector path is the faster one over many steps.
-      gemm_blas(false, true, B, gru_reset_first ? 2 * H : GH, H, T(1), h, H, rd, H, T(0), hr, GH);
+      // Through the BLAS even for one row: its matrix-vector path beats gemv_rows'
+      // horizontal sums over many steps, and is faster still with R transposed.
+      const int64_t cols = gru_reset_first ? 2 * H : GH;
+      gemm_blas(false, !s.transposed, B, cols, H, T(1), h, H, rd, s.transposed ? GH : H, T(0), hr, GH);
       for (int64_t b = 0; b < B; ++b) {
         const int64_t len = seq_lens ? int64_t(seq_lens[b]) : S;
         if (step >= len) continue;
         const int64_t t = backward ? len - 1 - step : step;
         const T* gx = xw + (s.batch_first ? b * S + t : t * B + b) * GH;
-        T* gh = hr + b * GH;
-        T* hb = h + b * H;
-        T* cb = c + b * H;
-        auto pre = [&](int gate, int64_t j, bool with_recurrent) {
-          T v = gx[gate * H + j] + (with_recurrent ? gh[gate * H + j] : T(0));
-          if (wb) v += wb[gate * H + j] + rb[gate * H + j];
-          return v;
-        };
+        T* p = hr + b * GH;  // the recurrent part, then the pre-activations
+        const int64_t summed = s.cell == CellKind::Gru ? 2 * H : GH;  // a GRU's h gate: in gru_cell
+        map_binary_same(p, gx, p, summed, op_add{});
+        if (bias) map_binary_same(p, bias_sum, p, summed, op_add{});
         if (s.cell == CellKind::Rnn) {
-          for (int64_t j = 0; j < H; ++j) hb[j] = fn[0](clip(pre(0, j, true)));
+          clip_values(p, H, s.clip);
+          activate(fn[0], p, H);
+          copy_elements(p, h + b * H, H);
         } else if (s.cell == CellKind::Gru) {
-          T* rh = tmp + b * H;
-          for (int64_t j = 0; j < H; ++j) rh[j] = fn[0](clip(pre(1, j, true))) * hb[j];  // r * H
-          if (gru_reset_first) {
-            // h gate's recurrent part: (r * H) R_h^T
-            for (int64_t j = 0; j < H; ++j) {
-              T acc = T(0);
-              for (int64_t k = 0; k < H; ++k) acc += rh[k] * rd[(2 * H + j) * H + k];
-              gh[2 * H + j] = acc;
-            }
-          }
-          for (int64_t j = 0; j < H; ++j) {
-            const T z = fn[0](clip(pre(0, j, true)));
-            T hh;
-            if (gru_reset_first) {
-              hh = fn[1](clip(pre(2, j, true)));
-            } else {
-              const T r_gate = fn[0](clip(pre(1, j, true)));
-              T v = gx[2 * H + j] + r_gate * (gh[2 * H + j] + (rb ? rb[2 * H + j] : T(0)));
-              if (wb) v += wb[2 * H + j];
-              hh = fn[1](clip(v));
-            }
-            tmp[B * H + j] = (T(1) - z) * hh + z * hb[j];
-          }
-          for (int64_t j = 0; j < H; ++j) hb[j] = tmp[B * H + j];
-        } else {  // LSTM, gates i, o, f, c
-          for (int64_t j = 0; j < H; ++j) {
-            const T i_gate = fn[0](clip(pre(0, j, true) + (pd ? pd[j] * cb[j] : T(0))));
-            const T f_gate = s.input_forget ? T(1) - i_gate : fn[0](clip(pre(2, j, true) + (pd ? pd[2 * H + j] * cb[j] : T(0))));
-            const T c_gate = fn[1](clip(pre(3, j, true)));
-            const T c_new = f_gate * cb[j] + i_gate * c_gate;
-            const T o_gate = fn[0](clip(pre(1, j, true) + (pd ? pd[H + j] * c_new : T(0))));
-            cb[j] = c_new;
-            hb[j] = o_gate * fn[2](c_new);
-          }
+          gru_cell(p, gx, bias ? bias_sum : nullptr, wb, rb, r_h, ld_r, h + b * H, fn, s, tmp + b * H);
+        } else {
+          lstm_cell(p, h + b * H, c + b * H, pd, fn, s, tmp + b * H);
         }
       }
       if (y)
