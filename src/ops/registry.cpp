@@ -102,6 +102,7 @@ const Registry& Registry::instance() {
     register_recurrent_ops(r);
     register_selection_ops(r);
     register_internal_ops(r);
+    register_winograd_ops(r);
     return r;
   }();
   return registry;

@@ -95,6 +95,9 @@ std::unique_ptr<Pass> make_recurrent_weight_transpose();
 // compiler's domain, reading Q, K^T and V (and writing its output) through strides in place of
 // the Reshape / Transpose / Split / Squeeze / Gather nodes around it.
 std::unique_ptr<Pass> make_attention_fusion();
+// 3x3 stride-1 Conv with constant weights and enough output tiles: the compiler's
+// WinogradConv, F(2x2, 3x3), its filters transformed at generation time.
+std::unique_ptr<Pass> make_conv_winograd();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();
 

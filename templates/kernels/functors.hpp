@@ -30,6 +30,16 @@ inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
   combine(x, z);
   return x;
 }
+// Lane l of `even` (`odd`) = p[2l] (p[2l + 1]): 32 floats read as the taps of 16 windows
+// two columns apart (stride-2 pooling, Winograd tiles).
+inline void deinterleave(const float* p, ::sofiec::f32x16& even, ::sofiec::f32x16& odd) {
+  ::sofiec::f32x16 lo, hi;
+  std::memcpy(&lo, p, sizeof lo);
+  std::memcpy(&hi, p + 16, sizeof hi);
+  even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  odd = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+
 inline float max_lanes(const ::sofiec::f32x16& v) {
   return fold_lanes(v, [](auto& acc, const auto& x) { acc = x > acc ? x : acc; });
 }

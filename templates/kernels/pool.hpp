@@ -9,6 +9,29 @@ enum class PoolKind { Max, Average, AverageCountPad, Lp };
 // padding cells but never cells added only by ceil_mode). Max pooling can also report where
 // each maximum came from (indices, optional: flat offsets into x, with the spatial dims in
 // column-major order when column_major is set). Lp pooling uses exponent p.
+// Max pooling of one output row, 16 outputs at a time in the lanes, from output lo while the
+// windows lie inside the input row (column stride sw of 1 or 2, kw taps from oj * sw - pw;
+// rows h0..h1 of the window; a stride-2 block reads one float past its last tap, which must
+// lie in the row too). Returns the output after the last block.
+inline int64_t max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64_t h0, int64_t h1, int64_t lo,
+                                  int64_t hi, int64_t sw, int64_t kw, int64_t pw) {
+  using ::sofiec::f32x16;
+  int64_t oj = lo;
+  for (; oj + 16 <= hi && (sw == 1 || 2 * oj - pw + kw + 30 < in_w); oj += 16) {
+    f32x16 acc = f32x16{} - std::numeric_limits<float>::infinity();  // every window has a tap
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t k = 0; k < kw; ++k) {
+        const float* src = plane + h * in_w + oj * sw - pw + k;
+        f32x16 v, odd;
+        if (sw == 1) std::memcpy(&v, src, sizeof v);
+        else deinterleave(src, v, odd);
+        acc = (v > acc || v != v) ? v : acc;
+      }
+    std::memcpy(y + oj, &acc, sizeof acc);
+  }
+  return oj;
+}
+
 // The common case of CNNs: 2-D max or average (padding not counted) pooling without
 // dilation or indices. Each window is clipped to the input once; no per-tap index arithmetic.
 template <class T>
@@ -29,15 +52,19 @@ inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, boo
       }
     return;
   }
+  // Outputs whose windows lie inside the row: lo <= oj < hi.
+  const int64_t sw = g.stride[1], kw = g.kernel[1], pw = g.pad_begin[1];
+  const int64_t lo = std::min(out_w, (pw + sw - 1) / sw);
+  const int64_t hi = in_w - kw + pw >= 0 ? std::max(lo, std::min(out_w, (in_w - kw + pw) / sw + 1)) : lo;
   for (int64_t p = 0; p < planes; ++p) {
     const T* xp = x + p * in_h * in_w;
     T* yp = y + p * out_h * out_w;
     for (int64_t oi = 0; oi < out_h; ++oi) {
       const int64_t h0 = std::max<int64_t>(oi * g.stride[0] - g.pad_begin[0], 0);
       const int64_t h1 = std::min<int64_t>(oi * g.stride[0] - g.pad_begin[0] + g.kernel[0], in_h);
-      for (int64_t oj = 0; oj < out_w; ++oj) {
-        const int64_t w0 = std::max<int64_t>(oj * g.stride[1] - g.pad_begin[1], 0);
-        const int64_t w1 = std::min<int64_t>(oj * g.stride[1] - g.pad_begin[1] + g.kernel[1], in_w);
+      auto window = [&](int64_t oj) {
+        const int64_t w0 = std::max<int64_t>(oj * sw - pw, 0);
+        const int64_t w1 = std::min<int64_t>(oj * sw - pw + kw, in_w);
         T acc = max ? (h0 < h1 && w0 < w1 ? xp[h0 * in_w + w0] : std::numeric_limits<T>::lowest()) : T(0);
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t w = w0; w < w1; ++w) {
@@ -46,7 +73,13 @@ inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, boo
           }
         const int64_t count = (h1 > h0 ? h1 - h0 : 0) * (w1 > w0 ? w1 - w0 : 0);
         yp[oi * out_w + oj] = max ? acc : (count ? acc / T(count) : T(0));
-      }
+      };
+      // The left border, blocks of 16 in the lanes (max pooling of floats), then the rest.
+      int64_t oj = 0;
+      for (; oj < lo; ++oj) window(oj);
+      if constexpr (std::is_same<T, float>::value)
+        if (max && h0 < h1 && (sw == 1 || sw == 2)) oj = max_pool_row_lanes(xp, yp + oi * out_w, in_w, h0, h1, lo, hi, sw, kw, pw);
+      for (; oj < out_w; ++oj) window(oj);
     }
   }
 }

@@ -148,6 +148,29 @@ TEST(Kernels, MaxPoolPropagatesNaNOnBothPaths) {
   EXPECT_EQ(y[3], std::max({x[5], x[6], x[7], x[9], x[10], x[11], x[13], x[14], x[15]}));
 }
 
+// The 16-lane rows (stride 1 and 2, left padding, blocks and tails) against the scalar
+// windows of the double instantiation.
+TEST(Kernels, MaxPoolLanesMatchTheScalarWindows) {
+  const int64_t h = 37, w = 75;
+  std::vector<float> x(std::size_t(2 * h * w));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f) * float(i % 11);
+  x[std::size_t(h * w + 5 * w + 40)] = NAN;
+  const std::vector<double> xd(x.begin(), x.end());
+  for (int64_t stride : {1, 2})
+    for (int64_t pad : {0, 1}) {
+      const int64_t oh = (h + 2 * pad - 3) / stride + 1, ow = (w + 2 * pad - 3) / stride + 1;
+      rt::ConvGeometry g{2, {h, w}, {oh, ow}, {3, 3}, {stride, stride}, {1, 1}, {pad, pad}};
+      std::vector<float> y(std::size_t(2 * oh * ow));
+      std::vector<double> yd(y.size());
+      rt::pool_2d(x.data(), y.data(), 2, g, true);
+      rt::pool_2d(xd.data(), yd.data(), 2, g, true);
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        if (std::isnan(yd[i])) EXPECT_TRUE(std::isnan(y[i])) << "stride " << stride << " pad " << pad << " at " << i;
+        else EXPECT_EQ(double(y[i]), yd[i]) << "stride " << stride << " pad " << pad << " at " << i;
+      }
+    }
+}
+
 }  // namespace
 }  // namespace sofiec
 

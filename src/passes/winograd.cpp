@@ -1,0 +1,93 @@
+// ConvWinograd: a 3x3 stride-1 convolution with constant weights becomes the compiler's
+// WinogradConv (kernels/winograd.hpp, F(2x2, 3x3)): 16 products per 2x2 outputs and input
+// channel instead of 36. The filters are transformed here, once, at generation time.
+#include "ops/registry.hpp"
+#include "passes/passes.hpp"
+#include "passes/rewrite.hpp"
+
+namespace sofiec {
+namespace {
+
+// Below this many 2x2 output tiles per image the 16 products are too narrow for the BLAS
+// and the transformed filters (16/9 of the size) cost more to read than the products save
+// (resnet18 at 7x7: 16 tiles).
+constexpr int64_t kMinTiles = 32;
+// Fewer input channels or filters: the 16 products are too small for the BLAS to pay for
+// the transforms (MNIST CNN, 16 -> 32 channels at 14x14: 50 -> 60 us).
+constexpr int64_t kMinChannels = 32;
+constexpr int64_t kMinFilters = 8;
+
+// U = G g G^T for each (filter, channel), laid out [16][filters][channels]; G has rows
+// (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1). Computed in double.
+Tensor transformed_filters(const Tensor& w) {
+  const int64_t filters = w.dims[0], channels = w.dims[1];
+  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  Tensor u(DType::Float, {16, filters, channels});
+  for (int64_t f = 0; f < filters; ++f)
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* g = w.data<float>() + (f * channels + c) * 9;
+      double gg[4][3];  // G g
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          const double v = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+          u.data<float>()[((4 * i + j) * filters + f) * channels + c] = float(v);
+        }
+    }
+  return u;
+}
+
+class ConvWinograd : public Pass {
+ public:
+  const char* name() const override { return "ConvWinograd"; }
+  int run(Graph& g, Analysis&) override {
+    int changed = 0;
+    for (Node& n : g.nodes) {
+      if (!eligible(g, n)) continue;
+      const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+      const std::string u = add_fresh_constant(g, n.name + "/winograd_filters", transformed_filters(*g.constant(n.inputs[1])));
+      n.op_type = "WinogradConv";
+      n.domain = kSofiecDomain;
+      n.inputs[1] = u;
+      n.attributes.clear();
+      Attribute a;
+      a.kind = Attribute::Kind::Ints;
+      a.ints = pads;
+      n.attributes["pads"] = a;
+      ++changed;
+    }
+    return changed;
+  }
+
+ private:
+  static bool eligible(const Graph& g, const Node& n) {
+    if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty()) return false;
+    const Tensor* w = float_constant(g, n.inputs.at(1));
+    if (!w || w->dims.size() != 4 || w->dims[2] != 3 || w->dims[3] != 3) return false;
+    if (n.has_input(2) && !float_constant(g, n.inputs[2])) return false;
+    const ValueInfo& x = g.value(n.inputs[0]);
+    const ValueInfo& y = g.value(n.outputs[0]);
+    if (!x.has_shape || !y.has_shape || !is_static(x.shape) || !is_static(y.shape) || x.shape.size() != 4) return false;
+    if (x.dtype != DType::Float || n.attr_int("group", 1) != 1) return false;
+    const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+    if (auto_pad != "NOTSET" && auto_pad != "VALID") return false;
+    for (const char* attr : {"strides", "dilations"})
+      for (int64_t s : n.attr_ints(attr, {1, 1}))
+        if (s != 1) return false;
+    const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+    if (pads.size() != 4) return false;
+    for (int64_t p : pads)
+      if (p < 0 || p > 2) return false;
+    const int64_t out_h = y.shape[2].value, out_w = y.shape[3].value;
+    if (out_h != x.shape[2].value + pads[0] + pads[2] - 2 || out_w != x.shape[3].value + pads[1] + pads[3] - 2) return false;
+    const int64_t tiles = ((out_h + 1) / 2) * ((out_w + 1) / 2);
+    return tiles >= kMinTiles && w->dims[1] >= kMinChannels && w->dims[0] >= kMinFilters;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_conv_winograd() { return std::make_unique<ConvWinograd>(); }
+
+}  // namespace sofiec

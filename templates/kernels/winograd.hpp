@@ -1,0 +1,118 @@
+// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3): each 2x2 block of
+// outputs from a 4x4 input tile with 16 products per (filter, channel) instead of 36. The
+// filters come transformed at generation time, U = G g G^T, stored [16][filters][channels];
+// per batch entry the input tiles are transformed (V = B^T d B, [channels][16][tiles]), the
+// 16 positions are 16 products U_k V_k through the BLAS, and the output transform
+// (A^T m A) writes each 2x2 block. Position k is the middle index of V and of the products
+// so that a tile's 16 values lie `tiles` apart: with k outermost they lie channels * tiles
+// apart, often a multiple of 4 KiB (64 channels x 784 tiles), and all 16 fall in one set of
+// the L1 cache.
+#pragma once
+#include "prelude.hpp"
+#include "elementwise.hpp"
+#include "functors.hpp"
+#include "gemm.hpp"
+
+struct WinogradGeometry {
+  int64_t channels, filters, in_h, in_w, out_h, out_w, pad_top, pad_left;
+  constexpr int64_t tiles_h() const { return (out_h + 1) / 2; }
+  constexpr int64_t tiles_w() const { return (out_w + 1) / 2; }
+  constexpr int64_t tiles() const { return tiles_h() * tiles_w(); }
+};
+
+// Floats of one zero-padded input row: whole blocks of 16 tiles read 32 columns and 2 more.
+constexpr int64_t winograd_row_length(int64_t tiles_w) { return 32 * ((tiles_w + 15) / 16) + 2; }
+
+// v[c][k][t] = (B^T d B)_k for tile t of channel c, d the 4x4 input patch at
+// (2 th - pad_top, 2 tw - pad_left) with zeros outside the plane. 16 tiles of a tile row at a
+// time in the lanes, read from 4 zero-padded copies of the input rows (rows: 4 row lengths).
+inline void winograd_input_transform(const float* x, float* v, const WinogradGeometry& g, float* rows) {
+  using ::sofiec::f32x16;
+  const int64_t tiles = g.tiles(), tiles_w = g.tiles_w(), row_len = winograd_row_length(tiles_w);
+  for (int64_t c = 0; c < g.channels; ++c) {
+    const float* xc = x + c * g.in_h * g.in_w;
+    for (int64_t th = 0; th < g.tiles_h(); ++th) {
+      for (int i = 0; i < 4; ++i) {
+        float* row = rows + i * row_len;
+        std::memset(row, 0, sizeof(float) * std::size_t(row_len));
+        const int64_t r = 2 * th - g.pad_top + i;
+        if (r >= 0 && r < g.in_h) std::memcpy(row + g.pad_left, xc + r * g.in_w, sizeof(float) * std::size_t(g.in_w));
+      }
+      for (int64_t tw = 0; tw < tiles_w; tw += 16) {
+        f32x16 d[4][4];
+        for (int i = 0; i < 4; ++i) {
+          const float* row = rows + i * row_len + 2 * tw;
+          deinterleave(row, d[i][0], d[i][1]);
+          deinterleave(row + 2, d[i][2], d[i][3]);
+        }
+        // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3; then the same on columns
+        f32x16 e[4][4];
+        for (int j = 0; j < 4; ++j) {
+          e[0][j] = d[0][j] - d[2][j];
+          e[1][j] = d[1][j] + d[2][j];
+          e[2][j] = d[2][j] - d[1][j];
+          e[3][j] = d[1][j] - d[3][j];
+        }
+        const std::size_t bytes = sizeof(float) * std::size_t(std::min<int64_t>(16, tiles_w - tw));
+        float* out = v + c * 16 * tiles + th * tiles_w + tw;
+        for (int i = 0; i < 4; ++i) {
+          const f32x16 k0 = e[i][0] - e[i][2], k1 = e[i][1] + e[i][2], k2 = e[i][2] - e[i][1], k3 = e[i][1] - e[i][3];
+          std::memcpy(out + (4 * i + 0) * tiles, &k0, bytes);
+          std::memcpy(out + (4 * i + 1) * tiles, &k1, bytes);
+          std::memcpy(out + (4 * i + 2) * tiles, &k2, bytes);
+          std::memcpy(out + (4 * i + 3) * tiles, &k3, bytes);
+        }
+      }
+    }
+  }
+}
+
+// y[f] = epilogue(A^T m A + bias[f]) for every tile, m[f][k][t] the 16 products; A^T has
+// rows (1, 1, 1, 0) and (0, 1, -1, -1). Bias and epilogue run over a filter's plane in lanes
+// once its tiles are written.
+template <class E>
+inline void winograd_output_transform(const float* m, const float* bias, float* y, const WinogradGeometry& g,
+                                      const E& epilogue) {
+  const int64_t tiles = g.tiles(), osize = g.out_h * g.out_w;
+  for (int64_t f = 0; f < g.filters; ++f) {
+    float* yf = y + f * osize;
+    const float* mf = m + f * 16 * tiles;
+    int64_t t = 0;
+    for (int64_t th = 0; th < g.tiles_h(); ++th)
+      for (int64_t tw = 0; tw < g.tiles_w(); ++tw, ++t) {
+        float s[4][2];
+        for (int i = 0; i < 4; ++i) {
+          const float a0 = mf[(4 * i + 0) * tiles + t], a1 = mf[(4 * i + 1) * tiles + t];
+          const float a2 = mf[(4 * i + 2) * tiles + t], a3 = mf[(4 * i + 3) * tiles + t];
+          s[i][0] = a0 + a1 + a2;
+          s[i][1] = a1 - a2 - a3;
+        }
+        const int64_t r0 = 2 * th, c0 = 2 * tw;
+        for (int j = 0; j < 2; ++j) {
+          if (c0 + j >= g.out_w) break;
+          yf[r0 * g.out_w + c0 + j] = s[0][j] + s[1][j] + s[2][j];
+          if (r0 + 1 < g.out_h) yf[(r0 + 1) * g.out_w + c0 + j] = s[1][j] - s[2][j] - s[3][j];
+        }
+      }
+    if (bias || !std::is_same<E, functor_chain<>>::value) {
+      const float b = bias ? bias[f] : 0.f;
+      map_binary_scalar_b(yf, &b, yf, osize, then(op_add{}, epilogue));
+    }
+  }
+}
+
+// scratch: 16 * (channels + filters) * tiles + 4 * winograd_row_length(tiles_w) floats.
+template <class E = functor_chain<>>
+inline void winograd_conv3x3(const float* x, const float* u, const float* bias, float* y, float* scratch,
+                             int64_t batch, const WinogradGeometry& g, E epilogue = E()) {
+  const int64_t tiles = g.tiles();
+  float* v = scratch;
+  float* m = v + 16 * g.channels * tiles;
+  for (int64_t n = 0; n < batch; ++n) {
+    winograd_input_transform(x + n * g.channels * g.in_h * g.in_w, v, g, m + 16 * g.filters * tiles);
+    for (int k = 0; k < 16; ++k)
+      gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
+                    v + k * tiles, 16 * tiles, 0.f, m + k * tiles, 16 * tiles);
+    winograd_output_transform(m, bias, y + n * g.filters * g.out_h * g.out_w, g, epilogue);
+  }
+}

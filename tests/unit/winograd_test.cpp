@@ -1,0 +1,84 @@
+// ConvWinograd on tiny graphs: which convolutions take the F(2x2, 3x3) form, and (compiled
+// and run at -O 0 and -O extended) the numbers, with odd sizes (partial tiles), asymmetric
+// padding, a bias and a fused activation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ops/registry.hpp"
+#include "pass_helpers.hpp"
+
+using namespace sofiec;
+using sofiec_test::ModelBuilder;
+using sofiec_test::expect_same_numbers;
+using sofiec_test::ops;
+using sofiec_test::run_pass;
+
+namespace {
+
+std::vector<float> wave(int64_t n, float phase) {
+  std::vector<float> w(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.3f * std::cos(float(i) * 0.53f + phase);
+  return w;
+}
+
+struct ConvCase {
+  int64_t channels = 32, filters = 24, height = 13, width = 11, stride = 1;
+  std::vector<int64_t> pads{1, 1, 1, 1};
+  bool relu = true;
+};
+
+// x [2, C, H, W] -> Conv 3x3 (+ bias) [-> Relu]
+ModelBuilder conv_model(const ConvCase& c) {
+  ModelBuilder b(13);
+  b.input("x", {2, c.channels, c.height, c.width}).output("y");
+  b.init_floats("w", {c.filters, c.channels, 3, 3}, wave(c.filters * c.channels * 9, 0.2f));
+  b.init_floats("bias", {c.filters}, wave(c.filters, 1.1f));
+  onnx::NodeProto& n = b.node("Conv", {"x", "w", "bias"}, {c.relu ? "c" : "y"}, "conv");
+  ModelBuilder::attr_ints(n, "kernel_shape", {3, 3});
+  ModelBuilder::attr_ints(n, "pads", c.pads);
+  ModelBuilder::attr_ints(n, "strides", {c.stride, c.stride});
+  if (c.relu) b.node("Relu", {"c"}, {"y"});
+  return b;
+}
+
+std::size_t input_size(const ConvCase& c) { return std::size_t(2 * c.channels * c.height * c.width); }
+
+}  // namespace
+
+TEST(ConvWinograd, PaddedConvBecomesWinogradWithTransformedFilters) {
+  int changes = 0;
+  const Graph g = run_pass(conv_model({}), make_conv_winograd(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"WinogradConv", "Relu"}));
+  EXPECT_EQ(g.nodes[0].domain, kSofiecDomain);
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 24, 32}));
+  EXPECT_EQ(g.value(g.nodes[0].outputs[0]).shape, to_shape({2, 24, 13, 11}));
+}
+
+TEST(ConvWinograd, SameNumbersWithPartialTilesAndAnEpilogue) {
+  expect_same_numbers(conv_model({}), input_size({}));
+}
+
+TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
+  ConvCase c;
+  c.pads = {0, 2, 1, 0};
+  c.relu = false;
+  c.height = 14;
+  c.width = 15;
+  expect_same_numbers(conv_model(c), input_size(c));
+}
+
+TEST(ConvWinograd, StridedOrSmallConvolutionsStayDirect) {
+  ConvCase strided;
+  strided.stride = 2;
+  ConvCase few_tiles;
+  few_tiles.height = few_tiles.width = 7;  // 16 tiles
+  ConvCase few_channels;
+  few_channels.channels = 16;
+  for (const ConvCase& c : {strided, few_tiles, few_channels}) {
+    int changes = 0;
+    run_pass(conv_model(c), make_conv_winograd(), &changes);
+    EXPECT_EQ(changes, 0);
+  }
+}
