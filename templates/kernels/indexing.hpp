@@ -129,17 +129,28 @@ inline void top_k(const T* x, T* values, int64_t* indices, int64_t* order, int64
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       const T* xs = x + o * length * inner + i;
-      for (int64_t l = 0; l < length; ++l) order[l] = l;
       auto before = [&](int64_t a, int64_t b) {
         const T va = xs[a * inner], vb = xs[b * inner];
-        if (va != vb) {
-          if (va != va) return largest;   // NaN counts as the largest value
-          if (vb != vb) return !largest;
-          return largest ? va > vb : va < vb;
-        }
-        return a < b;
+        const bool nan_a = va != va, nan_b = vb != vb;
+        if (nan_a != nan_b) return nan_a == largest;  // NaN counts as the largest value
+        if (!nan_a && va != vb) return largest ? va > vb : va < vb;
+        return a < b;  // equal values, or two NaNs: the lower index first
       };
-      std::partial_sort(order, order + k, order + length, before);
+      if (k <= 32) {
+        // Few to select (kNN): a sorted list of the best so far; most elements cost one
+        // comparison with its last entry. The order is total (ties by index), so the result
+        // is partial_sort's.
+        int64_t count = 0;
+        for (int64_t l = 0; l < length; ++l) {
+          if (count == k && (k == 0 || !before(l, order[k - 1]))) continue;
+          int64_t pos = count < k ? count++ : k - 1;
+          for (; pos > 0 && before(l, order[pos - 1]); --pos) order[pos] = order[pos - 1];
+          order[pos] = l;
+        }
+      } else {
+        for (int64_t l = 0; l < length; ++l) order[l] = l;
+        std::partial_sort(order, order + k, order + length, before);
+      }
       for (int64_t j = 0; j < k; ++j) {
         const int64_t at = (o * k + j) * inner + i;
         values[at] = xs[order[j] * inner];

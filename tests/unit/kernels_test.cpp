@@ -148,6 +148,29 @@ TEST(Kernels, MaxPoolPropagatesNaNOnBothPaths) {
   EXPECT_EQ(y[3], std::max({x[5], x[6], x[7], x[9], x[10], x[11], x[13], x[14], x[15]}));
 }
 
+// TopK's two selections (a sorted list for k <= 32, partial_sort above) agree on ties (lower
+// index first) and NaN (the largest value), both ways round.
+TEST(Kernels, TopKSelectionsAgreeOnTiesAndNaN) {
+  const int64_t n = 90;
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[std::size_t(i)] = float((i * 37) % 13);  // many ties
+  x[17] = NAN;
+  x[60] = NAN;
+  for (bool largest : {true, false}) {
+    std::vector<float> v_few(8), v_many(40);
+    std::vector<int64_t> i_few(8), i_many(40), order(static_cast<std::size_t>(n));
+    rt::top_k(x.data(), v_few.data(), i_few.data(), order.data(), 1, n, 1, 8, largest, true);
+    rt::top_k(x.data(), v_many.data(), i_many.data(), order.data(), 1, n, 1, 40, largest, true);
+    for (std::size_t j = 0; j < 8; ++j) EXPECT_EQ(i_few[j], i_many[j]) << "largest " << largest << " rank " << j;
+    if (largest) {
+      EXPECT_EQ(i_few[0], 17);
+      EXPECT_EQ(i_few[1], 60);
+    } else {
+      for (int64_t i : i_many) EXPECT_TRUE(i != 17 && i != 60) << "a NaN among the 40 smallest of 88 numbers";
+    }
+  }
+}
+
 // The 16-lane rows (stride 1 and 2, left padding, blocks and tails) against the scalar
 // windows of the double instantiation.
 TEST(Kernels, MaxPoolLanesMatchTheScalarWindows) {
