@@ -158,12 +158,9 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
     const T* rb = bias ? wb + GH : nullptr;
     const T* pd = peephole ? peephole + d * 3 * H : nullptr;
     const ActivationFn* fn = s.f[d];
-    // Both biases added once per gate, except R's h-gate bias of a GRU with
-    // linear_before_reset, which r multiplies.
-    if (bias) {
-      map_binary_same(wb, rb, bias_sum, GH, op_add{});
-      if (s.cell == CellKind::Gru && s.linear_before_reset) copy_elements(wb + 2 * H, bias_sum + 2 * H, H);
-    }
+    // Both biases summed once per gate (a GRU with linear_before_reset adds its h gate's two
+    // separately: r multiplies R's).
+    if (bias) map_binary_same(wb, rb, bias_sum, GH, op_add{});
     // Rows of x in (t, b) order for layout 0, (b, t) for layout 1.
     gemm_rowmajor(false, !s.transposed, S * B, GH, s.input, T(1), x, s.input, wd, s.transposed ? GH : s.input, T(0), xw,
                   GH);
