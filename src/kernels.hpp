@@ -21,4 +21,5 @@ namespace sofiec::rt {
 #include "kernels/normalization.hpp"
 #include "kernels/movement.hpp"
 #include "kernels/selection.hpp"
+#include "kernels/winograd.hpp"
 }  // namespace sofiec::rt

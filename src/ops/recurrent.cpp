@@ -96,7 +96,7 @@ OpDef recurrent_def(const char* op, Cell cell, bool transposed) {
     InferResult res{{static_value(t, y), static_value(t, state)}};
     if (cell == Cell::Lstm) res.outputs.push_back(static_value(t, state));
     const int64_t gh = gates(cell) * p.hidden;
-    res.workspace_bytes = (p.seq * p.batch * gh + p.batch * gh + 4 * p.batch * p.hidden + gh) * int64_t(dtype_size(t));
+    res.workspace_bytes = (p.seq * p.batch * gh + p.batch * gh + 3 * p.batch * p.hidden + gh) * int64_t(dtype_size(t));
     return res;
   };
   d.emit = [cell, transposed](EmitContext& e) {

@@ -3,13 +3,15 @@
 // [16, filters, channels]; inputs X [N, C, H, W], U, optional bias [filters]; attribute
 // pads (top, left, bottom, right) as Conv's.
 #include "emit/emit_context.hpp"
+#include "kernels.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
 namespace {
 
 struct WinogradPlan {
-  int64_t batch, channels, filters, in_h, in_w, out_h, out_w, pad_top, pad_left, tiles;
+  int64_t batch;
+  rt::WinogradGeometry g;
 };
 
 WinogradPlan plan_winograd(const NodeView& v) {
@@ -18,10 +20,9 @@ WinogradPlan plan_winograd(const NodeView& v) {
   if (u.size() != 3 || u[0] != 16 || u[2] != x[1]) v.fail("filters must be [16, M, {}]", x[1]);
   const auto pads = v.node().attr_ints("pads", {0, 0, 0, 0});
   if (pads.size() != 4) v.fail("pads must have 4 values");
-  WinogradPlan p{x[0], x[1], u[1], x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2, pads[0], pads[1], 0};
-  if (p.out_h < 1 || p.out_w < 1) v.fail("the 3x3 window does not fit the padded input");
-  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
-  p.tiles = ((p.out_h + 1) / 2) * ((p.out_w + 1) / 2);
+  const WinogradPlan p{x[0], {x[1], u[1], x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2, pads[0], pads[1]}};
+  if (p.g.out_h < 1 || p.g.out_w < 1) v.fail("the 3x3 window does not fit the padded input");
+  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.g.filters}) v.fail("bias must have shape [{}]", p.g.filters);
   return p;
 }
 
@@ -34,14 +35,15 @@ void register_winograd_ops(Registry& r) {
   d.infer = [](const NodeView& v) {
     if (v.input_dtype(0) != DType::Float) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
     const WinogradPlan p = plan_winograd(v);
-    return InferResult{{static_value(DType::Float, {p.batch, p.filters, p.out_h, p.out_w})},
-                       (16 * (p.channels + p.filters) * p.tiles + 4 * (32 * ((p.out_w + 31) / 32) + 2)) * int64_t(sizeof(float))};
+    return InferResult{{static_value(DType::Float, {p.batch, p.g.filters, p.g.out_h, p.g.out_w})},
+                       rt::winograd_scratch_floats(p.g) * int64_t(sizeof(float))};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("winograd");
     const WinogradPlan p = plan_winograd(e);
-    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}}};", p.channels, p.filters,
-           p.in_h, p.in_w, p.out_h, p.out_w, p.pad_top, p.pad_left);
+    const rt::WinogradGeometry& g = p.g;
+    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}}};", g.channels, g.filters,
+           g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left);
     const std::string epilogue = e.epilogue();
     e.line("detail::winograd_conv3x3({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, geometry{});", e.in(0), e.in(1),
            e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, epilogue.empty() ? "" : ", " + epilogue);
@@ -51,7 +53,7 @@ void register_winograd_ops(Registry& r) {
   // fraction of peak reads as the speed of the convolution.
   d.flops = [](const NodeView& v) {
     const WinogradPlan p = plan_winograd(v);
-    return 2 * p.batch * p.filters * p.out_h * p.out_w * p.channels * 9;
+    return 2 * p.batch * p.g.filters * p.g.out_h * p.g.out_w * p.g.channels * 9;
   };
   r.add_internal(std::move(d));
 }

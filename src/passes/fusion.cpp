@@ -25,6 +25,20 @@ std::vector<double> conv_bias(const Graph& g, const Node& conv, int64_t filters)
   return b;
 }
 
+// The float matrices of m ([..., rows, cols]) each transposed: [..., cols, rows].
+Tensor transposed_matrices(const Tensor& m) {
+  const std::size_t rank = m.dims.size();
+  const int64_t rows = m.dims[rank - 2], cols = m.dims[rank - 1], count = rows > 0 && cols > 0 ? m.size() / (rows * cols) : 0;
+  std::vector<int64_t> dims = m.dims;
+  std::swap(dims[rank - 2], dims[rank - 1]);
+  Tensor t(DType::Float, dims);
+  for (int64_t d = 0; d < count; ++d)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        t.data<float>()[(d * cols + j) * rows + i] = m.data<float>()[(d * rows + i) * cols + j];
+  return t;
+}
+
 // The BatchNormalization that alone reads `tensor` (inference mode, constant float parameters
 // for `channels` channels, no extra outputs) as y = x * scale[c] + shift[c].
 struct AffineBatchNorm {
@@ -233,11 +247,7 @@ class GemmWeightTranspose : public Pass {
       if (!b || b->dims.size() != 2 || !a.has_shape || a.shape.size() != 2 || !is_static(a.shape)) continue;
       const int64_t rows = n.attr_int("transA", 0) ? a.shape[1].value : a.shape[0].value;
       if (rows < 2 || rows > 4) continue;
-      const int64_t r = b->dims[0], c = b->dims[1];
-      Tensor t(DType::Float, {c, r});
-      for (int64_t i = 0; i < r; ++i)
-        for (int64_t j = 0; j < c; ++j) t.data<float>()[j * r + i] = b->data<float>()[i * c + j];
-      n.inputs[1] = add_fresh_constant(g, n.name + "/weight_transposed", std::move(t));
+      n.inputs[1] = add_fresh_constant(g, n.name + "/weight_transposed", transposed_matrices(*b));
       n.attributes["transB"].i = 0;
       ++changed;
     }
@@ -266,18 +276,6 @@ class RecurrentWeightTranspose : public Pass {
       ++changed;
     }
     return changed;
-  }
-
- private:
-  // [count, rows, cols] -> [count, cols, rows]
-  static Tensor transposed_matrices(const Tensor& m) {
-    const int64_t count = m.dims[0], rows = m.dims[1], cols = m.dims[2];
-    Tensor t(DType::Float, {count, cols, rows});
-    for (int64_t d = 0; d < count; ++d)
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j)
-          t.data<float>()[(d * cols + j) * rows + i] = m.data<float>()[(d * rows + i) * cols + j];
-    return t;
   }
 };
 

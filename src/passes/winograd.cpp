@@ -1,6 +1,7 @@
 // ConvWinograd: a 3x3 stride-1 convolution with constant weights becomes the compiler's
 // WinogradConv (kernels/winograd.hpp, F(2x2, 3x3)): 16 products per 2x2 outputs and input
 // channel instead of 36. The filters are transformed here, once, at generation time.
+#include "kernels.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/rewrite.hpp"
@@ -79,10 +80,11 @@ class ConvWinograd : public Pass {
     if (pads.size() != 4) return false;
     for (int64_t p : pads)
       if (p < 0 || p > 2) return false;
-    const int64_t out_h = y.shape[2].value, out_w = y.shape[3].value;
-    if (out_h != x.shape[2].value + pads[0] + pads[2] - 2 || out_w != x.shape[3].value + pads[1] + pads[3] - 2) return false;
-    const int64_t tiles = ((out_h + 1) / 2) * ((out_w + 1) / 2);
-    return tiles >= kMinTiles && w->dims[1] >= kMinChannels && w->dims[0] >= kMinFilters;
+    const rt::WinogradGeometry geometry{w->dims[1], w->dims[0], x.shape[2].value, x.shape[3].value,
+                                        y.shape[2].value, y.shape[3].value, pads[0], pads[1]};
+    if (geometry.out_h != geometry.in_h + pads[0] + pads[2] - 2 || geometry.out_w != geometry.in_w + pads[1] + pads[3] - 2)
+      return false;
+    return geometry.tiles() >= kMinTiles && geometry.channels >= kMinChannels && geometry.filters >= kMinFilters;
   }
 };
 

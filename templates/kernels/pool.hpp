@@ -5,10 +5,6 @@
 
 enum class PoolKind { Max, Average, AverageCountPad, Lp };
 
-// For AverageCountPad, pad_end gives the padded extent the divisor counts (ONNX counts
-// padding cells but never cells added only by ceil_mode). Max pooling can also report where
-// each maximum came from (indices, optional: flat offsets into x, with the spatial dims in
-// column-major order when column_major is set). Lp pooling uses exponent p.
 // Max pooling of one output row, 16 outputs at a time in the lanes, from output lo while the
 // windows lie inside the input row (column stride sw of 1 or 2, kw taps from oj * sw - pw;
 // rows h0..h1 of the window; a stride-2 block reads one float past its last tap, which must
@@ -84,6 +80,10 @@ inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, boo
   }
 }
 
+// For AverageCountPad, pad_end gives the padded extent the divisor counts (ONNX counts
+// padding cells but never cells added only by ceil_mode). Max pooling can also report where
+// each maximum came from (indices, optional: flat offsets into x, with the spatial dims in
+// column-major order when column_major is set). Lp pooling uses exponent p.
 template <class T>
 inline void pool_nd(const T* x, T* y, int64_t planes, const ConvGeometry& g, const int64_t* pad_end, PoolKind kind,
                     int64_t* indices = nullptr, bool column_major = false, float p_norm = 2.f) {

@@ -133,8 +133,8 @@ inline void gru_cell(T* p, const T* gx, const T* bias_sum, const T* wb, const T*
   map_binary_same(z, r, h, H, op_add{});
 }
 
-// scratch: seq*batch*G*hidden + batch*G*hidden + 4*batch*hidden + G*hidden elements of T
-// (input parts, recurrent parts, h, c, two rows of scratch, the bias sums).
+// scratch: seq*batch*G*hidden + batch*G*hidden + 3*batch*hidden + G*hidden elements of T
+// (input parts, recurrent parts, h, c, a row of scratch per batch entry, the bias sums).
 template <class T, class L>
 inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L* seq_lens, const T* initial_h,
                       const T* initial_c, const T* peephole, T* y, T* y_h, T* y_c, const RecurrentShape& s, T* scratch) {
@@ -144,7 +144,7 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
   T* h = hr + B * GH;
   T* c = h + B * H;
   T* tmp = c + B * H;
-  T* bias_sum = tmp + 2 * B * H;
+  T* bias_sum = tmp + B * H;
   auto h_offset = [&](int64_t d, int64_t b) { return s.batch_first ? (b * s.directions + d) * H : (d * B + b) * H; };
   const bool gru_reset_first = s.cell == CellKind::Gru && !s.linear_before_reset;
   for (int64_t d = 0; d < s.directions; ++d) {

@@ -23,6 +23,11 @@ struct WinogradGeometry {
 // Floats of one zero-padded input row: whole blocks of 16 tiles read 32 columns and 2 more.
 constexpr int64_t winograd_row_length(int64_t tiles_w) { return 32 * ((tiles_w + 15) / 16) + 2; }
 
+// Scratch of winograd_conv3x3: the transformed tiles, the 16 products, 4 padded input rows.
+constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
+  return 16 * (g.channels + g.filters) * g.tiles() + 4 * winograd_row_length(g.tiles_w());
+}
+
 // v[c][k][t] = (B^T d B)_k for tile t of channel c, d the 4x4 input patch at
 // (2 th - pad_top, 2 tw - pad_left) with zeros outside the plane. 16 tiles of a tile row at a
 // time in the lanes, read from 4 zero-padded copies of the input rows (rows: 4 row lengths).
@@ -101,7 +106,7 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
   }
 }
 
-// scratch: 16 * (channels + filters) * tiles + 4 * winograd_row_length(tiles_w) floats.
+// scratch: winograd_scratch_floats(g).
 template <class E = functor_chain<>>
 inline void winograd_conv3x3(const float* x, const float* u, const float* bias, float* y, float* scratch,
                              int64_t batch, const WinogradGeometry& g, E epilogue = E()) {

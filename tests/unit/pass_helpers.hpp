@@ -42,6 +42,13 @@ inline Graph run_pass(const ModelBuilder& b, std::unique_ptr<Pass> pass, int* ch
   return m.graph;
 }
 
+// n weights amplitude * cos(frequency * i + phase): varied, bounded, reproducible.
+inline std::vector<float> wave(int64_t n, float amplitude, float frequency, float phase) {
+  std::vector<float> w(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = amplitude * std::cos(float(i) * frequency + phase);
+  return w;
+}
+
 inline std::vector<std::string> ops(const Graph& g) {
   std::vector<std::string> out;
   for (const Node& n : g.nodes) out.push_back(n.op_type);

@@ -17,11 +17,7 @@ namespace {
 
 constexpr int64_t kSeq = 5, kBatch = 2, kInput = 3, kHidden = 20;  // 20: a lane tail
 
-std::vector<float> wave(int64_t n, float phase) {
-  std::vector<float> w(static_cast<std::size_t>(n));
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.5f * std::cos(float(i) * 0.41f + phase);
-  return w;
-}
+std::vector<float> wave(int64_t n, float phase) { return sofiec_test::wave(n, 0.5f, 0.41f, phase); }
 
 void set_string(onnx::NodeProto& n, const std::string& name, const std::string& value) {
   auto* a = n.add_attribute();

@@ -16,11 +16,7 @@ using sofiec_test::run_pass;
 
 namespace {
 
-std::vector<float> wave(int64_t n, float phase) {
-  std::vector<float> w(static_cast<std::size_t>(n));
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.3f * std::cos(float(i) * 0.53f + phase);
-  return w;
-}
+std::vector<float> wave(int64_t n, float phase) { return sofiec_test::wave(n, 0.3f, 0.53f, phase); }
 
 struct ConvCase {
   int64_t channels = 32, filters = 24, height = 13, width = 11, stride = 1;
