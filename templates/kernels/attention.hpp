@@ -195,7 +195,7 @@ inline void attention_rows4(const float* q_rows, const float* kt_pack, const flo
       out[r] *= inv[r];
       float* yr = y + r * y_row + c * y_col;
       if (y_col == 1) {
-        std::memcpy(yr, &out[r], sizeof(float) * std::size_t(width));
+        ::sofiec::store_first(yr, width, out[r]);
       } else {
         for (int64_t w = 0; w < width; ++w) yr[w * y_col] = out[r][w];
       }

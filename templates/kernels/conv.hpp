@@ -65,6 +65,10 @@ inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& 
   const int64_t osize = g.out_size(), isize = g.in_size(), ksize = g.kernel_size();
   const int64_t out_last = g.out[last], in_last = g.in[last], stride = g.stride[last];
   const int64_t rows = out_last > 0 ? osize / out_last : 0;
+  // Unit strides in 2-D with rows as long as the input's: tap kp's whole plane is the input
+  // shifted by a constant offset, so one copy per plane, then the border columns and rows
+  // that fall in the padding are zeroed (small images paid a copy call per row otherwise).
+  const bool plane_shift = g.rank == 2 && g.stride[0] == 1 && stride == 1 && out_last == in_last;
   for (int64_t c = 0; c < channels; ++c) {
     const T* plane = x + c * isize;
     for (int64_t kp = 0; kp < ksize; ++kp) {
@@ -80,6 +84,24 @@ inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& 
       lo = std::min(lo, out_last);
       hi = std::max(std::min(hi, out_last), lo);
       T* dst = col + (c * ksize + kp) * osize;
+      if (plane_shift) {
+        // Output rows r0..r1 read input rows inside the plane.
+        const int64_t r0 = std::min(rows, std::max<int64_t>(0, -koff[0]));
+        const int64_t r1 = std::max(r0, std::min(rows, g.in[0] - koff[0]));
+        std::fill(dst, dst + r0 * out_last, T(0));
+        if (r1 > r0 && hi > lo) {
+          // From row r0's first inside tap to row r1-1's last: every read lies in the plane.
+          const int64_t first = r0 * out_last + lo, last = (r1 - 1) * out_last + hi;
+          std::copy(plane + first + koff[0] * in_last + k0, plane + last + koff[0] * in_last + k0, dst + first);
+        }
+        for (int64_t row = r0; row < r1; ++row) {
+          T* line = dst + row * out_last;
+          for (int64_t o = 0; o < lo; ++o) line[o] = T(0);
+          for (int64_t o = hi; o < out_last; ++o) line[o] = T(0);
+        }
+        std::fill(dst + r1 * out_last, dst + osize, T(0));
+        continue;
+      }
       int64_t opos[8] = {0};
       for (int64_t row = 0; row < rows; ++row, dst += out_last) {
         bool inside = true;

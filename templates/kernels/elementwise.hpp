@@ -15,10 +15,10 @@ inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
     std::memcpy(y + i, &v, sizeof v);
   }
   if (i < n) {
-    ::sofiec::f32x16 v = {};
-    std::memcpy(&v, x + i, sizeof(float) * std::size_t(n - i));
+    ::sofiec::f32x16 v;
+    ::sofiec::load_first(x + i, n - i, v);
     f.lanes(v);
-    std::memcpy(y + i, &v, sizeof(float) * std::size_t(n - i));
+    ::sofiec::store_first(y + i, n - i, v);
   }
 }
 
@@ -37,25 +37,23 @@ template <bool A_RUNS, bool B_RUNS, class F>
 inline void map_lanes2_runs(const float* a, const float* b, float* y, int64_t n, const F& f) {
   using ::sofiec::f32x16;
   const f32x16 a0 = f32x16{} + a[0], b0 = f32x16{} + b[0];
-  auto load = [](bool runs, const float* p, const f32x16& first, std::size_t bytes, f32x16& v) {
-    if (runs) std::memcpy(&v, p, bytes);
-    else v = first;
-  };
   int64_t i = 0;
   f32x16 va, vb;
   for (; i + 16 <= n; i += 16) {
-    load(A_RUNS, a + i, a0, sizeof va, va);
-    load(B_RUNS, b + i, b0, sizeof vb, vb);
+    if (A_RUNS) std::memcpy(&va, a + i, sizeof va);
+    else va = a0;
+    if (B_RUNS) std::memcpy(&vb, b + i, sizeof vb);
+    else vb = b0;
     f.lanes(va, vb);
     std::memcpy(y + i, &va, sizeof va);
   }
   if (i < n) {
-    const std::size_t bytes = sizeof(float) * std::size_t(n - i);
-    va = vb = f32x16{};
-    load(A_RUNS, a + i, a0, bytes, va);
-    load(B_RUNS, b + i, b0, bytes, vb);
+    if (A_RUNS) ::sofiec::load_first(a + i, n - i, va);
+    else va = a0;
+    if (B_RUNS) ::sofiec::load_first(b + i, n - i, vb);
+    else vb = b0;
     f.lanes(va, vb);
-    std::memcpy(y + i, &va, bytes);
+    ::sofiec::store_first(y + i, n - i, va);
   }
 }
 

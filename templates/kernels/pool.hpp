@@ -28,6 +28,51 @@ inline int64_t max_pool_row_lanes(const float* plane, float* y, int64_t in_w, in
   return oj;
 }
 
+// The larger of two floats, NaN if either is, also in 16 lanes (a map_lanes2 functor).
+struct max_nan_pair {
+  float operator()(float a, float b) const { return (b > a || b != b) ? b : a; }
+  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = (b > a || b != b) ? b : a; }
+};
+
+// 2x2 max pooling of stride 2 with every window inside. The vertical maxima of a run of
+// output rows go to a buffer laid out [row][2 * out_w]: then the horizontal pairs of all those
+// rows form one flat sequence, 16 outputs per deinterleave, however short the rows (MNIST's
+// are 14 and 7 outputs, too short for lanes along a row).
+inline void max_pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t in_h, int64_t in_w, int64_t out_h,
+                               int64_t out_w) {
+  constexpr int64_t kBuffer = 2048;
+  const int64_t width = 2 * out_w, total_rows = planes * out_h;
+  float pairs[kBuffer + 32];
+  std::fill(pairs + kBuffer, pairs + kBuffer + 32, 0.f);  // what a partial last block reads past
+  const int64_t chunk_rows = width <= kBuffer ? kBuffer / width : 1;
+  const int64_t segment = std::min(width, kBuffer);  // columns per pass over one long row
+  for (int64_t col = 0; col < width; col += segment) {
+    const int64_t cols = std::min(segment, width - col);
+    for (int64_t q0 = 0; q0 < total_rows; q0 += chunk_rows) {
+      const int64_t q1 = std::min(total_rows, q0 + chunk_rows);
+      for (int64_t q = q0; q < q1; ++q) {
+        const float* r0 = x + ((q / out_h) * in_h + 2 * (q % out_h)) * in_w + col;
+        map_lanes2(r0, 1, r0 + in_w, 1, pairs + (q - q0) * cols, cols, max_nan_pair{});
+      }
+      const int64_t outputs = (q1 - q0) * cols / 2;
+      float* yq = y + q0 * out_w + col / 2;  // rows of cols/2 outputs, out_w apart
+      const int64_t row_outputs = cols / 2;
+      int64_t t = 0;
+      for (; t < outputs; t += 16) {
+        ::sofiec::f32x16 even, odd;
+        deinterleave(pairs + 2 * t, even, odd);
+        max_nan_pair{}.lanes(even, odd);
+        if (row_outputs == out_w) {
+          ::sofiec::store_first(yq + t, std::min<int64_t>(16, outputs - t), even);
+        } else {
+          for (int64_t l = 0; l < 16 && t + l < outputs; ++l)
+            yq[(t + l) / row_outputs * out_w + (t + l) % row_outputs] = even[l];
+        }
+      }
+    }
+  }
+}
+
 // The common case of CNNs: 2-D max or average (padding not counted) pooling without
 // dilation or indices. Each window is clipped to the input once; no per-tap index arithmetic.
 template <class T>
@@ -38,6 +83,10 @@ inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, boo
   if (max && g.kernel[0] == 2 && g.kernel[1] == 2 && g.stride[0] == 2 && g.stride[1] == 2 && g.pad_begin[0] == 0 &&
       g.pad_begin[1] == 0 && 2 * out_h <= in_h && 2 * out_w <= in_w) {
     // 2x2 windows of stride 2, all inside: four loads per output.
+    if constexpr (std::is_same<T, float>::value) {
+      max_pool_2x2_lanes(x, y, planes, in_h, in_w, out_h, out_w);
+      return;
+    }
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t oi = 0; oi < out_h; ++oi) {
         const T* r0 = x + (p * in_h + 2 * oi) * in_w;

@@ -10,6 +10,9 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #ifndef SOFIEC_SGEMM_DECLARED
 #define SOFIEC_SGEMM_DECLARED
@@ -27,6 +30,26 @@ namespace sofiec {
 // Only ever local variables or references: as by-value parameters they would change the ABI.
 typedef float f32x16 __attribute__((vector_size(64)));
 typedef int32_t i32x16 __attribute__((vector_size(64)));
+
+// The first n (0 <= n <= 16) floats at p into lanes 0..n-1 (the others 0), and the first n
+// lanes stored to p. With AVX-512 these are masked moves, which touch no byte past the n-th;
+// elsewhere a memcpy of n floats. A variable-length memcpy compiles to a libc call or
+// `rep movs`, which cost more than the arithmetic on rows of a few dozen floats.
+inline void load_first(const float* p, int64_t n, f32x16& v) {
+#if defined(__AVX512F__)
+  v = (f32x16)_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p);
+#else
+  v = f32x16{};
+  std::memcpy(&v, p, sizeof(float) * std::size_t(n));
+#endif
+}
+inline void store_first(float* p, int64_t n, const f32x16& v) {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);
+#else
+  std::memcpy(p, &v, sizeof(float) * std::size_t(n));
+#endif
+}
 }  // namespace sofiec
 #endif
 

@@ -9,16 +9,17 @@
 inline void softmax_row(const float* x, float* y, int64_t length) {
   using ::sofiec::f32x16;
   const int64_t l16 = length / 16 * 16;
-  const std::size_t tail_bytes = sizeof(float) * std::size_t(length - l16);
   const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
   f32x16 peaks = lowest, v;
   for (int64_t l = 0; l < l16; l += 16) {
     std::memcpy(&v, x + l, sizeof v);
     peaks = v > peaks ? v : peaks;
   }
+  const ::sofiec::i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const auto in_tail = lane < int32_t(length - l16);
   if (l16 < length) {
-    v = lowest;
-    std::memcpy(&v, x + l16, tail_bytes);
+    ::sofiec::load_first(x + l16, length - l16, v);
+    v = in_tail ? v : lowest;
     peaks = v > peaks ? v : peaks;
   }
   const float peak = max_lanes(peaks);
@@ -32,10 +33,11 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   }
   f32x16 tail = {};
   if (l16 < length) {
-    std::memcpy(&tail, x + l16, tail_bytes);
+    ::sofiec::load_first(x + l16, length - l16, tail);
     tail -= peak;
     exp_poly(tail);
-    for (int64_t l = 0; l < length - l16; ++l) sums[l] += tail[l];
+    tail = in_tail ? tail : f32x16{};
+    sums += tail;
   }
   const float scale = 1.f / sum_lanes(sums);
   for (int64_t l = 0; l < l16; l += 16) {
@@ -45,7 +47,7 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   }
   if (l16 < length) {
     tail *= scale;
-    std::memcpy(y + l16, &tail, tail_bytes);
+    ::sofiec::store_first(y + l16, length - l16, tail);
   }
 }
 

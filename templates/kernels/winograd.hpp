@@ -58,14 +58,14 @@ inline void winograd_input_transform(const float* x, float* v, const WinogradGeo
           e[2][j] = d[2][j] - d[1][j];
           e[3][j] = d[1][j] - d[3][j];
         }
-        const std::size_t bytes = sizeof(float) * std::size_t(std::min<int64_t>(16, tiles_w - tw));
+        const int64_t count = std::min<int64_t>(16, tiles_w - tw);
         float* out = v + c * 16 * tiles + th * tiles_w + tw;
         for (int i = 0; i < 4; ++i) {
           const f32x16 k0 = e[i][0] - e[i][2], k1 = e[i][1] + e[i][2], k2 = e[i][2] - e[i][1], k3 = e[i][1] - e[i][3];
-          std::memcpy(out + (4 * i + 0) * tiles, &k0, bytes);
-          std::memcpy(out + (4 * i + 1) * tiles, &k1, bytes);
-          std::memcpy(out + (4 * i + 2) * tiles, &k2, bytes);
-          std::memcpy(out + (4 * i + 3) * tiles, &k3, bytes);
+          ::sofiec::store_first(out + (4 * i + 0) * tiles, count, k0);
+          ::sofiec::store_first(out + (4 * i + 1) * tiles, count, k1);
+          ::sofiec::store_first(out + (4 * i + 2) * tiles, count, k2);
+          ::sofiec::store_first(out + (4 * i + 3) * tiles, count, k3);
         }
       }
     }

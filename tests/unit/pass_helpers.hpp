@@ -80,7 +80,7 @@ int main() {
   for (float v : input) in << v << "\n";
   in.close();
   const std::string cmd = "cd '" + dir.string() +
-                          "' && g++ -std=c++17 -O1 -Wall -Wextra -Werror main.cpp -o main -lopenblas && ./main < in.txt > out.txt";
+                          "' && g++ -std=c++17 -O1 -march=native -Wall -Wextra -Werror main.cpp -o main -lopenblas && ./main < in.txt > out.txt";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream out(dir / "out.txt");
   std::vector<float> y;
