@@ -141,12 +141,55 @@ inline void top_k(const T* x, T* values, int64_t* indices, int64_t* order, int64
         // comparison with its last entry. The order is total (ties by index), so the result
         // is partial_sort's.
         int64_t count = 0;
-        for (int64_t l = 0; l < length; ++l) {
-          if (count == k && (k == 0 || !before(l, order[k - 1]))) continue;
+        T best[32];  // the values of order[0..count)
+        bool nan_inside = false;
+        auto offer = [&](int64_t l) {
+          const T v = xs[l * inner];
+          if (v == v && !nan_inside) {
+            // No NaN on either side: the order is the values' (an equal value comes later, so
+            // it stays behind), compared without the index indirection.
+            auto ahead = [&](T w) { return largest ? v > w : v < w; };
+            if (count == k && !ahead(best[k - 1])) return;
+            int64_t pos = count < k ? count++ : k - 1;
+            for (; pos > 0 && ahead(best[pos - 1]); --pos) {
+              order[pos] = order[pos - 1];
+              best[pos] = best[pos - 1];
+            }
+            order[pos] = l;
+            best[pos] = v;
+            return;
+          }
+          if (count == k && !before(l, order[k - 1])) return;
           int64_t pos = count < k ? count++ : k - 1;
-          for (; pos > 0 && before(l, order[pos - 1]); --pos) order[pos] = order[pos - 1];
+          for (; pos > 0 && before(l, order[pos - 1]); --pos) {
+            order[pos] = order[pos - 1];
+            best[pos] = best[pos - 1];
+          }
           order[pos] = l;
+          best[pos] = v;
+          nan_inside = nan_inside || v != v;
+        };
+        if (k == 0) continue;
+        int64_t l = 0;
+        if constexpr (std::is_same<T, float>::value) {
+          // Contiguous floats: once the list is full, 16 elements are tested against its last
+          // entry in the lanes and only those that may enter are offered. The test lets through
+          // every element that could (NaN either side passes), so the result is the same.
+          if (inner == 1) {
+            using ::sofiec::f32x16;
+            for (; l < length && count < k; ++l) offer(l);
+            for (; l < length; l += 16) {
+              f32x16 v;
+              ::sofiec::load_first(xs + l, std::min<int64_t>(16, length - l), v);
+              const f32x16 t = f32x16{} + best[k - 1];
+              const auto pass = (largest ? v > t : v < t) | (v != v) | (t != t);
+              uint32_t bits = ::sofiec::lane_bits(pass);
+              if (length - l < 16) bits &= (1u << (length - l)) - 1u;
+              for (; bits; bits &= bits - 1) offer(l + __builtin_ctz(bits));
+            }
+          }
         }
+        for (; l < length; ++l) offer(l);
       } else {
         for (int64_t l = 0; l < length; ++l) order[l] = l;
         std::partial_sort(order, order + k, order + length, before);

@@ -2,6 +2,46 @@
 #pragma once
 #include "prelude.hpp"
 
+// A 16x16 tile of floats transposed in registers: y[i * ldy + j] = x[j * ldx + i]. Each
+// stage swaps the off-diagonal blocks of size S (8, 4, 2, 1) between rows i and i + S, one
+// two-register shuffle per row; the folds unroll every loop (at -O2 too), keeping the 16 rows
+// in registers.
+template <int S, std::size_t... J>
+inline void swap_lane_blocks(::sofiec::f32x16& a, ::sofiec::f32x16& b, std::index_sequence<J...>) {
+  const ::sofiec::f32x16 lo = __builtin_shufflevector(a, b, ((J & S) ? 16 + J - S : J)...);
+  const ::sofiec::f32x16 hi = __builtin_shufflevector(a, b, ((J & S) ? 16 + J : J + S)...);
+  a = lo;
+  b = hi;
+}
+template <int S, std::size_t... P>
+inline void transpose_stage(::sofiec::f32x16 (&r)[16], std::index_sequence<P...>) {
+  (swap_lane_blocks<S>(r[(P / S) * 2 * S + P % S], r[(P / S) * 2 * S + P % S + S], std::make_index_sequence<16>{}), ...);
+}
+template <std::size_t... I>
+inline void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy, std::index_sequence<I...>) {
+  ::sofiec::f32x16 r[16];
+  (std::memcpy(&r[I], x + int64_t(I) * ldx, sizeof(r[I])), ...);
+  transpose_stage<8>(r, std::make_index_sequence<8>{});
+  transpose_stage<4>(r, std::make_index_sequence<8>{});
+  transpose_stage<2>(r, std::make_index_sequence<8>{});
+  transpose_stage<1>(r, std::make_index_sequence<8>{});
+  (std::memcpy(y + int64_t(I) * ldy, &r[I], sizeof(r[I])), ...);
+}
+
+// y[a, b] = x[a + b * ldx] for a < rows, b < cols (a 2-D transpose): whole 16x16 tiles in
+// registers, the edges element by element.
+inline void transpose_2d(const float* x, int64_t ldx, float* y, int64_t rows, int64_t cols) {
+  const int64_t rows16 = rows / 16 * 16, cols16 = cols / 16 * 16;
+  for (int64_t a = 0; a < rows16; a += 16) {
+    for (int64_t b = 0; b < cols16; b += 16)
+      transpose_tile16(x + a + b * ldx, ldx, y + a * cols + b, cols, std::make_index_sequence<16>{});
+    for (int64_t i = 0; i < 16; ++i)
+      for (int64_t b = cols16; b < cols; ++b) y[(a + i) * cols + b] = x[a + i + b * ldx];
+  }
+  for (int64_t a = rows16; a < rows; ++a)
+    for (int64_t b = 0; b < cols; ++b) y[a * cols + b] = x[a + b * ldx];
+}
+
 // y = a strided view of x (Transpose, Slice, Expand, Tile, DepthToSpace...): out_dims are the
 // view's dims in y's order, in_strides[d] is x's step along view axis d (0 repeats, negative
 // walks backwards).
@@ -10,19 +50,54 @@ inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, co
   int64_t total = 1;
   for (int d = 0; d < rank; ++d) total *= out_dims[d];
   if (total == 0) return;
-  if (rank == 0) {
+  // Dims of 1 dropped and neighbours that x also steps through as one merged, so the inner
+  // run is as long as it can be (an Expand of [N, 1, C] to [N, k, C] copies runs of C).
+  int64_t dims[16], strides[16];
+  int r = 0;
+  for (int d = 0; d < rank; ++d) {
+    if (out_dims[d] == 1) continue;
+    if (r > 0 && strides[r - 1] == in_strides[d] * out_dims[d]) {
+      dims[r - 1] *= out_dims[d];
+      strides[r - 1] = in_strides[d];
+    } else {
+      dims[r] = out_dims[d];
+      strides[r++] = in_strides[d];
+    }
+  }
+  if (r == 0) {
     y[0] = x[0];
     return;
   }
-  const int64_t inner = out_dims[rank - 1], inner_stride = in_strides[rank - 1];
+  const int64_t inner = dims[r - 1], inner_stride = strides[r - 1];
+  if constexpr (std::is_same<T, float>::value) {
+    // A transpose of the two innermost dims (x steps 1 along y's second-to-last): in tiles.
+    if (r >= 2 && strides[r - 2] == 1 && inner_stride != 0 && dims[r - 2] >= 16 && inner >= 16) {
+      const int64_t plane = dims[r - 2] * inner;
+      int64_t index[16] = {0};
+      int64_t src = 0;
+      for (int64_t o = 0; o < total; o += plane) {
+        transpose_2d(x + src, inner_stride, y + o, dims[r - 2], inner);
+        for (int d = r - 3; d >= 0; --d) {
+          src += strides[d];
+          if (++index[d] < dims[d]) break;
+          src -= strides[d] * dims[d];
+          index[d] = 0;
+        }
+      }
+      return;
+    }
+  }
   int64_t index[16] = {0};
   int64_t src = 0;
   for (int64_t o = 0; o < total; o += inner) {
-    for (int64_t i = 0; i < inner; ++i) y[o + i] = x[src + i * inner_stride];
-    for (int d = rank - 2; d >= 0; --d) {
-      src += in_strides[d];
-      if (++index[d] < out_dims[d]) break;
-      src -= in_strides[d] * out_dims[d];
+    if (inner_stride == 1) std::copy(x + src, x + src + inner, y + o);
+    else if (inner_stride == 0) std::fill(y + o, y + o + inner, x[src]);
+    else
+      for (int64_t i = 0; i < inner; ++i) y[o + i] = x[src + i * inner_stride];
+    for (int d = r - 2; d >= 0; --d) {
+      src += strides[d];
+      if (++index[d] < dims[d]) break;
+      src -= strides[d] * dims[d];
       index[d] = 0;
     }
   }

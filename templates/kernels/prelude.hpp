@@ -43,6 +43,16 @@ inline void load_first(const float* p, int64_t n, f32x16& v) {
   std::memcpy(&v, p, sizeof(float) * std::size_t(n));
 #endif
 }
+// Bit l set where lane l of the comparison mask m is true (all ones).
+inline uint32_t lane_bits(const i32x16& m) {
+#if defined(__AVX512F__)
+  return uint32_t(_mm512_test_epi32_mask((__m512i)m, (__m512i)m));
+#else
+  uint32_t bits = 0;
+  for (int l = 0; l < 16; ++l) bits |= uint32_t(m[l] != 0) << l;
+  return bits;
+#endif
+}
 inline void store_first(float* p, int64_t n, const f32x16& v) {
 #if defined(__AVX512F__)
   _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);

@@ -4,19 +4,82 @@
 #pragma once
 #include "prelude.hpp"
 
+// Whether reducer R also folds 16 outputs at a time in the lanes (lanes(acc, x)), each lane
+// in the scalar order, so the results are the scalar ones bit for bit.
+template <class R, class = void> struct has_reduce_lanes : std::false_type {};
+template <class R>
+struct has_reduce_lanes<R, std::void_t<decltype(std::declval<const R&>().lanes(std::declval<::sofiec::f32x16&>(),
+                                                                                std::declval<const ::sofiec::f32x16&>()))>>
+    : std::true_type {};
+
+// One reduced axis and a kept innermost axis that runs contiguously (a mean over points of
+// [features, points], or over the neighbours of [features, points, k] after a transpose):
+// 16 neighbouring outputs fold together, one vector load per reduced position.
+template <class R>
+inline void reduce_axis_lanes(const float* x, float* y, int kept_rank, const int64_t* kept_dims,
+                              const int64_t* kept_strides, int64_t length, int64_t stride, R reducer) {
+  using ::sofiec::f32x16;
+  const int64_t row = kept_dims[kept_rank - 1];
+  int64_t rows = 1;
+  for (int d = 0; d + 1 < kept_rank; ++d) rows *= kept_dims[d];
+  int64_t index[16] = {0};
+  int64_t base = 0;
+  for (int64_t r = 0; r < rows; ++r, y += row) {
+    for (int64_t j = 0; j < row; j += 16) {
+      const int64_t width = std::min<int64_t>(16, row - j);
+      f32x16 acc = f32x16{} + reducer.init(), v;
+      for (int64_t i = 0; i < length; ++i) {
+        ::sofiec::load_first(x + base + j + i * stride, width, v);
+        reducer.lanes(acc, v);
+      }
+      for (int64_t l = 0; l < width; ++l) y[j + l] = reducer.finish(acc[l], length);
+    }
+    for (int d = kept_rank - 2; d >= 0; --d) {
+      base += kept_strides[d];
+      if (++index[d] < kept_dims[d]) break;
+      base -= kept_strides[d] * kept_dims[d];
+      index[d] = 0;
+    }
+  }
+}
+
 template <class T, class Y, class R>
 inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dims, const int64_t* kept_strides,
                         int red_rank, const int64_t* red_dims, const int64_t* red_strides, R reducer) {
   int64_t outputs = 1, count = 1;
   for (int d = 0; d < kept_rank; ++d) outputs *= kept_dims[d];
   for (int d = 0; d < red_rank; ++d) count *= red_dims[d];
+  if (outputs == 0) return;
+  if constexpr (std::is_same<T, float>::value && std::is_same<Y, float>::value && has_reduce_lanes<R>::value) {
+    if (red_rank == 1 && kept_rank >= 1 && kept_rank <= 16 && kept_strides[kept_rank - 1] == 1 &&
+        kept_dims[kept_rank - 1] >= 8) {
+      reduce_axis_lanes(x, y, kept_rank, kept_dims, kept_strides, red_dims[0], red_strides[0], reducer);
+      return;
+    }
+  }
   int64_t kept_index[16] = {0};
   int64_t base = 0;
   const int64_t inner = red_rank > 0 ? red_dims[red_rank - 1] : 1;
   const int64_t inner_stride = red_rank > 0 ? red_strides[red_rank - 1] : 0;
+  if (red_rank <= 1) {
+    // One reduced axis (or none): no index bookkeeping inside an output's fold.
+    for (int64_t o = 0; o < outputs; ++o) {
+      auto acc = reducer.init();
+      for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, x[base + i * inner_stride], i);
+      y[o] = reducer.finish(acc, count);
+      for (int d = kept_rank - 1; d >= 0; --d) {
+        base += kept_strides[d];
+        if (++kept_index[d] < kept_dims[d]) break;
+        base -= kept_strides[d] * kept_dims[d];
+        kept_index[d] = 0;
+      }
+    }
+    return;
+  }
+  int64_t red_index[16];
   for (int64_t o = 0; o < outputs; ++o) {
     auto acc = reducer.init();
-    int64_t red_index[16] = {0};
+    for (int d = 0; d < red_rank; ++d) red_index[d] = 0;
     int64_t offset = base;
     for (int64_t p = 0; p < count; p += inner) {
       for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, x[offset + i * inner_stride], p + i);
@@ -41,12 +104,14 @@ template <class T>
 struct reduce_sum {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x); }
+  template <class V> void lanes(V& a, const V& x) const { a += x; }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>
 struct reduce_mean {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x); }
+  template <class V> void lanes(V& a, const V& x) const { a += x; }
   T finish(T a, int64_t n) const { return n ? T(a / T(n)) : a; }
 };
 template <class T>
@@ -60,12 +125,14 @@ template <class T>
 struct reduce_max {
   T init() const { return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(); }
   T step(T a, T x, int64_t) const { return (x > a || x != x) ? x : a; }
+  template <class V> void lanes(V& a, const V& x) const { a = (x > a || x != x) ? x : a; }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>
 struct reduce_min {
   T init() const { return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max(); }
   T step(T a, T x, int64_t) const { return (x < a || x != x) ? x : a; }
+  template <class V> void lanes(V& a, const V& x) const { a = (x < a || x != x) ? x : a; }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>

@@ -150,24 +150,154 @@ TEST(Kernels, MaxPoolPropagatesNaNOnBothPaths) {
 
 // TopK's two selections (a sorted list for k <= 32, partial_sort above) agree on ties (lower
 // index first) and NaN (the largest value), both ways round.
+// The sorted-list selection (k <= 32, its 16-lane prefilter for floats) against
+// partial_sort's (k > 32): ties, NaN anywhere (also filling the list, which makes the
+// prefilter pass everything), largest and smallest.
 TEST(Kernels, TopKSelectionsAgreeOnTiesAndNaN) {
   const int64_t n = 90;
-  std::vector<float> x(static_cast<std::size_t>(n));
-  for (int64_t i = 0; i < n; ++i) x[std::size_t(i)] = float((i * 37) % 13);  // many ties
-  x[17] = NAN;
-  x[60] = NAN;
-  for (bool largest : {true, false}) {
-    std::vector<float> v_few(8), v_many(40);
-    std::vector<int64_t> i_few(8), i_many(40), order(static_cast<std::size_t>(n));
-    rt::top_k(x.data(), v_few.data(), i_few.data(), order.data(), 1, n, 1, 8, largest, true);
-    rt::top_k(x.data(), v_many.data(), i_many.data(), order.data(), 1, n, 1, 40, largest, true);
-    for (std::size_t j = 0; j < 8; ++j) EXPECT_EQ(i_few[j], i_many[j]) << "largest " << largest << " rank " << j;
-    if (largest) {
-      EXPECT_EQ(i_few[0], 17);
-      EXPECT_EQ(i_few[1], 60);
-    } else {
-      for (int64_t i : i_many) EXPECT_TRUE(i != 17 && i != 60) << "a NaN among the 40 smallest of 88 numbers";
+  const std::vector<std::vector<int64_t>> nan_places = {{}, {17, 60}, {3}, {0, 1, 2, 3, 4, 5, 6, 7}, {89}};
+  for (const auto& places : nan_places) {
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[std::size_t(i)] = float((i * 37) % 13);  // many ties
+    for (int64_t at : places) x[std::size_t(at)] = NAN;
+    for (bool largest : {true, false})
+      for (int64_t k : {1, 5, 8, 32}) {
+        std::vector<float> v_few(std::size_t(k), 0.f), v_many(40);
+        std::vector<int64_t> i_few(static_cast<std::size_t>(k)), i_many(40), order(static_cast<std::size_t>(n));
+        rt::top_k(x.data(), v_few.data(), i_few.data(), order.data(), 1, n, 1, k, largest, true);
+        rt::top_k(x.data(), v_many.data(), i_many.data(), order.data(), 1, n, 1, 40, largest, true);
+        for (std::size_t j = 0; j < std::size_t(k); ++j)
+          EXPECT_EQ(i_few[j], i_many[j]) << "largest " << largest << " k " << k << " rank " << j << " NaNs "
+                                         << places.size();
+        if (largest && places.size() == 2) {
+          EXPECT_EQ(i_few[0], 17);
+          if (k > 1) {
+            EXPECT_EQ(i_few[1], 60);
+          }
+        }
+      }
+  }
+  // Rows along a middle axis (inner > 1) take the scalar walk: the same selection.
+  std::vector<float> x(2 * 50 * 3);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float((i * 29) % 17);
+  std::vector<float> v(2 * 4 * 3);
+  std::vector<int64_t> idx(v.size()), order(50);
+  rt::top_k(x.data(), v.data(), idx.data(), order.data(), 2, 50, 3, 4, true, true);
+  for (int64_t o = 0; o < 2; ++o)
+    for (int64_t i = 0; i < 3; ++i) {
+      std::vector<float> row(50);
+      for (int64_t l = 0; l < 50; ++l) row[std::size_t(l)] = x[std::size_t((o * 50 + l) * 3 + i)];
+      std::vector<float> rv(4);
+      std::vector<int64_t> ri(4);
+      rt::top_k(row.data(), rv.data(), ri.data(), order.data(), 1, 50, 1, 4, true, true);
+      for (int64_t j = 0; j < 4; ++j) EXPECT_EQ(idx[std::size_t((o * 4 + j) * 3 + i)], ri[std::size_t(j)]);
     }
+}
+
+// Transposes in 16x16 register tiles (with edges, a batch dim, a reversed axis) and merged
+// runs (Expand) against the definition y[o] = x[sum of index * stride].
+TEST(Kernels, StridedCopiesMatchTheIndexDefinition) {
+  struct View {
+    std::vector<int64_t> dims, strides;
+    int64_t offset;  // of the first element, for reversed axes
+  };
+  const std::vector<View> views = {
+      {{16, 16}, {1, 16}, 0},          {{17, 33}, {1, 17}, 0},       {{40, 7}, {1, 40}, 0},
+      {{64, 700}, {1, 64}, 0},         {{3, 20, 18}, {360, 1, 20}, 0}, {{2, 33, 17}, {1, 34, 2}, 0},
+      {{19, 21}, {1, -19}, 19 * 20},   {{5, 7, 32}, {32, 0, 1}, 0},  {{4, 1, 6}, {6, 0, 1}, 0},
+      {{6, 5}, {0, 1}, 0}};
+  for (const View& v : views) {
+    int64_t total = 1, span = 1;
+    for (std::size_t d = 0; d < v.dims.size(); ++d) {
+      total *= v.dims[d];
+      span += (v.dims[d] - 1) * std::abs(v.strides[d]);
+    }
+    std::vector<float> x(std::size_t(span + v.offset));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i) * 0.5f + 1.f;
+    std::vector<float> y(std::size_t(total), -1.f);
+    const int rank = int(v.dims.size());
+    rt::copy_strided(x.data() + v.offset, y.data(), rank, v.dims.data(), v.strides.data());
+    for (int64_t o = 0; o < total; ++o) {
+      int64_t src = v.offset;
+      for (int d = rank - 1, rest = int(o); d >= 0; --d) {
+        src += (rest % v.dims[std::size_t(d)]) * v.strides[std::size_t(d)];
+        rest /= int(v.dims[std::size_t(d)]);
+      }
+      ASSERT_EQ(y[std::size_t(o)], x[std::size_t(src)]) << "view of rank " << rank << " at " << o;
+    }
+  }
+}
+
+// Reductions over one axis with the kept innermost axis contiguous fold 16 outputs in the
+// lanes, each in the scalar order: the same bits as a plain loop, NaN propagated.
+TEST(Kernels, ReduceLanesMatchTheScalarFold) {
+  const int64_t outer = 3, length = 5, inner = 37;
+  std::vector<float> x(std::size_t(outer * length * inner));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.7f) * 3.f;
+  x[std::size_t(1 * length * inner + 2 * inner + 20)] = NAN;
+  const int64_t kept_dims[] = {outer, inner}, kept_strides[] = {length * inner, 1};
+  const int64_t red_dims[] = {length}, red_strides[] = {inner};
+  std::vector<float> sum(std::size_t(outer * inner)), mean(sum.size()), mx(sum.size()), mn(sum.size());
+  rt::reduce_axes(x.data(), sum.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_sum<float>{});
+  rt::reduce_axes(x.data(), mean.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_mean<float>{});
+  rt::reduce_axes(x.data(), mx.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_max<float>{});
+  rt::reduce_axes(x.data(), mn.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_min<float>{});
+  auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      float s = 0.f, hi = -INFINITY, lo = INFINITY;
+      for (int64_t l = 0; l < length; ++l) {
+        const float v = x[std::size_t((o * length + l) * inner + i)];
+        s += v;
+        hi = (v > hi || v != v) ? v : hi;
+        lo = (v < lo || v != v) ? v : lo;
+      }
+      const std::size_t at = std::size_t(o * inner + i);
+      EXPECT_TRUE(same(sum[at], s)) << at;
+      EXPECT_TRUE(same(mean[at], s / float(length))) << at;
+      EXPECT_TRUE(same(mx[at], hi)) << at;
+      EXPECT_TRUE(same(mn[at], lo)) << at;
+    }
+}
+
+// 2x2 stride-2 max pooling through the buffer of row maxima: short rows (7 and 14 outputs),
+// an odd input width, rows longer than the buffer, NaN; against the double instantiation.
+TEST(Kernels, MaxPool2x2LanesMatchTheScalarWindows) {
+  for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{14, 14}, {28, 28}, {9, 29}, {4, 4200}}) {
+    std::vector<float> x(std::size_t(3 * h * w));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f) * float(i % 11);
+    x[std::size_t(h * w + w + 3)] = NAN;
+    const std::vector<double> xd(x.begin(), x.end());
+    rt::ConvGeometry g{2, {h, w}, {h / 2, w / 2}, {2, 2}, {2, 2}, {1, 1}, {0, 0}};
+    std::vector<float> y(std::size_t(3 * (h / 2) * (w / 2)));
+    std::vector<double> yd(y.size());
+    rt::pool_2d(x.data(), y.data(), 3, g, true);
+    rt::pool_2d(xd.data(), yd.data(), 3, g, true);
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      if (std::isnan(yd[i])) EXPECT_TRUE(std::isnan(y[i])) << h << "x" << w << " at " << i;
+      else EXPECT_EQ(double(y[i]), yd[i]) << h << "x" << w << " at " << i;
+    }
+  }
+}
+
+// im2col's shifted-plane copy (unit strides, rows as long as the input's) against the window
+// walk that defines it: padding on every side, dilation, a kernel wider than the padding.
+TEST(Kernels, Im2colPlaneShiftMatchesTheWindowWalk) {
+  struct Case {
+    int64_t h, w, kh, kw, dh, dw, pt, pl, oh;
+  };
+  for (const Case& c : std::vector<Case>{{7, 9, 3, 3, 1, 1, 1, 1, 7}, {6, 10, 5, 5, 2, 2, 4, 4, 6},
+                                         {5, 8, 3, 3, 1, 1, 0, 1, 3}, {4, 6, 7, 7, 1, 1, 3, 3, 4}}) {
+    rt::ConvGeometry g{2, {c.h, c.w}, {c.oh, c.w}, {c.kh, c.kw}, {1, 1}, {c.dh, c.dw}, {c.pt, c.pl}};
+    const int64_t channels = 2, rows = channels * c.kh * c.kw, osize = c.oh * c.w;
+    std::vector<float> x(std::size_t(channels * c.h * c.w));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i) + 1.f;
+    std::vector<float> col(std::size_t(rows * osize), -1.f), want(col.size(), -1.f);
+    rt::im2col_nd(x.data(), col.data(), channels, g);
+    rt::for_each_window_tap(channels, g, [&](int64_t ch, int64_t row, int64_t o, int64_t index) {
+      want[std::size_t(row * osize + o)] = index < 0 ? 0.f : x[std::size_t(ch * c.h * c.w + index)];
+    });
+    EXPECT_EQ(col, want) << c.h << "x" << c.w << " kernel " << c.kh << "x" << c.kw;
   }
 }
 
