@@ -92,8 +92,10 @@ void add_row_norm(Registry& r, const char* op, int64_t min_opset, bool rms) {
 }
 
 // GroupNormalization (scale per group before opset 21, per channel from 21) and
-// InstanceNormalization (one group per channel).
-void add_group_norm(Registry& r, const char* op, int64_t min_opset, int64_t max_opset) {
+// InstanceNormalization (one group per channel). The compiler's GroupNormalization
+// (GroupNormFusion writes it for torch's Reshape / InstanceNormalization / Reshape / Mul / Add)
+// has per-channel scale and bias at every opset and takes a fused epilogue.
+OpDef group_norm_def(const char* op, int64_t min_opset, int64_t max_opset, bool internal) {
   const bool instance = std::string(op) == "InstanceNormalization";
   OpDef d;
   d.op_type = op;
@@ -106,21 +108,23 @@ void add_group_norm(Registry& r, const char* op, int64_t min_opset, int64_t max_
     if (v.input_dims(0).size() < 2) v.fail("input must have rank >= 2");
     return InferResult{{v.input(0)}};
   };
-  d.emit = [instance](EmitContext& e) {
+  d.emit = [instance, internal](EmitContext& e) {
     e.use_kernel("normalization");
     const auto x = e.input_dims(0);
     const int64_t channels = x[1];
     const int64_t groups = instance ? channels : e.node().require_attr("num_groups", Attribute::Kind::Int).i;
     if (groups <= 0 || channels % groups) e.fail("{} channels do not split into {} groups", channels, groups);
-    const bool per_group = !instance && e.opset() < 21;
+    const bool per_group = !instance && !internal && e.opset() < 21;
     const int64_t params = per_group ? groups : channels;
     if (element_count(e.input_dims(1)) != params || element_count(e.input_dims(2)) != params)
       e.fail("scale and bias must hold {} values", params);
-    e.line("detail::group_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.out(0), x[0],
+    const std::string epilogue = e.epilogue();
+    e.line("detail::group_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});", e.in(0), e.in(1), e.in(2), e.out(0), x[0],
            channels, element_count(std::vector<int64_t>(x.begin() + 2, x.end())), groups,
-           cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group);
+           cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group, epilogue.empty() ? "" : ", " + epilogue);
   };
-  r.add(std::move(d));
+  d.accepts_epilogue = internal;
+  return d;
 }
 
 void add_lrn(Registry& r) {
@@ -152,8 +156,9 @@ void register_normalization_ops(Registry& r) {
   // LayerNormFusion writes it for the primitive nodes of exporters before opset 17.
   r.add_internal(*r.find("LayerNormalization", 17));
   add_row_norm(r, "RMSNormalization", 23, true);
-  add_group_norm(r, "GroupNormalization", 18, kLatestOpset);
-  add_group_norm(r, "InstanceNormalization", 1, kLatestOpset);
+  r.add(group_norm_def("GroupNormalization", 18, kLatestOpset, false));
+  r.add_internal(group_norm_def("GroupNormalization", 1, kLatestOpset, true));
+  r.add(group_norm_def("InstanceNormalization", 1, kLatestOpset, false));
   add_lrn(r);
 }
 

@@ -68,6 +68,7 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_silu_fusion());
   passes.push_back(make_gelu_fusion());
   passes.push_back(make_layer_norm_fusion());
+  passes.push_back(make_group_norm_fusion());
   passes.push_back(make_conv_batch_norm_fusion());
   passes.push_back(make_gemm_batch_norm_fusion());
   passes.push_back(make_conv_add_fusion());

@@ -77,6 +77,10 @@ std::unique_ptr<Pass> make_gelu_fusion();
 // optional Mul and Add of per-feature constants), as exporters before opset 17 write it: one
 // LayerNormalization of the compiler's domain.
 std::unique_ptr<Pass> make_layer_norm_fusion();
+// GroupNorm as torch writes it before opset 18 (Reshape, InstanceNormalization with unit
+// scale and zero bias, Reshape back, per-channel Mul and Add): one GroupNormalization of the
+// compiler's domain with per-channel scale and bias.
+std::unique_ptr<Pass> make_group_norm_fusion();
 // Conv followed by inference BatchNormalization: folded into the conv's weights and bias.
 std::unique_ptr<Pass> make_conv_batch_norm_fusion();
 // Gemm followed by inference BatchNormalization over its columns: folded into its weights and bias.

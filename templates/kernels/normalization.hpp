@@ -1,5 +1,6 @@
 // Normalizations with per-channel parameters over [batch, channels, spatial].
 #pragma once
+#include "functors.hpp"
 #include "prelude.hpp"
 
 // Sum over n values of x[i] - center, or of its square, in double: 8 independent lanes for
@@ -104,10 +105,13 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
 
 // Group normalization over [batch, channels, spatial] with `groups` groups of channels; scale
 // and bias hold one value per channel, or per group when per_group is set. Instance
-// normalization is the case groups == channels.
-template <class T>
+// normalization is the case groups == channels. The statistics are summed in double; floats
+// are then normalized in the lanes as (x - mean) * (inv_std * scale) + bias, the subtraction
+// first so that a mean large against the spread costs no precision. The epilogue (a SiLU
+// that followed a GroupNorm written out by torch) is applied in the same pass.
+template <class T, class E = functor_chain<>>
 inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t batch, int64_t channels, int64_t spatial,
-                       int64_t groups, float epsilon, bool per_group) {
+                       int64_t groups, float epsilon, bool per_group, E epilogue = E()) {
   const int64_t per = channels / groups, span = per * spatial;
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t g = 0; g < groups; ++g) {
@@ -118,8 +122,29 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
       const double inv_std = 1.0 / std::sqrt(var + double(epsilon));
       for (int64_t c = 0; c < per; ++c) {
         const int64_t p = per_group ? g : g * per + c;
-        for (int64_t i = 0; i < spatial; ++i)
-          ys[c * spatial + i] = T((double(xs[c * spatial + i]) - mean) * inv_std * double(scale[p]) + double(bias[p]));
+        const T* xc = xs + c * spatial;
+        T* yc = ys + c * spatial;
+        if constexpr (std::is_same<T, float>::value && has_lanes<E>::value) {
+          using ::sofiec::f32x16;
+          const f32x16 m = f32x16{} + float(mean), a = f32x16{} + float(inv_std * double(scale[p])), b = f32x16{} + bias[p];
+          int64_t i = 0;
+          f32x16 v;
+          for (; i + 16 <= spatial; i += 16) {
+            std::memcpy(&v, xc + i, sizeof v);
+            v = (v - m) * a + b;
+            epilogue.lanes(v);
+            std::memcpy(yc + i, &v, sizeof v);
+          }
+          if (i < spatial) {
+            ::sofiec::load_first(xc + i, spatial - i, v);
+            v = (v - m) * a + b;
+            epilogue.lanes(v);
+            ::sofiec::store_first(yc + i, spatial - i, v);
+          }
+        } else {
+          for (int64_t i = 0; i < spatial; ++i)
+            yc[i] = epilogue(T((double(xc[i]) - mean) * inv_std * double(scale[p]) + double(bias[p])));
+        }
       }
     }
 }
