@@ -1,32 +1,7 @@
 // Data movement: strided views, concatenation, gather, pad.
 #pragma once
+#include "functors.hpp"
 #include "prelude.hpp"
-
-// A 16x16 tile of floats transposed in registers: y[i * ldy + j] = x[j * ldx + i]. Each
-// stage swaps the off-diagonal blocks of size S (8, 4, 2, 1) between rows i and i + S, one
-// two-register shuffle per row; the folds unroll every loop (at -O2 too), keeping the 16 rows
-// in registers.
-template <int S, std::size_t... J>
-inline void swap_lane_blocks(::sofiec::f32x16& a, ::sofiec::f32x16& b, std::index_sequence<J...>) {
-  const ::sofiec::f32x16 lo = __builtin_shufflevector(a, b, ((J & S) ? 16 + J - S : J)...);
-  const ::sofiec::f32x16 hi = __builtin_shufflevector(a, b, ((J & S) ? 16 + J : J + S)...);
-  a = lo;
-  b = hi;
-}
-template <int S, std::size_t... P>
-inline void transpose_stage(::sofiec::f32x16 (&r)[16], std::index_sequence<P...>) {
-  (swap_lane_blocks<S>(r[(P / S) * 2 * S + P % S], r[(P / S) * 2 * S + P % S + S], std::make_index_sequence<16>{}), ...);
-}
-template <std::size_t... I>
-inline void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy, std::index_sequence<I...>) {
-  ::sofiec::f32x16 r[16];
-  (std::memcpy(&r[I], x + int64_t(I) * ldx, sizeof(r[I])), ...);
-  transpose_stage<8>(r, std::make_index_sequence<8>{});
-  transpose_stage<4>(r, std::make_index_sequence<8>{});
-  transpose_stage<2>(r, std::make_index_sequence<8>{});
-  transpose_stage<1>(r, std::make_index_sequence<8>{});
-  (std::memcpy(y + int64_t(I) * ldy, &r[I], sizeof(r[I])), ...);
-}
 
 // y[a, b] = x[a + b * ldx] for a < rows, b < cols (a 2-D transpose): whole 16x16 tiles in
 // registers, the edges element by element.

@@ -171,10 +171,10 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
       }
     for (int64_t step = 0; step < S; ++step) {
       // Recurrent part; for GRU without linear_before_reset the h gate's part waits for r.
-      // Through the BLAS even for one row: its matrix-vector path beats gemv_rows'
-      // horizontal sums over many steps, and is faster still with R transposed.
+      // With R transposed (RecurrentWeightTranspose) one row runs the register-blocked
+      // kernel, B's rows in order, no horizontal sums.
       const int64_t cols = gru_reset_first ? 2 * H : GH;
-      gemm_blas(false, !s.transposed, B, cols, H, T(1), h, H, rd, s.transposed ? GH : H, T(0), hr, GH);
+      gemm_rowmajor(false, !s.transposed, B, cols, H, T(1), h, H, rd, s.transposed ? GH : H, T(0), hr, GH);
       for (int64_t b = 0; b < B; ++b) {
         const int64_t len = seq_lens ? int64_t(seq_lens[b]) : S;
         if (step >= len) continue;

@@ -194,6 +194,42 @@ TEST(Kernels, TopKSelectionsAgreeOnTiesAndNaN) {
     }
 }
 
+// The register-blocked GEMM against a double loop: row counts that split into unequal
+// blocks, column panels with partial vectors, depths over one slice (256), both transposes
+// (packed panels), alpha and beta (beta 0 must not read C, which holds NaN here).
+TEST(Kernels, GemmKernelMatchesTheDoubleLoop) {
+  struct Shape {
+    int64_t m, n, k;
+  };
+  for (const Shape& sh : std::vector<Shape>{{1, 7, 3}, {5, 16, 9}, {13, 33, 40}, {32, 70, 300}, {7, 48, 257}, {40, 100, 64}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (auto [alpha, beta] : std::vector<std::pair<float, float>>{{1.f, 0.f}, {0.5f, 1.f}, {2.f, -0.25f}}) {
+          const int64_t m = sh.m, n = sh.n, k = sh.k, lda = ta ? m + 3 : k + 2, ldb = tb ? k + 1 : n + 5, ldc = n + 4;
+          std::vector<float> a(std::size_t((ta ? k : m) * lda)), b(std::size_t((tb ? n : k) * ldb));
+          for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::sin(float(i) * 0.37f);
+          for (std::size_t i = 0; i < b.size(); ++i) b[i] = std::cos(float(i) * 0.23f);
+          std::vector<float> c(std::size_t(m * ldc), beta == 0.f ? NAN : 0.75f);
+          const std::vector<float> c0 = c;
+          rt::gemm_kernel(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < ldc; ++j) {
+              const std::size_t at = std::size_t(i * ldc + j);
+              if (j >= n) {  // the padding between rows is not written
+                EXPECT_TRUE(std::isnan(c0[at]) ? std::isnan(c[at]) : c[at] == c0[at]);
+                continue;
+              }
+              double want = 0;
+              for (int64_t p = 0; p < k; ++p)
+                want += double(ta ? a[std::size_t(p * lda + i)] : a[std::size_t(i * lda + p)]) *
+                        double(tb ? b[std::size_t(j * ldb + p)] : b[std::size_t(p * ldb + j)]);
+              want = alpha * want + (beta == 0.f ? 0.0 : beta * double(c0[at]));
+              ASSERT_NEAR(c[at], want, 1e-4 * (1 + std::fabs(want)))
+                  << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb << " alpha " << alpha << " at " << i << "," << j;
+            }
+        }
+}
+
 // Transposes in 16x16 register tiles (with edges, a batch dim, a reversed axis) and merged
 // runs (Expand) against the definition y[o] = x[sum of index * stride].
 TEST(Kernels, StridedCopiesMatchTheIndexDefinition) {
