@@ -1,5 +1,6 @@
 // Operator elimination: nodes that do not change their input (Identity, inference Dropout, a
-// Cast to the type it already has, an Expand or Reshape to the shape it already has) and
+// Cast to the type it already has, an Expand or Reshape to the shape it already has, a Pad of
+// zeros) and
 // Transpose pairs that cancel or merge, and Reshape chains.
 #include "passes/passes.hpp"
 #include "passes/rewrite.hpp"
@@ -29,6 +30,18 @@ bool is_noop(const Graph& g, const Node& n, const std::map<std::string, int>& us
       if (!mode || mode->int_at(0) != 0) return false;
     }
     return g.opset() >= 7 || n.attr_int("is_test", 0) != 0;
+  }
+  if (op == "Pad") {  // torch writes AvgPool2d as a Pad of zeros and an AveragePool
+    std::vector<int64_t> pads;
+    if (n.has_input(1)) {
+      const Tensor* t = g.constant(n.inputs[1]);
+      if (!t) return false;
+      for (int64_t i = 0; i < t->size(); ++i) pads.push_back(t->int_at(i));
+    } else {
+      pads = n.attr_ints("pads");
+    }
+    return std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; }) &&
+           same_static_shape(g, n.inputs[0], n.outputs[0]);
   }
   if (op == "Cast" || op == "CastLike" || op == "Expand" || op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
       op == "Unsqueeze")

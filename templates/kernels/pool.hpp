@@ -34,12 +34,18 @@ struct max_nan_pair {
   void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = (b > a || b != b) ? b : a; }
 };
 
-// 2x2 max pooling of stride 2 with every window inside. The vertical maxima of a run of
-// output rows go to a buffer laid out [row][2 * out_w]: then the horizontal pairs of all those
-// rows form one flat sequence, 16 outputs per deinterleave, however short the rows (MNIST's
-// are 14 and 7 outputs, too short for lanes along a row).
-inline void max_pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t in_h, int64_t in_w, int64_t out_h,
-                               int64_t out_w) {
+// The sum of two floats, and of 16 pairs in the lanes.
+struct add_pair {
+  float operator()(float a, float b) const { return a + b; }
+  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a += b; }
+};
+
+// 2x2 max or average pooling of stride 2 with every window inside. The vertical maxima (sums)
+// of a run of output rows go to a buffer laid out [row][2 * out_w]: then the horizontal pairs
+// of all those rows form one flat sequence, 16 outputs per deinterleave, however short the
+// rows (MNIST's are 14 and 7 outputs, too short for lanes along a row).
+inline void pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t in_h, int64_t in_w, int64_t out_h,
+                           int64_t out_w, bool max) {
   constexpr int64_t kBuffer = 2048;
   const int64_t width = 2 * out_w, total_rows = planes * out_h;
   float pairs[kBuffer + 32];
@@ -52,7 +58,8 @@ inline void max_pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t
       const int64_t q1 = std::min(total_rows, q0 + chunk_rows);
       for (int64_t q = q0; q < q1; ++q) {
         const float* r0 = x + ((q / out_h) * in_h + 2 * (q % out_h)) * in_w + col;
-        map_lanes2(r0, 1, r0 + in_w, 1, pairs + (q - q0) * cols, cols, max_nan_pair{});
+        if (max) map_lanes2(r0, 1, r0 + in_w, 1, pairs + (q - q0) * cols, cols, max_nan_pair{});
+        else map_lanes2(r0, 1, r0 + in_w, 1, pairs + (q - q0) * cols, cols, add_pair{});
       }
       const int64_t outputs = (q1 - q0) * cols / 2;
       float* yq = y + q0 * out_w + col / 2;  // rows of cols/2 outputs, out_w apart
@@ -61,7 +68,12 @@ inline void max_pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t
       for (; t < outputs; t += 16) {
         ::sofiec::f32x16 even, odd;
         deinterleave(pairs + 2 * t, even, odd);
-        max_nan_pair{}.lanes(even, odd);
+        if (max) {
+          max_nan_pair{}.lanes(even, odd);
+        } else {
+          even += odd;
+          even *= 0.25f;
+        }
         if (row_outputs == out_w) {
           ::sofiec::store_first(yq + t, std::min<int64_t>(16, outputs - t), even);
         } else {
@@ -80,13 +92,16 @@ inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, boo
   const int64_t in_h = g.in[0], in_w = g.in[1], out_h = g.out[0], out_w = g.out[1];
   // The larger of a and b, NaN if either is: a select, no branch to mispredict.
   auto max_nan = [](T a, T b) { return (b > a || b != b) ? b : a; };
+  if constexpr (std::is_same<T, float>::value) {
+    if (g.kernel[0] == 2 && g.kernel[1] == 2 && g.stride[0] == 2 && g.stride[1] == 2 && g.pad_begin[0] == 0 &&
+        g.pad_begin[1] == 0 && 2 * out_h <= in_h && 2 * out_w <= in_w) {
+      pool_2x2_lanes(x, y, planes, in_h, in_w, out_h, out_w, max);
+      return;
+    }
+  }
   if (max && g.kernel[0] == 2 && g.kernel[1] == 2 && g.stride[0] == 2 && g.stride[1] == 2 && g.pad_begin[0] == 0 &&
       g.pad_begin[1] == 0 && 2 * out_h <= in_h && 2 * out_w <= in_w) {
     // 2x2 windows of stride 2, all inside: four loads per output.
-    if constexpr (std::is_same<T, float>::value) {
-      max_pool_2x2_lanes(x, y, planes, in_h, in_w, out_h, out_w);
-      return;
-    }
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t oi = 0; oi < out_h; ++oi) {
         const T* r0 = x + (p * in_h + 2 * oi) * in_w;

@@ -296,9 +296,10 @@ TEST(Kernels, ReduceLanesMatchTheScalarFold) {
     }
 }
 
-// 2x2 stride-2 max pooling through the buffer of row maxima: short rows (7 and 14 outputs),
-// an odd input width, rows longer than the buffer, NaN; against the double instantiation.
-TEST(Kernels, MaxPool2x2LanesMatchTheScalarWindows) {
+// 2x2 stride-2 max and average pooling through the buffer of row maxima (sums): short rows
+// (7 and 14 outputs), an odd input width, rows longer than the buffer, NaN; against the
+// double instantiation.
+TEST(Kernels, Pool2x2LanesMatchTheScalarWindows) {
   for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{14, 14}, {28, 28}, {9, 29}, {4, 4200}}) {
     std::vector<float> x(std::size_t(3 * h * w));
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f) * float(i % 11);
@@ -307,11 +308,14 @@ TEST(Kernels, MaxPool2x2LanesMatchTheScalarWindows) {
     rt::ConvGeometry g{2, {h, w}, {h / 2, w / 2}, {2, 2}, {2, 2}, {1, 1}, {0, 0}};
     std::vector<float> y(std::size_t(3 * (h / 2) * (w / 2)));
     std::vector<double> yd(y.size());
-    rt::pool_2d(x.data(), y.data(), 3, g, true);
-    rt::pool_2d(xd.data(), yd.data(), 3, g, true);
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      if (std::isnan(yd[i])) EXPECT_TRUE(std::isnan(y[i])) << h << "x" << w << " at " << i;
-      else EXPECT_EQ(double(y[i]), yd[i]) << h << "x" << w << " at " << i;
+    for (bool max : {true, false}) {
+      rt::pool_2d(x.data(), y.data(), 3, g, max);
+      rt::pool_2d(xd.data(), yd.data(), 3, g, max);
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        if (std::isnan(yd[i])) EXPECT_TRUE(std::isnan(y[i])) << h << "x" << w << " at " << i;
+        else if (max) EXPECT_EQ(double(y[i]), yd[i]) << h << "x" << w << " at " << i;
+        else EXPECT_NEAR(double(y[i]), yd[i], 1e-6 * (1 + std::fabs(yd[i]))) << "average, " << h << "x" << w << " at " << i;
+      }
     }
   }
 }

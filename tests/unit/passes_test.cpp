@@ -179,6 +179,26 @@ TEST(Passes, NoOpsDisappearEvenBeforeAGraphOutput) {
   EXPECT_EQ(g.nodes[0].outputs[0], "y");
 }
 
+// torch's AvgPool2d: a Pad of zeros before the AveragePool goes; a Pad that shifts stays.
+TEST(Passes, PadOfZerosDisappears) {
+  auto padded = [](std::vector<int64_t> pads) {
+    ModelBuilder b(13);
+    b.input("x", {1, 2, 4, 4}).output("y");
+    b.init_ints("pads", {8}, pads);
+    b.node("Relu", {"x"}, {"r"});
+    b.node("Pad", {"r", "pads"}, {"p"});
+    onnx::NodeProto& pool = b.node("AveragePool", {"p"}, {"y"});
+    ModelBuilder::attr_ints(pool, "kernel_shape", {2, 2});
+    ModelBuilder::attr_ints(pool, "strides", {2, 2});
+    return b;
+  };
+  EXPECT_EQ(ops(run_pass(padded({0, 0, 0, 0, 0, 0, 0, 0}), make_noop_elimination())),
+            (std::vector<std::string>{"Relu", "AveragePool"}));
+  EXPECT_EQ(ops(run_pass(padded({0, 0, 1, 0, 0, 0, -1, 0}), make_noop_elimination())),
+            (std::vector<std::string>{"Relu", "Pad", "AveragePool"}));
+  expect_same_numbers(padded({0, 0, 0, 0, 0, 0, 0, 0}), 32);
+}
+
 TEST(Passes, IdentityBetweenGraphInputAndOutputStays) {
   ModelBuilder b;
   b.input("x", {2}).output("y");
