@@ -124,6 +124,7 @@ OpDef group_norm_def(const char* op, int64_t min_opset, int64_t max_opset, bool 
            cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group, epilogue.empty() ? "" : ", " + epilogue);
   };
   d.accepts_epilogue = internal;
+  d.in_place = true;  // kernels/normalization.hpp reads a group for its statistics before writing it
   return d;
 }
 

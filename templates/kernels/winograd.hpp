@@ -1,8 +1,8 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3): each 2x2 block of
 // outputs from a 4x4 input tile with 16 products per (filter, channel) instead of 36. The
 // filters come transformed at generation time, U = G g G^T, stored [16][filters][channels];
-// per batch entry the input tiles are transformed (V = B^T d B, [channels][16][tiles]), the
-// 16 positions are 16 products U_k V_k through the BLAS, and the output transform
+// per block of tile rows of a batch entry the input tiles are transformed (V = B^T d B,
+// [channels][16][tiles]), the 16 positions are 16 products U_k V_k, and the output transform
 // (A^T m A) writes each 2x2 block. Position k is the middle index of V and of the products
 // so that a tile's 16 values lie `tiles` apart: with k outermost they lie channels * tiles
 // apart, often a multiple of 4 KiB (64 channels x 784 tiles), and all 16 fall in one set of
@@ -18,25 +18,32 @@ struct WinogradGeometry {
   constexpr int64_t tiles_h() const { return (out_h + 1) / 2; }
   constexpr int64_t tiles_w() const { return (out_w + 1) / 2; }
   constexpr int64_t tiles() const { return tiles_h() * tiles_w(); }
+  // Tile rows transformed, multiplied and written back together: about 64 tiles, enough
+  // columns for the products, while the transformed block stays small (UNet's 64-channel
+  // 32x32 convolution: 256 KiB of transformed tiles instead of 1 MiB for the whole image).
+  constexpr int64_t block_rows() const { return std::min(tiles_h(), std::max<int64_t>(1, (64 + tiles_w() - 1) / tiles_w())); }
+  constexpr int64_t block_tiles() const { return block_rows() * tiles_w(); }
 };
 
 // Floats of one zero-padded input row: whole blocks of 16 tiles read 32 columns and 2 more.
 constexpr int64_t winograd_row_length(int64_t tiles_w) { return 32 * ((tiles_w + 15) / 16) + 2; }
 
-// Scratch of winograd_conv3x3: the transformed tiles, the 16 products, 4 padded input rows.
+// Scratch of winograd_conv3x3: a block's transformed tiles and 16 products, 4 padded input rows.
 constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
-  return 16 * (g.channels + g.filters) * g.tiles() + 4 * winograd_row_length(g.tiles_w());
+  return 16 * (g.channels + g.filters) * g.block_tiles() + 4 * winograd_row_length(g.tiles_w());
 }
 
-// v[c][k][t] = (B^T d B)_k for tile t of channel c, d the 4x4 input patch at
-// (2 th - pad_top, 2 tw - pad_left) with zeros outside the plane. 16 tiles of a tile row at a
-// time in the lanes, read from 4 zero-padded copies of the input rows (rows: 4 row lengths).
-inline void winograd_input_transform(const float* x, float* v, const WinogradGeometry& g, float* rows) {
+// v[c][k][t] = (B^T d B)_k for tile t of channel c among tile rows th0..th1 (`tiles` of them),
+// d the 4x4 input patch at (2 th - pad_top, 2 tw - pad_left) with zeros outside the plane. 16
+// tiles of a tile row at a time in the lanes, read from 4 zero-padded copies of the input rows
+// (rows: 4 row lengths).
+inline void winograd_input_transform(const float* x, float* v, const WinogradGeometry& g, int64_t th0, int64_t th1,
+                                     float* rows) {
   using ::sofiec::f32x16;
-  const int64_t tiles = g.tiles(), tiles_w = g.tiles_w(), row_len = winograd_row_length(tiles_w);
+  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = winograd_row_length(tiles_w);
   for (int64_t c = 0; c < g.channels; ++c) {
     const float* xc = x + c * g.in_h * g.in_w;
-    for (int64_t th = 0; th < g.tiles_h(); ++th) {
+    for (int64_t th = th0; th < th1; ++th) {
       for (int i = 0; i < 4; ++i) {
         float* row = rows + i * row_len;
         std::memset(row, 0, sizeof(float) * std::size_t(row_len));
@@ -59,7 +66,7 @@ inline void winograd_input_transform(const float* x, float* v, const WinogradGeo
           e[3][j] = d[1][j] - d[3][j];
         }
         const int64_t count = std::min<int64_t>(16, tiles_w - tw);
-        float* out = v + c * 16 * tiles + th * tiles_w + tw;
+        float* out = v + c * 16 * tiles + (th - th0) * tiles_w + tw;
         for (int i = 0; i < 4; ++i) {
           const f32x16 k0 = e[i][0] - e[i][2], k1 = e[i][1] + e[i][2], k2 = e[i][2] - e[i][1], k3 = e[i][1] - e[i][3];
           ::sofiec::store_first(out + (4 * i + 0) * tiles, count, k0);
@@ -72,18 +79,19 @@ inline void winograd_input_transform(const float* x, float* v, const WinogradGeo
   }
 }
 
-// y[f] = epilogue(A^T m A + bias[f]) for every tile, m[f][k][t] the 16 products; A^T has
-// rows (1, 1, 1, 0) and (0, 1, -1, -1). Bias and epilogue run over a filter's plane in lanes
-// once its tiles are written.
+// y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1, m[f][k][t] their 16
+// products; A^T has rows (1, 1, 1, 0) and (0, 1, -1, -1). Bias and epilogue run over the
+// block's output rows of a filter's plane in lanes once its tiles are written.
 template <class E>
 inline void winograd_output_transform(const float* m, const float* bias, float* y, const WinogradGeometry& g,
-                                      const E& epilogue) {
-  const int64_t tiles = g.tiles(), osize = g.out_h * g.out_w;
+                                      int64_t th0, int64_t th1, const E& epilogue) {
+  const int64_t tiles = (th1 - th0) * g.tiles_w(), osize = g.out_h * g.out_w;
+  const int64_t r0 = 2 * th0, r1 = std::min(2 * th1, g.out_h);
   for (int64_t f = 0; f < g.filters; ++f) {
     float* yf = y + f * osize;
     const float* mf = m + f * 16 * tiles;
     int64_t t = 0;
-    for (int64_t th = 0; th < g.tiles_h(); ++th)
+    for (int64_t th = th0; th < th1; ++th)
       for (int64_t tw = 0; tw < g.tiles_w(); ++tw, ++t) {
         float s[4][2];
         for (int i = 0; i < 4; ++i) {
@@ -101,7 +109,8 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
       }
     if (bias || !std::is_same<E, functor_chain<>>::value) {
       const float b = bias ? bias[f] : 0.f;
-      map_binary_scalar_b(yf, &b, yf, osize, then(op_add{}, epilogue));
+      float* rows = yf + r0 * g.out_w;
+      map_binary_scalar_b(rows, &b, rows, (r1 - r0) * g.out_w, then(op_add{}, epilogue));
     }
   }
 }
@@ -110,14 +119,16 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
 template <class E = functor_chain<>>
 inline void winograd_conv3x3(const float* x, const float* u, const float* bias, float* y, float* scratch,
                              int64_t batch, const WinogradGeometry& g, E epilogue = E()) {
-  const int64_t tiles = g.tiles();
   float* v = scratch;
-  float* m = v + 16 * g.channels * tiles;
-  for (int64_t n = 0; n < batch; ++n) {
-    winograd_input_transform(x + n * g.channels * g.in_h * g.in_w, v, g, m + 16 * g.filters * tiles);
-    for (int k = 0; k < 16; ++k)
-      gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
-                    v + k * tiles, 16 * tiles, 0.f, m + k * tiles, 16 * tiles);
-    winograd_output_transform(m, bias, y + n * g.filters * g.out_h * g.out_w, g, epilogue);
-  }
+  float* m = v + 16 * g.channels * g.block_tiles();
+  float* rows = m + 16 * g.filters * g.block_tiles();
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t th0 = 0; th0 < g.tiles_h(); th0 += g.block_rows()) {
+      const int64_t th1 = std::min(g.tiles_h(), th0 + g.block_rows()), tiles = (th1 - th0) * g.tiles_w();
+      winograd_input_transform(x + n * g.channels * g.in_h * g.in_w, v, g, th0, th1, rows);
+      for (int k = 0; k < 16; ++k)
+        gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
+                      v + k * tiles, 16 * tiles, 0.f, m + k * tiles, 16 * tiles);
+      winograd_output_transform(m, bias, y + n * g.filters * g.out_h * g.out_w, g, th0, th1, epilogue);
+    }
 }

@@ -78,3 +78,12 @@ TEST(ConvWinograd, StridedOrSmallConvolutionsStayDirect) {
     EXPECT_EQ(changes, 0);
   }
 }
+
+// 21 tile rows of 6 tiles go in blocks of 11 and 10 rows (64 tiles a block): the blocks'
+// products, output rows, bias and epilogue line up, the last output row a partial tile row.
+TEST(ConvWinograd, SameNumbersOverSeveralBlocksOfTileRows) {
+  ConvCase c;
+  c.height = 41;
+  c.width = 11;
+  expect_same_numbers(conv_model(c), input_size(c));
+}
