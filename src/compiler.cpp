@@ -91,11 +91,28 @@ const char* level_name(OptLevel l) {
   }
 }
 
+// Every tensor name the nodes of g read, with their epilogues and subgraph bodies (which may
+// read the outer graph's constants).
+void collect_reads(const Graph& g, std::set<std::string>& read) {
+  for (const Node& n : g.nodes) {
+    read.insert(n.inputs.begin(), n.inputs.end());
+    for (const Node& f : n.epilogue) read.insert(f.inputs.begin(), f.inputs.end());
+    for (const auto& [name, attr] : n.attributes)
+      if (attr.kind == Attribute::Kind::Graph && attr.g) collect_reads(*attr.g, read);
+  }
+  read.insert(g.outputs.begin(), g.outputs.end());
+}
+
 // Fills the report's view of the compiled graph (everything but what the passes counted).
 void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, CompileStats& stats) {
   const Registry& registry = Registry::instance();
   stats.nodes_after = g.nodes.size();
-  for (const auto& [name, t] : g.constants) stats.weights_bytes += int64_t(t.bytes.size());
+  // Constants nothing reads any more (a weight a pass replaced by its transform) are not in
+  // the header's blob, so they do not count.
+  std::set<std::string> read;
+  collect_reads(g, read);
+  for (const auto& [name, t] : g.constants)
+    if (read.count(name)) stats.weights_bytes += int64_t(t.bytes.size());
   stats.arena_bytes = plan.arena_bytes;
   stats.arena_lower_bound = plan.lower_bound_bytes;
   stats.arena_no_reuse = plan.no_reuse_bytes;

@@ -427,6 +427,10 @@ TEST(Passes, BatchedGemmStoresItsWeightTransposed) {
   run_pass(linear(64), make_gemm_weight_transpose(), &changes);
   EXPECT_EQ(changes, 1);
   expect_same_numbers(linear(64), 64 * 3);
+  // The report counts the weights the code reads: the transposed copy, not the original too.
+  CompileOptions o;
+  o.level = OptLevel::Extended;
+  EXPECT_EQ(compile_model(sofiec_test::load(linear(64)), o).stats.weights_bytes, int64_t((6 + 2) * sizeof(float)));
   // One row (one event) keeps the exporter's layout: gemv_rows reads its rows contiguously.
   run_pass(linear(1), make_gemm_weight_transpose(), &changes);
   EXPECT_EQ(changes, 0);
