@@ -52,12 +52,7 @@ inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, co
       int64_t src = 0;
       for (int64_t o = 0; o < total; o += plane) {
         transpose_2d(x + src, inner_stride, y + o, dims[r - 2], inner);
-        for (int d = r - 3; d >= 0; --d) {
-          src += strides[d];
-          if (++index[d] < dims[d]) break;
-          src -= strides[d] * dims[d];
-          index[d] = 0;
-        }
+        ::sofiec::advance_index(r - 2, dims, strides, index, src);
       }
       return;
     }
@@ -69,12 +64,7 @@ inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, co
     else if (inner_stride == 0) std::fill(y + o, y + o + inner, x[src]);
     else
       for (int64_t i = 0; i < inner; ++i) y[o + i] = x[src + i * inner_stride];
-    for (int d = r - 2; d >= 0; --d) {
-      src += strides[d];
-      if (++index[d] < dims[d]) break;
-      src -= strides[d] * dims[d];
-      index[d] = 0;
-    }
+    ::sofiec::advance_index(r - 1, dims, strides, index, src);
   }
 }
 

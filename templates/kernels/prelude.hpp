@@ -43,6 +43,17 @@ inline void load_first(const float* p, int64_t n, f32x16& v) {
   std::memcpy(&v, p, sizeof(float) * std::size_t(n));
 #endif
 }
+// Steps the multi-index `index` over dims[0..rank) (the last fastest) and moves `offset` with
+// it by strides: the walk of every strided kernel (views, reductions).
+inline void advance_index(int rank, const int64_t* dims, const int64_t* strides, int64_t* index, int64_t& offset) {
+  for (int d = rank - 1; d >= 0; --d) {
+    offset += strides[d];
+    if (++index[d] < dims[d]) return;
+    offset -= strides[d] * dims[d];
+    index[d] = 0;
+  }
+}
+
 // Bit l set where lane l of the comparison mask m is true (all ones).
 inline uint32_t lane_bits(const i32x16& m) {
 #if defined(__AVX512F__)

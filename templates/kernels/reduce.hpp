@@ -34,12 +34,7 @@ inline void reduce_axis_lanes(const float* x, float* y, int kept_rank, const int
       }
       for (int64_t l = 0; l < width; ++l) y[j + l] = reducer.finish(acc[l], length);
     }
-    for (int d = kept_rank - 2; d >= 0; --d) {
-      base += kept_strides[d];
-      if (++index[d] < kept_dims[d]) break;
-      base -= kept_strides[d] * kept_dims[d];
-      index[d] = 0;
-    }
+    ::sofiec::advance_index(kept_rank - 1, kept_dims, kept_strides, index, base);
   }
 }
 
@@ -67,12 +62,7 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
       auto acc = reducer.init();
       for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, x[base + i * inner_stride], i);
       y[o] = reducer.finish(acc, count);
-      for (int d = kept_rank - 1; d >= 0; --d) {
-        base += kept_strides[d];
-        if (++kept_index[d] < kept_dims[d]) break;
-        base -= kept_strides[d] * kept_dims[d];
-        kept_index[d] = 0;
-      }
+      ::sofiec::advance_index(kept_rank, kept_dims, kept_strides, kept_index, base);
     }
     return;
   }
@@ -83,20 +73,10 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
     int64_t offset = base;
     for (int64_t p = 0; p < count; p += inner) {
       for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, x[offset + i * inner_stride], p + i);
-      for (int d = red_rank - 2; d >= 0; --d) {
-        offset += red_strides[d];
-        if (++red_index[d] < red_dims[d]) break;
-        offset -= red_strides[d] * red_dims[d];
-        red_index[d] = 0;
-      }
+      ::sofiec::advance_index(red_rank - 1, red_dims, red_strides, red_index, offset);
     }
     y[o] = reducer.finish(acc, count);
-    for (int d = kept_rank - 1; d >= 0; --d) {
-      base += kept_strides[d];
-      if (++kept_index[d] < kept_dims[d]) break;
-      base -= kept_strides[d] * kept_dims[d];
-      kept_index[d] = 0;
-    }
+    ::sofiec::advance_index(kept_rank, kept_dims, kept_strides, kept_index, base);
   }
 }
 
