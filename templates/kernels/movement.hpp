@@ -28,17 +28,7 @@ inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, co
   // Dims of 1 dropped and neighbours that x also steps through as one merged, so the inner
   // run is as long as it can be (an Expand of [N, 1, C] to [N, k, C] copies runs of C).
   int64_t dims[16], strides[16];
-  int r = 0;
-  for (int d = 0; d < rank; ++d) {
-    if (out_dims[d] == 1) continue;
-    if (r > 0 && strides[r - 1] == in_strides[d] * out_dims[d]) {
-      dims[r - 1] *= out_dims[d];
-      strides[r - 1] = in_strides[d];
-    } else {
-      dims[r] = out_dims[d];
-      strides[r++] = in_strides[d];
-    }
-  }
+  const int r = ::sofiec::merge_dims(rank, out_dims, in_strides, dims, strides);
   if (r == 0) {
     y[0] = x[0];
     return;

@@ -54,6 +54,24 @@ inline void advance_index(int rank, const int64_t* dims, const int64_t* strides,
   }
 }
 
+// The same walk over fewer dims: dims of 1 dropped, and a dim merged into the one before it
+// when that one's stride steps over it whole (a contiguous [64, 100] of runs of 7 is one dim
+// of 6400). Writes at most rank dims; returns their count.
+inline int merge_dims(int rank, const int64_t* dims, const int64_t* strides, int64_t* out_dims, int64_t* out_strides) {
+  int r = 0;
+  for (int d = 0; d < rank; ++d) {
+    if (dims[d] == 1) continue;
+    if (r > 0 && out_strides[r - 1] == strides[d] * dims[d]) {
+      out_dims[r - 1] *= dims[d];
+      out_strides[r - 1] = strides[d];
+    } else {
+      out_dims[r] = dims[d];
+      out_strides[r++] = strides[d];
+    }
+  }
+  return r;
+}
+
 // Bit l set where lane l of the comparison mask m is true (all ones).
 inline uint32_t lane_bits(const i32x16& m) {
 #if defined(__AVX512F__)

@@ -39,12 +39,15 @@ inline void reduce_axis_lanes(const float* x, float* y, int kept_rank, const int
 }
 
 template <class T, class Y, class R>
-inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dims, const int64_t* kept_strides,
+inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dims_in, const int64_t* kept_strides_in,
                         int red_rank, const int64_t* red_dims, const int64_t* red_strides, R reducer) {
   int64_t outputs = 1, count = 1;
-  for (int d = 0; d < kept_rank; ++d) outputs *= kept_dims[d];
+  for (int d = 0; d < kept_rank; ++d) outputs *= kept_dims_in[d];
   for (int d = 0; d < red_rank; ++d) count *= red_dims[d];
   if (outputs == 0) return;
+  // The kept dims merged where they run on from each other: fewer index steps per output.
+  int64_t kept_dims[16], kept_strides[16];
+  kept_rank = ::sofiec::merge_dims(kept_rank, kept_dims_in, kept_strides_in, kept_dims, kept_strides);
   if constexpr (std::is_same<T, float>::value && std::is_same<Y, float>::value && has_reduce_lanes<R>::value) {
     if (red_rank == 1 && kept_rank >= 1 && kept_rank <= 16 && kept_strides[kept_rank - 1] == 1 &&
         kept_dims[kept_rank - 1] >= 8) {
@@ -56,6 +59,18 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
   int64_t base = 0;
   const int64_t inner = red_rank > 0 ? red_dims[red_rank - 1] : 1;
   const int64_t inner_stride = red_rank > 0 ? red_strides[red_rank - 1] : 0;
+  if (red_rank <= 1 && kept_rank <= 1) {
+    // Outputs one stride apart (ParticleNet's mean over the 7 neighbours of each point and
+    // feature): a plain loop, the folds of neighbouring outputs overlapping.
+    const int64_t step = kept_rank ? kept_strides[0] : 0;
+    for (int64_t o = 0; o < outputs; ++o) {
+      auto acc = reducer.init();
+      const T* xo = x + o * step;
+      for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, xo[i * inner_stride], i);
+      y[o] = reducer.finish(acc, count);
+    }
+    return;
+  }
   if (red_rank <= 1) {
     // One reduced axis (or none): no index bookkeeping inside an output's fold.
     for (int64_t o = 0; o < outputs; ++o) {
