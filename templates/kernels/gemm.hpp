@@ -72,6 +72,7 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
 // MR broadcasts of A's column, MR * NV fused multiply-adds, the shape that keeps both FMA
 // pipes busy. The caller splits M into blocks of nearly equal rows (32 rows as 6,6,5,5,5,5,
 // not five 6s and a 2, whose block would run at a third of the speed).
+
 // One row of a block: NV vectors of C, scaled by alpha, plus keep times C's old values (not
 // read when keep is 0: C may hold anything); width is the last vector's columns.
 template <int NV, bool FULL>
