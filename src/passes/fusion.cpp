@@ -171,19 +171,12 @@ class ConvAddFusion : public Pass {
       const Node& add = g.nodes[std::size_t(j)];
       if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2) continue;
       const std::string& other = add.inputs[0] == conv_out ? add.inputs[1] : add.inputs[0];
-      const Tensor* c = float_constant(g, other);
       const Tensor& w = *g.constant(g.nodes[i].inputs[1]);
       const int64_t filters = w.dims[0];
-      const std::size_t rank = g.value(conv_out).shape.size();
-      if (!c || c->size() != filters || c->dims.size() > rank || !same_static(g, conv_out, add.outputs[0])) continue;
-      // The filter axis must be the constant's axis 1 from the end of the conv's rank.
-      std::vector<int64_t> padded(rank - c->dims.size(), 1);
-      padded.insert(padded.end(), c->dims.begin(), c->dims.end());
-      bool per_channel = padded[1] == filters;
-      for (std::size_t d = 0; d < rank; ++d) per_channel = per_channel && (d == 1 || padded[d] == 1);
-      if (!per_channel) continue;
+      const auto c = per_channel_constant(g, other, filters, g.value(conv_out).shape.size());
+      if (!c || !same_static(g, conv_out, add.outputs[0])) continue;
       std::vector<double> bias = conv_bias(g, g.nodes[i], filters);
-      for (int64_t m = 0; m < filters; ++m) bias[std::size_t(m)] += c->data<float>()[m];
+      for (int64_t m = 0; m < filters; ++m) bias[std::size_t(m)] += (*c)[std::size_t(m)];
       const std::string output = add.outputs[0];
       rewrite_conv(g, i, w, bias, std::size_t(j), output);
       ++fused;

@@ -215,19 +215,6 @@ class LayerNormFusion : public Pass {
   }
 };
 
-// The values of `name` if it is a float constant of one value per channel broadcast over
-// [N, C, spatial...] of rank `rank` ([C, 1, 1], [1, C, 1, 1]...).
-std::optional<std::vector<float>> per_channel_constant(const Graph& g, const std::string& name, int64_t channels,
-                                                       std::size_t rank) {
-  const Tensor* t = g.constant(name);
-  if (!t || t->dtype != DType::Float || t->size() != channels || t->dims.size() > rank) return std::nullopt;
-  std::vector<int64_t> padded(rank - t->dims.size(), 1);
-  padded.insert(padded.end(), t->dims.begin(), t->dims.end());
-  for (std::size_t d = 0; d < rank; ++d)
-    if (padded[d] != (d == 1 ? channels : 1)) return std::nullopt;
-  return std::vector<float>(t->data<float>(), t->data<float>() + channels);
-}
-
 bool filled_with(const Tensor* t, int64_t count, float value) {
   if (!t || t->dtype != DType::Float || t->size() != count) return false;
   return std::all_of(t->data<float>(), t->data<float>() + count, [&](float v) { return v == value; });

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,5 +42,10 @@ std::string fresh_name(const Graph& g, const std::string& base);
 
 // Adds t as a constant under a fresh name derived from `base`; returns the name.
 std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t);
+
+// The values of `name` if it is a float constant of one value per channel broadcast over
+// [N, C, spatial...] of rank `rank` ([C], [C, 1, 1], [1, C, 1, 1]...): a bias or scale per channel.
+std::optional<std::vector<float>> per_channel_constant(const Graph& g, const std::string& name, int64_t channels,
+                                                       std::size_t rank);
 
 }  // namespace sofiec

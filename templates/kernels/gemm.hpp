@@ -9,8 +9,8 @@
 
 // c[j] = alpha * dot(w[j, 0:k], a) + beta * c[j] for j < n: one event through a layer whose
 // weight is stored as the exporter wrote it ([N,K], rows contiguous). Four rows at a time
-// keep four independent accumulators in flight; no BLAS call, so none of its work buffers
-// (OpenBLAS: megabytes of resident memory for the process).
+// keep four independent accumulators in flight; no blocking or packing, which one row does not
+// repay.
 inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta, float* c) {
   auto finish = [&](int64_t j, float dot) { c[j] = alpha * dot + (beta == 0.f ? 0.f : beta * c[j]); };
   // A chain of adds, not sum_lanes' tree: measured faster here (the four rows' sums overlap;
