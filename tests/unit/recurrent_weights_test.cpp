@@ -27,14 +27,15 @@ void set_string(onnx::NodeProto& n, const std::string& name, const std::string& 
 }
 
 // X [seq, batch, input] -> op with constant W, R, B -> Y [seq, directions, batch, hidden]
-ModelBuilder recurrent_model(const std::string& op, int64_t gates, int64_t directions, int64_t linear_before_reset = 0) {
+ModelBuilder recurrent_model(const std::string& op, int64_t gates, int64_t directions, int64_t linear_before_reset = 0,
+                             int64_t batch = kBatch, int64_t hidden = kHidden) {
   ModelBuilder b(14);
-  b.input("x", {kSeq, kBatch, kInput}).output("y");
-  b.init_floats("w", {directions, gates * kHidden, kInput}, wave(directions * gates * kHidden * kInput, 0.1f));
-  b.init_floats("r", {directions, gates * kHidden, kHidden}, wave(directions * gates * kHidden * kHidden, 0.7f));
-  b.init_floats("bias", {directions, 2 * gates * kHidden}, wave(directions * 2 * gates * kHidden, 1.3f));
+  b.input("x", {kSeq, batch, kInput}).output("y");
+  b.init_floats("w", {directions, gates * hidden, kInput}, wave(directions * gates * hidden * kInput, 0.1f));
+  b.init_floats("r", {directions, gates * hidden, hidden}, wave(directions * gates * hidden * hidden, 0.7f));
+  b.init_floats("bias", {directions, 2 * gates * hidden}, wave(directions * 2 * gates * hidden, 1.3f));
   onnx::NodeProto& n = b.node(op, {"x", "w", "r", "bias"}, {"y"}, "cell");
-  ModelBuilder::attr_int(n, "hidden_size", kHidden);
+  ModelBuilder::attr_int(n, "hidden_size", hidden);
   if (directions == 2) set_string(n, "direction", "bidirectional");
   if (op == "GRU") ModelBuilder::attr_int(n, "linear_before_reset", linear_before_reset);
   return b;
@@ -56,6 +57,15 @@ TEST(RecurrentWeightTranspose, LstmBidirectional) {
   const ModelBuilder b = recurrent_model("LSTM", 4, 2);
   expect_transposed_form(b, 4, 2);
   expect_same_numbers(b, kSeq * kBatch * kInput);
+}
+
+// One batch entry and 72 hidden units: the LSTM step in registers (lstm_step_lanes) with two
+// full blocks of 32 units and a tail of 8, R's rows read upward and downward on alternate steps.
+TEST(RecurrentWeightTranspose, LstmStepInRegisters) {
+  for (int64_t directions : {1, 2}) {
+    const ModelBuilder b = recurrent_model("LSTM", 4, directions, 0, 1, 72);
+    expect_same_numbers(b, kSeq * kInput);
+  }
 }
 
 TEST(RecurrentWeightTranspose, GruResetBeforeAndAfterTheProduct) {
