@@ -66,7 +66,9 @@ def main():
         f"single-core peak {peak_gflops:.0f} GFLOP/s, measured with OpenBLAS sgemm on large matrices. ONNX Runtime 1.30 (npm onnxruntime-node), all graph "
         f"optimizations; its call overhead on a 1-element Identity model, {ort_overhead:.1f} us, is subtracted for "
         "the ratio (ORT net). Latencies are medians (p50) and 90th percentiles of single calls, in microseconds. "
-        "RSS is the peak of a process holding one session, minus that of the same harness on the Identity model.",
+        "RSS is the peak of a process holding one session, minus that of the same harness on the Identity model. "
+        "GFLOP counts the model as written (sofiec --report at -O 0); the % of peak divides it by sofiec's time, "
+        "so passes that compute less (Winograd, EdgeConv factorization) can pass 100%.",
         "",
         "| model | batch | GFLOP | sofiec p50 | sofiec p90 | ORT p50 | ORT p90 | ORT net p50 | sofiec / ORT net | target | "
         "ORT 2 threads p50 | sofiec events/s | % of peak | sofiec RSS (MiB) | ORT RSS (MiB) | RSS ratio |",

@@ -22,4 +22,5 @@ namespace sofiec::rt {
 #include "kernels/movement.hpp"
 #include "kernels/selection.hpp"
 #include "kernels/winograd.hpp"
+#include "kernels/edge_conv.hpp"
 }  // namespace sofiec::rt

@@ -103,6 +103,7 @@ const Registry& Registry::instance() {
     register_selection_ops(r);
     register_internal_ops(r);
     register_winograd_ops(r);
+    register_edge_conv_ops(r);
     return r;
   }();
   return registry;

@@ -72,6 +72,7 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_conv_batch_norm_fusion());
   passes.push_back(make_gemm_batch_norm_fusion());
   passes.push_back(make_conv_add_fusion());
+  passes.push_back(make_edge_conv_factorization());
   passes.push_back(make_matmul_add_fusion());
   passes.push_back(make_gemm_weight_transpose());
   passes.push_back(make_recurrent_weight_transpose());

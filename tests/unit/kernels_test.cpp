@@ -385,5 +385,37 @@ TEST(Kernels, CenteredSumsInLanesMatchASequentialDoubleSum) {
   }
 }
 
+// EdgeConvGather against its definition: per edge the centre's value plus the bias, plus the
+// neighbour's (of any batch entry; negative indices count from the end, indices outside add
+// zero). 35 edges per channel: two full sets of lanes and a masked tail of 3.
+TEST(Kernels, EdgeConvGatherMatchesTheEdgeSums) {
+  const int64_t batch = 2, filters = 3, points = 5, k = 7, rows = batch * points;
+  std::vector<float> pc(std::size_t(batch * 2 * filters * points)), bias{0.25f, -1.5f, 0.f};
+  for (std::size_t i = 0; i < pc.size(); ++i) pc[i] = std::sin(float(i) * 1.3f) * 3.f;
+  std::vector<int64_t> indices(std::size_t(rows * k));
+  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = int64_t(i * 7 % 23) - 11;  // -11 .. 11: some outside
+  std::vector<int32_t> scratch(std::size_t(rt::edge_conv_scratch(batch, points, k)));
+  for (bool relu : {false, true}) {
+    std::vector<float> y(std::size_t(batch * filters * points * k), NAN);
+    if (relu)
+      rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k, scratch.data(),
+                           rt::chain(rt::op_relu{}));
+    else
+      rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k, scratch.data());
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t o = 0; o < filters; ++o)
+        for (int64_t i = 0; i < points; ++i)
+          for (int64_t j = 0; j < k; ++j) {
+            int64_t r = indices[std::size_t((b * points + i) * k + j)];
+            if (r < 0) r += rows;
+            const float centre = pc[std::size_t((b * 2 * filters + o) * points + i)] + bias[std::size_t(o)];
+            const float neighbour =
+                r >= 0 && r < rows ? pc[std::size_t(((r / points) * 2 * filters + filters + o) * points + r % points)] : 0.f;
+            const float want = relu ? std::max(0.f, centre + neighbour) : centre + neighbour;
+            EXPECT_EQ(y[std::size_t(((b * filters + o) * points + i) * k + j)], want) << b << " " << o << " " << i << " " << j;
+          }
+  }
+}
+
 }  // namespace
 }  // namespace sofiec
