@@ -1,9 +1,7 @@
 // EdgeConvGather (the compiler's domain, made by the EdgeConvFactorization pass): the edge
-// half of an EdgeConv's first linear layer. Inputs: pc [B, 2F, P], the per-point products
-// (the centre's F channels, then the neighbour's), indices (B * P * K points of the flattened
+// half of an EdgeConv's first linear layer. Inputs: pc [B, P, 2F], the per-point products
+// (per point the centre's F channels, then the neighbour's), indices (B * P * K points of the flattened
 // batch, int32 or int64), optional bias [F]; output [B, F, P, K] (kernels/edge_conv.hpp).
-#include <limits>
-
 #include "emit/emit_context.hpp"
 #include "ops/registry.hpp"
 
@@ -16,15 +14,12 @@ struct EdgeShape {
 
 EdgeShape edge_shape(const NodeView& v) {
   const auto pc = v.input_dims(0);
-  if (pc.size() != 3 || pc[1] % 2 != 0) v.fail("per-point products must be [B, 2F, P]");
-  const int64_t batch = pc[0], filters = pc[1] / 2, points = pc[2];
+  if (pc.size() != 3 || pc[2] % 2 != 0) v.fail("per-point products must be [B, P, 2F]");
+  const int64_t batch = pc[0], points = pc[1], filters = pc[2] / 2;
   const int64_t indices = element_count(v.input_dims(1));
   if (batch * points == 0 || indices % (batch * points) != 0)
     v.fail("{} indices do not give every one of the {} points the same number of neighbours", indices, batch * points);
   if (v.has_input(2) && element_count(v.input_dims(2)) != filters) v.fail("bias must hold {} values", filters);
-  // The kernel gathers through int32 offsets into pc.
-  if (element_count(pc) > std::numeric_limits<int32_t>::max() || indices > std::numeric_limits<int32_t>::max())
-    v.unsupported("more than 2^31 per-point products or edges");
   return {batch, filters, points, indices / (batch * points)};
 }
 
@@ -39,16 +34,14 @@ void register_edge_conv_ops(Registry& r) {
     const DType index = v.input_dtype(1);
     if (index != DType::Int32 && index != DType::Int64) v.fail("indices must be int32 or int64");
     const EdgeShape s = edge_shape(v);
-    return InferResult{{static_value(DType::Float, {s.batch, s.filters, s.points, s.k})},
-                       2 * s.batch * s.points * s.k * int64_t(sizeof(int32_t))};
+    return InferResult{{static_value(DType::Float, {s.batch, s.filters, s.points, s.k})}};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("edge_conv");
     const EdgeShape s = edge_shape(e);
     const std::string epilogue = e.epilogue();
-    e.line("detail::edge_conv_gather({}, {}, {}, {}, {}, {}, {}, {}, reinterpret_cast<int32_t*>({}){});", e.in(0), e.in(1),
-           e.in_or_null(2, "float"), e.out(0), s.batch, s.filters, s.points, s.k, e.workspace(),
-           epilogue.empty() ? "" : ", " + epilogue);
+    e.line("detail::edge_conv_gather({}, {}, {}, {}, {}, {}, {}, {}{});", e.in(0), e.in(1), e.in_or_null(2, "float"),
+           e.out(0), s.batch, s.filters, s.points, s.k, epilogue.empty() ? "" : ", " + epilogue);
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {

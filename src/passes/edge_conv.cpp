@@ -8,7 +8,7 @@
 //   y         = Conv 1x1 (W [F, 2C, 1, 1], bias) of Transpose(edges, [0, 3, 1, 2])
 // W splits into the blocks that read each Concat input, so y = C x_i + N x_j + bias with C and
 // N sums of those blocks (neighbour - centre adds its block to N and subtracts it from C).
-// In its place: a Conv1d of T's [B, C, P] form by [C; N] (2F filters, once per point) and the
+// In its place: a MatMul of T by [C | N]^T (2F values per point, once per point) and the
 // compiler's EdgeConvGather, which adds each edge's centre and neighbour values. The products
 // shrink by a factor of K: ParticleNet's second and third EdgeConv layers (K = 16) were a third
 // of its multiply-adds.
@@ -60,7 +60,8 @@ class EdgeConvFactorization : public Pass {
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       EdgeMatch m;
       if (!pointwise_conv(g, g.nodes[i]) || !match(g, g.nodes[i], m)) continue;
-      i += rewrite(g, i, m);
+      rewrite(g, i, m);
+      ++i;  // past the inserted product
       ++changed;
     }
     if (changed) make_dead_node_elimination()->run(g, a);  // the Gather, Expand, Sub, Concat, Transpose
@@ -151,14 +152,13 @@ class EdgeConvFactorization : public Pass {
     return true;
   }
 
-  // Inserts the per-point Conv1d (and the Transpose to [B, C, P] it reads, unless T is itself
-  // a transpose of such a tensor) before node i, which becomes the EdgeConvGather. Returns how
-  // many nodes it inserted.
-  static std::size_t rewrite(Graph& g, std::size_t i, const EdgeMatch& m) {
+  // Inserts the per-point product, MatMul(T, [C | N]^T) to [B, P, 2F], before node i, which
+  // becomes the EdgeConvGather.
+  static void rewrite(Graph& g, std::size_t i, const EdgeMatch& m) {
     const Node conv = g.nodes[i];
     const Tensor& w = *g.constant(conv.inputs[1]);
     const int64_t filters = w.dims[0], c = m.channels;
-    Tensor products(DType::Float, {2 * filters, c, 1});
+    Tensor products(DType::Float, {c, 2 * filters});
     for (int64_t o = 0; o < filters; ++o)
       for (int64_t ch = 0; ch < c; ++ch) {
         double centre = 0, neighbour = 0;
@@ -168,45 +168,24 @@ class EdgeConvFactorization : public Pass {
           else neighbour += v;
           if (m.roles[s] == Role::Difference) centre -= v;
         }
-        products.data<float>()[o * c + ch] = float(centre);
-        products.data<float>()[(filters + o) * c + ch] = float(neighbour);
+        products.data<float>()[ch * 2 * filters + o] = float(centre);
+        products.data<float>()[ch * 2 * filters + filters + o] = float(neighbour);
       }
-    std::vector<Node> inserted;
-    std::string channels_first;
-    const Node* t = producer(g, m.points_tensor);
-    if (is_default(t, "Transpose") && t->attr_ints("perm") == std::vector<int64_t>{0, 2, 1}) {
-      channels_first = t->inputs[0];
-    } else {
-      channels_first = fresh_name(g, m.points_tensor + "/channels_first");
-      g.values[channels_first] = ValueInfo{DType::Float, to_shape({m.batch, c, m.points}), true};
-      Node transpose;
-      transpose.name = conv.name + "/channels_first";
-      transpose.op_type = "Transpose";
-      transpose.inputs = {m.points_tensor};
-      transpose.outputs = {channels_first};
-      transpose.attributes["perm"].kind = Attribute::Kind::Ints;
-      transpose.attributes["perm"].ints = {0, 2, 1};
-      inserted.push_back(std::move(transpose));
-    }
     const std::string per_point = fresh_name(g, conv.outputs[0] + "/per_point");
-    g.values[per_point] = ValueInfo{DType::Float, to_shape({m.batch, 2 * filters, m.points}), true};
-    Node products_node;
-    products_node.name = conv.name + "/per_point";
-    products_node.op_type = "Conv";
-    products_node.inputs = {channels_first, add_fresh_constant(g, conv.name + "/per_point_weights", std::move(products))};
-    products_node.outputs = {per_point};
-    products_node.attributes["kernel_shape"].kind = Attribute::Kind::Ints;
-    products_node.attributes["kernel_shape"].ints = {1};
-    inserted.push_back(std::move(products_node));
+    g.values[per_point] = ValueInfo{DType::Float, to_shape({m.batch, m.points, 2 * filters}), true};
+    Node product;
+    product.name = conv.name + "/per_point";
+    product.op_type = "MatMul";
+    product.inputs = {m.points_tensor, add_fresh_constant(g, conv.name + "/per_point_weights", std::move(products))};
+    product.outputs = {per_point};
 
     Node& gather = g.nodes[i];
     gather.op_type = "EdgeConvGather";
     gather.domain = kSofiecDomain;
-    gather.inputs = {per_point, m.indices, conv.has_input(2) ? conv.inputs[2] : ""};
-    if (!conv.has_input(2)) gather.inputs.pop_back();
+    gather.inputs = {per_point, m.indices};
+    if (conv.has_input(2)) gather.inputs.push_back(conv.inputs[2]);
     gather.attributes.clear();
-    g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(i), inserted.begin(), inserted.end());
-    return inserted.size();
+    g.nodes.insert(g.nodes.begin() + std::ptrdiff_t(i), std::move(product));
   }
 };
 

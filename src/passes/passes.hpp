@@ -88,7 +88,7 @@ std::unique_ptr<Pass> make_gemm_batch_norm_fusion();
 // Conv followed by an Add of a constant per-channel bias: folded into the conv's bias.
 std::unique_ptr<Pass> make_conv_add_fusion();
 // EdgeConv's first layer (a 1x1 Conv over Concat'ed centre / neighbour / difference edge
-// features, the neighbours gathered by index): a Conv1d per point and the compiler's
+// features, the neighbours gathered by index): a MatMul per point and the compiler's
 // EdgeConvGather, K times fewer products.
 std::unique_ptr<Pass> make_edge_conv_factorization();
 // MatMul followed by an Add of a constant row vector: one Gemm (2-D A), or the compiler's MatMul

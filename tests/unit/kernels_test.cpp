@@ -298,6 +298,37 @@ TEST(Kernels, ReduceLanesMatchTheScalarFold) {
     }
 }
 
+// Reductions over the innermost axis, outputs one row apart (ParticleNet's mean over the 7
+// neighbours): with AVX-512, 16 outputs per set of gathers, then a scalar tail (37 outputs);
+// the same bits as a fold in order, NaN included.
+TEST(Kernels, ReduceOverTheInnermostAxisMatchesTheScalarFold) {
+  const int64_t outputs = 37, length = 7;
+  std::vector<float> x(std::size_t(outputs * length));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.9f) * 5.f;
+  x[std::size_t(3 * length + 4)] = NAN;
+  const int64_t kept_dims[] = {outputs}, kept_strides[] = {length}, red_dims[] = {length}, red_strides[] = {1};
+  std::vector<float> sum(static_cast<std::size_t>(outputs)), mean(sum.size()), mx(sum.size()), mn(sum.size());
+  rt::reduce_axes(x.data(), sum.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_sum<float>{});
+  rt::reduce_axes(x.data(), mean.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_mean<float>{});
+  rt::reduce_axes(x.data(), mx.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_max<float>{});
+  rt::reduce_axes(x.data(), mn.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_min<float>{});
+  auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
+  for (int64_t o = 0; o < outputs; ++o) {
+    float s = 0.f, hi = -INFINITY, lo = INFINITY;
+    for (int64_t l = 0; l < length; ++l) {
+      const float v = x[std::size_t(o * length + l)];
+      s += v;
+      hi = (v > hi || v != v) ? v : hi;
+      lo = (v < lo || v != v) ? v : lo;
+    }
+    const std::size_t at = std::size_t(o);
+    EXPECT_TRUE(same(sum[at], s)) << at;
+    EXPECT_TRUE(same(mean[at], s / float(length))) << at;
+    EXPECT_TRUE(same(mx[at], hi)) << at;
+    EXPECT_TRUE(same(mn[at], lo)) << at;
+  }
+}
+
 // 2x2 stride-2 max and average pooling through the buffer of row maxima (sums): short rows
 // (7 and 14 outputs), an odd input width, rows longer than the buffer, NaN; against the
 // double instantiation.
@@ -387,30 +418,29 @@ TEST(Kernels, CenteredSumsInLanesMatchASequentialDoubleSum) {
 
 // EdgeConvGather against its definition: per edge the centre's value plus the bias, plus the
 // neighbour's (of any batch entry; negative indices count from the end, indices outside add
-// zero). 35 edges per channel: two full sets of lanes and a masked tail of 3.
+// zero). 35 edges per channel (two tiles of 16 and 3) and 19 channels (16 and 3).
 TEST(Kernels, EdgeConvGatherMatchesTheEdgeSums) {
-  const int64_t batch = 2, filters = 3, points = 5, k = 7, rows = batch * points;
-  std::vector<float> pc(std::size_t(batch * 2 * filters * points)), bias{0.25f, -1.5f, 0.f};
+  const int64_t batch = 2, filters = 19, points = 5, k = 7, rows = batch * points;
+  std::vector<float> pc(std::size_t(batch * points * 2 * filters)), bias(static_cast<std::size_t>(filters));
   for (std::size_t i = 0; i < pc.size(); ++i) pc[i] = std::sin(float(i) * 1.3f) * 3.f;
+  for (std::size_t i = 0; i < bias.size(); ++i) bias[i] = std::cos(float(i)) - 0.5f;
   std::vector<int64_t> indices(std::size_t(rows * k));
   for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = int64_t(i * 7 % 23) - 11;  // -11 .. 11: some outside
-  std::vector<int32_t> scratch(std::size_t(rt::edge_conv_scratch(batch, points, k)));
   for (bool relu : {false, true}) {
     std::vector<float> y(std::size_t(batch * filters * points * k), NAN);
     if (relu)
-      rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k, scratch.data(),
+      rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k,
                            rt::chain(rt::op_relu{}));
     else
-      rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k, scratch.data());
+      rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k);
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t o = 0; o < filters; ++o)
         for (int64_t i = 0; i < points; ++i)
           for (int64_t j = 0; j < k; ++j) {
             int64_t r = indices[std::size_t((b * points + i) * k + j)];
             if (r < 0) r += rows;
-            const float centre = pc[std::size_t((b * 2 * filters + o) * points + i)] + bias[std::size_t(o)];
-            const float neighbour =
-                r >= 0 && r < rows ? pc[std::size_t(((r / points) * 2 * filters + filters + o) * points + r % points)] : 0.f;
+            const float centre = pc[std::size_t((b * points + i) * 2 * filters + o)] + bias[std::size_t(o)];
+            const float neighbour = r >= 0 && r < rows ? pc[std::size_t(r * 2 * filters + filters + o)] : 0.f;
             const float want = relu ? std::max(0.f, centre + neighbour) : centre + neighbour;
             EXPECT_EQ(y[std::size_t(((b * filters + o) * points + i) * k + j)], want) << b << " " << o << " " << i << " " << j;
           }
