@@ -21,7 +21,7 @@ namespace {
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
     {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {"functors"}},     {"conv", {"gemm", "functors", "elementwise"}},
     {"pool", {"conv"}}, {"softmax", {"functors"}},             {"normalization", {"functors"}}, {"movement", {"functors"}},
-    {"reduce", {}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm", "functors", "elementwise"}},
+    {"reduce", {"functors"}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm", "functors", "elementwise"}},
     {"selection", {}}, {"arena", {}}, {"winograd", {"gemm", "functors", "elementwise"}}, {"edge_conv", {"functors"}},
 };
 

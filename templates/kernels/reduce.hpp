@@ -3,6 +3,7 @@
 // elements at its kept position through a reducer: init(), step(acc, x, position), finish(acc, count).
 #pragma once
 #include "prelude.hpp"
+#include "functors.hpp"
 
 // Whether reducer R also folds 16 outputs at a time in the lanes (lanes(acc, x)), each lane
 // in the scalar order, so the results are the scalar ones bit for bit.
@@ -63,7 +64,33 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
     // Outputs one stride apart (ParticleNet's mean over the 7 neighbours of each point and
     // feature): a plain loop, the folds of neighbouring outputs overlapping.
     const int64_t step = kept_rank ? kept_strides[0] : 0;
-    for (int64_t o = 0; o < outputs; ++o) {
+    int64_t o = 0;
+    if constexpr (std::is_same<T, float>::value && std::is_same<Y, float>::value && has_reduce_lanes<R>::value) {
+      // Along contiguous rows (the mean over the 16 neighbours of each point and feature):
+      // 16 rows at a time, 16 columns of them transposed into the lanes, each lane folding
+      // its row in order. Rows of 7 gain little over the loop below; rows of 16 halve it.
+      if (inner_stride == 1 && inner >= 12) {
+        using ::sofiec::f32x16;
+        alignas(64) float rows_tile[256], columns[256];
+        for (; o + 16 <= outputs; o += 16) {
+          f32x16 acc = f32x16{} + reducer.init(), v;
+          for (int64_t c = 0; c < inner; c += 16) {
+            const int64_t w = std::min<int64_t>(16, inner - c);
+            for (int64_t l = 0; l < 16; ++l) {
+              ::sofiec::load_first(x + (o + l) * step + c, w, v);
+              std::memcpy(rows_tile + 16 * l, &v, sizeof v);
+            }
+            transpose_tile16(rows_tile, 16, columns, 16, std::make_index_sequence<16>{});
+            for (int64_t j = 0; j < w; ++j) {
+              std::memcpy(&v, columns + 16 * j, sizeof v);
+              reducer.lanes(acc, v);
+            }
+          }
+          for (int l = 0; l < 16; ++l) y[o + l] = reducer.finish(acc[l], count);
+        }
+      }
+    }
+    for (; o < outputs; ++o) {
       auto acc = reducer.init();
       const T* xo = x + o * step;
       for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, xo[i * inner_stride], i);

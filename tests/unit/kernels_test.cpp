@@ -329,6 +329,40 @@ TEST(Kernels, ReduceOverTheInnermostAxisMatchesTheScalarFold) {
   }
 }
 
+// Reductions along contiguous rows, outputs one row apart (ParticleNet's mean over the 16
+// neighbours): 16 rows at a time transposed into the lanes, then a scalar tail (37 rows); the
+// same bits as a fold in order, NaN included. Rows of 7 (the plain loop), 16 and 20 (a second,
+// partial set of columns).
+TEST(Kernels, ReduceAlongRowsMatchesTheScalarFold) {
+  for (int64_t length : {7, 16, 20}) {
+    const int64_t outputs = 37, step = length + 3;  // rows with a gap between them
+    std::vector<float> x(std::size_t(outputs * step));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.9f) * 5.f;
+    x[std::size_t(3 * step + 4)] = NAN;
+    const int64_t kept_dims[] = {outputs}, kept_strides[] = {step}, red_dims[] = {length}, red_strides[] = {1};
+    std::vector<float> sum(static_cast<std::size_t>(outputs)), mean(sum.size()), mx(sum.size()), mn(sum.size());
+    rt::reduce_axes(x.data(), sum.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_sum<float>{});
+    rt::reduce_axes(x.data(), mean.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_mean<float>{});
+    rt::reduce_axes(x.data(), mx.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_max<float>{});
+    rt::reduce_axes(x.data(), mn.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_min<float>{});
+    auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
+    for (int64_t o = 0; o < outputs; ++o) {
+      float s = 0.f, hi = -INFINITY, lo = INFINITY;
+      for (int64_t l = 0; l < length; ++l) {
+        const float v = x[std::size_t(o * step + l)];
+        s += v;
+        hi = (v > hi || v != v) ? v : hi;
+        lo = (v < lo || v != v) ? v : lo;
+      }
+      const std::size_t at = std::size_t(o);
+      EXPECT_TRUE(same(sum[at], s)) << length << " " << at;
+      EXPECT_TRUE(same(mean[at], s / float(length))) << length << " " << at;
+      EXPECT_TRUE(same(mx[at], hi)) << length << " " << at;
+      EXPECT_TRUE(same(mn[at], lo)) << length << " " << at;
+    }
+  }
+}
+
 // 2x2 stride-2 max and average pooling through the buffer of row maxima (sums): short rows
 // (7 and 14 outputs), an odd input width, rows longer than the buffer, NaN; against the
 // double instantiation.
