@@ -9,6 +9,7 @@ Peak RSS attributable to a model is the process's peak minus that of the same ha
 holding the Identity model.
 """
 import json
+import statistics
 import platform
 import sys
 from pathlib import Path
@@ -16,6 +17,16 @@ from pathlib import Path
 
 def load(path):
     return json.loads(Path(path).read_text())
+
+
+# Peak RSS in KiB, the median of the processes run.sh started (one process's figure moves by
+# about 1 MiB with node's own allocations).
+def ort_rss(raw, model):
+    return statistics.median(load(p)["peak_rss_kb"] for p in sorted(raw.glob(f"{model}.ort_rss.*.json")))
+
+
+def sofiec_rss(raw, model):
+    return statistics.median(int(p.read_text()) for p in sorted(raw.glob(f"{model}.sofiec_rss.*.txt")))
 
 
 def sofiec_latency(raw, model):
@@ -32,8 +43,8 @@ def main():
     overheads = [load(raw / name)["p50_us"] for name in ("identity.ort1.json", "identity.ort1.again.json")
                  if (raw / name).exists()]
     ort_overhead = min(overheads)
-    sofiec_base_rss = int((raw / "identity.sofiec_rss.txt").read_text())
-    ort_base_rss = load(raw / "identity.ort_rss.json")["peak_rss_kb"]
+    sofiec_base_rss = sofiec_rss(raw, "identity")
+    ort_base_rss = ort_rss(raw, "identity")
     rows = []
     for m in models:
         meta = load(model_dir / f"{m}.json")
@@ -41,8 +52,8 @@ def main():
         p50, p90 = sofiec_latency(raw, m)
         ort1, ort2 = load(raw / f"{m}.ort1.json"), load(raw / f"{m}.ort2.json")
         ort_net = max(ort1["p50_us"] - ort_overhead, 1e-3)
-        s_rss = int((raw / f"{m}.sofiec_rss.txt").read_text()) - sofiec_base_rss
-        o_rss = load(raw / f"{m}.ort_rss.json")["peak_rss_kb"] - ort_base_rss
+        s_rss = sofiec_rss(raw, m) - sofiec_base_rss
+        o_rss = ort_rss(raw, m) - ort_base_rss
         flops = report["total_flops"]
         target = 0.8 if m.startswith("resnet18") else 0.7
         rows.append({

@@ -298,37 +298,6 @@ TEST(Kernels, ReduceLanesMatchTheScalarFold) {
     }
 }
 
-// Reductions over the innermost axis, outputs one row apart (ParticleNet's mean over the 7
-// neighbours): with AVX-512, 16 outputs per set of gathers, then a scalar tail (37 outputs);
-// the same bits as a fold in order, NaN included.
-TEST(Kernels, ReduceOverTheInnermostAxisMatchesTheScalarFold) {
-  const int64_t outputs = 37, length = 7;
-  std::vector<float> x(std::size_t(outputs * length));
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.9f) * 5.f;
-  x[std::size_t(3 * length + 4)] = NAN;
-  const int64_t kept_dims[] = {outputs}, kept_strides[] = {length}, red_dims[] = {length}, red_strides[] = {1};
-  std::vector<float> sum(static_cast<std::size_t>(outputs)), mean(sum.size()), mx(sum.size()), mn(sum.size());
-  rt::reduce_axes(x.data(), sum.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_sum<float>{});
-  rt::reduce_axes(x.data(), mean.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_mean<float>{});
-  rt::reduce_axes(x.data(), mx.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_max<float>{});
-  rt::reduce_axes(x.data(), mn.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_min<float>{});
-  auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
-  for (int64_t o = 0; o < outputs; ++o) {
-    float s = 0.f, hi = -INFINITY, lo = INFINITY;
-    for (int64_t l = 0; l < length; ++l) {
-      const float v = x[std::size_t(o * length + l)];
-      s += v;
-      hi = (v > hi || v != v) ? v : hi;
-      lo = (v < lo || v != v) ? v : lo;
-    }
-    const std::size_t at = std::size_t(o);
-    EXPECT_TRUE(same(sum[at], s)) << at;
-    EXPECT_TRUE(same(mean[at], s / float(length))) << at;
-    EXPECT_TRUE(same(mx[at], hi)) << at;
-    EXPECT_TRUE(same(mn[at], lo)) << at;
-  }
-}
-
 // Reductions along contiguous rows, outputs one row apart (ParticleNet's mean over the 16
 // neighbours): 16 rows at a time transposed into the lanes, then a scalar tail (37 rows); the
 // same bits as a fold in order, NaN included. Rows of 7 (the plain loop), 16 and 20 (a second,
