@@ -70,15 +70,10 @@ class EdgeConvFactorization : public Pass {
 
  private:
   static bool pointwise_conv(const Graph& g, const Node& n) {
-    if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty() || n.attr_int("group", 1) != 1) return false;
+    if (!unit_stride_dense_conv(n)) return false;
     const Tensor* w = float_constant(g, n.inputs.at(1));
     if (!w || w->dims.size() != 4 || w->dims[2] != 1 || w->dims[3] != 1 || w->dims[1] % 2 != 0) return false;
     if (n.has_input(2) && !float_constant(g, n.inputs[2])) return false;
-    const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
-    if (auto_pad != "NOTSET" && auto_pad != "VALID") return false;
-    for (const char* attr : {"strides", "dilations"})
-      for (int64_t s : n.attr_ints(attr, {1, 1}))
-        if (s != 1) return false;
     const auto pads = n.attr_ints("pads", {0, 0, 0, 0});
     return std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
   }

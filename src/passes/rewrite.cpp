@@ -85,6 +85,16 @@ std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t) {
   return name;
 }
 
+bool unit_stride_dense_conv(const Node& n) {
+  if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty() || n.attr_int("group", 1) != 1) return false;
+  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID") return false;
+  for (const char* attr : {"strides", "dilations"})
+    for (int64_t s : n.attr_ints(attr, {1, 1}))
+      if (s != 1) return false;
+  return true;
+}
+
 // The values of `name` if it is a float constant of one value per channel broadcast over
 // [N, C, spatial...] of rank `rank` ([C, 1, 1], [1, C, 1, 1]...).
 std::optional<std::vector<float>> per_channel_constant(const Graph& g, const std::string& name, int64_t channels,

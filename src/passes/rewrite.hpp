@@ -43,6 +43,10 @@ std::string fresh_name(const Graph& g, const std::string& base);
 // Adds t as a constant under a fresh name derived from `base`; returns the name.
 std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t);
 
+// A default-domain Conv without a fused epilogue, one group, and unit strides and dilations
+// with explicit (or VALID) padding: what the Conv rewrites (Winograd, EdgeConv) start from.
+bool unit_stride_dense_conv(const Node& n);
+
 // The values of `name` if it is a float constant of one value per channel broadcast over
 // [N, C, spatial...] of rank `rank` ([C], [C, 1, 1], [1, C, 1, 1]...): a bias or scale per channel.
 std::optional<std::vector<float>> per_channel_constant(const Graph& g, const std::string& name, int64_t channels,

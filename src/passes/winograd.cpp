@@ -63,19 +63,14 @@ class ConvWinograd : public Pass {
 
  private:
   static bool eligible(const Graph& g, const Node& n) {
-    if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty()) return false;
+    if (!unit_stride_dense_conv(n)) return false;
     const Tensor* w = float_constant(g, n.inputs.at(1));
     if (!w || w->dims.size() != 4 || w->dims[2] != 3 || w->dims[3] != 3) return false;
     if (n.has_input(2) && !float_constant(g, n.inputs[2])) return false;
     const ValueInfo& x = g.value(n.inputs[0]);
     const ValueInfo& y = g.value(n.outputs[0]);
     if (!x.has_shape || !y.has_shape || !is_static(x.shape) || !is_static(y.shape) || x.shape.size() != 4) return false;
-    if (x.dtype != DType::Float || n.attr_int("group", 1) != 1) return false;
-    const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
-    if (auto_pad != "NOTSET" && auto_pad != "VALID") return false;
-    for (const char* attr : {"strides", "dilations"})
-      for (int64_t s : n.attr_ints(attr, {1, 1}))
-        if (s != 1) return false;
+    if (x.dtype != DType::Float) return false;
     const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
     if (pads.size() != 4) return false;
     for (int64_t p : pads)
