@@ -26,7 +26,7 @@ inline std::vector<int64_t> spatial_dims(const std::vector<int64_t>& dims) { ret
 struct ConvPlan {
   Window w;
   int64_t batch, channels, filters, groups;
-  int64_t workspace_elements;  // im2col columns (0 for pointwise convolutions)
+  int64_t workspace_elements;  // im2col columns, or stride phases of 2-D float convolutions (0 if pointwise)
 };
 ConvPlan plan_conv(const NodeView& v, std::size_t x_input = 0, std::size_t w_input = 1, std::size_t bias_input = 2);
 

@@ -227,21 +227,53 @@ inline void pack_panel(const float* b, int64_t ldb, bool trans_b, int64_t depth,
     for (int64_t jj = q < depth16 ? cols16 : 0; jj < cols; ++jj) panel[q * 32 + jj] = b[jj * ldb + q];
 }
 
-// Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C without the BLAS. Columns go
-// in panels of 32 and depth in slices of kKernelDepth, so that B's slice of a panel stays in
-// L1 while every row block passes over it. B is copied into a contiguous panel when it is
+constexpr int64_t kGemmDepth = 256, kGemmPanel = 32;
+
+// C[M,N] = alpha * A[M,K] * B[K,N] + beta * C, A read as a[i * ars + p * acs], B given a panel
+// at a time by `panel_of(j, cols, p, depth, scratch, stride)`: the rows p..p+depth of columns
+// j..j+cols (<= 32), either in place (returning a pointer with its row stride) or written into
+// `scratch` (kGemmDepth x kGemmPanel floats, stride kGemmPanel). Columns go in panels of 32 and
+// depth in slices of kGemmDepth, so that a slice of a panel stays in L1 while every block of
+// 6 rows passes over it; a convolution packs its panels straight from the image.
+template <class PanelOf>
+inline void gemm_panels(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t ars, int64_t acs,
+                        float beta, float* c, int64_t ldc, PanelOf&& panel_of) {
+  const int64_t blocks = (m + 5) / 6;
+  alignas(64) float scratch[kGemmDepth * kGemmPanel];
+  for (int64_t j = 0; j < n; j += kGemmPanel) {
+    const int64_t cols = std::min(kGemmPanel, n - j);
+    for (int64_t p = 0; p < k; p += kGemmDepth) {
+      const int64_t depth = std::min(kGemmDepth, k - p);
+      int64_t bstride = 0;
+      const float* bp = panel_of(j, cols, p, depth, scratch, bstride);
+      const float keep = p > 0 ? 1.f : beta;
+      for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
+        const int64_t rows = m / blocks + (blk < m % blocks ? 1 : 0);
+        const float* ap = a + i * ars + p * acs;
+        float* cp = c + i * ldc + j;
+        if (cols == 32) gemm_rows<2, true>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, 16, alpha, keep);
+        else if (cols > 16) gemm_rows<2, false>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, cols - 16, alpha, keep);
+        else if (cols == 16) gemm_rows<1, true>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, 16, alpha, keep);
+        else gemm_rows<1, false>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, cols, alpha, keep);
+        i += rows;
+      }
+    }
+  }
+}
+
+// Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C without the BLAS, in the
+// panels of gemm_panels (one or two rows: 64 columns a block). B is copied into a panel when it is
 // transposed (its columns are then rows of the input) or when its rows are far apart in a
 // product of many rows (the stem of resnet18: 147 rows of B 49 KiB apart, one page each,
 // cost TLB misses in every block).
 inline void gemm_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                         int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  constexpr int64_t kKernelDepth = 256, kPanel = 32;
   const int64_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
   if (m <= 2 && !trans_b) {
     for (int64_t j = 0; j < n; j += 64) {
       const int64_t cols = std::min<int64_t>(64, n - j);
-      for (int64_t p = 0; p < k; p += kKernelDepth) {
-        const int64_t depth = std::min(kKernelDepth, k - p);
+      for (int64_t p = 0; p < k; p += kGemmDepth) {
+        const int64_t depth = std::min(kGemmDepth, k - p);
         const float keep = p > 0 ? 1.f : beta;
         const float* ap = a + p * acs;
         const float* bp = b + p * ldb + j;
@@ -256,34 +288,18 @@ inline void gemm_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     }
     return;
   }
-  const int64_t blocks = (m + 5) / 6;
   const bool pack = trans_b || (m > 12 && ldb >= 1024);
-  alignas(64) float panel[kKernelDepth * kPanel];
-  for (int64_t j = 0; j < n; j += kPanel) {
-    const int64_t cols = std::min(kPanel, n - j);
-    for (int64_t p = 0; p < k; p += kKernelDepth) {
-      const int64_t depth = std::min(kKernelDepth, k - p);
-      const float* bp = trans_b ? b + j * ldb + p : b + p * ldb + j;
-      int64_t bstride = ldb;
-      if (pack) {
-        pack_panel(bp, ldb, trans_b, depth, cols, panel);
-        bp = panel;
-        bstride = kPanel;
-      }
-      const float keep = p > 0 ? 1.f : beta;
-      const float scale = alpha;
-      for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
-        const int64_t rows = m / blocks + (blk < m % blocks ? 1 : 0);
-        const float* ap = a + i * ars + p * acs;
-        float* cp = c + i * ldc + j;
-        if (cols == 32) gemm_rows<2, true>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, 16, scale, keep);
-        else if (cols > 16) gemm_rows<2, false>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, cols - 16, scale, keep);
-        else if (cols == 16) gemm_rows<1, true>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, 16, scale, keep);
-        else gemm_rows<1, false>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, cols, scale, keep);
-        i += rows;
-      }
-    }
-  }
+  gemm_panels(m, n, k, alpha, a, ars, acs, beta, c, ldc,
+              [&](int64_t j, int64_t cols, int64_t p, int64_t depth, float* panel, int64_t& stride) -> const float* {
+                const float* bp = trans_b ? b + j * ldb + p : b + p * ldb + j;
+                if (!pack) {
+                  stride = ldb;
+                  return bp;
+                }
+                pack_panel(bp, ldb, trans_b, depth, cols, panel);
+                stride = kGemmPanel;
+                return panel;
+              });
 }
 
 // Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C through the BLAS, always:

@@ -377,6 +377,39 @@ TEST(Kernels, Im2colPlaneShiftMatchesTheWindowWalk) {
   }
 }
 
+// 2-D float convolutions by stride phases (implicit GEMM) against the window walk summed in
+// double: strides 1 to 3 per axis, dilation, padding on some sides only, outputs narrower than
+// a panel of 32 and wider, 1x1 strided, and more than 256 taps (two depth slices).
+TEST(Kernels, ConvByPhasesMatchesTheWindowWalk) {
+  struct Case {
+    int64_t channels, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
+  };
+  for (const Case& c : std::vector<Case>{{3, 23, 37, 7, 7, 2, 2, 1, 1, 3, 3, 11, 19},
+                                         {30, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 9, 11},
+                                         {4, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 7, 7},
+                                         {5, 13, 17, 3, 5, 3, 2, 2, 1, 0, 2, 3, 9},
+                                         {2, 8, 40, 3, 3, 1, 1, 2, 3, 2, 0, 8, 34}}) {
+    rt::ConvGeometry g{2, {c.h, c.w}, {c.oh, c.ow}, {c.kh, c.kw}, {c.sh, c.sw}, {c.dh, c.dw}, {c.pt, c.pl}};
+    const int64_t filters = 13, taps = c.kh * c.kw, osize = c.oh * c.ow, rows = c.channels * taps;
+    std::vector<float> x(static_cast<std::size_t>(c.channels * c.h * c.w)), w(static_cast<std::size_t>(filters * rows));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 37 % 23) - 11) / 8.f;
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = float(int(i * 53 % 29) - 14) / 16.f;
+    std::vector<float> y(static_cast<std::size_t>(filters * osize));
+    std::vector<float> scratch(static_cast<std::size_t>(rt::implicit_conv_scratch(g, c.channels)));
+    rt::split_phases(x.data(), scratch.data(), c.channels, g);
+    rt::conv2d_implicit(scratch.data(), w.data(), y.data(), c.channels, filters, g);
+    std::vector<double> want(y.size(), 0.0);
+    rt::for_each_window_tap(c.channels, g, [&](int64_t ch, int64_t row, int64_t o, int64_t index) {
+      if (index < 0) return;
+      for (int64_t f = 0; f < filters; ++f)
+        want[std::size_t(f * osize + o)] +=
+            double(w[std::size_t(f * rows + row)]) * x[std::size_t(ch * c.h * c.w + index)];
+    });
+    for (std::size_t i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(y[i], want[i], 1e-4 * (1 + std::abs(want[i]))) << "case " << c.h << "x" << c.w << " at " << i;
+  }
+}
+
 // The 16-lane rows (stride 1 and 2, left padding, blocks and tails) against the scalar
 // windows of the double instantiation.
 TEST(Kernels, MaxPoolLanesMatchTheScalarWindows) {
