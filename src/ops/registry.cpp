@@ -104,6 +104,7 @@ const Registry& Registry::instance() {
     register_internal_ops(r);
     register_winograd_ops(r);
     register_edge_conv_ops(r);
+    register_filter_panel_conv_ops(r);
     return r;
   }();
   return registry;

@@ -248,6 +248,17 @@ constexpr bool conv2d_by_phases_pays(const ConvGeometry& g, int64_t group_channe
   return g.rank == 2 && !(unit_stride && group_channels * g.kernel_size() * g.out_size() * 4 <= 256 * 1024);
 }
 
+// planes[m][0..size) = epilogue(planes[m][...] + bias[m]) (no bias: + 0), nothing when neither
+// is given.
+template <class T, class E>
+inline void add_channel_bias(T* rows, const T* bias, int64_t count, int64_t size, const E& epilogue) {
+  if (!bias && std::is_same<E, functor_chain<>>::value) return;
+  for (int64_t m = 0; m < count; ++m) {
+    const T b = bias ? bias[m] : T(0);
+    map_binary_scalar_b(rows + m * size, &b, rows + m * size, size, then(op_add{}, epilogue));
+  }
+}
+
 // One group of a convolution by phases where that pays (scratch: implicit_conv_scratch);
 // false (nothing done) otherwise, for im2col.
 inline bool conv2d_by_phases(const float* x, const float* w, float* y, float* scratch, int64_t channels,
@@ -286,12 +297,36 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
         }
         gemm_rowmajor(false, false, mg, osize, kdim, T(1), w + grp * mg * kdim, kdim, src, osize, T(0), yg, osize);
       }
-      if (bias || !std::is_same<E, functor_chain<>>::value)
-        for (int64_t m = 0; m < mg; ++m) {
-          const T b = bias ? bias[grp * mg + m] : T(0);
-          map_binary_scalar_b(yg + m * osize, &b, yg + m * osize, osize, then(op_add{}, epilogue));
-        }
+      add_channel_bias(yg, bias ? bias + grp * mg : nullptr, mg, osize, epilogue);
     }
+}
+
+// Convolutions with few output positions per image (resnet18's 7x7 planes: a GEMM over 49
+// positions fills 49 of 64 lanes): y^T[o][f] = columns^T W^T with the filters along the lanes,
+// from W packed at generation time in panels of 32 filters, wp[f / 32][q][f % 32] (zeros past
+// the last filter), which gemm_panels reads in place. scratch: filter_panel_conv_scratch.
+constexpr int64_t filter_panel_conv_scratch(const ConvGeometry& g, int64_t channels, int64_t filters) {
+  return (channels * g.kernel_size() + filters) * g.out_size();
+}
+template <class E = functor_chain<>>
+inline void conv2d_filter_panels(const float* x, const float* wp, const float* bias, float* y, float* scratch,
+                                 int64_t batch, int64_t channels, int64_t filters, const ConvGeometry& g,
+                                 E epilogue = E()) {
+  const int64_t kdim = channels * g.kernel_size(), osize = g.out_size(), isize = g.in_size();
+  float* col = scratch;
+  float* yt = col + kdim * osize;
+  for (int64_t n = 0; n < batch; ++n) {
+    im2col_nd(x + n * channels * isize, col, channels, g);
+    gemm_panels(osize, filters, kdim, 1.f, col, 1, osize, 0.f, yt, filters,
+                [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
+                  stride = kGemmPanel;
+                  return wp + (j / kGemmPanel * kdim + p) * kGemmPanel;
+                });
+    float* yn = y + n * filters * osize;
+    for (int64_t f = 0; f < filters; ++f)
+      for (int64_t o = 0; o < osize; ++o) yn[f * osize + o] = yt[o * filters + f];
+    add_channel_bias(yn, bias, filters, osize, epilogue);
+  }
 }
 
 // x[h, w] at a fractional position by bilinear interpolation; taps outside the plane read 0.

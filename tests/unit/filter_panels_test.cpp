@@ -1,0 +1,102 @@
+// ConvFilterPanels on tiny graphs: which convolutions put their filters along the lanes, and
+// (compiled and run at -O 0 and -O extended) the numbers: a last panel of 15 filters, strides,
+// dilations, asymmetric padding, batches of 2, a bias or none, a fused activation or none.
+#include <gtest/gtest.h>
+
+#include "ops/registry.hpp"
+#include "pass_helpers.hpp"
+
+using namespace sofiec;
+using sofiec_test::ModelBuilder;
+using sofiec_test::expect_same_numbers;
+using sofiec_test::ops;
+using sofiec_test::run_pass;
+
+namespace {
+
+struct ConvCase {
+  int64_t channels = 20, filters = 47, size = 7, kernel = 3, stride = 1, dilation = 1;
+  std::vector<int64_t> pads{1, 1, 1, 1};
+  bool bias = true, relu = true;
+};
+
+// x [2, C, size, size] -> Conv (+ bias) [-> Relu]
+ModelBuilder conv_model(const ConvCase& c) {
+  ModelBuilder b(13);
+  b.input("x", {2, c.channels, c.size, c.size}).output("y");
+  b.init_floats("w", {c.filters, c.channels, c.kernel, c.kernel},
+                sofiec_test::wave(c.filters * c.channels * c.kernel * c.kernel, 0.3f, 0.53f, 0.2f));
+  std::vector<std::string> inputs{"x", "w"};
+  if (c.bias) {
+    b.init_floats("bias", {c.filters}, sofiec_test::wave(c.filters, 0.3f, 0.53f, 1.1f));
+    inputs.push_back("bias");
+  }
+  onnx::NodeProto& n = b.node("Conv", inputs, {c.relu ? "c" : "y"}, "conv");
+  ModelBuilder::attr_ints(n, "pads", c.pads);
+  ModelBuilder::attr_ints(n, "strides", {c.stride, c.stride});
+  ModelBuilder::attr_ints(n, "dilations", {c.dilation, c.dilation});
+  if (c.relu) b.node("Relu", {"c"}, {"y"});
+  return b;
+}
+
+std::size_t input_size(const ConvCase& c) { return std::size_t(2 * c.channels * c.size * c.size); }
+
+// The case takes the filter panels, and its numbers at -O extended are those of -O 0.
+void expect_panels_and_same_numbers(const ConvCase& c) {
+  int changes = 0;
+  run_pass(conv_model(c), make_conv_filter_panels(), &changes);
+  EXPECT_EQ(changes, 1);
+  expect_same_numbers(conv_model(c), input_size(c));
+}
+
+}  // namespace
+
+TEST(ConvFilterPanels, SevenBySevenPlaneTakesFilterPanels) {
+  int changes = 0;
+  const Graph g = run_pass(conv_model({}), make_conv_filter_panels(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"FilterPanelConv", "Relu"}));
+  EXPECT_EQ(g.nodes[0].domain, kSofiecDomain);
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({2, 20 * 9, 32}));
+  EXPECT_EQ(g.value(g.nodes[0].outputs[0]).shape, to_shape({2, 47, 7, 7}));
+}
+
+TEST(ConvFilterPanels, SameNumbersWithAPartialPanelAndAnEpilogue) {
+  expect_panels_and_same_numbers({});
+}
+
+TEST(ConvFilterPanels, SameNumbersStridedDilatedAsymmetricWithoutBias) {
+  ConvCase c;
+  c.size = 13;
+  c.stride = 2;
+  c.dilation = 2;
+  c.pads = {0, 1, 0, 3};  // a 5-wide window: (13 - 5) / 2 + 1 = 5 rows, (13 + 4 - 5) / 2 + 1 = 7 columns
+  c.bias = false;
+  c.relu = false;
+  expect_panels_and_same_numbers(c);
+}
+
+TEST(ConvFilterPanels, SameNumbersForAStridedPointwiseConv) {
+  ConvCase c;
+  c.size = 13;
+  c.kernel = 1;
+  c.stride = 2;
+  c.pads = {0, 0, 0, 0};
+  expect_panels_and_same_numbers(c);
+}
+
+TEST(ConvFilterPanels, FilledPlanesAndFewFiltersStayConv) {
+  ConvCase filled;  // 8x8: 64 positions fill their lanes
+  filled.size = 8;
+  ConvCase few_filters;
+  few_filters.filters = 24;
+  ConvCase single;  // one position
+  single.size = 1;
+  single.pads = {0, 0, 0, 0};
+  single.kernel = 1;
+  for (const ConvCase& c : {filled, few_filters, single}) {
+    int changes = 0;
+    run_pass(conv_model(c), make_conv_filter_panels(), &changes);
+    EXPECT_EQ(changes, 0) << c.size << " " << c.filters;
+  }
+}
