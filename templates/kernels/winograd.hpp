@@ -21,7 +21,14 @@ struct WinogradGeometry {
   // Tile rows transformed, multiplied and written back together: about 64 tiles, enough
   // columns for the products, while the transformed block stays small (UNet's 64-channel
   // 32x32 convolution: 256 KiB of transformed tiles instead of 1 MiB for the whole image).
-  constexpr int64_t block_rows() const { return std::min(tiles_h(), std::max<int64_t>(1, (64 + tiles_w() - 1) / tiles_w())); }
+  // Up to 128 tiles when that makes a multiple of 16, whose products fill every lane
+  // (resnet18's 28 tiles a row: 112 tiles, not 84 in 96 lanes).
+  constexpr int64_t block_rows() const {
+    const int64_t least = std::max<int64_t>(1, (64 + tiles_w() - 1) / tiles_w());
+    int64_t rows = least;
+    while (rows * tiles_w() % 16 != 0 && (rows + 1) * tiles_w() <= 128) ++rows;
+    return std::min(tiles_h(), rows * tiles_w() % 16 == 0 ? rows : least);
+  }
   constexpr int64_t block_tiles() const { return block_rows() * tiles_w(); }
 };
 
@@ -79,36 +86,61 @@ inline void winograd_input_transform(const float* x, float* v, const WinogradGeo
   }
 }
 
+// p[0..n) = the lanes of even and odd interleaved (even[0], odd[0], even[1], ...), n <= 32.
+inline void interleave_first(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p, int64_t n) {
+  const ::sofiec::f32x16 lo =
+      __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const ::sofiec::f32x16 hi =
+      __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  ::sofiec::store_first(p, std::min<int64_t>(16, n), lo);
+  if (n > 16) ::sofiec::store_first(p + 16, n - 16, hi);
+}
+
 // y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1, m[f][k][t] their 16
-// products; A^T has rows (1, 1, 1, 0) and (0, 1, -1, -1). Bias and epilogue run over the
-// block's output rows of a filter's plane in lanes once its tiles are written.
+// products; A^T has rows (1, 1, 1, 0) and (0, 1, -1, -1). 16 tiles of a tile row at a time in
+// the lanes, their 2x2 outputs interleaved back into two output rows, with the bias and the
+// epilogue applied in the lanes when it has a lane form (else in a pass over the block's rows).
+// The sums run in the scalar order, so the bits do not depend on the lane count.
 template <class E>
 inline void winograd_output_transform(const float* m, const float* bias, float* y, const WinogradGeometry& g,
                                       int64_t th0, int64_t th1, const E& epilogue) {
-  const int64_t tiles = (th1 - th0) * g.tiles_w(), osize = g.out_h * g.out_w;
+  using ::sofiec::f32x16;
+  constexpr bool in_lanes = has_lanes<E>::value;
+  const bool add = bias || !std::is_same<E, functor_chain<>>::value;
+  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, osize = g.out_h * g.out_w;
   const int64_t r0 = 2 * th0, r1 = std::min(2 * th1, g.out_h);
   for (int64_t f = 0; f < g.filters; ++f) {
     float* yf = y + f * osize;
     const float* mf = m + f * 16 * tiles;
-    int64_t t = 0;
+    const float b = bias ? bias[f] : 0.f;
+    const f32x16 bv = f32x16{} + b;
     for (int64_t th = th0; th < th1; ++th)
-      for (int64_t tw = 0; tw < g.tiles_w(); ++tw, ++t) {
-        float s[4][2];
+      for (int64_t tw = 0; tw < tiles_w; tw += 16) {
+        const int64_t count = std::min<int64_t>(16, tiles_w - tw), t = (th - th0) * tiles_w + tw;
+        f32x16 s0[4], s1[4];
         for (int i = 0; i < 4; ++i) {
-          const float a0 = mf[(4 * i + 0) * tiles + t], a1 = mf[(4 * i + 1) * tiles + t];
-          const float a2 = mf[(4 * i + 2) * tiles + t], a3 = mf[(4 * i + 3) * tiles + t];
-          s[i][0] = a0 + a1 + a2;
-          s[i][1] = a1 - a2 - a3;
+          f32x16 a0, a1, a2, a3;
+          ::sofiec::load_first(mf + (4 * i + 0) * tiles + t, count, a0);
+          ::sofiec::load_first(mf + (4 * i + 1) * tiles + t, count, a1);
+          ::sofiec::load_first(mf + (4 * i + 2) * tiles + t, count, a2);
+          ::sofiec::load_first(mf + (4 * i + 3) * tiles + t, count, a3);
+          s0[i] = a0 + a1 + a2;
+          s1[i] = a1 - a2 - a3;
         }
-        const int64_t r0 = 2 * th, c0 = 2 * tw;
-        for (int j = 0; j < 2; ++j) {
-          if (c0 + j >= g.out_w) break;
-          yf[r0 * g.out_w + c0 + j] = s[0][j] + s[1][j] + s[2][j];
-          if (r0 + 1 < g.out_h) yf[(r0 + 1) * g.out_w + c0 + j] = s[1][j] - s[2][j] - s[3][j];
-        }
+        f32x16 y00 = s0[0] + s0[1] + s0[2], y01 = s1[0] + s1[1] + s1[2];
+        f32x16 y10 = s0[1] - s0[2] - s0[3], y11 = s1[1] - s1[2] - s1[3];
+        if constexpr (in_lanes)
+          if (add) {
+            for (f32x16* v : {&y00, &y01, &y10, &y11}) {
+              *v += bv;
+              epilogue.lanes(*v);
+            }
+          }
+        const int64_t row = 2 * th, col = 2 * tw, n = std::min(2 * count, g.out_w - col);
+        interleave_first(y00, y01, yf + row * g.out_w + col, n);
+        if (row + 1 < g.out_h) interleave_first(y10, y11, yf + (row + 1) * g.out_w + col, n);
       }
-    if (bias || !std::is_same<E, functor_chain<>>::value) {
-      const float b = bias ? bias[f] : 0.f;
+    if (!in_lanes && add) {
       float* rows = yf + r0 * g.out_w;
       map_binary_scalar_b(rows, &b, rows, (r1 - r0) * g.out_w, then(op_add{}, epilogue));
     }

@@ -79,7 +79,7 @@ TEST(ConvWinograd, StridedOrSmallConvolutionsStayDirect) {
   }
 }
 
-// 21 tile rows of 6 tiles go in blocks of 11 and 10 rows (64 tiles a block): the blocks'
+// 21 tile rows of 6 tiles go in blocks of 16 and 5 rows (96 tiles, 6 full vectors): the blocks'
 // products, output rows, bias and epilogue line up, the last output row a partial tile row.
 TEST(ConvWinograd, SameNumbersOverSeveralBlocksOfTileRows) {
   ConvCase c;
