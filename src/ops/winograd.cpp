@@ -1,7 +1,7 @@
 // WinogradConv (the compiler's domain, made by the ConvWinograd pass): a 3x3 stride-1
 // convolution whose filters were transformed at generation time, U = G g G^T stored
-// [16, filters, channels]; inputs X [N, C, H, W], U, optional bias [filters]; attribute
-// pads (top, left, bottom, right) as Conv's.
+// [16 or 36, filters, channels] (F(2x2) or F(4x4)); inputs X [N, C, H, W], U, optional bias
+// [filters]; attribute pads (top, left, bottom, right) as Conv's.
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/registry.hpp"
@@ -17,10 +17,12 @@ struct WinogradPlan {
 WinogradPlan plan_winograd(const NodeView& v) {
   const auto x = v.input_dims(0), u = v.input_dims(1);
   if (x.size() != 4) v.fail("input must be [N, C, H, W]");
-  if (u.size() != 3 || u[0] != 16 || u[2] != x[1]) v.fail("filters must be [16, M, {}]", x[1]);
+  if (u.size() != 3 || (u[0] != 16 && u[0] != 36) || u[2] != x[1]) v.fail("filters must be [16 or 36, M, {}]", x[1]);
   const auto pads = v.node().attr_ints("pads", {0, 0, 0, 0});
   if (pads.size() != 4) v.fail("pads must have 4 values");
-  const WinogradPlan p{x[0], {x[1], u[1], x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2, pads[0], pads[1]}};
+  const WinogradPlan p{x[0],
+                       {x[1], u[1], x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2, pads[0], pads[1],
+                        u[0] == 36 ? 4 : 2}};
   if (p.g.out_h < 1 || p.g.out_w < 1) v.fail("the 3x3 window does not fit the padded input");
   if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.g.filters}) v.fail("bias must have shape [{}]", p.g.filters);
   return p;
@@ -42,8 +44,8 @@ void register_winograd_ops(Registry& r) {
     e.use_kernel("winograd");
     const WinogradPlan p = plan_winograd(e);
     const rt::WinogradGeometry& g = p.g;
-    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}}};", g.channels, g.filters,
-           g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left);
+    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}, {}}};", g.channels,
+           g.filters, g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left, g.tile);
     const std::string epilogue = e.epilogue();
     e.line("detail::winograd_conv3x3({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, geometry{});", e.in(0), e.in(1),
            e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, epilogue.empty() ? "" : ", " + epilogue);

@@ -104,7 +104,7 @@ std::unique_ptr<Pass> make_recurrent_weight_transpose();
 // the Reshape / Transpose / Split / Squeeze / Gather nodes around it.
 std::unique_ptr<Pass> make_attention_fusion();
 // 3x3 stride-1 Conv with constant weights and enough output tiles: the compiler's
-// WinogradConv, F(2x2, 3x3), its filters transformed at generation time.
+// WinogradConv, F(4x4, 3x3) or F(2x2, 3x3), its filters transformed at generation time.
 std::unique_ptr<Pass> make_conv_winograd();
 // 2-D Conv with constant weights and few output positions per image (4 to 63, filling less
 // than 80% of the lanes): the compiler's FilterPanelConv, the filters along the lanes.

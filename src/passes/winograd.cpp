@@ -1,6 +1,7 @@
 // ConvWinograd: a 3x3 stride-1 convolution with constant weights becomes the compiler's
-// WinogradConv (kernels/winograd.hpp, F(2x2, 3x3)): 16 products per 2x2 outputs and input
-// channel instead of 36. The filters are transformed here, once, at generation time.
+// WinogradConv (kernels/winograd.hpp): F(4x4, 3x3), 36 products per 4x4 outputs and input
+// channel instead of 144, where its filters stay small, else F(2x2, 3x3), 16 per 2x2 instead
+// of 36. The filters are transformed here, once, at generation time.
 #include "kernels.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
@@ -18,25 +19,38 @@ constexpr int64_t kMinTiles = 32;
 constexpr int64_t kMinChannels = 32;
 constexpr int64_t kMinFilters = 8;
 
-// U = G g G^T for each (filter, channel), laid out [16][filters][channels]; G has rows
-// (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1). Computed in double.
-Tensor transformed_filters(const Tensor& w) {
+// U = G g G^T for each (filter, channel), laid out [t^2][filters][channels] (t = tile + 2).
+// F(2x2): G has rows (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1); F(4x4): rows
+// (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6),
+// (0, 0, 1). Computed in double.
+Tensor transformed_filters(const Tensor& w, int tile) {
   const int64_t filters = w.dims[0], channels = w.dims[1];
-  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  Tensor u(DType::Float, {16, filters, channels});
+  static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static const double G4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  const int t = tile + 2;
+  const double(*G)[3] = tile == 4 ? G4 : G2;
+  Tensor u(DType::Float, {int64_t(t) * t, filters, channels});
   for (int64_t f = 0; f < filters; ++f)
     for (int64_t c = 0; c < channels; ++c) {
       const float* g = w.data<float>() + (f * channels + c) * 9;
-      double gg[4][3];  // G g
-      for (int i = 0; i < 4; ++i)
+      double gg[6][3];  // G g
+      for (int i = 0; i < t; ++i)
         for (int j = 0; j < 3; ++j) gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {
+      for (int i = 0; i < t; ++i)
+        for (int j = 0; j < t; ++j) {
           const double v = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
-          u.data<float>()[((4 * i + j) * filters + f) * channels + c] = float(v);
+          u.data<float>()[((t * i + j) * filters + f) * channels + c] = float(v);
         }
     }
   return u;
+}
+
+// F(4x4) when its filters stay small: 36 values per (filter, channel) instead of 9 would
+// quadruple large layers' weights (resnet18's 256-channel layer: 2.4 -> 9.4 MB per conv).
+constexpr int64_t kMaxLargeTileFilterBytes = 3 << 20;
+int tile_for(int64_t filters, int64_t channels) {
+  return 36 * filters * channels * int64_t(sizeof(float)) <= kMaxLargeTileFilterBytes ? 4 : 2;
 }
 
 class ConvWinograd : public Pass {
@@ -47,7 +61,9 @@ class ConvWinograd : public Pass {
     for (Node& n : g.nodes) {
       if (!eligible(g, n)) continue;
       const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
-      const std::string u = add_fresh_constant(g, n.name + "/winograd_filters", transformed_filters(*g.constant(n.inputs[1])));
+      const Tensor& w = *g.constant(n.inputs[1]);
+      const std::string u =
+          add_fresh_constant(g, n.name + "/winograd_filters", transformed_filters(w, tile_for(w.dims[0], w.dims[1])));
       n.op_type = "WinogradConv";
       n.domain = kSofiecDomain;
       n.inputs[1] = u;

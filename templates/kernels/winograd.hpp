@@ -1,12 +1,15 @@
-// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3): each 2x2 block of
-// outputs from a 4x4 input tile with 16 products per (filter, channel) instead of 36. The
-// filters come transformed at generation time, U = G g G^T, stored [16][filters][channels];
-// per block of tile rows of a batch entry the input tiles are transformed (V = B^T d B,
-// [channels][16][tiles]), the 16 positions are 16 products U_k V_k, and the output transform
-// (A^T m A) writes each 2x2 block. Position k is the middle index of V and of the products
-// so that a tile's 16 values lie `tiles` apart: with k outermost they lie channels * tiles
-// apart, often a multiple of 4 KiB (64 channels x 784 tiles), and all 16 fall in one set of
-// the L1 cache.
+// 3x3 stride-1 convolution by Winograd's minimal filtering F(m x m, 3x3), m = 2 or 4: each
+// m x m block of outputs from a t x t input tile (t = m + 2) with t^2 products per (filter,
+// channel) instead of 9 m^2 (16 for 36, or 36 for 144). The filters come transformed at
+// generation time, U = G g G^T, stored [t^2][filters][channels]; per block of tile rows of a
+// batch entry the input tiles are transformed (V = B^T d B, [channels][t^2][tiles]), the t^2
+// positions are t^2 products U_k V_k, and the output transform (A^T m A) writes each block.
+// Position k is the middle index of V and of the products so that a tile's values lie `tiles`
+// apart: with k outermost they lie channels * tiles apart, often a multiple of 4 KiB (64
+// channels x 784 tiles), and all of them fall in one set of the L1 cache.
+// F(2x2) uses the points 0, 1, -1 and F(4x4) 0, 1, -1, 2, -2 (Lavin and Gray's matrices); the
+// larger tile needs 2.25 times fewer products but its filters are 4 times the size of the 3x3
+// ones, and its rounding error is about 10 times F(2x2)'s.
 #pragma once
 #include "prelude.hpp"
 #include "elementwise.hpp"
@@ -15,8 +18,11 @@
 
 struct WinogradGeometry {
   int64_t channels, filters, in_h, in_w, out_h, out_w, pad_top, pad_left;
-  constexpr int64_t tiles_h() const { return (out_h + 1) / 2; }
-  constexpr int64_t tiles_w() const { return (out_w + 1) / 2; }
+  int64_t tile = 2;  // m: outputs per tile side, 2 or 4
+  constexpr int64_t span() const { return tile + 2; }
+  constexpr int64_t positions() const { return span() * span(); }
+  constexpr int64_t tiles_h() const { return (out_h + tile - 1) / tile; }
+  constexpr int64_t tiles_w() const { return (out_w + tile - 1) / tile; }
   constexpr int64_t tiles() const { return tiles_h() * tiles_w(); }
   // Tile rows transformed, multiplied and written back together: about 64 tiles, enough
   // columns for the products, while the transformed block stays small (UNet's 64-channel
@@ -30,56 +36,100 @@ struct WinogradGeometry {
     return std::min(tiles_h(), rows * tiles_w() % 16 == 0 ? rows : least);
   }
   constexpr int64_t block_tiles() const { return block_rows() * tiles_w(); }
+  // Floats of one zero-padded input row: 16 tiles read 16 m columns and the reads of the
+  // column extraction (below) reach 2 m + 4 further.
+  constexpr int64_t row_length() const { return 16 * tile * ((tiles_w() + 15) / 16) + 2 * tile + 4; }
 };
 
-// Floats of one zero-padded input row: whole blocks of 16 tiles read 32 columns and 2 more.
-constexpr int64_t winograd_row_length(int64_t tiles_w) { return 32 * ((tiles_w + 15) / 16) + 2; }
-
-// Scratch of winograd_conv3x3: a block's transformed tiles and 16 products, 4 padded input rows.
+// Scratch of winograd_conv3x3: a block's transformed tiles and products, t padded input rows.
 constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
-  return 16 * (g.channels + g.filters) * g.block_tiles() + 4 * winograd_row_length(g.tiles_w());
+  return g.positions() * (g.channels + g.filters) * g.block_tiles() + g.span() * g.row_length();
+}
+
+// B^T applied to d[0], d[s], ..., written to r[0], r[rs], ... (vectors or floats).
+template <int M, class V>
+inline void winograd_bt(const V* d, int s, V* r, int rs) {
+  if constexpr (M == 2) {
+    r[0] = d[0] - d[2 * s];
+    r[rs] = d[s] + d[2 * s];
+    r[2 * rs] = d[2 * s] - d[s];
+    r[3 * rs] = d[s] - d[3 * s];
+  } else {
+    const V d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
+    r[0] = 4.f * d0 - 5.f * d2 + d4;
+    r[rs] = d4 + d3 - 4.f * (d1 + d2);
+    r[2 * rs] = d4 - d3 + 4.f * (d1 - d2);
+    r[3 * rs] = d4 - d2 + 2.f * (d3 - d1);
+    r[4 * rs] = d4 - d2 - 2.f * (d3 - d1);
+    r[5 * rs] = 4.f * d1 - 5.f * d3 + d5;
+  }
+}
+
+// A^T applied to m[0], m[s], ..., written to r[0], r[rs], ... (m of them).
+template <int M, class V>
+inline void winograd_at(const V* m, int s, V* r, int rs) {
+  if constexpr (M == 2) {
+    r[0] = m[0] + m[s] + m[2 * s];
+    r[rs] = m[s] - m[2 * s] - m[3 * s];
+  } else {
+    const V a = m[s] + m[2 * s], b = m[s] - m[2 * s], c = m[3 * s] + m[4 * s], d = m[3 * s] - m[4 * s];
+    r[0] = m[0] + a + c;
+    r[rs] = b + 2.f * d;
+    r[2 * rs] = a + 4.f * c;
+    r[3 * rs] = b + 8.f * d + m[5 * s];
+  }
+}
+
+// col[j][l] = p[m * l + j] for the t columns j of 16 tiles l (m = 2 or 4).
+template <int M>
+inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
+  if constexpr (M == 2) {
+    deinterleave(p, col[0], col[1]);
+    deinterleave(p + 2, col[2], col[3]);
+  } else {
+    // Stride 4 as stride 2 twice: the even and odd columns of 64, then their own halves.
+    for (int base = 0; base < 6; base += 4) {
+      ::sofiec::f32x16 e0, o0, e1, o1;
+      deinterleave(p + base, e0, o0);
+      deinterleave(p + base + 32, e1, o1);
+      col[base] = __builtin_shufflevector(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      col[base + 1] = __builtin_shufflevector(o0, o1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      if (base == 4) break;
+      col[2] = __builtin_shufflevector(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      col[3] = __builtin_shufflevector(o0, o1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    }
+  }
 }
 
 // v[c][k][t] = (B^T d B)_k for tile t of channel c among tile rows th0..th1 (`tiles` of them),
-// d the 4x4 input patch at (2 th - pad_top, 2 tw - pad_left) with zeros outside the plane. 16
-// tiles of a tile row at a time in the lanes, read from 4 zero-padded copies of the input rows
-// (rows: 4 row lengths).
+// d the t x t input patch at (m th - pad_top, m tw - pad_left) with zeros outside the plane. 16
+// tiles of a tile row at a time in the lanes, read from t zero-padded copies of the input rows
+// (rows: t row lengths).
+template <int M>
 inline void winograd_input_transform(const float* x, float* v, const WinogradGeometry& g, int64_t th0, int64_t th1,
                                      float* rows) {
   using ::sofiec::f32x16;
-  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = winograd_row_length(tiles_w);
+  constexpr int T = M + 2;
+  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = g.row_length();
   for (int64_t c = 0; c < g.channels; ++c) {
     const float* xc = x + c * g.in_h * g.in_w;
     for (int64_t th = th0; th < th1; ++th) {
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < T; ++i) {
         float* row = rows + i * row_len;
         std::memset(row, 0, sizeof(float) * std::size_t(row_len));
-        const int64_t r = 2 * th - g.pad_top + i;
+        const int64_t r = M * th - g.pad_top + i;
         if (r >= 0 && r < g.in_h) std::memcpy(row + g.pad_left, xc + r * g.in_w, sizeof(float) * std::size_t(g.in_w));
       }
       for (int64_t tw = 0; tw < tiles_w; tw += 16) {
-        f32x16 d[4][4];
-        for (int i = 0; i < 4; ++i) {
-          const float* row = rows + i * row_len + 2 * tw;
-          deinterleave(row, d[i][0], d[i][1]);
-          deinterleave(row + 2, d[i][2], d[i][3]);
-        }
-        // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3; then the same on columns
-        f32x16 e[4][4];
-        for (int j = 0; j < 4; ++j) {
-          e[0][j] = d[0][j] - d[2][j];
-          e[1][j] = d[1][j] + d[2][j];
-          e[2][j] = d[2][j] - d[1][j];
-          e[3][j] = d[1][j] - d[3][j];
-        }
+        f32x16 d[T][T], e[T][T];
+        for (int i = 0; i < T; ++i) winograd_tile_columns<M>(rows + i * row_len + M * tw, d[i]);
+        for (int j = 0; j < T; ++j) winograd_bt<M>(&d[0][j], T, &e[0][j], T);  // on the rows
         const int64_t count = std::min<int64_t>(16, tiles_w - tw);
-        float* out = v + c * 16 * tiles + (th - th0) * tiles_w + tw;
-        for (int i = 0; i < 4; ++i) {
-          const f32x16 k0 = e[i][0] - e[i][2], k1 = e[i][1] + e[i][2], k2 = e[i][2] - e[i][1], k3 = e[i][1] - e[i][3];
-          ::sofiec::store_first(out + (4 * i + 0) * tiles, count, k0);
-          ::sofiec::store_first(out + (4 * i + 1) * tiles, count, k1);
-          ::sofiec::store_first(out + (4 * i + 2) * tiles, count, k2);
-          ::sofiec::store_first(out + (4 * i + 3) * tiles, count, k3);
+        float* out = v + c * T * T * tiles + (th - th0) * tiles_w + tw;
+        for (int i = 0; i < T; ++i) {
+          f32x16 k[T];
+          winograd_bt<M>(e[i], 1, k, 1);  // on the columns
+          for (int j = 0; j < T; ++j) ::sofiec::store_first(out + (T * i + j) * tiles, count, k[j]);
         }
       }
     }
@@ -96,49 +146,64 @@ inline void interleave_first(const ::sofiec::f32x16& even, const ::sofiec::f32x1
   if (n > 16) ::sofiec::store_first(p + 16, n - 16, hi);
 }
 
-// y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1, m[f][k][t] their 16
-// products; A^T has rows (1, 1, 1, 0) and (0, 1, -1, -1). 16 tiles of a tile row at a time in
-// the lanes, their 2x2 outputs interleaved back into two output rows, with the bias and the
-// epilogue applied in the lanes when it has a lane form (else in a pass over the block's rows).
-// The sums run in the scalar order, so the bits do not depend on the lane count.
-template <class E>
+// p[m * l + j] = y[j][l] for the first n of the 16 m values (m = 2 or 4).
+template <int M>
+inline void winograd_store_row(const ::sofiec::f32x16* y, float* p, int64_t n) {
+  if constexpr (M == 2) {
+    interleave_first(y[0], y[1], p, n);
+  } else {
+    // Interleave 0 with 2 and 1 with 3, then those two.
+    const ::sofiec::f32x16 a_lo =
+        __builtin_shufflevector(y[0], y[2], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const ::sofiec::f32x16 a_hi =
+        __builtin_shufflevector(y[0], y[2], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const ::sofiec::f32x16 b_lo =
+        __builtin_shufflevector(y[1], y[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const ::sofiec::f32x16 b_hi =
+        __builtin_shufflevector(y[1], y[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    interleave_first(a_lo, b_lo, p, std::min<int64_t>(32, n));
+    if (n > 32) interleave_first(a_hi, b_hi, p + 32, n - 32);
+  }
+}
+
+// y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1, m[f][k][t] their t^2
+// products. 16 tiles of a tile row at a time in the lanes, their m x m outputs interleaved back
+// into m output rows, with the bias and the epilogue applied in the lanes when it has a lane
+// form (else in a pass over the block's rows).
+template <int M, class E>
 inline void winograd_output_transform(const float* m, const float* bias, float* y, const WinogradGeometry& g,
                                       int64_t th0, int64_t th1, const E& epilogue) {
   using ::sofiec::f32x16;
+  constexpr int T = M + 2;
   constexpr bool in_lanes = has_lanes<E>::value;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
   const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, osize = g.out_h * g.out_w;
-  const int64_t r0 = 2 * th0, r1 = std::min(2 * th1, g.out_h);
+  const int64_t r0 = M * th0, r1 = std::min(M * th1, g.out_h);
   for (int64_t f = 0; f < g.filters; ++f) {
     float* yf = y + f * osize;
-    const float* mf = m + f * 16 * tiles;
+    const float* mf = m + f * T * T * tiles;
     const float b = bias ? bias[f] : 0.f;
     const f32x16 bv = f32x16{} + b;
     for (int64_t th = th0; th < th1; ++th)
       for (int64_t tw = 0; tw < tiles_w; tw += 16) {
         const int64_t count = std::min<int64_t>(16, tiles_w - tw), t = (th - th0) * tiles_w + tw;
-        f32x16 s0[4], s1[4];
-        for (int i = 0; i < 4; ++i) {
-          f32x16 a0, a1, a2, a3;
-          ::sofiec::load_first(mf + (4 * i + 0) * tiles + t, count, a0);
-          ::sofiec::load_first(mf + (4 * i + 1) * tiles + t, count, a1);
-          ::sofiec::load_first(mf + (4 * i + 2) * tiles + t, count, a2);
-          ::sofiec::load_first(mf + (4 * i + 3) * tiles + t, count, a3);
-          s0[i] = a0 + a1 + a2;
-          s1[i] = a1 - a2 - a3;
+        f32x16 s[T][M], out[M][M];
+        for (int i = 0; i < T; ++i) {
+          f32x16 a[T];
+          for (int j = 0; j < T; ++j) ::sofiec::load_first(mf + (T * i + j) * tiles + t, count, a[j]);
+          winograd_at<M>(a, 1, s[i], 1);  // on the columns
         }
-        f32x16 y00 = s0[0] + s0[1] + s0[2], y01 = s1[0] + s1[1] + s1[2];
-        f32x16 y10 = s0[1] - s0[2] - s0[3], y11 = s1[1] - s1[2] - s1[3];
+        for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
         if constexpr (in_lanes)
-          if (add) {
-            for (f32x16* v : {&y00, &y01, &y10, &y11}) {
-              *v += bv;
-              epilogue.lanes(*v);
-            }
-          }
-        const int64_t row = 2 * th, col = 2 * tw, n = std::min(2 * count, g.out_w - col);
-        interleave_first(y00, y01, yf + row * g.out_w + col, n);
-        if (row + 1 < g.out_h) interleave_first(y10, y11, yf + (row + 1) * g.out_w + col, n);
+          if (add)
+            for (int i = 0; i < M; ++i)
+              for (int j = 0; j < M; ++j) {
+                out[i][j] += bv;
+                epilogue.lanes(out[i][j]);
+              }
+        const int64_t col = M * tw, n = std::min(M * count, g.out_w - col);
+        for (int i = 0; i < M && M * th + i < g.out_h; ++i)
+          winograd_store_row<M>(out[i], yf + (M * th + i) * g.out_w + col, n);
       }
     if (!in_lanes && add) {
       float* rows = yf + r0 * g.out_w;
@@ -147,20 +212,28 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
   }
 }
 
+template <int M, class E>
+inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* bias, float* y, float* scratch,
+                                   int64_t batch, const WinogradGeometry& g, const E& epilogue) {
+  const int64_t positions = g.positions();
+  float* v = scratch;
+  float* m = v + positions * g.channels * g.block_tiles();
+  float* rows = m + positions * g.filters * g.block_tiles();
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t th0 = 0; th0 < g.tiles_h(); th0 += g.block_rows()) {
+      const int64_t th1 = std::min(g.tiles_h(), th0 + g.block_rows()), tiles = (th1 - th0) * g.tiles_w();
+      winograd_input_transform<M>(x + n * g.channels * g.in_h * g.in_w, v, g, th0, th1, rows);
+      for (int64_t k = 0; k < positions; ++k)
+        gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
+                      v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
+      winograd_output_transform<M>(m, bias, y + n * g.filters * g.out_h * g.out_w, g, th0, th1, epilogue);
+    }
+}
+
 // scratch: winograd_scratch_floats(g).
 template <class E = functor_chain<>>
 inline void winograd_conv3x3(const float* x, const float* u, const float* bias, float* y, float* scratch,
                              int64_t batch, const WinogradGeometry& g, E epilogue = E()) {
-  float* v = scratch;
-  float* m = v + 16 * g.channels * g.block_tiles();
-  float* rows = m + 16 * g.filters * g.block_tiles();
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t th0 = 0; th0 < g.tiles_h(); th0 += g.block_rows()) {
-      const int64_t th1 = std::min(g.tiles_h(), th0 + g.block_rows()), tiles = (th1 - th0) * g.tiles_w();
-      winograd_input_transform(x + n * g.channels * g.in_h * g.in_w, v, g, th0, th1, rows);
-      for (int k = 0; k < 16; ++k)
-        gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
-                      v + k * tiles, 16 * tiles, 0.f, m + k * tiles, 16 * tiles);
-      winograd_output_transform(m, bias, y + n * g.filters * g.out_h * g.out_w, g, th0, th1, epilogue);
-    }
+  if (g.tile == 4) winograd_conv3x3_tiles<4>(x, u, bias, y, scratch, batch, g, epilogue);
+  else winograd_conv3x3_tiles<2>(x, u, bias, y, scratch, batch, g, epilogue);
 }

@@ -1,6 +1,6 @@
-// ConvWinograd on tiny graphs: which convolutions take the F(2x2, 3x3) form, and (compiled
-// and run at -O 0 and -O extended) the numbers, with odd sizes (partial tiles), asymmetric
-// padding, a bias and a fused activation.
+// ConvWinograd on tiny graphs: which convolutions take the F(4x4, 3x3) or F(2x2, 3x3) form,
+// and (compiled and run at -O 0 and -O extended) the numbers, with odd sizes (partial tiles),
+// asymmetric padding, a bias and a fused activation, in one block of tile rows or several.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -48,12 +48,23 @@ TEST(ConvWinograd, PaddedConvBecomesWinogradWithTransformedFilters) {
   EXPECT_EQ(changes, 1);
   EXPECT_EQ(ops(g), (std::vector<std::string>{"WinogradConv", "Relu"}));
   EXPECT_EQ(g.nodes[0].domain, kSofiecDomain);
-  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 24, 32}));
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({36, 24, 32}));  // F(4x4)
   EXPECT_EQ(g.value(g.nodes[0].outputs[0]).shape, to_shape({2, 24, 13, 11}));
 }
 
+// Filters that F(4x4) would make larger than 3 MiB (160 x 160 x 36 floats) keep F(2x2).
+TEST(ConvWinograd, LargeLayersTakeTheSmallTile) {
+  ConvCase c;
+  c.channels = c.filters = 160;
+  const Graph g = run_pass(conv_model(c), make_conv_winograd());
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 160, 160}));
+}
+
+// F(4x4) rounds more than the direct sum: 1e-4 of the values' scale.
+constexpr double kLargeTileTolerance = 1e-4;
+
 TEST(ConvWinograd, SameNumbersWithPartialTilesAndAnEpilogue) {
-  expect_same_numbers(conv_model({}), input_size({}));
+  expect_same_numbers(conv_model({}), input_size({}), kLargeTileTolerance);
 }
 
 TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
@@ -62,7 +73,7 @@ TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
   c.relu = false;
   c.height = 14;
   c.width = 15;
-  expect_same_numbers(conv_model(c), input_size(c));
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
 TEST(ConvWinograd, StridedOrSmallConvolutionsStayDirect) {
@@ -79,11 +90,22 @@ TEST(ConvWinograd, StridedOrSmallConvolutionsStayDirect) {
   }
 }
 
-// 21 tile rows of 6 tiles go in blocks of 16 and 5 rows (96 tiles, 6 full vectors): the blocks'
-// products, output rows, bias and epilogue line up, the last output row a partial tile row.
+// F(4x4): 38 tile rows of 3 tiles go in blocks of 16, 16 and 6 rows (48 tiles, 3 full
+// vectors): the blocks' products, output rows, bias and epilogue line up, the last output rows
+// a partial tile row (150 = 37 * 4 + 2).
 TEST(ConvWinograd, SameNumbersOverSeveralBlocksOfTileRows) {
   ConvCase c;
+  c.height = 150;
+  c.width = 11;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+}
+
+// F(2x2) (160 channels and filters): 21 tile rows of 6 tiles in blocks of 16 and 5 rows. Sums
+// of 1440 products: the same relative tolerance as F(4x4)'s sums of 288.
+TEST(ConvWinograd, SameNumbersInSmallTilesOverSeveralBlocks) {
+  ConvCase c;
+  c.channels = c.filters = 160;
   c.height = 41;
   c.width = 11;
-  expect_same_numbers(conv_model(c), input_size(c));
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
