@@ -154,13 +154,6 @@ std::vector<int64_t> batch_then(const std::vector<int64_t>& strides, std::size_t
   return s;
 }
 
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(v);
-  return a;
-}
-
 class AttentionFusion : public Pass {
  public:
   const char* name() const override { return "AttentionFusion"; }
@@ -251,14 +244,14 @@ class AttentionFusion : public Pass {
     fused.outputs = {out};
     std::vector<int64_t> batch(4 - batch_rank, 1);
     batch.insert(batch.end(), q->begin(), q->begin() + std::ptrdiff_t(batch_rank));
-    fused.attributes["batch"] = ints_attr(batch);
-    fused.attributes["sizes"] = ints_attr({(*q)[batch_rank], (*kt)[batch_rank + 1], (*q)[batch_rank + 1], (*v)[batch_rank + 1]});
-    fused.attributes["offsets"] = ints_attr({qv.offset, kv.offset, vv.offset});
-    fused.attributes["q_strides"] = ints_attr(batch_then(qv.strides, batch_rank));
-    fused.attributes["k_strides"] = ints_attr(batch_then(kv.strides, batch_rank));
-    fused.attributes["v_strides"] = ints_attr(batch_then(vv.strides, batch_rank));
-    fused.attributes["y_strides"] = ints_attr(batch_then(y_strides, batch_rank));
-    fused.attributes["output_shape"] = ints_attr(*dims_of(g, out));
+    fused.attributes["batch"] = ints_attribute(batch);
+    fused.attributes["sizes"] = ints_attribute({(*q)[batch_rank], (*kt)[batch_rank + 1], (*q)[batch_rank + 1], (*v)[batch_rank + 1]});
+    fused.attributes["offsets"] = ints_attribute({qv.offset, kv.offset, vv.offset});
+    fused.attributes["q_strides"] = ints_attribute(batch_then(qv.strides, batch_rank));
+    fused.attributes["k_strides"] = ints_attribute(batch_then(kv.strides, batch_rank));
+    fused.attributes["v_strides"] = ints_attribute(batch_then(vv.strides, batch_rank));
+    fused.attributes["y_strides"] = ints_attribute(batch_then(y_strides, batch_rank));
+    fused.attributes["output_shape"] = ints_attribute(*dims_of(g, out));
     fused.attributes["scale"].kind = Attribute::Kind::Float;
     fused.attributes["scale"].f = scale;
     fused.attributes["divide"].kind = Attribute::Kind::Int;

@@ -24,13 +24,6 @@ Tensor filter_panels(const Tensor& w) {
   return wp;
 }
 
-Attribute ints_attribute(std::vector<int64_t> values) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(values);
-  return a;
-}
-
 class ConvFilterPanels : public Pass {
  public:
   const char* name() const override { return "ConvFilterPanels"; }
@@ -46,10 +39,7 @@ class ConvFilterPanels : public Pass {
       n.domain = kSofiecDomain;
       n.attributes.erase("group");
       n.attributes["kernel_shape"] = ints_attribute(kernel);
-      Attribute count;
-      count.kind = Attribute::Kind::Int;
-      count.i = filters;
-      n.attributes["filters"] = count;
+      n.attributes["filters"] = int_attribute(filters);
       ++changed;
     }
     return changed;

@@ -43,6 +43,10 @@ std::string fresh_name(const Graph& g, const std::string& base);
 // Adds t as a constant under a fresh name derived from `base`; returns the name.
 std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t);
 
+// Attributes of a rewritten node.
+Attribute ints_attribute(std::vector<int64_t> values);
+Attribute int_attribute(int64_t value);
+
 // A default-domain Conv without a fused epilogue, one group, and unit strides and dilations
 // with explicit (or VALID) padding: what the Conv rewrites (Winograd, EdgeConv) start from.
 bool unit_stride_dense_conv(const Node& n);

@@ -72,10 +72,7 @@ class ConvWinograd : public Pass {
       n.domain = kSofiecDomain;
       n.inputs[1] = u;
       n.attributes.clear();
-      Attribute a;
-      a.kind = Attribute::Kind::Ints;
-      a.ints = pads;
-      n.attributes["pads"] = a;
+      n.attributes["pads"] = ints_attribute(pads);
     }
     return int(convs.size());
   }
