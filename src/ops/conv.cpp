@@ -34,13 +34,7 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, 
   p.workspace_elements = pointwise ? 0 : (p.channels / p.groups) * ksize * osize;
   // 2-D float convolutions run by phases where that pays (conv.hpp's conv2d_by_phases).
   if (!pointwise && p.w.rank() == 2 && v.input_dtype(x_input) == DType::Float) {
-    const rt::ConvGeometry g{2,
-                             {p.w.in[0], p.w.in[1]},
-                             {p.w.out[0], p.w.out[1]},
-                             {kernel[0], kernel[1]},
-                             {p.w.strides[0], p.w.strides[1]},
-                             {p.w.dilations[0], p.w.dilations[1]},
-                             {p.w.pad_begin[0], p.w.pad_begin[1]}};
+    const rt::ConvGeometry g = kernel_geometry(p.w);
     if (rt::conv2d_by_phases_pays(g, p.channels / p.groups))
       p.workspace_elements = rt::implicit_conv_scratch(g, p.channels / p.groups);
   }

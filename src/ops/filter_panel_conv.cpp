@@ -37,8 +37,7 @@ void register_filter_panel_conv_ops(Registry& r) {
   d.infer = [](const NodeView& v) {
     if (v.input_dtype(0) != DType::Float) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
     const PanelConvPlan p = plan_panel_conv(v);
-    const int64_t osize = p.w.out[0] * p.w.out[1];
-    const int64_t scratch = (p.channels * element_count(p.w.kernel) + p.filters) * osize;
+    const int64_t scratch = rt::filter_panel_conv_scratch(kernel_geometry(p.w), p.channels, p.filters);
     return InferResult{{static_value(DType::Float, {p.batch, p.filters, p.w.out[0], p.w.out[1]})},
                        scratch * int64_t(sizeof(float))};
   };

@@ -1,5 +1,7 @@
 #include "ops/window.hpp"
 
+#include "kernels.hpp"
+
 namespace sofiec {
 
 Window compute_window(const NodeView& v, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel,
@@ -57,6 +59,19 @@ std::string list(const std::vector<int64_t>& v) {
   return s + "}";
 }
 }  // namespace
+
+rt::ConvGeometry kernel_geometry(const Window& w) {
+  rt::ConvGeometry g{w.rank(), {}, {}, {}, {}, {}, {}};
+  for (int d = 0; d < w.rank(); ++d) {
+    g.in[d] = w.in[d];
+    g.out[d] = w.out[d];
+    g.kernel[d] = w.kernel[d];
+    g.stride[d] = w.strides[d];
+    g.dilation[d] = w.dilations[d];
+    g.pad_begin[d] = w.pad_begin[d];
+  }
+  return g;
+}
 
 std::string geometry_initializer(const Window& w) {
   return fmt::format("detail::ConvGeometry{{{}, {}, {}, {}, {}, {}, {}}}", w.rank(), list(w.in), list(w.out),

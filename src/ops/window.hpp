@@ -33,4 +33,10 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input = 0, std::size_t w_inp
 // "detail::ConvGeometry{...}" initializer for the kernels of conv.hpp / pool.hpp.
 std::string geometry_initializer(const Window& w);
 
+// The same geometry as a value, for the kernels' scratch sizes at generation time.
+namespace rt {
+struct ConvGeometry;
+}
+rt::ConvGeometry kernel_geometry(const Window& w);
+
 }  // namespace sofiec

@@ -96,7 +96,7 @@ class ConvWinograd : public Pass {
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return plane[a] > plane[b]; });
     std::vector<int> tiles(convs.size(), 2);
     for (std::size_t c : order) {
-      const int64_t bytes = 36 * filter_floats[c] * int64_t(sizeof(float)), extra = (36 - 16) * filter_floats[c] * 4;
+      const int64_t bytes = 36 * filter_floats[c] * int64_t(sizeof(float)), extra = (36 - 16) * filter_floats[c] * int64_t(sizeof(float));
       if (bytes > kMaxLargeTileFilterBytes || double(weights + extra) > budget) continue;
       tiles[c] = 4;
       weights += extra;
