@@ -52,7 +52,7 @@ Tensor transformed_filters(const Tensor& w, int tile) {
 // byte of filters) while each one's filters stay under 3 MiB and the model's weights within a
 // quarter above their size as written. Its filters are 4 times the 3x3 ones (F(2x2): 16/9), and
 // the memory target is half of ONNX Runtime's RSS: resnet18 takes it in layers 1 and 2 (not
-// 3: 2.4 -> 9.4 MB per conv), the UNet, whose weights are a third of its RSS, nowhere.
+// 3: 2.4 -> 9.4 MB per conv), the UNet, whose weights are half of its RSS, nowhere.
 constexpr int64_t kMaxLargeTileFilterBytes = 3 << 20;
 constexpr double kMaxWeightGrowth = 1.25;
 
