@@ -36,14 +36,15 @@ struct WinogradGeometry {
     return std::min(tiles_h(), rows * tiles_w() % 16 == 0 ? rows : least);
   }
   constexpr int64_t block_tiles() const { return block_rows() * tiles_w(); }
-  // Floats of one zero-padded input row: 16 tiles read 16 m columns and the reads of the
-  // column extraction (below) reach 2 m + 4 further.
-  constexpr int64_t row_length() const { return 16 * tile * ((tiles_w() + 15) / 16) + 2 * tile + 4; }
+  // Floats of one row buffer of a block (winograd_conv3x3_tiles): the block's tile rows side
+  // by side, m floats a tile, whole groups of 16 tiles.
+  constexpr int64_t row_length() const { return 16 * tile * ((block_tiles() + 15) / 16) + 16; }
 };
 
-// Scratch of winograd_conv3x3: a block's transformed tiles and products, t padded input rows.
+// Scratch of winograd_conv3x3: a block's transformed tiles and products, 2 t row buffers (the
+// input's, then the output's m).
 constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
-  return g.positions() * (g.channels + g.filters) * g.block_tiles() + g.span() * g.row_length();
+  return g.positions() * (g.channels + g.filters) * g.block_tiles() + 2 * g.span() * g.row_length();
 }
 
 // B^T applied to d[0], d[s], ..., written to r[0], r[rs], ... (vectors or floats).
@@ -80,77 +81,123 @@ inline void winograd_at(const V* m, int s, V* r, int rs) {
   }
 }
 
-// col[j][l] = p[m * l + j] for the t columns j of 16 tiles l (m = 2 or 4).
+// col[j][l] = p[m * l + j] for the m columns j < m of 16 tiles l (m = 2 or 4): 16 m floats.
 template <int M>
 inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
   if constexpr (M == 2) {
     deinterleave(p, col[0], col[1]);
-    deinterleave(p + 2, col[2], col[3]);
   } else {
     // Stride 4 as stride 2 twice: the even and odd columns of 64, then their own halves.
-    for (int base = 0; base < 6; base += 4) {
-      ::sofiec::f32x16 e0, o0, e1, o1;
-      deinterleave(p + base, e0, o0);
-      deinterleave(p + base + 32, e1, o1);
-      col[base] = __builtin_shufflevector(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      col[base + 1] = __builtin_shufflevector(o0, o1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      if (base == 4) break;
-      col[2] = __builtin_shufflevector(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-      col[3] = __builtin_shufflevector(o0, o1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    }
+    ::sofiec::f32x16 e0, o0, e1, o1;
+    deinterleave(p, e0, o0);
+    deinterleave(p + 32, e1, o1);
+    col[0] = __builtin_shufflevector(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    col[1] = __builtin_shufflevector(o0, o1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    col[2] = __builtin_shufflevector(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    col[3] = __builtin_shufflevector(o0, o1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   }
 }
 
-// v[c][k][t] = (B^T d B)_k for tile t of channel c among tile rows th0..th1 (`tiles` of them),
-// d the t x t input patch at (m th - pad_top, m tw - pad_left) with zeros outside the plane. 16
-// tiles of a tile row at a time in the lanes, read from t zero-padded copies of the input rows
-// (rows: t row lengths).
+// Zeros in the lanes l >= n of v.
+inline void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
+  const ::sofiec::i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  v = lane < int32_t(n) ? v : ::sofiec::f32x16{};
+}
+
+// dst[x] = src[x + shift] for 0 <= x < n where 0 <= x + shift < len, else 0 (all 0 when src is
+// null): an input row, zero-padded and shifted, into a row buffer, which has 16 floats of room
+// past n (zeros may be written there). src may be read up to `readable` floats from its start.
+// Whole vectors only: the tile columns are read right after, and a masked store cannot forward
+// to those loads (masked moves here made the transform 1.5 times slower).
+inline void copy_padded_row(float* dst, int64_t n, const float* src, int64_t len, int64_t shift, int64_t readable) {
+  const int64_t lo = src ? std::min(n, std::max<int64_t>(0, -shift)) : n;
+  const int64_t hi = src ? std::max(lo, std::min(n, len - shift)) : n;
+  for (int64_t x = 0; x < lo; ++x) dst[x] = 0.f;
+  int64_t x = lo;
+  for (; x + 16 <= hi; x += 16) std::memcpy(dst + x, src + x + shift, 16 * sizeof(float));
+  int64_t zeroed = x;
+  if (x < hi) {
+    ::sofiec::f32x16 v;
+    if (x + shift + 16 <= readable) {
+      std::memcpy(&v, src + x + shift, sizeof v);
+      keep_first_lanes(v, hi - x);
+    } else {
+      ::sofiec::load_first(src + x + shift, hi - x, v);
+    }
+    std::memcpy(dst + x, &v, sizeof v);
+    zeroed = x + 16;
+  }
+  for (x = std::max(hi, zeroed); x < n; ++x) dst[x] = 0.f;
+}
+
+// v[c][k][t] = (B^T d B)_k for the tiles t of tile rows th0..th1 (`tiles` of them, a tile row
+// after another), d the t x t input patch at (m th - pad_top, m tw - pad_left) with zeros
+// outside the plane. 16 consecutive tiles in the lanes, across tile rows, so that narrow
+// planes fill them too (MNIST's 14x14 has 7 tiles a row). Row buffer a[i] holds the input rows
+// m th + i - pad_top of the block side by side, m tiles_w columns each from -pad_left; b[i]
+// the same from 2 - pad_left. A tile's first m columns are in a[i], its last two in b[i], at
+// m floats a tile in both: the columns of 16 tiles are a stride-m read whatever their rows.
 template <int M>
 inline void winograd_input_transform(const float* x, float* v, const WinogradGeometry& g, int64_t th0, int64_t th1,
                                      float* rows) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
-  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = g.row_length();
+  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = g.row_length(), seg = M * tiles_w;
+  float* a = rows;
+  float* b = rows + T * row_len;
+  for (int i = 0; i < 2 * T; ++i) {  // the lanes past the block's tiles read these: no NaNs
+    float* r = rows + i * row_len;
+    std::fill(r + M * tiles, r + row_len, 0.f);
+  }
   for (int64_t c = 0; c < g.channels; ++c) {
     const float* xc = x + c * g.in_h * g.in_w;
-    for (int64_t th = th0; th < th1; ++th) {
-      for (int i = 0; i < T; ++i) {
-        float* row = rows + i * row_len;
-        std::memset(row, 0, sizeof(float) * std::size_t(row_len));
+    for (int i = 0; i < T; ++i)
+      for (int64_t th = th0; th < th1; ++th) {
         const int64_t r = M * th - g.pad_top + i;
-        if (r >= 0 && r < g.in_h) std::memcpy(row + g.pad_left, xc + r * g.in_w, sizeof(float) * std::size_t(g.in_w));
+        const float* src = r >= 0 && r < g.in_h ? xc + r * g.in_w : nullptr;
+        const int64_t readable = (g.in_h - r) * g.in_w;  // to the end of the plane
+        copy_padded_row(a + i * row_len + (th - th0) * seg, seg, src, g.in_w, -g.pad_left, readable);
+        copy_padded_row(b + i * row_len + (th - th0) * seg, seg, src, g.in_w, 2 - g.pad_left, readable);
       }
-      for (int64_t tw = 0; tw < tiles_w; tw += 16) {
-        f32x16 d[T][T], e[T][T];
-        for (int i = 0; i < T; ++i) winograd_tile_columns<M>(rows + i * row_len + M * tw, d[i]);
-        for (int j = 0; j < T; ++j) winograd_bt<M>(&d[0][j], T, &e[0][j], T);  // on the rows
-        const int64_t count = std::min<int64_t>(16, tiles_w - tw);
-        float* out = v + c * T * T * tiles + (th - th0) * tiles_w + tw;
-        for (int i = 0; i < T; ++i) {
-          f32x16 k[T];
-          winograd_bt<M>(e[i], 1, k, 1);  // on the columns
-          for (int j = 0; j < T; ++j) ::sofiec::store_first(out + (T * i + j) * tiles, count, k[j]);
-        }
+    float* vc = v + c * T * T * tiles;
+    for (int64_t t = 0; t < tiles; t += 16) {
+      f32x16 d[T][T], e[T][T];
+      for (int i = 0; i < T; ++i) {
+        f32x16 last[M];
+        winograd_tile_columns<M>(a + i * row_len + M * t, d[i]);
+        winograd_tile_columns<M>(b + i * row_len + M * t, last);
+        d[i][M] = last[M - 2];
+        d[i][M + 1] = last[M - 1];
+      }
+      for (int j = 0; j < T; ++j) winograd_bt<M>(&d[0][j], T, &e[0][j], T);  // on the rows
+      const int64_t count = std::min<int64_t>(16, tiles - t);
+      for (int i = 0; i < T; ++i) {
+        f32x16 k[T];
+        winograd_bt<M>(e[i], 1, k, 1);  // on the columns
+        if (count == 16)
+          for (int j = 0; j < T; ++j) std::memcpy(vc + (T * i + j) * tiles + t, &k[j], sizeof k[j]);
+        else
+          for (int j = 0; j < T; ++j) ::sofiec::store_first(vc + (T * i + j) * tiles + t, count, k[j]);
       }
     }
   }
 }
 
-// p[0..n) = the lanes of even and odd interleaved (even[0], odd[0], even[1], ...), n <= 32.
-inline void interleave_first(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p, int64_t n) {
+// p[0..32) = the lanes of even and odd interleaved (even[0], odd[0], even[1], ...).
+inline void interleave(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p) {
   const ::sofiec::f32x16 lo =
       __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const ::sofiec::f32x16 hi =
       __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  ::sofiec::store_first(p, std::min<int64_t>(16, n), lo);
-  if (n > 16) ::sofiec::store_first(p + 16, n - 16, hi);
+  std::memcpy(p, &lo, sizeof lo);
+  std::memcpy(p + 16, &hi, sizeof hi);
 }
 
-// p[m * l + j] = y[j][l] for the first n of the 16 m values (m = 2 or 4).
+// p[m * l + j] = y[j][l] for the 16 m values (m = 2 or 4).
 template <int M>
-inline void winograd_store_row(const ::sofiec::f32x16* y, float* p, int64_t n) {
+inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
   if constexpr (M == 2) {
-    interleave_first(y[0], y[1], p, n);
+    interleave(y[0], y[1], p);
   } else {
     // Interleave 0 with 2 and 1 with 3, then those two.
     const ::sofiec::f32x16 a_lo =
@@ -161,53 +208,71 @@ inline void winograd_store_row(const ::sofiec::f32x16* y, float* p, int64_t n) {
         __builtin_shufflevector(y[1], y[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const ::sofiec::f32x16 b_hi =
         __builtin_shufflevector(y[1], y[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    interleave_first(a_lo, b_lo, p, std::min<int64_t>(32, n));
-    if (n > 32) interleave_first(a_hi, b_hi, p + 32, n - 32);
+    interleave(a_lo, b_lo, p);
+    interleave(a_hi, b_hi, p + 32);
   }
 }
 
 // y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1, m[f][k][t] their t^2
-// products. 16 tiles of a tile row at a time in the lanes, their m x m outputs interleaved back
-// into m output rows, with the bias and the epilogue applied in the lanes when it has a lane
-// form (else in a pass over the block's rows).
+// products. 16 consecutive tiles at a time in the lanes, their m x m outputs interleaved into m
+// row buffers (the block's output rows side by side, as the input's), then copied out row by
+// row; the bias and the epilogue are applied in the lanes when it has a lane form (else in a
+// pass over the block's rows).
 template <int M, class E>
 inline void winograd_output_transform(const float* m, const float* bias, float* y, const WinogradGeometry& g,
-                                      int64_t th0, int64_t th1, const E& epilogue) {
+                                      int64_t th0, int64_t th1, float* rows, const E& epilogue) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
   constexpr bool in_lanes = has_lanes<E>::value;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
   const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, osize = g.out_h * g.out_w;
+  const int64_t row_len = g.row_length(), seg = M * tiles_w;
   const int64_t r0 = M * th0, r1 = std::min(M * th1, g.out_h);
   for (int64_t f = 0; f < g.filters; ++f) {
     float* yf = y + f * osize;
     const float* mf = m + f * T * T * tiles;
     const float b = bias ? bias[f] : 0.f;
     const f32x16 bv = f32x16{} + b;
-    for (int64_t th = th0; th < th1; ++th)
-      for (int64_t tw = 0; tw < tiles_w; tw += 16) {
-        const int64_t count = std::min<int64_t>(16, tiles_w - tw), t = (th - th0) * tiles_w + tw;
-        f32x16 s[T][M], out[M][M];
-        for (int i = 0; i < T; ++i) {
-          f32x16 a[T];
+    for (int64_t t = 0; t < tiles; t += 16) {
+      const int64_t count = std::min<int64_t>(16, tiles - t);
+      f32x16 s[T][M], out[M][M];
+      for (int i = 0; i < T; ++i) {
+        f32x16 a[T];
+        if (count == 16)
+          for (int j = 0; j < T; ++j) std::memcpy(&a[j], mf + (T * i + j) * tiles + t, sizeof a[j]);
+        else
           for (int j = 0; j < T; ++j) ::sofiec::load_first(mf + (T * i + j) * tiles + t, count, a[j]);
-          winograd_at<M>(a, 1, s[i], 1);  // on the columns
+        winograd_at<M>(a, 1, s[i], 1);  // on the columns
+      }
+      for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
+      if constexpr (in_lanes)
+        if (add)
+          for (int i = 0; i < M; ++i)
+            for (int j = 0; j < M; ++j) {
+              out[i][j] += bv;
+              epilogue.lanes(out[i][j]);
+            }
+      for (int i = 0; i < M; ++i) winograd_store_row<M>(out[i], rows + i * row_len + M * t);
+    }
+    for (int64_t th = th0; th < th1; ++th)
+      for (int i = 0; i < M && M * th + i < g.out_h; ++i) {
+        // The row buffers have room to read whole vectors; the output row does to write
+        // them when the next row, written after it, follows.
+        const int64_t r = M * th + i;
+        const float* src = rows + i * row_len + (th - th0) * seg;
+        float* dst = yf + r * g.out_w;
+        int64_t x = 0;
+        for (; x + 16 <= g.out_w; x += 16) std::memcpy(dst + x, src + x, 16 * sizeof(float));
+        if (x < g.out_w) {
+          ::sofiec::f32x16 v;
+          std::memcpy(&v, src + x, sizeof v);
+          if (r + 1 < g.out_h) std::memcpy(dst + x, &v, sizeof v);
+          else ::sofiec::store_first(dst + x, g.out_w - x, v);
         }
-        for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
-        if constexpr (in_lanes)
-          if (add)
-            for (int i = 0; i < M; ++i)
-              for (int j = 0; j < M; ++j) {
-                out[i][j] += bv;
-                epilogue.lanes(out[i][j]);
-              }
-        const int64_t col = M * tw, n = std::min(M * count, g.out_w - col);
-        for (int i = 0; i < M && M * th + i < g.out_h; ++i)
-          winograd_store_row<M>(out[i], yf + (M * th + i) * g.out_w + col, n);
       }
     if (!in_lanes && add) {
-      float* rows = yf + r0 * g.out_w;
-      map_binary_scalar_b(rows, &b, rows, (r1 - r0) * g.out_w, then(op_add{}, epilogue));
+      float* out_rows = yf + r0 * g.out_w;
+      map_binary_scalar_b(out_rows, &b, out_rows, (r1 - r0) * g.out_w, then(op_add{}, epilogue));
     }
   }
 }
@@ -226,7 +291,7 @@ inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* 
       for (int64_t k = 0; k < positions; ++k)
         gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
                       v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
-      winograd_output_transform<M>(m, bias, y + n * g.filters * g.out_h * g.out_w, g, th0, th1, epilogue);
+      winograd_output_transform<M>(m, bias, y + n * g.filters * g.out_h * g.out_w, g, th0, th1, rows, epilogue);
     }
 }
 
