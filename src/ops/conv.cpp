@@ -32,10 +32,13 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, 
     pointwise = pointwise && kernel[d] == 1 && p.w.strides[d] == 1 && p.w.pad_begin[d] == 0 && p.w.in[d] == p.w.out[d];
   }
   p.workspace_elements = pointwise ? 0 : (p.channels / p.groups) * ksize * osize;
-  // 2-D float convolutions run by phases where that pays (conv.hpp's conv2d_by_phases).
+  // 2-D float convolutions run directly or by phases where that pays (conv.hpp's conv2d_direct,
+  // conv2d_by_phases).
   if (!pointwise && p.w.rank() == 2 && v.input_dtype(x_input) == DType::Float) {
     const rt::ConvGeometry g = kernel_geometry(p.w);
-    if (rt::conv2d_by_phases_pays(g, p.channels / p.groups))
+    if (rt::conv2d_direct_pays(g, p.channels / p.groups))
+      p.workspace_elements = rt::direct_conv_scratch(g, p.channels / p.groups);
+    else if (rt::conv2d_by_phases_pays(g, p.channels / p.groups))
       p.workspace_elements = rt::implicit_conv_scratch(g, p.channels / p.groups);
   }
   return p;

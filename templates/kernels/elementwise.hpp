@@ -4,6 +4,38 @@
 #include "functors.hpp"
 #include "prelude.hpp"
 
+// Zeros in the lanes l >= n of v.
+inline void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
+  const ::sofiec::i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  v = lane < int32_t(n) ? v : ::sofiec::f32x16{};
+}
+
+// dst[x] = src[x + shift] for 0 <= x < n where 0 <= x + shift < len, else 0 (all 0 when src is
+// null): an input row, zero-padded and shifted, into a row buffer, which has 16 floats of room
+// past n (zeros may be written there). src may be read up to `readable` floats from its start.
+// Whole vectors only: the buffer is read right after, and a masked store cannot forward to
+// those loads (masked moves made Winograd's input transform 1.5 times slower).
+inline void copy_padded_row(float* dst, int64_t n, const float* src, int64_t len, int64_t shift, int64_t readable) {
+  const int64_t lo = src ? std::min(n, std::max<int64_t>(0, -shift)) : n;
+  const int64_t hi = src ? std::max(lo, std::min(n, len - shift)) : n;
+  for (int64_t x = 0; x < lo; ++x) dst[x] = 0.f;
+  int64_t x = lo;
+  for (; x + 16 <= hi; x += 16) std::memcpy(dst + x, src + x + shift, 16 * sizeof(float));
+  int64_t zeroed = x;
+  if (x < hi) {
+    ::sofiec::f32x16 v;
+    if (x + shift + 16 <= readable) {
+      std::memcpy(&v, src + x + shift, sizeof v);
+      keep_first_lanes(v, hi - x);
+    } else {
+      ::sofiec::load_first(src + x + shift, hi - x, v);
+    }
+    std::memcpy(dst + x, &v, sizeof v);
+    zeroed = x + 16;
+  }
+  for (x = std::max(hi, zeroed); x < n; ++x) dst[x] = 0.f;
+}
+
 // f over n floats, 16 lanes at a time; the tail runs through the same lanes (zero-padded).
 template <class F>
 inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {

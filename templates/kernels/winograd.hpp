@@ -39,12 +39,17 @@ struct WinogradGeometry {
   // Floats of one row buffer of a block (winograd_conv3x3_tiles): the block's tile rows side
   // by side, m floats a tile, whole groups of 16 tiles.
   constexpr int64_t row_length() const { return 16 * tile * ((block_tiles() + 15) / 16) + 16; }
+  // The zero-padded input rows of a block (the rows its tiles read), whole vectors wide with
+  // room to read 2 floats further.
+  constexpr int64_t plane_pitch() const { return 16 * ((tile * tiles_w() + 15) / 16) + 16; }
+  constexpr int64_t plane_rows() const { return tile * block_rows() + 2; }
 };
 
 // Scratch of winograd_conv3x3: a block's transformed tiles and products, 2 t row buffers (the
-// input's, then the output's m).
+// input's, then the output's m) and the block's padded input rows.
 constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
-  return g.positions() * (g.channels + g.filters) * g.block_tiles() + 2 * g.span() * g.row_length();
+  return g.positions() * (g.channels + g.filters) * g.block_tiles() + 2 * g.span() * g.row_length() +
+         g.plane_rows() * g.plane_pitch() + 16;
 }
 
 // B^T applied to d[0], d[s], ..., written to r[0], r[rs], ... (vectors or floats).
@@ -98,66 +103,45 @@ inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
   }
 }
 
-// Zeros in the lanes l >= n of v.
-inline void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
-  const ::sofiec::i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  v = lane < int32_t(n) ? v : ::sofiec::f32x16{};
-}
-
-// dst[x] = src[x + shift] for 0 <= x < n where 0 <= x + shift < len, else 0 (all 0 when src is
-// null): an input row, zero-padded and shifted, into a row buffer, which has 16 floats of room
-// past n (zeros may be written there). src may be read up to `readable` floats from its start.
-// Whole vectors only: the tile columns are read right after, and a masked store cannot forward
-// to those loads (masked moves here made the transform 1.5 times slower).
-inline void copy_padded_row(float* dst, int64_t n, const float* src, int64_t len, int64_t shift, int64_t readable) {
-  const int64_t lo = src ? std::min(n, std::max<int64_t>(0, -shift)) : n;
-  const int64_t hi = src ? std::max(lo, std::min(n, len - shift)) : n;
-  for (int64_t x = 0; x < lo; ++x) dst[x] = 0.f;
-  int64_t x = lo;
-  for (; x + 16 <= hi; x += 16) std::memcpy(dst + x, src + x + shift, 16 * sizeof(float));
-  int64_t zeroed = x;
-  if (x < hi) {
-    ::sofiec::f32x16 v;
-    if (x + shift + 16 <= readable) {
-      std::memcpy(&v, src + x + shift, sizeof v);
-      keep_first_lanes(v, hi - x);
-    } else {
-      ::sofiec::load_first(src + x + shift, hi - x, v);
-    }
-    std::memcpy(dst + x, &v, sizeof v);
-    zeroed = x + 16;
-  }
-  for (x = std::max(hi, zeroed); x < n; ++x) dst[x] = 0.f;
-}
-
 // v[c][k][t] = (B^T d B)_k for the tiles t of tile rows th0..th1 (`tiles` of them, a tile row
 // after another), d the t x t input patch at (m th - pad_top, m tw - pad_left) with zeros
 // outside the plane. 16 consecutive tiles in the lanes, across tile rows, so that narrow
-// planes fill them too (MNIST's 14x14 has 7 tiles a row). Row buffer a[i] holds the input rows
-// m th + i - pad_top of the block side by side, m tiles_w columns each from -pad_left; b[i]
-// the same from 2 - pad_left. A tile's first m columns are in a[i], its last two in b[i], at
-// m floats a tile in both: the columns of 16 tiles are a stride-m read whatever their rows.
+// planes fill them too (MNIST's 14x14 has 4 tiles a row in F(4x4)). The block's input rows are
+// first zero-padded into `plane` (one pass of bounds checks); row buffer a[i] then holds its rows
+// m th + i side by side, m tiles_w columns each, and b[i] the same from column 2. A tile's first
+// m columns are in a[i], its last two in b[i], at m floats a tile in both: the columns of 16
+// tiles are a stride-m read whatever their rows.
 template <int M>
 inline void winograd_input_transform(const float* x, float* v, const WinogradGeometry& g, int64_t th0, int64_t th1,
                                      float* rows) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
   const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = g.row_length(), seg = M * tiles_w;
+  const int64_t pitch = g.plane_pitch(), plane_rows = M * (th1 - th0) + 2, vectors = (seg + 15) / 16;
   float* a = rows;
   float* b = rows + T * row_len;
+  float* plane = rows + 2 * T * row_len;
   for (int i = 0; i < 2 * T; ++i) {  // the lanes past the block's tiles read these: no NaNs
     float* r = rows + i * row_len;
     std::fill(r + M * tiles, r + row_len, 0.f);
   }
   for (int64_t c = 0; c < g.channels; ++c) {
     const float* xc = x + c * g.in_h * g.in_w;
+    for (int64_t pr = 0; pr < plane_rows; ++pr) {
+      const int64_t r = M * th0 - g.pad_top + pr;
+      const float* src = r >= 0 && r < g.in_h ? xc + r * g.in_w : nullptr;
+      copy_padded_row(plane + pr * pitch, pitch, src, g.in_w, -g.pad_left, (g.in_h - r) * g.in_w);
+    }
     for (int i = 0; i < T; ++i)
-      for (int64_t th = th0; th < th1; ++th) {
-        const int64_t r = M * th - g.pad_top + i;
-        const float* src = r >= 0 && r < g.in_h ? xc + r * g.in_w : nullptr;
-        const int64_t readable = (g.in_h - r) * g.in_w;  // to the end of the plane
-        copy_padded_row(a + i * row_len + (th - th0) * seg, seg, src, g.in_w, -g.pad_left, readable);
-        copy_padded_row(b + i * row_len + (th - th0) * seg, seg, src, g.in_w, 2 - g.pad_left, readable);
+      for (int64_t th = 0; th < th1 - th0; ++th) {
+        // Whole vectors: the ends spill into the next segment, written after, or the slack.
+        const float* pr = plane + (M * th + i) * pitch;
+        float* as = a + i * row_len + th * seg;
+        float* bs = b + i * row_len + th * seg;
+        for (int64_t q = 0; q < vectors; ++q) {
+          std::memcpy(as + 16 * q, pr + 16 * q, 16 * sizeof(float));
+          std::memcpy(bs + 16 * q, pr + 2 + 16 * q, 16 * sizeof(float));
+        }
       }
     float* vc = v + c * T * T * tiles;
     for (int64_t t = 0; t < tiles; t += 16) {

@@ -410,6 +410,47 @@ TEST(Kernels, ConvByPhasesMatchesTheWindowWalk) {
   }
 }
 
+// The direct convolution (few taps, unit strides) against the window walk summed in double,
+// through conv_nd with a bias and a Relu: one channel 3x3 with padding on every side, outputs
+// narrower than 32 and wider (a tail of 7), dilation and padding on some sides only, 4 + 2 + 1
+// filters, depthwise groups, and a valid (unpadded) 5x5.
+TEST(Kernels, DirectConvMatchesTheWindowWalk) {
+  struct Case {
+    int64_t channels, groups, filters, h, w, kh, kw, dh, dw, pt, pl, oh, ow;
+  };
+  for (const Case& c : std::vector<Case>{{1, 1, 16, 28, 28, 3, 3, 1, 1, 1, 1, 28, 28},
+                                         {2, 1, 7, 9, 39, 3, 3, 2, 1, 2, 0, 9, 38},
+                                         {6, 6, 6, 11, 20, 3, 3, 1, 1, 1, 1, 11, 20},
+                                         {1, 1, 5, 12, 70, 5, 5, 1, 1, 0, 0, 8, 66}}) {
+    const rt::ConvGeometry g{2, {c.h, c.w}, {c.oh, c.ow}, {c.kh, c.kw}, {1, 1}, {c.dh, c.dw}, {c.pt, c.pl}};
+    const int64_t cg = c.channels / c.groups, mg = c.filters / c.groups, taps = cg * c.kh * c.kw;
+    const int64_t osize = c.oh * c.ow, isize = c.h * c.w;
+    ASSERT_TRUE(rt::conv2d_direct_pays(g, cg));
+    std::vector<float> x(static_cast<std::size_t>(2 * c.channels * isize)), w(static_cast<std::size_t>(c.filters * taps));
+    std::vector<float> bias(static_cast<std::size_t>(c.filters));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 37 % 23) - 11) / 8.f;
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = float(int(i * 53 % 29) - 14) / 16.f;
+    for (std::size_t i = 0; i < bias.size(); ++i) bias[i] = float(int(i * 7 % 5) - 2) / 4.f;
+    std::vector<float> y(static_cast<std::size_t>(2 * c.filters * osize), -7.f);
+    std::vector<float> scratch(static_cast<std::size_t>(rt::direct_conv_scratch(g, cg)));
+    rt::conv_nd(x.data(), w.data(), bias.data(), y.data(), scratch.data(), 2, c.channels, c.filters, c.groups, g,
+                rt::functor_chain<rt::op_relu>());
+    std::vector<double> want(y.size(), 0.0);
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t grp = 0; grp < c.groups; ++grp)
+        rt::for_each_window_tap(cg, g, [&](int64_t ch, int64_t row, int64_t o, int64_t index) {
+          if (index < 0) return;
+          for (int64_t f = grp * mg; f < (grp + 1) * mg; ++f)
+            want[std::size_t((n * c.filters + f) * osize + o)] +=
+                double(w[std::size_t(f * taps + row)]) * x[std::size_t((n * c.channels + grp * cg + ch) * isize + index)];
+        });
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      const double expected = std::max(0.0, want[i] + bias[i / std::size_t(osize) % std::size_t(c.filters)]);
+      ASSERT_NEAR(y[i], expected, 1e-5 * (1 + std::abs(expected))) << "case " << c.h << "x" << c.w << " at " << i;
+    }
+  }
+}
+
 // The 16-lane rows (stride 1 and 2, left padding, blocks and tails) against the scalar
 // windows of the double instantiation.
 TEST(Kernels, MaxPoolLanesMatchTheScalarWindows) {
