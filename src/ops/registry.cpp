@@ -105,6 +105,7 @@ const Registry& Registry::instance() {
     register_winograd_ops(r);
     register_edge_conv_ops(r);
     register_filter_panel_conv_ops(r);
+    register_conv_max_pool_ops(r);
     return r;
   }();
   return registry;

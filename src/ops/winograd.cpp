@@ -1,7 +1,8 @@
 // WinogradConv (the compiler's domain, made by the ConvWinograd pass): a 3x3 stride-1
 // convolution whose filters were transformed at generation time, U = G g G^T stored
 // [16 or 36, filters, channels] (F(2x2) or F(4x4)); inputs X [N, C, H, W], U, optional bias
-// [filters]; attribute pads (top, left, bottom, right) as Conv's.
+// [filters]; attribute pads (top, left, bottom, right) as Conv's, and max_pool (1: a fused 2x2
+// stride-2 MaxPool after the epilogue, made by ConvMaxPoolFusion; the output is then pooled).
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/registry.hpp"
@@ -22,7 +23,7 @@ WinogradPlan plan_winograd(const NodeView& v) {
   if (pads.size() != 4) v.fail("pads must have 4 values");
   const WinogradPlan p{x[0],
                        {x[1], u[1], x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2, pads[0], pads[1],
-                        u[0] == 36 ? 4 : 2}};
+                        u[0] == 36 ? 4 : 2, v.node().attr_int("max_pool", 0) != 0}};
   if (p.g.out_h < 1 || p.g.out_w < 1) v.fail("the 3x3 window does not fit the padded input");
   if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.g.filters}) v.fail("bias must have shape [{}]", p.g.filters);
   return p;
@@ -37,15 +38,16 @@ void register_winograd_ops(Registry& r) {
   d.infer = [](const NodeView& v) {
     if (v.input_dtype(0) != DType::Float) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
     const WinogradPlan p = plan_winograd(v);
-    return InferResult{{static_value(DType::Float, {p.batch, p.g.filters, p.g.out_h, p.g.out_w})},
+    const int64_t shrink = p.g.max_pool ? 2 : 1;
+    return InferResult{{static_value(DType::Float, {p.batch, p.g.filters, p.g.out_h / shrink, p.g.out_w / shrink})},
                        rt::winograd_scratch_floats(p.g) * int64_t(sizeof(float))};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("winograd");
     const WinogradPlan p = plan_winograd(e);
     const rt::WinogradGeometry& g = p.g;
-    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}, {}}};", g.channels,
-           g.filters, g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left, g.tile);
+    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};", g.channels,
+           g.filters, g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left, g.tile, g.max_pool);
     const std::string epilogue = e.epilogue();
     e.line("detail::winograd_conv3x3({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, geometry{});", e.in(0), e.in(1),
            e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, epilogue.empty() ? "" : ", " + epilogue);

@@ -80,6 +80,7 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_conv_winograd());
   passes.push_back(make_conv_filter_panels());
   passes.push_back(make_epilogue_fusion());
+  passes.push_back(make_conv_max_pool_fusion());
   passes.push_back(make_dead_node_elimination());
   return passes;
 }

@@ -278,63 +278,87 @@ constexpr int64_t direct_conv_scratch(const ConvGeometry& g, int64_t group_chann
   return group_channels * direct_conv_rows(g) * direct_conv_pitch(g) + 16;
 }
 
-// FB filters (w: their [FB][taps] weights, y: their planes) over the padded planes.
-template <int FB, class E>
-inline void direct_conv_filters(const float* planes, const float* w, const float* bias, float* y, int64_t channels,
-                                const ConvGeometry& g, const E& epilogue) {
+// acc[f] += the taps of output row oy, columns x0..x0+32, for FB filters (w: their [FB][taps]
+// weights) over the padded planes.
+template <int FB>
+inline void direct_conv_sums(const float* planes, const float* w, int64_t channels, const ConvGeometry& g, int64_t oy,
+                             int64_t x0, ::sofiec::f32x16 (&acc)[FB][2]) {
   using ::sofiec::f32x16;
   const int64_t kh = g.kernel[0], kw = g.kernel[1], taps = channels * kh * kw, pitch = direct_conv_pitch(g);
-  const int64_t plane = direct_conv_rows(g) * pitch, out_h = g.out[0], out_w = g.out[1], osize = out_h * out_w;
-  for (int64_t oy = 0; oy < out_h; ++oy)
-    for (int64_t x0 = 0; x0 < out_w; x0 += 32) {
-      f32x16 acc[FB][2] = {};
-      for (int64_t c = 0; c < channels; ++c)
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          const float* row = planes + c * plane + (oy + ky * g.dilation[0]) * pitch + x0;
-          const float* wk = w + (c * kh + ky) * kw;
-          for (int64_t kx = 0; kx < kw; ++kx) {
-            f32x16 lo, hi;
-            std::memcpy(&lo, row + kx * g.dilation[1], sizeof lo);
-            std::memcpy(&hi, row + kx * g.dilation[1] + 16, sizeof hi);
+  const int64_t plane = direct_conv_rows(g) * pitch;
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      const float* row = planes + c * plane + (oy + ky * g.dilation[0]) * pitch + x0;
+      const float* wk = w + (c * kh + ky) * kw;
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        f32x16 lo, hi;
+        std::memcpy(&lo, row + kx * g.dilation[1], sizeof lo);
+        std::memcpy(&hi, row + kx * g.dilation[1] + 16, sizeof hi);
 #if defined(__GNUC__) && defined(__AVX512F__)
-            // In registers: GCC otherwise reloads them for every filter, each load split over two
-            // cache lines (MNIST's first layer: 5.1 -> 3.5 us).
-            asm("" : "+v"(lo), "+v"(hi));
+        // In registers: GCC otherwise reloads them for every filter, each load split over two
+        // cache lines (MNIST's first layer: 5.1 -> 3.5 us).
+        asm("" : "+v"(lo), "+v"(hi));
 #endif
 #pragma GCC unroll 4
-            for (int f = 0; f < FB; ++f) {
-              const f32x16 wf = wk[f * taps + kx] - f32x16{};
-              acc[f][0] += wf * lo;
-              acc[f][1] += wf * hi;
-            }
-          }
-        }
-      const int64_t n = std::min<int64_t>(32, out_w - x0);
-#pragma GCC unroll 4
-      for (int f = 0; f < FB; ++f) {
-        float* out = y + f * osize + oy * out_w + x0;
-        if constexpr (has_lanes<E>::value) {
-          const f32x16 b = f32x16{} + (bias ? bias[f] : 0.f);
-          for (int h = 0; h < 2; ++h) {
-            acc[f][h] += b;
-            epilogue.lanes(acc[f][h]);
-          }
-        }
-        if (n == 32) {
-          std::memcpy(out, &acc[f][0], sizeof acc[f][0]);
-          std::memcpy(out + 16, &acc[f][1], sizeof acc[f][1]);
-        } else {
-          ::sofiec::store_first(out, std::min<int64_t>(16, n), acc[f][0]);
-          if (n > 16) ::sofiec::store_first(out + 16, n - 16, acc[f][1]);
+        for (int f = 0; f < FB; ++f) {
+          const f32x16 wf = wk[f * taps + kx] - f32x16{};
+          acc[f][0] += wf * lo;
+          acc[f][1] += wf * hi;
         }
       }
     }
-  if constexpr (!has_lanes<E>::value) add_channel_bias(y, bias, FB, osize, epilogue);
+}
+
+// FB filters (w: their weights, y: their output planes) over the padded planes, with the bias
+// and the epilogue; with POOL, a 2x2 stride-2 max pool of the result (floor: an odd last row
+// or column is dropped), two output rows at a time.
+template <int FB, bool POOL, class E>
+inline void direct_conv_filters(const float* planes, const float* w, const float* bias, float* y, int64_t channels,
+                                const ConvGeometry& g, const E& epilogue) {
+  using ::sofiec::f32x16;
+  const int64_t out_w = g.out[1], rows = POOL ? g.out[0] / 2 : g.out[0], cols = POOL ? out_w / 2 : out_w;
+  const int64_t ysize = rows * cols;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t x0 = 0; x0 < out_w; x0 += 32) {
+      f32x16 acc[FB][2] = {};
+      direct_conv_sums<FB>(planes, w, channels, g, POOL ? 2 * r : r, x0, acc);
+#pragma GCC unroll 4
+      for (int f = 0; f < FB; ++f)
+        for (int h = 0; h < 2; ++h) add_bias_then(acc[f][h], bias ? bias[f] : 0.f, epilogue);
+      if constexpr (POOL) {
+        f32x16 below[FB][2] = {};
+        direct_conv_sums<FB>(planes, w, channels, g, 2 * r + 1, x0, below);
+        const int64_t n = std::min<int64_t>(16, cols - x0 / 2);
+#pragma GCC unroll 4
+        for (int f = 0; f < FB; ++f) {
+          for (int h = 0; h < 2; ++h) {
+            add_bias_then(below[f][h], bias ? bias[f] : 0.f, epilogue);
+            max_nan_lanes(acc[f][h], below[f][h]);
+          }
+          f32x16 pooled;
+          max_of_pairs(acc[f][0], acc[f][1], pooled);
+          if (n > 0) ::sofiec::store_first(y + f * ysize + r * cols + x0 / 2, n, pooled);
+        }
+      } else {
+        const int64_t n = std::min<int64_t>(32, out_w - x0);
+#pragma GCC unroll 4
+        for (int f = 0; f < FB; ++f) {
+          float* out = y + f * ysize + r * cols + x0;
+          if (n == 32) {
+            std::memcpy(out, &acc[f][0], sizeof acc[f][0]);
+            std::memcpy(out + 16, &acc[f][1], sizeof acc[f][1]);
+          } else {
+            ::sofiec::store_first(out, std::min<int64_t>(16, n), acc[f][0]);
+            if (n > 16) ::sofiec::store_first(out + 16, n - 16, acc[f][1]);
+          }
+        }
+      }
+    }
 }
 
 // One group: its planes padded into scratch (direct_conv_scratch), then 4, 2 or 1 filters at a
-// time.
-template <class E>
+// time (POOL: y holds the pooled planes).
+template <bool POOL = false, class E>
 inline void conv2d_direct(const float* x, const float* w, const float* bias, float* y, float* scratch, int64_t channels,
                           int64_t filters, const ConvGeometry& g, const E& epilogue) {
   const int64_t pitch = direct_conv_pitch(g), rows = direct_conv_rows(g), in_h = g.in[0], in_w = g.in[1];
@@ -344,20 +368,35 @@ inline void conv2d_direct(const float* x, const float* w, const float* bias, flo
       const float* src = iy >= 0 && iy < in_h ? x + (c * in_h + iy) * in_w : nullptr;
       copy_padded_row(scratch + (c * rows + r) * pitch, pitch, src, in_w, -g.pad_begin[1], (in_h - iy) * in_w);
     }
-  const int64_t taps = channels * g.kernel_size(), osize = g.out_size();
+  const int64_t taps = channels * g.kernel_size();
+  const int64_t ysize = POOL ? (g.out[0] / 2) * (g.out[1] / 2) : g.out_size();
   for (int64_t f = 0; f < filters;) {
     const float* b = bias ? bias + f : nullptr;
     if (filters - f >= 4) {
-      direct_conv_filters<4>(scratch, w + f * taps, b, y + f * osize, channels, g, epilogue);
+      direct_conv_filters<4, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
       f += 4;
     } else if (filters - f >= 2) {
-      direct_conv_filters<2>(scratch, w + f * taps, b, y + f * osize, channels, g, epilogue);
+      direct_conv_filters<2, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
       f += 2;
     } else {
-      direct_conv_filters<1>(scratch, w + f * taps, b, y + f * osize, channels, g, epilogue);
+      direct_conv_filters<1, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
       f += 1;
     }
   }
+}
+
+// ConvMaxPool: y[N, M, out_h / 2, out_w / 2] = MaxPool 2x2 / 2 of epilogue(conv(x) + bias) for
+// the direct convolutions (conv2d_direct_pays), without writing the convolution's output.
+template <class E = functor_chain<>>
+inline void conv2d_direct_max_pool(const float* x, const float* w, const float* bias, float* y, float* scratch,
+                                   int64_t batch, int64_t channels, int64_t filters, int64_t groups, const ConvGeometry& g,
+                                   E epilogue = E()) {
+  const int64_t cg = channels / groups, mg = filters / groups, taps = cg * g.kernel_size();
+  const int64_t ysize = (g.out[0] / 2) * (g.out[1] / 2);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t grp = 0; grp < groups; ++grp)
+      conv2d_direct<true>(x + (n * channels + grp * cg) * g.in_size(), w + grp * mg * taps, bias ? bias + grp * mg : nullptr,
+                          y + (n * filters + grp * mg) * ysize, scratch, cg, mg, g, epilogue);
 }
 
 // One group of a convolution by phases where that pays (scratch: implicit_conv_scratch);

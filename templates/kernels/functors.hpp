@@ -93,6 +93,27 @@ template <class F, class... R> struct functor_chain<F, R...> {
 inline functor_chain<> chain() { return {}; }
 template <class F, class... R> functor_chain<F, R...> chain(F f, R... r) { return {f, chain(r...)}; }
 
+// v = epilogue(v + b): in the lanes, or lane by lane when the epilogue has no lane form.
+template <class E>
+inline void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
+  if constexpr (has_lanes<E>::value) {
+    v += b;
+    epilogue.lanes(v);
+  } else {
+    for (int l = 0; l < 16; ++l) v[l] = epilogue(v[l] + b);
+  }
+}
+
+// a = the larger of a and b in each lane, NaN where either is (MaxPool's rule).
+inline void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) { a = (b > a || b != b) ? b : a; }
+
+// out[j] = the larger of p[2j] and p[2j + 1] for the 32 values p = (lo, hi): a row's 2-wide
+// max pool.
+inline void max_of_pairs(const ::sofiec::f32x16& lo, const ::sofiec::f32x16& hi, ::sofiec::f32x16& out) {
+  out = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  max_nan_lanes(out, __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+}
+
 // f followed by the unary epilogue e (an Add whose Relu was fused into it).
 template <class F, class E> struct with_epilogue {
   F f;

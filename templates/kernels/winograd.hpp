@@ -19,6 +19,7 @@
 struct WinogradGeometry {
   int64_t channels, filters, in_h, in_w, out_h, out_w, pad_top, pad_left;
   int64_t tile = 2;  // m: outputs per tile side, 2 or 4
+  bool max_pool = false;  // a fused 2x2 stride-2 MaxPool: y holds the pooled planes
   constexpr int64_t span() const { return tile + 2; }
   constexpr int64_t positions() const { return span() * span(); }
   constexpr int64_t tiles_h() const { return (out_h + tile - 1) / tile; }
@@ -177,10 +178,12 @@ inline void interleave(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd
   std::memcpy(p + 16, &hi, sizeof hi);
 }
 
-// p[m * l + j] = y[j][l] for the 16 m values (m = 2 or 4).
+// p[m * l + j] = y[j][l] for the 16 m values (m = 1, 2 or 4).
 template <int M>
 inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
-  if constexpr (M == 2) {
+  if constexpr (M == 1) {
+    std::memcpy(p, y, sizeof *y);
+  } else if constexpr (M == 2) {
     interleave(y[0], y[1], p);
   } else {
     // Interleave 0 with 2 and 1 with 3, then those two.
@@ -198,25 +201,22 @@ inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
 }
 
 // y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1, m[f][k][t] their t^2
-// products. 16 consecutive tiles at a time in the lanes, their m x m outputs interleaved into m
-// row buffers (the block's output rows side by side, as the input's), then copied out row by
-// row; the bias and the epilogue are applied in the lanes when it has a lane form (else in a
-// pass over the block's rows).
-template <int M, class E>
+// products; with POOL, its 2x2 stride-2 max pool (floor), s = m / 2 values a tile side instead of
+// m. 16 consecutive tiles at a time in the lanes, their s x s values interleaved into s row
+// buffers (the block's rows side by side, as the input's), then copied out row by row.
+template <int M, bool POOL, class E>
 inline void winograd_output_transform(const float* m, const float* bias, float* y, const WinogradGeometry& g,
                                       int64_t th0, int64_t th1, float* rows, const E& epilogue) {
   using ::sofiec::f32x16;
-  constexpr int T = M + 2;
-  constexpr bool in_lanes = has_lanes<E>::value;
+  constexpr int T = M + 2, S = POOL ? M / 2 : M;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
-  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, osize = g.out_h * g.out_w;
-  const int64_t row_len = g.row_length(), seg = M * tiles_w;
-  const int64_t r0 = M * th0, r1 = std::min(M * th1, g.out_h);
+  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w;
+  const int64_t yh = POOL ? g.out_h / 2 : g.out_h, yw = POOL ? g.out_w / 2 : g.out_w, ysize = yh * yw;
+  const int64_t row_len = g.row_length(), seg = S * tiles_w;
   for (int64_t f = 0; f < g.filters; ++f) {
-    float* yf = y + f * osize;
+    float* yf = y + f * ysize;
     const float* mf = m + f * T * T * tiles;
     const float b = bias ? bias[f] : 0.f;
-    const f32x16 bv = f32x16{} + b;
     for (int64_t t = 0; t < tiles; t += 16) {
       const int64_t count = std::min<int64_t>(16, tiles - t);
       f32x16 s[T][M], out[M][M];
@@ -229,42 +229,47 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
         winograd_at<M>(a, 1, s[i], 1);  // on the columns
       }
       for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
-      if constexpr (in_lanes)
-        if (add)
-          for (int i = 0; i < M; ++i)
-            for (int j = 0; j < M; ++j) {
-              out[i][j] += bv;
-              epilogue.lanes(out[i][j]);
-            }
-      for (int i = 0; i < M; ++i) winograd_store_row<M>(out[i], rows + i * row_len + M * t);
+      if (add)
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < M; ++j) add_bias_then(out[i][j], b, epilogue);
+      if constexpr (POOL) {
+        f32x16 pooled[S][S];
+        for (int i = 0; i < S; ++i)
+          for (int j = 0; j < S; ++j) {
+            pooled[i][j] = out[2 * i][2 * j];
+            max_nan_lanes(pooled[i][j], out[2 * i][2 * j + 1]);
+            max_nan_lanes(pooled[i][j], out[2 * i + 1][2 * j]);
+            max_nan_lanes(pooled[i][j], out[2 * i + 1][2 * j + 1]);
+          }
+        for (int i = 0; i < S; ++i) winograd_store_row<S>(pooled[i], rows + i * row_len + S * t);
+      } else {
+        for (int i = 0; i < M; ++i) winograd_store_row<M>(out[i], rows + i * row_len + M * t);
+      }
     }
     for (int64_t th = th0; th < th1; ++th)
-      for (int i = 0; i < M && M * th + i < g.out_h; ++i) {
+      for (int i = 0; i < S && S * th + i < yh; ++i) {
         // The row buffers have room to read whole vectors; the output row does to write
         // them when the next row, written after it, follows.
-        const int64_t r = M * th + i;
+        const int64_t r = S * th + i;
         const float* src = rows + i * row_len + (th - th0) * seg;
-        float* dst = yf + r * g.out_w;
+        float* dst = yf + r * yw;
         int64_t x = 0;
-        for (; x + 16 <= g.out_w; x += 16) std::memcpy(dst + x, src + x, 16 * sizeof(float));
-        if (x < g.out_w) {
+        for (; x + 16 <= yw; x += 16) std::memcpy(dst + x, src + x, 16 * sizeof(float));
+        if (x < yw) {
           ::sofiec::f32x16 v;
           std::memcpy(&v, src + x, sizeof v);
-          if (r + 1 < g.out_h) std::memcpy(dst + x, &v, sizeof v);
-          else ::sofiec::store_first(dst + x, g.out_w - x, v);
+          if (r + 1 < yh) std::memcpy(dst + x, &v, sizeof v);
+          else ::sofiec::store_first(dst + x, yw - x, v);
         }
       }
-    if (!in_lanes && add) {
-      float* out_rows = yf + r0 * g.out_w;
-      map_binary_scalar_b(out_rows, &b, out_rows, (r1 - r0) * g.out_w, then(op_add{}, epilogue));
-    }
   }
 }
 
-template <int M, class E>
+template <int M, bool POOL, class E>
 inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* bias, float* y, float* scratch,
                                    int64_t batch, const WinogradGeometry& g, const E& epilogue) {
   const int64_t positions = g.positions();
+  const int64_t ysize = POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w;
   float* v = scratch;
   float* m = v + positions * g.channels * g.block_tiles();
   float* rows = m + positions * g.filters * g.block_tiles();
@@ -275,7 +280,7 @@ inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* 
       for (int64_t k = 0; k < positions; ++k)
         gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
                       v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
-      winograd_output_transform<M>(m, bias, y + n * g.filters * g.out_h * g.out_w, g, th0, th1, rows, epilogue);
+      winograd_output_transform<M, POOL>(m, bias, y + n * g.filters * ysize, g, th0, th1, rows, epilogue);
     }
 }
 
@@ -283,6 +288,11 @@ inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* 
 template <class E = functor_chain<>>
 inline void winograd_conv3x3(const float* x, const float* u, const float* bias, float* y, float* scratch,
                              int64_t batch, const WinogradGeometry& g, E epilogue = E()) {
-  if (g.tile == 4) winograd_conv3x3_tiles<4>(x, u, bias, y, scratch, batch, g, epilogue);
-  else winograd_conv3x3_tiles<2>(x, u, bias, y, scratch, batch, g, epilogue);
+  if (g.tile == 4) {
+    if (g.max_pool) winograd_conv3x3_tiles<4, true>(x, u, bias, y, scratch, batch, g, epilogue);
+    else winograd_conv3x3_tiles<4, false>(x, u, bias, y, scratch, batch, g, epilogue);
+  } else {
+    if (g.max_pool) winograd_conv3x3_tiles<2, true>(x, u, bias, y, scratch, batch, g, epilogue);
+    else winograd_conv3x3_tiles<2, false>(x, u, bias, y, scratch, batch, g, epilogue);
+  }
 }

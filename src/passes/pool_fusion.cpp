@@ -1,0 +1,75 @@
+// ConvMaxPoolFusion: a convolution followed by a 2x2 stride-2 MaxPool (the conv -> activation ->
+// pool of CNN feature extractors) computes the pooled planes directly: the WinogradConv's
+// output transform and the direct convolution (conv.hpp's conv2d_direct, few taps per output)
+// take the max of each 2x2 block in registers, after the bias and the epilogue, and never write
+// the full-size planes (MNIST CNN: its two pools were 8% of the run and 50 KiB of arena).
+#include "kernels.hpp"
+#include "ops/registry.hpp"
+#include "passes/passes.hpp"
+#include "passes/rewrite.hpp"
+
+namespace sofiec {
+namespace {
+
+bool all_equal(const std::vector<int64_t>& v, int64_t value) {
+  for (int64_t x : v)
+    if (x != value) return false;
+  return true;
+}
+
+// MaxPool 2x2 / 2 without padding, dilation or indices, its output the floor of half the input.
+bool is_2x2_max_pool(const Graph& g, const Node& n) {
+  if (n.op_type != "MaxPool" || !n.domain.empty() || n.inputs.size() != 1) return false;
+  if (n.outputs.size() > 1 && !n.outputs[1].empty()) return false;
+  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  if ((auto_pad != "NOTSET" && auto_pad != "VALID") || n.attr_ints("kernel_shape", {}) != std::vector<int64_t>{2, 2} ||
+      n.attr_ints("strides", {1, 1}) != std::vector<int64_t>{2, 2} || !all_equal(n.attr_ints("pads", {}), 0) ||
+      !all_equal(n.attr_ints("dilations", {}), 1))
+    return false;
+  const ValueInfo& x = g.value(n.inputs[0]);
+  const ValueInfo& y = g.value(n.outputs[0]);
+  if (x.dtype != DType::Float || !x.has_shape || !y.has_shape || !is_static(x.shape) || !is_static(y.shape) ||
+      x.shape.size() != 4 || y.shape.size() != 4)
+    return false;
+  return y.shape[2].value == x.shape[2].value / 2 && y.shape[3].value == x.shape[3].value / 2;
+}
+
+// A Conv that runs as conv2d_direct: 2-D, unit strides, few taps per output.
+bool is_direct_conv(const Graph& g, const Node& n) {
+  if (n.op_type != "Conv" || !n.domain.empty()) return false;
+  const Tensor* w = float_constant(g, n.inputs.at(1));
+  if (!w || w->dims.size() != 4 || !all_equal(n.attr_ints("strides", {1, 1}), 1)) return false;
+  return g.value(n.inputs[0]).dtype == DType::Float && w->dims[1] * w->dims[2] * w->dims[3] <= rt::kDirectConvTaps;
+}
+
+class ConvMaxPoolFusion : public Pass {
+ public:
+  const char* name() const override { return "ConvMaxPoolFusion"; }
+  int run(Graph& g, Analysis&) override {
+    int fused = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      Node& conv = g.nodes[i];
+      const bool winograd = conv.op_type == "WinogradConv" && conv.domain == kSofiecDomain && !conv.attr_int("max_pool", 0);
+      if (!winograd && !is_direct_conv(g, conv)) continue;
+      const int j = sole_consumer(g, conv.outputs[0]);
+      if (j < 0 || !is_2x2_max_pool(g, g.nodes[std::size_t(j)])) continue;
+      conv.outputs[0] = g.nodes[std::size_t(j)].outputs[0];
+      if (winograd) {
+        conv.attributes["max_pool"] = int_attribute(1);
+      } else {
+        conv.op_type = "ConvMaxPool";
+        conv.domain = kSofiecDomain;
+      }
+      g.nodes.erase(g.nodes.begin() + j);
+      if (std::size_t(j) < i) --i;
+      ++fused;
+    }
+    return fused;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_conv_max_pool_fusion() { return std::make_unique<ConvMaxPoolFusion>(); }
+
+}  // namespace sofiec
