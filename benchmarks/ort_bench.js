@@ -1,8 +1,10 @@
 // ONNX Runtime's side of the benchmark (npm onnxruntime-node, CPU, all graph optimizations).
-//   node ort_bench.js MODEL_PREFIX THREADS latency   -> {"p50_us":..,"p90_us":..,"runs":..}
+//   node ort_bench.js MODEL_PREFIX THREADS latency   -> {"p50_us":..,"p90_us":..,"runs":..,
+//                                                        "overhead_p50_us":..}
 //   node ort_bench.js MODEL_PREFIX THREADS rss       -> {"peak_rss_kb":..} after one run
 // MODEL_PREFIX.onnx, .input.bin (inputs concatenated, float32) and .json (input names and shapes).
 const fs = require('fs');
+const path = require('path');
 const ort = require('onnxruntime-node');
 
 async function main() {
@@ -25,18 +27,33 @@ async function main() {
     console.log(JSON.stringify({peak_rss_kb: process.resourceUsage().maxRSS}));
     return;
   }
+  // ORT's call overhead, timed in the same process between the model's calls (the 1-element
+  // Identity model beside it): the machine's speed drifts over a run of all the models, and an
+  // overhead measured minutes apart once exceeded a small model's whole call.
+  const identityPath = path.join(path.dirname(prefix), 'identity');
+  const identity = await ort.InferenceSession.create(identityPath + '.onnx', {
+    intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential'});
+  const identityFeeds = {input: new ort.Tensor('float32', new Float32Array(1), [1])};
   // Warm up, then time single calls until about 2 s or 20000 calls have been measured.
-  for (let i = 0; i < 20; ++i) await session.run(feeds);
-  const samples = [];
+  for (let i = 0; i < 20; ++i) {
+    await session.run(feeds);
+    await identity.run(identityFeeds);
+  }
+  const samples = [], overheads = [];
   const start = process.hrtime.bigint();
   while (samples.length < 20000 && (samples.length < 30 || Number(process.hrtime.bigint() - start) < 2e9)) {
-    const t0 = process.hrtime.bigint();
+    let t0 = process.hrtime.bigint();
     await session.run(feeds);
     samples.push(Number(process.hrtime.bigint() - t0) / 1e3);
+    t0 = process.hrtime.bigint();
+    await identity.run(identityFeeds);
+    overheads.push(Number(process.hrtime.bigint() - t0) / 1e3);
   }
+  const pick = (v, q) => v[Math.min(v.length - 1, Math.floor(q * v.length))];
   samples.sort((a, b) => a - b);
-  const pick = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
-  console.log(JSON.stringify({p50_us: pick(0.5), p90_us: pick(0.9), runs: samples.length}));
+  overheads.sort((a, b) => a - b);
+  console.log(JSON.stringify({p50_us: pick(samples, 0.5), p90_us: pick(samples, 0.9), runs: samples.length,
+                              overhead_p50_us: pick(overheads, 0.5)}));
 }
 
 main().catch((e) => { console.error(e.message); process.exit(1); });

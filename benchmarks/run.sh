@@ -34,7 +34,8 @@ for m in identity $models; do
     build-bench/benchmarks/bench_$m --peak-rss > "$raw/$m.sofiec_rss.$i.txt"
   done
 done
-# ORT's call overhead once more at the end: the first measurement can catch the machine (or
+# ORT's call overhead once more at the end (a fallback: each model's process times its own
+# between its calls, ort_bench.js): the first measurement can catch the machine (or
 # node's JIT) still warming up; the report takes the smaller.
 node benchmarks/ort_bench.js "$dir/identity" 1 latency > "$raw/identity.ort1.again.json"
 /usr/bin/python3 benchmarks/report.py "$raw" "$dir" benchmarks/results $models
