@@ -76,7 +76,7 @@ void add_conv(Registry& r) {
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
     const ConvPlan p = plan_conv(v);
-    return 2 * p.batch * p.filters * element_count(p.w.out) * (p.channels / p.groups) * element_count(p.w.kernel);
+    return conv_flops(p);
   };
   r.add(std::move(d));
 }

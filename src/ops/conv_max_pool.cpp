@@ -43,7 +43,7 @@ void register_conv_max_pool_ops(Registry& r) {
   // The convolution's count, as Conv's (the pool's compares are not counted).
   d.flops = [](const NodeView& v) {
     const ConvPlan p = plan_conv_max_pool(v);
-    return 2 * p.batch * p.filters * element_count(p.w.out) * (p.channels / p.groups) * element_count(p.w.kernel);
+    return conv_flops(p);
   };
   r.add_internal(std::move(d));
 }

@@ -29,6 +29,10 @@ struct ConvPlan {
   int64_t workspace_elements;  // im2col columns, or stride phases of 2-D float convolutions (0 if pointwise)
 };
 ConvPlan plan_conv(const NodeView& v, std::size_t x_input = 0, std::size_t w_input = 1, std::size_t bias_input = 2);
+// Multiply-adds (times 2) of the convolution as written.
+inline int64_t conv_flops(const ConvPlan& p) {
+  return 2 * p.batch * p.filters * element_count(p.w.out) * (p.channels / p.groups) * element_count(p.w.kernel);
+}
 
 // "detail::ConvGeometry{...}" initializer for the kernels of conv.hpp / pool.hpp.
 std::string geometry_initializer(const Window& w);
