@@ -34,12 +34,19 @@ bool is_2x2_max_pool(const Graph& g, const Node& n) {
   return y.shape[2].value == x.shape[2].value / 2 && y.shape[3].value == x.shape[3].value / 2;
 }
 
-// A Conv that runs as conv2d_direct: 2-D, unit strides, few taps per output.
+// A float Conv that runs as conv2d_direct (the kernels' own test on its strides and taps).
 bool is_direct_conv(const Graph& g, const Node& n) {
-  if (n.op_type != "Conv" || !n.domain.empty()) return false;
+  if (n.op_type != "Conv" || !n.domain.empty() || g.value(n.inputs[0]).dtype != DType::Float) return false;
   const Tensor* w = float_constant(g, n.inputs.at(1));
-  if (!w || w->dims.size() != 4 || !all_equal(n.attr_ints("strides", {1, 1}), 1)) return false;
-  return g.value(n.inputs[0]).dtype == DType::Float && w->dims[1] * w->dims[2] * w->dims[3] <= rt::kDirectConvTaps;
+  const std::vector<int64_t> strides = n.attr_ints("strides", {1, 1});
+  if (!w || w->dims.size() != 4 || strides.size() != 2) return false;
+  rt::ConvGeometry geometry{};
+  geometry.rank = 2;
+  for (int d = 0; d < 2; ++d) {
+    geometry.kernel[d] = w->dims[std::size_t(2 + d)];
+    geometry.stride[d] = strides[std::size_t(d)];
+  }
+  return rt::conv2d_direct_pays(geometry, w->dims[1]);
 }
 
 class ConvMaxPoolFusion : public Pass {

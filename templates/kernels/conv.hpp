@@ -363,11 +363,8 @@ inline void conv2d_direct(const float* x, const float* w, const float* bias, flo
                           int64_t filters, const ConvGeometry& g, const E& epilogue) {
   const int64_t pitch = direct_conv_pitch(g), rows = direct_conv_rows(g), in_h = g.in[0], in_w = g.in[1];
   for (int64_t c = 0; c < channels; ++c)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t iy = r - g.pad_begin[0];
-      const float* src = iy >= 0 && iy < in_h ? x + (c * in_h + iy) * in_w : nullptr;
-      copy_padded_row(scratch + (c * rows + r) * pitch, pitch, src, in_w, -g.pad_begin[1], (in_h - iy) * in_w);
-    }
+    pad_plane_rows(x + c * in_h * in_w, in_h, in_w, -g.pad_begin[0], rows, g.pad_begin[1], scratch + c * rows * pitch,
+                   pitch);
   const int64_t taps = channels * g.kernel_size();
   const int64_t ysize = POOL ? (g.out[0] / 2) * (g.out[1] / 2) : g.out_size();
   for (int64_t f = 0; f < filters;) {

@@ -36,6 +36,19 @@ inline void copy_padded_row(float* dst, int64_t n, const float* src, int64_t len
   for (x = std::max(hi, zeroed); x < n; ++x) dst[x] = 0.f;
 }
 
+// dst[r][x] = plane[first_row + r][x - pad_left] for r < rows, x < pitch, 0 outside the
+// in_h x in_w plane: rows of a zero-padded plane, each `pitch` floats apart, for kernels that
+// read shifted whole vectors (the direct convolution, Winograd's input transform). dst has 16
+// floats of room after its last row.
+inline void pad_plane_rows(const float* plane, int64_t in_h, int64_t in_w, int64_t first_row, int64_t rows,
+                           int64_t pad_left, float* dst, int64_t pitch) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t iy = first_row + r;
+    const float* src = iy >= 0 && iy < in_h ? plane + iy * in_w : nullptr;
+    copy_padded_row(dst + r * pitch, pitch, src, in_w, -pad_left, (in_h - iy) * in_w);
+  }
+}
+
 // f over n floats, 16 lanes at a time; the tail runs through the same lanes (zero-padded).
 template <class F>
 inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {

@@ -128,11 +128,7 @@ inline void winograd_input_transform(const float* x, float* v, const WinogradGeo
   }
   for (int64_t c = 0; c < g.channels; ++c) {
     const float* xc = x + c * g.in_h * g.in_w;
-    for (int64_t pr = 0; pr < plane_rows; ++pr) {
-      const int64_t r = M * th0 - g.pad_top + pr;
-      const float* src = r >= 0 && r < g.in_h ? xc + r * g.in_w : nullptr;
-      copy_padded_row(plane + pr * pitch, pitch, src, g.in_w, -g.pad_left, (g.in_h - r) * g.in_w);
-    }
+    pad_plane_rows(xc, g.in_h, g.in_w, M * th0 - g.pad_top, plane_rows, g.pad_left, plane, pitch);
     for (int i = 0; i < T; ++i)
       for (int64_t th = 0; th < th1 - th0; ++th) {
         // Whole vectors: the ends spill into the next segment, written after, or the slack.
