@@ -464,7 +464,8 @@ inline void conv2d_filter_panels(const float* x, const float* wp, const float* b
                 [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
                   stride = kGemmPanel;
                   return wp + (j / kGemmPanel * kdim + p) * kGemmPanel;
-                });
+                },
+                true);
     float* yn = y + n * filters * osize;
     for (int64_t f = 0; f < filters; ++f)
       for (int64_t o = 0; o < osize; ++o) yn[f * osize + o] = yt[o * filters + f];

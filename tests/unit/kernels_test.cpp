@@ -451,27 +451,36 @@ TEST(Kernels, DirectConvMatchesTheWindowWalk) {
   }
 }
 
-// The 16-lane rows (stride 1 and 2, left padding, blocks and tails) against the scalar
-// windows of the double instantiation.
+// The 16-lane rows (stride 1 and 2, padding on both sides, ceil mode's last window over the
+// edge, blocks and tails, a NaN, the negative values a -inf padding must not beat) against the
+// scalar windows of the double instantiation.
 TEST(Kernels, MaxPoolLanesMatchTheScalarWindows) {
   const int64_t h = 37, w = 75;
   std::vector<float> x(std::size_t(2 * h * w));
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f) * float(i % 11);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f) * float(i % 11) - 12.f;
   x[std::size_t(h * w + 5 * w + 40)] = NAN;
   const std::vector<double> xd(x.begin(), x.end());
-  for (int64_t stride : {1, 2})
-    for (int64_t pad : {0, 1}) {
-      const int64_t oh = (h + 2 * pad - 3) / stride + 1, ow = (w + 2 * pad - 3) / stride + 1;
-      rt::ConvGeometry g{2, {h, w}, {oh, ow}, {3, 3}, {stride, stride}, {1, 1}, {pad, pad}};
-      std::vector<float> y(std::size_t(2 * oh * ow));
-      std::vector<double> yd(y.size());
-      rt::pool_2d(x.data(), y.data(), 2, g, true);
-      rt::pool_2d(xd.data(), yd.data(), 2, g, true);
-      for (std::size_t i = 0; i < y.size(); ++i) {
-        if (std::isnan(yd[i])) EXPECT_TRUE(std::isnan(y[i])) << "stride " << stride << " pad " << pad << " at " << i;
-        else EXPECT_EQ(double(y[i]), yd[i]) << "stride " << stride << " pad " << pad << " at " << i;
-      }
-    }
+  for (int64_t kernel : {2, 3, 5})
+    for (int64_t stride : {1, 2})
+      for (int64_t pad = 0; pad < kernel && pad <= 2; ++pad)
+        for (bool ceil : {false, true}) {
+          auto out = [&](int64_t n) {
+            int64_t o = (n + 2 * pad - kernel + (ceil ? stride - 1 : 0)) / stride + 1;
+            return (o - 1) * stride >= n + pad ? o - 1 : o;  // ONNX: the last window starts inside
+          };
+          const int64_t oh = out(h), ow = out(w);
+          rt::ConvGeometry g{2, {h, w}, {oh, ow}, {kernel, kernel}, {stride, stride}, {1, 1}, {pad, pad}};
+          std::vector<float> y(std::size_t(2 * oh * ow));
+          std::vector<double> yd(y.size());
+          rt::pool_2d(x.data(), y.data(), 2, g, true);
+          rt::pool_2d(xd.data(), yd.data(), 2, g, true);
+          for (std::size_t i = 0; i < y.size(); ++i) {
+            const std::string where = "kernel " + std::to_string(kernel) + " stride " + std::to_string(stride) + " pad " +
+                                      std::to_string(pad) + (ceil ? " ceil" : "") + " at " + std::to_string(i);
+            if (std::isnan(yd[i])) ASSERT_TRUE(std::isnan(y[i])) << where;
+            else ASSERT_EQ(double(y[i]), yd[i]) << where;
+          }
+        }
 }
 
 }  // namespace
