@@ -111,7 +111,28 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
     const double mean = rms ? 0.0 : centered_sum(xs, inner, 0.0, false) / double(inner);
     const double var = centered_sum(xs, inner, mean, true) / double(inner);
     const double inv_std = 1.0 / std::sqrt(var + double(epsilon));
-    for (int64_t i = 0; i < inner; ++i) {
+    int64_t i = 0;
+    // The same double arithmetic 8 lanes at a time where scale and bias run along the row (a
+    // scalar loop over converted values did not vectorize: GN2's 40 rows of 128, 5.3 us).
+    if constexpr (std::is_same<T, float>::value && std::is_same<S, float>::value)
+      if (scale_step == 1 && (!bias || bias_step == 1)) {
+        typedef float f32x8 __attribute__((vector_size(32)));
+        typedef double f64x8 __attribute__((vector_size(64)));
+        const f64x8 m = f64x8{} + mean, k = f64x8{} + inv_std;
+        for (; i + 8 <= inner; i += 8) {
+          f32x8 xv, sv, bv = {};
+          std::memcpy(&xv, xs + i, sizeof xv);
+          std::memcpy(&sv, scale + i, sizeof sv);
+          f64x8 v = (__builtin_convertvector(xv, f64x8) - m) * k * __builtin_convertvector(sv, f64x8);
+          if (bias) {
+            std::memcpy(&bv, bias + i, sizeof bv);
+            v += __builtin_convertvector(bv, f64x8);
+          }
+          const f32x8 out = __builtin_convertvector(v, f32x8);
+          std::memcpy(ys + i, &out, sizeof out);
+        }
+      }
+    for (; i < inner; ++i) {
       const double v = (double(xs[i]) - mean) * inv_std * double(scale[i * scale_step]);
       ys[i] = T(bias ? v + double(bias[i * bias_step]) : v);
     }

@@ -20,6 +20,10 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
   using ::sofiec::f32x16;
   constexpr float ninf = -std::numeric_limits<float>::infinity();
   auto max_nan = [](f32x16& acc, const f32x16& v) __attribute__((always_inline)) { acc = (v > acc || v != v) ? v : acc; };
+  // The rows after the window, which the next output rows read: a plane's rows are a few cache
+  // lines each, too short a stream for the hardware prefetcher (resnet18 at batch 8, 26 MB of
+  // input from memory: 2.1-4.6 ms without, 1.2 ms with).
+  for (int64_t q = 0; q < 4 * in_w; q += 16) __builtin_prefetch(plane + h1 * in_w + q, 0, 3);
   std::fill(buf, buf + pw, ninf);
   float* column_max = buf + pw;
   int64_t w = 0;

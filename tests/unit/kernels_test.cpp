@@ -489,6 +489,76 @@ TEST(Kernels, MaxPoolLanesMatchTheScalarWindows) {
 namespace sofiec {
 namespace {
 
+// Attention against its definition in double, with K given as rows (a key's features
+// contiguous: packed by 16x16 tiles, 37 keys = 2 tiles + 5, 20 features = 1 tile + 4) and as
+// K^T (element by element), V with contiguous and strided features.
+TEST(Kernels, ScaledDotAttentionMatchesTheDefinition) {
+  const int64_t heads = 3, q_len = 7, kv_len = 37, head = 20, v_head = 18;
+  std::vector<float> q(std::size_t(heads * q_len * head)), k(std::size_t(heads * kv_len * head)),
+      v(std::size_t(heads * kv_len * v_head));
+  for (std::size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.37f * float(i));
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = std::cos(0.23f * float(i));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.11f * float(i)) * 2.f;
+  for (bool key_rows : {true, false})
+    for (bool v_rows : {true, false}) {
+      // k holds [head][key][feature] when key_rows, else [head][feature][key]; v [head][key][f]
+      // or [head][f][key].
+      const int64_t ks4 = key_rows ? 1 : kv_len, ks5 = key_rows ? head : 1;
+      const int64_t vs4 = v_rows ? v_head : 1, vs5 = v_rows ? 1 : kv_len;
+      const rt::ScaledDotShape shape{{1, 1, 1, heads},
+                                     q_len, kv_len, head, v_head,
+                                     {0, 0, 0, q_len * head, head, 1},
+                                     {0, 0, 0, kv_len * head, ks4, ks5},
+                                     {0, 0, 0, kv_len * v_head, vs4, vs5},
+                                     {0, 0, 0, q_len * v_head, v_head, 1},
+                                     2.5f,
+                                     true};
+      std::vector<float> y(std::size_t(heads * q_len * v_head)), scratch(std::size_t(rt::scaled_dot_scratch(kv_len, head, v_head)));
+      rt::scaled_dot_attention(q.data(), k.data(), v.data(), y.data(), shape, scratch.data());
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < q_len; ++i) {
+          std::vector<double> p(static_cast<std::size_t>(kv_len));
+          double peak = -1e300, sum = 0;
+          for (int64_t j = 0; j < kv_len; ++j) {
+            double dot = 0;
+            for (int64_t f = 0; f < head; ++f)
+              dot += double(q[std::size_t((h * q_len + i) * head + f)]) * k[std::size_t(h * kv_len * head + f * ks4 + j * ks5)];
+            p[std::size_t(j)] = dot / 2.5;
+            peak = std::max(peak, p[std::size_t(j)]);
+          }
+          for (double& e : p) sum += (e = std::exp(e - peak));
+          for (int64_t c = 0; c < v_head; ++c) {
+            double want = 0;
+            for (int64_t j = 0; j < kv_len; ++j)
+              want += p[std::size_t(j)] / sum * v[std::size_t(h * kv_len * v_head + j * vs4 + c * vs5)];
+            ASSERT_NEAR(y[std::size_t((h * q_len + i) * v_head + c)], want, 1e-5)
+                << "key rows " << key_rows << " v rows " << v_rows << " head " << h << " query " << i << " feature " << c;
+          }
+        }
+    }
+}
+
+// Layer normalization of floats (8 double lanes and the tail) against the double instantiation,
+// with and without a bias, and with a shared scale (step 0, the element loop).
+TEST(Kernels, LayerNormLanesMatchTheDoubleRows) {
+  const int64_t outer = 3, inner = 133;
+  std::vector<float> x(std::size_t(outer * inner)), scale(static_cast<std::size_t>(inner)), bias(static_cast<std::size_t>(inner));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.3f * float(i)) * 50.f + 7.f;
+  for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = 0.5f + 0.01f * float(i), bias[i] = std::cos(float(i));
+  const std::vector<double> xd(x.begin(), x.end()), sd(scale.begin(), scale.end()), bd(bias.begin(), bias.end());
+  for (int64_t step : {1, 0})
+    for (bool with_bias : {true, false}) {
+      std::vector<float> y(x.size());
+      std::vector<double> yd(x.size());
+      rt::layer_norm(x.data(), scale.data(), step, with_bias ? bias.data() : nullptr, step, y.data(), static_cast<float*>(nullptr),
+                     static_cast<float*>(nullptr), outer, inner, 1e-5f, false);
+      rt::layer_norm(xd.data(), sd.data(), step, with_bias ? bd.data() : nullptr, step, yd.data(), static_cast<double*>(nullptr),
+                     static_cast<double*>(nullptr), outer, inner, 1e-5f, false);
+      for (std::size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], yd[i], 1e-6 * (1 + std::fabs(yd[i]))) << "step " << step << " bias " << with_bias << " at " << i;
+    }
+}
+
 TEST(Kernels, CenteredSumsInLanesMatchASequentialDoubleSum) {
   for (int64_t n : {1, 7, 8, 13, 64, 1001}) {
     std::vector<float> x(static_cast<std::size_t>(n));
