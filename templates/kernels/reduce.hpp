@@ -89,6 +89,27 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
           for (int l = 0; l < 16; ++l) y[o + l] = reducer.finish(acc[l], count);
         }
       }
+      // Short contiguous rows one after another (ParticleNet-Lite's mean over 7 neighbours):
+      // the 16 rows of a block are `inner` whole vectors; lane p of window sum s_v folds
+      // x[16 v + p + i] over i in the scalar loop's order, so lane 0 of each row start is its
+      // fold, read out of the sums (9.9 -> 6.6 us for 6400 rows of 7). Blocks whose last
+      // shifted load would pass the end of x are left to the loop below.
+      if (inner_stride == 1 && step == inner && inner >= 2 && inner < 12) {
+        using ::sofiec::f32x16;
+        alignas(64) float sums[16 * 12];
+        for (; (o + 16) * inner + inner + 16 <= outputs * inner; o += 16) {
+          const T* xo = x + o * inner;
+          for (int64_t v = 0; v < inner; ++v) {
+            f32x16 acc = f32x16{} + reducer.init(), shifted;
+            for (int64_t i = 0; i < inner; ++i) {
+              std::memcpy(&shifted, xo + 16 * v + i, sizeof shifted);
+              reducer.lanes(acc, shifted);
+            }
+            std::memcpy(sums + 16 * v, &acc, sizeof acc);
+          }
+          for (int64_t l = 0; l < 16; ++l) y[o + l] = reducer.finish(sums[inner * l], count);
+        }
+      }
     }
     for (; o < outputs; ++o) {
       auto acc = reducer.init();

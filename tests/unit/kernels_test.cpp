@@ -303,8 +303,9 @@ TEST(Kernels, ReduceLanesMatchTheScalarFold) {
 // same bits as a fold in order, NaN included. Rows of 7 (the plain loop), 16 and 20 (a second,
 // partial set of columns).
 TEST(Kernels, ReduceAlongRowsMatchesTheScalarFold) {
-  for (int64_t length : {7, 16, 20}) {
-    const int64_t outputs = 37, step = length + 3;  // rows with a gap between them
+  for (int64_t gap : {3, 0})  // rows with a gap between them, or one after another
+  for (int64_t length : {2, 7, 11, 16, 20}) {
+    const int64_t outputs = 37, step = length + gap;
     std::vector<float> x(std::size_t(outputs * step));
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.9f) * 5.f;
     x[std::size_t(3 * step + 4)] = NAN;
@@ -324,10 +325,10 @@ TEST(Kernels, ReduceAlongRowsMatchesTheScalarFold) {
         lo = (v < lo || v != v) ? v : lo;
       }
       const std::size_t at = std::size_t(o);
-      EXPECT_TRUE(same(sum[at], s)) << length << " " << at;
-      EXPECT_TRUE(same(mean[at], s / float(length))) << length << " " << at;
-      EXPECT_TRUE(same(mx[at], hi)) << length << " " << at;
-      EXPECT_TRUE(same(mn[at], lo)) << length << " " << at;
+      EXPECT_TRUE(same(sum[at], s)) << length << " gap " << gap << " at " << at;
+      EXPECT_TRUE(same(mean[at], s / float(length))) << length << " gap " << gap << " at " << at;
+      EXPECT_TRUE(same(mx[at], hi)) << length << " gap " << gap << " at " << at;
+      EXPECT_TRUE(same(mn[at], lo)) << length << " gap " << gap << " at " << at;
     }
   }
 }
