@@ -36,7 +36,8 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, 
   // conv2d_by_phases).
   if (!pointwise && p.w.rank() == 2 && v.input_dtype(x_input) == DType::Float) {
     const rt::ConvGeometry g = kernel_geometry(p.w);
-    if (rt::conv2d_direct_pays(g, p.channels / p.groups))
+    if (rt::conv2d_direct_pays(g, p.channels / p.groups) ||
+        rt::conv2d_direct_few_filters_pays(g, p.channels / p.groups, p.filters / p.groups))
       p.workspace_elements = rt::direct_conv_scratch(g, p.channels / p.groups);
     else if (rt::conv2d_by_phases_pays(g, p.channels / p.groups))
       p.workspace_elements = rt::implicit_conv_scratch(g, p.channels / p.groups);

@@ -139,6 +139,27 @@ AxisPass plan_axis(const NodeView& v, const ResizeAttrs& a, int64_t in_len, int6
     }
   }
   if (any_outside) p.outside = outside;
+  // Nearest (or any plan whose every position takes one input whole): one tap, which the kernel
+  // copies. Taps of weight 0 would cost a product each and turn an infinity into NaN.
+  bool single = p.taps > 1;
+  for (int64_t y = 0; y < out_len && single; ++y) {
+    int ones = 0;
+    for (int k = 0; k < p.taps; ++k) {
+      const double w = p.weight[std::size_t(y * p.taps + k)];
+      if (w == 1.0) ++ones;
+      else if (w != 0.0) single = false;
+    }
+    single = single && ones == 1;
+  }
+  if (single) {
+    std::vector<int64_t> index;
+    for (int64_t y = 0; y < out_len; ++y)
+      for (int k = 0; k < p.taps; ++k)
+        if (p.weight[std::size_t(y * p.taps + k)] == 1.0) index.push_back(p.index[std::size_t(y * p.taps + k)]);
+    p.index = index;
+    p.weight.assign(static_cast<std::size_t>(out_len), 1.0);
+    p.taps = 1;
+  }
   return p;
 }
 

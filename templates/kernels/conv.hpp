@@ -277,6 +277,13 @@ constexpr int64_t direct_conv_rows(const ConvGeometry& g) { return g.out[0] + (g
 constexpr int64_t direct_conv_scratch(const ConvGeometry& g, int64_t group_channels) {
   return group_channels * direct_conv_rows(g) * direct_conv_pitch(g) + 16;
 }
+// Also direct, whatever its taps: a unit-stride convolution to one or two filters per group
+// whose padded planes stay in L2. Its GEMM would have 1-2 rows, and pack a panel of columns
+// for every 32-64 outputs (the UNet's last 3x3 layer, 32 channels to 1 at 32x32: 51 us).
+constexpr bool conv2d_direct_few_filters_pays(const ConvGeometry& g, int64_t group_channels, int64_t group_filters) {
+  return g.rank == 2 && g.stride[0] == 1 && g.stride[1] == 1 && group_filters <= 2 &&
+         direct_conv_scratch(g, group_channels) * 4 <= 256 * 1024;
+}
 
 // acc[f] += the taps of output row oy, columns x0..x0+32, for FB filters (w: their [FB][taps]
 // weights) over the padded planes.
@@ -428,7 +435,7 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
       T* yg = y + (n * filters + grp * mg) * osize;
       const T* bg = bias ? bias + grp * mg : nullptr;
       if constexpr (std::is_same<T, float>::value)
-        if (!pointwise && conv2d_direct_pays(g, cg)) {
+        if (!pointwise && (conv2d_direct_pays(g, cg) || conv2d_direct_few_filters_pays(g, cg, mg))) {
           conv2d_direct(xg, w + grp * mg * kdim, bg, yg, col, cg, mg, g, epilogue);
           continue;
         }

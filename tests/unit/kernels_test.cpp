@@ -422,11 +422,14 @@ TEST(Kernels, DirectConvMatchesTheWindowWalk) {
   for (const Case& c : std::vector<Case>{{1, 1, 16, 28, 28, 3, 3, 1, 1, 1, 1, 28, 28},
                                          {2, 1, 7, 9, 39, 3, 3, 2, 1, 2, 0, 9, 38},
                                          {6, 6, 6, 11, 20, 3, 3, 1, 1, 1, 1, 11, 20},
-                                         {1, 1, 5, 12, 70, 5, 5, 1, 1, 0, 0, 8, 66}}) {
+                                         {1, 1, 5, 12, 70, 5, 5, 1, 1, 0, 0, 8, 66},
+                                         // many taps, one or two filters per group (the UNet's last layer)
+                                         {32, 1, 1, 32, 32, 3, 3, 1, 1, 1, 1, 32, 32},
+                                         {12, 2, 4, 10, 37, 3, 3, 1, 1, 1, 1, 10, 37}}) {
     const rt::ConvGeometry g{2, {c.h, c.w}, {c.oh, c.ow}, {c.kh, c.kw}, {1, 1}, {c.dh, c.dw}, {c.pt, c.pl}};
     const int64_t cg = c.channels / c.groups, mg = c.filters / c.groups, taps = cg * c.kh * c.kw;
     const int64_t osize = c.oh * c.ow, isize = c.h * c.w;
-    ASSERT_TRUE(rt::conv2d_direct_pays(g, cg));
+    ASSERT_TRUE(rt::conv2d_direct_pays(g, cg) || rt::conv2d_direct_few_filters_pays(g, cg, mg));
     std::vector<float> x(static_cast<std::size_t>(2 * c.channels * isize)), w(static_cast<std::size_t>(c.filters * taps));
     std::vector<float> bias(static_cast<std::size_t>(c.filters));
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 37 % 23) - 11) / 8.f;

@@ -498,6 +498,27 @@ TEST(Passes, LayerNormWrittenOutBecomesOneNode) {
   }
 }
 
+// Nearest Resize takes each output from one input, infinities included: its plan has one tap
+// per position, copied (a second tap of weight 0 made 0 * inf = NaN). 2x2 -> 4x4, IsInf after.
+TEST(Emit, NearestResizeCopiesInfinities) {
+  ModelBuilder b(13);
+  b.input("x", {1, 1, 2, 2}).output("y");
+  b.init_floats("scales", {4}, {1.f, 1.f, 2.f, 2.f});
+  b.init_floats("roi", {0}, {});
+  ModelBuilder::attr_string(b.node("Resize", {"x", "roi", "scales"}, {"r"}), "mode", "nearest");
+  b.node("IsInf", {"r"}, {"inf"});
+  ModelBuilder::attr_int(b.node("Cast", {"inf"}, {"y"}), "to", onnx::TensorProto::FLOAT);
+  for (OptLevel level : {OptLevel::O0, OptLevel::Extended}) {
+    const std::vector<float> y = run_generated(b, level, {1.f, INFINITY, -INFINITY, 4.f});
+    ASSERT_EQ(y.size(), 16u);
+    for (std::size_t i = 0; i < 16; ++i) {
+      const std::size_t row = i / 4, col = i % 4;  // from input (row / 2, col / 2)
+      const bool infinite = (row < 2 && col >= 2) || (row >= 2 && col < 2);
+      EXPECT_EQ(y[i], infinite ? 1.f : 0.f) << "at " << i;
+    }
+  }
+}
+
 TEST(Passes, LayerNormPatternNeedsTheTrailingAxes) {
   ModelBuilder b = layer_norm_written_out(true);
   auto* axes = b.proto().mutable_graph()->mutable_node(0)->mutable_attribute(0);
