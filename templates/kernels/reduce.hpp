@@ -90,10 +90,10 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
         }
       }
       // Short contiguous rows one after another (ParticleNet-Lite's mean over 7 neighbours):
-      // the 16 rows of a block are `inner` whole vectors; lane p of window sum s_v folds
-      // x[16 v + p + i] over i in the scalar loop's order, so lane 0 of each row start is its
-      // fold, read out of the sums (9.9 -> 6.6 us for 6400 rows of 7). Blocks whose last
-      // shifted load would pass the end of x are left to the loop below.
+      // the 16 rows of a block are `inner` whole vectors. Lane p of window sum v folds
+      // x[16 v + p + i] over i in the scalar loop's order, so the sum at a row's first element
+      // is that row's fold (6400 rows of 7: 9.9 -> 6.6 us). Blocks whose last shifted load
+      // would pass the end of x are left to the loop below.
       if (inner_stride == 1 && step == inner && inner >= 2 && inner < 12) {
         using ::sofiec::f32x16;
         alignas(64) float sums[16 * 12];
