@@ -9,6 +9,7 @@ namespace sofiec::rt {
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/conv.hpp"
+#include "kernels/filter_lane_conv.hpp"
 #include "kernels/pool.hpp"
 #include "kernels/softmax.hpp"
 #include "kernels/reduce.hpp"

@@ -37,12 +37,12 @@ void register_filter_panel_conv_ops(Registry& r) {
   d.infer = [](const NodeView& v) {
     if (v.input_dtype(0) != DType::Float) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
     const PanelConvPlan p = plan_panel_conv(v);
-    const int64_t scratch = rt::filter_panel_conv_scratch(kernel_geometry(p.w), p.channels, p.filters);
+    const int64_t scratch = rt::filter_panel_conv_scratch(kernel_geometry(p.w), p.channels);
     return InferResult{{static_value(DType::Float, {p.batch, p.filters, p.w.out[0], p.w.out[1]})},
                        scratch * int64_t(sizeof(float))};
   };
   d.emit = [](EmitContext& e) {
-    e.use_kernel("conv");
+    e.use_kernel("filter_lane_conv");
     const PanelConvPlan p = plan_panel_conv(e);
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     const std::string epilogue = e.epilogue();

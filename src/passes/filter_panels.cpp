@@ -1,8 +1,8 @@
-// ConvFilterPanels: a 2-D Conv whose images have few output positions (resnet18's 7x7 planes)
-// becomes the compiler's FilterPanelConv. Its GEMM puts the filters along the vector lanes
-// instead of the 49 positions, which fill 49 of 64 lanes. The weights are packed here, once, in
-// panels of 32 filters that the GEMM reads in place (resnet18's 512-filter 3x3 convolutions at
-// 7x7: 2.98 -> 2.54 ms each).
+// ConvFilterPanels: a 2-D Conv of one group whose filters fill the vector lanes becomes the
+// compiler's FilterPanelConv (templates/kernels/filter_lane_conv.hpp): an implicit GEMM with the
+// filters along the lanes, reading its inputs from the image's stride phases. With few output
+// positions (resnet18's 7x7 planes) the lanes would otherwise hold 49 positions of 64. The
+// weights are packed here, once, in panels of 32 filters that the kernel reads in place.
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/rewrite.hpp"
@@ -46,8 +46,13 @@ class ConvFilterPanels : public Pass {
   }
 
  private:
-  // Fewer positions than 64 that leave a quarter of the lanes or more empty, at least 4 of them
-  // (below, a block of rows is too short to keep the FMA pipe busy), filters that fill the lanes.
+  // Filters that fill the lanes, and at least 4 positions (below, a block of rows is too short
+  // to keep the FMA pipe busy). Then either fewer positions than 64 that leave a quarter of the
+  // lanes or more empty, or any other convolution but a pointwise one, whose GEMM reads the
+  // image in place (one Zen 5 core, 64 -> 256 filters at 56x56: 437 us so, 490 along the lanes).
+  // Against the GEMM with its columns packed from the stride phases: resnet18's stem 1280 ->
+  // 1030 us, its 3x3/2 convolutions 630 -> 513 us, a 5x5 of 32 -> 64 channels at 28x28 444 ->
+  // 313 us. The 3x3 stride-1 ones that ConvWinograd takes (it runs first) compute less still.
   static bool eligible(const Graph& g, const Node& n) {
     if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty() || n.attr_int("group", 1) != 1) return false;
     const Tensor* w = float_constant(g, n.inputs.at(1));
@@ -58,7 +63,17 @@ class ConvFilterPanels : public Pass {
         y.shape.size() != 4)
       return false;
     const int64_t positions = y.shape[2].value * y.shape[3].value, filters = w->dims[0];
-    return positions >= 4 && positions < 64 && lane_fill(positions) < 0.8 && filters >= 32 && lane_fill(filters) >= 0.9;
+    if (positions < 4 || filters < 32 || lane_fill(filters) < 0.9) return false;
+    if (positions < 64 && lane_fill(positions) < 0.8) return true;
+    return !pointwise(n, *w, x, y);
+  }
+
+  // A 1x1 kernel at unit strides without padding: y = W x, x read in place.
+  static bool pointwise(const Node& n, const Tensor& w, const ValueInfo& x, const ValueInfo& y) {
+    if (w.dims[2] != 1 || w.dims[3] != 1) return false;
+    for (int64_t s : n.attr_ints("strides", {}))
+      if (s != 1) return false;
+    return x.shape[2].value == y.shape[2].value && x.shape[3].value == y.shape[3].value;
   }
 };
 

@@ -106,8 +106,9 @@ std::unique_ptr<Pass> make_attention_fusion();
 // 3x3 stride-1 Conv with constant weights and enough output tiles: the compiler's
 // WinogradConv, F(4x4, 3x3) or F(2x2, 3x3), its filters transformed at generation time.
 std::unique_ptr<Pass> make_conv_winograd();
-// 2-D Conv with constant weights and few output positions per image (4 to 63, filling less
-// than 80% of the lanes): the compiler's FilterPanelConv, the filters along the lanes.
+// 2-D Conv of one group with constant weights whose filters fill the lanes, not pointwise
+// (unless its few output positions, 4 to 63, fill less than 80% of the lanes): the compiler's
+// FilterPanelConv, the filters along the lanes.
 std::unique_ptr<Pass> make_conv_filter_panels();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();

@@ -451,35 +451,6 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
     }
 }
 
-// Convolutions with few output positions per image (resnet18's 7x7 planes: a GEMM over 49
-// positions fills 49 of 64 lanes): y^T[o][f] = columns^T W^T with the filters along the lanes,
-// from W packed at generation time in panels of 32 filters, wp[f / 32][q][f % 32] (zeros past
-// the last filter), which gemm_panels reads in place. scratch: filter_panel_conv_scratch.
-constexpr int64_t filter_panel_conv_scratch(const ConvGeometry& g, int64_t channels, int64_t filters) {
-  return (channels * g.kernel_size() + filters) * g.out_size();
-}
-template <class E = functor_chain<>>
-inline void conv2d_filter_panels(const float* x, const float* wp, const float* bias, float* y, float* scratch,
-                                 int64_t batch, int64_t channels, int64_t filters, const ConvGeometry& g,
-                                 E epilogue = E()) {
-  const int64_t kdim = channels * g.kernel_size(), osize = g.out_size(), isize = g.in_size();
-  float* col = scratch;
-  float* yt = col + kdim * osize;
-  for (int64_t n = 0; n < batch; ++n) {
-    im2col_nd(x + n * channels * isize, col, channels, g);
-    gemm_panels(osize, filters, kdim, 1.f, col, 1, osize, 0.f, yt, filters,
-                [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
-                  stride = kGemmPanel;
-                  return wp + (j / kGemmPanel * kdim + p) * kGemmPanel;
-                },
-                true);
-    float* yn = y + n * filters * osize;
-    for (int64_t f = 0; f < filters; ++f)
-      for (int64_t o = 0; o < osize; ++o) yn[f * osize + o] = yt[o * filters + f];
-    add_channel_bias(yn, bias, filters, osize, epilogue);
-  }
-}
-
 // x[h, w] at a fractional position by bilinear interpolation; taps outside the plane read 0.
 template <class T>
 inline T bilinear_tap(const T* plane, int64_t height, int64_t width, T h, T w) {

@@ -85,18 +85,53 @@ TEST(ConvFilterPanels, SameNumbersForAStridedPointwiseConv) {
   expect_panels_and_same_numbers(c);
 }
 
-TEST(ConvFilterPanels, FilledPlanesAndFewFiltersStayConv) {
-  ConvCase filled;  // 8x8: 64 positions fill their lanes
-  filled.size = 8;
+TEST(ConvFilterPanels, SameNumbersForAStemLikeConvOfFilledPlanes) {
+  ConvCase c;  // 7x7 / 2 from 3 channels, 22 x 22 positions, two full panels
+  c.channels = 3;
+  c.filters = 64;
+  c.size = 44;
+  c.kernel = 7;
+  c.stride = 2;
+  c.pads = {3, 3, 3, 3};
+  expect_panels_and_same_numbers(c);
+}
+
+TEST(ConvFilterPanels, SameNumbersForAFilledUnitStrideConvWithAPartialChunk) {
+  ConvCase c;  // 5x5 at 9x9: 81 positions, five chunks of 16 and one of 1
+  c.size = 9;
+  c.kernel = 5;
+  c.pads = {2, 2, 2, 2};
+  c.filters = 96;
+  expect_panels_and_same_numbers(c);
+}
+
+TEST(ConvFilterPanels, FilledPointwiseFewFiltersAndOnePositionStayConv) {
+  ConvCase pointwise;  // 8x8: 64 positions fill their lanes, and the GEMM reads the image in place
+  pointwise.size = 8;
+  pointwise.kernel = 1;
+  pointwise.pads = {0, 0, 0, 0};
   ConvCase few_filters;
   few_filters.filters = 24;
   ConvCase single;  // one position
   single.size = 1;
   single.pads = {0, 0, 0, 0};
   single.kernel = 1;
-  for (const ConvCase& c : {filled, few_filters, single}) {
+  for (const ConvCase& c : {pointwise, few_filters, single}) {
     int changes = 0;
     run_pass(conv_model(c), make_conv_filter_panels(), &changes);
     EXPECT_EQ(changes, 0) << c.size << " " << c.filters;
+  }
+}
+
+TEST(ConvFilterPanels, FilledPlanesOfOtherKernelsTakeFilterPanels) {
+  ConvCase padded_pointwise;  // 1x1 with padding: not y = W x
+  padded_pointwise.size = 8;
+  padded_pointwise.kernel = 1;
+  ConvCase three_by_three;
+  three_by_three.size = 8;
+  for (const ConvCase& c : {padded_pointwise, three_by_three}) {
+    int changes = 0;
+    run_pass(conv_model(c), make_conv_filter_panels(), &changes);
+    EXPECT_EQ(changes, 1) << c.kernel;
   }
 }

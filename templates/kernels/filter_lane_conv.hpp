@@ -1,0 +1,155 @@
+// Convolution with the filters along the vector lanes (FilterPanelConv): an implicit GEMM whose
+// rows are output positions and whose columns are filters, y^T[o][f] = sum_p x_tap(o, p) w[f][p].
+#pragma once
+#include "conv.hpp"
+#include "functors.hpp"
+
+// The weights come packed at generation time in panels of 32 filters, wp[f / 32][p][f % 32]
+// (zeros past the last filter); a block reads two panels, 64 filters in 4 vectors, for up to 6
+// output positions: 24 accumulators, and per tap 4 loads of weights, 6 broadcasts of inputs
+// and 24 FMAs. The inputs are broadcast straight from the zero-padded stride phases of the image
+// (split_phases), tap p of position o at phases[base(o) + offset(p)], so nothing is copied per
+// tap: no im2col (resnet18's 512-filter layer at 7x7 wrote 900 KB of columns per image), no
+// panels packed per 32 positions (its stem's implicit GEMM spent a quarter of its time
+// packing). Measured on one Zen 5 core against the GEMMs they replace, warm weights: the stem
+// (7x7/2, 3 -> 64 at 112x112) 1310 -> 1070-1110 us, the 3x3/2 convolutions 650-720 -> 525-540
+// us, the 512-filter 3x3 at 7x7 with cold weights 1520 -> 1310 us.
+//
+// 16 positions make a chunk (blocks of 6, 5, 5 rows); its 16 x 64 sums go through a tile in
+// registers' order, are transposed 16 x 16 at a time into rows of positions, and get the bias
+// and the epilogue on the way to y.
+constexpr int64_t kFilterLaneChunk = 16;
+
+// tile[i][0..32 NP) = the sums of position i of the block (R of them, at in + base[i]) over the
+// k taps at offsets offs, for NP panels of 32 filters (w0, and w0 + panel_floats).
+template <int R, int NP>
+inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t* offs, int64_t k, const float* w0,
+                             int64_t panel_floats, float* tile) {
+  using ::sofiec::f32x16;
+  // Named accumulators (see gemm_block): an array of them went to the stack.
+  f32x16 c00 = {}, c01 = {}, c02 = {}, c03 = {}, c10 = {}, c11 = {}, c12 = {}, c13 = {}, c20 = {}, c21 = {}, c22 = {},
+         c23 = {}, c30 = {}, c31 = {}, c32 = {}, c33 = {}, c40 = {}, c41 = {}, c42 = {}, c43 = {}, c50 = {}, c51 = {},
+         c52 = {}, c53 = {}, b0, b1, b2 = {}, b3 = {};
+  const float* r0 = in + base[0];
+  const float* r1 = in + base[R > 1 ? 1 : 0];
+  const float* r2 = in + base[R > 2 ? 2 : 0];
+  const float* r3 = in + base[R > 3 ? 3 : 0];
+  const float* r4 = in + base[R > 4 ? 4 : 0];
+  const float* r5 = in + base[R > 5 ? 5 : 0];
+  const float* w1 = w0 + panel_floats;
+  for (int64_t p = 0; p < k; ++p) {
+    const int64_t off = offs[p];
+    std::memcpy(&b0, w0 + p * 32, sizeof b0);
+    std::memcpy(&b1, w0 + p * 32 + 16, sizeof b1);
+    if constexpr (NP > 1) {
+      std::memcpy(&b2, w1 + p * 32, sizeof b2);
+      std::memcpy(&b3, w1 + p * 32 + 16, sizeof b3);
+    }
+    // r[off] - 0 broadcasts without an add (as in gemm_block).
+#define SOFIEC_LANE_ROW(i)                  \
+  if constexpr (R > i) {                    \
+    const f32x16 ai = r##i[off] - f32x16{}; \
+    c##i##0 += ai * b0;                     \
+    c##i##1 += ai * b1;                     \
+    if constexpr (NP > 1) {                 \
+      c##i##2 += ai * b2;                   \
+      c##i##3 += ai * b3;                   \
+    }                                       \
+  }
+    SOFIEC_LANE_ROW(0) SOFIEC_LANE_ROW(1) SOFIEC_LANE_ROW(2) SOFIEC_LANE_ROW(3) SOFIEC_LANE_ROW(4) SOFIEC_LANE_ROW(5)
+#undef SOFIEC_LANE_ROW
+  }
+#define SOFIEC_LANE_STORE(i)                                 \
+  if constexpr (R > i) {                                     \
+    std::memcpy(tile + i * 64, &c##i##0, sizeof c00);        \
+    std::memcpy(tile + i * 64 + 16, &c##i##1, sizeof c00);   \
+    if constexpr (NP > 1) {                                  \
+      std::memcpy(tile + i * 64 + 32, &c##i##2, sizeof c00); \
+      std::memcpy(tile + i * 64 + 48, &c##i##3, sizeof c00); \
+    }                                                        \
+  }
+  SOFIEC_LANE_STORE(0) SOFIEC_LANE_STORE(1) SOFIEC_LANE_STORE(2) SOFIEC_LANE_STORE(3) SOFIEC_LANE_STORE(4)
+  SOFIEC_LANE_STORE(5)
+#undef SOFIEC_LANE_STORE
+}
+
+template <int NP>
+inline void filter_lane_block(int64_t rows, const float* in, const int64_t* base, const int32_t* offs, int64_t k,
+                              const float* w0, int64_t panel_floats, float* tile) {
+  switch (rows) {
+    case 6: filter_lane_sums<6, NP>(in, base, offs, k, w0, panel_floats, tile); break;
+    case 5: filter_lane_sums<5, NP>(in, base, offs, k, w0, panel_floats, tile); break;
+    case 4: filter_lane_sums<4, NP>(in, base, offs, k, w0, panel_floats, tile); break;
+    case 3: filter_lane_sums<3, NP>(in, base, offs, k, w0, panel_floats, tile); break;
+    case 2: filter_lane_sums<2, NP>(in, base, offs, k, w0, panel_floats, tile); break;
+    default: filter_lane_sums<1, NP>(in, base, offs, k, w0, panel_floats, tile); break;
+  }
+}
+
+// Scratch of conv2d_filter_panels: the image's stride phases, then one offset per tap.
+constexpr int64_t filter_panel_conv_scratch(const ConvGeometry& g, int64_t channels) {
+  return implicit_conv_scratch(g, channels) + channels * g.kernel_size();
+}
+
+// y[N, M, out...] = epilogue(conv(x[N, C, in...], w) + bias[M]) for a 2-D convolution of one
+// group, w packed as wp[M / 32][C * kh * kw][32]. Positions go in chunks of 16, all filters
+// (64 at a time) over one chunk before the next, so the chunk's inputs stay in L1.
+template <class E = functor_chain<>>
+inline void conv2d_filter_panels(const float* x, const float* wp, const float* bias, float* y, float* scratch,
+                                 int64_t batch, int64_t channels, int64_t filters, const ConvGeometry& g,
+                                 E epilogue = E()) {
+  using ::sofiec::f32x16;
+  const int64_t kdim = channels * g.kernel_size(), osize = g.out_size(), isize = g.in_size();
+  const int64_t sh = g.stride[0], sw = g.stride[1], kw = g.kernel[1];
+  const int64_t pw = phase_extent(g.out[1], g.kernel[1], sw, g.dilation[1]), plane = phase_plane_floats(g);
+  const int64_t out_w = g.out[1], panels = (filters + 31) / 32;
+  float* phases = scratch;
+  // Tap (c, ty, tx) reads phase ((ty d_h) % s_h, (tx d_w) % s_w) of channel c, shifted by
+  // ((ty d_h) / s_h, (tx d_w) / s_w) from the position's own place (see conv2d_implicit).
+  int32_t* offs = reinterpret_cast<int32_t*>(scratch + implicit_conv_scratch(g, channels));
+  for (int64_t c = 0, p = 0; c < channels; ++c)
+    for (int64_t ty = 0; ty < g.kernel[0]; ++ty)
+      for (int64_t tx = 0; tx < kw; ++tx, ++p) {
+        const int64_t dy = ty * g.dilation[0], dx = tx * g.dilation[1];
+        offs[p] = int32_t(((c * sh + dy % sh) * sw + dx % sw) * plane + dy / sh * pw + dx / sw);
+      }
+  alignas(64) float tile[kFilterLaneChunk * 64] = {};
+  alignas(64) float rows_of_filters[16 * 16];
+  for (int64_t n = 0; n < batch; ++n) {
+    split_phases(x + n * channels * isize, phases, channels, g);
+    float* yn = y + n * filters * osize;
+    for (int64_t o0 = 0; o0 < osize; o0 += kFilterLaneChunk) {
+      const int64_t count = std::min(kFilterLaneChunk, osize - o0);
+      int64_t base[kFilterLaneChunk];
+      for (int64_t i = 0; i < count; ++i) base[i] = (o0 + i) / out_w * pw + (o0 + i) % out_w;
+      const int64_t blocks = (count + 5) / 6;
+      for (int64_t pg = 0; pg < panels; pg += 2) {
+        const bool two = panels - pg >= 2;
+        const float* w0 = wp + pg * kdim * 32;
+        for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
+          const int64_t rows = count / blocks + (blk < count % blocks ? 1 : 0);
+          if (two) filter_lane_block<2>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
+          else filter_lane_block<1>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
+          i += rows;
+        }
+        for (int v = 0; v < (two ? 4 : 2); ++v) {
+          const int64_t f0 = pg * 32 + v * 16, nf = std::min<int64_t>(16, filters - f0);
+          if (nf <= 0) break;
+          transpose_tile16(tile + v * 16, 64, rows_of_filters, 16, std::make_index_sequence<16>{});
+          for (int64_t f = 0; f < nf; ++f) {
+            f32x16 r;
+            std::memcpy(&r, rows_of_filters + f * 16, sizeof r);
+            // No bias: no + 0, which would turn -0 into +0.
+            if (bias) add_bias_then(r, bias[f0 + f], epilogue);
+            else if constexpr (has_lanes<E>::value) epilogue.lanes(r);
+            else
+              for (int l = 0; l < 16; ++l) r[l] = epilogue(r[l]);
+            float* out = yn + (f0 + f) * osize + o0;
+            if (count == kFilterLaneChunk) std::memcpy(out, &r, sizeof r);
+            else ::sofiec::store_first(out, count, r);
+          }
+        }
+      }
+    }
+  }
+}
