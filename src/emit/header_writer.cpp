@@ -23,7 +23,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles
     {"pool", {"conv"}}, {"softmax", {"functors"}},             {"normalization", {"functors"}}, {"movement", {"functors"}},
     {"reduce", {"functors"}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm", "functors", "elementwise"}},
     {"selection", {}}, {"arena", {}}, {"winograd", {"gemm", "functors", "elementwise"}}, {"edge_conv", {"functors"}},
-    {"filter_lane_conv", {"conv", "functors"}},
+    {"filter_lane_conv", {"conv", "pool", "functors"}},
 };
 
 std::string kernels_text(std::set<std::string> used) {

@@ -1,7 +1,9 @@
 // FilterPanelConv (the compiler's domain, made by the ConvFilterPanels pass): a 2-D Conv of one
 // group with few output positions per image, its weights packed at generation time into panels
 // of 32 filters, [ceil(M / 32), C * kh * kw, 32]; inputs X [N, C, H, W], the panels, optional
-// bias [M]; attributes: Conv's (kernel_shape given), and `filters` (M).
+// bias [M]; attributes: Conv's (kernel_shape given), and `filters` (M). With `pool_kernel_shape`
+// (and `pool_strides`, `pool_pads`: begin then end, floor mode), ConvMaxPoolFusion's max pool
+// follows in the same kernel and the output is the pooled planes.
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/registry.hpp"
@@ -13,18 +15,47 @@ namespace {
 struct PanelConvPlan {
   int64_t batch, channels, filters;
   Window w;
+  bool pooled = false;
+  Window pool;  // over w.out
 };
+
+// The fused max pool's window over the convolution's output planes.
+Window plan_fused_pool(const NodeView& v, const std::vector<int64_t>& conv_out) {
+  const Node& n = v.node();
+  Window p;
+  p.in = conv_out;
+  p.kernel = n.attr_ints("pool_kernel_shape", {});
+  p.strides = n.attr_ints("pool_strides", {1, 1});
+  p.dilations = {1, 1};
+  const std::vector<int64_t> pads = n.attr_ints("pool_pads", {0, 0, 0, 0});
+  if (p.kernel.size() != 2 || p.strides.size() != 2 || pads.size() != 4) v.fail("the fused pool's window must be 2-D");
+  p.pad_begin = {pads[0], pads[1]};
+  p.pad_end = {pads[2], pads[3]};
+  p.out.resize(2);
+  for (std::size_t d = 0; d < 2; ++d) {
+    const int64_t room = p.in[d] + p.pad_begin[d] + p.pad_end[d] - p.kernel[d];
+    if (p.kernel[d] < 1 || p.strides[d] < 1 || room < 0 || p.pad_begin[d] < 0 || p.pad_end[d] < 0 ||
+        p.pad_begin[d] >= p.kernel[d] || p.pad_end[d] >= p.kernel[d])
+      v.fail("the fused pool's window does not fit the convolution's output");
+    p.out[d] = room / p.strides[d] + 1;
+  }
+  return p;
+}
 
 PanelConvPlan plan_panel_conv(const NodeView& v) {
   const auto x = v.input_dims(0), panels = v.input_dims(1);
   if (x.size() != 4) v.fail("input must be [N, C, H, W]");
   const auto kernel = v.node().attr_ints("kernel_shape", {});
   if (kernel.size() != 2) v.fail("kernel_shape must have 2 values");
-  PanelConvPlan p{x[0], x[1], v.node().attr_int("filters", 0), compute_window(v, spatial_dims(x), kernel, false)};
+  PanelConvPlan p{x[0], x[1], v.node().attr_int("filters", 0), compute_window(v, spatial_dims(x), kernel, false), false, Window{}};
   const int64_t depth = p.channels * kernel[0] * kernel[1];
   if (p.filters < 1 || panels != std::vector<int64_t>{(p.filters + 31) / 32, depth, 32})
     v.fail("filter panels must be [{}, {}, 32] for {} filters", (p.filters + 31) / 32, depth, p.filters);
   if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
+  if (v.node().has_attr("pool_kernel_shape")) {
+    p.pooled = true;
+    p.pool = plan_fused_pool(v, p.w.out);
+  }
   return p;
 }
 
@@ -37,8 +68,11 @@ void register_filter_panel_conv_ops(Registry& r) {
   d.infer = [](const NodeView& v) {
     if (v.input_dtype(0) != DType::Float) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
     const PanelConvPlan p = plan_panel_conv(v);
-    const int64_t scratch = rt::filter_panel_conv_scratch(kernel_geometry(p.w), p.channels);
-    return InferResult{{static_value(DType::Float, {p.batch, p.filters, p.w.out[0], p.w.out[1]})},
+    const rt::ConvGeometry g = kernel_geometry(p.w);
+    const int64_t scratch = p.pooled ? rt::filter_panel_pool_scratch(g, p.channels, p.filters, kernel_geometry(p.pool))
+                                     : rt::filter_panel_conv_scratch(g, p.channels);
+    const std::vector<int64_t>& out = p.pooled ? p.pool.out : p.w.out;
+    return InferResult{{static_value(DType::Float, {p.batch, p.filters, out[0], out[1]})},
                        scratch * int64_t(sizeof(float))};
   };
   d.emit = [](EmitContext& e) {
@@ -46,9 +80,16 @@ void register_filter_panel_conv_ops(Registry& r) {
     const PanelConvPlan p = plan_panel_conv(e);
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     const std::string epilogue = e.epilogue();
-    e.line("detail::conv2d_filter_panels({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, geometry{});", e.in(0),
-           e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters,
-           epilogue.empty() ? "" : ", " + epilogue);
+    const std::string tail = epilogue.empty() ? "" : ", " + epilogue;
+    if (p.pooled) {
+      e.line("static constexpr auto pool = {};", geometry_initializer(p.pool));
+      e.line("detail::conv2d_filter_panels_max_pool({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, geometry, "
+             "pool{});",
+             e.in(0), e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters, tail);
+    } else {
+      e.line("detail::conv2d_filter_panels({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, geometry{});", e.in(0),
+             e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters, tail);
+    }
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {

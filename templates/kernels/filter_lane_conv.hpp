@@ -2,6 +2,7 @@
 // rows are output positions and whose columns are filters, y^T[o][f] = sum_p x_tap(o, p) w[f][p].
 #pragma once
 #include "conv.hpp"
+#include "pool.hpp"
 #include "functors.hpp"
 
 // The weights come packed at generation time in panels of 32 filters, wp[f / 32][p][f % 32]
@@ -91,21 +92,12 @@ constexpr int64_t filter_panel_conv_scratch(const ConvGeometry& g, int64_t chann
   return implicit_conv_scratch(g, channels) + channels * g.kernel_size();
 }
 
-// y[N, M, out...] = epilogue(conv(x[N, C, in...], w) + bias[M]) for a 2-D convolution of one
-// group, w packed as wp[M / 32][C * kh * kw][32]. Positions go in chunks of 16, all filters
-// (64 at a time) over one chunk before the next, so the chunk's inputs stay in L1.
-template <class E = functor_chain<>>
-inline void conv2d_filter_panels(const float* x, const float* wp, const float* bias, float* y, float* scratch,
-                                 int64_t batch, int64_t channels, int64_t filters, const ConvGeometry& g,
-                                 E epilogue = E()) {
-  using ::sofiec::f32x16;
-  const int64_t kdim = channels * g.kernel_size(), osize = g.out_size(), isize = g.in_size();
+// offs[p] = where tap p = (c, ty, tx) reads the phases relative to its position's own place:
+// phase ((ty d_h) % s_h, (tx d_w) % s_w) of channel c, shifted by ((ty d_h) / s_h, (tx d_w) / s_w)
+// (see conv2d_implicit). Returns offs, which lies in scratch after the phases.
+inline const int32_t* filter_panel_offsets(float* scratch, int64_t channels, const ConvGeometry& g) {
   const int64_t sh = g.stride[0], sw = g.stride[1], kw = g.kernel[1];
   const int64_t pw = phase_extent(g.out[1], g.kernel[1], sw, g.dilation[1]), plane = phase_plane_floats(g);
-  const int64_t out_w = g.out[1], panels = (filters + 31) / 32;
-  float* phases = scratch;
-  // Tap (c, ty, tx) reads phase ((ty d_h) % s_h, (tx d_w) % s_w) of channel c, shifted by
-  // ((ty d_h) / s_h, (tx d_w) / s_w) from the position's own place (see conv2d_implicit).
   int32_t* offs = reinterpret_cast<int32_t*>(scratch + implicit_conv_scratch(g, channels));
   for (int64_t c = 0, p = 0; c < channels; ++c)
     for (int64_t ty = 0; ty < g.kernel[0]; ++ty)
@@ -113,43 +105,130 @@ inline void conv2d_filter_panels(const float* x, const float* wp, const float* b
         const int64_t dy = ty * g.dilation[0], dx = tx * g.dilation[1];
         offs[p] = int32_t(((c * sh + dy % sh) * sw + dx % sw) * plane + dy / sh * pw + dx / sw);
       }
+  return offs;
+}
+
+// dst[f * dst_plane + o - begin] = epilogue(conv + bias[f]) for the output positions
+// begin <= o < end of one image whose phases are split, all filters. Positions go in chunks of
+// 16, all filters (64 at a time) over one chunk before the next, so the chunk's inputs stay in L1.
+template <class E>
+inline void filter_panel_positions(const float* phases, const int32_t* offs, const float* wp, const float* bias,
+                                   int64_t channels, int64_t filters, const ConvGeometry& g, int64_t begin, int64_t end,
+                                   float* dst, int64_t dst_plane, const E& epilogue) {
+  using ::sofiec::f32x16;
+  const int64_t kdim = channels * g.kernel_size(), out_w = g.out[1], panels = (filters + 31) / 32;
+  const int64_t pw = phase_extent(g.out[1], g.kernel[1], g.stride[1], g.dilation[1]);
   alignas(64) float tile[kFilterLaneChunk * 64] = {};
   alignas(64) float rows_of_filters[16 * 16];
-  for (int64_t n = 0; n < batch; ++n) {
-    split_phases(x + n * channels * isize, phases, channels, g);
-    float* yn = y + n * filters * osize;
-    for (int64_t o0 = 0; o0 < osize; o0 += kFilterLaneChunk) {
-      const int64_t count = std::min(kFilterLaneChunk, osize - o0);
-      int64_t base[kFilterLaneChunk];
-      for (int64_t i = 0; i < count; ++i) base[i] = (o0 + i) / out_w * pw + (o0 + i) % out_w;
-      const int64_t blocks = (count + 5) / 6;
-      for (int64_t pg = 0; pg < panels; pg += 2) {
-        const bool two = panels - pg >= 2;
-        const float* w0 = wp + pg * kdim * 32;
-        for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
-          const int64_t rows = count / blocks + (blk < count % blocks ? 1 : 0);
-          if (two) filter_lane_block<2>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
-          else filter_lane_block<1>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
-          i += rows;
-        }
-        for (int v = 0; v < (two ? 4 : 2); ++v) {
-          const int64_t f0 = pg * 32 + v * 16, nf = std::min<int64_t>(16, filters - f0);
-          if (nf <= 0) break;
-          transpose_tile16(tile + v * 16, 64, rows_of_filters, 16, std::make_index_sequence<16>{});
-          for (int64_t f = 0; f < nf; ++f) {
-            f32x16 r;
-            std::memcpy(&r, rows_of_filters + f * 16, sizeof r);
-            // No bias: no + 0, which would turn -0 into +0.
-            if (bias) add_bias_then(r, bias[f0 + f], epilogue);
-            else if constexpr (has_lanes<E>::value) epilogue.lanes(r);
-            else
-              for (int l = 0; l < 16; ++l) r[l] = epilogue(r[l]);
-            float* out = yn + (f0 + f) * osize + o0;
-            if (count == kFilterLaneChunk) std::memcpy(out, &r, sizeof r);
-            else ::sofiec::store_first(out, count, r);
-          }
+  for (int64_t o0 = begin; o0 < end; o0 += kFilterLaneChunk) {
+    const int64_t count = std::min(kFilterLaneChunk, end - o0);
+    int64_t base[kFilterLaneChunk];
+    for (int64_t i = 0; i < count; ++i) base[i] = (o0 + i) / out_w * pw + (o0 + i) % out_w;
+    const int64_t blocks = (count + 5) / 6;
+    for (int64_t pg = 0; pg < panels; pg += 2) {
+      const bool two = panels - pg >= 2;
+      const float* w0 = wp + pg * kdim * 32;
+      for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
+        const int64_t rows = count / blocks + (blk < count % blocks ? 1 : 0);
+        if (two) filter_lane_block<2>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
+        else filter_lane_block<1>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
+        i += rows;
+      }
+      for (int v = 0; v < (two ? 4 : 2); ++v) {
+        const int64_t f0 = pg * 32 + v * 16, nf = std::min<int64_t>(16, filters - f0);
+        if (nf <= 0) break;
+        transpose_tile16(tile + v * 16, 64, rows_of_filters, 16, std::make_index_sequence<16>{});
+        for (int64_t f = 0; f < nf; ++f) {
+          f32x16 r;
+          std::memcpy(&r, rows_of_filters + f * 16, sizeof r);
+          // No bias: no + 0, which would turn -0 into +0.
+          if (bias) add_bias_then(r, bias[f0 + f], epilogue);
+          else if constexpr (has_lanes<E>::value) epilogue.lanes(r);
+          else
+            for (int l = 0; l < 16; ++l) r[l] = epilogue(r[l]);
+          float* out = dst + (f0 + f) * dst_plane + (o0 - begin);
+          if (count == kFilterLaneChunk) std::memcpy(out, &r, sizeof r);
+          else ::sofiec::store_first(out, count, r);
         }
       }
+    }
+  }
+}
+
+// y[N, M, out...] = epilogue(conv(x[N, C, in...], w) + bias[M]) for a 2-D convolution of one
+// group, w packed as wp[M / 32][C * kh * kw][32].
+template <class E = functor_chain<>>
+inline void conv2d_filter_panels(const float* x, const float* wp, const float* bias, float* y, float* scratch,
+                                 int64_t batch, int64_t channels, int64_t filters, const ConvGeometry& g,
+                                 E epilogue = E()) {
+  const int64_t osize = g.out_size(), isize = g.in_size();
+  const int32_t* offs = filter_panel_offsets(scratch, channels, g);
+  for (int64_t n = 0; n < batch; ++n) {
+    split_phases(x + n * channels * isize, scratch, channels, g);
+    filter_panel_positions(scratch, offs, wp, bias, channels, filters, g, 0, osize, y + n * filters * osize, osize,
+                           epilogue);
+  }
+}
+
+// The same followed by a max pool (pool: its window over the convolution's output, g.out, and
+// its output dims), without the convolution's output: bands of the convolution's rows go
+// through a buffer of at most kFilterPanelBand floats, the rows shared by two bands' windows
+// moved up rather than computed again, and each band's pooled rows are written from it.
+// resnet18's stem and its 3x3 / 2 pool: the 3.2 MB of activations per image went to memory
+// and were read back.
+constexpr int64_t kFilterPanelBand = 64 * 1024;
+constexpr int64_t filter_panel_pool_band_rows(const ConvGeometry& g, int64_t filters, const ConvGeometry& pool) {
+  // Pooled rows per band: as many as fit, at least one.
+  const int64_t row = filters * g.out[1];
+  int64_t pooled = 1;
+  while (pooled < pool.out[0] && (pooled * pool.stride[0] + pool.kernel[0]) * row <= kFilterPanelBand) ++pooled;
+  return pooled;
+}
+constexpr int64_t filter_panel_pool_scratch(const ConvGeometry& g, int64_t channels, int64_t filters,
+                                            const ConvGeometry& pool) {
+  const int64_t pooled = filter_panel_pool_band_rows(g, filters, pool);
+  return filter_panel_conv_scratch(g, channels) + ((pooled - 1) * pool.stride[0] + pool.kernel[0]) * filters * g.out[1];
+}
+template <class E = functor_chain<>>
+inline void conv2d_filter_panels_max_pool(const float* x, const float* wp, const float* bias, float* y, float* scratch,
+                                          int64_t batch, int64_t channels, int64_t filters, const ConvGeometry& g,
+                                          const ConvGeometry& pool, E epilogue = E()) {
+  const int64_t isize = g.in_size(), out_h = g.out[0], out_w = g.out[1];
+  const int64_t pooled_rows = filter_panel_pool_band_rows(g, filters, pool);
+  const int64_t band_capacity = (pooled_rows - 1) * pool.stride[0] + pool.kernel[0];
+  const int64_t ysize = pool.out_size();
+  const int32_t* offs = filter_panel_offsets(scratch, channels, g);
+  float* band = scratch + filter_panel_conv_scratch(g, channels);
+  const int64_t band_plane = band_capacity * out_w;
+  for (int64_t n = 0; n < batch; ++n) {
+    split_phases(x + n * channels * isize, scratch, channels, g);
+    // The band holds the convolution's rows [held_begin, held_end).
+    int64_t held_begin = 0, held_end = 0;
+    for (int64_t r0 = 0; r0 < pool.out[0]; r0 += pooled_rows) {
+      const int64_t r1 = std::min(pool.out[0], r0 + pooled_rows);
+      // The rows the windows of pooled rows r0..r1 read, inside the convolution's output.
+      const int64_t first = r0 * pool.stride[0] - pool.pad_begin[0];
+      const int64_t need_begin = std::max<int64_t>(0, first);
+      const int64_t need_end = std::min(out_h, (r1 - 1) * pool.stride[0] - pool.pad_begin[0] + pool.kernel[0]);
+      const int64_t keep_begin = std::max(need_begin, held_begin), keep_end = std::max(keep_begin, held_end);
+      if (keep_end > keep_begin && keep_begin > held_begin)
+        for (int64_t f = 0; f < filters; ++f)
+          std::memmove(band + f * band_plane, band + f * band_plane + (keep_begin - held_begin) * out_w,
+                       std::size_t((keep_end - keep_begin) * out_w) * sizeof(float));
+      const int64_t computed_from = std::max(keep_end, need_begin);
+      filter_panel_positions(scratch, offs, wp, bias, channels, filters, g, computed_from * out_w, need_end * out_w,
+                             band + (computed_from - need_begin) * out_w, band_plane, epilogue);
+      held_begin = need_begin;
+      held_end = need_end;
+      // The band's pooled rows: the pool's window over the held rows, its padding where the
+      // window passes the first or last row of the convolution.
+      ConvGeometry window = pool;
+      window.in[0] = need_end - need_begin;
+      window.out[0] = r1 - r0;
+      window.pad_begin[0] = need_begin - first;
+      for (int64_t f = 0; f < filters; ++f)
+        pool_nd(band + f * band_plane, y + (n * filters + f) * ysize + r0 * pool.out[1], 1, window,
+                static_cast<const int64_t*>(nullptr), PoolKind::Max);
     }
   }
 }

@@ -216,10 +216,31 @@ template <class I, class V> inline void to_int_lanes(const V& v, I& out) {
   else { out = __builtin_convertvector(v, I); }
 }
 
+// a = a * b + c for float or f32x16, fused wherever the target has FMA, for scalars and lanes
+// alike. Left to the compiler (GCC fuses a product and a sum by default, -ffp-contract=fast),
+// the same expression was fused in one inlined copy and not in another, and vector code and
+// its scalar tails differed in the last bit.
+template <class V> inline void mul_add(V& a, const V& b, const V& c) {
+#if defined(__FMA__) || defined(__AVX512F__)
+  if constexpr (std::is_same<V, float>::value) {
+    a = __builtin_fmaf(a, b, c);
+  } else {
+#if defined(__AVX512F__)
+    a = (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#else
+    for (int l = 0; l < 16; ++l) a[l] = __builtin_fmaf(a[l], b[l], c[l]);
+#endif
+  }
+#else
+  a = a * b + c;
+#endif
+}
+
 // e^x in place for float or f32x16: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, p of degree
 // 6 (within 3 ulp of e^x) for x in [-87.3, 88]; below, the smallest normal float (not 0),
-// above, 2^127 * e^0.3; NaN stays NaN. One sequence of operations for both forms, so that
-// vector code and its scalar tails agree bit for bit.
+// above, 2^127 * e^0.3; NaN stays NaN. One sequence of operations for both forms (the
+// products and sums through mul_add), so that vector code and its scalar tails agree bit for
+// bit.
 template <class V> inline void exp_poly(V& x) {
   using I = typename int_lanes<V>::type;
   const V lo = V{} - 87.3f, hi = V{} + 88.0f, zero = V{};
@@ -229,15 +250,20 @@ template <class V> inline void exp_poly(V& x) {
   x = x < lo ? lo : x;
   x = x > hi ? hi : x;
   // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23.
-  const V shifted = x * 1.44269504f + 12582912.0f;
+  V shifted = x;
+  mul_add(shifted, V{} + 1.44269504f, V{} + 12582912.0f);
   const V n = shifted - 12582912.0f;
-  const V r = x - n * 0.693145752f - n * 1.42860677e-6f;  // ln2 split so that n * ln2 is exact
-  V p = r * (1.0f / 720) + (1.0f / 120);
-  p = p * r + (1.0f / 24);
-  p = p * r + (1.0f / 6);
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  // r = x - n ln2, ln2 split so that n * ln2 is exact.
+  V high = n, r = n;
+  mul_add(high, V{} - 0.693145752f, x);
+  mul_add(r, V{} - 1.42860677e-6f, high);
+  V p = r;
+  mul_add(p, V{} + 1.0f / 720, V{} + 1.0f / 120);
+  mul_add(p, r, V{} + 1.0f / 24);
+  mul_add(p, r, V{} + 1.0f / 6);
+  mul_add(p, r, V{} + 0.5f);
+  mul_add(p, r, V{} + 1.0f);
+  mul_add(p, r, V{} + 1.0f);
   I bits;
   to_int_lanes(n, bits);
   bits = (bits + 127) << 23;
@@ -276,11 +302,13 @@ template <class V> inline void tanh_poly(V& x) {
   const V zero = V{}, nine = V{} + 9.0f, one = V{} + 1.0f;
   const V ax = x < zero ? zero - x : x;
   const V t = x * x;
-  V p = t * -6.15535118e-03f + 2.10458413e-02f;
-  p = p * t - 5.38639687e-02f;
-  p = p * t + 1.33328915e-01f;
-  p = p * t - 3.33333313e-01f;
-  const V small = x + x * t * p;
+  V p = t;  // through mul_add, as in exp_poly
+  mul_add(p, V{} - 6.15535118e-03f, V{} + 2.10458413e-02f);
+  mul_add(p, t, V{} - 5.38639687e-02f);
+  mul_add(p, t, V{} + 1.33328915e-01f);
+  mul_add(p, t, V{} - 3.33333313e-01f);
+  V small = x * t;
+  mul_add(small, p, x);
   V e = (ax > nine ? nine : ax) * 2.0f;
   exp_poly(e);
   V big = one - 2.0f / (e + one);

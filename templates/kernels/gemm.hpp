@@ -76,7 +76,7 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
 // One row of a block: NV vectors of C, scaled by alpha, plus keep times C's old values (not
 // read when keep is 0: C may hold anything); width is the last vector's columns.
 template <int NV, bool FULL>
-inline void block_row_store(::sofiec::f32x16& acc0, ::sofiec::f32x16& acc1, float* c, int64_t width, float alpha,
+SOFIEC_ALWAYS_INLINE void block_row_store(::sofiec::f32x16& acc0, ::sofiec::f32x16& acc1, float* c, int64_t width, float alpha,
                             float keep) {
   ::sofiec::f32x16 old;
   if (alpha != 1.f) {

@@ -83,7 +83,8 @@ TEST(ConvMaxPoolFusion, DirectAndWinogradConvolutionsTakeThePool) {
 }
 
 // A 3x3 pool, a padded pool, ceil_mode over odd planes, a strided convolution (neither direct
-// nor Winograd), and a convolution output read twice keep their MaxPool.
+// nor Winograd, and too few filters for FilterPanelConv), and a convolution output read twice
+// keep their MaxPool.
 TEST(ConvMaxPoolFusion, OtherPoolsAndSharedOutputsStaySeparate) {
   PoolCase wide_pool, padded_pool, ceil, strided;
   wide_pool.pool_kernel = {3, 3};
@@ -123,4 +124,52 @@ TEST(ConvMaxPoolFusion, WinogradSameNumbersInBothTiles) {
   expect_same_numbers(pool_model(c), input_size(c));
   c.ballast = 1500;
   expect_same_numbers(pool_model(c), input_size(c), 1e-4);
+}
+
+// A strided convolution whose filters fill the lanes (FilterPanelConv) takes any max pool in
+// floor mode; ceil_mode keeps it separate.
+TEST(ConvMaxPoolFusion, FilterPanelConvTakesPaddedAndWidePools) {
+  PoolCase c;
+  c.channels = 3;
+  c.filters = 64;
+  c.stride = 2;
+  c.pool_kernel = {3, 3};
+  c.pool_pads = {1, 1, 1, 1};
+  const Graph g = optimized(pool_model(c));
+  ASSERT_EQ(ops(g), (std::vector<std::string>{"FilterPanelConv"}));
+  EXPECT_EQ(g.nodes[0].attr_ints("pool_pads", {}), (std::vector<int64_t>{1, 1, 1, 1}));
+  EXPECT_EQ(g.value(g.nodes[0].outputs[0]).shape, to_shape({2, 64, 4, 10}));  // conv 7x19, pooled (7 + 2 - 3) / 2 + 1
+  c.ceil_mode = 1;
+  EXPECT_EQ(optimized_ops(pool_model(c)).back(), "MaxPool");
+}
+
+// resnet18's stem pool (3x3 / 2, pads 1) over 60x60 planes of 64 filters: bands of 7 pooled
+// rows (17 rows of the convolution, 65280 floats), the row shared by two bands moved up, and a
+// last band of 2; Neg after the convolution, so that the padding of the pool shows.
+TEST(ConvMaxPoolFusion, FilterPanelConvSameNumbersOverSeveralBands) {
+  PoolCase c;
+  c.channels = 3;
+  c.filters = 64;
+  c.stride = 2;
+  c.height = c.width = 120;
+  c.pool_kernel = {3, 3};
+  c.pool_pads = {1, 1, 1, 1};
+  c.activation = "Neg";
+  expect_same_numbers(pool_model(c), input_size(c));
+}
+
+// 47 filters (a last panel of 15), a 2x2 pool over 31x23 planes (the floor drops a row and a
+// column), no bias; and a pool padded at the end only.
+TEST(ConvMaxPoolFusion, FilterPanelConvSameNumbersWithAPartialPanel) {
+  PoolCase c;
+  c.channels = 5;
+  c.filters = 47;
+  c.stride = 2;
+  c.height = 61;
+  c.width = 45;
+  c.bias = false;
+  expect_same_numbers(pool_model(c), input_size(c));
+  c.pool_kernel = {3, 2};
+  c.pool_pads = {0, 0, 2, 1};
+  expect_same_numbers(pool_model(c), input_size(c));
 }
