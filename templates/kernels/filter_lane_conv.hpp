@@ -16,16 +16,16 @@
 // (7x7/2, 3 -> 64 at 112x112) 1310 -> 1070-1110 us, the 3x3/2 convolutions 650-720 -> 525-540
 // us, the 512-filter 3x3 at 7x7 with cold weights 1520 -> 1310 us.
 //
-// 16 positions make a chunk (blocks of 6, 5, 5 rows); its 16 x 64 sums go through a tile in
-// registers' order, are transposed 16 x 16 at a time into rows of positions, and get the bias
-// and the epilogue on the way to y.
-constexpr int64_t kFilterLaneChunk = 16;
+// The sums of a pass over up to 64 positions go through a tile in registers' order, are
+// transposed 16 x 16 at a time into rows of positions, and get the bias and the epilogue on
+// the way to y.
 
-// tile[i][0..32 NP) = the sums of position i of the block (R of them, at in + base[i]) over the
-// k taps at offsets offs, for NP panels of 32 filters (w0, and w0 + panel_floats).
+// tile[i][0..32 NP) = (keep ? tile[i][...] : 0) + the sums of position i of the block (R of them,
+// at in + base[i]) over the k taps at offsets offs, for NP panels of 32 filters (w0, and
+// w0 + panel_floats).
 template <int R, int NP>
 inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t* offs, int64_t k, const float* w0,
-                             int64_t panel_floats, float* tile) {
+                             int64_t panel_floats, float* tile, bool keep) {
   using ::sofiec::f32x16;
   // Named accumulators (see gemm_block): an array of them went to the stack.
   f32x16 c00 = {}, c01 = {}, c02 = {}, c03 = {}, c10 = {}, c11 = {}, c12 = {}, c13 = {}, c20 = {}, c21 = {}, c22 = {},
@@ -60,14 +60,22 @@ inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t
     SOFIEC_LANE_ROW(0) SOFIEC_LANE_ROW(1) SOFIEC_LANE_ROW(2) SOFIEC_LANE_ROW(3) SOFIEC_LANE_ROW(4) SOFIEC_LANE_ROW(5)
 #undef SOFIEC_LANE_ROW
   }
-#define SOFIEC_LANE_STORE(i)                                 \
-  if constexpr (R > i) {                                     \
-    std::memcpy(tile + i * 64, &c##i##0, sizeof c00);        \
-    std::memcpy(tile + i * 64 + 16, &c##i##1, sizeof c00);   \
-    if constexpr (NP > 1) {                                  \
-      std::memcpy(tile + i * 64 + 32, &c##i##2, sizeof c00); \
-      std::memcpy(tile + i * 64 + 48, &c##i##3, sizeof c00); \
-    }                                                        \
+  auto store = [keep](float* out, f32x16& acc) {
+    if (keep) {
+      f32x16 old;
+      std::memcpy(&old, out, sizeof old);
+      acc += old;
+    }
+    std::memcpy(out, &acc, sizeof acc);
+  };
+#define SOFIEC_LANE_STORE(i)                 \
+  if constexpr (R > i) {                     \
+    store(tile + i * 64, c##i##0);           \
+    store(tile + i * 64 + 16, c##i##1);      \
+    if constexpr (NP > 1) {                  \
+      store(tile + i * 64 + 32, c##i##2);    \
+      store(tile + i * 64 + 48, c##i##3);    \
+    }                                        \
   }
   SOFIEC_LANE_STORE(0) SOFIEC_LANE_STORE(1) SOFIEC_LANE_STORE(2) SOFIEC_LANE_STORE(3) SOFIEC_LANE_STORE(4)
   SOFIEC_LANE_STORE(5)
@@ -76,14 +84,14 @@ inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t
 
 template <int NP>
 inline void filter_lane_block(int64_t rows, const float* in, const int64_t* base, const int32_t* offs, int64_t k,
-                              const float* w0, int64_t panel_floats, float* tile) {
+                              const float* w0, int64_t panel_floats, float* tile, bool keep) {
   switch (rows) {
-    case 6: filter_lane_sums<6, NP>(in, base, offs, k, w0, panel_floats, tile); break;
-    case 5: filter_lane_sums<5, NP>(in, base, offs, k, w0, panel_floats, tile); break;
-    case 4: filter_lane_sums<4, NP>(in, base, offs, k, w0, panel_floats, tile); break;
-    case 3: filter_lane_sums<3, NP>(in, base, offs, k, w0, panel_floats, tile); break;
-    case 2: filter_lane_sums<2, NP>(in, base, offs, k, w0, panel_floats, tile); break;
-    default: filter_lane_sums<1, NP>(in, base, offs, k, w0, panel_floats, tile); break;
+    case 6: filter_lane_sums<6, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 5: filter_lane_sums<5, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 4: filter_lane_sums<4, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 3: filter_lane_sums<3, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 2: filter_lane_sums<2, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    default: filter_lane_sums<1, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
   }
 }
 
@@ -109,8 +117,12 @@ inline const int32_t* filter_panel_offsets(float* scratch, int64_t channels, con
 }
 
 // dst[f * dst_plane + o - begin] = epilogue(conv + bias[f]) for the output positions
-// begin <= o < end of one image whose phases are split, all filters. Positions go in chunks of
-// 16, all filters (64 at a time) over one chunk before the next, so the chunk's inputs stay in L1.
+// begin <= o < end of one image whose phases are split, all filters. A pass takes up to 64
+// positions (blocks of 6 rows or fewer) through all filters, 64 at a time, so that its inputs
+// stay in L1; the taps go in slices of at most kFilterLaneDepth, whose 256 KiB of weights stay
+// in L2 while every block of the pass reads them (resnet18's 4608 taps at 7x7: 1.2 MB of
+// weights per 64 filters, read from L3 by each of 10 blocks, were bound by L3's bandwidth).
+constexpr int64_t kFilterLaneRows = 64, kFilterLaneDepth = 1024;
 template <class E>
 inline void filter_panel_positions(const float* phases, const int32_t* offs, const float* wp, const float* bias,
                                    int64_t channels, int64_t filters, const ConvGeometry& g, int64_t begin, int64_t end,
@@ -118,37 +130,58 @@ inline void filter_panel_positions(const float* phases, const int32_t* offs, con
   using ::sofiec::f32x16;
   const int64_t kdim = channels * g.kernel_size(), out_w = g.out[1], panels = (filters + 31) / 32;
   const int64_t pw = phase_extent(g.out[1], g.kernel[1], g.stride[1], g.dilation[1]);
-  alignas(64) float tile[kFilterLaneChunk * 64] = {};
+  const int64_t slices = (kdim + kFilterLaneDepth - 1) / kFilterLaneDepth;
+  // With all positions in one pass, each slice of weights is read once: from memory at batch 1
+  // (resnet18's 58 MB stay in no cache), so each block asks for its share of the next slice.
+  const bool stream = end - begin <= kFilterLaneRows;
+  // With one slice over many positions, passes of 16: the tile (4 KiB, not 16) leaves L1 to the
+  // weights (the stem's 37 KiB: 1065 -> 1010 us).
+  const int64_t pass = slices > 1 || stream ? kFilterLaneRows : 16;
+  alignas(64) float tile[kFilterLaneRows * 64] = {};
   alignas(64) float rows_of_filters[16 * 16];
-  for (int64_t o0 = begin; o0 < end; o0 += kFilterLaneChunk) {
-    const int64_t count = std::min(kFilterLaneChunk, end - o0);
-    int64_t base[kFilterLaneChunk];
+  int64_t base[kFilterLaneRows];
+  for (int64_t o0 = begin; o0 < end; o0 += pass) {
+    const int64_t count = std::min(pass, end - o0);
     for (int64_t i = 0; i < count; ++i) base[i] = (o0 + i) / out_w * pw + (o0 + i) % out_w;
     const int64_t blocks = (count + 5) / 6;
     for (int64_t pg = 0; pg < panels; pg += 2) {
-      const bool two = panels - pg >= 2;
-      const float* w0 = wp + pg * kdim * 32;
-      for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
-        const int64_t rows = count / blocks + (blk < count % blocks ? 1 : 0);
-        if (two) filter_lane_block<2>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
-        else filter_lane_block<1>(rows, phases, base + i, offs, kdim, w0, kdim * 32, tile + i * 64);
-        i += rows;
+      const int np = panels - pg >= 2 ? 2 : 1;
+      for (int64_t sl = 0; sl < slices; ++sl) {
+        const int64_t p0 = kdim * sl / slices, p1 = kdim * (sl + 1) / slices;
+        const float* w0 = wp + (pg * kdim + p0) * 32;
+        // The next slice: of these panels, or the first of the next ones.
+        const bool last = sl + 1 == slices;
+        const int64_t next_p0 = last ? 0 : p1, next_p1 = last ? kdim / slices : kdim * (sl + 2) / slices;
+        const int64_t next_panels = last ? std::max<int64_t>(0, std::min<int64_t>(2, panels - pg - 2)) : np;
+        const float* next = next_panels > 0 ? wp + ((last ? pg + 2 : pg) * kdim + next_p0) * 32 : wp;
+        const int64_t share = ((next_p1 - next_p0) * 32 + blocks - 1) / blocks;
+        for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
+          const int64_t rows = count / blocks + (blk < count % blocks ? 1 : 0);
+          if (stream)
+            for (int64_t q = 0; q < next_panels; ++q) prefetch_rows(next + q * kdim * 32 + blk * share, 1, 0, share);
+          if (np == 2) filter_lane_block<2>(rows, phases, base + i, offs + p0, p1 - p0, w0, kdim * 32, tile + i * 64, sl > 0);
+          else filter_lane_block<1>(rows, phases, base + i, offs + p0, p1 - p0, w0, kdim * 32, tile + i * 64, sl > 0);
+          i += rows;
+        }
       }
-      for (int v = 0; v < (two ? 4 : 2); ++v) {
-        const int64_t f0 = pg * 32 + v * 16, nf = std::min<int64_t>(16, filters - f0);
-        if (nf <= 0) break;
-        transpose_tile16(tile + v * 16, 64, rows_of_filters, 16, std::make_index_sequence<16>{});
-        for (int64_t f = 0; f < nf; ++f) {
-          f32x16 r;
-          std::memcpy(&r, rows_of_filters + f * 16, sizeof r);
-          // No bias: no + 0, which would turn -0 into +0.
-          if (bias) add_bias_then(r, bias[f0 + f], epilogue);
-          else if constexpr (has_lanes<E>::value) epilogue.lanes(r);
-          else
-            for (int l = 0; l < 16; ++l) r[l] = epilogue(r[l]);
-          float* out = dst + (f0 + f) * dst_plane + (o0 - begin);
-          if (count == kFilterLaneChunk) std::memcpy(out, &r, sizeof r);
-          else ::sofiec::store_first(out, count, r);
+      for (int64_t c0 = 0; c0 < count; c0 += 16) {
+        const int64_t n = std::min<int64_t>(16, count - c0);
+        for (int v = 0; v < 2 * np; ++v) {
+          const int64_t f0 = pg * 32 + v * 16, nf = std::min<int64_t>(16, filters - f0);
+          if (nf <= 0) break;
+          transpose_tile16(tile + c0 * 64 + v * 16, 64, rows_of_filters, 16, std::make_index_sequence<16>{});
+          for (int64_t f = 0; f < nf; ++f) {
+            f32x16 r;
+            std::memcpy(&r, rows_of_filters + f * 16, sizeof r);
+            // No bias: no + 0, which would turn -0 into +0.
+            if (bias) add_bias_then(r, bias[f0 + f], epilogue);
+            else if constexpr (has_lanes<E>::value) epilogue.lanes(r);
+            else
+              for (int l = 0; l < 16; ++l) r[l] = epilogue(r[l]);
+            float* out = dst + (f0 + f) * dst_plane + (o0 + c0 - begin);
+            if (n == 16) std::memcpy(out, &r, sizeof r);
+            else ::sofiec::store_first(out, n, r);
+          }
         }
       }
     }

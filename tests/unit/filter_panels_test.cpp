@@ -105,6 +105,16 @@ TEST(ConvFilterPanels, SameNumbersForAFilledUnitStrideConvWithAPartialChunk) {
   expect_panels_and_same_numbers(c);
 }
 
+TEST(ConvFilterPanels, SameNumbersOverSeveralDepthSlices) {
+  ConvCase c;  // 130 channels x 9 taps: 1170, two slices of 585 summed through the tile
+  c.channels = 130;
+  c.filters = 80;  // two panels, then a last one of 16 filters
+  expect_panels_and_same_numbers(c);
+  c.size = 11;  // 121 positions: passes of 64 and 57
+  c.filters = 47;
+  expect_panels_and_same_numbers(c);
+}
+
 TEST(ConvFilterPanels, FilledPointwiseFewFiltersAndOnePositionStayConv) {
   ConvCase pointwise;  // 8x8: 64 positions fill their lanes, and the GEMM reads the image in place
   pointwise.size = 8;
