@@ -49,12 +49,13 @@ Tensor transformed_filters(const Tensor& w, int tile) {
 }
 
 // F(4x4) for the convolutions with the largest planes first (the most products saved per
-// byte of filters) while each one's filters stay under 3 MiB and the model's weights within a
-// quarter above their size as written. Its filters are 4 times the 3x3 ones (F(2x2): 16/9), and
-// the memory target is half of ONNX Runtime's RSS: resnet18 takes it in layers 1 and 2 (not
-// 3: 2.4 -> 9.4 MB per conv), the UNet, whose weights are half of its RSS, nowhere.
+// byte of filters) while each one's filters stay under 3 MiB and the model's weights within
+// 30% above their size as written. Its filters are 4 times the 3x3 ones (F(2x2): 16/9), and the
+// memory target is half of ONNX Runtime's RSS: resnet18 takes it in layers 1 and 2 (not 3:
+// 2.4 -> 9.4 MB per conv; with 25% its last conv of layer 2 stayed F(2x2), 600 us against
+// 460), the UNet, whose weights are half of its RSS, nowhere.
 constexpr int64_t kMaxLargeTileFilterBytes = 3 << 20;
-constexpr double kMaxWeightGrowth = 1.25;
+constexpr double kMaxWeightGrowth = 1.3;
 
 class ConvWinograd : public Pass {
  public:
