@@ -126,15 +126,22 @@ TEST(ConvMaxPoolFusion, WinogradSameNumbersInBothTiles) {
   expect_same_numbers(pool_model(c), input_size(c), 1e-4);
 }
 
-// A strided convolution whose filters fill the lanes (FilterPanelConv) takes any max pool in
-// floor mode; ceil_mode keeps it separate.
-TEST(ConvMaxPoolFusion, FilterPanelConvTakesPaddedAndWidePools) {
+// resnet18's stem and its pool in small: 3 channels to 64 filters at stride 2 (a FilterPanelConv:
+// the filters fill the lanes), then a 3x3 / 2 max pool with pads of 1.
+static PoolCase stem_like_case() {
   PoolCase c;
   c.channels = 3;
   c.filters = 64;
   c.stride = 2;
   c.pool_kernel = {3, 3};
   c.pool_pads = {1, 1, 1, 1};
+  return c;
+}
+
+// A strided convolution whose filters fill the lanes (FilterPanelConv) takes any max pool in
+// floor mode; ceil_mode keeps it separate.
+TEST(ConvMaxPoolFusion, FilterPanelConvTakesPaddedAndWidePools) {
+  PoolCase c = stem_like_case();
   const Graph g = optimized(pool_model(c));
   ASSERT_EQ(ops(g), (std::vector<std::string>{"FilterPanelConv"}));
   EXPECT_EQ(g.nodes[0].attr_ints("pool_pads", {}), (std::vector<int64_t>{1, 1, 1, 1}));
@@ -147,13 +154,8 @@ TEST(ConvMaxPoolFusion, FilterPanelConvTakesPaddedAndWidePools) {
 // rows (17 rows of the convolution, 65280 floats), the row shared by two bands moved up, and a
 // last band of 2; Neg after the convolution, so that the padding of the pool shows.
 TEST(ConvMaxPoolFusion, FilterPanelConvSameNumbersOverSeveralBands) {
-  PoolCase c;
-  c.channels = 3;
-  c.filters = 64;
-  c.stride = 2;
+  PoolCase c = stem_like_case();
   c.height = c.width = 120;
-  c.pool_kernel = {3, 3};
-  c.pool_pads = {1, 1, 1, 1};
   c.activation = "Neg";
   expect_same_numbers(pool_model(c), input_size(c));
 }
