@@ -2,8 +2,9 @@
 // group with few output positions per image, its weights packed at generation time into panels
 // of 32 filters, [ceil(M / 32), C * kh * kw, 32]; inputs X [N, C, H, W], the panels, optional
 // bias [M]; attributes: Conv's (kernel_shape given), and `filters` (M). With `pool_kernel_shape`
-// (and `pool_strides`, `pool_pads`: begin then end, floor mode), ConvMaxPoolFusion's max pool
-// follows in the same kernel and the output is the pooled planes.
+// (and the MaxPool's other window attributes, `pool_strides`, `pool_pads`, `pool_auto_pad`; floor
+// mode), ConvMaxPoolFusion's max pool follows in the same kernel and the output is the pooled
+// planes.
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/registry.hpp"
@@ -19,29 +20,6 @@ struct PanelConvPlan {
   Window pool;  // over w.out
 };
 
-// The fused max pool's window over the convolution's output planes.
-Window plan_fused_pool(const NodeView& v, const std::vector<int64_t>& conv_out) {
-  const Node& n = v.node();
-  Window p;
-  p.in = conv_out;
-  p.kernel = n.attr_ints("pool_kernel_shape", {});
-  p.strides = n.attr_ints("pool_strides", {1, 1});
-  p.dilations = {1, 1};
-  const std::vector<int64_t> pads = n.attr_ints("pool_pads", {0, 0, 0, 0});
-  if (p.kernel.size() != 2 || p.strides.size() != 2 || pads.size() != 4) v.fail("the fused pool's window must be 2-D");
-  p.pad_begin = {pads[0], pads[1]};
-  p.pad_end = {pads[2], pads[3]};
-  p.out.resize(2);
-  for (std::size_t d = 0; d < 2; ++d) {
-    const int64_t room = p.in[d] + p.pad_begin[d] + p.pad_end[d] - p.kernel[d];
-    if (p.kernel[d] < 1 || p.strides[d] < 1 || room < 0 || p.pad_begin[d] < 0 || p.pad_end[d] < 0 ||
-        p.pad_begin[d] >= p.kernel[d] || p.pad_end[d] >= p.kernel[d])
-      v.fail("the fused pool's window does not fit the convolution's output");
-    p.out[d] = room / p.strides[d] + 1;
-  }
-  return p;
-}
-
 PanelConvPlan plan_panel_conv(const NodeView& v) {
   const auto x = v.input_dims(0), panels = v.input_dims(1);
   if (x.size() != 4) v.fail("input must be [N, C, H, W]");
@@ -53,8 +31,10 @@ PanelConvPlan plan_panel_conv(const NodeView& v) {
     v.fail("filter panels must be [{}, {}, 32] for {} filters", (p.filters + 31) / 32, depth, p.filters);
   if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
   if (v.node().has_attr("pool_kernel_shape")) {
+    const auto pool_kernel = v.node().attr_ints("pool_kernel_shape", {});
+    if (pool_kernel.size() != 2) v.fail("pool_kernel_shape must have 2 values");
     p.pooled = true;
-    p.pool = plan_fused_pool(v, p.w.out);
+    p.pool = compute_window(v, p.w.out, pool_kernel, false, "pool_");
   }
   return p;
 }

@@ -5,7 +5,7 @@
 namespace sofiec {
 
 Window compute_window(const NodeView& v, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel,
-                      bool allow_ceil_mode) {
+                      bool allow_ceil_mode, const std::string& prefix) {
   const std::size_t r = in.size();
   if (r == 0 || r > 8) v.unsupported("spatial rank {} (1 to 8 supported)", r);
   if (kernel.size() != r) v.fail("kernel has rank {} but the input has {} spatial dims", kernel.size(), r);
@@ -13,18 +13,18 @@ Window compute_window(const NodeView& v, const std::vector<int64_t>& in, const s
   Window w;
   w.in = in;
   w.kernel = kernel;
-  w.strides = n.attr_ints("strides", std::vector<int64_t>(r, 1));
-  w.dilations = n.attr_ints("dilations", std::vector<int64_t>(r, 1));
+  w.strides = n.attr_ints(prefix + "strides", std::vector<int64_t>(r, 1));
+  w.dilations = n.attr_ints(prefix + "dilations", std::vector<int64_t>(r, 1));
   if (w.strides.size() != r || w.dilations.size() != r) v.fail("strides or dilations do not match the spatial rank");
   for (std::size_t d = 0; d < r; ++d)
     if (w.strides[d] < 1 || w.dilations[d] < 1 || kernel[d] < 1) v.fail("strides, dilations and kernel must be >= 1");
-  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
-  const bool ceil_mode = allow_ceil_mode && n.attr_int("ceil_mode", 0) != 0;
+  const std::string auto_pad = n.attr_string(prefix + "auto_pad", "NOTSET");
+  const bool ceil_mode = allow_ceil_mode && n.attr_int(prefix + "ceil_mode", 0) != 0;
   w.pad_begin.assign(r, 0);
   w.pad_end.assign(r, 0);
   w.out.assign(r, 0);
   if (auto_pad == "NOTSET") {
-    const auto pads = n.attr_ints("pads", std::vector<int64_t>(2 * r, 0));
+    const auto pads = n.attr_ints(prefix + "pads", std::vector<int64_t>(2 * r, 0));
     if (pads.size() != 2 * r) v.fail("pads has {} values, {} expected", pads.size(), 2 * r);
     for (std::size_t d = 0; d < r; ++d) {
       w.pad_begin[d] = pads[d];

@@ -15,8 +15,9 @@ struct Window {
 };
 
 // in: spatial input dims; kernel: spatial kernel dims (already read from attribute or weights).
+// The attributes are read with the prefix in front of their names (a fused pool's `pool_pads`).
 Window compute_window(const NodeView& v, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel,
-                      bool allow_ceil_mode);
+                      bool allow_ceil_mode, const std::string& prefix = "");
 
 // The spatial dims of an [N, C, spatial...] shape.
 inline std::vector<int64_t> spatial_dims(const std::vector<int64_t>& dims) { return {dims.begin() + 2, dims.end()}; }

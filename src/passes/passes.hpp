@@ -112,9 +112,9 @@ std::unique_ptr<Pass> make_conv_winograd();
 std::unique_ptr<Pass> make_conv_filter_panels();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();
-// WinogradConv, or a direct Conv (unit strides, few taps), then a 2x2 stride-2 MaxPool, or a
-// FilterPanelConv then a 2-D MaxPool without indices in floor mode: the
-// pooled planes computed in registers, after the epilogue (run after EpilogueFusion).
+// WinogradConv, or a direct Conv (unit strides, few taps), then a 2x2 stride-2 MaxPool: the
+// pooled planes computed in registers, after the epilogue (run after EpilogueFusion). A
+// FilterPanelConv then any 2-D MaxPool without indices in floor mode: pooled from bands of rows.
 std::unique_ptr<Pass> make_conv_max_pool_fusion();
 
 // The passes of an optimization level, in order (empty for -O 0).

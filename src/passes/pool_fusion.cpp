@@ -80,11 +80,8 @@ class ConvMaxPoolFusion : public Pass {
         const int j = sole_consumer(g, conv.outputs[0]);
         if (j < 0 || !is_plain_max_pool(g, g.nodes[std::size_t(j)])) continue;
         const Node& pool = g.nodes[std::size_t(j)];
-        conv.attributes["pool_kernel_shape"] = ints_attribute(pool.attr_ints("kernel_shape", {}));
-        conv.attributes["pool_strides"] = ints_attribute(pool.attr_ints("strides", {1, 1}));
-        const bool valid = pool.attr_string("auto_pad", "NOTSET") == "VALID";
-        conv.attributes["pool_pads"] = ints_attribute(valid ? std::vector<int64_t>{0, 0, 0, 0}
-                                                            : pool.attr_ints("pads", {0, 0, 0, 0}));
+        for (const char* name : {"kernel_shape", "strides", "pads", "auto_pad"})
+          if (pool.has_attr(name)) conv.attributes[std::string("pool_") + name] = pool.attributes.at(name);
         conv.outputs[0] = pool.outputs[0];
         g.nodes.erase(g.nodes.begin() + j);
         if (std::size_t(j) < i) --i;

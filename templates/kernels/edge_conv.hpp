@@ -48,11 +48,7 @@ inline void edge_conv_gather(const float* pc, const I* indices, const float* bia
         transpose_tile16(sums, 16, channels, 16, std::make_index_sequence<16>{});
         for (int64_t c = 0; c < w; ++c) {
           std::memcpy(&v, channels + 16 * c, sizeof v);
-          if constexpr (has_lanes<E>::value) {
-            epilogue.lanes(v);
-          } else {
-            for (int l = 0; l < 16; ++l) v[l] = epilogue(v[l]);
-          }
+          apply_lanes(v, epilogue);
           ::sofiec::store_first(y + (b * filters + c0 + c) * edges + e0, n, v);
         }
       }

@@ -175,9 +175,7 @@ inline void filter_panel_positions(const float* phases, const int32_t* offs, con
             std::memcpy(&r, rows_of_filters + f * 16, sizeof r);
             // No bias: no + 0, which would turn -0 into +0.
             if (bias) add_bias_then(r, bias[f0 + f], epilogue);
-            else if constexpr (has_lanes<E>::value) epilogue.lanes(r);
-            else
-              for (int l = 0; l < 16; ++l) r[l] = epilogue(r[l]);
+            else apply_lanes(r, epilogue);
             float* out = dst + (f0 + f) * dst_plane + (o0 + c0 - begin);
             if (n == 16) std::memcpy(out, &r, sizeof r);
             else ::sofiec::store_first(out, n, r);

@@ -93,15 +93,20 @@ template <class F, class... R> struct functor_chain<F, R...> {
 inline functor_chain<> chain() { return {}; }
 template <class F, class... R> functor_chain<F, R...> chain(F f, R... r) { return {f, chain(r...)}; }
 
-// v = epilogue(v + b): in the lanes, or lane by lane when the epilogue has no lane form.
+// v = epilogue(v): in the lanes, or lane by lane when the epilogue has no lane form.
 template <class E>
-inline void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
+inline void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
   if constexpr (has_lanes<E>::value) {
-    v += b;
     epilogue.lanes(v);
   } else {
-    for (int l = 0; l < 16; ++l) v[l] = epilogue(v[l] + b);
+    for (int l = 0; l < 16; ++l) v[l] = epilogue(v[l]);
   }
+}
+// v = epilogue(v + b).
+template <class E>
+inline void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
+  v += b;
+  apply_lanes(v, epilogue);
 }
 
 // a = the larger of a and b in each lane, NaN where either is (MaxPool's rule).
