@@ -10,23 +10,17 @@
 namespace sofiec {
 namespace {
 
-struct WinogradPlan {
-  int64_t batch;
-  rt::WinogradGeometry g;
-};
-
-WinogradPlan plan_winograd(const NodeView& v) {
+rt::WinogradGeometry plan_winograd(const NodeView& v) {
   const auto x = v.input_dims(0), u = v.input_dims(1);
   if (x.size() != 4) v.fail("input must be [N, C, H, W]");
   if (u.size() != 3 || (u[0] != 16 && u[0] != 36) || u[2] != x[1]) v.fail("filters must be [16 or 36, M, {}]", x[1]);
   const auto pads = v.node().attr_ints("pads", {0, 0, 0, 0});
   if (pads.size() != 4) v.fail("pads must have 4 values");
-  const WinogradPlan p{x[0],
-                       {x[1], u[1], x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2, pads[0], pads[1],
-                        u[0] == 36 ? 4 : 2, v.node().attr_int("max_pool", 0) != 0}};
-  if (p.g.out_h < 1 || p.g.out_w < 1) v.fail("the 3x3 window does not fit the padded input");
-  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.g.filters}) v.fail("bias must have shape [{}]", p.g.filters);
-  return p;
+  const rt::WinogradGeometry g{x[1],    u[1],    x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2,
+                               pads[0], pads[1], u[0] == 36 ? 4 : 2, v.node().attr_int("max_pool", 0) != 0, x[0]};
+  if (g.out_h < 1 || g.out_w < 1) v.fail("the 3x3 window does not fit the padded input");
+  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{g.filters}) v.fail("bias must have shape [{}]", g.filters);
+  return g;
 }
 
 }  // namespace
@@ -37,27 +31,26 @@ void register_winograd_ops(Registry& r) {
   d.types = "float";
   d.infer = [](const NodeView& v) {
     if (v.input_dtype(0) != DType::Float) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
-    const WinogradPlan p = plan_winograd(v);
-    const int64_t shrink = p.g.max_pool ? 2 : 1;
-    return InferResult{{static_value(DType::Float, {p.batch, p.g.filters, p.g.out_h / shrink, p.g.out_w / shrink})},
-                       rt::winograd_scratch_floats(p.g) * int64_t(sizeof(float))};
+    const rt::WinogradGeometry g = plan_winograd(v);
+    const int64_t shrink = g.max_pool ? 2 : 1;
+    return InferResult{{static_value(DType::Float, {g.batch, g.filters, g.out_h / shrink, g.out_w / shrink})},
+                       rt::winograd_scratch_floats(g) * int64_t(sizeof(float))};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("winograd");
-    const WinogradPlan p = plan_winograd(e);
-    const rt::WinogradGeometry& g = p.g;
-    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};", g.channels,
-           g.filters, g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left, g.tile, g.max_pool);
+    const rt::WinogradGeometry g = plan_winograd(e);
+    e.line("static constexpr detail::WinogradGeometry geometry{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
+           g.channels, g.filters, g.in_h, g.in_w, g.out_h, g.out_w, g.pad_top, g.pad_left, g.tile, g.max_pool, g.batch);
     const std::string epilogue = e.epilogue();
-    e.line("detail::winograd_conv3x3({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, geometry{});", e.in(0), e.in(1),
-           e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, epilogue.empty() ? "" : ", " + epilogue);
+    e.line("detail::winograd_conv3x3({}, {}, {}, {}, reinterpret_cast<float*>({}), geometry{});", e.in(0), e.in(1),
+           e.in_or_null(2, "float"), e.out(0), e.workspace(), epilogue.empty() ? "" : ", " + epilogue);
   };
   d.accepts_epilogue = true;
   // The convolution's own count (what a direct 3x3 convolution computes), so that the
   // fraction of peak reads as the speed of the convolution.
   d.flops = [](const NodeView& v) {
-    const WinogradPlan p = plan_winograd(v);
-    return 2 * p.batch * p.g.filters * p.g.out_h * p.g.out_w * p.g.channels * 9;
+    const rt::WinogradGeometry g = plan_winograd(v);
+    return 2 * g.batch * g.filters * g.out_h * g.out_w * g.channels * 9;
   };
   r.add_internal(std::move(d));
 }

@@ -1,8 +1,8 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(m x m, 3x3), m = 2 or 4: each
 // m x m block of outputs from a t x t input tile (t = m + 2) with t^2 products per (filter,
 // channel) instead of 9 m^2 (16 for 36, or 36 for 144). The filters come transformed at
-// generation time, U = G g G^T, stored [t^2][filters][channels]; per block of tile rows of a
-// batch entry the input tiles are transformed (V = B^T d B, [channels][t^2][tiles]), the t^2
+// generation time, U = G g G^T, stored [t^2][filters][channels]; per block of tile rows (of one
+// image or of several) the input tiles are transformed (V = B^T d B, [channels][t^2][tiles]), the t^2
 // positions are t^2 products U_k V_k, and the output transform (A^T m A) writes each block.
 // Position k is the middle index of V and of the products so that a tile's values lie `tiles`
 // apart: with k outermost they lie channels * tiles apart, often a multiple of 4 KiB (64
@@ -20,6 +20,7 @@ struct WinogradGeometry {
   int64_t channels, filters, in_h, in_w, out_h, out_w, pad_top, pad_left;
   int64_t tile = 2;  // m: outputs per tile side, 2 or 4
   bool max_pool = false;  // a fused 2x2 stride-2 MaxPool: y holds the pooled planes
+  int64_t batch = 1;
   constexpr int64_t span() const { return tile + 2; }
   constexpr int64_t positions() const { return span() * span(); }
   constexpr int64_t tiles_h() const { return (out_h + tile - 1) / tile; }
@@ -29,12 +30,15 @@ struct WinogradGeometry {
   // columns for the products, while the transformed block stays small (UNet's 64-channel
   // 32x32 convolution: 256 KiB of transformed tiles instead of 1 MiB for the whole image).
   // Up to 128 tiles when that makes a multiple of 16, whose products fill every lane
-  // (resnet18's 28 tiles a row: 112 tiles, not 84 in 96 lanes).
+  // (resnet18's 28 tiles a row: 112 tiles, not 84 in 96 lanes). The tile rows of a batch are
+  // counted one image after another, and a block may take rows of several images: resnet18's
+  // 14x14 planes have 49 tiles, which filled 49 of 64 lanes in products whose filters were
+  // read again for every image; at batch 8 a block holds 112.
   constexpr int64_t block_rows() const {
     const int64_t least = std::max<int64_t>(1, (64 + tiles_w() - 1) / tiles_w());
     int64_t rows = least;
     while (rows * tiles_w() % 16 != 0 && (rows + 1) * tiles_w() <= 128) ++rows;
-    return std::min(tiles_h(), rows * tiles_w() % 16 == 0 ? rows : least);
+    return std::min(batch * tiles_h(), rows * tiles_w() % 16 == 0 ? rows : least);
   }
   constexpr int64_t block_tiles() const { return block_rows() * tiles_w(); }
   // Floats of one row buffer of a block (winograd_conv3x3_tiles): the block's tile rows side
@@ -113,8 +117,8 @@ inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
 // m columns are in a[i], its last two in b[i], at m floats a tile in both: the columns of 16
 // tiles are a stride-m read whatever their rows.
 template <int M>
-inline void winograd_input_transform(const float* x, float* v, const WinogradGeometry& g, int64_t th0, int64_t th1,
-                                     float* rows) {
+inline void winograd_input_transform(const float* x, float* v, int64_t ld, const WinogradGeometry& g, int64_t th0,
+                                     int64_t th1, float* rows) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
   const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = g.row_length(), seg = M * tiles_w;
@@ -140,7 +144,7 @@ inline void winograd_input_transform(const float* x, float* v, const WinogradGeo
           std::memcpy(bs + 16 * q, pr + 2 + 16 * q, 16 * sizeof(float));
         }
       }
-    float* vc = v + c * T * T * tiles;
+    float* vc = v + c * T * T * ld;
     for (int64_t t = 0; t < tiles; t += 16) {
       f32x16 d[T][T], e[T][T];
       for (int i = 0; i < T; ++i) {
@@ -156,9 +160,9 @@ inline void winograd_input_transform(const float* x, float* v, const WinogradGeo
         f32x16 k[T];
         winograd_bt<M>(e[i], 1, k, 1);  // on the columns
         if (count == 16)
-          for (int j = 0; j < T; ++j) std::memcpy(vc + (T * i + j) * tiles + t, &k[j], sizeof k[j]);
+          for (int j = 0; j < T; ++j) std::memcpy(vc + (T * i + j) * ld + t, &k[j], sizeof k[j]);
         else
-          for (int j = 0; j < T; ++j) ::sofiec::store_first(vc + (T * i + j) * tiles + t, count, k[j]);
+          for (int j = 0; j < T; ++j) ::sofiec::store_first(vc + (T * i + j) * ld + t, count, k[j]);
       }
     }
   }
@@ -201,8 +205,9 @@ inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
 // m. 16 consecutive tiles at a time in the lanes, their s x s values interleaved into s row
 // buffers (the block's rows side by side, as the input's), then copied out row by row.
 template <int M, bool POOL, class E>
-inline void winograd_output_transform(const float* m, const float* bias, float* y, const WinogradGeometry& g,
-                                      int64_t th0, int64_t th1, float* rows, const E& epilogue) {
+inline void winograd_output_transform(const float* m, int64_t ld, const float* bias, float* y,
+                                      const WinogradGeometry& g, int64_t th0, int64_t th1, float* rows,
+                                      const E& epilogue) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2, S = POOL ? M / 2 : M;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
@@ -211,7 +216,7 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
   const int64_t row_len = g.row_length(), seg = S * tiles_w;
   for (int64_t f = 0; f < g.filters; ++f) {
     float* yf = y + f * ysize;
-    const float* mf = m + f * T * T * tiles;
+    const float* mf = m + f * T * T * ld;
     const float b = bias ? bias[f] : 0.f;
     for (int64_t t = 0; t < tiles; t += 16) {
       const int64_t count = std::min<int64_t>(16, tiles - t);
@@ -219,9 +224,9 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
       for (int i = 0; i < T; ++i) {
         f32x16 a[T];
         if (count == 16)
-          for (int j = 0; j < T; ++j) std::memcpy(&a[j], mf + (T * i + j) * tiles + t, sizeof a[j]);
+          for (int j = 0; j < T; ++j) std::memcpy(&a[j], mf + (T * i + j) * ld + t, sizeof a[j]);
         else
-          for (int j = 0; j < T; ++j) ::sofiec::load_first(mf + (T * i + j) * tiles + t, count, a[j]);
+          for (int j = 0; j < T; ++j) ::sofiec::load_first(mf + (T * i + j) * ld + t, count, a[j]);
         winograd_at<M>(a, 1, s[i], 1);  // on the columns
       }
       for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
@@ -263,32 +268,45 @@ inline void winograd_output_transform(const float* m, const float* bias, float* 
 
 template <int M, bool POOL, class E>
 inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* bias, float* y, float* scratch,
-                                   int64_t batch, const WinogradGeometry& g, const E& epilogue) {
-  const int64_t positions = g.positions();
-  const int64_t ysize = POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w;
+                                   const WinogradGeometry& g, const E& epilogue) {
+  const int64_t positions = g.positions(), tiles_h = g.tiles_h(), tiles_w = g.tiles_w();
+  const int64_t xsize = g.channels * g.in_h * g.in_w;
+  const int64_t ysize = g.filters * (POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w);
   float* v = scratch;
   float* m = v + positions * g.channels * g.block_tiles();
   float* rows = m + positions * g.filters * g.block_tiles();
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t th0 = 0; th0 < g.tiles_h(); th0 += g.block_rows()) {
-      const int64_t th1 = std::min(g.tiles_h(), th0 + g.block_rows()), tiles = (th1 - th0) * g.tiles_w();
-      winograd_input_transform<M>(x + n * g.channels * g.in_h * g.in_w, v, g, th0, th1, rows);
-      for (int64_t k = 0; k < positions; ++k)
-        gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
-                      v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
-      winograd_output_transform<M, POOL>(m, bias, y + n * g.filters * ysize, g, th0, th1, rows, epilogue);
+  // Tile row r of the batch is row r % tiles_h of image r / tiles_h; `each` visits the images'
+  // parts of rows r0..r1 with their rows th0..th1 and where their tiles start in the block.
+  const auto each = [&](int64_t r0, int64_t r1, const auto& part) {
+    for (int64_t r = r0; r < r1;) {
+      const int64_t n = r / tiles_h, th0 = r % tiles_h, th1 = std::min(tiles_h, th0 + r1 - r);
+      part(n, th0, th1, (r - r0) * tiles_w);
+      r += th1 - th0;
     }
+  };
+  for (int64_t r0 = 0; r0 < g.batch * tiles_h; r0 += g.block_rows()) {
+    const int64_t r1 = std::min(g.batch * tiles_h, r0 + g.block_rows()), tiles = (r1 - r0) * tiles_w;
+    each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
+      winograd_input_transform<M>(x + n * xsize, v + first, tiles, g, th0, th1, rows);
+    });
+    for (int64_t k = 0; k < positions; ++k)
+      gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
+                    v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
+    each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
+      winograd_output_transform<M, POOL>(m + first, tiles, bias, y + n * ysize, g, th0, th1, rows, epilogue);
+    });
+  }
 }
 
 // scratch: winograd_scratch_floats(g).
 template <class E = functor_chain<>>
 inline void winograd_conv3x3(const float* x, const float* u, const float* bias, float* y, float* scratch,
-                             int64_t batch, const WinogradGeometry& g, E epilogue = E()) {
+                             const WinogradGeometry& g, E epilogue = E()) {
   if (g.tile == 4) {
-    if (g.max_pool) winograd_conv3x3_tiles<4, true>(x, u, bias, y, scratch, batch, g, epilogue);
-    else winograd_conv3x3_tiles<4, false>(x, u, bias, y, scratch, batch, g, epilogue);
+    if (g.max_pool) winograd_conv3x3_tiles<4, true>(x, u, bias, y, scratch, g, epilogue);
+    else winograd_conv3x3_tiles<4, false>(x, u, bias, y, scratch, g, epilogue);
   } else {
-    if (g.max_pool) winograd_conv3x3_tiles<2, true>(x, u, bias, y, scratch, batch, g, epilogue);
-    else winograd_conv3x3_tiles<2, false>(x, u, bias, y, scratch, batch, g, epilogue);
+    if (g.max_pool) winograd_conv3x3_tiles<2, true>(x, u, bias, y, scratch, g, epilogue);
+    else winograd_conv3x3_tiles<2, false>(x, u, bias, y, scratch, g, epilogue);
   }
 }

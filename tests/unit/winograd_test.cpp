@@ -112,9 +112,10 @@ TEST(ConvWinograd, StridedOrSmallConvolutionsStayDirect) {
   }
 }
 
-// F(4x4): 38 tile rows of 3 tiles go in blocks of 16, 16 and 6 rows (48 tiles, 3 full
-// vectors): the blocks' products, output rows, bias and epilogue line up, the last output rows
-// a partial tile row (150 = 37 * 4 + 2).
+// F(4x4): the batch's 2 x 38 tile rows of 3 tiles go in blocks of 16 rows (48 tiles, 3 full
+// vectors), the third one holding the first image's last 6 rows and the second's first 10,
+// and a last block of 12: the blocks' products, output rows, bias and epilogue line up, the
+// last output rows of each image a partial tile row (150 = 37 * 4 + 2).
 TEST(ConvWinograd, SameNumbersOverSeveralBlocksOfTileRows) {
   ConvCase c;
   c.height = 150;
@@ -122,8 +123,9 @@ TEST(ConvWinograd, SameNumbersOverSeveralBlocksOfTileRows) {
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
-// F(2x2) (160 channels and filters): 21 tile rows of 6 tiles in blocks of 16 and 5 rows. Sums
-// of 1440 products: the same relative tolerance as F(4x4)'s sums of 288.
+// F(2x2) (160 channels and filters): the batch's 2 x 21 tile rows of 6 tiles in blocks of 16,
+// 16 (5 rows of the first image, 11 of the second) and 10 rows. Sums of 1440 products: the
+// same relative tolerance as F(4x4)'s sums of 288.
 TEST(ConvWinograd, SameNumbersInSmallTilesOverSeveralBlocks) {
   ConvCase c;
   c.channels = c.filters = 160;
