@@ -21,7 +21,11 @@ constexpr int64_t kMinTiles = 32;
 constexpr int64_t kMinChannels = 16;
 constexpr int64_t kMinFilters = 8;
 
-// U = G g G^T for each (filter, channel), laid out [t^2][filters][channels] (t = tile + 2).
+// U = G g G^T for each (filter, channel), laid out [t^2][filters][channels] (t = tile + 2), or
+// with filters a multiple of 32 [t^2][filters / 32][channels][32], panels of 32 filters for
+// the products with the filters in the lanes: faster on every layer measured, whether or not
+// the tiles fill the lanes (resnet18's 256-filter layer at 14x14: 680 -> 580 us; at 56x56,
+// 112 tiles a block: 452 -> 441 us), the products' filters streamed panel after panel.
 // F(2x2): G has rows (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1); F(4x4): rows
 // (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6),
 // (0, 0, 1). Computed in double.
@@ -32,7 +36,9 @@ Tensor transformed_filters(const Tensor& w, int tile) {
                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
   const int t = tile + 2;
   const double(*G)[3] = tile == 4 ? G4 : G2;
-  Tensor u(DType::Float, {int64_t(t) * t, filters, channels});
+  const bool panels = filters % 32 == 0;
+  Tensor u(DType::Float, panels ? std::vector<int64_t>{int64_t(t) * t, filters / 32, channels, 32}
+                                : std::vector<int64_t>{int64_t(t) * t, filters, channels});
   for (int64_t f = 0; f < filters; ++f)
     for (int64_t c = 0; c < channels; ++c) {
       const float* g = w.data<float>() + (f * channels + c) * 9;
@@ -42,7 +48,9 @@ Tensor transformed_filters(const Tensor& w, int tile) {
       for (int i = 0; i < t; ++i)
         for (int j = 0; j < t; ++j) {
           const double v = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
-          u.data<float>()[((t * i + j) * filters + f) * channels + c] = float(v);
+          const int64_t k = t * i + j;
+          const int64_t at = panels ? ((k * filters + f / 32 * 32) * channels + c * 32 + f % 32) : (k * filters + f) * channels + c;
+          u.data<float>()[at] = float(v);
         }
     }
   return u;

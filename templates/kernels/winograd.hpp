@@ -21,6 +21,11 @@ struct WinogradGeometry {
   int64_t tile = 2;  // m: outputs per tile side, 2 or 4
   bool max_pool = false;  // a fused 2x2 stride-2 MaxPool: y holds the pooled planes
   int64_t batch = 1;
+  // The products' orientation: tiles in the lanes (U [t^2][filters][channels]) or, where a
+  // block's tiles fill the lanes poorly and its filters fill them well, filters in the lanes
+  // (U packed [t^2][filters / 32][channels][32]): resnet18's 49-tile planes fill 49 of 64 lanes
+  // but 49 of 54 rows of 6.
+  bool filter_lanes = false;
   constexpr int64_t span() const { return tile + 2; }
   constexpr int64_t positions() const { return span() * span(); }
   constexpr int64_t tiles_h() const { return (out_h + tile - 1) / tile; }
@@ -50,11 +55,13 @@ struct WinogradGeometry {
   constexpr int64_t plane_rows() const { return tile * block_rows() + 2; }
 };
 
-// Scratch of winograd_conv3x3: a block's transformed tiles and products, 2 t row buffers (the
-// input's, then the output's m) and the block's padded input rows.
+// Scratch of winograd_conv3x3: a block's transformed tiles and products, then room for 2 t row
+// buffers and the block's padded input rows (the input transform), or for the output's m row
+// buffers (16 filters' of them and a 16 x 16 value tile per output of a tile with filter_lanes).
 constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
-  return g.positions() * (g.channels + g.filters) * g.block_tiles() + 2 * g.span() * g.row_length() +
-         g.plane_rows() * g.plane_pitch() + 16;
+  const int64_t input_rows = 2 * g.span() * g.row_length() + g.plane_rows() * g.plane_pitch();
+  const int64_t output_rows = g.filter_lanes ? 16 * g.tile * g.row_length() + g.tile * g.tile * 256 : 0;
+  return g.positions() * (g.channels + g.filters) * g.block_tiles() + std::max(input_rows, output_rows) + 16;
 }
 
 // B^T applied to d[0], d[s], ..., written to r[0], r[rs], ... (vectors or floats).
@@ -200,10 +207,69 @@ inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
   }
 }
 
-// y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1, m[f][k][t] their t^2
-// products; with POOL, its 2x2 stride-2 max pool (floor), s = m / 2 values a tile side instead of
-// m. 16 consecutive tiles at a time in the lanes, their s x s values interleaved into s row
-// buffers (the block's rows side by side, as the input's), then copied out row by row.
+// r = epilogue(A^T a A + b) for 16 lanes, a the t x t products of a tile given by load(i, j, a_ij);
+// with POOL, its 2x2 stride-2 max pool (floor): s = m / 2 values a side instead of m. b is the
+// bias, one float (tiles in the lanes) or a vector of them (filters in the lanes); without a
+// bias and an epilogue nothing is added (+ 0 would turn -0 into +0).
+template <int M, bool POOL, class Load, class Bias, class E>
+inline void winograd_tile_values(const Load& load, const Bias& b, bool add, const E& epilogue,
+                                 ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
+  using ::sofiec::f32x16;
+  constexpr int T = M + 2;
+  f32x16 s[T][M], out[M][M];
+  for (int i = 0; i < T; ++i) {
+    f32x16 a[T];
+    for (int j = 0; j < T; ++j) load(i, j, a[j]);
+    winograd_at<M>(a, 1, s[i], 1);  // on the columns
+  }
+  for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
+  if (add)
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < M; ++j) {
+        out[i][j] += b;
+        apply_lanes(out[i][j], epilogue);
+      }
+  if constexpr (POOL) {
+    for (int i = 0; i < M / 2; ++i)
+      for (int j = 0; j < M / 2; ++j) {
+        r[i][j] = out[2 * i][2 * j];
+        max_nan_lanes(r[i][j], out[2 * i][2 * j + 1]);
+        max_nan_lanes(r[i][j], out[2 * i + 1][2 * j]);
+        max_nan_lanes(r[i][j], out[2 * i + 1][2 * j + 1]);
+      }
+  } else {
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < M; ++j) r[i][j] = out[i][j];
+  }
+}
+
+// Copies a filter's output rows of tile rows th0..th1 out of its s row buffers (s values a
+// tile side, the block's tile rows side by side as the input's).
+template <int S>
+inline void winograd_write_rows(const float* rows, float* yf, const WinogradGeometry& g, int64_t th0, int64_t th1) {
+  const int64_t yh = S == g.tile ? g.out_h : g.out_h / 2, yw = S == g.tile ? g.out_w : g.out_w / 2;
+  const int64_t row_len = g.row_length(), seg = S * g.tiles_w();
+  for (int64_t th = th0; th < th1; ++th)
+    for (int i = 0; i < S && S * th + i < yh; ++i) {
+      // The row buffers have room to read whole vectors; the output row does to write
+      // them when the next row, written after it, follows.
+      const int64_t r = S * th + i;
+      const float* src = rows + i * row_len + (th - th0) * seg;
+      float* dst = yf + r * yw;
+      int64_t x = 0;
+      for (; x + 16 <= yw; x += 16) std::memcpy(dst + x, src + x, 16 * sizeof(float));
+      if (x < yw) {
+        ::sofiec::f32x16 v;
+        std::memcpy(&v, src + x, sizeof v);
+        if (r + 1 < yh) std::memcpy(dst + x, &v, sizeof v);
+        else ::sofiec::store_first(dst + x, yw - x, v);
+      }
+    }
+}
+
+// y[f] = epilogue(A^T m A + bias[f]) for the tiles of tile rows th0..th1 of one image, m[f][k][t]
+// their t^2 products (`ld` tiles apart). 16 consecutive tiles at a time in the lanes, their
+// values interleaved into the row buffers, then copied out row by row.
 template <int M, bool POOL, class E>
 inline void winograd_output_transform(const float* m, int64_t ld, const float* bias, float* y,
                                       const WinogradGeometry& g, int64_t th0, int64_t th1, float* rows,
@@ -211,58 +277,66 @@ inline void winograd_output_transform(const float* m, int64_t ld, const float* b
   using ::sofiec::f32x16;
   constexpr int T = M + 2, S = POOL ? M / 2 : M;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
-  const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w;
-  const int64_t yh = POOL ? g.out_h / 2 : g.out_h, yw = POOL ? g.out_w / 2 : g.out_w, ysize = yh * yw;
-  const int64_t row_len = g.row_length(), seg = S * tiles_w;
+  const int64_t tiles = (th1 - th0) * g.tiles_w(), row_len = g.row_length();
+  const int64_t ysize = POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w;
   for (int64_t f = 0; f < g.filters; ++f) {
-    float* yf = y + f * ysize;
     const float* mf = m + f * T * T * ld;
     const float b = bias ? bias[f] : 0.f;
     for (int64_t t = 0; t < tiles; t += 16) {
       const int64_t count = std::min<int64_t>(16, tiles - t);
-      f32x16 s[T][M], out[M][M];
-      for (int i = 0; i < T; ++i) {
-        f32x16 a[T];
-        if (count == 16)
-          for (int j = 0; j < T; ++j) std::memcpy(&a[j], mf + (T * i + j) * ld + t, sizeof a[j]);
-        else
-          for (int j = 0; j < T; ++j) ::sofiec::load_first(mf + (T * i + j) * ld + t, count, a[j]);
-        winograd_at<M>(a, 1, s[i], 1);  // on the columns
-      }
-      for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
-      if (add)
-        for (int i = 0; i < M; ++i)
-          for (int j = 0; j < M; ++j) add_bias_then(out[i][j], b, epilogue);
-      if constexpr (POOL) {
-        f32x16 pooled[S][S];
-        for (int i = 0; i < S; ++i)
-          for (int j = 0; j < S; ++j) {
-            pooled[i][j] = out[2 * i][2 * j];
-            max_nan_lanes(pooled[i][j], out[2 * i][2 * j + 1]);
-            max_nan_lanes(pooled[i][j], out[2 * i + 1][2 * j]);
-            max_nan_lanes(pooled[i][j], out[2 * i + 1][2 * j + 1]);
-          }
-        for (int i = 0; i < S; ++i) winograd_store_row<S>(pooled[i], rows + i * row_len + S * t);
-      } else {
-        for (int i = 0; i < M; ++i) winograd_store_row<M>(out[i], rows + i * row_len + M * t);
-      }
+      const auto load = [&](int i, int j, f32x16& a) {  // by reference: no vector return without AVX-512
+        if (count == 16) std::memcpy(&a, mf + (T * i + j) * ld + t, sizeof a);
+        else ::sofiec::load_first(mf + (T * i + j) * ld + t, count, a);
+      };
+      f32x16 r[S][S];
+      winograd_tile_values<M, POOL>(load, b, add, epilogue, r);
+      for (int i = 0; i < S; ++i) winograd_store_row<S>(r[i], rows + i * row_len + S * t);
     }
-    for (int64_t th = th0; th < th1; ++th)
-      for (int i = 0; i < S && S * th + i < yh; ++i) {
-        // The row buffers have room to read whole vectors; the output row does to write
-        // them when the next row, written after it, follows.
-        const int64_t r = S * th + i;
-        const float* src = rows + i * row_len + (th - th0) * seg;
-        float* dst = yf + r * yw;
-        int64_t x = 0;
-        for (; x + 16 <= yw; x += 16) std::memcpy(dst + x, src + x, 16 * sizeof(float));
-        if (x < yw) {
-          ::sofiec::f32x16 v;
-          std::memcpy(&v, src + x, sizeof v);
-          if (r + 1 < yh) std::memcpy(dst + x, &v, sizeof v);
-          else ::sofiec::store_first(dst + x, yw - x, v);
+    winograd_write_rows<S>(rows, y + f * ysize, g, th0, th1);
+  }
+}
+
+// The same with the filters in the lanes (geometry filter_lanes), m[t][k][f] the products of
+// tile t: 16 filters of one tile at a time, the values of 16 tiles transposed 16x16 (filters
+// to rows) into 16 filters' row buffers.
+template <int M, bool POOL, class E>
+inline void winograd_output_transform_filter_lanes(const float* m, const float* bias, float* y,
+                                                   const WinogradGeometry& g, int64_t th0, int64_t th1, float* rows,
+                                                   const E& epilogue) {
+  using ::sofiec::f32x16;
+  constexpr int T = M + 2, S = POOL ? M / 2 : M;
+  const bool add = bias || !std::is_same<E, functor_chain<>>::value;
+  const int64_t tiles = (th1 - th0) * g.tiles_w(), row_len = g.row_length(), tile_stride = g.positions() * g.filters;
+  const int64_t ysize = POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w;
+  float* values = rows + 16 * S * row_len;  // [s * s][16 tiles][16 filters], then transposed
+  for (int64_t f0 = 0; f0 < g.filters; f0 += 16) {
+    f32x16 b = f32x16{} + 0.f;
+    if (bias) std::memcpy(&b, bias + f0, sizeof b);
+    for (int64_t t = 0; t < tiles; t += 16) {
+      const int64_t count = std::min<int64_t>(16, tiles - t);
+      for (int64_t l = 0; l < 16; ++l) {
+        f32x16 r[S][S];
+        if (l < count) {
+          const float* ml = m + (t + l) * tile_stride + f0;
+          const auto load = [&](int i, int j, f32x16& a) { std::memcpy(&a, ml + (T * i + j) * g.filters, sizeof a); };
+          winograd_tile_values<M, POOL>(load, b, add, epilogue, r);
+        } else {
+          for (int i = 0; i < S; ++i)
+            for (int j = 0; j < S; ++j) r[i][j] = f32x16{} + 0.f;
         }
+        for (int i = 0; i < S; ++i)
+          for (int j = 0; j < S; ++j) std::memcpy(values + ((S * i + j) * 16 + l) * 16, &r[i][j], sizeof r[i][j]);
       }
+      for (int q = 0; q < S * S; ++q)
+        transpose_tile16(values + q * 256, 16, values + q * 256, 16, std::make_index_sequence<16>{});
+      for (int f = 0; f < 16; ++f)
+        for (int i = 0; i < S; ++i) {
+          f32x16 col[S];
+          for (int j = 0; j < S; ++j) std::memcpy(&col[j], values + (S * i + j) * 256 + f * 16, sizeof col[j]);
+          winograd_store_row<S>(col, rows + (f * S + i) * row_len + S * t);
+        }
+    }
+    for (int f = 0; f < 16; ++f) winograd_write_rows<S>(rows + f * S * row_len, y + (f0 + f) * ysize, g, th0, th1);
   }
 }
 
@@ -289,12 +363,30 @@ inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* 
     each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
       winograd_input_transform<M>(x + n * xsize, v + first, tiles, g, th0, th1, rows);
     });
-    for (int64_t k = 0; k < positions; ++k)
-      gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
-                    v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
-    each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
-      winograd_output_transform<M, POOL>(m + first, tiles, bias, y + n * ysize, g, th0, th1, rows, epilogue);
-    });
+    if (g.filter_lanes) {
+      // m[t][k][f] = (V_k^T U_k^T)[t][f], U_k's panels of 32 filters read in place one after
+      // another (the next one asked for while the last is multiplied).
+      for (int64_t k = 0; k < positions; ++k) {
+        const float* uk = u + k * g.filters * g.channels;
+        gemm_panels(tiles, g.filters, g.channels, 1.f, v + k * tiles, 1, positions * tiles, 0.f, m + k * g.filters,
+                    positions * g.filters,
+                    [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
+                      stride = kGemmPanel;
+                      return uk + j * g.channels + p * kGemmPanel;
+                    }, true);
+      }
+      each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
+        winograd_output_transform_filter_lanes<M, POOL>(m + first * positions * g.filters, bias, y + n * ysize, g, th0,
+                                                        th1, rows, epilogue);
+      });
+    } else {
+      for (int64_t k = 0; k < positions; ++k)
+        gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
+                      v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
+      each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
+        winograd_output_transform<M, POOL>(m + first, tiles, bias, y + n * ysize, g, th0, th1, rows, epilogue);
+      });
+    }
   }
 }
 

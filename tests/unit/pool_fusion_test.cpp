@@ -113,17 +113,20 @@ TEST(ConvMaxPoolFusion, DirectDepthwiseWithoutBiasSameNumbers) {
   expect_same_numbers(pool_model(c), input_size(c));
 }
 
-// F(2x2) and F(4x4) (with ballast), 15x17 planes, Neg after the convolution.
+// F(2x2) and F(4x4) (with ballast), 15x17 planes, Neg after the convolution; 8 filters (tiles in
+// the lanes) and 32 (filters in the lanes).
 TEST(ConvMaxPoolFusion, WinogradSameNumbersInBothTiles) {
-  PoolCase c;
-  c.channels = 16;
-  c.filters = 8;
-  c.height = 15;
-  c.width = 17;
-  c.activation = "Neg";
-  expect_same_numbers(pool_model(c), input_size(c));
-  c.ballast = 1500;
-  expect_same_numbers(pool_model(c), input_size(c), 1e-4);
+  for (int64_t filters : {8, 32}) {
+    PoolCase c;
+    c.channels = 16;
+    c.filters = filters;
+    c.height = 15;
+    c.width = 17;
+    c.activation = "Neg";
+    expect_same_numbers(pool_model(c), input_size(c));
+    c.ballast = 1500;
+    expect_same_numbers(pool_model(c), input_size(c), 1e-4);
+  }
 }
 
 // resnet18's stem and its pool in small: 3 channels to 64 filters at stride 2 (a FilterPanelConv:

@@ -64,13 +64,14 @@ TEST(ConvWinograd, PaddedConvBecomesWinogradWithTransformedFilters) {
 }
 
 // Filters that F(4x4) would make larger than 3 MiB (160 x 160 x 36 floats) keep F(2x2), even
-// with room in the model's weights.
+// with room in the model's weights. 160 filters: in panels of 32, for the products with the
+// filters in the lanes.
 TEST(ConvWinograd, LargeLayersTakeTheSmallTile) {
   ConvCase c;
   c.channels = c.filters = 160;
   c.ballast = 20000;
   const Graph g = run_pass(conv_model(c), make_conv_winograd());
-  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 160, 160}));
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 5, 160, 32}));
 }
 
 // A model of 3x3 convolutions only: F(2x2) already grows its weights by 7/9, F(4x4) would
@@ -87,6 +88,21 @@ constexpr double kLargeTileTolerance = 1e-4;
 
 TEST(ConvWinograd, SameNumbersWithPartialTilesAndAnEpilogue) {
   expect_same_numbers(conv_model({}), input_size({}), kLargeTileTolerance);
+}
+
+// 64 filters: U in panels of 32, the products with the filters in the lanes, the output
+// transformed 16 filters at a time; the batch's 24 tiles make one full group of 16 and one of 8.
+TEST(ConvWinograd, SameNumbersWithTheFiltersInTheLanes) {
+  ConvCase c;
+  c.filters = 64;
+  c.ballast = 4000;
+  const Graph g = run_pass(conv_model(c), make_conv_winograd());
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({36, 2, 32, 32}));
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.relu = false;
+  c.height = 9;
+  c.width = 30;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
 TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
