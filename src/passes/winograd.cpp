@@ -22,21 +22,18 @@ constexpr int64_t kMinChannels = 16;
 constexpr int64_t kMinFilters = 8;
 
 // U = G g G^T for each (filter, channel), laid out [t^2][filters][channels] (t = tile + 2), or
-// with filters a multiple of 32 [t^2][filters / 32][channels][32], panels of 32 filters for
-// the products with the filters in the lanes: faster on every layer measured, whether or not
-// the tiles fill the lanes (resnet18's 256-filter layer at 14x14: 680 -> 580 us; at 56x56,
-// 112 tiles a block: 452 -> 441 us), the products' filters streamed panel after panel.
+// with `panels` [t^2][filters / 32][channels][32], panels of 32 filters for the products with
+// the filters in the lanes.
 // F(2x2): G has rows (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1); F(4x4): rows
 // (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6),
 // (0, 0, 1). Computed in double.
-Tensor transformed_filters(const Tensor& w, int tile) {
+Tensor transformed_filters(const Tensor& w, int tile, bool panels) {
   const int64_t filters = w.dims[0], channels = w.dims[1];
   static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   static const double G4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
   const int t = tile + 2;
   const double(*G)[3] = tile == 4 ? G4 : G2;
-  const bool panels = filters % 32 == 0;
   Tensor u(DType::Float, panels ? std::vector<int64_t>{int64_t(t) * t, filters / 32, channels, 32}
                                 : std::vector<int64_t>{int64_t(t) * t, filters, channels});
   for (int64_t f = 0; f < filters; ++f)
@@ -76,7 +73,9 @@ class ConvWinograd : public Pass {
     for (std::size_t c = 0; c < convs.size(); ++c) {
       Node& n = g.nodes[convs[c]];
       const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
-      const std::string u = add_fresh_constant(g, n.name + "/winograd_filters", transformed_filters(*g.constant(n.inputs[1]), tiles[c]));
+      const Tensor& w = *g.constant(n.inputs[1]);
+      const std::string u = add_fresh_constant(g, n.name + "/winograd_filters",
+                                               transformed_filters(w, tiles[c], filters_in_lanes(g, n, w, tiles[c])));
       n.op_type = "WinogradConv";
       n.domain = kSofiecDomain;
       n.inputs[1] = u;
@@ -87,6 +86,22 @@ class ConvWinograd : public Pass {
   }
 
  private:
+  // The products' orientation. With the tiles in the lanes a block's products are panels of 32
+  // tiles; with the filters in the lanes, panels of 32 filters and blocks of 6 tiles, and the
+  // output transform pays a 16x16 transpose per output of 16 tiles and 16 filters. The
+  // filters go in the lanes where the block's tiles leave a panel part-filled, and fill their
+  // own panels: resnet18's 256 filters at 14x14 (49 tiles) 680 -> 580 us, MNIST's 32 at 14x14
+  // (16 tiles, panels of one vector) 8.8 -> 7.7 us, 112 tiles of 128 filters 572 -> 553 us;
+  // the UNet's 32 and 64 filters over 64 tiles keep the tiles: 76 -> 89 us the other way.
+  static bool filters_in_lanes(const Graph& g, const Node& n, const Tensor& w, int tile) {
+    const ValueInfo& x = g.value(n.inputs[0]);
+    const ValueInfo& y = g.value(n.outputs[0]);
+    rt::WinogradGeometry geometry{w.dims[1], w.dims[0], x.shape[2].value, x.shape[3].value, y.shape[2].value,
+                                  y.shape[3].value, 0, 0, tile};
+    geometry.batch = x.shape[0].value;
+    return geometry.filters % 32 == 0 && geometry.block_tiles() % 32 != 0;
+  }
+
   static std::vector<int> choose_tiles(const Graph& g, const std::vector<std::size_t>& convs) {
     int64_t weights = 0;
     for (const auto& [name, t] : g.constants) weights += t.size() * int64_t(dtype_size(t.dtype));

@@ -92,6 +92,8 @@ TEST(ConvWinograd, SameNumbersWithPartialTilesAndAnEpilogue) {
 
 // 64 filters: U in panels of 32, the products with the filters in the lanes, the output
 // transformed 16 filters at a time; the batch's 24 tiles make one full group of 16 and one of 8.
+// Then 9x30 planes without an activation, and 150x11 planes in blocks of 48 tiles, one of them
+// over both images.
 TEST(ConvWinograd, SameNumbersWithTheFiltersInTheLanes) {
   ConvCase c;
   c.filters = 64;
@@ -103,6 +105,24 @@ TEST(ConvWinograd, SameNumbersWithTheFiltersInTheLanes) {
   c.height = 9;
   c.width = 30;
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.relu = true;
+  c.height = 150;
+  c.width = 11;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+}
+
+// 64 filters over 16x16 planes in F(2x2): blocks of 64 tiles fill two panels of 32, and the
+// tiles stay in the lanes; 24 filters never fill a panel.
+TEST(ConvWinograd, TilesStayInTheLanesWhereTheyFillWholePanels) {
+  ConvCase c;
+  c.filters = 64;
+  c.height = c.width = 16;
+  c.ballast = 0;
+  Graph g = run_pass(conv_model(c), make_conv_winograd());
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 64, 32}));
+  c.filters = 24;
+  g = run_pass(conv_model(c), make_conv_winograd());
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 24, 32}));
 }
 
 TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
