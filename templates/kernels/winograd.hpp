@@ -60,7 +60,8 @@ struct WinogradGeometry {
 // buffers (16 filters' of them and a 16 x 16 value tile per output of a tile with filter_lanes).
 constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
   const int64_t input_rows = 2 * g.span() * g.row_length() + g.plane_rows() * g.plane_pitch();
-  const int64_t output_rows = g.filter_lanes ? 16 * g.tile * g.row_length() + g.tile * g.tile * 256 : 0;
+  const int64_t side = g.max_pool ? g.tile / 2 : g.tile;  // output values a tile side
+  const int64_t output_rows = g.filter_lanes ? 16 * side * g.row_length() + side * side * 256 : 0;
   return g.positions() * (g.channels + g.filters) * g.block_tiles() + std::max(input_rows, output_rows) + 16;
 }
 
