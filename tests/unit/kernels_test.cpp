@@ -542,25 +542,34 @@ TEST(Kernels, ScaledDotAttentionMatchesTheDefinition) {
     }
 }
 
-// Layer normalization of floats (8 double lanes and the tail) against the double instantiation,
-// with and without a bias, and with a shared scale (step 0, the element loop).
+// Layer normalization of floats (in float lanes, with a tail of 5) against the double
+// instantiation, with and without a bias, and with a shared scale (step 0, the double loop);
+// rows of spread 50 around 7 and of spread 1 around 1e4 (the float sums around the row's first
+// value), and RMS normalization.
 TEST(Kernels, LayerNormLanesMatchTheDoubleRows) {
   const int64_t outer = 3, inner = 133;
   std::vector<float> x(std::size_t(outer * inner)), scale(static_cast<std::size_t>(inner)), bias(static_cast<std::size_t>(inner));
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.3f * float(i)) * 50.f + 7.f;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = i < std::size_t(inner) ? std::sin(0.7f * float(i)) + 1e4f : std::sin(0.3f * float(i)) * 50.f + 7.f;
   for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = 0.5f + 0.01f * float(i), bias[i] = std::cos(float(i));
   const std::vector<double> xd(x.begin(), x.end()), sd(scale.begin(), scale.end()), bd(bias.begin(), bias.end());
-  for (int64_t step : {1, 0})
-    for (bool with_bias : {true, false}) {
-      std::vector<float> y(x.size());
-      std::vector<double> yd(x.size());
-      rt::layer_norm(x.data(), scale.data(), step, with_bias ? bias.data() : nullptr, step, y.data(), static_cast<float*>(nullptr),
-                     static_cast<float*>(nullptr), outer, inner, 1e-5f, false);
-      rt::layer_norm(xd.data(), sd.data(), step, with_bias ? bd.data() : nullptr, step, yd.data(), static_cast<double*>(nullptr),
-                     static_cast<double*>(nullptr), outer, inner, 1e-5f, false);
-      for (std::size_t i = 0; i < y.size(); ++i)
-        ASSERT_NEAR(y[i], yd[i], 1e-6 * (1 + std::fabs(yd[i]))) << "step " << step << " bias " << with_bias << " at " << i;
-    }
+  for (bool rms : {false, true})
+    for (int64_t step : {1, 0})
+      for (bool with_bias : {true, false}) {
+        std::vector<float> y(x.size()), mean(outer), inv_std(outer);
+        std::vector<double> yd(x.size()), meand(outer), inv_stdd(outer);
+        rt::layer_norm(x.data(), scale.data(), step, with_bias ? bias.data() : nullptr, step, y.data(), mean.data(),
+                       inv_std.data(), outer, inner, 1e-5f, rms);
+        rt::layer_norm(xd.data(), sd.data(), step, with_bias ? bd.data() : nullptr, step, yd.data(), meand.data(),
+                       inv_stdd.data(), outer, inner, 1e-5f, rms);
+        for (std::size_t i = 0; i < y.size(); ++i)
+          ASSERT_NEAR(y[i], yd[i], 1e-6 * (1 + std::fabs(yd[i])))
+              << "rms " << rms << " step " << step << " bias " << with_bias << " at " << i;
+        for (int64_t o = 0; o < outer; ++o) {
+          EXPECT_NEAR(mean[o], meand[o], 1e-6 * (1 + std::fabs(meand[o]))) << o;
+          EXPECT_NEAR(inv_std[o], inv_stdd[o], 1e-6 * inv_stdd[o]) << o;
+        }
+      }
 }
 
 TEST(Kernels, CenteredSumsInLanesMatchASequentialDoubleSum) {
