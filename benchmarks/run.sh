@@ -35,8 +35,9 @@ for m in identity $models; do
   node benchmarks/ort_bench.js "$dir/$m" 1 latency > "$raw/$m.ort1.json"
   node benchmarks/ort_bench.js "$dir/$m" 2 latency > "$raw/$m.ort2.json"
   # node's own peak RSS varies by about 1 MiB from process to process, as much as a small
-  # model's session: three processes each, and the report takes the median.
-  for i in 1 2 3; do
+  # model's session: five processes each (three left small models' ratios 0.1 apart from run
+  # to run), and the report takes the median.
+  for i in 1 2 3 4 5; do
     node benchmarks/ort_bench.js "$dir/$m" 1 rss > "$raw/$m.ort_rss.$i.json"
     build-bench/benchmarks/bench_$m --peak-rss > "$raw/$m.sofiec_rss.$i.txt"
   done

@@ -76,6 +76,10 @@ TEST(AttentionFusion, KeepsTheNumbersAcrossBlockAndLaneTails) {
   expect_same_numbers(torch_attention(6, 2, 3), 6 * 18);
   // 21 keys and heads of 20 features (two column blocks, the second partial).
   expect_same_numbers(torch_attention(21, 2, 20), 21 * 120);
+  // Heads of 16 and 32 features, whole vectors: Q and V read in place from the input's rows
+  // (blocks of 4 queries; the last, partial one copied), 9 keys and 37 (3 vectors, padded).
+  expect_same_numbers(torch_attention(9, 2, 16), 9 * 96);
+  expect_same_numbers(torch_attention(37, 3, 32), 37 * 288);
 }
 
 // Q [2, 5, 4] x K^T [2, 4, 19] * 0.5 -> Softmax -> x V [2, 19, 18]; Q and K^T computed, V an input.
