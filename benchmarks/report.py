@@ -81,7 +81,7 @@ def main():
         f"optimizations; its call overhead on a 1-element Identity model, timed in each model's process between "
         f"its calls ({min(r['ort_overhead_us'] for r in rows):.1f} to {max(r['ort_overhead_us'] for r in rows):.1f} us), "
         "is subtracted for the ratio (ORT net). Latencies are medians (p50) and 90th percentiles of single calls, in microseconds. "
-        "RSS is the peak of a process holding one session, minus that of the same harness on the Identity model. "
+        "RSS is the peak of a process holding one session (the median of 5 processes), minus that of the same harness on the Identity model. "
         "GFLOP counts the model as written (sofiec --report at -O 0); the % of peak divides it by sofiec's time, "
         "so passes that compute less (Winograd, EdgeConv factorization) can pass 100%.",
         "",

@@ -22,9 +22,9 @@ struct WinogradGeometry {
   bool max_pool = false;  // a fused 2x2 stride-2 MaxPool: y holds the pooled planes
   int64_t batch = 1;
   // The products' orientation: tiles in the lanes (U [t^2][filters][channels]) or, where a
-  // block's tiles fill the lanes poorly and its filters fill them well, filters in the lanes
-  // (U packed [t^2][filters / 32][channels][32]): resnet18's 49-tile planes fill 49 of 64 lanes
-  // but 49 of 54 rows of 6.
+  // block's tiles leave a panel of 32 part-filled and the filters fill theirs, filters in the
+  // lanes (U packed [t^2][filters / 32][channels][32]): resnet18's 49-tile planes fill 49 of 64
+  // lanes but 49 of 54 rows of 6 (ConvWinograd chooses).
   bool filter_lanes = false;
   constexpr int64_t span() const { return tile + 2; }
   constexpr int64_t positions() const { return span() * span(); }
