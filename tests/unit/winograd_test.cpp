@@ -51,6 +51,12 @@ ModelBuilder conv_model(const ConvCase& c) {
 
 std::size_t input_size(const ConvCase& c) { return std::size_t(2 * c.channels * c.height * c.width); }
 
+// The shape of the filters ConvWinograd transformed (the WinogradConv's second input).
+auto transformed_filters_shape(const ConvCase& c) {
+  const Graph g = run_pass(conv_model(c), make_conv_winograd());
+  return g.value(g.nodes[0].inputs[1]).shape;
+}
+
 }  // namespace
 
 TEST(ConvWinograd, PaddedConvBecomesWinogradWithTransformedFilters) {
@@ -70,8 +76,7 @@ TEST(ConvWinograd, LargeLayersTakeTheSmallTile) {
   ConvCase c;
   c.channels = c.filters = 160;
   c.ballast = 20000;
-  const Graph g = run_pass(conv_model(c), make_conv_winograd());
-  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 5, 160, 32}));
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({16, 5, 160, 32}));
 }
 
 // A model of 3x3 convolutions only: F(2x2) already grows its weights by 7/9, F(4x4) would
@@ -79,8 +84,7 @@ TEST(ConvWinograd, LargeLayersTakeTheSmallTile) {
 TEST(ConvWinograd, WithoutRoomInTheWeightsTheSmallTile) {
   ConvCase c;
   c.ballast = 0;
-  const Graph g = run_pass(conv_model(c), make_conv_winograd());
-  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 24, 32}));
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({16, 24, 32}));
 }
 
 // F(4x4) rounds more than the direct sum: 1e-4 of the values' scale.
@@ -98,8 +102,7 @@ TEST(ConvWinograd, SameNumbersWithTheFiltersInTheLanes) {
   ConvCase c;
   c.filters = 64;
   c.ballast = 4000;
-  const Graph g = run_pass(conv_model(c), make_conv_winograd());
-  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({36, 2, 32, 32}));
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({36, 2, 32, 32}));
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
   c.relu = false;
   c.height = 9;
@@ -118,11 +121,9 @@ TEST(ConvWinograd, TilesStayInTheLanesWhereTheyFillWholePanels) {
   c.filters = 64;
   c.height = c.width = 16;
   c.ballast = 0;
-  Graph g = run_pass(conv_model(c), make_conv_winograd());
-  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 64, 32}));
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({16, 64, 32}));
   c.filters = 24;
-  g = run_pass(conv_model(c), make_conv_winograd());
-  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({16, 24, 32}));
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({16, 24, 32}));
 }
 
 TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
