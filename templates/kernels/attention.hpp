@@ -125,13 +125,13 @@ constexpr int64_t scaled_dot_scratch(int64_t kv_len, int64_t head_size, int64_t 
 }
 
 // Four query rows (q_rows, q_ld apart, zero rows past `rows`) against packed K^T
-// [head_size][keys] and V [kv_len][cols] (rows v_ld apart): scores with their running maxima, exp and sums, then
-// the products with V scaled by 1/sum at the end; the four rows interleave at every step.
-inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_pack, const float* v_pack, int64_t v_ld,
+// [head_size][keys] and V's kv_len rows of cols floats (v_ld apart): scores with their running
+// maxima, exp and sums, then the products with V scaled by 1/sum at the end; the four rows
+// interleave at every step.
+inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_pack, const float* v_rows, int64_t v_ld,
                             float* scores, int64_t head_size, int64_t kv_len, int64_t v_head_size, int64_t keys,
-                            int64_t cols,
-                            const ::sofiec::f32x16& scale, bool divide, int64_t rows, float* y, int64_t y_row,
-                            int64_t y_col) {
+                            int64_t cols, const ::sofiec::f32x16& scale, bool divide, int64_t rows, float* y,
+                            int64_t y_row, int64_t y_col) {
   using ::sofiec::f32x16;
   using ::sofiec::i32x16;
   const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
@@ -189,13 +189,13 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
     const float *s0 = scores, *s1 = scores + keys, *s2 = scores + 2 * keys, *s3 = scores + 3 * keys;
     int64_t j = 0;
     for (; j + 2 <= kv_len; j += 2) {
-      std::memcpy(&val, v_pack + j * v_ld + c, sizeof val);
-      std::memcpy(&next, v_pack + (j + 1) * v_ld + c, sizeof next);
+      std::memcpy(&val, v_rows + j * v_ld + c, sizeof val);
+      std::memcpy(&next, v_rows + (j + 1) * v_ld + c, sizeof next);
       out0 += s0[j] * val, out1 += s1[j] * val, out2 += s2[j] * val, out3 += s3[j] * val;
       odd0 += s0[j + 1] * next, odd1 += s1[j + 1] * next, odd2 += s2[j + 1] * next, odd3 += s3[j + 1] * next;
     }
     if (j < kv_len) {
-      std::memcpy(&val, v_pack + j * v_ld + c, sizeof val);
+      std::memcpy(&val, v_rows + j * v_ld + c, sizeof val);
       out0 += s0[j] * val, out1 += s1[j] * val, out2 += s2[j] * val, out3 += s3[j] * val;
     }
     f32x16 out[4] = {out0 + odd0, out1 + odd1, out2 + odd2, out3 + odd3};
@@ -264,13 +264,8 @@ inline void scaled_dot_attention(const float* q, const float* kt, const float* v
           }
           for (int64_t i0 = 0; i0 < s.q_len; i0 += 4) {
             const int64_t rows = std::min<int64_t>(4, s.q_len - i0);
-            if (rows == 4 && s.q_strides[5] == 1) {
-              attention_rows4(qb + i0 * s.q_strides[4], s.q_strides[4], kt_pack, v_rows, v_ld, scores, s.head_size,
-                              s.kv_len, s.v_head_size, keys, cols, scale, s.divide, rows, yb + i0 * s.y_strides[4],
-                              s.y_strides[4], s.y_strides[5]);
-              continue;
-            }
-            for (int64_t r = 0; r < 4; ++r) {
+            const bool q_in_place = rows == 4 && s.q_strides[5] == 1;
+            for (int64_t r = 0; r < (q_in_place ? 0 : 4); ++r) {
               float* qr = q_rows + r * s.head_size;
               const float* src = qb + (i0 + r) * s.q_strides[4];
               if (r >= rows) std::fill(qr, qr + s.head_size, 0.f);
@@ -278,9 +273,9 @@ inline void scaled_dot_attention(const float* q, const float* kt, const float* v
               else
                 for (int64_t f = 0; f < s.head_size; ++f) qr[f] = src[f * s.q_strides[5]];
             }
-            attention_rows4(q_rows, s.head_size, kt_pack, v_rows, v_ld, scores, s.head_size, s.kv_len, s.v_head_size,
-                            keys, cols, scale, s.divide, rows, yb + i0 * s.y_strides[4], s.y_strides[4],
-                            s.y_strides[5]);
+            attention_rows4(q_in_place ? qb + i0 * s.q_strides[4] : q_rows, q_in_place ? s.q_strides[4] : s.head_size,
+                            kt_pack, v_rows, v_ld, scores, s.head_size, s.kv_len, s.v_head_size, keys, cols, scale,
+                            s.divide, rows, yb + i0 * s.y_strides[4], s.y_strides[4], s.y_strides[5]);
           }
         }
 }

@@ -31,6 +31,10 @@ struct WinogradGeometry {
   constexpr int64_t tiles_h() const { return (out_h + tile - 1) / tile; }
   constexpr int64_t tiles_w() const { return (out_w + tile - 1) / tile; }
   constexpr int64_t tiles() const { return tiles_h() * tiles_w(); }
+  // The planes written: the convolution's, or with max_pool the pooled ones.
+  constexpr int64_t y_h() const { return max_pool ? out_h / 2 : out_h; }
+  constexpr int64_t y_w() const { return max_pool ? out_w / 2 : out_w; }
+  constexpr int64_t y_plane() const { return y_h() * y_w(); }
   // Tile rows transformed, multiplied and written back together: about 64 tiles, enough
   // columns for the products, while the transformed block stays small (UNet's 64-channel
   // 32x32 convolution: 256 KiB of transformed tiles instead of 1 MiB for the whole image).
@@ -248,7 +252,7 @@ inline void winograd_tile_values(const Load& load, const Bias& b, bool add, cons
 // tile side, the block's tile rows side by side as the input's).
 template <int S>
 inline void winograd_write_rows(const float* rows, float* yf, const WinogradGeometry& g, int64_t th0, int64_t th1) {
-  const int64_t yh = S == g.tile ? g.out_h : g.out_h / 2, yw = S == g.tile ? g.out_w : g.out_w / 2;
+  const int64_t yh = g.y_h(), yw = g.y_w();
   const int64_t row_len = g.row_length(), seg = S * g.tiles_w();
   for (int64_t th = th0; th < th1; ++th)
     for (int i = 0; i < S && S * th + i < yh; ++i) {
@@ -279,7 +283,7 @@ inline void winograd_output_transform(const float* m, int64_t ld, const float* b
   constexpr int T = M + 2, S = POOL ? M / 2 : M;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
   const int64_t tiles = (th1 - th0) * g.tiles_w(), row_len = g.row_length();
-  const int64_t ysize = POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w;
+  const int64_t ysize = g.y_plane();
   for (int64_t f = 0; f < g.filters; ++f) {
     const float* mf = m + f * T * T * ld;
     const float b = bias ? bias[f] : 0.f;
@@ -308,7 +312,7 @@ inline void winograd_output_transform_filter_lanes(const float* m, const float* 
   constexpr int T = M + 2, S = POOL ? M / 2 : M;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
   const int64_t tiles = (th1 - th0) * g.tiles_w(), row_len = g.row_length(), tile_stride = g.positions() * g.filters;
-  const int64_t ysize = POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w;
+  const int64_t ysize = g.y_plane();
   float* values = rows + 16 * S * row_len;  // [s * s][16 tiles][16 filters], then transposed
   for (int64_t f0 = 0; f0 < g.filters; f0 += 16) {
     f32x16 b = f32x16{} + 0.f;
@@ -346,7 +350,7 @@ inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* 
                                    const WinogradGeometry& g, const E& epilogue) {
   const int64_t positions = g.positions(), tiles_h = g.tiles_h(), tiles_w = g.tiles_w();
   const int64_t xsize = g.channels * g.in_h * g.in_w;
-  const int64_t ysize = g.filters * (POOL ? (g.out_h / 2) * (g.out_w / 2) : g.out_h * g.out_w);
+  const int64_t ysize = g.filters * g.y_plane();
   float* v = scratch;
   float* m = v + positions * g.channels * g.block_tiles();
   float* rows = m + positions * g.filters * g.block_tiles();
