@@ -1,7 +1,9 @@
 // ConvWinograd: a 3x3 stride-1 convolution with constant weights becomes the compiler's
 // WinogradConv (kernels/winograd.hpp): F(4x4, 3x3), 36 products per 4x4 outputs and input
-// channel instead of 144, where its filters stay small, else F(2x2, 3x3), 16 per 2x2 instead
-// of 36. The filters are transformed here, once, at generation time.
+// channel instead of 144, or F(2x2, 3x3), 16 per 2x2 instead of 36. F(4x4)'s transformed
+// filters U are stored (transformed here, once) where the weights have room for them, 4 times
+// the 3x3 ones; elsewhere its 3x3 taps are stored and U computed at run time, where the
+// planes fill F(4x4)'s tiles; F(2x2)'s U (16/9 of the taps) is stored.
 #include <algorithm>
 
 #include "kernels.hpp"
@@ -53,6 +55,21 @@ Tensor transformed_filters(const Tensor& w, int tile, bool panels) {
   return u;
 }
 
+// The 3x3 taps for U computed at run time, by vectors of U's layout (the vector at offset o of
+// one position's U: its 16 values' 9 taps at [o / 16][9][16]): [filters, channels / 16, 9, 16],
+// or with `panels` [filters / 32, channels, 2, 9, 16].
+Tensor filter_taps(const Tensor& w, bool panels) {
+  const int64_t filters = w.dims[0], channels = w.dims[1];
+  Tensor taps(DType::Float, panels ? std::vector<int64_t>{filters / 32, channels, 2, 9, 16}
+                                   : std::vector<int64_t>{filters, channels / 16, 9, 16});
+  for (int64_t f = 0; f < filters; ++f)
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t at = panels ? (f / 32 * 32) * channels + c * 32 + f % 32 : f * channels + c;  // in U_k
+      for (int k = 0; k < 9; ++k) taps.data<float>()[(at / 16 * 9 + k) * 16 + at % 16] = w.data<float>()[(f * channels + c) * 9 + k];
+    }
+  return taps;
+}
+
 // F(4x4) for the convolutions with the largest planes first (the most products saved per
 // byte of filters) while each one's filters stay under 3 MiB and the model's weights within
 // 30% above their size as written. Its filters are 4 times the 3x3 ones (F(2x2): 16/9), and the
@@ -69,18 +86,21 @@ class ConvWinograd : public Pass {
     std::vector<std::size_t> convs;
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
       if (eligible(g, g.nodes[i])) convs.push_back(i);
-    const std::vector<int> tiles = choose_tiles(g, convs);
+    const std::vector<Form> forms = choose_forms(g, convs);
     for (std::size_t c = 0; c < convs.size(); ++c) {
       Node& n = g.nodes[convs[c]];
       const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
       const Tensor& w = *g.constant(n.inputs[1]);
-      const std::string u = add_fresh_constant(g, n.name + "/winograd_filters",
-                                               transformed_filters(w, tiles[c], filters_in_lanes(g, n, w, tiles[c])));
+      const Form form = forms[c];
+      const bool panels = filters_in_lanes(g, n, w, form.tile);
+      const std::string u = add_fresh_constant(g, n.name + (form.runtime ? "/winograd_taps" : "/winograd_filters"),
+                                               form.runtime ? filter_taps(w, panels) : transformed_filters(w, form.tile, panels));
       n.op_type = "WinogradConv";
       n.domain = kSofiecDomain;
       n.inputs[1] = u;
       n.attributes.clear();
       n.attributes["pads"] = ints_attribute(pads);
+      if (form.runtime) n.attributes["tile"] = int_attribute(form.tile);
     }
     return int(convs.size());
   }
@@ -94,18 +114,43 @@ class ConvWinograd : public Pass {
   // (16 tiles, panels of one vector) 8.8 -> 7.7 us, 112 tiles of 128 filters 572 -> 553 us;
   // the UNet's 32 and 64 filters over 64 tiles keep the tiles: 76 -> 89 us the other way.
   static bool filters_in_lanes(const Graph& g, const Node& n, const Tensor& w, int tile) {
+    const rt::WinogradGeometry geometry = geometry_of(g, n, w, tile);
+    return geometry.filters % 32 == 0 && geometry.block_tiles() % 32 != 0;
+  }
+
+  struct Form {
+    int tile = 2;
+    bool runtime = false;  // U computed from the stored taps
+  };
+
+  static rt::WinogradGeometry geometry_of(const Graph& g, const Node& n, const Tensor& w, int tile) {
     const ValueInfo& x = g.value(n.inputs[0]);
     const ValueInfo& y = g.value(n.outputs[0]);
     rt::WinogradGeometry geometry{w.dims[1], w.dims[0], x.shape[2].value, x.shape[3].value, y.shape[2].value,
                                   y.shape[3].value, 0, 0, tile};
     geometry.batch = x.shape[0].value;
-    return geometry.filters % 32 == 0 && geometry.block_tiles() % 32 != 0;
+    return geometry;
   }
 
-  static std::vector<int> choose_tiles(const Graph& g, const std::vector<std::size_t>& convs) {
+  // F(4x4) with U computed at run time, where its tiles cover the planes with little waste
+  // (at most 0.6 of F(2x2)'s products: 16x16 planes 0.56, 14x14 ones, padded to 16x16, 0.73)
+  // and the taps make whole vectors of U. It costs about 2 operations per value of U for each
+  // block of tiles: at most 10% above stored U (the UNet's 32 -> 32 channels at 32x32: 50.7
+  // against 49.0 us, F(2x2) 79 us; 64 -> 64 at 16x16: 52 against 43, F(2x2) 61).
+  static bool runtime_large_tile(const Graph& g, const Node& n, const Tensor& w) {
+    const rt::WinogradGeometry small = geometry_of(g, n, w, 2), large = geometry_of(g, n, w, 4);
+    const bool whole_vectors = large.channels % 16 == 0 || filters_in_lanes(g, n, w, 4);
+    return whole_vectors && 36 * large.tiles() <= 0.6 * 16 * double(small.tiles());
+  }
+
+  // Each convolution's fallback is F(4x4) from the taps where that pays (the size of the
+  // weights as written), else F(2x2) with its U (7/9 above); then stored F(4x4) for the largest
+  // planes first while the weights stay within the budget.
+  static std::vector<Form> choose_forms(const Graph& g, const std::vector<std::size_t>& convs) {
     int64_t weights = 0;
     for (const auto& [name, t] : g.constants) weights += t.size() * int64_t(dtype_size(t.dtype));
     const double budget = kMaxWeightGrowth * double(weights);
+    std::vector<Form> forms(convs.size());
     std::vector<int64_t> filter_floats(convs.size()), plane(convs.size());
     std::vector<std::size_t> order(convs.size());
     for (std::size_t c = 0; c < convs.size(); ++c) {
@@ -114,18 +159,19 @@ class ConvWinograd : public Pass {
       filter_floats[c] = w.dims[0] * w.dims[1];
       const ValueInfo& y = g.value(n.outputs[0]);
       plane[c] = y.shape[2].value * y.shape[3].value;
-      weights += (16 - 9) * filter_floats[c] * int64_t(sizeof(float));
+      if (runtime_large_tile(g, n, w)) forms[c] = Form{4, true};
+      else weights += (16 - 9) * filter_floats[c] * int64_t(sizeof(float));
       order[c] = c;
     }
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return plane[a] > plane[b]; });
-    std::vector<int> tiles(convs.size(), 2);
     for (std::size_t c : order) {
-      const int64_t bytes = 36 * filter_floats[c] * int64_t(sizeof(float)), extra = (36 - 16) * filter_floats[c] * int64_t(sizeof(float));
+      const int64_t held = (forms[c].runtime ? 9 : 16) * filter_floats[c] * int64_t(sizeof(float));
+      const int64_t bytes = 36 * filter_floats[c] * int64_t(sizeof(float)), extra = bytes - held;
       if (bytes > kMaxLargeTileFilterBytes || double(weights + extra) > budget) continue;
-      tiles[c] = 4;
+      forms[c] = Form{4, false};
       weights += extra;
     }
-    return tiles;
+    return forms;
   }
 
   static bool eligible(const Graph& g, const Node& n) {

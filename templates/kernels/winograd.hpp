@@ -1,15 +1,17 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(m x m, 3x3), m = 2 or 4: each
 // m x m block of outputs from a t x t input tile (t = m + 2) with t^2 products per (filter,
 // channel) instead of 9 m^2 (16 for 36, or 36 for 144). The filters come transformed at
-// generation time, U = G g G^T, stored [t^2][filters][channels]; per block of tile rows (of one
-// image or of several) the input tiles are transformed (V = B^T d B, [channels][t^2][tiles]), the t^2
-// positions are t^2 products U_k V_k, and the output transform (A^T m A) writes each block.
+// generation time, U = G g G^T, stored [t^2][filters][channels], or as written and transformed
+// here (runtime_filters); per block of tile rows (of one image or of several) and slice of
+// channels the input tiles are transformed (V = B^T d B, [channels][t^2][tiles]), the t^2
+// positions are t^2 products U_k V_k summed over the slices, and the output transform
+// (A^T m A) writes each block.
 // Position k is the middle index of V and of the products so that a tile's values lie `tiles`
 // apart: with k outermost they lie channels * tiles apart, often a multiple of 4 KiB (64
 // channels x 784 tiles), and all of them fall in one set of the L1 cache.
 // F(2x2) uses the points 0, 1, -1 and F(4x4) 0, 1, -1, 2, -2 (Lavin and Gray's matrices); the
-// larger tile needs 2.25 times fewer products but its filters are 4 times the size of the 3x3
-// ones, and its rounding error is about 10 times F(2x2)'s.
+// larger tile needs 2.25 times fewer products but its stored filters are 4 times the size of
+// the 3x3 ones, and its rounding error is about 10 times F(2x2)'s.
 #pragma once
 #include "prelude.hpp"
 #include "elementwise.hpp"
@@ -26,6 +28,10 @@ struct WinogradGeometry {
   // lanes (U packed [t^2][filters / 32][channels][32]): resnet18's 49-tile planes fill 49 of 64
   // lanes but 49 of 54 rows of 6 (ConvWinograd chooses).
   bool filter_lanes = false;
+  // The filters as written, their 3x3 taps, and U computed from them a row of positions at a
+  // time for each block and slice of channels (winograd_filters_row): F(4x4) in the 3x3
+  // weights' size, 4 times smaller than its stored U, for about 2 operations per value of U.
+  bool runtime_filters = false;
   constexpr int64_t span() const { return tile + 2; }
   constexpr int64_t positions() const { return span() * span(); }
   constexpr int64_t tiles_h() const { return (out_h + tile - 1) / tile; }
@@ -57,6 +63,14 @@ struct WinogradGeometry {
   // room to read 2 floats further.
   constexpr int64_t plane_pitch() const { return 16 * ((tile * tiles_w() + 15) / 16) + 16; }
   constexpr int64_t plane_rows() const { return tile * block_rows() + 2; }
+  // Input channels transformed and multiplied together, the products summed over the slices.
+  // Where the channels outnumber the filters, slices of about the filters' count (a multiple of
+  // 16) keep the transformed tiles (positions x slice x tiles floats) within the products' size
+  // and the cache: the UNet's 128 -> 32 channels at 16x16 in F(2x2) 512 -> 128 KiB (80.8 ->
+  // 79.6 us), its 64 -> 32 at 32x32 in F(4x4) 576 -> 288 KiB (92 -> 80 us).
+  constexpr int64_t channel_slice() const {
+    return channels <= filters ? channels : std::max<int64_t>(16, filters / 16 * 16);
+  }
 };
 
 // Scratch of winograd_conv3x3: a block's transformed tiles and products, then room for 2 t row
@@ -66,7 +80,9 @@ constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
   const int64_t input_rows = 2 * g.span() * g.row_length() + g.plane_rows() * g.plane_pitch();
   const int64_t side = g.max_pool ? g.tile / 2 : g.tile;  // output values a tile side
   const int64_t output_rows = g.filter_lanes ? 16 * side * g.row_length() + side * side * 256 : 0;
-  return g.positions() * (g.channels + g.filters) * g.block_tiles() + std::max(input_rows, output_rows) + 16;
+  const int64_t filters_at = g.runtime_filters ? g.span() * g.filters * g.channel_slice() : 0;
+  return g.positions() * (g.channel_slice() + g.filters) * g.block_tiles() + filters_at +
+         std::max(input_rows, output_rows) + 16;
 }
 
 // B^T applied to d[0], d[s], ..., written to r[0], r[rs], ... (vectors or floats).
@@ -130,7 +146,7 @@ inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
 // tiles are a stride-m read whatever their rows.
 template <int M>
 inline void winograd_input_transform(const float* x, float* v, int64_t ld, const WinogradGeometry& g, int64_t th0,
-                                     int64_t th1, float* rows) {
+                                     int64_t th1, int64_t c0, int64_t c1, float* rows) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
   const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = g.row_length(), seg = M * tiles_w;
@@ -142,7 +158,7 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
     float* r = rows + i * row_len;
     std::fill(r + M * tiles, r + row_len, 0.f);
   }
-  for (int64_t c = 0; c < g.channels; ++c) {
+  for (int64_t c = c0; c < c1; ++c) {
     const float* xc = x + c * g.in_h * g.in_w;
     pad_plane_rows(xc, g.in_h, g.in_w, M * th0 - g.pad_top, plane_rows, g.pad_left, plane, pitch);
     for (int i = 0; i < T; ++i)
@@ -156,7 +172,7 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
           std::memcpy(bs + 16 * q, pr + 2 + 16 * q, 16 * sizeof(float));
         }
       }
-    float* vc = v + c * T * T * ld;
+    float* vc = v + (c - c0) * T * T * ld;
     for (int64_t t = 0; t < tiles; t += 16) {
       f32x16 d[T][T], e[T][T];
       for (int i = 0; i < T; ++i) {
@@ -345,15 +361,84 @@ inline void winograd_output_transform_filter_lanes(const float* m, const float* 
   }
 }
 
+// r = row `row` of G times (a, b, c) (G of winograd_conv3x3's filter transform, F(2x2) or
+// F(4x4)); `row` a constant where it is called.
+template <int M, class V>
+inline void winograd_g_row(int row, const V& a, const V& b, const V& c, V& r) {
+  if constexpr (M == 2) {
+    if (row == 0) r = a;
+    else if (row == 1) r = 0.5f * (a + b + c);
+    else if (row == 2) r = 0.5f * (a - b + c);
+    else r = c;
+  } else {
+    if (row == 0) r = 0.25f * a;
+    else if (row == 1) r = (-1.f / 6) * (a + b + c);
+    else if (row == 2) r = (-1.f / 6) * (a - b + c);
+    else if (row == 3) r = (1.f / 24) * a + (1.f / 12) * b + (1.f / 6) * c;
+    else if (row == 4) r = (1.f / 24) * a - (1.f / 12) * b + (1.f / 6) * c;
+    else r = c;
+  }
+}
+
+// U_(I, j) = (G g G^T)_(I, j) for j < t, row I of the transformed filters, from the 3x3 taps
+// (runtime_filters) for the channels c0..c1, in U's layout (one position every `stride` floats
+// of u): [filters][c1 - c0], or panels of 32 filters [filters / 32][c1 - c0][32] with the filters
+// in the lanes. The taps are stored by vectors of U: for each 16 floats of U in a row, their 9
+// taps, [U's vectors][9][16] (channels a multiple of 16), so that one vector's taps are 9 lines
+// side by side. Row I of G g once (3 values), then the t positions of the row from it: about 2
+// operations a value, where a position at a time read 5 taps a value.
+template <int M, int I, int... J>
+inline void winograd_filters_row(const float* taps, int64_t c0, int64_t c1, const WinogradGeometry& g, float* u,
+                                 int64_t stride, std::integer_sequence<int, J...>) {
+  using ::sofiec::f32x16;
+  const int64_t lanes = g.filter_lanes ? 32 : 1;  // floats of a channel in a row
+  const int64_t width = lanes * (c1 - c0) / 16, pitch = lanes * g.channels / 16, first = lanes * c0 / 16;
+  const int64_t count = g.filters / lanes * width;  // U_k's vectors, `width` a row
+  const auto load = [](const float* p, f32x16& t) { std::memcpy(&t, p, sizeof t); };
+  for (int64_t v = 0, r = 0, q = 0; v < count; ++v) {
+    const float* vt = taps + (r * pitch + first + q) * 144;  // stepped, not divided
+    if (++q == width) q = 0, ++r;
+    f32x16 h[3], a = f32x16{} + 0.f, b = a, c = a;
+    for (int col = 0; col < 3; ++col) {
+      if constexpr (I != M + 1) load(vt + 16 * col, a);  // the last row of G reads only g's last row
+      if constexpr (I != 0 && I != M + 1) load(vt + 16 * (3 + col), b);
+      if constexpr (I != 0) load(vt + 16 * (6 + col), c);
+      winograd_g_row<M>(I, a, b, c, h[col]);
+    }
+    f32x16 out;
+    ((winograd_g_row<M>(J, h[0], h[1], h[2], out), std::memcpy(u + J * stride + 16 * v, &out, sizeof out)), ...);
+  }
+}
+
+// Row i of the transformed filters (runtime_filters), written t positions `stride` floats apart.
+template <int M>
+inline void winograd_filters_row(const float* taps, int64_t i, int64_t c0, int64_t c1, const WinogradGeometry& g,
+                                 float* u, int64_t stride) {
+  constexpr auto row = std::make_integer_sequence<int, M + 2>{};
+  switch (i) {
+    case 0: winograd_filters_row<M, 0>(taps, c0, c1, g, u, stride, row); break;
+    case 1: winograd_filters_row<M, 1>(taps, c0, c1, g, u, stride, row); break;
+    case 2: winograd_filters_row<M, 2>(taps, c0, c1, g, u, stride, row); break;
+    case 3: winograd_filters_row<M, 3>(taps, c0, c1, g, u, stride, row); break;
+    default:
+      if constexpr (M == 4) {
+        if (i == 4) winograd_filters_row<M, 4>(taps, c0, c1, g, u, stride, row);
+        else winograd_filters_row<M, 5>(taps, c0, c1, g, u, stride, row);
+      }
+  }
+}
+
 template <int M, bool POOL, class E>
 inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* bias, float* y, float* scratch,
                                    const WinogradGeometry& g, const E& epilogue) {
   const int64_t positions = g.positions(), tiles_h = g.tiles_h(), tiles_w = g.tiles_w();
   const int64_t xsize = g.channels * g.in_h * g.in_w;
   const int64_t ysize = g.filters * g.y_plane();
+  const int64_t slice = g.channel_slice();
   float* v = scratch;
-  float* m = v + positions * g.channels * g.block_tiles();
-  float* rows = m + positions * g.filters * g.block_tiles();
+  float* m = v + positions * slice * g.block_tiles();
+  float* uk_runtime = m + positions * g.filters * g.block_tiles();
+  float* rows = uk_runtime + (g.runtime_filters ? g.span() * g.filters * slice : 0);
   // Tile row r of the batch is row r % tiles_h of image r / tiles_h; `each` visits the images'
   // parts of rows r0..r1 with their rows th0..th1 and where their tiles start in the block.
   const auto each = [&](int64_t r0, int64_t r1, const auto& part) {
@@ -365,29 +450,44 @@ inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* 
   };
   for (int64_t r0 = 0; r0 < g.batch * tiles_h; r0 += g.block_rows()) {
     const int64_t r1 = std::min(g.batch * tiles_h, r0 + g.block_rows()), tiles = (r1 - r0) * tiles_w;
-    each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
-      winograd_input_transform<M>(x + n * xsize, v + first, tiles, g, th0, th1, rows);
-    });
-    if (g.filter_lanes) {
-      // m[t][k][f] = (V_k^T U_k^T)[t][f], U_k's panels of 32 filters read in place one after
-      // another (the next one asked for while the last is multiplied).
+    for (int64_t c0 = 0; c0 < g.channels; c0 += slice) {
+      const int64_t c1 = std::min(g.channels, c0 + slice), depth = c1 - c0;
+      const float beta = c0 > 0 ? 1.f : 0.f;
+      each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
+        winograd_input_transform<M>(x + n * xsize, v + first, tiles, g, th0, th1, c0, c1, rows);
+      });
       for (int64_t k = 0; k < positions; ++k) {
-        const float* uk = u + k * g.filters * g.channels;
-        gemm_panels(tiles, g.filters, g.channels, 1.f, v + k * tiles, 1, positions * tiles, 0.f, m + k * g.filters,
-                    positions * g.filters,
-                    [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
-                      stride = kGemmPanel;
-                      return uk + j * g.channels + p * kGemmPanel;
-                    }, true);
+        // U_k's rows for these channels: in place (`channels` apart, or 32 x channels with the
+        // filters in the lanes) or computed from the taps (`depth` apart).
+        const float* uk = u + k * g.filters * g.channels + (g.filter_lanes ? 32 : 1) * c0;
+        int64_t uk_pitch = g.channels;
+        if (g.runtime_filters) {
+          if (k % (M + 2) == 0) winograd_filters_row<M>(u, k / (M + 2), c0, c1, g, uk_runtime, g.filters * depth);
+          uk = uk_runtime + k % (M + 2) * g.filters * depth;
+          uk_pitch = depth;
+        }
+        if (g.filter_lanes) {
+          // m[t][k][f] = (V_k^T U_k^T)[t][f], U_k's panels of 32 filters read in place one after
+          // another (the next one asked for while the last is multiplied) where the slice is
+          // all of a panel.
+          gemm_panels(tiles, g.filters, depth, 1.f, v + k * tiles, 1, positions * tiles, beta, m + k * g.filters,
+                      positions * g.filters,
+                      [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
+                        stride = kGemmPanel;
+                        return uk + j * uk_pitch + p * kGemmPanel;
+                      }, depth == g.channels || g.runtime_filters);
+        } else {
+          gemm_rowmajor(false, false, g.filters, tiles, depth, 1.f, uk, uk_pitch, v + k * tiles, positions * tiles, beta,
+                        m + k * tiles, positions * tiles);
+        }
       }
+    }
+    if (g.filter_lanes) {
       each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
         winograd_output_transform_filter_lanes<M, POOL>(m + first * positions * g.filters, bias, y + n * ysize, g, th0,
                                                         th1, rows, epilogue);
       });
     } else {
-      for (int64_t k = 0; k < positions; ++k)
-        gemm_rowmajor(false, false, g.filters, tiles, g.channels, 1.f, u + k * g.filters * g.channels, g.channels,
-                      v + k * tiles, positions * tiles, 0.f, m + k * tiles, positions * tiles);
       each(r0, r1, [&](int64_t n, int64_t th0, int64_t th1, int64_t first) {
         winograd_output_transform<M, POOL>(m + first, tiles, bias, y + n * ysize, g, th0, th1, rows, epilogue);
       });

@@ -114,7 +114,8 @@ TEST(ConvMaxPoolFusion, DirectDepthwiseWithoutBiasSameNumbers) {
 }
 
 // F(2x2) and F(4x4) (with ballast), 15x17 planes, Neg after the convolution; 8 filters (tiles in
-// the lanes) and 32 (filters in the lanes).
+// the lanes) and 32 (filters in the lanes). Then F(4x4) from the taps over 16x16 planes (the
+// batch's 32 tiles in the lanes).
 TEST(ConvMaxPoolFusion, WinogradSameNumbersInBothTiles) {
   for (int64_t filters : {8, 32}) {
     PoolCase c;
@@ -125,6 +126,11 @@ TEST(ConvMaxPoolFusion, WinogradSameNumbersInBothTiles) {
     c.activation = "Neg";
     expect_same_numbers(pool_model(c), input_size(c));
     c.ballast = 1500;
+    expect_same_numbers(pool_model(c), input_size(c), 1e-4);
+    c.ballast = 0;
+    c.height = c.width = 16;
+    const Graph g = optimized(pool_model(c));
+    EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape.size(), 4u);  // the taps, [filters, 1, 9, 16]
     expect_same_numbers(pool_model(c), input_size(c), 1e-4);
   }
 }

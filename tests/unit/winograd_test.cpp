@@ -114,16 +114,74 @@ TEST(ConvWinograd, SameNumbersWithTheFiltersInTheLanes) {
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
-// 64 filters over 16x16 planes in F(2x2): blocks of 64 tiles fill two panels of 32, and the
+// 64 filters over 14x16 planes in F(2x2): blocks of 64 tiles fill two panels of 32, and the
 // tiles stay in the lanes; 24 filters never fill a panel.
 TEST(ConvWinograd, TilesStayInTheLanesWhereTheyFillWholePanels) {
   ConvCase c;
   c.filters = 64;
-  c.height = c.width = 16;
+  c.height = 14;
+  c.width = 16;
   c.ballast = 0;
   EXPECT_EQ(transformed_filters_shape(c), to_shape({16, 64, 32}));
   c.filters = 24;
   EXPECT_EQ(transformed_filters_shape(c), to_shape({16, 24, 32}));
+}
+
+// Without room in the weights for F(4x4)'s U, planes that its tiles fill (16x16, 12x12) take it
+// from the 3x3 taps, stored by vectors of U: tiles in the lanes [filters, channels / 16, 9, 16],
+// filters in the lanes (64 of them over the batch's 18 tiles) [filters / 32, channels, 2, 9, 16].
+// 14x14 planes, padded to 16x16 by F(4x4)'s tiles, keep F(2x2).
+TEST(ConvWinograd, TheTapsWhereTheWeightsHaveNoRoomAndThePlanesFillTheLargeTiles) {
+  ConvCase c;
+  c.ballast = 0;
+  c.height = c.width = 16;
+  const Graph g = run_pass(conv_model(c), make_conv_winograd());
+  EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({24, 2, 9, 16}));
+  EXPECT_EQ(g.nodes[0].attr_int("tile", 0), 4);
+  c.height = c.width = 14;
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({16, 24, 32}));
+  c.filters = 64;
+  c.height = c.width = 12;
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({2, 32, 2, 9, 16}));
+}
+
+// F(4x4) from the taps: 64 channels to 24 filters over 16x16 planes, in slices of 16 channels,
+// the batch's 32 tiles in one block; 150x8 planes in blocks of 32 tile rows of 2 tiles, one of
+// them over both images; 64 filters (in the lanes) over 12x12 planes from 48 channels without
+// an activation, and 32 filters from 96 channels in slices of 32.
+TEST(ConvWinograd, SameNumbersFromTheTaps) {
+  ConvCase c;
+  c.ballast = 0;
+  c.channels = 64;
+  c.height = c.width = 16;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.height = 150;
+  c.width = 8;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.channels = 48;
+  c.filters = 64;
+  c.height = c.width = 12;
+  c.relu = false;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.channels = 96;
+  c.filters = 32;
+  c.relu = true;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+}
+
+// Stored F(4x4) U in slices of channels: 64 channels to 24 filters (slices of 16) over 13x11
+// planes, tiles in the lanes; 96 channels to 32 filters (slices of 32), filters in the lanes.
+TEST(ConvWinograd, SameNumbersInSlicesOfChannels) {
+  ConvCase c;
+  c.channels = 64;
+  c.ballast = 6000;
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({36, 24, 64}));
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.channels = 96;
+  c.filters = 32;
+  c.ballast = 8000;
+  EXPECT_EQ(transformed_filters_shape(c), to_shape({36, 1, 96, 32}));
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
 TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
@@ -160,14 +218,14 @@ TEST(ConvWinograd, SameNumbersOverSeveralBlocksOfTileRows) {
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
-// F(2x2) (160 channels and filters): the batch's 2 x 21 tile rows of 6 tiles in blocks of 16,
-// 16 (5 rows of the first image, 11 of the second) and 10 rows. Sums of 1440 products: the
-// same relative tolerance as F(4x4)'s sums of 288.
+// F(2x2) (160 channels and filters, 41x10 planes that F(4x4)'s tiles would pad to 44x12): the
+// batch's 2 x 21 tile rows of 5 tiles in blocks of 16, 16 (5 rows of the first image, 11 of the
+// second) and 10 rows. Sums of 1440 products: the same relative tolerance as F(4x4)'s sums of 288.
 TEST(ConvWinograd, SameNumbersInSmallTilesOverSeveralBlocks) {
   ConvCase c;
   c.channels = c.filters = 160;
   c.ballast = 0;
   c.height = 41;
-  c.width = 11;
+  c.width = 10;
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
