@@ -70,12 +70,12 @@ Tensor filter_taps(const Tensor& w, bool panels) {
   return taps;
 }
 
-// F(4x4) for the convolutions with the largest planes first (the most products saved per
-// byte of filters) while each one's filters stay under 3 MiB and the model's weights within
-// 30% above their size as written. Its filters are 4 times the 3x3 ones (F(2x2): 16/9), and the
-// memory target is half of ONNX Runtime's RSS: resnet18 takes it in layers 1 and 2 (not 3:
-// 2.4 -> 9.4 MB per conv; with 25% its last conv of layer 2 stayed F(2x2), 600 us against
-// 460), the UNet, whose weights are half of its RSS, nowhere.
+// Stored F(4x4) U for the convolutions with the largest planes first (the most products saved
+// per byte of filters) while each one's U stays under 3 MiB and the model's weights within 30%
+// above their size as written. Its U is 4 times the 3x3 filters (F(2x2): 16/9), and the memory
+// target is half of ONNX Runtime's RSS: resnet18 takes it in layers 1 and 2 (not 3: 2.4 -> 9.4
+// MB per conv; with 25% its last conv of layer 2 stayed F(2x2), 600 us against 460); the UNet
+// in its first two 32x32 convolutions, the others computing U from their taps.
 constexpr int64_t kMaxLargeTileFilterBytes = 3 << 20;
 constexpr double kMaxWeightGrowth = 1.3;
 
