@@ -183,10 +183,11 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
 
 // Group normalization over [batch, channels, spatial] with `groups` groups of channels; scale
 // and bias hold one value per channel, or per group when per_group is set. Instance
-// normalization is the case groups == channels. The statistics are summed in double; floats
-// are then normalized in the lanes as (x - mean) * (inv_std * scale) + bias, the subtraction
-// first so that a mean large against the spread costs no precision. The epilogue (a SiLU
-// that followed a GroupNorm written out by torch) is applied in the same pass.
+// normalization is the case groups == channels. Float groups are summed in the lanes around
+// their first value, as layer_norm's rows (the UNet's groups of 4 x 1024: 4.6 -> 2 us for the
+// statistics of 8 groups, in double), other types in double; floats are then normalized in the
+// lanes as ((x - pilot) - offset) * (inv_std * scale) + bias. The epilogue (a SiLU that
+// followed a GroupNorm written out by torch) is applied in the same pass.
 template <class T, class E = functor_chain<>>
 inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t batch, int64_t channels, int64_t spatial,
                        int64_t groups, float epsilon, bool per_group, E epilogue = E()) {
@@ -195,33 +196,45 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
     for (int64_t g = 0; g < groups; ++g) {
       const T* xs = x + (n * channels + g * per) * spatial;
       T* ys = y + (n * channels + g * per) * spatial;
-      const double mean = centered_sum(xs, span, 0.0, false) / double(span);
-      const double var = centered_sum(xs, span, mean, true) / double(span);
-      const double inv_std = 1.0 / std::sqrt(var + double(epsilon));
+      // The mean is pilot + offset (pilot 0 in double).
+      T pilot = T(0);
+      double offset = 0.0, inv_std = 0.0;
+      if constexpr (std::is_same<T, float>::value) {
+        if (span > 0) {
+          pilot = xs[0];
+          const float shift = centered_sum_lanes(xs, span, pilot, 0.f, false) / float(span);
+          const float var = centered_sum_lanes(xs, span, pilot, shift, true) / float(span);
+          offset = shift;
+          inv_std = 1.f / std::sqrt(var + epsilon);
+        }
+      } else {
+        offset = centered_sum(xs, span, 0.0, false) / double(span);
+        inv_std = 1.0 / std::sqrt(centered_sum(xs, span, offset, true) / double(span) + double(epsilon));
+      }
       for (int64_t c = 0; c < per; ++c) {
         const int64_t p = per_group ? g : g * per + c;
         const T* xc = xs + c * spatial;
         T* yc = ys + c * spatial;
         if constexpr (std::is_same<T, float>::value && has_lanes<E>::value) {
           using ::sofiec::f32x16;
-          const f32x16 m = f32x16{} + float(mean), a = f32x16{} + float(inv_std * double(scale[p])), b = f32x16{} + bias[p];
+          const f32x16 o = f32x16{} + float(offset), a = f32x16{} + float(inv_std * double(scale[p])), b = f32x16{} + bias[p];
           int64_t i = 0;
           f32x16 v;
           for (; i + 16 <= spatial; i += 16) {
             std::memcpy(&v, xc + i, sizeof v);
-            v = (v - m) * a + b;
+            v = ((v - pilot) - o) * a + b;
             epilogue.lanes(v);
             std::memcpy(yc + i, &v, sizeof v);
           }
           if (i < spatial) {
             ::sofiec::load_first(xc + i, spatial - i, v);
-            v = (v - m) * a + b;
+            v = ((v - pilot) - o) * a + b;
             epilogue.lanes(v);
             ::sofiec::store_first(yc + i, spatial - i, v);
           }
         } else {
           for (int64_t i = 0; i < spatial; ++i)
-            yc[i] = epilogue(T((double(xc[i]) - mean) * inv_std * double(scale[p]) + double(bias[p])));
+            yc[i] = epilogue(T(((double(xc[i]) - double(pilot)) - offset) * inv_std * double(scale[p]) + double(bias[p])));
         }
       }
     }

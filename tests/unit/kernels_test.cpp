@@ -572,6 +572,31 @@ TEST(Kernels, LayerNormLanesMatchTheDoubleRows) {
       }
 }
 
+// Float groups summed in the lanes around their first value against the double kernel: a group
+// of spread 1 around 1e4, others of spread 50; 300 values a plane (a partial vector), groups of
+// 4 planes, with and without the SiLU after it.
+TEST(Kernels, GroupNormLanesMatchTheDoubleGroups) {
+  const int64_t batch = 2, channels = 8, spatial = 300, groups = 2;
+  std::vector<float> x(static_cast<std::size_t>(batch * channels * spatial)), scale(static_cast<std::size_t>(channels)),
+      bias(static_cast<std::size_t>(channels));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = i < std::size_t(4 * spatial) ? std::sin(0.7f * float(i)) + 1e4f : std::sin(0.3f * float(i)) * 50.f + 7.f;
+  for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = 0.5f + 0.1f * float(i), bias[i] = std::cos(float(i));
+  const std::vector<double> xd(x.begin(), x.end()), sd(scale.begin(), scale.end()), bd(bias.begin(), bias.end());
+  std::vector<float> y(x.size()), ys(x.size());
+  std::vector<double> yd(x.size()), yds(x.size());
+  rt::group_norm(x.data(), scale.data(), bias.data(), y.data(), batch, channels, spatial, groups, 1e-5f, false);
+  rt::group_norm(xd.data(), sd.data(), bd.data(), yd.data(), batch, channels, spatial, groups, 1e-5f, false);
+  rt::group_norm(x.data(), scale.data(), bias.data(), ys.data(), batch, channels, spatial, groups, 1e-5f, false,
+                 rt::chain(rt::op_swish{1.f}));
+  rt::group_norm(xd.data(), sd.data(), bd.data(), yds.data(), batch, channels, spatial, groups, 1e-5f, false,
+                 rt::chain(rt::op_swish{1.f}));
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    ASSERT_NEAR(y[i], yd[i], 1e-6 * (1 + std::fabs(yd[i]))) << i;
+    ASSERT_NEAR(ys[i], yds[i], 1e-6 * (1 + std::fabs(yds[i]))) << i;
+  }
+}
+
 TEST(Kernels, CenteredSumsInLanesMatchASequentialDoubleSum) {
   for (int64_t n : {1, 7, 8, 13, 64, 1001}) {
     std::vector<float> x(static_cast<std::size_t>(n));
