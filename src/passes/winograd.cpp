@@ -25,28 +25,23 @@ constexpr int64_t kMinFilters = 8;
 
 // U = G g G^T for each (filter, channel), laid out [t^2][filters][channels] (t = tile + 2), or
 // with `panels` [t^2][filters / 32][channels][32], panels of 32 filters for the products with
-// the filters in the lanes.
-// F(2x2): G has rows (1, 0, 0), (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1); F(4x4): rows
-// (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6),
-// (0, 0, 1). Computed in double.
-Tensor transformed_filters(const Tensor& w, int tile, bool panels) {
+// the filters in the lanes. G as the kernel's winograd_g_row, computed in double.
+template <int M>
+Tensor transformed_filters(const Tensor& w, bool panels) {
+  constexpr int t = M + 2;
   const int64_t filters = w.dims[0], channels = w.dims[1];
-  static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  static const double G4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                  {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
-  const int t = tile + 2;
-  const double(*G)[3] = tile == 4 ? G4 : G2;
   Tensor u(DType::Float, panels ? std::vector<int64_t>{int64_t(t) * t, filters / 32, channels, 32}
                                 : std::vector<int64_t>{int64_t(t) * t, filters, channels});
   for (int64_t f = 0; f < filters; ++f)
     for (int64_t c = 0; c < channels; ++c) {
       const float* g = w.data<float>() + (f * channels + c) * 9;
-      double gg[6][3];  // G g
+      double gg[t][3];  // G g
       for (int i = 0; i < t; ++i)
-        for (int j = 0; j < 3; ++j) gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+        for (int j = 0; j < 3; ++j) rt::winograd_g_row<M, double>(i, double(g[j]), double(g[3 + j]), double(g[6 + j]), gg[i][j]);
       for (int i = 0; i < t; ++i)
         for (int j = 0; j < t; ++j) {
-          const double v = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+          double v;
+          rt::winograd_g_row<M, double>(j, gg[i][0], gg[i][1], gg[i][2], v);
           const int64_t k = t * i + j;
           const int64_t at = panels ? ((k * filters + f / 32 * 32) * channels + c * 32 + f % 32) : (k * filters + f) * channels + c;
           u.data<float>()[at] = float(v);
@@ -94,7 +89,9 @@ class ConvWinograd : public Pass {
       const Form form = forms[c];
       const bool panels = filters_in_lanes(g, n, w, form.tile);
       const std::string u = add_fresh_constant(g, n.name + (form.runtime ? "/winograd_taps" : "/winograd_filters"),
-                                               form.runtime ? filter_taps(w, panels) : transformed_filters(w, form.tile, panels));
+                                               form.runtime    ? filter_taps(w, panels)
+                                               : form.tile == 4 ? transformed_filters<4>(w, panels)
+                                                                : transformed_filters<2>(w, panels));
       n.op_type = "WinogradConv";
       n.domain = kSofiecDomain;
       n.inputs[1] = u;

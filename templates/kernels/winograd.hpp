@@ -361,21 +361,24 @@ inline void winograd_output_transform_filter_lanes(const float* m, const float* 
   }
 }
 
-// r = row `row` of G times (a, b, c) (G of winograd_conv3x3's filter transform, F(2x2) or
-// F(4x4)); `row` a constant where it is called.
-template <int M, class V>
+// r = row `row` of G times (a, b, c), G the filter transform's matrix: F(2x2) rows (1, 0, 0),
+// (1/2, 1/2, 1/2), (1/2, -1/2, 1/2), (0, 0, 1); F(4x4) rows (1/4, 0, 0), (-1/6, -1/6, -1/6),
+// (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1). S is the arithmetic's
+// type (float here, double for U stored at generation time); `row` a constant where it is called.
+template <int M, class S, class V>
 inline void winograd_g_row(int row, const V& a, const V& b, const V& c, V& r) {
+  const S one = 1;
   if constexpr (M == 2) {
     if (row == 0) r = a;
-    else if (row == 1) r = 0.5f * (a + b + c);
-    else if (row == 2) r = 0.5f * (a - b + c);
+    else if (row == 1) r = one / 2 * (a + b + c);
+    else if (row == 2) r = one / 2 * (a - b + c);
     else r = c;
   } else {
-    if (row == 0) r = 0.25f * a;
-    else if (row == 1) r = (-1.f / 6) * (a + b + c);
-    else if (row == 2) r = (-1.f / 6) * (a - b + c);
-    else if (row == 3) r = (1.f / 24) * a + (1.f / 12) * b + (1.f / 6) * c;
-    else if (row == 4) r = (1.f / 24) * a - (1.f / 12) * b + (1.f / 6) * c;
+    if (row == 0) r = one / 4 * a;
+    else if (row == 1) r = -one / 6 * (a + b + c);
+    else if (row == 2) r = -one / 6 * (a - b + c);
+    else if (row == 3) r = one / 24 * a + one / 12 * b + one / 6 * c;
+    else if (row == 4) r = one / 24 * a - one / 12 * b + one / 6 * c;
     else r = c;
   }
 }
@@ -403,10 +406,10 @@ inline void winograd_filters_row(const float* taps, int64_t c0, int64_t c1, cons
       if constexpr (I != M + 1) load(vt + 16 * col, a);  // the last row of G reads only g's last row
       if constexpr (I != 0 && I != M + 1) load(vt + 16 * (3 + col), b);
       if constexpr (I != 0) load(vt + 16 * (6 + col), c);
-      winograd_g_row<M>(I, a, b, c, h[col]);
+      winograd_g_row<M, float>(I, a, b, c, h[col]);
     }
     f32x16 out;
-    ((winograd_g_row<M>(J, h[0], h[1], h[2], out), std::memcpy(u + J * stride + 16 * v, &out, sizeof out)), ...);
+    ((winograd_g_row<M, float>(J, h[0], h[1], h[2], out), std::memcpy(u + J * stride + 16 * v, &out, sizeof out)), ...);
   }
 }
 
