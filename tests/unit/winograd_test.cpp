@@ -184,12 +184,19 @@ TEST(ConvWinograd, SameNumbersInSlicesOfChannels) {
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
+// 14x15 planes (padded rows of 17 floats: through a padded plane), then 13x13 ones (padded rows
+// built in one vector, shifted by 2 lanes) and, with pads of 2 at the top and 0 on the left,
+// unshifted.
 TEST(ConvWinograd, SameNumbersWithAsymmetricPadsAndNoActivation) {
   ConvCase c;
   c.pads = {0, 2, 1, 0};
   c.relu = false;
   c.height = 14;
   c.width = 15;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.height = c.width = 13;
+  expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
+  c.pads = {2, 0, 0, 2};
   expect_same_numbers(conv_model(c), input_size(c), kLargeTileTolerance);
 }
 
