@@ -76,6 +76,8 @@ Dim data_dependent_dim(const NodeView& v, InferResult& r, const std::string& wha
 
 using InferFn = std::function<InferResult(const NodeView&)>;
 // Computes the outputs from inputs that are all known; outputs' types come from inference.
+// `inputs` has one entry per input up to num_inputs() (trailing absent inputs dropped, as
+// inference sees them), nullptr for an absent one before the last.
 using EvalFn = std::function<std::vector<Tensor>(const NodeView&, const std::vector<const Tensor*>& inputs,
                                                  const std::vector<ValueInfo>& outputs)>;
 

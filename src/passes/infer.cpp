@@ -209,7 +209,7 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
     }
     if (!static_outputs || elements > options.max_known_elements) return;
     std::vector<const Tensor*> inputs;
-    for (std::size_t i = 0; i < n.inputs.size(); ++i) inputs.push_back(view.constant_input(i));
+    for (std::size_t i = 0; i < view.num_inputs(); ++i) inputs.push_back(view.constant_input(i));
     std::vector<Tensor> values = def.eval(view, inputs, outs);
     for (std::size_t i = 0; i < n.outputs.size() && i < values.size(); ++i)
       if (!n.outputs[i].empty()) a.known[n.outputs[i]] = std::move(values[i]);

@@ -530,3 +530,19 @@ TEST(Passes, LayerNormPatternNeedsTheTrailingAxes) {
 }
 
 }  // namespace
+
+// Constant nodes with a trailing absent input (a Div and a Concat written with "" last, as the
+// fuzzer made them) fold from their present inputs: the evaluation sees the inputs inference
+// saw (it had read a null input).
+TEST(Passes, ConstantsFoldWithATrailingAbsentInput) {
+  ModelBuilder b(13);
+  b.input("x", {4}).output("y");
+  b.init_floats("a", {2}, {3.f, 5.f});
+  b.init_floats("b", {2}, {2.f, 4.f});
+  b.node("Div", {"a", "b", ""}, {"q"});
+  onnx::NodeProto& cat = b.node("Concat", {"q", "a", ""}, {"c"});
+  ModelBuilder::attr_int(cat, "axis", 0);
+  b.node("Add", {"x", "c"}, {"y"});
+  for (OptLevel level : {OptLevel::O0, OptLevel::Extended})
+    EXPECT_EQ(sofiec_test::run_generated(b, level, {1.f, 2.f, 3.f, 4.f}), (std::vector<float>{2.5f, 3.25f, 6.f, 9.f}));
+}
