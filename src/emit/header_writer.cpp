@@ -19,7 +19,7 @@ namespace {
 
 // Kernel files in inclusion order; a kernel's dependencies come before it.
 const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
-    {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {"functors"}},     {"conv", {"gemm", "functors", "elementwise"}},
+    {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {"functors"}}, {"sparse_gemm", {"functors"}},     {"conv", {"gemm", "functors", "elementwise"}},
     {"pool", {"conv"}}, {"softmax", {"functors"}},             {"normalization", {"functors"}}, {"movement", {"functors"}},
     {"reduce", {"functors"}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm", "functors", "elementwise"}},
     {"selection", {}}, {"arena", {}}, {"winograd", {"gemm", "functors", "elementwise"}}, {"edge_conv", {"functors"}},

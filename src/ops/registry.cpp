@@ -106,6 +106,7 @@ const Registry& Registry::instance() {
     register_edge_conv_ops(r);
     register_filter_panel_conv_ops(r);
     register_conv_max_pool_ops(r);
+    register_sparse_gemm_ops(r);
     return r;
   }();
   return registry;

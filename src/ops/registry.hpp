@@ -148,6 +148,7 @@ void register_winograd_ops(Registry& r);
 void register_edge_conv_ops(Registry& r);
 void register_filter_panel_conv_ops(Registry& r);
 void register_conv_max_pool_ops(Registry& r);
+void register_sparse_gemm_ops(Registry& r);
 
 // Helpers shared by inference functions.
 void require_storable(const NodeView& v, std::size_t input);

@@ -76,6 +76,7 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_matmul_add_fusion());
   passes.push_back(make_gemm_weight_transpose());
   passes.push_back(make_recurrent_weight_transpose());
+  passes.push_back(make_single_row_gemm_skipping_zeros());
   passes.push_back(make_attention_fusion());
   passes.push_back(make_conv_winograd());
   passes.push_back(make_conv_filter_panels());

@@ -110,6 +110,9 @@ std::unique_ptr<Pass> make_conv_winograd();
 // (unless its few output positions, 4 to 63, fill less than 80% of the lanes): the compiler's
 // FilterPanelConv, the filters along the lanes.
 std::unique_ptr<Pass> make_conv_filter_panels();
+// Gemm or 2-D MatMul of one row by constant finite weights of 16 columns or more: the
+// compiler's ZeroSkippingGemm, the weights stored [K, N] in padded rows, skipping A's zeros.
+std::unique_ptr<Pass> make_single_row_gemm_skipping_zeros();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();
 // WinogradConv, or a direct Conv (unit strides, few taps), then a 2x2 stride-2 MaxPool: the

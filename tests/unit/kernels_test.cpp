@@ -641,5 +641,49 @@ TEST(Kernels, EdgeConvGatherMatchesTheEdgeSums) {
   }
 }
 
+
+// gemm_skipping_zeros against the dense sums in double: rows of A half zeros (one all zeros),
+// panels of every width from 1 to 8 vectors, whole and partial, two panels (150 columns), two
+// slices of depth (600), alpha, a bias or none, an epilogue or none; a NaN in A reaches its row.
+TEST(Kernels, ProductsSkippingZerosMatchTheDenseSums) {
+  for (int64_t n : {16, 20, 33, 48, 64, 77, 96, 100, 112, 128, 150}) {
+    for (int64_t k : {1, 37, 600}) {
+      const int64_t m = 3, ldb = (n + 15) / 16 * 16;
+      std::vector<float> a(std::size_t(m * k)), b(std::size_t(k * ldb), 0.f),
+          bias(static_cast<std::size_t>(n));
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        const float v = std::sin(0.37f * float(i) + 0.1f);
+        a[i] = i < std::size_t(k) ? 0.f : (v > 0 ? v : 0.f);  // row 0 all zeros, the others about half
+      }
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t j = 0; j < n; ++j) b[std::size_t(p * ldb + j)] = std::cos(0.11f * float(p * n + j));
+      for (int64_t j = 0; j < n; ++j) bias[std::size_t(j)] = 0.5f - 0.01f * float(j);
+      for (const bool with_bias : {false, true}) {
+        std::vector<float> c(std::size_t(m * n)), c_relu(std::size_t(m * n));
+        const float* bp = with_bias ? bias.data() : nullptr;
+        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, b.data(), ldb, bp, c.data(), n, rt::chain());
+        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, b.data(), ldb, bp, c_relu.data(), n, rt::chain(rt::op_relu{}));
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int64_t p = 0; p < k; ++p) sum += double(a[std::size_t(i * k + p)]) * double(b[std::size_t(p * ldb + j)]);
+            const double want = 0.75 * sum + (with_bias ? bias[std::size_t(j)] : 0.0);
+            const std::size_t at = std::size_t(i * n + j);
+            ASSERT_NEAR(c[at], want, 1e-5 * (1 + std::fabs(want))) << n << " " << k << " " << i << " " << j;
+            ASSERT_EQ(c_relu[at], c[at] > 0 ? c[at] : 0.f) << n << " " << k << " " << i << " " << j;
+          }
+      }
+      a[std::size_t(2 * k - 1)] = std::nanf("");
+      std::vector<float> c(std::size_t(m * n));
+      rt::gemm_skipping_zeros(m, n, k, 1.f, a.data(), k, b.data(), ldb, bias.data(), c.data(), n, rt::chain());
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_TRUE(std::isnan(c[std::size_t(n + j)])) << n << " " << k << " " << j;
+        ASSERT_EQ(c[std::size_t(j)], bias[std::size_t(j)]);
+        ASSERT_FALSE(std::isnan(c[std::size_t(2 * n + j)]));
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sofiec
