@@ -271,30 +271,42 @@ inline void winograd_tile_values(const Load& load, const Bias& b, bool add, cons
                                  ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
-  f32x16 s[T][M], out[M][M];
+  // Unrolled, so that the arrays are registers: at -O2 GCC kept these loops, and the arrays on
+  // the stack (MNIST's F(4x4) with its pool, 32 filters x 16 tiles: 1.7 -> 0.6 us).
+  f32x16 s[T][M];
+#pragma GCC unroll 6
   for (int i = 0; i < T; ++i) {
     f32x16 a[T];
+#pragma GCC unroll 6
     for (int j = 0; j < T; ++j) load(i, j, a[j]);
     winograd_at<M>(a, 1, s[i], 1);  // on the columns
   }
-  for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
-  if (add)
-    for (int i = 0; i < M; ++i)
-      for (int j = 0; j < M; ++j) {
-        out[i][j] += b;
-        apply_lanes(out[i][j], epilogue);
+  // On the rows, a column of outputs at a time, finished as it comes (fewer live registers).
+#pragma GCC unroll 4
+  for (int j = 0; j < M; ++j) {
+    f32x16 out[M];
+    winograd_at<M>(&s[0][j], M, out, 1);
+    if (add)
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) {
+        out[i] += b;
+        apply_lanes(out[i], epilogue);
       }
-  if constexpr (POOL) {
-    for (int i = 0; i < M / 2; ++i)
-      for (int j = 0; j < M / 2; ++j) {
-        r[i][j] = out[2 * i][2 * j];
-        max_nan_lanes(r[i][j], out[2 * i][2 * j + 1]);
-        max_nan_lanes(r[i][j], out[2 * i + 1][2 * j]);
-        max_nan_lanes(r[i][j], out[2 * i + 1][2 * j + 1]);
+    if constexpr (POOL) {
+      // The window's four values in the order (2i, 2j), (2i + 1, 2j), (2i, 2j + 1), (2i + 1, 2j + 1).
+#pragma GCC unroll 2
+      for (int i = 0; i < M / 2; ++i) {
+        if (j % 2 == 0) {
+          r[i][j / 2] = out[2 * i];
+        } else {
+          max_nan_lanes(r[i][j / 2], out[2 * i]);
+        }
+        max_nan_lanes(r[i][j / 2], out[2 * i + 1]);
       }
-  } else {
-    for (int i = 0; i < M; ++i)
-      for (int j = 0; j < M; ++j) r[i][j] = out[i][j];
+    } else {
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) r[i][j] = out[i];
+    }
   }
 }
 
