@@ -320,7 +320,7 @@ inline void direct_conv_sums(const float* planes, const float* w, int64_t channe
         // cache lines (MNIST's first layer: 5.1 -> 3.5 us).
         asm("" : "+v"(lo), "+v"(hi));
 #endif
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int f = 0; f < FB; ++f) {
           const f32x16 wf = wk[f * taps + kx] - f32x16{};
           acc[f][0] += wf * lo;
@@ -343,26 +343,28 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
     for (int64_t x0 = 0; x0 < out_w; x0 += 32) {
       f32x16 acc[FB][2] = {};
       direct_conv_sums<FB>(planes, w, channels, g, POOL ? 2 * r : r, x0, acc);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int f = 0; f < FB; ++f)
         for (int h = 0; h < 2; ++h) add_bias_then(acc[f][h], bias ? bias[f] : 0.f, epilogue);
       if constexpr (POOL) {
+        // Each row's pairs pooled first: FB vectors stay live while the row below is summed.
+        f32x16 top[FB];
+#pragma GCC unroll 8
+        for (int f = 0; f < FB; ++f) max_of_pairs(acc[f][0], acc[f][1], top[f]);
         f32x16 below[FB][2] = {};
         direct_conv_sums<FB>(planes, w, channels, g, 2 * r + 1, x0, below);
         const int64_t n = std::min<int64_t>(16, cols - x0 / 2);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int f = 0; f < FB; ++f) {
-          for (int h = 0; h < 2; ++h) {
-            add_bias_then(below[f][h], bias ? bias[f] : 0.f, epilogue);
-            max_nan_lanes(acc[f][h], below[f][h]);
-          }
+          for (int h = 0; h < 2; ++h) add_bias_then(below[f][h], bias ? bias[f] : 0.f, epilogue);
           f32x16 pooled;
-          max_of_pairs(acc[f][0], acc[f][1], pooled);
-          if (n > 0) ::sofiec::store_first(y + f * ysize + r * cols + x0 / 2, n, pooled);
+          max_of_pairs(below[f][0], below[f][1], pooled);
+          max_nan_lanes(top[f], pooled);
+          if (n > 0) ::sofiec::store_first(y + f * ysize + r * cols + x0 / 2, n, top[f]);
         }
       } else {
         const int64_t n = std::min<int64_t>(32, out_w - x0);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int f = 0; f < FB; ++f) {
           float* out = y + f * ysize + r * cols + x0;
           if (n == 32) {
@@ -377,6 +379,15 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
     }
 }
 
+// Filters summed at a time when there are that many: with AVX-512's 32 registers, 8 (16
+// accumulators, 16 chains of FMAs in flight; MNIST's first layer, 1 -> 16 channels at 28x28
+// with its pool: 2.95 -> 2.25 us, then 1.8 with each row pooled in pairs first); elsewhere 4.
+#if defined(__AVX512F__)
+constexpr int kDirectWideFilters = 8;
+#else
+constexpr int kDirectWideFilters = 4;
+#endif
+
 // One group: its planes padded into scratch (direct_conv_scratch), then 4, 2 or 1 filters at a
 // time (POOL: y holds the pooled planes).
 template <bool POOL = false, class E>
@@ -390,7 +401,10 @@ inline void conv2d_direct(const float* x, const float* w, const float* bias, flo
   const int64_t ysize = POOL ? (g.out[0] / 2) * (g.out[1] / 2) : g.out_size();
   for (int64_t f = 0; f < filters;) {
     const float* b = bias ? bias + f : nullptr;
-    if (filters - f >= 4) {
+    if (kDirectWideFilters == 8 && filters - f >= 8) {
+      direct_conv_filters<kDirectWideFilters, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
+      f += 8;
+    } else if (filters - f >= 4) {
       direct_conv_filters<4, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
       f += 4;
     } else if (filters - f >= 2) {

@@ -101,8 +101,14 @@ TEST(ConvMaxPoolFusion, OtherPoolsAndSharedOutputsStaySeparate) {
 }
 
 // One channel, 6 filters (blocks of 4 and 2), 13x37: two chunks of 32 outputs a row, the
-// second of 5 (2 pooled), the last row and column dropped.
-TEST(ConvMaxPoolFusion, DirectSameNumbers) { expect_same_numbers(pool_model({}), input_size({})); }
+// second of 5 (2 pooled), the last row and column dropped. Then 15 filters: blocks of 8 (with
+// AVX-512), 4, 2 and 1.
+TEST(ConvMaxPoolFusion, DirectSameNumbers) {
+  expect_same_numbers(pool_model({}), input_size({}));
+  PoolCase c;
+  c.filters = 15;
+  expect_same_numbers(pool_model(c), input_size(c));
+}
 
 // Depthwise (3 groups of one channel), no bias, Neg after the convolution.
 TEST(ConvMaxPoolFusion, DirectDepthwiseWithoutBiasSameNumbers) {
