@@ -1,8 +1,7 @@
 // ZeroSkippingGemm (the compiler's domain, made by the SingleRowGemmSkippingZeros pass):
-// Y[M, N] = alpha * A[M, K] B + bias, where B is a constant [K, ldb] whose rows are padded with
-// zeros to whole vectors (ldb = N rounded up to 16) and hold no Inf or NaN, so that the zeros
-// of A can be skipped (templates/kernels/sparse_gemm.hpp). Inputs: A, B, optional bias [N] or [1, N];
-// attributes `columns` (N) and `alpha`.
+// Y[M, N] = alpha * A[M, K] B[K, N] + bias, where B is a constant without Inf or NaN, so that the
+// zeros of A can be skipped (templates/kernels/sparse_gemm.hpp). Inputs: A, B, optional bias
+// [N] or [1, N]; attribute `alpha`.
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/registry.hpp"
@@ -11,16 +10,15 @@ namespace sofiec {
 namespace {
 
 struct SparseGemmDims {
-  int64_t m, n, k, ldb;
+  int64_t m, n, k;
 };
 
 SparseGemmDims sparse_gemm_dims(const NodeView& v) {
   const auto a = v.input_dims(0), b = v.input_dims(1);
   if (a.size() != 2 || b.size() != 2) v.fail("A and B must be matrices, got ranks {} and {}", a.size(), b.size());
-  const int64_t n = v.node().attr_int("columns", 0);
-  const SparseGemmDims d{a[0], n, a[1], b[1]};
+  const int64_t n = b[1];
+  const SparseGemmDims d{a[0], n, a[1]};
   if (b[0] != d.k) v.fail("inner dimensions differ: A gives {}, B gives {}", d.k, b[0]);
-  if (n < 1 || d.ldb != (n + 15) / 16 * 16) v.fail("B must be [{}, {}] for {} columns", d.k, (n + 15) / 16 * 16, n);
   if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{n} && v.input_dims(2) != std::vector<int64_t>{1, n})
     v.fail("bias must have shape [{0}] or [1, {0}]", n);
   return d;
@@ -44,7 +42,7 @@ void register_sparse_gemm_ops(Registry& r) {
     Tensor y(DType::Float, {g.m, g.n});
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     rt::gemm_skipping_zeros(g.m, g.n, g.k, v.node().attr_float("alpha", 1.f), in[0]->data<float>(), g.k,
-                            in[1]->data<float>(), g.ldb, bias, y.data<float>(), g.n, rt::chain());
+                            in[1]->data<float>(), g.n, bias, y.data<float>(), g.n, rt::chain());
     return std::vector<Tensor>{std::move(y)};
   };
   d.emit = [](EmitContext& e) {
@@ -52,7 +50,7 @@ void register_sparse_gemm_ops(Registry& r) {
     const SparseGemmDims g = sparse_gemm_dims(e);
     const std::string f = e.epilogue();
     e.line("detail::gemm_skipping_zeros({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", g.m, g.n, g.k,
-           cpp_float(e.node().attr_float("alpha", 1.f), DType::Float), e.in(0), g.k, e.in(1), g.ldb,
+           cpp_float(e.node().attr_float("alpha", 1.f), DType::Float), e.in(0), g.k, e.in(1), g.n,
            e.in_or_null(2, "float"), e.out(0), g.n, f.empty() ? "detail::chain()" : f);
   };
   d.accepts_epilogue = true;

@@ -111,7 +111,7 @@ std::unique_ptr<Pass> make_conv_winograd();
 // FilterPanelConv, the filters along the lanes.
 std::unique_ptr<Pass> make_conv_filter_panels();
 // Gemm or 2-D MatMul of one row by constant finite weights of 16 columns or more: the
-// compiler's ZeroSkippingGemm, the weights stored [K, N] in padded rows, skipping A's zeros.
+// compiler's ZeroSkippingGemm, the weights stored [K, N], skipping A's zeros.
 std::unique_ptr<Pass> make_single_row_gemm_skipping_zeros();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();
