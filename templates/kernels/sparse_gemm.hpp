@@ -5,7 +5,8 @@
 // reads B once per row of C, so the compiler uses it for products of one row (one event through
 // a layer), where B is read once anyway; with many rows the blocked kernel of gemm.hpp, which
 // reuses each load of B over 6 rows, stays ahead (64 x 100 x 100 dense: 6.9 us against 10.5).
-// The sums are taken in k's order, without the zero terms: the same input gives the same bits.
+// The sums are taken in an order fixed by k alone, without the zero terms: the same input gives
+// the same bits.
 #pragma once
 #include "functors.hpp"
 #include "prelude.hpp"
@@ -43,14 +44,15 @@ inline int64_t gather_nonzeros(const float* a, int64_t depth, int64_t ldb, float
   return count;
 }
 
-// Accumulator v of a panel of NV vectors (the last one `width` columns when not FULL): C's
-// running sums, or its finished values on the last slice of depth.
+// Vector v of a row of NV vectors at b (the last one `width` floats when not FULL).
 template <int NV, bool FULL>
 SOFIEC_ALWAYS_INLINE void sparse_load_b(const float* b, int v, int64_t width, ::sofiec::f32x16& out) {
   if (FULL || v + 1 < NV) std::memcpy(&out, b + 16 * v, sizeof out);
   else ::sofiec::load_first(b + 16 * v, width, out);
 }
 
+// Stores accumulator v of a panel into C: its running sum, or on the last slice of depth its
+// finished value, epilogue(alpha * acc + bias).
 template <int NV, bool FULL, class E>
 SOFIEC_ALWAYS_INLINE void sparse_finish(::sofiec::f32x16& acc, int v, float* c, const float* bias, int64_t width,
                                         bool last, float alpha, const E& epilogue) {

@@ -300,11 +300,11 @@ TEST(Kernels, ReduceLanesMatchTheScalarFold) {
 
 // Reductions along contiguous rows, outputs one row apart (ParticleNet's mean over the 16
 // neighbours): 16 rows at a time transposed into the lanes, then a scalar tail (37 rows); the
-// same bits as a fold in order, NaN included. Rows of 7 (the plain loop), 16 and 20 (a second,
-// partial set of columns).
+// same bits as a fold in order, NaN included. Rows of 7 (the plain loop), 16 and 32 (whole
+// vectors, transposed in registers) and 20 (a second, partial set of columns).
 TEST(Kernels, ReduceAlongRowsMatchesTheScalarFold) {
   for (int64_t gap : {3, 0})  // rows with a gap between them, or one after another
-  for (int64_t length : {2, 7, 11, 16, 20}) {
+  for (int64_t length : {2, 7, 11, 16, 20, 32}) {
     const int64_t outputs = 37, step = length + gap;
     std::vector<float> x(std::size_t(outputs * step));
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.9f) * 5.f;
