@@ -309,26 +309,6 @@ inline void gemm_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     }
     return;
   }
-  // At most 6 columns of many rows (a classifier's head at batch 64, 100 -> 4): their
-  // vectors would hold 4 useful lanes of 16. C^T = op(B)^T op(A)^T has C's rows along the lanes
-  // instead, one block of 6 rows or fewer; slices of 256 rows on the stack, then transposed into
-  // C, the sums and alpha and beta applied as below, in the same order (SOFIE MLP's last layer
-  // at 64 rows: 1.3 -> 0.84 us). From 10 columns on, the products' blocks of rows cost more than
-  // the lanes gain (15 columns: 1.2 -> 2.0 us).
-  if (n <= 6 && m >= 16) {
-    constexpr int64_t kSliceRows = 256;
-    float product[16 * kSliceRows];
-    for (int64_t i0 = 0; i0 < m; i0 += kSliceRows) {
-      const int64_t rows = std::min(kSliceRows, m - i0);
-      gemm_kernel(!trans_b, !trans_a, n, rows, k, alpha, b, ldb, a + i0 * ars, lda, 0.f, product, rows);
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          float& out = c[(i0 + i) * ldc + j];
-          out = beta == 0.f ? product[j * rows + i] : product[j * rows + i] + beta * out;
-        }
-    }
-    return;
-  }
   const bool pack = trans_b || (m > 12 && ldb >= 1024);
   gemm_panels(m, n, k, alpha, a, ars, acs, beta, c, ldc,
               [&](int64_t j, int64_t cols, int64_t p, int64_t depth, float* panel, int64_t& stride) -> const float* {

@@ -11,8 +11,9 @@
 #include "functors.hpp"
 #include "prelude.hpp"
 
-// Depth of A's row reduced at a time: the nonzeros and their offsets on the stack (2 KiB each).
-constexpr int64_t kSparseDepth = 512;
+// Depth of A's row reduced at a time: the nonzeros and their offsets on the stack (1 KiB each:
+// deeper frames land on new pages otherwise, resident memory for a small model).
+constexpr int64_t kSparseDepth = 256;
 
 // The nonzero entries of a[0:depth] into vals, with the offsets p * ldb of the rows of B they
 // multiply into offs, in order; returns their count. vals and offs have room for depth + 16.

@@ -197,14 +197,13 @@ TEST(Kernels, TopKSelectionsAgreeOnTiesAndNaN) {
 // The register-blocked GEMM against a double loop: one and two rows (the wide blocks), row
 // counts that split into unequal blocks, column panels with partial vectors, depths over one
 // slice (256), both transposes (packed panels), alpha and beta (beta 0 must not read C, which
-// holds NaN here); at most 6 columns of 16 rows or more as C^T, in slices of 256 rows.
+// holds NaN here).
 TEST(Kernels, GemmKernelMatchesTheDoubleLoop) {
   struct Shape {
     int64_t m, n, k;
   };
   for (const Shape& sh : std::vector<Shape>{{1, 7, 3}, {1, 130, 257}, {2, 64, 20}, {2, 70, 300}, {5, 16, 9}, {13, 33, 40},
-                                             {32, 70, 300}, {7, 48, 257}, {40, 100, 64}, {16, 4, 100}, {300, 6, 37},
-                                             {64, 1, 50}, {20, 7, 30}})
+                                             {32, 70, 300}, {7, 48, 257}, {40, 100, 64}})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (auto [alpha, beta] : std::vector<std::pair<float, float>>{{1.f, 0.f}, {0.5f, 1.f}, {2.f, -0.25f}}) {
@@ -644,7 +643,7 @@ TEST(Kernels, EdgeConvGatherMatchesTheEdgeSums) {
 
 
 // gemm_skipping_zeros against the dense sums in double: rows of A half zeros (one all zeros),
-// panels of every width from 1 to 8 vectors, whole and partial, two panels (150 columns), two
+// panels of every width from 1 to 8 vectors, whole and partial, two panels (150 columns), three
 // slices of depth (600), alpha, a bias or none, an epilogue or none; a NaN in A reaches its row.
 TEST(Kernels, ProductsSkippingZerosMatchTheDenseSums) {
   for (int64_t n : {16, 20, 33, 48, 64, 77, 96, 100, 112, 128, 150}) {

@@ -85,7 +85,7 @@ TEST(SingleRowGemmSkippingZeros, OneRowTakesTheWeightsAsRowsOfColumns) {
 TEST(SingleRowGemmSkippingZeros, SameNumbersWithTransposedWeightsAndAnEpilogue) { expect_skipping_and_same_numbers({}); }
 
 TEST(SingleRowGemmSkippingZeros, SameNumbersOverPanelsAndSlicesWithoutTransposedWeights) {
-  ProductCase c;  // 150 columns: a panel of 8 vectors and one of 2 (the last 6 wide); 600 deep: 512 + 88
+  ProductCase c;  // 150 columns: a panel of 8 vectors and one of 2 (the last 6 wide); 600 deep: 256 + 256 + 88
   c.k = 600;
   c.n = 150;
   c.trans_b = false;
