@@ -76,10 +76,11 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_matmul_add_fusion());
   passes.push_back(make_gemm_weight_transpose());
   passes.push_back(make_recurrent_weight_transpose());
-  passes.push_back(make_single_row_gemm_skipping_zeros());
   passes.push_back(make_attention_fusion());
   passes.push_back(make_conv_winograd());
   passes.push_back(make_conv_filter_panels());
+  // After ConvWinograd: the weights it replaces would otherwise still count in its budget.
+  passes.push_back(make_single_row_gemm_skipping_zeros());
   passes.push_back(make_epilogue_fusion());
   passes.push_back(make_conv_max_pool_fusion());
   passes.push_back(make_dead_node_elimination());

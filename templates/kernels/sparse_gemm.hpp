@@ -45,28 +45,29 @@ inline int64_t gather_nonzeros(const float* a, int64_t depth, int64_t ldb, float
   return count;
 }
 
-// Vector v of a row of NV vectors at b (the last one `width` floats when not FULL).
-template <int NV, bool FULL>
+// Vector v of a row of NV vectors at b, the last one `width` floats (a masked load even when
+// whole: one instantiation per width of panel, not two, keeps the code of a model small).
+template <int NV>
 SOFIEC_ALWAYS_INLINE void sparse_load_b(const float* b, int v, int64_t width, ::sofiec::f32x16& out) {
-  if (FULL || v + 1 < NV) std::memcpy(&out, b + 16 * v, sizeof out);
+  if (v + 1 < NV) std::memcpy(&out, b + 16 * v, sizeof out);
   else ::sofiec::load_first(b + 16 * v, width, out);
 }
 
 // Stores accumulator v of a panel into C: its running sum, or on the last slice of depth its
 // finished value, epilogue(alpha * acc + bias).
-template <int NV, bool FULL, class E>
+template <int NV, class E>
 SOFIEC_ALWAYS_INLINE void sparse_finish(::sofiec::f32x16& acc, int v, float* c, const float* bias, int64_t width,
                                         bool last, float alpha, const E& epilogue) {
   if (last) {
     acc *= alpha;
     if (bias) {
       ::sofiec::f32x16 b;
-      sparse_load_b<NV, FULL>(bias, v, width, b);
+      sparse_load_b<NV>(bias, v, width, b);
       acc += b;
     }
     apply_lanes(acc, epilogue);
   }
-  if (FULL || v + 1 < NV) std::memcpy(c + 16 * v, &acc, sizeof acc);
+  if (v + 1 < NV) std::memcpy(c + 16 * v, &acc, sizeof acc);
   else ::sofiec::store_first(c + 16 * v, width, acc);
 }
 
@@ -74,7 +75,7 @@ SOFIEC_ALWAYS_INLINE void sparse_finish(::sofiec::f32x16& acc, int v, float* c, 
 // vectors or fewer, odd and even terms go to two sets of accumulators, so that 8 chains of
 // FMAs are in flight (one set alone would wait on the FMA's latency); the two are added at the
 // end. `first`: C holds no partial sum yet.
-template <int NV, bool FULL, class E>
+template <int NV, class E>
 inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* offs, const float* b, float* c,
                              const float* bias, int64_t width, bool first, bool last, float alpha, const E& epilogue) {
   using ::sofiec::f32x16;
@@ -82,7 +83,7 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* of
   f32x16 a0 = {}, a1 = {}, a2 = {}, a3 = {}, a4 = {}, a5 = {}, a6 = {}, a7 = {}, r;
   if (!first) {
 #define SOFIEC_SPARSE_LOAD_C(i) \
-  if constexpr (NV > i) sparse_load_b<NV, FULL>(c, i, width, a##i);
+  if constexpr (NV > i) sparse_load_b<NV>(c, i, width, a##i);
     SOFIEC_SPARSE_LOAD_C(0) SOFIEC_SPARSE_LOAD_C(1) SOFIEC_SPARSE_LOAD_C(2) SOFIEC_SPARSE_LOAD_C(3)
     SOFIEC_SPARSE_LOAD_C(4) SOFIEC_SPARSE_LOAD_C(5) SOFIEC_SPARSE_LOAD_C(6) SOFIEC_SPARSE_LOAD_C(7)
 #undef SOFIEC_SPARSE_LOAD_C
@@ -93,18 +94,18 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* of
       {
         const float* row = b + offs[j];
         const f32x16 x = vals[j] - f32x16{};
-        if constexpr (NV > 0) { sparse_load_b<NV, FULL>(row, 0, width, r); a0 += x * r; }
-        if constexpr (NV > 1) { sparse_load_b<NV, FULL>(row, 1, width, r); a1 += x * r; }
-        if constexpr (NV > 2) { sparse_load_b<NV, FULL>(row, 2, width, r); a2 += x * r; }
-        if constexpr (NV > 3) { sparse_load_b<NV, FULL>(row, 3, width, r); a3 += x * r; }
+        if constexpr (NV > 0) { sparse_load_b<NV>(row, 0, width, r); a0 += x * r; }
+        if constexpr (NV > 1) { sparse_load_b<NV>(row, 1, width, r); a1 += x * r; }
+        if constexpr (NV > 2) { sparse_load_b<NV>(row, 2, width, r); a2 += x * r; }
+        if constexpr (NV > 3) { sparse_load_b<NV>(row, 3, width, r); a3 += x * r; }
       }
       {
         const float* row = b + offs[j + 1];
         const f32x16 x = vals[j + 1] - f32x16{};
-        if constexpr (NV > 0) { sparse_load_b<NV, FULL>(row, 0, width, r); a4 += x * r; }
-        if constexpr (NV > 1) { sparse_load_b<NV, FULL>(row, 1, width, r); a5 += x * r; }
-        if constexpr (NV > 2) { sparse_load_b<NV, FULL>(row, 2, width, r); a6 += x * r; }
-        if constexpr (NV > 3) { sparse_load_b<NV, FULL>(row, 3, width, r); a7 += x * r; }
+        if constexpr (NV > 0) { sparse_load_b<NV>(row, 0, width, r); a4 += x * r; }
+        if constexpr (NV > 1) { sparse_load_b<NV>(row, 1, width, r); a5 += x * r; }
+        if constexpr (NV > 2) { sparse_load_b<NV>(row, 2, width, r); a6 += x * r; }
+        if constexpr (NV > 3) { sparse_load_b<NV>(row, 3, width, r); a7 += x * r; }
       }
     }
   }
@@ -113,7 +114,7 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* of
     const f32x16 x = vals[j] - f32x16{};
 #define SOFIEC_SPARSE_TERM(i)                  \
   if constexpr (NV > i) {                      \
-    sparse_load_b<NV, FULL>(row, i, width, r); \
+    sparse_load_b<NV>(row, i, width, r); \
     a##i += x * r;                             \
   }
     SOFIEC_SPARSE_TERM(0) SOFIEC_SPARSE_TERM(1) SOFIEC_SPARSE_TERM(2) SOFIEC_SPARSE_TERM(3)
@@ -127,24 +128,24 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* of
     a3 += a7;
   }
 #define SOFIEC_SPARSE_FINISH(i) \
-  if constexpr (NV > i) sparse_finish<NV, FULL>(a##i, i, c, bias, width, last, alpha, epilogue);
+  if constexpr (NV > i) sparse_finish<NV>(a##i, i, c, bias, width, last, alpha, epilogue);
   SOFIEC_SPARSE_FINISH(0) SOFIEC_SPARSE_FINISH(1) SOFIEC_SPARSE_FINISH(2) SOFIEC_SPARSE_FINISH(3)
   SOFIEC_SPARSE_FINISH(4) SOFIEC_SPARSE_FINISH(5) SOFIEC_SPARSE_FINISH(6) SOFIEC_SPARSE_FINISH(7)
 #undef SOFIEC_SPARSE_FINISH
 }
 
-template <bool FULL, class E>
+template <class E>
 inline void sparse_row_panel_of(int nv, int64_t count, const float* vals, const int32_t* offs, const float* b, float* c,
                                 const float* bias, int64_t width, bool first, bool last, float alpha, const E& epilogue) {
   switch (nv) {
-    case 1: sparse_row_panel<1, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
-    case 2: sparse_row_panel<2, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
-    case 3: sparse_row_panel<3, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
-    case 4: sparse_row_panel<4, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
-    case 5: sparse_row_panel<5, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
-    case 6: sparse_row_panel<6, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
-    case 7: sparse_row_panel<7, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
-    default: sparse_row_panel<8, FULL>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    case 1: sparse_row_panel<1>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    case 2: sparse_row_panel<2>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    case 3: sparse_row_panel<3>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    case 4: sparse_row_panel<4>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    case 5: sparse_row_panel<5>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    case 6: sparse_row_panel<6>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    case 7: sparse_row_panel<7>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
+    default: sparse_row_panel<8>(count, vals, offs, b, c, bias, width, first, last, alpha, epilogue); break;
   }
 }
 
@@ -173,12 +174,8 @@ inline void gemm_skipping_zeros(int64_t m, int64_t n, int64_t k, float alpha, co
         const int nv = int((cols + 15) / 16);
         const int64_t width = cols - 16 * (nv - 1);
         const float* bp = b + p * ldb + j;
-        if (width == 16)
-          sparse_row_panel_of<true>(nv, count, vals, offs, bp, crow + j, bias ? bias + j : nullptr, width, first, last,
-                                    alpha, epilogue);
-        else
-          sparse_row_panel_of<false>(nv, count, vals, offs, bp, crow + j, bias ? bias + j : nullptr, width, first,
-                                     last, alpha, epilogue);
+        sparse_row_panel_of(nv, count, vals, offs, bp, crow + j, bias ? bias + j : nullptr, width, first, last, alpha,
+                            epilogue);
       }
     }
   }

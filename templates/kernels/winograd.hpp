@@ -271,29 +271,29 @@ inline void winograd_tile_values(const Load& load, const Bias& b, bool add, cons
                                  ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
-  // Unrolled, so that the arrays are registers: at -O2 GCC kept these loops, and the arrays on
-  // the stack (MNIST's F(4x4) output transform with its pool, 32 filters x 16 tiles: 2.0 ->
-  // 1.35 us).
-  f32x16 s[T][M];
+  if constexpr (POOL) {
+    // With a pool (its epilogue is then cheap: a ReLU), unrolled, so that the arrays are
+    // registers: at -O2 GCC kept these loops, and the arrays on the stack (MNIST's F(4x4) output
+    // transform with its pool, 32 filters x 16 tiles: 2.0 -> 1.35 us).
+    f32x16 s[T][M];
 #pragma GCC unroll 6
-  for (int i = 0; i < T; ++i) {
-    f32x16 a[T];
+    for (int i = 0; i < T; ++i) {
+      f32x16 a[T];
 #pragma GCC unroll 6
-    for (int j = 0; j < T; ++j) load(i, j, a[j]);
-    winograd_at<M>(a, 1, s[i], 1);  // on the columns
-  }
-  // On the rows, a column of outputs at a time, finished as it comes (fewer live registers).
+      for (int j = 0; j < T; ++j) load(i, j, a[j]);
+      winograd_at<M>(a, 1, s[i], 1);  // on the columns
+    }
+    // On the rows, a column of outputs at a time, finished as it comes (fewer live registers).
 #pragma GCC unroll 4
-  for (int j = 0; j < M; ++j) {
-    f32x16 out[M];
-    winograd_at<M>(&s[0][j], M, out, 1);
-    if (add)
+    for (int j = 0; j < M; ++j) {
+      f32x16 out[M];
+      winograd_at<M>(&s[0][j], M, out, 1);
+      if (add)
 #pragma GCC unroll 4
-      for (int i = 0; i < M; ++i) {
-        out[i] += b;
-        apply_lanes(out[i], epilogue);
-      }
-    if constexpr (POOL) {
+        for (int i = 0; i < M; ++i) {
+          out[i] += b;
+          apply_lanes(out[i], epilogue);
+        }
       // The window's four values in the order (2i, 2j), (2i + 1, 2j), (2i, 2j + 1), (2i + 1, 2j + 1).
 #pragma GCC unroll 2
       for (int i = 0; i < M / 2; ++i) {
@@ -304,10 +304,25 @@ inline void winograd_tile_values(const Load& load, const Bias& b, bool add, cons
         }
         max_nan_lanes(r[i][j / 2], out[2 * i + 1]);
       }
-    } else {
-#pragma GCC unroll 4
-      for (int i = 0; i < M; ++i) r[i][j] = out[i];
     }
+  } else {
+    // Without a pool, rolled: unrolled, each output's epilogue was inlined 16 times (a SiLU's
+    // exp: the UNet's code grew by 155 KiB and its RSS by 140 KiB, for no speed).
+    f32x16 s[T][M], out[M][M];
+    for (int i = 0; i < T; ++i) {
+      f32x16 a[T];
+      for (int j = 0; j < T; ++j) load(i, j, a[j]);
+      winograd_at<M>(a, 1, s[i], 1);  // on the columns
+    }
+    for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
+    if (add)
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < M; ++j) {
+          out[i][j] += b;
+          apply_lanes(out[i][j], epilogue);
+        }
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < M; ++j) r[i][j] = out[i][j];
   }
 }
 
