@@ -25,20 +25,6 @@ std::vector<double> conv_bias(const Graph& g, const Node& conv, int64_t filters)
   return b;
 }
 
-// The float matrices of m ([..., rows, cols]) each transposed: [..., cols, rows].
-Tensor transposed_matrices(const Tensor& m) {
-  const std::size_t rank = m.dims.size();
-  const int64_t rows = m.dims[rank - 2], cols = m.dims[rank - 1], count = rows > 0 && cols > 0 ? m.size() / (rows * cols) : 0;
-  std::vector<int64_t> dims = m.dims;
-  std::swap(dims[rank - 2], dims[rank - 1]);
-  Tensor t(DType::Float, dims);
-  for (int64_t d = 0; d < count; ++d)
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        t.data<float>()[(d * cols + j) * rows + i] = m.data<float>()[(d * rows + i) * cols + j];
-  return t;
-}
-
 // The BatchNormalization that alone reads `tensor` (inference mode, constant float parameters
 // for `channels` channels, no extra outputs) as y = x * scale[c] + shift[c].
 struct AffineBatchNorm {

@@ -43,6 +43,9 @@ std::string fresh_name(const Graph& g, const std::string& base);
 // Adds t as a constant under a fresh name derived from `base`; returns the name.
 std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t);
 
+// The float matrices of m ([..., rows, cols]) each transposed: [..., cols, rows].
+Tensor transposed_matrices(const Tensor& m);
+
 // Attributes of a rewritten node.
 Attribute ints_attribute(std::vector<int64_t> values);
 Attribute int_attribute(int64_t value);

@@ -16,15 +16,6 @@
 namespace sofiec {
 namespace {
 
-// w given [N, K] as [K, N].
-Tensor transposed(const Tensor& w) {
-  const int64_t n = w.dims[0], k = w.dims[1];
-  Tensor out(DType::Float, {k, n});
-  for (int64_t p = 0; p < k; ++p)
-    for (int64_t j = 0; j < n; ++j) out.data<float>()[p * n + j] = w.data<float>()[j * k + p];
-  return out;
-}
-
 bool all_finite(const Tensor& t) {
   const float* p = t.data<float>();
   return std::all_of(p, p + t.size(), [](float x) { return std::isfinite(x); });
@@ -54,7 +45,9 @@ class SingleRowGemmSkippingZeros : public Pass {
         bias = bias_row(g, n, cols);
         if (bias.empty()) continue;
       }
-      n.inputs = {n.inputs[0], trans_b ? add_fresh_constant(g, n.name + "/weight_transposed", transposed(*b)) : n.inputs[1]};
+      const std::string weights =
+          trans_b ? add_fresh_constant(g, n.name + "/weight_transposed", transposed_matrices(*b)) : n.inputs[1];
+      n.inputs = {n.inputs[0], weights};
       if (!bias.empty()) n.inputs.push_back(bias);
       const float alpha = gemm ? n.attr_float("alpha", 1.f) : 1.f;
       n.attributes.clear();
