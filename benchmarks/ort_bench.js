@@ -1,11 +1,19 @@
 // ONNX Runtime's side of the benchmark (npm onnxruntime-node, CPU, all graph optimizations).
-//   node ort_bench.js MODEL_PREFIX THREADS latency   -> {"p50_us":..,"p90_us":..,"runs":..,
-//                                                        "overhead_p50_us":..}
-//   node ort_bench.js MODEL_PREFIX THREADS rss       -> {"peak_rss_kb":..} after one run
+//   node ort_bench.js MODEL_PREFIX THREADS latency -> {"p50_us":..,"p90_us":..,"runs":..,
+//                                                      "overhead_p50_us":..}
+//   node --expose-gc ort_bench.js MODEL_PREFIX THREADS rss -> {"model_rss_kb":..,"peak_rss_kb":..}:
+//       what the model's session and one run add to the peak, and the peak
 // MODEL_PREFIX.onnx, .input.bin (inputs concatenated, float32) and .json (input names and shapes).
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
+
+// A field of /proc/self/status, in KiB.
+function procStatusKb(key) {
+  const match = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp('^' + key + ':\\s+(\\d+)', 'm'));
+  if (!match) throw new Error('no ' + key + ' in /proc/self/status');
+  return Number(match[1]);
+}
 
 async function main() {
   const [prefix, threads, mode] = process.argv.slice(2);
@@ -19,21 +27,35 @@ async function main() {
     feeds[input.name] = new ort.Tensor('float32', all.slice(at, at + n), input.shape);
     at += n;
   }
-  const session = await ort.InferenceSession.create(prefix + '.onnx', {
-    intraOpNumThreads: Number(threads), interOpNumThreads: 1, graphOptimizationLevel: 'all',
-    executionMode: 'sequential'});
-  await session.run(feeds);
+  const options = {intraOpNumThreads: Number(threads), interOpNumThreads: 1, graphOptimizationLevel: 'all',
+                   executionMode: 'sequential'};
+  const identityPath = path.join(path.dirname(prefix), 'identity');
+  const identityFeeds = {input: new ort.Tensor('float32', new Float32Array(1), [1])};
   if (mode === 'rss') {
-    console.log(JSON.stringify({peak_rss_kb: process.resourceUsage().maxRSS}));
+    // The model's share of the peak, paired in one process: node's own resident memory moves by
+    // about 1 MiB from process to process, more than a small model's session, so a difference
+    // of two processes' peaks (this harness on the model and on the Identity model) was noise.
+    // The runtime is first set up by an Identity session and one run, and node's garbage
+    // collected (run with --expose-gc); then the peak is reset (clear_refs 5) and the model's
+    // session made and run once.
+    if (!global.gc) throw new Error('rss mode needs node --expose-gc');
+    const identity = await ort.InferenceSession.create(identityPath + '.onnx', options);
+    await identity.run(identityFeeds);
+    global.gc();
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    const before = procStatusKb('VmRSS');
+    const session = await ort.InferenceSession.create(prefix + '.onnx', options);
+    await session.run(feeds);
+    const peak = procStatusKb('VmHWM');
+    console.log(JSON.stringify({model_rss_kb: peak - before, peak_rss_kb: peak}));
     return;
   }
+  const session = await ort.InferenceSession.create(prefix + '.onnx', options);
+  await session.run(feeds);
   // ORT's call overhead, timed in the same process between the model's calls (the 1-element
   // Identity model beside it): the machine's speed drifts over a run of all the models, and an
   // overhead measured minutes apart once exceeded a small model's whole call.
-  const identityPath = path.join(path.dirname(prefix), 'identity');
-  const identity = await ort.InferenceSession.create(identityPath + '.onnx', {
-    intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential'});
-  const identityFeeds = {input: new ort.Tensor('float32', new Float32Array(1), [1])};
+  const identity = await ort.InferenceSession.create(identityPath + '.onnx', {...options, intraOpNumThreads: 1});
   // Warm up, then time single calls until about 2 s or 20000 calls have been measured.
   for (let i = 0; i < 20; ++i) {
     await session.run(feeds);

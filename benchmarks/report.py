@@ -5,8 +5,8 @@ Usage: report.py RAW_DIR MODEL_DIR OUT_DIR MODEL...
 
 ORT's latency is also given net of its own call overhead (the p50 of a 1-element Identity
 model), so that tiny models are compared fairly; the target ratios use the net figure.
-Peak RSS attributable to a model is the process's peak minus that of the same harness
-holding the Identity model.
+Peak RSS attributable to a model is what its session and one inference add to the peak of a
+process already set up (inputs loaded; for ORT, the runtime warmed by an Identity session).
 """
 import json
 import statistics
@@ -19,10 +19,9 @@ def load(path):
     return json.loads(Path(path).read_text())
 
 
-# Peak RSS in KiB, the median of the processes run.sh started (one process's figure moves by
-# about 1 MiB with node's own allocations).
+# The model's peak RSS in KiB, the median of the processes run.sh started.
 def ort_rss(raw, model):
-    return statistics.median(load(p)["peak_rss_kb"] for p in sorted(raw.glob(f"{model}.ort_rss.*.json")))
+    return statistics.median(load(p)["model_rss_kb"] for p in sorted(raw.glob(f"{model}.ort_rss.*.json")))
 
 
 def sofiec_rss(raw, model):
@@ -43,8 +42,6 @@ def main():
     overheads = [load(raw / name)["p50_us"] for name in ("identity.ort1.json", "identity.ort1.again.json")
                  if (raw / name).exists()]
     ort_overhead = min(overheads)
-    sofiec_base_rss = sofiec_rss(raw, "identity")
-    ort_base_rss = ort_rss(raw, "identity")
     rows = []
     for m in models:
         meta = load(model_dir / f"{m}.json")
@@ -54,8 +51,8 @@ def main():
         # The overhead timed in the model's own process, between its calls, where run.sh gave it.
         overhead = ort1.get("overhead_p50_us", ort_overhead)
         ort_net = max(ort1["p50_us"] - overhead, 1e-3)
-        s_rss = sofiec_rss(raw, m) - sofiec_base_rss
-        o_rss = ort_rss(raw, m) - ort_base_rss
+        s_rss = sofiec_rss(raw, m)
+        o_rss = ort_rss(raw, m)
         flops = report["total_flops"]
         target = 0.8 if m.startswith("resnet18") else 0.7
         rows.append({
@@ -81,7 +78,7 @@ def main():
         f"optimizations; its call overhead on a 1-element Identity model, timed in each model's process between "
         f"its calls ({min(r['ort_overhead_us'] for r in rows):.1f} to {max(r['ort_overhead_us'] for r in rows):.1f} us), "
         "is subtracted for the ratio (ORT net). Latencies are medians (p50) and 90th percentiles of single calls, in microseconds. "
-        "RSS is the peak of a process holding one session (the median of 5 processes), minus that of the same harness on the Identity model. "
+        "RSS is what one session and one inference add to the peak resident memory of a process already set up (inputs loaded; for ORT, its runtime warmed by an Identity session), the peak reset before the session is made (the median of 5 processes). "
         "GFLOP counts the model as written (sofiec --report at -O 0); the % of peak divides it by sofiec's time, "
         "so passes that compute less (Winograd, EdgeConv factorization) can pass 100%.",
         "",

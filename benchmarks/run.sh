@@ -34,11 +34,10 @@ for m in identity $models; do
   build-bench/benchmarks/bench_$m --benchmark_format=json --benchmark_min_time=1 > "$raw/$m.sofiec.json"
   node benchmarks/ort_bench.js "$dir/$m" 1 latency > "$raw/$m.ort1.json"
   node benchmarks/ort_bench.js "$dir/$m" 2 latency > "$raw/$m.ort2.json"
-  # node's own peak RSS varies by about 1 MiB from process to process, as much as a small
-  # model's session: five processes each (three left small models' ratios 0.1 apart from run
-  # to run), and the report takes the median.
+  # What a session and one inference add to a process's peak (each side resets the peak once
+  # set up): five processes each, and the report takes the median.
   for i in 1 2 3 4 5; do
-    node benchmarks/ort_bench.js "$dir/$m" 1 rss > "$raw/$m.ort_rss.$i.json"
+    node --expose-gc benchmarks/ort_bench.js "$dir/$m" 1 rss > "$raw/$m.ort_rss.$i.json"
     build-bench/benchmarks/bench_$m --peak-rss > "$raw/$m.sofiec_rss.$i.txt"
   done
 done

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <optional>
 
+#include "kernels.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/rewrite.hpp"
@@ -213,7 +214,8 @@ class MatMulAddFusion : public Pass {
 // Gemm(A, B, transB=1) with a constant B and two rows or more: B is stored transposed at
 // generation time, [K, N], the layout the register-blocked kernel reads directly (given
 // [N, K] it transposes a panel of B per call; SOFIE MLP at 64 rows: 34.5 -> 31.4 us). One
-// row keeps the exporter's layout: kernels/gemm.hpp's gemv_rows reads its rows contiguously.
+// row keeps the exporter's layout: kernels/gemm.hpp's gemv_rows reads its rows contiguously;
+// so do products of at most kDotColumns columns, which gemm_dot_rows takes as dot products.
 class GemmWeightTranspose : public Pass {
  public:
   const char* name() const override { return "GemmWeightTranspose"; }
@@ -225,7 +227,7 @@ class GemmWeightTranspose : public Pass {
       const ValueInfo& a = g.value(n.inputs[0]);
       if (!b || b->dims.size() != 2 || !a.has_shape || a.shape.size() != 2 || !is_static(a.shape)) continue;
       const int64_t rows = n.attr_int("transA", 0) ? a.shape[1].value : a.shape[0].value;
-      if (rows < 2) continue;
+      if (rows < 2 || b->dims[0] <= rt::kDotColumns) continue;
       n.inputs[1] = add_fresh_constant(g, n.name + "/weight_transposed", transposed_matrices(*b));
       n.attributes["transB"].i = 0;
       ++changed;

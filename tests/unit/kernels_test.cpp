@@ -203,7 +203,9 @@ TEST(Kernels, GemmKernelMatchesTheDoubleLoop) {
     int64_t m, n, k;
   };
   for (const Shape& sh : std::vector<Shape>{{1, 7, 3}, {1, 130, 257}, {2, 64, 20}, {2, 70, 300}, {5, 16, 9}, {13, 33, 40},
-                                             {32, 70, 300}, {7, 48, 257}, {40, 100, 64}})
+                                             {32, 70, 300}, {7, 48, 257}, {40, 100, 64},
+                                             // few columns (gemm_dot_rows with tb): partial blocks of rows, columns, K
+                                             {2, 1, 5}, {5, 3, 17}, {9, 2, 16}, {4, 4, 1}, {3, 4, 33}, {64, 4, 100}})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (auto [alpha, beta] : std::vector<std::pair<float, float>>{{1.f, 0.f}, {0.5f, 1.f}, {2.f, -0.25f}}) {

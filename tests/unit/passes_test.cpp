@@ -405,11 +405,15 @@ TEST(Passes, BinaryMapsTakeAnEpilogue) {
 namespace {
 
 // torch's Linear at batch 1: Gemm with transB=1 and a constant weight.
-ModelBuilder linear(int64_t rows) {
+// torch's Linear(3, columns) + ReLU over `rows` rows.
+ModelBuilder linear(int64_t rows, int64_t columns = 6) {
   ModelBuilder b;
   b.input("x", {rows, 3}).output("y");
-  b.init_floats("w", {2, 3}, {1, -2, 3, 0.5f, -1, 2});
-  b.init_floats("bias", {2}, {0.25f, -0.75f});
+  std::vector<float> w, bias;
+  for (int64_t i = 0; i < columns * 3; ++i) w.push_back(float(i % 7) * 0.5f - 1.f);
+  for (int64_t j = 0; j < columns; ++j) bias.push_back(0.25f * float(j) - 0.75f);
+  b.init_floats("w", {columns, 3}, w);
+  b.init_floats("bias", {columns}, bias);
   ModelBuilder::attr_int(b.node("Gemm", {"x", "w", "bias"}, {"g"}, "linear"), "transB", 1);
   b.node("Relu", {"g"}, {"y"});
   return b;
@@ -421,8 +425,8 @@ TEST(Passes, BatchedGemmStoresItsWeightTransposed) {
   EXPECT_EQ(changes, 1);
   EXPECT_EQ(g.nodes[0].attr_int("transB", 1), 0);
   const Tensor& w = *g.constant(g.nodes[0].inputs[1]);
-  EXPECT_EQ(w.dims, (std::vector<int64_t>{3, 2}));
-  EXPECT_FLOAT_EQ(w.data<float>()[1], 0.5f);  // w^T[0][1] = w[1][0]
+  EXPECT_EQ(w.dims, (std::vector<int64_t>{3, 6}));
+  EXPECT_FLOAT_EQ(w.data<float>()[1], 0.5f);  // w^T[0][1] = w[1][0] = (3 % 7) * 0.5 - 1
   expect_same_numbers(linear(3), 9);
   run_pass(linear(64), make_gemm_weight_transpose(), &changes);
   EXPECT_EQ(changes, 1);
@@ -430,10 +434,18 @@ TEST(Passes, BatchedGemmStoresItsWeightTransposed) {
   // The report counts the weights the code reads: the transposed copy, not the original too.
   CompileOptions o;
   o.level = OptLevel::Extended;
-  EXPECT_EQ(compile_model(sofiec_test::load(linear(64)), o).stats.weights_bytes, int64_t((6 + 2) * sizeof(float)));
-  // One row (one event) keeps the exporter's layout: gemv_rows reads its rows contiguously.
+  EXPECT_EQ(compile_model(sofiec_test::load(linear(64)), o).stats.weights_bytes, int64_t((18 + 6) * sizeof(float)));
+  // One row (one event) keeps the exporter's layout: gemv_rows reads its rows contiguously; so
+  // do kDotColumns columns or fewer, which gemm_dot_rows takes as dot products of rows.
   run_pass(linear(1), make_gemm_weight_transpose(), &changes);
   EXPECT_EQ(changes, 0);
+  for (int64_t columns : {1, 3, 4}) {
+    run_pass(linear(9, columns), make_gemm_weight_transpose(), &changes);
+    EXPECT_EQ(changes, 0) << columns;
+    expect_same_numbers(linear(9, columns), 9 * 3);
+  }
+  run_pass(linear(9, 5), make_gemm_weight_transpose(), &changes);
+  EXPECT_EQ(changes, 1);
 }
 
 }  // namespace
