@@ -1,7 +1,8 @@
 // ZeroSkippingGemm (the compiler's domain, made by the SingleRowGemmSkippingZeros pass):
 // Y[M, N] = alpha * A[M, K] B[K, N] + bias, where B is a constant without Inf or NaN, so that the
-// zeros of A can be skipped (templates/kernels/sparse_gemm.hpp). Inputs: A, B, optional bias
-// [N] or [1, N]; attribute `alpha`.
+// zeros of A can be skipped (templates/kernels/sparse_gemm.hpp). Inputs: A, B (of shape [K, N],
+// its values in the kernel's column panels: pack_column_panels), optional bias [N] or [1, N];
+// attribute `alpha`.
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/registry.hpp"
@@ -42,15 +43,15 @@ void register_sparse_gemm_ops(Registry& r) {
     Tensor y(DType::Float, {g.m, g.n});
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     rt::gemm_skipping_zeros(g.m, g.n, g.k, v.node().attr_float("alpha", 1.f), in[0]->data<float>(), g.k,
-                            in[1]->data<float>(), g.n, bias, y.data<float>(), g.n, rt::chain());
+                            in[1]->data<float>(), bias, y.data<float>(), g.n, rt::chain());
     return std::vector<Tensor>{std::move(y)};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("sparse_gemm");
     const SparseGemmDims g = sparse_gemm_dims(e);
     const std::string f = e.epilogue();
-    e.line("detail::gemm_skipping_zeros({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", g.m, g.n, g.k,
-           cpp_float(e.node().attr_float("alpha", 1.f), DType::Float), e.in(0), g.k, e.in(1), g.n,
+    e.line("detail::gemm_skipping_zeros({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", g.m, g.n, g.k,
+           cpp_float(e.node().attr_float("alpha", 1.f), DType::Float), e.in(0), g.k, e.in(1),
            e.in_or_null(2, "float"), e.out(0), g.n, f.empty() ? "detail::chain()" : f);
   };
   d.accepts_epilogue = true;

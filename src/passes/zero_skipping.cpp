@@ -1,14 +1,16 @@
 // SingleRowGemmSkippingZeros: the product of one event through a layer (a Gemm or 2-D MatMul of
 // one row by constant weights) becomes the compiler's ZeroSkippingGemm. The weights are stored
-// [K, N], and the kernel adds only the rows of B that A's nonzeros select (templates/kernels/sparse_gemm.hpp): a layer after a ReLU reads about half its
-// weights. Even with no zeros, broadcasting A's values over B's rows beats the dot products of
-// gemv_rows (one Zen 5 core, 100 -> 100: 0.39 -> 0.22 us; 1568 -> 64: 3.2 -> 2.8 us, 1.6 with
-// half the inputs 0). Fewer than 16 columns keep gemv_rows: a vector of B would be mostly empty.
-// The rows are not padded to whole vectors: aligned rows were faster (100 -> 100: 0.16 us), but
-// the SOFIE MLP's weights then took 12 KiB more, a tenth of its resident memory.
+// [K, N] in column panels of 16 (rt::pack_column_panels), and the kernel adds only the rows of B
+// that A's nonzeros select (templates/kernels/sparse_gemm.hpp): a layer after a ReLU reads
+// about half its weights. Even with no zeros, broadcasting A's values over B's rows beats the
+// dot products of gemv_rows (one Zen 5 core, 100 -> 100: 0.39 -> 0.16 us; 1568 -> 64: 3.2 ->
+// 2.8 us, 1.6 with half the inputs 0). Fewer than 16 columns keep gemv_rows: a vector of B
+// would be mostly empty. The panels hold no padding: rows padded to whole vectors were as
+// fast, but took 12 KiB more of the SOFIE MLP's weights, a tenth of its resident memory.
 #include <cmath>
 #include <limits>
 
+#include "kernels.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/rewrite.hpp"
@@ -45,9 +47,10 @@ class SingleRowGemmSkippingZeros : public Pass {
         bias = bias_row(g, n, cols);
         if (bias.empty()) continue;
       }
-      const std::string weights =
-          trans_b ? add_fresh_constant(g, n.name + "/weight_transposed", transposed_matrices(*b)) : n.inputs[1];
-      n.inputs = {n.inputs[0], weights};
+      const Tensor rows_k = trans_b ? transposed_matrices(*b) : *b;
+      Tensor panels(DType::Float, {k, cols});
+      rt::pack_column_panels(rows_k.data<float>(), cols, k, cols, panels.data<float>());
+      n.inputs = {n.inputs[0], add_fresh_constant(g, n.name + "/weight_panels", std::move(panels))};
       if (!bias.empty()) n.inputs.push_back(bias);
       const float alpha = gemm ? n.attr_float("alpha", 1.f) : 1.f;
       n.attributes.clear();

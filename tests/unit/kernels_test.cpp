@@ -650,7 +650,7 @@ TEST(Kernels, EdgeConvGatherMatchesTheEdgeSums) {
 TEST(Kernels, ProductsSkippingZerosMatchTheDenseSums) {
   for (int64_t n : {16, 20, 33, 48, 64, 77, 96, 100, 112, 128, 150}) {
     for (int64_t k : {1, 37, 600}) {
-      const int64_t m = 3, ldb = n + (n % 2);  // rows of B as stored (n), or 1 apart more
+      const int64_t m = 3, ldb = n + (n % 2);  // rows of B packed from n apart, or 1 more
       std::vector<float> a(std::size_t(m * k)), b(std::size_t(k * ldb), 0.f),
           bias(static_cast<std::size_t>(n));
       for (std::size_t i = 0; i < a.size(); ++i) {
@@ -660,11 +660,13 @@ TEST(Kernels, ProductsSkippingZerosMatchTheDenseSums) {
       for (int64_t p = 0; p < k; ++p)
         for (int64_t j = 0; j < n; ++j) b[std::size_t(p * ldb + j)] = std::cos(0.11f * float(p * n + j));
       for (int64_t j = 0; j < n; ++j) bias[std::size_t(j)] = 0.5f - 0.01f * float(j);
+      std::vector<float> panels(std::size_t(k * n));
+      rt::pack_column_panels(b.data(), ldb, k, n, panels.data());
       for (const bool with_bias : {false, true}) {
         std::vector<float> c(std::size_t(m * n)), c_relu(std::size_t(m * n));
         const float* bp = with_bias ? bias.data() : nullptr;
-        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, b.data(), ldb, bp, c.data(), n, rt::chain());
-        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, b.data(), ldb, bp, c_relu.data(), n, rt::chain(rt::op_relu{}));
+        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, panels.data(), bp, c.data(), n, rt::chain());
+        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, panels.data(), bp, c_relu.data(), n, rt::chain(rt::op_relu{}));
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) {
             double sum = 0;
@@ -677,7 +679,7 @@ TEST(Kernels, ProductsSkippingZerosMatchTheDenseSums) {
       }
       a[std::size_t(2 * k - 1)] = std::nanf("");
       std::vector<float> c(std::size_t(m * n));
-      rt::gemm_skipping_zeros(m, n, k, 1.f, a.data(), k, b.data(), ldb, bias.data(), c.data(), n, rt::chain());
+      rt::gemm_skipping_zeros(m, n, k, 1.f, a.data(), k, panels.data(), bias.data(), c.data(), n, rt::chain());
       for (int64_t j = 0; j < n; ++j) {
         ASSERT_TRUE(std::isnan(c[std::size_t(n + j)])) << n << " " << k << " " << j;
         ASSERT_EQ(c[std::size_t(j)], bias[std::size_t(j)]);

@@ -67,7 +67,7 @@ int changes_for(const ProductCase& c) {
 
 }  // namespace
 
-TEST(SingleRowGemmSkippingZeros, OneRowTakesTheWeightsAsRowsOfColumns) {
+TEST(SingleRowGemmSkippingZeros, OneRowTakesTheWeightsInColumnPanels) {
   int changes = 0;
   const Graph g = run_pass(product_model({}), make_single_row_gemm_skipping_zeros(), &changes);
   EXPECT_EQ(changes, 1);
@@ -75,10 +75,13 @@ TEST(SingleRowGemmSkippingZeros, OneRowTakesTheWeightsAsRowsOfColumns) {
   const Node& n = g.nodes[1];
   EXPECT_EQ(n.domain, kSofiecDomain);
   EXPECT_EQ(g.value(n.inputs[1]).shape, to_shape({100, 40}));
-  // Column j of row p is w[j][p] (given [N, K]).
-  const Tensor& rows = *g.constant(n.inputs[1]);
+  // Row p, column j is w[j][p] (given [N, K]), in runs of 16 columns of 100 rows each: columns
+  // 0-15 first, then 16-31, then the last 8 columns as [100][8].
+  const Tensor& panels = *g.constant(n.inputs[1]);
   const std::vector<float> w = sofiec_test::wave(100 * 40, 0.4f, 0.37f, 0.3f);
-  EXPECT_EQ(rows.data<float>()[3 * 40 + 7], w[7 * 100 + 3]);
+  EXPECT_EQ(panels.data<float>()[3 * 16 + 7], w[7 * 100 + 3]);
+  EXPECT_EQ(panels.data<float>()[1600 + 3 * 16 + 7], w[23 * 100 + 3]);
+  EXPECT_EQ(panels.data<float>()[3200 + 3 * 8 + 7], w[39 * 100 + 3]);
   EXPECT_EQ(g.value(n.outputs[0]).shape, to_shape({1, 40}));
 }
 
