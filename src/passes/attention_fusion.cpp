@@ -252,10 +252,8 @@ class AttentionFusion : public Pass {
     fused.attributes["v_strides"] = ints_attribute(batch_then(vv.strides, batch_rank));
     fused.attributes["y_strides"] = ints_attribute(batch_then(y_strides, batch_rank));
     fused.attributes["output_shape"] = ints_attribute(*dims_of(g, out));
-    fused.attributes["scale"].kind = Attribute::Kind::Float;
-    fused.attributes["scale"].f = scale;
-    fused.attributes["divide"].kind = Attribute::Kind::Int;
-    fused.attributes["divide"].i = divide;
+    fused.attributes["scale"] = float_attribute(scale);
+    fused.attributes["divide"] = int_attribute(divide);
 
     // The fused node takes the place of the second MatMul; the rest of the chain goes.
     std::vector<std::size_t> gone = chain;

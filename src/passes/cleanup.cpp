@@ -79,7 +79,6 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_attention_fusion());
   passes.push_back(make_conv_winograd());
   passes.push_back(make_conv_filter_panels());
-  // After ConvWinograd: the weights it replaces would otherwise still count in its budget.
   passes.push_back(make_single_row_gemm_skipping_zeros());
   passes.push_back(make_epilogue_fusion());
   passes.push_back(make_conv_max_pool_fusion());

@@ -12,6 +12,7 @@
 
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
+#include "passes/rewrite.hpp"
 #include "sofiec/error.hpp"
 
 namespace sofiec {
@@ -76,16 +77,6 @@ Node make_node(const std::string& name, const char* op, std::vector<std::string>
   return n;
 }
 
-void set_int(Node& n, const char* name, int64_t v) {
-  n.attributes[name].kind = Attribute::Kind::Int;
-  n.attributes[name].i = v;
-}
-
-std::string add_constant(Graph& g, const std::string& name, Tensor t) {
-  g.values[name] = ValueInfo{t.dtype, to_shape(t.dims), true};
-  g.constants[name] = std::move(t);
-  return name;
-}
 
 // Stacks per-iteration tensors along a new axis (negative: counted in the stacked rank) into
 // `target`: one Unsqueeze per part and a Concat.
@@ -96,16 +87,15 @@ void stack_slices(Graph& g, const std::string& name, const std::vector<std::stri
     const std::string step = fmt::format("{}/step{}", name, p);
     Node unsqueeze = make_node(step, "Unsqueeze", {parts[p]}, {step});
     if (g.opset() >= 13) {
-      unsqueeze.inputs.push_back(add_constant(g, step + "/axes", Tensor::from<int64_t>({1}, {axis})));
+      unsqueeze.inputs.push_back(add_fresh_constant(g, step + "/axes", Tensor::from<int64_t>({1}, {axis})));
     } else {
-      unsqueeze.attributes["axes"].kind = Attribute::Kind::Ints;
-      unsqueeze.attributes["axes"].ints = {axis};
+      unsqueeze.attributes["axes"] = ints_attribute({axis});
     }
     stacked.push_back(step);
     nodes.push_back(std::move(unsqueeze));
   }
   Node concat = make_node(name, "Concat", stacked, {target});
-  set_int(concat, "axis", axis);
+  concat.attributes["axis"] = int_attribute(axis);
   nodes.push_back(std::move(concat));
 }
 
@@ -159,10 +149,10 @@ bool unroll_scan(Graph& g, std::size_t index) {
     for (int64_t i = 0; i < n_states; ++i) bound[body.inputs[std::size_t(i)]] = states[std::size_t(i)];
     for (int64_t j = 0; j < m; ++j) {
       const int64_t t = input_dirs.at(std::size_t(j)) ? steps - 1 - s : s;
-      const std::string index_name = add_constant(g, fmt::format("{}index{}", iter, j), Tensor::from<int64_t>({}, {t}));
+      const std::string index_name = add_fresh_constant(g, fmt::format("{}index{}", iter, j), Tensor::from<int64_t>({}, {t}));
       Node gather = make_node(fmt::format("{}gather{}", iter, j), "Gather", {node.inputs[std::size_t(n_states + j)], index_name},
                               {fmt::format("{}slice{}", iter, j)});
-      set_int(gather, "axis", axes[std::size_t(j)]);
+      gather.attributes["axis"] = int_attribute(axes[std::size_t(j)]);
       bound[body.inputs[std::size_t(n_states + j)]] = gather.outputs[0];
       nodes.push_back(std::move(gather));
     }
@@ -219,10 +209,10 @@ bool unroll_loop(Graph& g, std::size_t index, const Analysis& a) {
   std::vector<Node> nodes;
   std::vector<std::string> carried(node.inputs.begin() + 2, node.inputs.end());
   std::vector<std::vector<std::string>> slices(n_scan);
-  const std::string condition = add_constant(g, prefix + "condition", Tensor::from<bool>({}, {true}));
+  const std::string condition = add_fresh_constant(g, prefix + "condition", Tensor::from<bool>({}, {true}));
   for (int64_t s = 0; s < steps; ++s) {
     const std::string iter = fmt::format("{}iter{}/", prefix, s);
-    std::map<std::string, std::string> bound{{body.inputs[0], add_constant(g, iter + "count", Tensor::from<int64_t>({}, {s}))},
+    std::map<std::string, std::string> bound{{body.inputs[0], add_fresh_constant(g, iter + "count", Tensor::from<int64_t>({}, {s}))},
                                              {body.inputs[1], condition}};
     for (std::size_t i = 0; i < n_carried; ++i) bound[body.inputs[i + 2]] = carried[i];
     const std::vector<std::string> outs = splice_subgraph(g, body, iter, bound, nodes);
@@ -295,7 +285,10 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     const auto& l = list_of(0);
     replacement.push_back(make_node(node.name, "Identity", {l[normalize(known_position(view, 1, 0), l.size(), false)]}, {out}));
   } else if (op == "SequenceLength") {
-    add_constant(g, out, Tensor::from<int64_t>({}, {int64_t(list_of(0).size())}));
+    // The output itself becomes the constant (its readers keep the name).
+    Tensor length = Tensor::from<int64_t>({}, {int64_t(list_of(0).size())});
+    g.values[out] = ValueInfo{length.dtype, to_shape(length.dims), true};
+    g.constants[out] = std::move(length);
   } else if (op == "ConcatFromSequence") {
     const auto& l = list_of(0);
     if (l.empty()) throw Error(fmt::format("{}: the sequence is empty", node.describe()));
@@ -305,18 +298,17 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
       for (std::size_t i = 0; i < l.size(); ++i) {
         const std::string name = fmt::format("{}/part{}", node.name, i);
         Node unsqueeze = make_node(name, "Unsqueeze", {l[i]}, {name});
-        unsqueeze.inputs.push_back(add_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
+        unsqueeze.inputs.push_back(add_fresh_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
         if (g.opset() < 13) {
           unsqueeze.inputs.pop_back();
-          unsqueeze.attributes["axes"].kind = Attribute::Kind::Ints;
-          unsqueeze.attributes["axes"].ints = {axis};
+          unsqueeze.attributes["axes"] = ints_attribute({axis});
         }
         parts[i] = name;
         replacement.push_back(std::move(unsqueeze));
       }
     }
     Node concat = make_node(node.name, "Concat", parts, {out});
-    set_int(concat, "axis", axis);
+    concat.attributes["axis"] = int_attribute(axis);
     replacement.push_back(std::move(concat));
   } else {  // SplitToSequence
     const ValueInfo& x = g.value(node.inputs.at(0));
@@ -344,12 +336,11 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     // Split and Squeeze took their sizes and axes as attributes before opset 13.
     const bool attributes = g.opset() < 13;
     Node split = make_node(node.name, "Split", {node.inputs[0]}, {});
-    set_int(split, "axis", axis);
+    split.attributes["axis"] = int_attribute(axis);
     if (attributes) {
-      split.attributes["split"].kind = Attribute::Kind::Ints;
-      split.attributes["split"].ints = sizes;
+      split.attributes["split"] = ints_attribute(sizes);
     } else {
-      split.inputs.push_back(add_constant(g, node.name + "/sizes", Tensor::from<int64_t>({int64_t(sizes.size())}, sizes)));
+      split.inputs.push_back(add_fresh_constant(g, node.name + "/sizes", Tensor::from<int64_t>({int64_t(sizes.size())}, sizes)));
     }
     std::vector<std::string> names;
     for (std::size_t i = 0; i < sizes.size(); ++i) split.outputs.push_back(fmt::format("{}/part{}", node.name, i));
@@ -360,10 +351,9 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
         const std::string name = names[i] + "/squeezed";
         Node squeeze_node = make_node(name, "Squeeze", {names[i]}, {name});
         if (attributes) {
-          squeeze_node.attributes["axes"].kind = Attribute::Kind::Ints;
-          squeeze_node.attributes["axes"].ints = {axis};
+          squeeze_node.attributes["axes"] = ints_attribute({axis});
         } else {
-          squeeze_node.inputs.push_back(add_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
+          squeeze_node.inputs.push_back(add_fresh_constant(g, name + "/axes", Tensor::from<int64_t>({1}, {axis})));
         }
         replacement.push_back(std::move(squeeze_node));
         names[i] = name;

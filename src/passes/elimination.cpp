@@ -102,8 +102,7 @@ class TransposePairElimination : public Pass {
         continue;
       }
       second.inputs[0] = source;
-      second.attributes["perm"].kind = Attribute::Kind::Ints;
-      second.attributes["perm"].ints = composed;
+      second.attributes["perm"] = ints_attribute(composed);
       ++changed;  // the first Transpose is dead if nothing else reads it
     }
     return changed;

@@ -204,10 +204,8 @@ class LayerNormFusion : public Pass {
       last->domain = kSofiecDomain;
       last->inputs = bias.empty() ? std::vector<std::string>{x, scale} : std::vector<std::string>{x, scale, bias};
       last->attributes.clear();
-      last->attributes["axis"].kind = Attribute::Kind::Int;
-      last->attributes["axis"].i = axis;
-      last->attributes["epsilon"].kind = Attribute::Kind::Float;
-      last->attributes["epsilon"].f = float(epsilon);
+      last->attributes["axis"] = int_attribute(axis);
+      last->attributes["epsilon"] = float_attribute(float(epsilon));
       ++fused;
     }
     make_dead_node_elimination()->run(g, a);  // the statistics and the Sub, Pow, Div
@@ -274,10 +272,8 @@ class GroupNormFusion : public Pass {
       fused_node.inputs = {input, add_fresh_constant(g, fused_node.name + "/scale", std::move(scale_t)),
                            add_fresh_constant(g, fused_node.name + "/bias", std::move(bias_t))};
       fused_node.attributes.clear();
-      fused_node.attributes["num_groups"].kind = Attribute::Kind::Int;
-      fused_node.attributes["num_groups"].i = groups;
-      fused_node.attributes["epsilon"].kind = Attribute::Kind::Float;
-      fused_node.attributes["epsilon"].f = epsilon;
+      fused_node.attributes["num_groups"] = int_attribute(groups);
+      fused_node.attributes["epsilon"] = float_attribute(epsilon);
       ++fused;
     }
     make_dead_node_elimination()->run(g, a);  // the Reshapes, the InstanceNormalization, the Mul

@@ -99,6 +99,13 @@ Attribute int_attribute(int64_t value) {
   return a;
 }
 
+Attribute float_attribute(float value) {
+  Attribute a;
+  a.kind = Attribute::Kind::Float;
+  a.f = value;
+  return a;
+}
+
 bool unit_stride_dense_conv(const Node& n) {
   if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty() || n.attr_int("group", 1) != 1) return false;
   const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");

@@ -49,6 +49,7 @@ Tensor transposed_matrices(const Tensor& m);
 // Attributes of a rewritten node.
 Attribute ints_attribute(std::vector<int64_t> values);
 Attribute int_attribute(int64_t value);
+Attribute float_attribute(float value);
 
 // A default-domain Conv without a fused epilogue, one group, and unit strides and dilations
 // with explicit (or VALID) padding: what the Conv rewrites (Winograd, EdgeConv) start from.

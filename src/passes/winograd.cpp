@@ -5,6 +5,7 @@
 // the 3x3 ones; elsewhere its 3x3 taps are stored and U computed at run time, where the
 // planes fill F(4x4)'s tiles; F(2x2)'s U (16/9 of the taps) is stored.
 #include <algorithm>
+#include <set>
 
 #include "kernels.hpp"
 #include "ops/registry.hpp"
@@ -144,8 +145,7 @@ class ConvWinograd : public Pass {
   // weights as written), else F(2x2) with its U (7/9 above); then stored F(4x4) for the largest
   // planes first while the weights stay within the budget.
   static std::vector<Form> choose_forms(const Graph& g, const std::vector<std::size_t>& convs) {
-    int64_t weights = 0;
-    for (const auto& [name, t] : g.constants) weights += t.size() * int64_t(dtype_size(t.dtype));
+    int64_t weights = read_constant_bytes(g);
     const double budget = kMaxWeightGrowth * double(weights);
     std::vector<Form> forms(convs.size());
     std::vector<int64_t> filter_floats(convs.size()), plane(convs.size());
@@ -169,6 +169,19 @@ class ConvWinograd : public Pass {
       weights += extra;
     }
     return forms;
+  }
+
+  // The constants some node or the graph's outputs still read: the weights the code will hold.
+  // Earlier rewrites leave the constants they replaced (a Gemm's weights before
+  // GemmWeightTranspose) until dead node elimination, and those would inflate the budget
+  // (resnet18 at batch 8: its 2 MB classifier twice).
+  static int64_t read_constant_bytes(const Graph& g) {
+    std::set<std::string> read(g.outputs.begin(), g.outputs.end());
+    for (const Node& n : g.nodes) read.insert(n.inputs.begin(), n.inputs.end());
+    int64_t bytes = 0;
+    for (const auto& [name, t] : g.constants)
+      if (read.count(name)) bytes += t.size() * int64_t(dtype_size(t.dtype));
+    return bytes;
   }
 
   static bool eligible(const Graph& g, const Node& n) {

@@ -54,10 +54,7 @@ class SingleRowGemmSkippingZeros : public Pass {
       if (!bias.empty()) n.inputs.push_back(bias);
       const float alpha = gemm ? n.attr_float("alpha", 1.f) : 1.f;
       n.attributes.clear();
-      Attribute alpha_attr;
-      alpha_attr.kind = Attribute::Kind::Float;
-      alpha_attr.f = alpha;
-      n.attributes["alpha"] = alpha_attr;
+      n.attributes["alpha"] = float_attribute(alpha);
       n.op_type = "ZeroSkippingGemm";
       n.domain = kSofiecDomain;
       ++changed;
