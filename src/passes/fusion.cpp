@@ -211,25 +211,31 @@ class MatMulAddFusion : public Pass {
   }
 };
 
-// Gemm(A, B, transB=1) with a constant B and two rows or more: B is stored transposed at
-// generation time, [K, N], the layout the register-blocked kernel reads directly (given
-// [N, K] it transposes a panel of B per call; SOFIE MLP at 64 rows: 34.5 -> 31.4 us). One
-// row keeps the exporter's layout: kernels/gemm.hpp's gemv_rows reads its rows contiguously;
-// so do products of at most kDotColumns columns, which gemm_dot_rows takes as dot products.
+// Gemm with a constant B and two rows or more: B is stored, transposed at generation time where
+// it must be, in the layout its kernel reads directly. The register-blocked kernel reads
+// [K, N] (given [N, K] it transposes a panel of B per call; SOFIE MLP at 64 rows: 34.5 -> 31.4
+// us); products of at most kDotColumns columns (A not transposed) are dot products of A's rows
+// with B's columns in gemm_dot_rows, which reads [N, K] (a classifier's last layer: torch
+// writes it so, Keras's MatMul + Add as [K, N]). One row keeps the exporter's layout:
+// kernels/gemm.hpp's gemv_rows reads [N, K], and [K, N] is read row by row.
 class GemmWeightTranspose : public Pass {
  public:
   const char* name() const override { return "GemmWeightTranspose"; }
   int run(Graph& g, Analysis&) override {
     int changed = 0;
     for (Node& n : g.nodes) {
-      if (n.op_type != "Gemm" || !n.domain.empty() || n.attr_int("transB", 0) == 0 || n.inputs.size() < 2) continue;
+      if (n.op_type != "Gemm" || !n.domain.empty() || n.inputs.size() < 2) continue;
       const Tensor* b = float_constant(g, n.inputs[1]);
       const ValueInfo& a = g.value(n.inputs[0]);
       if (!b || b->dims.size() != 2 || !a.has_shape || a.shape.size() != 2 || !is_static(a.shape)) continue;
-      const int64_t rows = n.attr_int("transA", 0) ? a.shape[1].value : a.shape[0].value;
-      if (rows < 2 || b->dims[0] <= rt::kDotColumns) continue;
-      n.inputs[1] = add_fresh_constant(g, n.name + "/weight_transposed", transposed_matrices(*b));
-      n.attributes["transB"].i = 0;
+      const bool trans_a = n.attr_int("transA", 0) != 0, trans_b = n.attr_int("transB", 0) != 0;
+      const int64_t rows = trans_a ? a.shape[1].value : a.shape[0].value;
+      const int64_t columns = trans_b ? b->dims[0] : b->dims[1];
+      const bool dot_products = !trans_a && columns <= rt::kDotColumns;
+      if (rows < 2 || trans_b == dot_products) continue;
+      n.inputs[1] = add_fresh_constant(g, n.name + (dot_products ? "/weight_columns" : "/weight_transposed"),
+                                       transposed_matrices(*b));
+      n.attributes["transB"] = int_attribute(dot_products ? 1 : 0);
       ++changed;
     }
     return changed;

@@ -448,6 +448,34 @@ TEST(Passes, BatchedGemmStoresItsWeightTransposed) {
   EXPECT_EQ(changes, 1);
 }
 
+// Keras's Dense (MatMul + Add, then Gemm with B as [K, N]) with a few columns over a batch: B is
+// stored [N, K] for gemm_dot_rows' dot products; with more columns it stays as it is.
+ModelBuilder dense_layer(int64_t rows, int64_t columns) {
+  ModelBuilder b;
+  b.input("x", {rows, 5}).output("y");
+  std::vector<float> w;
+  for (int64_t i = 0; i < 5 * columns; ++i) w.push_back(float(i % 5) * 0.5f - float(i % 3));
+  b.init_floats("w", {5, columns}, w);
+  b.init_floats("bias", {columns}, std::vector<float>(std::size_t(columns), 0.5f));
+  b.node("Gemm", {"x", "w", "bias"}, {"y"}, "dense");
+  return b;
+}
+
+TEST(Passes, FewColumnGemmStoresItsWeightAsColumns) {
+  int changes = 0;
+  const Graph g = run_pass(dense_layer(7, 3), make_gemm_weight_transpose(), &changes);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(g.nodes[0].attr_int("transB", 0), 1);
+  const Tensor& w = *g.constant(g.nodes[0].inputs[1]);
+  EXPECT_EQ(w.dims, (std::vector<int64_t>{3, 5}));
+  EXPECT_FLOAT_EQ(w.data<float>()[1], 1.5f);  // column 0, row 1: w[1][0], at 3 as given: (3 % 5) * 0.5 - 3 % 3
+  expect_same_numbers(dense_layer(7, 3), 7 * 5);
+  run_pass(dense_layer(7, 6), make_gemm_weight_transpose(), &changes);
+  EXPECT_EQ(changes, 0);
+  run_pass(dense_layer(1, 3), make_gemm_weight_transpose(), &changes);
+  EXPECT_EQ(changes, 0);
+}
+
 }  // namespace
 
 namespace {
