@@ -266,23 +266,31 @@ inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
 // with POOL, its 2x2 stride-2 max pool (floor): s = m / 2 values a side instead of m. b is the
 // bias, one float (tiles in the lanes) or a vector of them (filters in the lanes); without a
 // bias and an epilogue nothing is added (+ 0 would turn -0 into +0).
+// The first stage of a tile's output transform, A^T on its columns: s[i] = A^T m[i][.] for the
+// T rows of the products. Unrolled (the arrays are then registers: at -O2 GCC kept the loops
+// and the arrays on the stack); it holds no epilogue, so the code stays small.
+template <int M, class Load>
+SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const Load& load, ::sofiec::f32x16 (&s)[M + 2][M]) {
+  constexpr int T = M + 2;
+#pragma GCC unroll 6
+  for (int i = 0; i < T; ++i) {
+    ::sofiec::f32x16 a[T];
+#pragma GCC unroll 6
+    for (int j = 0; j < T; ++j) load(i, j, a[j]);
+    winograd_at<M>(a, 1, s[i], 1);
+  }
+}
+
 template <int M, bool POOL, class Load, class Bias, class E>
 inline void winograd_tile_values(const Load& load, const Bias& b, bool add, const E& epilogue,
                                  ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
   if constexpr (POOL) {
-    // With a pool (its epilogue is then cheap: a ReLU), unrolled, so that the arrays are
-    // registers: at -O2 GCC kept these loops, and the arrays on the stack (MNIST's F(4x4) output
-    // transform with its pool, 32 filters x 16 tiles: 2.0 -> 1.35 us).
+    // With a pool (its epilogue is then cheap: a ReLU), the rows' stage unrolled too (MNIST's
+    // F(4x4) output transform with its pool, 32 filters x 16 tiles: 2.0 -> 1.35 us).
     f32x16 s[T][M];
-#pragma GCC unroll 6
-    for (int i = 0; i < T; ++i) {
-      f32x16 a[T];
-#pragma GCC unroll 6
-      for (int j = 0; j < T; ++j) load(i, j, a[j]);
-      winograd_at<M>(a, 1, s[i], 1);  // on the columns
-    }
+    winograd_tile_columns<M>(load, s);
     // On the rows, a column of outputs at a time, finished as it comes (fewer live registers).
 #pragma GCC unroll 4
     for (int j = 0; j < M; ++j) {
@@ -306,14 +314,10 @@ inline void winograd_tile_values(const Load& load, const Bias& b, bool add, cons
       }
     }
   } else {
-    // Without a pool, rolled: unrolled, each output's epilogue was inlined 16 times (a SiLU's
-    // exp: the UNet's code grew by 155 KiB and its RSS by 140 KiB, for no speed).
+    // Without a pool, the rows' stage rolled: unrolled, each output's epilogue was inlined 16
+    // times (a SiLU's exp: the UNet's code grew by 155 KiB and its RSS by 140 KiB, for no speed).
     f32x16 s[T][M], out[M][M];
-    for (int i = 0; i < T; ++i) {
-      f32x16 a[T];
-      for (int j = 0; j < T; ++j) load(i, j, a[j]);
-      winograd_at<M>(a, 1, s[i], 1);  // on the columns
-    }
+    winograd_tile_columns<M>(load, s);
     for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows
     if (add)
       for (int i = 0; i < M; ++i)
