@@ -282,23 +282,29 @@ inline void gemm_panels(int64_t m, int64_t n, int64_t k, float alpha, const floa
   }
 }
 
-// Steps of adding 16 vectors' lanes at once (shuffles of GCC/Clang vector extensions, which
-// need no AVX-512): each adds two vectors' lanes pairwise, halving the lanes each one fills.
-SOFIEC_ALWAYS_INLINE void dot_halves(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out) {
-  out = __builtin_shufflevector(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-        __builtin_shufflevector(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+// The steps that add the lanes of 16 vectors at once (shuffles of GCC/Clang vector extensions,
+// which need no AVX-512): each adds two vectors' lanes pairwise, step 0 their 256-bit halves,
+// step 1 their 128-bit quarters, steps 2 and 3 pairs and single lanes within each quarter, so
+// that each result lane sums twice as many of the inputs' lanes. dot_fold_lane(step, l) is the
+// lane (of x, or 16 + of y) that the first shuffle puts in lane l; the second takes the lanes
+// dot_fold_offset further.
+constexpr int dot_fold_lane(int step, int l) {
+  const int q = l / 4, r = l % 4;
+  return step == 0   ? (l < 8 ? l : 8 + l)
+         : step == 1 ? (l < 8 ? l + l / 4 * 4 : 16 + (l - 8) + (l - 8) / 4 * 4)
+         : step == 2 ? 4 * q + r / 2 + (r % 2 ? 16 : 0)
+                     : 4 * q + r % 2 + (r / 2 ? 16 : 0);
 }
-SOFIEC_ALWAYS_INLINE void dot_quarters(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out) {
-  out = __builtin_shufflevector(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
-        __builtin_shufflevector(x, y, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+template <int Step, int... L>
+SOFIEC_ALWAYS_INLINE void dot_fold_lanes(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out,
+                                         std::integer_sequence<int, L...>) {
+  constexpr int dot_fold_offset = Step == 0 ? 8 : Step == 1 ? 4 : 2;
+  out = __builtin_shufflevector(x, y, dot_fold_lane(Step, L)...) +
+        __builtin_shufflevector(x, y, (dot_fold_lane(Step, L) + dot_fold_offset)...);
 }
-SOFIEC_ALWAYS_INLINE void dot_pairs(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out) {
-  out = __builtin_shufflevector(x, y, 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29) +
-        __builtin_shufflevector(x, y, 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
-}
-SOFIEC_ALWAYS_INLINE void dot_singles(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out) {
-  out = __builtin_shufflevector(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +
-        __builtin_shufflevector(x, y, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+template <int Step>
+SOFIEC_ALWAYS_INLINE void dot_fold(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out) {
+  dot_fold_lanes<Step>(x, y, out, std::make_integer_sequence<int, 16>());
 }
 
 typedef float dot_f32x4 __attribute__((vector_size(16)));
@@ -351,11 +357,11 @@ inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const fl
 #undef SOFIEC_DOT_TERMS
       // Lane 4q + j of sums: the dot product of row q with column j (the steps pair s(q, j) so).
       f32x16 h0, h1, h2, h3, h4, h5, h6, h7, q0, q1, q2, q3, p0, p1, sums;
-      dot_halves(s00, s10, h0); dot_halves(s20, s30, h1); dot_halves(s01, s11, h2); dot_halves(s21, s31, h3);
-      dot_halves(s02, s12, h4); dot_halves(s22, s32, h5); dot_halves(s03, s13, h6); dot_halves(s23, s33, h7);
-      dot_quarters(h0, h1, q0); dot_quarters(h2, h3, q1); dot_quarters(h4, h5, q2); dot_quarters(h6, h7, q3);
-      dot_pairs(q0, q1, p0); dot_pairs(q2, q3, p1);
-      dot_singles(p0, p1, sums);
+      dot_fold<0>(s00, s10, h0); dot_fold<0>(s20, s30, h1); dot_fold<0>(s01, s11, h2); dot_fold<0>(s21, s31, h3);
+      dot_fold<0>(s02, s12, h4); dot_fold<0>(s22, s32, h5); dot_fold<0>(s03, s13, h6); dot_fold<0>(s23, s33, h7);
+      dot_fold<1>(h0, h1, q0); dot_fold<1>(h2, h3, q1); dot_fold<1>(h4, h5, q2); dot_fold<1>(h6, h7, q3);
+      dot_fold<2>(q0, q1, p0); dot_fold<2>(q2, q3, p1);
+      dot_fold<3>(p0, p1, sums);
       const int64_t rows = std::min<int64_t>(4, m - i), cols = std::min<int64_t>(4, n - j);
       // Row q's sums are lanes 4q..4q+3: stored as one 16-byte vector where the block is whole.
 #define SOFIEC_DOT_ROW(q)                                                                    \
