@@ -77,7 +77,6 @@ Node make_node(const std::string& name, const char* op, std::vector<std::string>
   return n;
 }
 
-
 // Stacks per-iteration tensors along a new axis (negative: counted in the stacked rank) into
 // `target`: one Unsqueeze per part and a Concat.
 void stack_slices(Graph& g, const std::string& name, const std::vector<std::string>& parts, int64_t axis,

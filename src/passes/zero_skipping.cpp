@@ -47,9 +47,9 @@ class SingleRowGemmSkippingZeros : public Pass {
         bias = bias_row(g, n, cols);
         if (bias.empty()) continue;
       }
-      const Tensor rows_k = trans_b ? transposed_matrices(*b) : *b;
+      const Tensor transposed = trans_b ? transposed_matrices(*b) : Tensor();
       Tensor panels(DType::Float, {k, cols});
-      rt::pack_column_panels(rows_k.data<float>(), cols, k, cols, panels.data<float>());
+      rt::pack_column_panels((trans_b ? transposed : *b).data<float>(), cols, k, cols, panels.data<float>());
       n.inputs = {n.inputs[0], add_fresh_constant(g, n.name + "/weight_panels", std::move(panels))};
       if (!bias.empty()) n.inputs.push_back(bias);
       const float alpha = gemm ? n.attr_float("alpha", 1.f) : 1.f;
