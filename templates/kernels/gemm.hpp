@@ -2,7 +2,8 @@
 // matches or beats OpenBLAS single-threaded, and a header that never calls the BLAS needs no
 // BLAS library, nor its ~3 MiB of resident memory); defining SOFIEC_USE_BLAS before including
 // a generated header sends the large products to sgemm_ instead (a threaded BLAS for batch
-// throughput). Other types use a plain loop.
+// throughput), and every product where the compiler targets no AVX-512. Other types use a
+// plain loop.
 #pragma once
 #include "functors.hpp"
 #include "prelude.hpp"
@@ -449,17 +450,24 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
     return;
   }
-  if (m == 1 && trans_b && !trans_a) {
-    gemv_rows(n, k, alpha, b, ldb, a, beta, c);
-    return;
-  }
 #ifdef SOFIEC_USE_BLAS
-  // The includer's choice, for throughput: a (threaded) BLAS takes the large products.
-  if (m * n * k >= (int64_t(1) << 21)) {
+  // The includer's choice: a (threaded) BLAS takes the large products, for throughput, and
+  // every product where the compiler targets no AVX-512: the kernels' 16-float vectors then
+  // live in memory under GCC (64 x 100 x 100: 2.9 GFLOP/s at -march=x86-64-v3, README).
+#if defined(__AVX512F__)
+  constexpr int64_t kBlasMinProduct = int64_t(1) << 21;
+#else
+  constexpr int64_t kBlasMinProduct = 0;
+#endif
+  if (m * n * k >= kBlasMinProduct) {
     gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
 #endif
+  if (m == 1 && trans_b && !trans_a) {
+    gemv_rows(n, k, alpha, b, ldb, a, beta, c);
+    return;
+  }
   gemm_kernel(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
