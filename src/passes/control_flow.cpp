@@ -317,9 +317,16 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     if (axis < 0) axis += int64_t(dims.size());
     if (axis < 0 || axis >= int64_t(dims.size())) throw Error(fmt::format("{}: axis out of range", node.describe()));
     const int64_t len = dims[std::size_t(axis)];
+    // Each part becomes a tensor of the sequence, as many as a Loop's unrolled iterations at most
+    // (a dim of 2^31 split into ones once asked for 15 GB of sizes).
+    const auto check_parts = [&](int64_t parts) {
+      if (parts > kMaxUnroll)
+        throw UnsupportedError(fmt::format("{}: splitting into {} parts (at most {} supported)", node.describe(), parts, kMaxUnroll));
+    };
     std::vector<int64_t> sizes;
     bool squeeze = false;
     if (!node.has_input(1)) {
+      check_parts(len);
       sizes.assign(std::size_t(len), 1);
       squeeze = node.attr_int("keepdims", 1) == 0;
     } else {
@@ -327,6 +334,7 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
       if (split->dims.empty()) {
         const int64_t chunk = split->int_at(0);
         if (chunk < 1) throw Error(fmt::format("{}: split must be positive", node.describe()));
+        check_parts(len / chunk + (len % chunk != 0));
         for (int64_t at = 0; at < len; at += chunk) sizes.push_back(std::min(chunk, len - at));
       } else {
         sizes = split->as_ints();
