@@ -285,9 +285,7 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     replacement.push_back(make_node(node.name, "Identity", {l[normalize(known_position(view, 1, 0), l.size(), false)]}, {out}));
   } else if (op == "SequenceLength") {
     // The output itself becomes the constant (its readers keep the name).
-    Tensor length = Tensor::from<int64_t>({}, {int64_t(list_of(0).size())});
-    g.values[out] = ValueInfo{length.dtype, to_shape(length.dims), true};
-    g.constants[out] = std::move(length);
+    set_constant(g, out, Tensor::from<int64_t>({}, {int64_t(list_of(0).size())}));
   } else if (op == "ConcatFromSequence") {
     const auto& l = list_of(0);
     if (l.empty()) throw Error(fmt::format("{}: the sequence is empty", node.describe()));

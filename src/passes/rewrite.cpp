@@ -78,10 +78,14 @@ std::string fresh_name(const Graph& g, const std::string& base) {
   return name;
 }
 
-std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t) {
-  const std::string name = fresh_name(g, base);
+void set_constant(Graph& g, const std::string& name, Tensor t) {
   g.values[name] = ValueInfo{t.dtype, to_shape(t.dims), true};
   g.constants[name] = std::move(t);
+}
+
+std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t) {
+  const std::string name = fresh_name(g, base);
+  set_constant(g, name, std::move(t));
   return name;
 }
 

@@ -40,6 +40,8 @@ bool bypass_node(Graph& g, std::size_t node, std::string in, std::string out);
 // A constant name not used yet in g, derived from `base`.
 std::string fresh_name(const Graph& g, const std::string& base);
 
+// Makes `name` a constant of value t (the value replaced if it was one).
+void set_constant(Graph& g, const std::string& name, Tensor t);
 // Adds t as a constant under a fresh name derived from `base`; returns the name.
 std::string add_fresh_constant(Graph& g, const std::string& base, Tensor t);
 

@@ -71,23 +71,28 @@ SOFIEC_ALWAYS_INLINE void sparse_load_b(const float* b, int64_t stride, int v, i
   else ::sofiec::load_first(b + v * stride + p * width, width, out);
 }
 
+// Vector v of a row of C or of the bias (16 floats a vector, the last of NV `width` floats).
+template <int NV>
+SOFIEC_ALWAYS_INLINE void sparse_load_row(const float* row, int v, int64_t width, ::sofiec::f32x16& out) {
+  if (v + 1 < NV) std::memcpy(&out, row + 16 * v, sizeof out);
+  else ::sofiec::load_first(row + 16 * v, width, out);
+}
+
 // Stores accumulator v of a panel into C's row: its running sum, or on the last slice of depth
 // its finished value, epilogue(alpha * acc + bias).
 template <int NV, class E>
 SOFIEC_ALWAYS_INLINE void sparse_finish(::sofiec::f32x16& acc, int v, float* c, const float* bias, int64_t width,
                                         bool last, float alpha, const E& epilogue) {
-  const bool whole = v + 1 < NV;
   if (last) {
     acc *= alpha;
     if (bias) {
       ::sofiec::f32x16 b;
-      if (whole) std::memcpy(&b, bias + 16 * v, sizeof b);
-      else ::sofiec::load_first(bias + 16 * v, width, b);
+      sparse_load_row<NV>(bias, v, width, b);
       acc += b;
     }
     apply_lanes(acc, epilogue);
   }
-  if (whole) std::memcpy(c + 16 * v, &acc, sizeof acc);
+  if (v + 1 < NV) std::memcpy(c + 16 * v, &acc, sizeof acc);
   else ::sofiec::store_first(c + 16 * v, width, acc);
 }
 
@@ -103,11 +108,8 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* ro
   constexpr bool two_sets = NV <= 4;
   f32x16 a0 = {}, a1 = {}, a2 = {}, a3 = {}, a4 = {}, a5 = {}, a6 = {}, a7 = {}, r;
   if (!first) {
-#define SOFIEC_SPARSE_LOAD_C(i)                                            \
-  if constexpr (NV > i) {                                                  \
-    if (i + 1 < NV) std::memcpy(&a##i, c + 16 * i, sizeof a##i);           \
-    else ::sofiec::load_first(c + 16 * i, width, a##i);                    \
-  }
+#define SOFIEC_SPARSE_LOAD_C(i) \
+  if constexpr (NV > i) sparse_load_row<NV>(c, i, width, a##i);
     SOFIEC_SPARSE_LOAD_C(0) SOFIEC_SPARSE_LOAD_C(1) SOFIEC_SPARSE_LOAD_C(2) SOFIEC_SPARSE_LOAD_C(3)
     SOFIEC_SPARSE_LOAD_C(4) SOFIEC_SPARSE_LOAD_C(5) SOFIEC_SPARSE_LOAD_C(6) SOFIEC_SPARSE_LOAD_C(7)
 #undef SOFIEC_SPARSE_LOAD_C
