@@ -7,6 +7,9 @@ set -eu
 packages="g++ cmake make libprotobuf-dev protobuf-compiler libonnx-dev libopenblas-dev libfmt-dev libcli11-dev"
 if [ "${1:-}" = "tests" ]; then
   packages="$packages libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3-torch python3-torchvision python3-onnx python3-numpy"
+  # The aarch64 (NEON) builds of the tests, run under user-mode emulation, which also runs the
+  # AVX2 builds on a CPU without AVX-512 instructions (qemu-x86_64 -cpu Haswell).
+  packages="$packages g++-aarch64-linux-gnu qemu-user"
 fi
 if [ "${1:-}" = "bench" ]; then
   packages="$packages libbenchmark-dev python3-torch python3-torchvision python3-onnx python3-numpy python3-matplotlib"

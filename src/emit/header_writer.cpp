@@ -149,7 +149,8 @@ class HeaderBuilder {
 
     std::map<std::string, std::string> regions;
     regions["banner"] = spec_.banner;
-    regions["prelude"] = kernel_body(template_text("kernels/prelude.hpp"), true);
+    regions["prelude"] =
+        kernel_body(template_text("kernels/simd.hpp"), true) + kernel_body(template_text("kernels/prelude.hpp"), true);
     regions["kernels"] = kernels_text(kernels_);
     regions["weights"] = weights_region();
     regions["metadata"] = metadata_region();

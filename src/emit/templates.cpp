@@ -54,7 +54,11 @@ std::string kernel_body(std::string_view kernel_file, bool keep_includes) {
     if (end == std::string_view::npos) end = kernel_file.size();
     const std::string_view line = kernel_file.substr(pos, end - pos);
     pos = end + 1;
-    if ((!keep_includes && starts_with(line, "#include")) || starts_with(line, "#pragma once")) continue;
+    // Kernel files' own headers ("...") are inlined by the writer itself; the prelude keeps
+    // the standard ones (<...>).
+    if ((!keep_includes && starts_with(line, "#include")) || starts_with(line, "#include \"") ||
+        starts_with(line, "#pragma once"))
+      continue;
     out += line;
     out += '\n';
   }

@@ -135,16 +135,16 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
   using ::sofiec::f32x16;
   using ::sofiec::i32x16;
   const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
-  const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
   f32x16 peak0 = lowest, peak1 = lowest, peak2 = lowest, peak3 = lowest;
   for (int64_t c = 0; c < keys; c += 16) {
     f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, k;
     for (int64_t f = 0; f < head_size; ++f) {
       std::memcpy(&k, kt_pack + f * keys + c, sizeof k);
-      acc0 += q_rows[f] * k;
-      acc1 += q_rows[q_ld + f] * k;
-      acc2 += q_rows[2 * q_ld + f] * k;
-      acc3 += q_rows[3 * q_ld + f] * k;
+      acc0 = ::sofiec::fma(q_rows[f], k, acc0);
+      acc1 = ::sofiec::fma(q_rows[q_ld + f], k, acc1);
+      acc2 = ::sofiec::fma(q_rows[2 * q_ld + f], k, acc2);
+      acc3 = ::sofiec::fma(q_rows[3 * q_ld + f], k, acc3);
     }
     if (divide) {
       acc0 /= scale, acc1 /= scale, acc2 /= scale, acc3 /= scale;
@@ -152,11 +152,12 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
       acc0 *= scale, acc1 *= scale, acc2 *= scale, acc3 *= scale;
     }
     if (c + 16 > kv_len) {  // padding keys take no part
-      const auto valid = lane < i32x16{} + int32_t(kv_len - c);
-      acc0 = valid ? acc0 : lowest, acc1 = valid ? acc1 : lowest, acc2 = valid ? acc2 : lowest, acc3 = valid ? acc3 : lowest;
+      const auto valid = lane < int32_t(kv_len - c);
+      acc0 = ::sofiec::select(valid, acc0, lowest), acc1 = ::sofiec::select(valid, acc1, lowest), acc2 = ::sofiec::select(valid, acc2, lowest),
+      acc3 = ::sofiec::select(valid, acc3, lowest);
     }
-    peak0 = acc0 > peak0 ? acc0 : peak0, peak1 = acc1 > peak1 ? acc1 : peak1;
-    peak2 = acc2 > peak2 ? acc2 : peak2, peak3 = acc3 > peak3 ? acc3 : peak3;
+    peak0 = ::sofiec::select(acc0 > peak0, acc0, peak0), peak1 = ::sofiec::select(acc1 > peak1, acc1, peak1);
+    peak2 = ::sofiec::select(acc2 > peak2, acc2, peak2), peak3 = ::sofiec::select(acc3 > peak3, acc3, peak3);
     std::memcpy(scores + c, &acc0, sizeof acc0);
     std::memcpy(scores + keys + c, &acc1, sizeof acc1);
     std::memcpy(scores + 2 * keys + c, &acc2, sizeof acc2);
@@ -172,9 +173,9 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
     e0 -= m0, e1 -= m1, e2 -= m2, e3 -= m3;
     exp_poly(e0), exp_poly(e1), exp_poly(e2), exp_poly(e3);
     if (c + 16 > kv_len) {
-      const auto valid = lane < i32x16{} + int32_t(kv_len - c);
+      const auto valid = lane < int32_t(kv_len - c);
       const f32x16 zero = {};
-      e0 = valid ? e0 : zero, e1 = valid ? e1 : zero, e2 = valid ? e2 : zero, e3 = valid ? e3 : zero;
+      e0 = ::sofiec::select(valid, e0, zero), e1 = ::sofiec::select(valid, e1, zero), e2 = ::sofiec::select(valid, e2, zero), e3 = ::sofiec::select(valid, e3, zero);
     }
     sum0 += e0, sum1 += e1, sum2 += e2, sum3 += e3;
     std::memcpy(scores + c, &e0, sizeof e0);
@@ -191,12 +192,12 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
     for (; j + 2 <= kv_len; j += 2) {
       std::memcpy(&val, v_rows + j * v_ld + c, sizeof val);
       std::memcpy(&next, v_rows + (j + 1) * v_ld + c, sizeof next);
-      out0 += s0[j] * val, out1 += s1[j] * val, out2 += s2[j] * val, out3 += s3[j] * val;
-      odd0 += s0[j + 1] * next, odd1 += s1[j + 1] * next, odd2 += s2[j + 1] * next, odd3 += s3[j + 1] * next;
+      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1), out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
+      odd0 = ::sofiec::fma(s0[j + 1], next, odd0), odd1 = ::sofiec::fma(s1[j + 1], next, odd1), odd2 = ::sofiec::fma(s2[j + 1], next, odd2), odd3 = ::sofiec::fma(s3[j + 1], next, odd3);
     }
     if (j < kv_len) {
       std::memcpy(&val, v_rows + j * v_ld + c, sizeof val);
-      out0 += s0[j] * val, out1 += s1[j] * val, out2 += s2[j] * val, out3 += s3[j] * val;
+      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1), out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
     }
     f32x16 out[4] = {out0 + odd0, out1 + odd1, out2 + odd2, out3 + odd3};
     const int64_t width = std::min<int64_t>(16, v_head_size - c);

@@ -6,8 +6,8 @@
 
 // Zeros in the lanes l >= n of v.
 inline void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
-  const ::sofiec::i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  v = lane < int32_t(n) ? v : ::sofiec::f32x16{};
+  const ::sofiec::i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
+  v = ::sofiec::select(lane < int32_t(n), v, ::sofiec::f32x16{});
 }
 
 // dst[x] = src[x + shift] for 0 <= x < n where 0 <= x + shift < len, else 0 (all 0 when src is

@@ -50,11 +50,11 @@ inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t
 #define SOFIEC_LANE_ROW(i)                  \
   if constexpr (R > i) {                    \
     const f32x16 ai = r##i[off] - f32x16{}; \
-    c##i##0 += ai * b0;                     \
-    c##i##1 += ai * b1;                     \
+    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                     \
+    c##i##1 = ::sofiec::fma(ai, b1, c##i##1);                     \
     if constexpr (NP > 1) {                 \
-      c##i##2 += ai * b2;                   \
-      c##i##3 += ai * b3;                   \
+      c##i##2 = ::sofiec::fma(ai, b2, c##i##2);                   \
+      c##i##3 = ::sofiec::fma(ai, b3, c##i##3);                   \
     }                                       \
   }
     SOFIEC_LANE_ROW(0) SOFIEC_LANE_ROW(1) SOFIEC_LANE_ROW(2) SOFIEC_LANE_ROW(3) SOFIEC_LANE_ROW(4) SOFIEC_LANE_ROW(5)

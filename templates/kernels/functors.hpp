@@ -12,17 +12,14 @@ struct has_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::dec
 
 // The 16 lanes of v folded into one by combine(acc, x) (acc = acc op x, on vectors and on
 // floats), halving the width each step: a tree, not a chain of dependent operations.
+// Lane l is combined with lane l + 8, then l + 4, 2, 1, at every register width: the same
+// order, and so the same bits, on every target.
 template <class F>
 inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
-  typedef float f32x8 __attribute__((vector_size(32)));
-  typedef float f32x4 __attribute__((vector_size(16)));
-  f32x8 a, b;
-  std::memcpy(&a, &v, sizeof a);
-  std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof a, sizeof b);
+  using ::sofiec::shuffle;
+  ::sofiec::vec<float, 8> a = shuffle<0, 1, 2, 3, 4, 5, 6, 7>(v, v), b = shuffle<8, 9, 10, 11, 12, 13, 14, 15>(v, v);
   combine(a, b);
-  f32x4 c, d;
-  std::memcpy(&c, &a, sizeof c);
-  std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof c, sizeof d);
+  ::sofiec::vec<float, 4> c = shuffle<0, 1, 2, 3>(a, a), d = shuffle<4, 5, 6, 7>(a, a);
   combine(c, d);
   float x = c[0], y = c[2], z = c[1], w = c[3];
   combine(x, y);
@@ -33,11 +30,9 @@ inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
 // Lane l of `even` (`odd`) = p[2l] (p[2l + 1]): 32 floats read as the taps of 16 windows
 // two columns apart (stride-2 pooling, Winograd tiles).
 inline void deinterleave(const float* p, ::sofiec::f32x16& even, ::sofiec::f32x16& odd) {
-  ::sofiec::f32x16 lo, hi;
-  std::memcpy(&lo, p, sizeof lo);
-  std::memcpy(&hi, p + 16, sizeof hi);
-  even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  odd = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const ::sofiec::f32x16 lo = ::sofiec::f32x16::load(p), hi = ::sofiec::f32x16::load(p + 16);
+  even = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
+  odd = ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi);
 }
 
 // A 16x16 tile of floats transposed in registers: y[i * ldy + j] = x[j * ldx + i]. Each
@@ -46,8 +41,8 @@ inline void deinterleave(const float* p, ::sofiec::f32x16& even, ::sofiec::f32x1
 // in registers.
 template <int S, std::size_t... J>
 inline void swap_lane_blocks(::sofiec::f32x16& a, ::sofiec::f32x16& b, std::index_sequence<J...>) {
-  const ::sofiec::f32x16 lo = __builtin_shufflevector(a, b, ((J & S) ? 16 + J - S : J)...);
-  const ::sofiec::f32x16 hi = __builtin_shufflevector(a, b, ((J & S) ? 16 + J : J + S)...);
+  const ::sofiec::f32x16 lo = ::sofiec::shuffle<int((J & S) ? 16 + J - S : J)...>(a, b);
+  const ::sofiec::f32x16 hi = ::sofiec::shuffle<int((J & S) ? 16 + J : J + S)...>(a, b);
   a = lo;
   b = hi;
 }
@@ -58,16 +53,16 @@ inline void transpose_stage(::sofiec::f32x16 (&r)[16], std::index_sequence<P...>
 template <std::size_t... I>
 inline void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy, std::index_sequence<I...>) {
   ::sofiec::f32x16 r[16];
-  (std::memcpy(&r[I], x + int64_t(I) * ldx, sizeof(r[I])), ...);
+  ((r[I] = ::sofiec::f32x16::load(x + int64_t(I) * ldx)), ...);
   transpose_stage<8>(r, std::make_index_sequence<8>{});
   transpose_stage<4>(r, std::make_index_sequence<8>{});
   transpose_stage<2>(r, std::make_index_sequence<8>{});
   transpose_stage<1>(r, std::make_index_sequence<8>{});
-  (std::memcpy(y + int64_t(I) * ldy, &r[I], sizeof(r[I])), ...);
+  (r[I].store(y + int64_t(I) * ldy), ...);
 }
 
 inline float max_lanes(const ::sofiec::f32x16& v) {
-  return fold_lanes(v, [](auto& acc, const auto& x) { acc = x > acc ? x : acc; });
+  return fold_lanes(v, [](auto& acc, const auto& x) { acc = ::sofiec::select(x > acc, x, acc); });
 }
 inline float sum_lanes(const ::sofiec::f32x16& v) {
   return fold_lanes(v, [](auto& acc, const auto& x) { acc += x; });
@@ -99,7 +94,7 @@ inline void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
   if constexpr (has_lanes<E>::value) {
     epilogue.lanes(v);
   } else {
-    for (int l = 0; l < 16; ++l) v[l] = epilogue(v[l]);
+    ::sofiec::for_each_index([&](auto l) { v.set(l, epilogue(v[l])); }, std::make_integer_sequence<int, 16>{});
   }
 }
 // v = epilogue(v + b).
@@ -110,13 +105,13 @@ inline void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
 }
 
 // a = the larger of a and b in each lane, NaN where either is (MaxPool's rule).
-inline void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) { a = (b > a || b != b) ? b : a; }
+inline void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) { a = ::sofiec::select(b > a || b != b, b, a); }
 
 // out[j] = the larger of p[2j] and p[2j + 1] for the 32 values p = (lo, hi): a row's 2-wide
 // max pool.
 inline void max_of_pairs(const ::sofiec::f32x16& lo, const ::sofiec::f32x16& hi, ::sofiec::f32x16& out) {
-  out = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  max_nan_lanes(out, __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+  out = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
+  max_nan_lanes(out, ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi));
 }
 
 // f followed by the unary epilogue e (an Add whose Relu was fused into it).
@@ -202,7 +197,7 @@ struct op_relu {
   template <class T> T operator()(T x) const { return x > T(0) ? x : T(0); }
   void lanes(::sofiec::f32x16& x) const {
     const ::sofiec::f32x16 zero = {};
-    x = x > zero ? x : zero;
+    x = ::sofiec::select(x > zero, x, zero);
   }
 };
 struct op_leaky_relu {
@@ -210,7 +205,7 @@ struct op_leaky_relu {
   template <class T> T operator()(T x) const { return x >= T(0) ? x : T(alpha) * x; }
   void lanes(::sofiec::f32x16& x) const {
     const ::sofiec::f32x16 zero = {};
-    x = x >= zero ? x : alpha * x;
+    x = ::sofiec::select(x >= zero, x, alpha * x);
   }
 };
 // The integer lanes matching V (float or f32x16), for exponent bits.
@@ -218,28 +213,14 @@ template <class V> struct int_lanes { using type = int32_t; };
 template <> struct int_lanes<::sofiec::f32x16> { using type = ::sofiec::i32x16; };
 template <class I, class V> inline void to_int_lanes(const V& v, I& out) {
   if constexpr (std::is_same<V, float>::value) { out = I(v); }
-  else { out = __builtin_convertvector(v, I); }
+  else { out = ::sofiec::convert_lanes<int32_t>(v); }
 }
 
 // a = a * b + c for float or f32x16, fused wherever the target has FMA, for scalars and lanes
 // alike. Left to the compiler (GCC fuses a product and a sum by default, -ffp-contract=fast),
 // the same expression was fused in one inlined copy and not in another, and vector code and
 // its scalar tails differed in the last bit.
-template <class V> inline void mul_add(V& a, const V& b, const V& c) {
-#if defined(__FMA__) || defined(__AVX512F__)
-  if constexpr (std::is_same<V, float>::value) {
-    a = __builtin_fmaf(a, b, c);
-  } else {
-#if defined(__AVX512F__)
-    a = (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#else
-    for (int l = 0; l < 16; ++l) a[l] = __builtin_fmaf(a[l], b[l], c[l]);
-#endif
-  }
-#else
-  a = a * b + c;
-#endif
-}
+template <class V> SOFIEC_ALWAYS_INLINE void mul_add(V& a, const V& b, const V& c) { a = ::sofiec::fma(a, b, c); }
 
 // e^x in place for float or f32x16: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, p of degree
 // 6 (within 3 ulp of e^x) for x in [-87.3, 88]; below, the smallest normal float (not 0),
@@ -251,9 +232,9 @@ template <class V> inline void exp_poly(V& x) {
   const V lo = V{} - 87.3f, hi = V{} + 88.0f, zero = V{};
   const auto is_nan = x != x;
   const V nan = x;
-  x = is_nan ? zero : x;
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
+  x = ::sofiec::select(is_nan, zero, x);
+  x = ::sofiec::select(x < lo, lo, x);
+  x = ::sofiec::select(x > hi, hi, x);
   // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23.
   V shifted = x;
   mul_add(shifted, V{} + 1.44269504f, V{} + 12582912.0f);
@@ -273,18 +254,19 @@ template <class V> inline void exp_poly(V& x) {
   to_int_lanes(n, bits);
   bits = (bits + 127) << 23;
   V scale;
-  std::memcpy(&scale, &bits, sizeof scale);
+  if constexpr (std::is_same<V, float>::value) std::memcpy(&scale, &bits, sizeof scale);
+  else scale = ::sofiec::bit_cast_lanes<float>(bits);
   x = p * scale;
-  x = is_nan ? nan : x;
+  x = ::sofiec::select(is_nan, nan, x);
 }
 
 // 1 / (1 + e^-x) from e = e^-|x| (never overflows): 1 / (1 + e), or e times it below 0.
 template <class V> inline void sigmoid_poly(V& x) {
   const V zero = V{};
-  V e = x < zero ? x : zero - x;
+  V e = ::sofiec::select(x < zero, x, zero - x);
   exp_poly(e);
   const V s = 1.0f / (1.0f + e);
-  x = x >= zero ? s : (x < zero ? e * s : x);  // NaN stays NaN
+  x = ::sofiec::select(x >= zero, s, ::sofiec::select(x < zero, e * s, x));  // NaN stays NaN
 }
 
 struct op_sigmoid {
@@ -305,7 +287,7 @@ struct op_sigmoid {
 // 1 - 2 / (e^2|x| + 1) with its sign above (within 3 ulp), +-1 from |x| = 9; NaN stays NaN.
 template <class V> inline void tanh_poly(V& x) {
   const V zero = V{}, nine = V{} + 9.0f, one = V{} + 1.0f;
-  const V ax = x < zero ? zero - x : x;
+  const V ax = ::sofiec::select(x < zero, zero - x, x);
   const V t = x * x;
   V p = t;  // through mul_add, as in exp_poly
   mul_add(p, V{} - 6.15535118e-03f, V{} + 2.10458413e-02f);
@@ -314,12 +296,12 @@ template <class V> inline void tanh_poly(V& x) {
   mul_add(p, t, V{} - 3.33333313e-01f);
   V small = x * t;
   mul_add(small, p, x);
-  V e = (ax > nine ? nine : ax) * 2.0f;
+  V e = ::sofiec::select(ax > nine, nine, ax) * 2.0f;
   exp_poly(e);
   V big = one - 2.0f / (e + one);
-  big = ax >= nine ? one : big;  // tanh rounds to 1 from 9.01 on
-  big = x < zero ? zero - big : big;
-  x = ax < 0.625f ? small : big;
+  big = ::sofiec::select(ax >= nine, one, big);  // tanh rounds to 1 from 9.01 on
+  big = ::sofiec::select(x < zero, zero - big, big);
+  x = ::sofiec::select(ax < V{} + 0.625f, small, big);
 }
 
 struct op_tanh {
@@ -384,22 +366,26 @@ struct op_atanh { template <class T> T operator()(T x) const { return std::atanh
 // operations for the scalar and the 16-lane forms, so that they agree bit for bit.
 template <class V> inline void erf_rational(V& x) {
   const V four = V{} + 4.0f, minus_four = V{} - 4.0f, one = V{} + 1.0f, minus_one = V{} - 1.0f;
-  x = x > four ? four : x;
-  x = x < minus_four ? minus_four : x;
+  x = ::sofiec::select(x > four, four, x);
+  x = ::sofiec::select(x < minus_four, minus_four, x);
   const V t = x * x;
-  V p = t * 1.90989500e-08f - 1.92205357e-06f;
-  p = p * t + 1.43390353e-04f;
-  p = p * t + 3.84083530e-03f;
-  p = p * t + 5.10599688e-02f;
-  p = p * t + 2.03715980e-01f;
-  p = p * t + 1.12837911e+00f;
-  V q = t * 9.83813661e-04f + 1.46582751e-02f;
-  q = q * t + 1.16548836e-01f;
-  q = q * t + 5.13870656e-01f;
-  q = q * t + 1.0f;
+  // Horner's steps through mul_add: fused on every target with FMA, whatever the compiler
+  // would contract.
+  V p = t;
+  mul_add(p, V{} + 1.90989500e-08f, V{} - 1.92205357e-06f);
+  mul_add(p, t, V{} + 1.43390353e-04f);
+  mul_add(p, t, V{} + 3.84083530e-03f);
+  mul_add(p, t, V{} + 5.10599688e-02f);
+  mul_add(p, t, V{} + 2.03715980e-01f);
+  mul_add(p, t, V{} + 1.12837911e+00f);
+  V q = t;
+  mul_add(q, V{} + 9.83813661e-04f, V{} + 1.46582751e-02f);
+  mul_add(q, t, V{} + 1.16548836e-01f);
+  mul_add(q, t, V{} + 5.13870656e-01f);
+  mul_add(q, t, V{} + 1.0f);
   x = x * p / q;
-  x = x > one ? one : x;
-  x = x < minus_one ? minus_one : x;
+  x = ::sofiec::select(x > one, one, x);
+  x = ::sofiec::select(x < minus_one, minus_one, x);
 }
 
 struct op_erf {

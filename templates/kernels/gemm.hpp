@@ -1,9 +1,10 @@
-// Matrix products. float runs the register-blocked kernel below (on this project's models it
-// matches or beats OpenBLAS single-threaded, and a header that never calls the BLAS needs no
-// BLAS library, nor its ~3 MiB of resident memory); defining SOFIEC_USE_BLAS before including
-// a generated header sends the large products to sgemm_ instead (a threaded BLAS for batch
-// throughput), and every product where the compiler targets no AVX-512. Other types use a
-// plain loop.
+// Matrix products. float runs the register-blocked kernel below (a header that never calls the
+// BLAS needs no BLAS library, nor its ~3 MiB of resident memory); defining SOFIEC_USE_BLAS
+// before including a generated header sends the large products to sgemm_ instead (a threaded
+// BLAS for batch throughput). Other types use a plain loop.
+//
+// Every C element is one chain of fused multiply-adds in the order of k, whatever the target's
+// register width and blocking: the same bits on every target with FMA.
 #pragma once
 #include "functors.hpp"
 #include "prelude.hpp"
@@ -13,7 +14,7 @@
 // keep four independent accumulators in flight; no blocking or packing, which one row does not
 // repay.
 inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta, float* c) {
-  auto finish = [&](int64_t j, float dot) { c[j] = alpha * dot + (beta == 0.f ? 0.f : beta * c[j]); };
+  auto finish = [&](int64_t j, float dot) { c[j] = beta == 0.f ? alpha * dot : ::sofiec::fma(beta, c[j], alpha * dot); };
   // A chain of adds, not sum_lanes' tree: measured faster here (the four rows' sums overlap;
   // SOFIE MLP batch 1: 1.64 us against 1.80).
   auto chain_sum = [](const ::sofiec::f32x16& v) {
@@ -31,24 +32,20 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
     const float* r1 = row + ldw;
     const float* r2 = row + 2 * ldw;
     const float* r3 = row + 3 * ldw;
-    ::sofiec::f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, x, r;
+    ::sofiec::f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, x;
     for (int64_t p = 0; p < k16; p += 16) {
-      std::memcpy(&x, a + p, sizeof x);
-      std::memcpy(&r, r0 + p, sizeof r);
-      acc0 += r * x;
-      std::memcpy(&r, r1 + p, sizeof r);
-      acc1 += r * x;
-      std::memcpy(&r, r2 + p, sizeof r);
-      acc2 += r * x;
-      std::memcpy(&r, r3 + p, sizeof r);
-      acc3 += r * x;
+      x = ::sofiec::f32x16::load(a + p);
+      acc0 = ::sofiec::fma(::sofiec::f32x16::load(r0 + p), x, acc0);
+      acc1 = ::sofiec::fma(::sofiec::f32x16::load(r1 + p), x, acc1);
+      acc2 = ::sofiec::fma(::sofiec::f32x16::load(r2 + p), x, acc2);
+      acc3 = ::sofiec::fma(::sofiec::f32x16::load(r3 + p), x, acc3);
     }
     float d0 = chain_sum(acc0), d1 = chain_sum(acc1), d2 = chain_sum(acc2), d3 = chain_sum(acc3);
     for (int64_t t = k16; t < k; ++t) {
-      d0 += r0[t] * a[t];
-      d1 += r1[t] * a[t];
-      d2 += r2[t] * a[t];
-      d3 += r3[t] * a[t];
+      d0 = ::sofiec::fma(r0[t], a[t], d0);
+      d1 = ::sofiec::fma(r1[t], a[t], d1);
+      d2 = ::sofiec::fma(r2[t], a[t], d2);
+      d3 = ::sofiec::fma(r3[t], a[t], d3);
     }
     finish(j, d0);
     finish(j + 1, d1);
@@ -56,54 +53,60 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
     finish(j + 3, d3);
   }
   for (int64_t j = n4; j < n; ++j, row += ldw) {
-    ::sofiec::f32x16 acc = {}, x, r;
-    for (int64_t p = 0; p < k16; p += 16) {
-      std::memcpy(&x, a + p, sizeof x);
-      std::memcpy(&r, row + p, sizeof r);
-      acc += r * x;
-    }
+    ::sofiec::f32x16 acc = {};
+    for (int64_t p = 0; p < k16; p += 16)
+      acc = ::sofiec::fma(::sofiec::f32x16::load(row + p), ::sofiec::f32x16::load(a + p), acc);
     float dot = chain_sum(acc);
-    for (int64_t t = k16; t < k; ++t) dot += row[t] * a[t];
+    for (int64_t t = k16; t < k; ++t) dot = ::sofiec::fma(row[t], a[t], dot);
     finish(j, dot);
   }
 }
 
 // The products' own register-blocked kernel. A block of C, MR rows (up to 6) by NV vectors of
-// 16 columns (up to 2), is summed over k in 12 vector registers: per k, NV loads of B's row,
-// MR broadcasts of A's column, MR * NV fused multiply-adds, the shape that keeps both FMA
-// pipes busy. The caller splits M into blocks of nearly equal rows (32 rows as 6,6,5,5,5,5,
-// not five 6s and a 2, whose block would run at a third of the speed).
+// kGemmLanes columns, is summed over k in registers: per k, NV loads of B's row, MR broadcasts
+// of A's column, MR * NV fused multiply-adds. The block's shape follows the target's registers
+// (accumulators + B's vectors + a broadcast, all in registers):
+//   AVX-512 (32 x 16 floats): 6 x 32 columns, 12 + 2 + 1 registers;
+//   AVX2 (16 x 8): 6 x 16, 12 + 2 + 1;   NEON (32 x 4): 6 x 16, 24 + 4 + 1;
+//   SSE (16 x 4): 6 x 8, 12 + 2 + 1;     scalar code: 6 x 4.
+// The caller splits M into blocks of nearly equal rows (32 rows as 6,6,5,5,5,5, not five 6s
+// and a 2, whose block would run at a third of the speed).
+constexpr int kGemmLanes = ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 16
+                           : ::sofiec::kFloatLanes == 4                                     ? 8
+                                                                                            : 4;
+constexpr int kGemmVectors = ::sofiec::kFloatLanes >= 16 ? 2 : 1;
+constexpr int64_t kGemmTile = kGemmLanes * kGemmVectors;  // C's columns per block
+typedef ::sofiec::vec<float, kGemmLanes> gemm_vec;
 
 // One row of a block: NV vectors of C, scaled by alpha, plus keep times C's old values (not
 // read when keep is 0: C may hold anything); width is the last vector's columns.
-template <int NV, bool FULL>
-SOFIEC_ALWAYS_INLINE void block_row_store(::sofiec::f32x16& acc0, ::sofiec::f32x16& acc1, float* c, int64_t width, float alpha,
-                            float keep) {
-  ::sofiec::f32x16 old;
+template <int NV, bool FULL, class V>
+SOFIEC_ALWAYS_INLINE void block_row_store(V& acc0, V& acc1, float* c, int64_t width, float alpha, float keep) {
+  constexpr int W = V::lanes;
+  V old;
   if (alpha != 1.f) {
     acc0 *= alpha;
     acc1 *= alpha;
   }
   if (NV == 1) {
     if (keep != 0.f) {
-      if (FULL) std::memcpy(&old, c, sizeof old);
+      if (FULL) old = V::load(c);
       else ::sofiec::load_first(c, width, old);
-      acc0 += keep * old;
+      acc0 = ::sofiec::fma(V(keep), old, acc0);
     }
-    if (FULL) std::memcpy(c, &acc0, sizeof old);
+    if (FULL) acc0.store(c);
     else ::sofiec::store_first(c, width, acc0);
     return;
   }
   if (keep != 0.f) {
-    std::memcpy(&old, c, sizeof old);
-    acc0 += keep * old;
-    if (FULL) std::memcpy(&old, c + 16, sizeof old);
-    else ::sofiec::load_first(c + 16, width, old);
-    acc1 += keep * old;
+    acc0 = ::sofiec::fma(V(keep), V::load(c), acc0);
+    if (FULL) old = V::load(c + W);
+    else ::sofiec::load_first(c + W, width, old);
+    acc1 = ::sofiec::fma(V(keep), old, acc1);
   }
-  std::memcpy(c, &acc0, sizeof old);
-  if (FULL) std::memcpy(c + 16, &acc1, sizeof old);
-  else ::sofiec::store_first(c + 16, width, acc1);
+  acc0.store(c);
+  if (FULL) acc1.store(c + W);
+  else ::sofiec::store_first(c + W, width, acc1);
 }
 
 // The accumulators are named variables, not an array: GCC kept arrays of vectors on the
@@ -111,24 +114,24 @@ SOFIEC_ALWAYS_INLINE void block_row_store(::sofiec::f32x16& acc0, ::sofiec::f32x
 template <int MR, int NV, bool FULL>
 inline void gemm_block(int64_t k, const float* a, int64_t ars, int64_t acs, const float* b, int64_t ldb, float* c,
                        int64_t ldc, int64_t width, float alpha, float keep) {
-  using ::sofiec::f32x16;
-  f32x16 c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {},
-         c51 = {}, b0, b1 = {};
+  typedef gemm_vec V;
+  constexpr int W = V::lanes;
+  V c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {},
+    c51 = {}, b0, b1 = {};
   for (int64_t p = 0; p < k; ++p, a += acs, b += ldb) {
     if (NV == 1) {
-      if (FULL) std::memcpy(&b0, b, sizeof b0);
+      if (FULL) b0 = V::load(b);
       else ::sofiec::load_first(b, width, b0);
     } else {
-      std::memcpy(&b0, b, sizeof b0);
-      if (FULL) std::memcpy(&b1, b + 16, sizeof b1);
-      else ::sofiec::load_first(b + 16, width, b1);
+      b0 = V::load(b);
+      if (FULL) b1 = V::load(b + W);
+      else ::sofiec::load_first(b + W, width, b1);
     }
-    // a - 0 broadcasts without an add (x + 0 is not x for x = -0, so that add would stay).
-#define SOFIEC_GEMM_ROW(i)                        \
-  if constexpr (MR > i) {                         \
-    const f32x16 ai = a[i * ars] - f32x16{};      \
-    c##i##0 += ai * b0;                           \
-    if constexpr (NV > 1) c##i##1 += ai * b1;     \
+#define SOFIEC_GEMM_ROW(i)                                        \
+  if constexpr (MR > i) {                                         \
+    const V ai(a[i * ars]);                                       \
+    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                     \
+    if constexpr (NV > 1) c##i##1 = ::sofiec::fma(ai, b1, c##i##1); \
   }
     SOFIEC_GEMM_ROW(0) SOFIEC_GEMM_ROW(1) SOFIEC_GEMM_ROW(2) SOFIEC_GEMM_ROW(3) SOFIEC_GEMM_ROW(4) SOFIEC_GEMM_ROW(5)
 #undef SOFIEC_GEMM_ROW
@@ -152,61 +155,79 @@ inline void gemm_rows(int64_t rows, int64_t k, const float* a, int64_t ars, int6
   }
 }
 
-// One or two rows of C by 64 columns (4 vectors; the last ones masked to `cols`): with a
-// single row, the 12-register block has 2 accumulators, and each FMA waits on the one before
-// it in its chain (latency 4); 4 chains keep the FMA pipe full (LSTM's per-step product of
-// one row, 64 x 256: twice as fast).
+// Up to 6 rows of C by `cols` columns (at most a panel): the panel's columns in tiles of the
+// target's block.
+inline void gemm_rows_tiled(int64_t rows, int64_t k, const float* a, int64_t ars, int64_t acs, const float* b,
+                            int64_t ldb, float* c, int64_t ldc, int64_t cols, float alpha, float keep) {
+  for (int64_t j = 0; j < cols; j += kGemmTile) {
+    const int64_t w = std::min(kGemmTile, cols - j);
+    if (w == kGemmTile) gemm_rows<kGemmVectors, true>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, kGemmLanes, alpha, keep);
+    else if (kGemmVectors == 2 && w > kGemmLanes)
+      gemm_rows<kGemmVectors, false>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, w - kGemmLanes, alpha, keep);
+    else if (w == kGemmLanes) gemm_rows<1, true>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, w, alpha, keep);
+    else gemm_rows<1, false>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, w, alpha, keep);
+  }
+}
+
+// One or two rows of C by 4 vectors of kWideLanes columns (the last ones masked to `cols`):
+// with a single row, the blocked kernel has NV accumulators, and each FMA waits on the one
+// before it in its chain (latency 4); 4 chains keep the FMA pipe full (LSTM's per-step
+// product of one row, 64 x 256: twice as fast). 8 accumulators and 4 vectors of B fit the
+// registers as 16 floats with AVX-512, 8 with AVX2 and NEON, 4 with SSE.
+constexpr int kWideLanes = ::sofiec::kFloatLanes >= 16 ? 16 : ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 8 : 4;
+constexpr int64_t kWideColumns = 4 * kWideLanes;
 template <int MR, bool FULL>
 inline void gemm_wide_block(int64_t k, const float* a, int64_t ars, int64_t acs, const float* b, int64_t ldb, float* c,
                             int64_t ldc, int64_t cols, float alpha, float keep) {
-  using ::sofiec::f32x16;
+  typedef ::sofiec::vec<float, kWideLanes> V;
+  constexpr int W = kWideLanes;
   int64_t width[4];
-  for (int v = 0; v < 4; ++v) width[v] = std::min<int64_t>(16, std::max<int64_t>(0, cols - 16 * v));
-  f32x16 c00 = {}, c01 = {}, c02 = {}, c03 = {}, c10 = {}, c11 = {}, c12 = {}, c13 = {}, b0, b1, b2, b3;
+  for (int v = 0; v < 4; ++v) width[v] = std::min<int64_t>(W, std::max<int64_t>(0, cols - W * v));
+  V c00 = {}, c01 = {}, c02 = {}, c03 = {}, c10 = {}, c11 = {}, c12 = {}, c13 = {}, b0, b1, b2, b3;
   for (int64_t p = 0; p < k; ++p, a += acs, b += ldb) {
     if (FULL) {
-      std::memcpy(&b0, b, sizeof b0);
-      std::memcpy(&b1, b + 16, sizeof b1);
-      std::memcpy(&b2, b + 32, sizeof b2);
-      std::memcpy(&b3, b + 48, sizeof b3);
+      b0 = V::load(b);
+      b1 = V::load(b + W);
+      b2 = V::load(b + 2 * W);
+      b3 = V::load(b + 3 * W);
     } else {
       ::sofiec::load_first(b, width[0], b0);
-      ::sofiec::load_first(b + 16, width[1], b1);
-      ::sofiec::load_first(b + 32, width[2], b2);
-      ::sofiec::load_first(b + 48, width[3], b3);
+      ::sofiec::load_first(b + W, width[1], b1);
+      ::sofiec::load_first(b + 2 * W, width[2], b2);
+      ::sofiec::load_first(b + 3 * W, width[3], b3);
     }
-    const f32x16 a0 = a[0] - f32x16{};
-    c00 += a0 * b0;
-    c01 += a0 * b1;
-    c02 += a0 * b2;
-    c03 += a0 * b3;
+    const V a0(a[0]);
+    c00 = ::sofiec::fma(a0, b0, c00);
+    c01 = ::sofiec::fma(a0, b1, c01);
+    c02 = ::sofiec::fma(a0, b2, c02);
+    c03 = ::sofiec::fma(a0, b3, c03);
     if constexpr (MR > 1) {
-      const f32x16 a1 = a[ars] - f32x16{};
-      c10 += a1 * b0;
-      c11 += a1 * b1;
-      c12 += a1 * b2;
-      c13 += a1 * b3;
+      const V a1(a[ars]);
+      c10 = ::sofiec::fma(a1, b0, c10);
+      c11 = ::sofiec::fma(a1, b1, c11);
+      c12 = ::sofiec::fma(a1, b2, c12);
+      c13 = ::sofiec::fma(a1, b3, c13);
     }
   }
-  auto store = [&](f32x16& acc, float* out, int64_t w) {
+  auto store = [&](V& acc, float* out, int64_t w) {
     if (alpha != 1.f) acc *= alpha;
     if (keep != 0.f) {
-      f32x16 old;
+      V old;
       ::sofiec::load_first(out, w, old);
-      acc += keep * old;
+      acc = ::sofiec::fma(V(keep), old, acc);
     }
-    if (FULL) std::memcpy(out, &acc, sizeof acc);
+    if (FULL) acc.store(out);
     else ::sofiec::store_first(out, w, acc);
   };
   store(c00, c, width[0]);
-  store(c01, c + 16, width[1]);
-  store(c02, c + 32, width[2]);
-  store(c03, c + 48, width[3]);
+  store(c01, c + W, width[1]);
+  store(c02, c + 2 * W, width[2]);
+  store(c03, c + 3 * W, width[3]);
   if constexpr (MR > 1) {
     store(c10, c + ldc, width[0]);
-    store(c11, c + ldc + 16, width[1]);
-    store(c12, c + ldc + 32, width[2]);
-    store(c13, c + ldc + 48, width[3]);
+    store(c11, c + ldc + W, width[1]);
+    store(c12, c + ldc + 2 * W, width[2]);
+    store(c13, c + ldc + 3 * W, width[3]);
   }
 }
 
@@ -272,19 +293,14 @@ inline void gemm_panels(int64_t m, int64_t n, int64_t k, float alpha, const floa
         if (prefetch_a && j == 0) prefetch_rows(a + (i + rows) * ars + p, std::min<int64_t>(12, m - i - rows), ars, depth);
         // Past the last panel this asks for memory that is not read: a prefetch never faults.
         if (panels_stream) prefetch_rows(bp + depth * kGemmPanel + blk * share, 1, 0, share);
-        float* cp = c + i * ldc + j;
-        if (cols == 32) gemm_rows<2, true>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, 16, alpha, keep);
-        else if (cols > 16) gemm_rows<2, false>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, cols - 16, alpha, keep);
-        else if (cols == 16) gemm_rows<1, true>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, 16, alpha, keep);
-        else gemm_rows<1, false>(rows, depth, ap, ars, acs, bp, bstride, cp, ldc, cols, alpha, keep);
+        gemm_rows_tiled(rows, depth, ap, ars, acs, bp, bstride, c + i * ldc + j, ldc, cols, alpha, keep);
         i += rows;
       }
     }
   }
 }
 
-// The steps that add the lanes of 16 vectors at once (shuffles of GCC/Clang vector extensions,
-// which need no AVX-512): each adds two vectors' lanes pairwise, step 0 their 256-bit halves,
+// The steps that add the lanes of 16 vectors at once: each adds two vectors' lanes pairwise, step 0 their 256-bit halves,
 // step 1 their 128-bit quarters, steps 2 and 3 pairs and single lanes within each quarter, so
 // that each result lane sums twice as many of the inputs' lanes. dot_fold_lane(step, l) is the
 // lane (of x, or 16 + of y) that the first shuffle puts in lane l; the second takes the lanes
@@ -300,15 +316,15 @@ template <int Step, int... L>
 SOFIEC_ALWAYS_INLINE void dot_fold_lanes(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out,
                                          std::integer_sequence<int, L...>) {
   constexpr int dot_fold_offset = Step == 0 ? 8 : Step == 1 ? 4 : 2;
-  out = __builtin_shufflevector(x, y, dot_fold_lane(Step, L)...) +
-        __builtin_shufflevector(x, y, (dot_fold_lane(Step, L) + dot_fold_offset)...);
+  out = ::sofiec::shuffle<dot_fold_lane(Step, L)...>(x, y) +
+        ::sofiec::shuffle<(dot_fold_lane(Step, L) + dot_fold_offset)...>(x, y);
 }
 template <int Step>
 SOFIEC_ALWAYS_INLINE void dot_fold(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out) {
   dot_fold_lanes<Step>(x, y, out, std::make_integer_sequence<int, 16>());
 }
 
-typedef float dot_f32x4 __attribute__((vector_size(16)));
+typedef ::sofiec::vec<float, 4> dot_f32x4;
 
 // Products with at most kDotColumns columns take gemm_dot_rows when they have two rows or more.
 constexpr int64_t kDotColumns = 4;
@@ -367,17 +383,13 @@ inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const fl
       // Row q's sums are lanes 4q..4q+3: stored as one 16-byte vector where the block is whole.
 #define SOFIEC_DOT_ROW(q)                                                                    \
   if (q < rows) {                                                                            \
-    dot_f32x4 r = __builtin_shufflevector(sums, sums, 4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3) * alpha; \
+    dot_f32x4 r = ::sofiec::shuffle<4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3>(sums, sums) * alpha; \
     float* out = c + (i + q) * ldc + j;                                                      \
     if (cols == 4) {                                                                         \
-      if (beta != 0.f) {                                                                     \
-        dot_f32x4 old;                                                                       \
-        std::memcpy(&old, out, sizeof old);                                                  \
-        r += beta * old;                                                                     \
-      }                                                                                      \
-      std::memcpy(out, &r, sizeof r);                                                        \
+      if (beta != 0.f) r = ::sofiec::fma(dot_f32x4(beta), dot_f32x4::load(out), r);          \
+      r.store(out);                                                                          \
     } else {                                                                                 \
-      for (int64_t t = 0; t < cols; ++t) out[t] = r[t] + (beta == 0.f ? 0.f : beta * out[t]); \
+      for (int64_t t = 0; t < cols; ++t) out[t] = beta == 0.f ? r[t] : ::sofiec::fma(beta, out[t], r[t]); \
     }                                                                                        \
   }
       SOFIEC_DOT_ROW(0) SOFIEC_DOT_ROW(1) SOFIEC_DOT_ROW(2) SOFIEC_DOT_ROW(3)
@@ -399,18 +411,18 @@ inline void gemm_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     return;
   }
   if (m <= 2 && !trans_b) {
-    for (int64_t j = 0; j < n; j += 64) {
-      const int64_t cols = std::min<int64_t>(64, n - j);
+    for (int64_t j = 0; j < n; j += kWideColumns) {
+      const int64_t cols = std::min<int64_t>(kWideColumns, n - j);
       for (int64_t p = 0; p < k; p += kGemmDepth) {
         const int64_t depth = std::min(kGemmDepth, k - p);
         const float keep = p > 0 ? 1.f : beta;
         const float* ap = a + p * acs;
         const float* bp = b + p * ldb + j;
         if (m == 2) {
-          if (cols == 64) gemm_wide_block<2, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
+          if (cols == kWideColumns) gemm_wide_block<2, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
           else gemm_wide_block<2, false>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
         } else {
-          if (cols == 64) gemm_wide_block<1, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
+          if (cols == kWideColumns) gemm_wide_block<1, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
           else gemm_wide_block<1, false>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
         }
       }
@@ -451,14 +463,9 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
     return;
   }
 #ifdef SOFIEC_USE_BLAS
-  // The includer's choice: a (threaded) BLAS takes the large products, for throughput, and
-  // every product where the compiler targets no AVX-512: the kernels' 16-float vectors then
-  // live in memory under GCC (64 x 100 x 100: 2.9 GFLOP/s at -march=x86-64-v3, README).
-#if defined(__AVX512F__)
+  // The includer's choice: a (threaded) BLAS takes the large products, for throughput; the
+  // small ones stay here, where a call costs less than the BLAS's dispatch.
   constexpr int64_t kBlasMinProduct = int64_t(1) << 21;
-#else
-  constexpr int64_t kBlasMinProduct = 0;
-#endif
   if (m * n * k >= kBlasMinProduct) {
     gemm_blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;

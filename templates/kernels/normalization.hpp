@@ -9,19 +9,17 @@
 template <class T>
 inline double centered_sum(const T* x, int64_t n, double center, bool square) {
   if constexpr (std::is_same<T, float>::value) {
-    typedef float f32x8 __attribute__((vector_size(32)));
-    typedef double f64x8 __attribute__((vector_size(64)));
+    typedef ::sofiec::vec<float, 8> f32x8;
+    typedef ::sofiec::f64x8 f64x8;
+    using ::sofiec::convert_lanes;
     f64x8 acc = {}, acc1 = {}, acc2 = {}, acc3 = {};
-    const f64x8 c = f64x8{} + center;
+    const f64x8 c = center;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-      f32x8 v0, v1, v2, v3;
-      std::memcpy(&v0, x + i, sizeof v0);
-      std::memcpy(&v1, x + i + 8, sizeof v1);
-      std::memcpy(&v2, x + i + 16, sizeof v2);
-      std::memcpy(&v3, x + i + 24, sizeof v3);
-      const f64x8 d0 = __builtin_convertvector(v0, f64x8) - c, d1 = __builtin_convertvector(v1, f64x8) - c;
-      const f64x8 d2 = __builtin_convertvector(v2, f64x8) - c, d3 = __builtin_convertvector(v3, f64x8) - c;
+      const f64x8 d0 = convert_lanes<double>(f32x8::load(x + i)) - c;
+      const f64x8 d1 = convert_lanes<double>(f32x8::load(x + i + 8)) - c;
+      const f64x8 d2 = convert_lanes<double>(f32x8::load(x + i + 16)) - c;
+      const f64x8 d3 = convert_lanes<double>(f32x8::load(x + i + 24)) - c;
       acc += square ? d0 * d0 : d0;
       acc1 += square ? d1 * d1 : d1;
       acc2 += square ? d2 * d2 : d2;
@@ -31,18 +29,16 @@ inline double centered_sum(const T* x, int64_t n, double center, bool square) {
     acc2 += acc3;
     acc += acc2;
     for (; i + 8 <= n; i += 8) {
-      f32x8 v;
-      std::memcpy(&v, x + i, sizeof v);
-      const f64x8 d = __builtin_convertvector(v, f64x8) - c;
+      const f64x8 d = convert_lanes<double>(f32x8::load(x + i)) - c;
       acc += square ? d * d : d;
     }
     if (i < n) {  // the tail: padding lanes masked to 0
-      typedef int64_t i64x8 __attribute__((vector_size(64)));
-      const i64x8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+      typedef ::sofiec::vec<int64_t, 8> i64x8;
+      const i64x8 lane = ::sofiec::lane_indices<int64_t, 8>();
       f32x8 v = {};
       std::memcpy(&v, x + i, sizeof(float) * std::size_t(n - i));
-      f64x8 d = __builtin_convertvector(v, f64x8) - c;
-      d = lane < i64x8{} + (n - i) ? d : f64x8{};
+      f64x8 d = convert_lanes<double>(v) - c;
+      d = ::sofiec::select(lane < i64x8(n - i), d, f64x8{});
       acc += square ? d * d : d;
     }
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
@@ -104,7 +100,7 @@ inline void batch_norm_training(const T* x, const T* scale, const T* bias, const
 inline float centered_sum_lanes(const float* x, int64_t n, float pilot, float offset, bool square) {
   using ::sofiec::f32x16;
   using ::sofiec::i32x16;
-  const i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
   f32x16 acc0 = {}, acc1 = {}, v0, v1;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -118,7 +114,7 @@ inline float centered_sum_lanes(const float* x, int64_t n, float pilot, float of
     const int64_t count = std::min<int64_t>(16, n - i);
     ::sofiec::load_first(x + i, count, v0);
     v0 = (v0 - pilot) - offset;
-    v0 = lane < i32x16{} + int32_t(count) ? v0 : f32x16{};
+    v0 = ::sofiec::select(lane < int32_t(count), v0, f32x16{});
     acc0 += square ? v0 * v0 : v0;
   }
   return sum_lanes(acc0 + acc1);

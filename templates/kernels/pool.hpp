@@ -39,7 +39,7 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
     float acc = plane[h0 * in_w + w];
     for (int64_t h = h0 + 1; h < h1; ++h) {
       const float v = plane[h * in_w + w];
-      acc = (v > acc || v != v) ? v : acc;
+      acc = ::sofiec::select(v > acc || v != v, v, acc);
     }
     column_max[w] = acc;
   }
@@ -60,7 +60,7 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
 // The larger of two floats, NaN if either is, also in 16 lanes (a map_lanes2 functor).
 struct max_nan_pair {
   float operator()(float a, float b) const { return (b > a || b != b) ? b : a; }
-  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = (b > a || b != b) ? b : a; }
+  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = ::sofiec::select(b > a || b != b, b, a); }
 };
 
 // The sum of two floats, and of 16 pairs in the lanes.

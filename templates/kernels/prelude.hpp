@@ -10,21 +10,8 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "simd.hpp"
 
-#ifndef SOFIEC_ALWAYS_INLINE
-// For the helpers of inner loops, which must be inlined whatever else a header instantiates:
-// GCC's inlining budget is per translation unit, and a resnet18 header with one kernel more
-// left block_row_store out of line, its accumulators passed through memory (the Winograd
-// layers: 830 -> 1350 us).
-#if defined(__GNUC__)
-#define SOFIEC_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define SOFIEC_ALWAYS_INLINE inline
-#endif
-#endif
 
 #ifndef SOFIEC_SGEMM_DECLARED
 #define SOFIEC_SGEMM_DECLARED
@@ -37,23 +24,33 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
 #ifndef SOFIEC_VECTOR_TYPES_DEFINED
 #define SOFIEC_VECTOR_TYPES_DEFINED
 namespace sofiec {
-// 16 lanes as one value (GCC/Clang vector extensions): code generation uses the widest
-// registers -march allows, at any optimization level, without relying on the vectorizer.
-// Only ever local variables or references: as by-value parameters they would change the ABI.
-typedef float f32x16 __attribute__((vector_size(64)));
-typedef int32_t i32x16 __attribute__((vector_size(64)));
-
-// The first n (0 <= n <= 16) floats at p into lanes 0..n-1 (the others 0), and the first n
-// lanes stored to p. With AVX-512 these are masked moves, which touch no byte past the n-th;
-// elsewhere a memcpy of n floats. A variable-length memcpy compiles to a libc call or
-// `rep movs`, which cost more than the arithmetic on rows of a few dozen floats.
-inline void load_first(const float* p, int64_t n, f32x16& v) {
+// The first n (0 <= n <= L) floats at p into lanes 0..n-1 (the others 0), and the first n
+// lanes stored to p. Where the target has masked moves (AVX-512, AVX2) these touch no byte past
+// the n-th, a register at a time; elsewhere a copy of n floats (a variable-length memcpy, a
+// libc call: dearer than the arithmetic on rows of a few dozen floats, hence the masks).
+template <int L> SOFIEC_ALWAYS_INLINE void load_first(const float* p, int64_t n, vec<float, L>& v) {
+  typedef vec<float, L> V;
+#if defined(SOFIEC_X86_VECTORS) && (defined(__AVX512F__) || defined(__AVX2__))
+  if constexpr (V::P == 16 || V::P == 8) {
+    V::each([&](auto i) {
+      const int64_t left = n - i * V::P;
+      const int live = int(left < 0 ? 0 : (left > V::P ? V::P : left));
 #if defined(__AVX512F__)
-  v = (f32x16)_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p);
-#else
-  v = f32x16{};
-  std::memcpy(&v, p, sizeof(float) * std::size_t(n));
+      if constexpr (V::P == 16) {
+        v.p[i] = (typename V::piece)_mm512_maskz_loadu_ps(__mmask16((1u << live) - 1u), p + i * V::P);
+        return;
+      }
 #endif
+      if constexpr (V::P == 8) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        v.p[i] = (typename V::piece)_mm256_maskload_ps(p + i * V::P, _mm256_cmpgt_epi32(_mm256_set1_epi32(live), lane));
+      }
+    });
+    return;
+  }
+#endif
+  v = V{};
+  std::memcpy(&v, p, sizeof(float) * std::size_t(n));
 }
 // Steps the multi-index `index` over dims[0..rank) (the last fastest) and moves `offset` with
 // it by strides: the walk of every strided kernel (views, reductions).
@@ -86,20 +83,41 @@ inline int merge_dims(int rank, const int64_t* dims, const int64_t* strides, int
 
 // Bit l set where lane l of the comparison mask m is true (all ones).
 inline uint32_t lane_bits(const i32x16& m) {
-#if defined(__AVX512F__)
-  return uint32_t(_mm512_test_epi32_mask((__m512i)m, (__m512i)m));
+#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+  return uint32_t(_mm512_test_epi32_mask((__m512i)m.p[0], (__m512i)m.p[0]));
+#elif defined(SOFIEC_X86_VECTORS) && defined(__AVX__)
+  return uint32_t(_mm256_movemask_ps((__m256)m.p[0])) | uint32_t(_mm256_movemask_ps((__m256)m.p[1])) << 8;
+#elif defined(SOFIEC_X86_VECTORS)
+  return uint32_t(_mm_movemask_ps((__m128)m.p[0])) | uint32_t(_mm_movemask_ps((__m128)m.p[1])) << 4 |
+         uint32_t(_mm_movemask_ps((__m128)m.p[2])) << 8 | uint32_t(_mm_movemask_ps((__m128)m.p[3])) << 12;
 #else
   uint32_t bits = 0;
-  for (int l = 0; l < 16; ++l) bits |= uint32_t(m[l] != 0) << l;
+  for_each_index([&](auto l) { bits |= uint32_t(m[l] != 0) << l; }, std::make_integer_sequence<int, 16>{});
   return bits;
 #endif
 }
-inline void store_first(float* p, int64_t n, const f32x16& v) {
+template <int L> SOFIEC_ALWAYS_INLINE void store_first(float* p, int64_t n, const vec<float, L>& v) {
+#if defined(SOFIEC_X86_VECTORS) && (defined(__AVX512F__) || defined(__AVX2__))
+  typedef vec<float, L> V;
+  if constexpr (V::P == 16 || V::P == 8) {
+    V::each([&](auto i) {
+      const int64_t left = n - i * V::P;
+      const int live = int(left < 0 ? 0 : (left > V::P ? V::P : left));
 #if defined(__AVX512F__)
-  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);
-#else
-  std::memcpy(p, &v, sizeof(float) * std::size_t(n));
+      if constexpr (V::P == 16) {
+        _mm512_mask_storeu_ps(p + i * V::P, __mmask16((1u << live) - 1u), (__m512)v.p[i]);
+        return;
+      }
 #endif
+      if constexpr (V::P == 8) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_maskstore_ps(p + i * V::P, _mm256_cmpgt_epi32(_mm256_set1_epi32(live), lane), (__m256)v.p[i]);
+      }
+    });
+    return;
+  }
+#endif
+  std::memcpy(p, &v, sizeof(float) * std::size_t(n));
 }
 }  // namespace sofiec
 #endif

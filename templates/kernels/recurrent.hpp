@@ -127,8 +127,8 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
 #define SOFIEC_LSTM_GATE(acc, offset) \
   load(row + (offset), 0, b0);        \
   load(row + (offset), 1, b1);        \
-  acc##0 += a * b0;                   \
-  acc##1 += a * b1;
+  acc##0 = ::sofiec::fma(a, b0, acc##0);                   \
+  acc##1 = ::sofiec::fma(a, b1, acc##1);
     SOFIEC_LSTM_GATE(i, 0)
     SOFIEC_LSTM_GATE(o, H)
     SOFIEC_LSTM_GATE(f, 2 * H)

@@ -185,14 +185,14 @@ template <class T>
 struct reduce_max {
   T init() const { return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(); }
   T step(T a, T x, int64_t) const { return (x > a || x != x) ? x : a; }
-  template <class V> void lanes(V& a, const V& x) const { a = (x > a || x != x) ? x : a; }
+  template <class V> void lanes(V& a, const V& x) const { a = ::sofiec::select(x > a || x != x, x, a); }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>
 struct reduce_min {
   T init() const { return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max(); }
   T step(T a, T x, int64_t) const { return (x < a || x != x) ? x : a; }
-  template <class V> void lanes(V& a, const V& x) const { a = (x < a || x != x) ? x : a; }
+  template <class V> void lanes(V& a, const V& x) const { a = ::sofiec::select(x < a || x != x, x, a); }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>

@@ -13,14 +13,14 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   f32x16 peaks = lowest, v;
   for (int64_t l = 0; l < l16; l += 16) {
     std::memcpy(&v, x + l, sizeof v);
-    peaks = v > peaks ? v : peaks;
+    peaks = ::sofiec::select(v > peaks, v, peaks);
   }
-  const ::sofiec::i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const ::sofiec::i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
   const auto in_tail = lane < int32_t(length - l16);
   if (l16 < length) {
     ::sofiec::load_first(x + l16, length - l16, v);
-    v = in_tail ? v : lowest;
-    peaks = v > peaks ? v : peaks;
+    v = ::sofiec::select(in_tail, v, lowest);
+    peaks = ::sofiec::select(v > peaks, v, peaks);
   }
   const float peak = max_lanes(peaks);
   f32x16 sums = {};
@@ -36,7 +36,7 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
     ::sofiec::load_first(x + l16, length - l16, tail);
     tail -= peak;
     exp_poly(tail);
-    tail = in_tail ? tail : f32x16{};
+    tail = ::sofiec::select(in_tail, tail, f32x16{});
     sums += tail;
   }
   const float scale = 1.f / sum_lanes(sums);

@@ -84,11 +84,12 @@ template <int NV, class E>
 SOFIEC_ALWAYS_INLINE void sparse_finish(::sofiec::f32x16& acc, int v, float* c, const float* bias, int64_t width,
                                         bool last, float alpha, const E& epilogue) {
   if (last) {
-    acc *= alpha;
     if (bias) {
       ::sofiec::f32x16 b;
       sparse_load_row<NV>(bias, v, width, b);
-      acc += b;
+      acc = ::sofiec::fma(acc, ::sofiec::f32x16(alpha), b);  // explicit: the same bits in every inlined copy
+    } else {
+      acc *= alpha;
     }
     apply_lanes(acc, epilogue);
   }
@@ -118,7 +119,7 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* ro
 #define SOFIEC_SPARSE_TERM(v, acc)                            \
   if constexpr (NV > v) {                                     \
     sparse_load_b<NV>(b, stride, v, rows[j], width, r);       \
-    acc += x * r;                                             \
+    acc = ::sofiec::fma(x, r, acc);                                             \
   }
   int64_t j = 0;
   if constexpr (two_sets) {

@@ -129,18 +129,18 @@ inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
     ::sofiec::f32x16 e0, o0, e1, o1;
     deinterleave(p, e0, o0);
     deinterleave(p + 32, e1, o1);
-    col[0] = __builtin_shufflevector(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    col[1] = __builtin_shufflevector(o0, o1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    col[2] = __builtin_shufflevector(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    col[3] = __builtin_shufflevector(o0, o1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    col[0] = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(e0, e1);
+    col[1] = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(o0, o1);
+    col[2] = ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(e0, e1);
+    col[3] = ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(o0, o1);
   }
 }
 
 // v's lanes moved up by k (0, 1 or 2) lanes, zeros coming in: a row with k columns of padding.
 inline void shift_lanes_up(::sofiec::f32x16& v, int64_t k) {
   const ::sofiec::f32x16 zero = ::sofiec::f32x16{} + 0.f;
-  if (k == 1) v = __builtin_shufflevector(zero, v, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30);
-  else if (k == 2) v = __builtin_shufflevector(zero, v, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29);
+  if (k == 1) v = ::sofiec::shuffle<15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30>(zero, v);
+  else if (k == 2) v = ::sofiec::shuffle<14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29>(zero, v);
 }
 
 // v[c][k][t] = (B^T d B)_k for the tiles t of tile rows th0..th1 (`tiles` of them, a tile row
@@ -187,8 +187,7 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
             shift_lanes_up(row, g.pad_left);
           }
           // Whole vectors: the ends spill into the next segment, written after, or the slack.
-          const f32x16 from2 = __builtin_shufflevector(row, f32x16{} + 0.f, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                                       15, 16, 17);
+          const f32x16 from2 = ::sofiec::shuffle<2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17>(row, f32x16{} + 0.f);
           std::memcpy(a + i * row_len + th * seg, &row, sizeof row);
           std::memcpy(b + i * row_len + th * seg, &from2, sizeof from2);
         }
@@ -233,9 +232,9 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
 // p[0..32) = the lanes of even and odd interleaved (even[0], odd[0], even[1], ...).
 inline void interleave(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p) {
   const ::sofiec::f32x16 lo =
-      __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(even, odd);
   const ::sofiec::f32x16 hi =
-      __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(even, odd);
   std::memcpy(p, &lo, sizeof lo);
   std::memcpy(p + 16, &hi, sizeof hi);
 }
@@ -250,13 +249,13 @@ inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
   } else {
     // Interleave 0 with 2 and 1 with 3, then those two.
     const ::sofiec::f32x16 a_lo =
-        __builtin_shufflevector(y[0], y[2], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[0], y[2]);
     const ::sofiec::f32x16 a_hi =
-        __builtin_shufflevector(y[0], y[2], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[0], y[2]);
     const ::sofiec::f32x16 b_lo =
-        __builtin_shufflevector(y[1], y[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[1], y[3]);
     const ::sofiec::f32x16 b_hi =
-        __builtin_shufflevector(y[1], y[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[1], y[3]);
     interleave(a_lo, b_lo, p);
     interleave(a_hi, b_hi, p + 32);
   }

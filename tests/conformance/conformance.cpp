@@ -4,8 +4,11 @@
 // and bools exact).
 //
 //   sofiec_conformance --suite DIR [--scope core|all] [--work DIR] [--report FILE]
-//                      [-O 0|basic|extended] [--filter TEXT] [--batch N] [--jobs N]
+//                      [-O 0|basic|extended] [--filter TEXT[,TEXT...]] [--batch N] [--jobs N]
+//                      [--cxx CXX] [--cxxflags FLAGS] [--libs LIBS] [--runner PREFIX]
 //                      [--min-passed N]
+// --cxx, --libs and --runner build and run the generated code for another machine, e.g.
+// aarch64-linux-gnu-g++ with -static and the runner qemu-aarch64.
 // Prints "N passed, N failed" (unsupported cases are neither) and exits non-zero when a case
 // fails (wrong numbers, generated code that does not compile or crashes) or fewer than
 // --min-passed cases pass.
@@ -93,10 +96,22 @@ std::vector<Case> list_cases(const fs::path& suite, const std::string& scope, co
       }
     }
   }
-  if (!filter.empty())
+  if (!filter.empty()) {
+    // Comma-separated alternatives: a case is kept when its name contains any of them.
+    std::vector<std::string> any;
+    for (std::size_t at = 0; at <= filter.size();) {
+      const std::size_t comma = std::min(filter.find(',', at), filter.size());
+      if (comma > at) any.push_back(filter.substr(at, comma - at));
+      at = comma + 1;
+    }
     cases.erase(std::remove_if(cases.begin(), cases.end(),
-                               [&](const Case& c) { return c.name.find(filter) == std::string::npos; }),
+                               [&](const Case& c) {
+                                 return std::none_of(any.begin(), any.end(), [&](const std::string& f) {
+                                   return c.name.find(f) != std::string::npos;
+                                 });
+                               }),
                 cases.end());
+  }
   for (std::size_t i = 0; i < cases.size(); ++i) cases[i].index = i;
   return cases;
 }
@@ -256,6 +271,7 @@ struct Toolchain {
   std::string cxx = "g++";
   std::string flags = "-std=c++17 -O1 -Wall -Wextra";
   std::string libs = "-lopenblas";
+  std::string runner;  // a prefix to the command that runs a binary (an emulator)
 };
 
 // Compiles; returns "" on success, else the first error line.
@@ -331,6 +347,8 @@ int main(int argc, char** argv) {
   app.add_option("--jobs", jobs, "parallel compilations")->capture_default_str();
   app.add_option("--cxx", tc.cxx, "C++ compiler")->capture_default_str();
   app.add_option("--cxxflags", tc.flags, "flags for the generated code")->capture_default_str();
+  app.add_option("--libs", tc.libs, "libraries to link the generated code with")->capture_default_str();
+  app.add_option("--runner", tc.runner, "command prefix that runs the binaries (e.g. qemu-aarch64)");
   app.add_option("--min-passed", min_passed, "fail if fewer cases pass (regression guard)");
   CLI11_PARSE(app, argc, argv);
 
@@ -381,8 +399,8 @@ int main(int argc, char** argv) {
     Case& c = cases[i];
     if (!c.generated || c.status == Status::Failed) return;
     for (std::size_t s = 0; s < c.sets.size(); ++s) {
-      const std::string cmd = fmt::format("timeout 60 '{}' {} '{}' > '{}/run.log' 2>&1", exe_of.at(c.index), c.index,
-                                          c.sets[s].dir, c.sets[s].dir);
+      const std::string cmd = fmt::format("timeout 60 {} '{}' {} '{}' > '{}/run.log' 2>&1", tc.runner, exe_of.at(c.index),
+                                          c.index, c.sets[s].dir, c.sets[s].dir);
       const int rc = std::system(cmd.c_str());
       if (rc != 0) {
         c.status = Status::Failed;
