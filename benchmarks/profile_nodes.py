@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Time of each node of a generated model, for finding where a benchmark model spends its time.
 
-    benchmarks/profile_nodes.py HEADER [CALLS]
+    benchmarks/profile_nodes.py HEADER [CALLS] [--march=LEVEL]
 
 HEADER is a header sofiec wrote (benchmarks/run.sh leaves one per model in
 build-bench/benchmarks/sofiec_generated/<model>/). A copy of it gets a clock reading before each
 "// node" block of infer(); a driver calls infer() CALLS times (default 200) on inputs of 0.5 and
 prints each node's mean time, largest first. The clock readings cost about 20 ns a node, which
 matters only for the smallest models. Float inputs and outputs only (every benchmark model's).
-Built with g++ -O2 -march=native, as the benchmarks are.
+Built with g++ -O2 -march=native, as the benchmarks are, or for the --march given (x86-64-v3...).
 """
 import os
 import re
@@ -82,8 +82,10 @@ def instrument(text):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    header = Path(sys.argv[1])
-    calls = sys.argv[2] if len(sys.argv) > 2 else "200"
+    march = next((a for a in sys.argv[1:] if a.startswith("--march=")), "--march=native")
+    args = [a for a in sys.argv[1:] if not a.startswith("--march=")]
+    header = Path(args[0])
+    calls = args[1] if len(args) > 1 else "200"
     text = header.read_text()
     # The namespace still open where Session is declared.
     session = text.find("\nstruct Session {")
@@ -98,7 +100,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "profiled.hxx").write_text(instrument(text))
         Path(tmp, "main.cpp").write_text(DRIVER.replace("NAMESPACE", namespaces[-1]))
-        if subprocess.run(["g++", "-std=c++17", "-O2", "-march=native", "main.cpp", "-o", "profile"], cwd=tmp).returncode:
+        if subprocess.run(["g++", "-std=c++17", "-O2", "-" + march[2:], "main.cpp", "-o", "profile"], cwd=tmp).returncode:
             sys.exit(f"{header}: the profiled copy does not compile (inputs or outputs not float?)")
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
         sys.exit(subprocess.run([str(Path(tmp, "profile")), calls], env=env).returncode)

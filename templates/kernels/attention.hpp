@@ -128,7 +128,7 @@ constexpr int64_t scaled_dot_scratch(int64_t kv_len, int64_t head_size, int64_t 
 // [head_size][keys] and V's kv_len rows of cols floats (v_ld apart): scores with their running
 // maxima, exp and sums, then the products with V scaled by 1/sum at the end; the four rows
 // interleave at every step.
-inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_pack, const float* v_rows, int64_t v_ld,
+SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_pack, const float* v_rows, int64_t v_ld,
                             float* scores, int64_t head_size, int64_t kv_len, int64_t v_head_size, int64_t keys,
                             int64_t cols, const ::sofiec::f32x16& scale, bool divide, int64_t rows, float* y,
                             int64_t y_row, int64_t y_col) {
@@ -140,7 +140,7 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
   for (int64_t c = 0; c < keys; c += 16) {
     f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, k;
     for (int64_t f = 0; f < head_size; ++f) {
-      std::memcpy(&k, kt_pack + f * keys + c, sizeof k);
+      ::sofiec::load(k, kt_pack + f * keys + c);
       acc0 = ::sofiec::fma(q_rows[f], k, acc0);
       acc1 = ::sofiec::fma(q_rows[q_ld + f], k, acc1);
       acc2 = ::sofiec::fma(q_rows[2 * q_ld + f], k, acc2);
@@ -158,18 +158,18 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
     }
     peak0 = ::sofiec::select(acc0 > peak0, acc0, peak0), peak1 = ::sofiec::select(acc1 > peak1, acc1, peak1);
     peak2 = ::sofiec::select(acc2 > peak2, acc2, peak2), peak3 = ::sofiec::select(acc3 > peak3, acc3, peak3);
-    std::memcpy(scores + c, &acc0, sizeof acc0);
-    std::memcpy(scores + keys + c, &acc1, sizeof acc1);
-    std::memcpy(scores + 2 * keys + c, &acc2, sizeof acc2);
-    std::memcpy(scores + 3 * keys + c, &acc3, sizeof acc3);
+    ::sofiec::store(scores + c, acc0);
+    ::sofiec::store(scores + keys + c, acc1);
+    ::sofiec::store(scores + 2 * keys + c, acc2);
+    ::sofiec::store(scores + 3 * keys + c, acc3);
   }
   const float m0 = max_lanes(peak0), m1 = max_lanes(peak1), m2 = max_lanes(peak2), m3 = max_lanes(peak3);
   f32x16 sum0 = {}, sum1 = {}, sum2 = {}, sum3 = {}, e0, e1, e2, e3;
   for (int64_t c = 0; c < keys; c += 16) {
-    std::memcpy(&e0, scores + c, sizeof e0);
-    std::memcpy(&e1, scores + keys + c, sizeof e1);
-    std::memcpy(&e2, scores + 2 * keys + c, sizeof e2);
-    std::memcpy(&e3, scores + 3 * keys + c, sizeof e3);
+    ::sofiec::load(e0, scores + c);
+    ::sofiec::load(e1, scores + keys + c);
+    ::sofiec::load(e2, scores + 2 * keys + c);
+    ::sofiec::load(e3, scores + 3 * keys + c);
     e0 -= m0, e1 -= m1, e2 -= m2, e3 -= m3;
     exp_poly(e0), exp_poly(e1), exp_poly(e2), exp_poly(e3);
     if (c + 16 > kv_len) {
@@ -178,10 +178,10 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
       e0 = ::sofiec::select(valid, e0, zero), e1 = ::sofiec::select(valid, e1, zero), e2 = ::sofiec::select(valid, e2, zero), e3 = ::sofiec::select(valid, e3, zero);
     }
     sum0 += e0, sum1 += e1, sum2 += e2, sum3 += e3;
-    std::memcpy(scores + c, &e0, sizeof e0);
-    std::memcpy(scores + keys + c, &e1, sizeof e1);
-    std::memcpy(scores + 2 * keys + c, &e2, sizeof e2);
-    std::memcpy(scores + 3 * keys + c, &e3, sizeof e3);
+    ::sofiec::store(scores + c, e0);
+    ::sofiec::store(scores + keys + c, e1);
+    ::sofiec::store(scores + 2 * keys + c, e2);
+    ::sofiec::store(scores + 3 * keys + c, e3);
   }
   const float inv[4] = {1.f / sum_lanes(sum0), 1.f / sum_lanes(sum1), 1.f / sum_lanes(sum2), 1.f / sum_lanes(sum3)};
   for (int64_t c = 0; c < cols; c += 16) {
@@ -190,13 +190,13 @@ inline void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_p
     const float *s0 = scores, *s1 = scores + keys, *s2 = scores + 2 * keys, *s3 = scores + 3 * keys;
     int64_t j = 0;
     for (; j + 2 <= kv_len; j += 2) {
-      std::memcpy(&val, v_rows + j * v_ld + c, sizeof val);
-      std::memcpy(&next, v_rows + (j + 1) * v_ld + c, sizeof next);
+      ::sofiec::load(val, v_rows + j * v_ld + c);
+      ::sofiec::load(next, v_rows + (j + 1) * v_ld + c);
       out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1), out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
       odd0 = ::sofiec::fma(s0[j + 1], next, odd0), odd1 = ::sofiec::fma(s1[j + 1], next, odd1), odd2 = ::sofiec::fma(s2[j + 1], next, odd2), odd3 = ::sofiec::fma(s3[j + 1], next, odd3);
     }
     if (j < kv_len) {
-      std::memcpy(&val, v_rows + j * v_ld + c, sizeof val);
+      ::sofiec::load(val, v_rows + j * v_ld + c);
       out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1), out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
     }
     f32x16 out[4] = {out0 + odd0, out1 + odd1, out2 + odd2, out3 + odd3};

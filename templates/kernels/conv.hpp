@@ -302,7 +302,7 @@ constexpr bool conv2d_direct_few_filters_pays(const ConvGeometry& g, int64_t gro
 // acc[f] += the taps of output row oy, columns x0..x0+32, for FB filters (w: their [FB][taps]
 // weights) over the padded planes.
 template <int FB>
-inline void direct_conv_sums(const float* planes, const float* w, int64_t channels, const ConvGeometry& g, int64_t oy,
+SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, int64_t channels, const ConvGeometry& g, int64_t oy,
                              int64_t x0, ::sofiec::f32x16 (&acc)[FB][2]) {
   using ::sofiec::f32x16;
   const int64_t kh = g.kernel[0], kw = g.kernel[1], taps = channels * kh * kw, pitch = direct_conv_pitch(g);
@@ -313,8 +313,8 @@ inline void direct_conv_sums(const float* planes, const float* w, int64_t channe
       const float* wk = w + (c * kh + ky) * kw;
       for (int64_t kx = 0; kx < kw; ++kx) {
         f32x16 lo, hi;
-        std::memcpy(&lo, row + kx * g.dilation[1], sizeof lo);
-        std::memcpy(&hi, row + kx * g.dilation[1] + 16, sizeof hi);
+        ::sofiec::load(lo, row + kx * g.dilation[1]);
+        ::sofiec::load(hi, row + kx * g.dilation[1] + 16);
         // In registers: GCC otherwise reloads them for every filter, each load split over two
         // cache lines.
         ::sofiec::keep_in_registers(lo);
@@ -367,8 +367,8 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
         for (int f = 0; f < FB; ++f) {
           float* out = y + f * ysize + r * cols + x0;
           if (n == 32) {
-            std::memcpy(out, &acc[f][0], sizeof acc[f][0]);
-            std::memcpy(out + 16, &acc[f][1], sizeof acc[f][1]);
+            ::sofiec::store(out, acc[f][0]);
+            ::sofiec::store(out + 16, acc[f][1]);
           } else {
             ::sofiec::store_first(out, std::min<int64_t>(16, n), acc[f][0]);
             if (n > 16) ::sofiec::store_first(out + 16, n - 16, acc[f][1]);
@@ -378,17 +378,16 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
     }
 }
 
-// Filters summed at a time when there are that many: with AVX-512's 32 registers, 8 (16
-// accumulators, 16 chains of FMAs in flight; MNIST's first layer, 1 -> 16 channels at 28x28
-// with its pool: 2.95 -> 2.25 us, then 1.8 with each row pooled in pairs first); elsewhere 4.
-#if defined(__AVX512F__)
-constexpr int kDirectWideFilters = 8;
-#else
-constexpr int kDirectWideFilters = 4;
-#endif
+// Filters summed at a time when there are that many: as many as keep their 2 vectors of
+// accumulators, the two input vectors and a broadcast in the target's registers (16 chains of
+// FMAs in flight with AVX-512's 32 registers; 2 filters, 8 chains, with AVX2's 16 of half the
+// width and with NEON's 32 of a quarter).
+constexpr int kDirectVectorRegisters = 16 / ::sofiec::kFloatLanes;  // registers per f32x16
+constexpr int kDirectFit = (::sofiec::kVectorRegisters - 2 * kDirectVectorRegisters - 1) / (2 * kDirectVectorRegisters);
+constexpr int kDirectWideFilters = kDirectFit >= 8 ? 8 : kDirectFit >= 4 ? 4 : kDirectFit >= 2 ? 2 : 1;
 
-// One group: its planes padded into scratch (direct_conv_scratch), then 4, 2 or 1 filters at a
-// time (POOL: y holds the pooled planes).
+// One group: its planes padded into scratch (direct_conv_scratch), then 8, 4, 2 or 1 filters at
+// a time (POOL: y holds the pooled planes).
 template <bool POOL = false, class E>
 inline void conv2d_direct(const float* x, const float* w, const float* bias, float* y, float* scratch, int64_t channels,
                           int64_t filters, const ConvGeometry& g, const E& epilogue) {
@@ -400,13 +399,13 @@ inline void conv2d_direct(const float* x, const float* w, const float* bias, flo
   const int64_t ysize = POOL ? (g.out[0] / 2) * (g.out[1] / 2) : g.out_size();
   for (int64_t f = 0; f < filters;) {
     const float* b = bias ? bias + f : nullptr;
-    if (kDirectWideFilters == 8 && filters - f >= 8) {
-      direct_conv_filters<kDirectWideFilters, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
+    if (kDirectWideFilters >= 8 && filters - f >= 8) {
+      direct_conv_filters<8, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
       f += 8;
-    } else if (filters - f >= 4) {
+    } else if (kDirectWideFilters >= 4 && filters - f >= 4) {
       direct_conv_filters<4, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
       f += 4;
-    } else if (filters - f >= 2) {
+    } else if (kDirectWideFilters >= 2 && filters - f >= 2) {
       direct_conv_filters<2, POOL>(scratch, w + f * taps, b, y + f * ysize, channels, g, epilogue);
       f += 2;
     } else {

@@ -43,11 +43,11 @@ inline void edge_conv_gather(const float* pc, const I* indices, const float* bia
           u = f32x16{};
           if (neighbour[l]) ::sofiec::load_first(neighbour[l] + c0, w, u);
           v += u;
-          std::memcpy(sums + 16 * l, &v, sizeof v);
+          ::sofiec::store(sums + 16 * l, v);
         }
         transpose_tile16(sums, 16, channels, 16, std::make_index_sequence<16>{});
         for (int64_t c = 0; c < w; ++c) {
-          std::memcpy(&v, channels + 16 * c, sizeof v);
+          ::sofiec::load(v, channels + 16 * c);
           apply_lanes(v, epilogue);
           ::sofiec::store_first(y + (b * filters + c0 + c) * edges + e0, n, v);
         }

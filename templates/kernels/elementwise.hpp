@@ -5,7 +5,7 @@
 #include "prelude.hpp"
 
 // Zeros in the lanes l >= n of v.
-inline void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
+SOFIEC_ALWAYS_INLINE void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
   const ::sofiec::i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
   v = ::sofiec::select(lane < int32_t(n), v, ::sofiec::f32x16{});
 }
@@ -25,12 +25,12 @@ inline void copy_padded_row(float* dst, int64_t n, const float* src, int64_t len
   if (x < hi) {
     ::sofiec::f32x16 v;
     if (x + shift + 16 <= readable) {
-      std::memcpy(&v, src + x + shift, sizeof v);
+      ::sofiec::load(v, src + x + shift);
       keep_first_lanes(v, hi - x);
     } else {
       ::sofiec::load_first(src + x + shift, hi - x, v);
     }
-    std::memcpy(dst + x, &v, sizeof v);
+    ::sofiec::store(dst + x, v);
     zeroed = x + 16;
   }
   for (x = std::max(hi, zeroed); x < n; ++x) dst[x] = 0.f;
@@ -55,9 +55,9 @@ inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     ::sofiec::f32x16 v;
-    std::memcpy(&v, x + i, sizeof v);
+    ::sofiec::load(v, x + i);
     f.lanes(v);
-    std::memcpy(y + i, &v, sizeof v);
+    ::sofiec::store(y + i, v);
   }
   if (i < n) {
     ::sofiec::f32x16 v;
@@ -85,12 +85,12 @@ inline void map_lanes2_runs(const float* a, const float* b, float* y, int64_t n,
   int64_t i = 0;
   f32x16 va, vb;
   for (; i + 16 <= n; i += 16) {
-    if (A_RUNS) std::memcpy(&va, a + i, sizeof va);
+    if (A_RUNS) ::sofiec::load(va, a + i);
     else va = a0;
-    if (B_RUNS) std::memcpy(&vb, b + i, sizeof vb);
+    if (B_RUNS) ::sofiec::load(vb, b + i);
     else vb = b0;
     f.lanes(va, vb);
-    std::memcpy(y + i, &va, sizeof va);
+    ::sofiec::store(y + i, va);
   }
   if (i < n) {
     if (A_RUNS) ::sofiec::load_first(a + i, n - i, va);

@@ -6,9 +6,9 @@
 #include "functors.hpp"
 
 // The weights come packed at generation time in panels of 32 filters, wp[f / 32][p][f % 32]
-// (zeros past the last filter); a block reads two panels, 64 filters in 4 vectors, for up to 6
-// output positions: 24 accumulators, and per tap 4 loads of weights, 6 broadcasts of inputs
-// and 24 FMAs. The inputs are broadcast straight from the zero-padded stride phases of the image
+// (zeros past the last filter); with AVX-512 a block reads two panels, 64 filters in 4
+// vectors, for up to 6 output positions: 24 accumulators, and per tap 4 loads of weights, 6
+// broadcasts of inputs and 24 FMAs (narrower targets: 16 filters, kFilterLaneVectors). The inputs are broadcast straight from the zero-padded stride phases of the image
 // (split_phases), tap p of position o at phases[base(o) + offset(p)], so nothing is copied per
 // tap: no im2col (resnet18's 512-filter layer at 7x7 wrote 900 KB of columns per image), no
 // panels packed per 32 positions (its stem's implicit GEMM spent a quarter of its time
@@ -20,17 +20,18 @@
 // transposed 16 x 16 at a time into rows of positions, and get the bias and the epilogue on
 // the way to y.
 
-// tile[i][0..32 NP) = (keep ? tile[i][...] : 0) + the sums of position i of the block (R of them,
-// at in + base[i]) over the k taps at offsets offs, for NP panels of 32 filters (w0, and
-// w0 + panel_floats).
-template <int R, int NP>
+// tile[i][0..16 NV) = (keep ? tile[i][...] : 0) + the sums of position i of the block (R of
+// them, at in + base[i]) over the k taps at offsets offs, for NV vectors of 16 filters: NV = 4,
+// two panels of 32 (w0, and w0 + panel_floats); 2, one panel; 1, the 16 filters at w0 of a
+// panel (its rows 32 floats apart).
+template <int R, int NV>
 inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t* offs, int64_t k, const float* w0,
                              int64_t panel_floats, float* tile, bool keep) {
   using ::sofiec::f32x16;
   // Named accumulators (see gemm_block): an array of them went to the stack.
   f32x16 c00 = {}, c01 = {}, c02 = {}, c03 = {}, c10 = {}, c11 = {}, c12 = {}, c13 = {}, c20 = {}, c21 = {}, c22 = {},
          c23 = {}, c30 = {}, c31 = {}, c32 = {}, c33 = {}, c40 = {}, c41 = {}, c42 = {}, c43 = {}, c50 = {}, c51 = {},
-         c52 = {}, c53 = {}, b0, b1, b2 = {}, b3 = {};
+         c52 = {}, c53 = {}, b0, b1 = {}, b2 = {}, b3 = {};
   const float* r0 = in + base[0];
   const float* r1 = in + base[R > 1 ? 1 : 0];
   const float* r2 = in + base[R > 2 ? 2 : 0];
@@ -40,58 +41,71 @@ inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t
   const float* w1 = w0 + panel_floats;
   for (int64_t p = 0; p < k; ++p) {
     const int64_t off = offs[p];
-    std::memcpy(&b0, w0 + p * 32, sizeof b0);
-    std::memcpy(&b1, w0 + p * 32 + 16, sizeof b1);
-    if constexpr (NP > 1) {
-      std::memcpy(&b2, w1 + p * 32, sizeof b2);
-      std::memcpy(&b3, w1 + p * 32 + 16, sizeof b3);
+    b0 = f32x16::load(w0 + p * 32);
+    if constexpr (NV > 1) b1 = f32x16::load(w0 + p * 32 + 16);
+    if constexpr (NV > 2) {
+      b2 = f32x16::load(w1 + p * 32);
+      b3 = f32x16::load(w1 + p * 32 + 16);
     }
-    // r[off] - 0 broadcasts without an add (as in gemm_block).
-#define SOFIEC_LANE_ROW(i)                  \
-  if constexpr (R > i) {                    \
-    const f32x16 ai = r##i[off] - f32x16{}; \
-    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                     \
-    c##i##1 = ::sofiec::fma(ai, b1, c##i##1);                     \
-    if constexpr (NP > 1) {                 \
-      c##i##2 = ::sofiec::fma(ai, b2, c##i##2);                   \
-      c##i##3 = ::sofiec::fma(ai, b3, c##i##3);                   \
-    }                                       \
+#define SOFIEC_LANE_ROW(i)                                          \
+  if constexpr (R > i) {                                            \
+    const f32x16 ai(r##i[off]);                                     \
+    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                       \
+    if constexpr (NV > 1) c##i##1 = ::sofiec::fma(ai, b1, c##i##1); \
+    if constexpr (NV > 2) {                                         \
+      c##i##2 = ::sofiec::fma(ai, b2, c##i##2);                     \
+      c##i##3 = ::sofiec::fma(ai, b3, c##i##3);                     \
+    }                                                               \
   }
     SOFIEC_LANE_ROW(0) SOFIEC_LANE_ROW(1) SOFIEC_LANE_ROW(2) SOFIEC_LANE_ROW(3) SOFIEC_LANE_ROW(4) SOFIEC_LANE_ROW(5)
 #undef SOFIEC_LANE_ROW
   }
   auto store = [keep](float* out, f32x16& acc) {
-    if (keep) {
-      f32x16 old;
-      std::memcpy(&old, out, sizeof old);
-      acc += old;
-    }
-    std::memcpy(out, &acc, sizeof acc);
+    if (keep) acc += f32x16::load(out);
+    acc.store(out);
   };
-#define SOFIEC_LANE_STORE(i)                 \
-  if constexpr (R > i) {                     \
-    store(tile + i * 64, c##i##0);           \
-    store(tile + i * 64 + 16, c##i##1);      \
-    if constexpr (NP > 1) {                  \
-      store(tile + i * 64 + 32, c##i##2);    \
-      store(tile + i * 64 + 48, c##i##3);    \
-    }                                        \
+#define SOFIEC_LANE_STORE(i)                                  \
+  if constexpr (R > i) {                                      \
+    store(tile + i * 64, c##i##0);                            \
+    if constexpr (NV > 1) store(tile + i * 64 + 16, c##i##1); \
+    if constexpr (NV > 2) {                                   \
+      store(tile + i * 64 + 32, c##i##2);                     \
+      store(tile + i * 64 + 48, c##i##3);                     \
+    }                                                         \
   }
   SOFIEC_LANE_STORE(0) SOFIEC_LANE_STORE(1) SOFIEC_LANE_STORE(2) SOFIEC_LANE_STORE(3) SOFIEC_LANE_STORE(4)
   SOFIEC_LANE_STORE(5)
 #undef SOFIEC_LANE_STORE
 }
 
-template <int NP>
+template <int NV>
 inline void filter_lane_block(int64_t rows, const float* in, const int64_t* base, const int32_t* offs, int64_t k,
                               const float* w0, int64_t panel_floats, float* tile, bool keep) {
   switch (rows) {
-    case 6: filter_lane_sums<6, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
-    case 5: filter_lane_sums<5, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
-    case 4: filter_lane_sums<4, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
-    case 3: filter_lane_sums<3, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
-    case 2: filter_lane_sums<2, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
-    default: filter_lane_sums<1, NP>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 6: filter_lane_sums<6, NV>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 5: filter_lane_sums<5, NV>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 4: filter_lane_sums<4, NV>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 3: filter_lane_sums<3, NV>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    case 2: filter_lane_sums<2, NV>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+    default: filter_lane_sums<1, NV>(in, base, offs, k, w0, panel_floats, tile, keep); break;
+  }
+}
+
+// Vectors of 16 filters a block sums, from the registers: 6 positions by 4 vectors (24
+// accumulators) with AVX-512; 6 by 1 elsewhere (12 of AVX2's 16 registers, 24 of NEON's 32).
+constexpr int kFilterLaneVectors = ::sofiec::kFloatLanes >= 16 ? 4 : 1;
+
+// The block of `rows` positions for the np panels at w0 (kdim floats of taps apart), in blocks
+// of kFilterLaneVectors vectors.
+inline void filter_lane_panels(int np, int64_t rows, const float* in, const int64_t* base, const int32_t* offs,
+                               int64_t k, const float* w0, int64_t panel_floats, float* tile, bool keep) {
+  if constexpr (kFilterLaneVectors == 4) {
+    if (np == 2) filter_lane_block<4>(rows, in, base, offs, k, w0, panel_floats, tile, keep);
+    else filter_lane_block<2>(rows, in, base, offs, k, w0, panel_floats, tile, keep);
+  } else {
+    for (int v = 0; v < 2 * np; ++v)
+      filter_lane_block<1>(rows, in, base, offs, k, w0 + (v / 2) * panel_floats + (v % 2) * 16, panel_floats,
+                           tile + 16 * v, keep);
   }
 }
 
@@ -159,8 +173,7 @@ inline void filter_panel_positions(const float* phases, const int32_t* offs, con
           const int64_t rows = count / blocks + (blk < count % blocks ? 1 : 0);
           if (stream)
             for (int64_t q = 0; q < next_panels; ++q) prefetch_rows(next + q * kdim * 32 + blk * share, 1, 0, share);
-          if (np == 2) filter_lane_block<2>(rows, phases, base + i, offs + p0, p1 - p0, w0, kdim * 32, tile + i * 64, sl > 0);
-          else filter_lane_block<1>(rows, phases, base + i, offs + p0, p1 - p0, w0, kdim * 32, tile + i * 64, sl > 0);
+          filter_lane_panels(np, rows, phases, base + i, offs + p0, p1 - p0, w0, kdim * 32, tile + i * 64, sl > 0);
           i += rows;
         }
       }
@@ -172,12 +185,12 @@ inline void filter_panel_positions(const float* phases, const int32_t* offs, con
           transpose_tile16(tile + c0 * 64 + v * 16, 64, rows_of_filters, 16, std::make_index_sequence<16>{});
           for (int64_t f = 0; f < nf; ++f) {
             f32x16 r;
-            std::memcpy(&r, rows_of_filters + f * 16, sizeof r);
+            ::sofiec::load(r, rows_of_filters + f * 16);
             // No bias: no + 0, which would turn -0 into +0.
             if (bias) add_bias_then(r, bias[f0 + f], epilogue);
             else apply_lanes(r, epilogue);
             float* out = dst + (f0 + f) * dst_plane + (o0 + c0 - begin);
-            if (n == 16) std::memcpy(out, &r, sizeof r);
+            if (n == 16) ::sofiec::store(out, r);
             else ::sofiec::store_first(out, n, r);
           }
         }

@@ -15,7 +15,7 @@ struct has_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::dec
 // Lane l is combined with lane l + 8, then l + 4, 2, 1, at every register width: the same
 // order, and so the same bits, on every target.
 template <class F>
-inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
+SOFIEC_ALWAYS_INLINE float fold_lanes(const ::sofiec::f32x16& v, F combine) {
   using ::sofiec::shuffle;
   ::sofiec::vec<float, 8> a = shuffle<0, 1, 2, 3, 4, 5, 6, 7>(v, v), b = shuffle<8, 9, 10, 11, 12, 13, 14, 15>(v, v);
   combine(a, b);
@@ -29,7 +29,7 @@ inline float fold_lanes(const ::sofiec::f32x16& v, F combine) {
 }
 // Lane l of `even` (`odd`) = p[2l] (p[2l + 1]): 32 floats read as the taps of 16 windows
 // two columns apart (stride-2 pooling, Winograd tiles).
-inline void deinterleave(const float* p, ::sofiec::f32x16& even, ::sofiec::f32x16& odd) {
+SOFIEC_ALWAYS_INLINE void deinterleave(const float* p, ::sofiec::f32x16& even, ::sofiec::f32x16& odd) {
   const ::sofiec::f32x16 lo = ::sofiec::f32x16::load(p), hi = ::sofiec::f32x16::load(p + 16);
   even = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
   odd = ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi);
@@ -40,18 +40,18 @@ inline void deinterleave(const float* p, ::sofiec::f32x16& even, ::sofiec::f32x1
 // two-register shuffle per row; the folds unroll every loop (at -O2 too), keeping the 16 rows
 // in registers.
 template <int S, std::size_t... J>
-inline void swap_lane_blocks(::sofiec::f32x16& a, ::sofiec::f32x16& b, std::index_sequence<J...>) {
+SOFIEC_ALWAYS_INLINE void swap_lane_blocks(::sofiec::f32x16& a, ::sofiec::f32x16& b, std::index_sequence<J...>) {
   const ::sofiec::f32x16 lo = ::sofiec::shuffle<int((J & S) ? 16 + J - S : J)...>(a, b);
   const ::sofiec::f32x16 hi = ::sofiec::shuffle<int((J & S) ? 16 + J : J + S)...>(a, b);
   a = lo;
   b = hi;
 }
 template <int S, std::size_t... P>
-inline void transpose_stage(::sofiec::f32x16 (&r)[16], std::index_sequence<P...>) {
+SOFIEC_ALWAYS_INLINE void transpose_stage(::sofiec::f32x16 (&r)[16], std::index_sequence<P...>) {
   (swap_lane_blocks<S>(r[(P / S) * 2 * S + P % S], r[(P / S) * 2 * S + P % S + S], std::make_index_sequence<16>{}), ...);
 }
 template <std::size_t... I>
-inline void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy, std::index_sequence<I...>) {
+SOFIEC_ALWAYS_INLINE void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy, std::index_sequence<I...>) {
   ::sofiec::f32x16 r[16];
   ((r[I] = ::sofiec::f32x16::load(x + int64_t(I) * ldx)), ...);
   transpose_stage<8>(r, std::make_index_sequence<8>{});
@@ -61,10 +61,10 @@ inline void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy,
   (r[I].store(y + int64_t(I) * ldy), ...);
 }
 
-inline float max_lanes(const ::sofiec::f32x16& v) {
+SOFIEC_ALWAYS_INLINE float max_lanes(const ::sofiec::f32x16& v) {
   return fold_lanes(v, [](auto& acc, const auto& x) { acc = ::sofiec::select(x > acc, x, acc); });
 }
-inline float sum_lanes(const ::sofiec::f32x16& v) {
+SOFIEC_ALWAYS_INLINE float sum_lanes(const ::sofiec::f32x16& v) {
   return fold_lanes(v, [](auto& acc, const auto& x) { acc += x; });
 }
 
@@ -72,7 +72,7 @@ inline float sum_lanes(const ::sofiec::f32x16& v) {
 template <class... F> struct functor_chain;
 template <> struct functor_chain<> {
   template <class T> T operator()(T x) const { return x; }
-  void lanes(::sofiec::f32x16&) const {}
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16&) const {}
 };
 template <class F, class... R> struct functor_chain<F, R...> {
   F first;
@@ -80,7 +80,7 @@ template <class F, class... R> struct functor_chain<F, R...> {
   template <class T> T operator()(T x) const { return rest(first(x)); }
   template <class V = ::sofiec::f32x16,
             std::enable_if_t<has_lanes<F>::value && has_lanes<functor_chain<R...>>::value && sizeof(V) != 0, int> = 0>
-  void lanes(V& x) const {
+  SOFIEC_ALWAYS_INLINE void lanes(V& x) const {
     first.lanes(x);
     rest.lanes(x);
   }
@@ -90,7 +90,7 @@ template <class F, class... R> functor_chain<F, R...> chain(F f, R... r) { retur
 
 // v = epilogue(v): in the lanes, or lane by lane when the epilogue has no lane form.
 template <class E>
-inline void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
+SOFIEC_ALWAYS_INLINE void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
   if constexpr (has_lanes<E>::value) {
     epilogue.lanes(v);
   } else {
@@ -99,17 +99,17 @@ inline void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
 }
 // v = epilogue(v + b).
 template <class E>
-inline void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
+SOFIEC_ALWAYS_INLINE void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
   v += b;
   apply_lanes(v, epilogue);
 }
 
 // a = the larger of a and b in each lane, NaN where either is (MaxPool's rule).
-inline void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) { a = ::sofiec::select(b > a || b != b, b, a); }
+SOFIEC_ALWAYS_INLINE void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) { a = ::sofiec::select(b > a || b != b, b, a); }
 
 // out[j] = the larger of p[2j] and p[2j + 1] for the 32 values p = (lo, hi): a row's 2-wide
 // max pool.
-inline void max_of_pairs(const ::sofiec::f32x16& lo, const ::sofiec::f32x16& hi, ::sofiec::f32x16& out) {
+SOFIEC_ALWAYS_INLINE void max_of_pairs(const ::sofiec::f32x16& lo, const ::sofiec::f32x16& hi, ::sofiec::f32x16& out) {
   out = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
   max_nan_lanes(out, ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi));
 }
@@ -120,7 +120,7 @@ template <class F, class E> struct with_epilogue {
   E e;
   template <class... T> auto operator()(T... x) const { return e(f(x...)); }
   template <class V = ::sofiec::f32x16, std::enable_if_t<sizeof(V) != 0, int> = 0>
-  auto lanes(V& a, const V& b) const -> decltype(f.lanes(a, b), e.lanes(a), void()) {
+  SOFIEC_ALWAYS_INLINE auto lanes(V& a, const V& b) const -> decltype(f.lanes(a, b), e.lanes(a), void()) {
     f.lanes(a, b);
     e.lanes(a);
   }
@@ -144,21 +144,21 @@ struct op_add {
     if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) + wrap_unsigned_t<T>(b)); }
     else { return a + b; }
   }
-  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a + b; }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a + b; }
 };
 struct op_sub {
   template <class T> T operator()(T a, T b) const {
     if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) - wrap_unsigned_t<T>(b)); }
     else { return a - b; }
   }
-  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a - b; }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a - b; }
 };
 struct op_mul {
   template <class T> T operator()(T a, T b) const {
     if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) * wrap_unsigned_t<T>(b)); }
     else { return a * b; }
   }
-  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a * b; }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a * b; }
 };
 struct op_div {
   template <class T> T operator()(T a, T b) const {
@@ -172,7 +172,7 @@ struct op_div {
       return a / b;
     }
   }
-  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a / b; }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a / b; }
 };
 struct op_pow {
   template <class T, class U> T operator()(T a, U b) const {
@@ -195,7 +195,7 @@ struct op_pow {
 
 struct op_relu {
   template <class T> T operator()(T x) const { return x > T(0) ? x : T(0); }
-  void lanes(::sofiec::f32x16& x) const {
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
     const ::sofiec::f32x16 zero = {};
     x = ::sofiec::select(x > zero, x, zero);
   }
@@ -203,7 +203,7 @@ struct op_relu {
 struct op_leaky_relu {
   float alpha;
   template <class T> T operator()(T x) const { return x >= T(0) ? x : T(alpha) * x; }
-  void lanes(::sofiec::f32x16& x) const {
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
     const ::sofiec::f32x16 zero = {};
     x = ::sofiec::select(x >= zero, x, alpha * x);
   }
@@ -211,7 +211,7 @@ struct op_leaky_relu {
 // The integer lanes matching V (float or f32x16), for exponent bits.
 template <class V> struct int_lanes { using type = int32_t; };
 template <> struct int_lanes<::sofiec::f32x16> { using type = ::sofiec::i32x16; };
-template <class I, class V> inline void to_int_lanes(const V& v, I& out) {
+template <class I, class V> SOFIEC_ALWAYS_INLINE void to_int_lanes(const V& v, I& out) {
   if constexpr (std::is_same<V, float>::value) { out = I(v); }
   else { out = ::sofiec::convert_lanes<int32_t>(v); }
 }
@@ -227,7 +227,7 @@ template <class V> SOFIEC_ALWAYS_INLINE void mul_add(V& a, const V& b, const V& 
 // above, 2^127 * e^0.3; NaN stays NaN. One sequence of operations for both forms (the
 // products and sums through mul_add), so that vector code and its scalar tails agree bit for
 // bit.
-template <class V> inline void exp_poly(V& x) {
+template <class V> SOFIEC_ALWAYS_INLINE void exp_poly(V& x) {
   using I = typename int_lanes<V>::type;
   const V lo = V{} - 87.3f, hi = V{} + 88.0f, zero = V{};
   const auto is_nan = x != x;
@@ -261,7 +261,7 @@ template <class V> inline void exp_poly(V& x) {
 }
 
 // 1 / (1 + e^-x) from e = e^-|x| (never overflows): 1 / (1 + e), or e times it below 0.
-template <class V> inline void sigmoid_poly(V& x) {
+template <class V> SOFIEC_ALWAYS_INLINE void sigmoid_poly(V& x) {
   const V zero = V{};
   V e = ::sofiec::select(x < zero, x, zero - x);
   exp_poly(e);
@@ -281,11 +281,11 @@ struct op_sigmoid {
       return e / (T(1) + e);
     }
   }
-  void lanes(::sofiec::f32x16& x) const { sigmoid_poly(x); }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const { sigmoid_poly(x); }
 };
 // tanh in place for float or f32x16: x + x^3 P(x^2) below |x| = 0.625 (a fit within 1 ulp),
 // 1 - 2 / (e^2|x| + 1) with its sign above (within 3 ulp), +-1 from |x| = 9; NaN stays NaN.
-template <class V> inline void tanh_poly(V& x) {
+template <class V> SOFIEC_ALWAYS_INLINE void tanh_poly(V& x) {
   const V zero = V{}, nine = V{} + 9.0f, one = V{} + 1.0f;
   const V ax = ::sofiec::select(x < zero, zero - x, x);
   const V t = x * x;
@@ -313,7 +313,7 @@ struct op_tanh {
       return std::tanh(x);
     }
   }
-  void lanes(::sofiec::f32x16& x) const { tanh_poly(x); }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const { tanh_poly(x); }
 };
 
 struct op_exp { template <class T> T operator()(T x) const { return std::exp(x); } };
@@ -364,7 +364,7 @@ struct op_atanh { template <class T> T operator()(T x) const { return std::atanh
 // erf in float: x P(x^2) / Q(x^2) on [-4, 4] (a rational fit to relative error 7e-8; within
 // 7 ulp of the exact value after rounding), +-1 beyond. V is float or f32x16: one sequence of
 // operations for the scalar and the 16-lane forms, so that they agree bit for bit.
-template <class V> inline void erf_rational(V& x) {
+template <class V> SOFIEC_ALWAYS_INLINE void erf_rational(V& x) {
   const V four = V{} + 4.0f, minus_four = V{} - 4.0f, one = V{} + 1.0f, minus_one = V{} - 1.0f;
   x = ::sofiec::select(x > four, four, x);
   x = ::sofiec::select(x < minus_four, minus_four, x);
@@ -397,7 +397,7 @@ struct op_erf {
       return std::erf(x);
     }
   }
-  void lanes(::sofiec::f32x16& x) const { erf_rational(x); }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const { erf_rational(x); }
 };
 struct op_sign {
   template <class T> T operator()(T x) const { return T((T(0) < x) - (x < T(0))); }
@@ -528,7 +528,7 @@ struct op_gelu {
       return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
     }
   }
-  void lanes(::sofiec::f32x16& x) const {
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
     ::sofiec::f32x16 e = x * 0.707106781f;
     erf_rational(e);
     x = 0.5f * x * (1.0f + e);
@@ -542,7 +542,7 @@ struct op_gelu_tanh {
 struct op_swish {
   float alpha;
   template <class T> T operator()(T x) const { return x * op_sigmoid{}(T(alpha) * x); }
-  void lanes(::sofiec::f32x16& x) const {
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
     ::sofiec::f32x16 s = alpha * x;
     sigmoid_poly(s);
     x = x * s;

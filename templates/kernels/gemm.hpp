@@ -358,10 +358,10 @@ inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const fl
   s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;              \
   s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
       for (int64_t p = 0; p < k16; p += 16) {
-        std::memcpy(&x0, a0 + p, sizeof x0); std::memcpy(&x1, a1 + p, sizeof x0);
-        std::memcpy(&x2, a2 + p, sizeof x0); std::memcpy(&x3, a3 + p, sizeof x0);
-        std::memcpy(&y0, w0 + p, sizeof x0); std::memcpy(&y1, w1 + p, sizeof x0);
-        std::memcpy(&y2, w2 + p, sizeof x0); std::memcpy(&y3, w3 + p, sizeof x0);
+        ::sofiec::load(x0, a0 + p); ::sofiec::load(x1, a1 + p);
+        ::sofiec::load(x2, a2 + p); ::sofiec::load(x3, a3 + p);
+        ::sofiec::load(y0, w0 + p); ::sofiec::load(y1, w1 + p);
+        ::sofiec::load(y2, w2 + p); ::sofiec::load(y3, w3 + p);
         SOFIEC_DOT_TERMS
       }
       if (tail) {

@@ -104,8 +104,8 @@ inline float centered_sum_lanes(const float* x, int64_t n, float pilot, float of
   f32x16 acc0 = {}, acc1 = {}, v0, v1;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    std::memcpy(&v0, x + i, sizeof v0);
-    std::memcpy(&v1, x + i + 16, sizeof v1);
+    ::sofiec::load(v0, x + i);
+    ::sofiec::load(v1, x + i + 16);
     v0 = (v0 - pilot) - offset, v1 = (v1 - pilot) - offset;
     acc0 += square ? v0 * v0 : v0;
     acc1 += square ? v1 * v1 : v1;
@@ -145,16 +145,16 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
         for (int64_t i = 0; i < inner; i += 16) {
           const int64_t count = std::min<int64_t>(16, inner - i);
           if (count == 16) {
-            std::memcpy(&v, xs + i, sizeof v);
-            std::memcpy(&k, scale + i, sizeof k);
-            if (bias) std::memcpy(&b, bias + i, sizeof b);
+            ::sofiec::load(v, xs + i);
+            ::sofiec::load(k, scale + i);
+            if (bias) ::sofiec::load(b, bias + i);
           } else {
             ::sofiec::load_first(xs + i, count, v);
             ::sofiec::load_first(scale + i, count, k);
             if (bias) ::sofiec::load_first(bias + i, count, b);
           }
           v = ((v - pilot) - offset) * inv_std * k + b;
-          if (count == 16) std::memcpy(ys + i, &v, sizeof v);
+          if (count == 16) ::sofiec::store(ys + i, v);
           else ::sofiec::store_first(ys + i, count, v);
         }
         if (mean_out) mean_out[o] = pilot + offset;
@@ -217,10 +217,10 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
           int64_t i = 0;
           f32x16 v;
           for (; i + 16 <= spatial; i += 16) {
-            std::memcpy(&v, xc + i, sizeof v);
+            ::sofiec::load(v, xc + i);
             v = ((v - pilot) - o) * a + b;
             epilogue.lanes(v);
-            std::memcpy(yc + i, &v, sizeof v);
+            ::sofiec::store(yc + i, v);
           }
           if (i < spatial) {
             ::sofiec::load_first(xc + i, spatial - i, v);

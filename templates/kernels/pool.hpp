@@ -28,12 +28,12 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
   int64_t w = 0;
   for (; w + 16 <= in_w; w += 16) {
     f32x16 acc, v;
-    std::memcpy(&acc, plane + h0 * in_w + w, sizeof acc);
+    ::sofiec::load(acc, plane + h0 * in_w + w);
     for (int64_t h = h0 + 1; h < h1; ++h) {
-      std::memcpy(&v, plane + h * in_w + w, sizeof v);
+      ::sofiec::load(v, plane + h * in_w + w);
       max_nan_lanes(acc, v);
     }
-    std::memcpy(column_max + w, &acc, sizeof acc);
+    ::sofiec::store(column_max + w, acc);
   }
   for (; w < in_w; ++w) {
     float acc = plane[h0 * in_w + w];
@@ -48,11 +48,11 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
     f32x16 acc = f32x16{} + ninf, v, odd;
     for (int64_t k = 0; k < kw; ++k) {
       const float* src = buf + oj * sw + k;
-      if (sw == 1) std::memcpy(&v, src, sizeof v);
+      if (sw == 1) ::sofiec::load(v, src);
       else deinterleave(src, v, odd);
       max_nan_lanes(acc, v);
     }
-    if (oj + 16 <= out_w) std::memcpy(y + oj, &acc, sizeof acc);
+    if (oj + 16 <= out_w) ::sofiec::store(y + oj, acc);
     else ::sofiec::store_first(y + oj, out_w - oj, acc);
   }
 }
@@ -60,13 +60,13 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
 // The larger of two floats, NaN if either is, also in 16 lanes (a map_lanes2 functor).
 struct max_nan_pair {
   float operator()(float a, float b) const { return (b > a || b != b) ? b : a; }
-  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = ::sofiec::select(b > a || b != b, b, a); }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = ::sofiec::select(b > a || b != b, b, a); }
 };
 
 // The sum of two floats, and of 16 pairs in the lanes.
 struct add_pair {
   float operator()(float a, float b) const { return a + b; }
-  void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a += b; }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a += b; }
 };
 
 // 2x2 max or average pooling of stride 2 with every window inside. The vertical maxima (sums)

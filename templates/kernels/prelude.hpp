@@ -49,8 +49,16 @@ template <int L> SOFIEC_ALWAYS_INLINE void load_first(const float* p, int64_t n,
     return;
   }
 #endif
-  v = V{};
-  std::memcpy(&v, p, sizeof(float) * std::size_t(n));
+  V::each([&](auto i) {
+    const int64_t left = n - i * V::P;
+    if (left >= V::P) {
+      std::memcpy(&v.p[i], p + i * V::P, sizeof(typename V::piece));
+    } else {
+      typename V::piece t = {};
+      if (left > 0) std::memcpy(&t, p + i * V::P, sizeof(float) * std::size_t(left));
+      v.p[i] = t;
+    }
+  });
 }
 // Steps the multi-index `index` over dims[0..rank) (the last fastest) and moves `offset` with
 // it by strides: the walk of every strided kernel (views, reductions).
@@ -117,7 +125,12 @@ template <int L> SOFIEC_ALWAYS_INLINE void store_first(float* p, int64_t n, cons
     return;
   }
 #endif
-  std::memcpy(p, &v, sizeof(float) * std::size_t(n));
+  typedef vec<float, L> W;
+  W::each([&](auto i) {
+    const int64_t left = n - i * W::P;
+    if (left >= W::P) std::memcpy(p + i * W::P, &v.p[i], sizeof(typename W::piece));
+    else if (left > 0) std::memcpy(p + i * W::P, &v.p[i], sizeof(float) * std::size_t(left));
+  });
 }
 }  // namespace sofiec
 #endif

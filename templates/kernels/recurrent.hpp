@@ -115,7 +115,7 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
   const int64_t GH = 4 * H;
   const int64_t width[2] = {std::min<int64_t>(16, units), std::max<int64_t>(0, units - 16)};
   auto load = [&](const float* p, int v, f32x16& x) __attribute__((always_inline)) {
-    if (FULL) std::memcpy(&x, p + 16 * v, sizeof x);
+    if (FULL) ::sofiec::load(x, p + 16 * v);
     else ::sofiec::load_first(p + 16 * v, width[v], x);
   };
   f32x16 i0 = {}, i1 = {}, o0 = {}, o1 = {}, f0 = {}, f1 = {}, g0 = {}, g1 = {};
@@ -157,8 +157,8 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
     tanh_poly(t);
     t = o * t;
     if (FULL) {
-      std::memcpy(c + 16 * v, &cv, sizeof cv);
-      std::memcpy(h_next + 16 * v, &t, sizeof t);
+      ::sofiec::store(c + 16 * v, cv);
+      ::sofiec::store(h_next + 16 * v, t);
     } else {
       ::sofiec::store_first(c + 16 * v, width[v], cv);
       ::sofiec::store_first(h_next + 16 * v, width[v], t);

@@ -79,7 +79,7 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
           for (int64_t c = 0; c < inner; c += 16) {
             f32x16 r[16];
 #pragma GCC unroll 16
-            for (int64_t l = 0; l < 16; ++l) std::memcpy(&r[l], x + (o + l) * step + c, sizeof r[l]);
+            for (int64_t l = 0; l < 16; ++l) ::sofiec::load(r[l], x + (o + l) * step + c);
             transpose_stage<8>(r, std::make_index_sequence<8>{});
             transpose_stage<4>(r, std::make_index_sequence<8>{});
             transpose_stage<2>(r, std::make_index_sequence<8>{});
@@ -95,11 +95,11 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
             const int64_t w = std::min<int64_t>(16, inner - c);
             for (int64_t l = 0; l < 16; ++l) {
               ::sofiec::load_first(x + (o + l) * step + c, w, v);
-              std::memcpy(rows_tile + 16 * l, &v, sizeof v);
+              ::sofiec::store(rows_tile + 16 * l, v);
             }
             transpose_tile16(rows_tile, 16, columns, 16, std::make_index_sequence<16>{});
             for (int64_t j = 0; j < w; ++j) {
-              std::memcpy(&v, columns + 16 * j, sizeof v);
+              ::sofiec::load(v, columns + 16 * j);
               reducer.lanes(acc, v);
             }
           }
@@ -119,10 +119,10 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
           for (int64_t v = 0; v < inner; ++v) {
             f32x16 acc = f32x16{} + reducer.init(), shifted;
             for (int64_t i = 0; i < inner; ++i) {
-              std::memcpy(&shifted, xo + 16 * v + i, sizeof shifted);
+              ::sofiec::load(shifted, xo + 16 * v + i);
               reducer.lanes(acc, shifted);
             }
-            std::memcpy(sums + 16 * v, &acc, sizeof acc);
+            ::sofiec::store(sums + 16 * v, acc);
           }
           for (int64_t l = 0; l < 16; ++l) y[o + l] = reducer.finish(sums[inner * l], count);
         }
@@ -164,14 +164,14 @@ template <class T>
 struct reduce_sum {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x); }
-  template <class V> void lanes(V& a, const V& x) const { a += x; }
+  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a += x; }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>
 struct reduce_mean {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x); }
-  template <class V> void lanes(V& a, const V& x) const { a += x; }
+  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a += x; }
   T finish(T a, int64_t n) const { return n ? T(a / T(n)) : a; }
 };
 template <class T>
@@ -185,14 +185,14 @@ template <class T>
 struct reduce_max {
   T init() const { return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(); }
   T step(T a, T x, int64_t) const { return (x > a || x != x) ? x : a; }
-  template <class V> void lanes(V& a, const V& x) const { a = ::sofiec::select(x > a || x != x, x, a); }
+  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a = ::sofiec::select(x > a || x != x, x, a); }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>
 struct reduce_min {
   T init() const { return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max(); }
   T step(T a, T x, int64_t) const { return (x < a || x != x) ? x : a; }
-  template <class V> void lanes(V& a, const V& x) const { a = ::sofiec::select(x < a || x != x, x, a); }
+  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a = ::sofiec::select(x < a || x != x, x, a); }
   T finish(T a, int64_t) const { return a; }
 };
 template <class T>

@@ -219,6 +219,12 @@ typedef vec<float, 16> f32x16;
 typedef vec<int32_t, 16> i32x16;
 typedef vec<double, 8> f64x8;
 
+// v = the L values at p, and the L lanes of v to p: each register moved on its own (a memcpy of
+// the whole struct went through the stack in 16-byte pieces, then was read back whole: a
+// store-forwarding stall per vector with AVX2).
+template <class T, int L> SOFIEC_ALWAYS_INLINE void load(vec<T, L>& v, const T* p) { v = vec<T, L>::load(p); }
+template <class T, int L> SOFIEC_ALWAYS_INLINE void store(T* p, const vec<T, L>& v) { v.store(p); }
+
 // m ? a : b lane by lane (m from a comparison); for scalars, the plain choice, so that one
 // template serves a float and its 16-lane form.
 template <class T, int L>

@@ -12,7 +12,7 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
   f32x16 peaks = lowest, v;
   for (int64_t l = 0; l < l16; l += 16) {
-    std::memcpy(&v, x + l, sizeof v);
+    ::sofiec::load(v, x + l);
     peaks = ::sofiec::select(v > peaks, v, peaks);
   }
   const ::sofiec::i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
@@ -25,11 +25,11 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   const float peak = max_lanes(peaks);
   f32x16 sums = {};
   for (int64_t l = 0; l < l16; l += 16) {
-    std::memcpy(&v, x + l, sizeof v);
+    ::sofiec::load(v, x + l);
     v -= peak;
     exp_poly(v);
     sums += v;
-    std::memcpy(y + l, &v, sizeof v);
+    ::sofiec::store(y + l, v);
   }
   f32x16 tail = {};
   if (l16 < length) {
@@ -41,9 +41,9 @@ inline void softmax_row(const float* x, float* y, int64_t length) {
   }
   const float scale = 1.f / sum_lanes(sums);
   for (int64_t l = 0; l < l16; l += 16) {
-    std::memcpy(&v, y + l, sizeof v);
+    ::sofiec::load(v, y + l);
     v *= scale;
-    std::memcpy(y + l, &v, sizeof v);
+    ::sofiec::store(y + l, v);
   }
   if (l16 < length) {
     tail *= scale;

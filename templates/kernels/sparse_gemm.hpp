@@ -67,14 +67,14 @@ inline int64_t gather_nonzeros(const float* a, int64_t from, int64_t depth, floa
 template <int NV>
 SOFIEC_ALWAYS_INLINE void sparse_load_b(const float* b, int64_t stride, int v, int64_t p, int64_t width,
                                         ::sofiec::f32x16& out) {
-  if (v + 1 < NV) std::memcpy(&out, b + v * stride + p * 16, sizeof out);
+  if (v + 1 < NV) ::sofiec::load(out, b + v * stride + p * 16);
   else ::sofiec::load_first(b + v * stride + p * width, width, out);
 }
 
 // Vector v of a row of C or of the bias (16 floats a vector, the last of NV `width` floats).
 template <int NV>
 SOFIEC_ALWAYS_INLINE void sparse_load_row(const float* row, int v, int64_t width, ::sofiec::f32x16& out) {
-  if (v + 1 < NV) std::memcpy(&out, row + 16 * v, sizeof out);
+  if (v + 1 < NV) ::sofiec::load(out, row + 16 * v);
   else ::sofiec::load_first(row + 16 * v, width, out);
 }
 
@@ -93,7 +93,7 @@ SOFIEC_ALWAYS_INLINE void sparse_finish(::sofiec::f32x16& acc, int v, float* c, 
     }
     apply_lanes(acc, epilogue);
   }
-  if (v + 1 < NV) std::memcpy(c + 16 * v, &acc, sizeof acc);
+  if (v + 1 < NV) ::sofiec::store(c + 16 * v, acc);
   else ::sofiec::store_first(c + 16 * v, width, acc);
 }
 

@@ -87,7 +87,7 @@ constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
 
 // B^T applied to d[0], d[s], ..., written to r[0], r[rs], ... (vectors or floats).
 template <int M, class V>
-inline void winograd_bt(const V* d, int s, V* r, int rs) {
+SOFIEC_ALWAYS_INLINE void winograd_bt(const V* d, int s, V* r, int rs) {
   if constexpr (M == 2) {
     r[0] = d[0] - d[2 * s];
     r[rs] = d[s] + d[2 * s];
@@ -106,7 +106,7 @@ inline void winograd_bt(const V* d, int s, V* r, int rs) {
 
 // A^T applied to m[0], m[s], ..., written to r[0], r[rs], ... (m of them).
 template <int M, class V>
-inline void winograd_at(const V* m, int s, V* r, int rs) {
+SOFIEC_ALWAYS_INLINE void winograd_at(const V* m, int s, V* r, int rs) {
   if constexpr (M == 2) {
     r[0] = m[0] + m[s] + m[2 * s];
     r[rs] = m[s] - m[2 * s] - m[3 * s];
@@ -121,7 +121,7 @@ inline void winograd_at(const V* m, int s, V* r, int rs) {
 
 // col[j][l] = p[m * l + j] for the m columns j < m of 16 tiles l (m = 2 or 4): 16 m floats.
 template <int M>
-inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
+SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
   if constexpr (M == 2) {
     deinterleave(p, col[0], col[1]);
   } else {
@@ -137,7 +137,7 @@ inline void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
 }
 
 // v's lanes moved up by k (0, 1 or 2) lanes, zeros coming in: a row with k columns of padding.
-inline void shift_lanes_up(::sofiec::f32x16& v, int64_t k) {
+SOFIEC_ALWAYS_INLINE void shift_lanes_up(::sofiec::f32x16& v, int64_t k) {
   const ::sofiec::f32x16 zero = ::sofiec::f32x16{} + 0.f;
   if (k == 1) v = ::sofiec::shuffle<15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30>(zero, v);
   else if (k == 2) v = ::sofiec::shuffle<14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29>(zero, v);
@@ -179,7 +179,7 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
           if (iy >= 0 && iy < g.in_h) {
             // Whole vectors where the plane has 16 floats from the row on, else masked.
             if ((g.in_h - iy) * g.in_w >= 16) {
-              std::memcpy(&row, xc + iy * g.in_w, sizeof row);
+              ::sofiec::load(row, xc + iy * g.in_w);
               keep_first_lanes(row, g.in_w);
             } else {
               ::sofiec::load_first(xc + iy * g.in_w, g.in_w, row);
@@ -188,8 +188,8 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
           }
           // Whole vectors: the ends spill into the next segment, written after, or the slack.
           const f32x16 from2 = ::sofiec::shuffle<2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17>(row, f32x16{} + 0.f);
-          std::memcpy(a + i * row_len + th * seg, &row, sizeof row);
-          std::memcpy(b + i * row_len + th * seg, &from2, sizeof from2);
+          ::sofiec::store(a + i * row_len + th * seg, row);
+          ::sofiec::store(b + i * row_len + th * seg, from2);
         }
     } else {
       pad_plane_rows(xc, g.in_h, g.in_w, M * th0 - g.pad_top, plane_rows, g.pad_left, plane, pitch);
@@ -221,7 +221,7 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
         f32x16 k[T];
         winograd_bt<M>(e[i], 1, k, 1);  // on the columns
         if (count == 16)
-          for (int j = 0; j < T; ++j) std::memcpy(vc + (T * i + j) * ld + t, &k[j], sizeof k[j]);
+          for (int j = 0; j < T; ++j) ::sofiec::store(vc + (T * i + j) * ld + t, k[j]);
         else
           for (int j = 0; j < T; ++j) ::sofiec::store_first(vc + (T * i + j) * ld + t, count, k[j]);
       }
@@ -230,20 +230,20 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
 }
 
 // p[0..32) = the lanes of even and odd interleaved (even[0], odd[0], even[1], ...).
-inline void interleave(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p) {
+SOFIEC_ALWAYS_INLINE void interleave(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p) {
   const ::sofiec::f32x16 lo =
       ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(even, odd);
   const ::sofiec::f32x16 hi =
       ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(even, odd);
-  std::memcpy(p, &lo, sizeof lo);
-  std::memcpy(p + 16, &hi, sizeof hi);
+  ::sofiec::store(p, lo);
+  ::sofiec::store(p + 16, hi);
 }
 
 // p[m * l + j] = y[j][l] for the 16 m values (m = 1, 2 or 4).
 template <int M>
-inline void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
+SOFIEC_ALWAYS_INLINE void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
   if constexpr (M == 1) {
-    std::memcpy(p, y, sizeof *y);
+    y->store(p);
   } else if constexpr (M == 2) {
     interleave(y[0], y[1], p);
   } else {
@@ -281,7 +281,7 @@ SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const Load& load, ::sofiec::f32x
 }
 
 template <int M, bool POOL, class Load, class Bias, class E>
-inline void winograd_tile_values(const Load& load, const Bias& b, bool add, const E& epilogue,
+SOFIEC_ALWAYS_INLINE void winograd_tile_values(const Load& load, const Bias& b, bool add, const E& epilogue,
                                  ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
@@ -346,8 +346,8 @@ inline void winograd_write_rows(const float* rows, float* yf, const WinogradGeom
       for (; x + 16 <= yw; x += 16) std::memcpy(dst + x, src + x, 16 * sizeof(float));
       if (x < yw) {
         ::sofiec::f32x16 v;
-        std::memcpy(&v, src + x, sizeof v);
-        if (r + 1 < yh) std::memcpy(dst + x, &v, sizeof v);
+        ::sofiec::load(v, src + x);
+        if (r + 1 < yh) ::sofiec::store(dst + x, v);
         else ::sofiec::store_first(dst + x, yw - x, v);
       }
     }
@@ -371,7 +371,7 @@ inline void winograd_output_transform(const float* m, int64_t ld, const float* b
     for (int64_t t = 0; t < tiles; t += 16) {
       const int64_t count = std::min<int64_t>(16, tiles - t);
       const auto load = [&](int i, int j, f32x16& a) {  // by reference: no vector return without AVX-512
-        if (count == 16) std::memcpy(&a, mf + (T * i + j) * ld + t, sizeof a);
+        if (count == 16) ::sofiec::load(a, mf + (T * i + j) * ld + t);
         else ::sofiec::load_first(mf + (T * i + j) * ld + t, count, a);
       };
       f32x16 r[S][S];
@@ -397,28 +397,28 @@ inline void winograd_output_transform_filter_lanes(const float* m, const float* 
   float* values = rows + 16 * S * row_len;  // [s * s][16 tiles][16 filters], then transposed
   for (int64_t f0 = 0; f0 < g.filters; f0 += 16) {
     f32x16 b = f32x16{} + 0.f;
-    if (bias) std::memcpy(&b, bias + f0, sizeof b);
+    if (bias) ::sofiec::load(b, bias + f0);
     for (int64_t t = 0; t < tiles; t += 16) {
       const int64_t count = std::min<int64_t>(16, tiles - t);
       for (int64_t l = 0; l < 16; ++l) {
         f32x16 r[S][S];
         if (l < count) {
           const float* ml = m + (t + l) * tile_stride + f0;
-          const auto load = [&](int i, int j, f32x16& a) { std::memcpy(&a, ml + (T * i + j) * g.filters, sizeof a); };
+          const auto load = [&](int i, int j, f32x16& a) { ::sofiec::load(a, ml + (T * i + j) * g.filters); };
           winograd_tile_values<M, POOL>(load, b, add, epilogue, r);
         } else {
           for (int i = 0; i < S; ++i)
             for (int j = 0; j < S; ++j) r[i][j] = f32x16{} + 0.f;
         }
         for (int i = 0; i < S; ++i)
-          for (int j = 0; j < S; ++j) std::memcpy(values + ((S * i + j) * 16 + l) * 16, &r[i][j], sizeof r[i][j]);
+          for (int j = 0; j < S; ++j) ::sofiec::store(values + ((S * i + j) * 16 + l) * 16, r[i][j]);
       }
       for (int q = 0; q < S * S; ++q)
         transpose_tile16(values + q * 256, 16, values + q * 256, 16, std::make_index_sequence<16>{});
       for (int f = 0; f < 16; ++f)
         for (int i = 0; i < S; ++i) {
           f32x16 col[S];
-          for (int j = 0; j < S; ++j) std::memcpy(&col[j], values + (S * i + j) * 256 + f * 16, sizeof col[j]);
+          for (int j = 0; j < S; ++j) ::sofiec::load(col[j], values + (S * i + j) * 256 + f * 16);
           winograd_store_row<S>(col, rows + (f * S + i) * row_len + S * t);
         }
     }
@@ -431,7 +431,7 @@ inline void winograd_output_transform_filter_lanes(const float* m, const float* 
 // (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1). S is the arithmetic's
 // type (float here, double for U stored at generation time); `row` a constant where it is called.
 template <int M, class S, class V>
-inline void winograd_g_row(int row, const V& a, const V& b, const V& c, V& r) {
+SOFIEC_ALWAYS_INLINE void winograd_g_row(int row, const V& a, const V& b, const V& c, V& r) {
   const S one = 1;
   if constexpr (M == 2) {
     if (row == 0) r = a;
@@ -462,7 +462,7 @@ inline void winograd_filters_row(const float* taps, int64_t c0, int64_t c1, cons
   const int64_t lanes = g.filter_lanes ? 32 : 1;  // floats of a channel in a row
   const int64_t width = lanes * (c1 - c0) / 16, pitch = lanes * g.channels / 16, first = lanes * c0 / 16;
   const int64_t count = g.filters / lanes * width;  // U_k's vectors, `width` a row
-  const auto load = [](const float* p, f32x16& t) { std::memcpy(&t, p, sizeof t); };
+  const auto load = [](const float* p, f32x16& t) { ::sofiec::load(t, p); };
   for (int64_t v = 0, r = 0, q = 0; v < count; ++v) {
     const float* vt = taps + (r * pitch + first + q) * 144;  // stepped, not divided
     if (++q == width) q = 0, ++r;
@@ -474,7 +474,7 @@ inline void winograd_filters_row(const float* taps, int64_t c0, int64_t c1, cons
       winograd_g_row<M, float>(I, a, b, c, h[col]);
     }
     f32x16 out;
-    ((winograd_g_row<M, float>(J, h[0], h[1], h[2], out), std::memcpy(u + J * stride + 16 * v, &out, sizeof out)), ...);
+    ((winograd_g_row<M, float>(J, h[0], h[1], h[2], out), out.store(u + J * stride + 16 * v)), ...);
   }
 }
 

@@ -1,0 +1,15 @@
+# cmake -DFILES="a;b;..." -P no_avx512.cmake: fails if a binary's disassembly uses a zmm or
+# mask register, i.e. an AVX-512 instruction (builds for x86-64-v2 and v3 must have none).
+find_program(OBJDUMP objdump REQUIRED)
+foreach(f ${FILES})
+  execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${f} OUTPUT_VARIABLE text RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "objdump failed on ${f}")
+  endif()
+  string(REGEX MATCH "[^\n]*(%zmm[0-9]+|%k[1-7])[^\n]*" hit "${text}")
+  if(hit)
+    message(FATAL_ERROR "${f} has an AVX-512 instruction: ${hit}")
+  endif()
+endforeach()
+list(LENGTH FILES n)
+message(STATUS "${n} binaries without AVX-512 instructions")
