@@ -4,11 +4,15 @@
 # onnxruntime-node 1.30, all graph optimizations, 1 and 2 intra-op threads) on the same
 # inputs, measures peak RSS of a process holding one session of each, and writes
 # benchmarks/results/benchmarks.md, benchmarks.json and benchmarks.png.
-#   benchmarks/run.sh [MODEL ...]       (default: every model of benchmarks/models.py)
+# Each model is also timed built for fixed x86-64 levels (LEVELS, default "v3 v2": AVX2 and
+# SSE4.2), from the same header, into a second table beside the native build and ORT.
+#   [LEVELS="v3 v2"] benchmarks/run.sh [MODEL ...]   (default: every model of benchmarks/models.py)
 set -eu
 cd "$(dirname "$0")/.."
 tools/install_deps.sh bench
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSOFIEC_BUILD_TESTS=OFF -DSOFIEC_BUILD_BENCHMARKS=ON > /dev/null
+levels="${LEVELS-v3 v2}"
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSOFIEC_BUILD_TESTS=OFF -DSOFIEC_BUILD_BENCHMARKS=ON \
+  "-DSOFIEC_BENCH_LEVELS=$(echo $levels | tr ' ' ';')" > /dev/null
 cmake --build build-bench -j"$(nproc)" > build-bench/build.log 2>&1 || { tail -30 build-bench/build.log; exit 1; }
 if [ ! -d build-bench/node_modules/onnxruntime-node ]; then
   (cd build-bench && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund onnxruntime-node@1.30.0 > npm.log 2>&1)
@@ -26,12 +30,17 @@ if grep -qw avx512f /proc/cpuinfo; then
   peak=$(printf '%s\n%s\n' "$peak" "$(OPENBLAS_CORETYPE=SkylakeX build-bench/benchmarks/sgemm_peak)" | sort -g | tail -1)
 fi
 echo "$peak" > "$raw/sgemm_peak.txt"
+for level in native $levels; do build-bench/benchmarks/fma_peak_$level > "$raw/fma_peak.$level.txt" 2> /dev/null; done
+echo "$levels" > "$raw/levels.txt"
 for m in identity $models; do
   echo "benchmark: $m"
   # FLOPs of the model as written (-O 0): the passes that compute fewer (Winograd, EdgeConv
   # factorization) then show as a higher fraction of the peak, as they do against ORT.
   build-bench/sofiec "$dir/$m.onnx" -O 0 --report=json > "$raw/$m.report.json"
   build-bench/benchmarks/bench_$m --benchmark_format=json --benchmark_min_time=1 > "$raw/$m.sofiec.json"
+  for level in $levels; do
+    build-bench/benchmarks/bench_${m}_$level --benchmark_format=json --benchmark_min_time=1 > "$raw/$m.sofiec.$level.json"
+  done
   node benchmarks/ort_bench.js "$dir/$m" 1 latency > "$raw/$m.ort1.json"
   node benchmarks/ort_bench.js "$dir/$m" 2 latency > "$raw/$m.ort2.json"
   # What a session and one inference add to a process's peak (each side resets the peak once

@@ -299,6 +299,11 @@ constexpr bool conv2d_direct_few_filters_pays(const ConvGeometry& g, int64_t gro
          direct_conv_scratch(g, group_channels) * 4 <= 256 * 1024;
 }
 
+// f(0), ..., f(FB - 1) with each index a compile-time constant.
+template <int FB, class F> SOFIEC_ALWAYS_INLINE void for_filters(F&& f) {
+  ::sofiec::for_each_index(f, std::make_integer_sequence<int, FB>{});
+}
+
 // acc[f] += the taps of output row oy, columns x0..x0+32, for FB filters (w: their [FB][taps]
 // weights) over the padded planes.
 template <int FB>
@@ -319,12 +324,11 @@ SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, 
         // cache lines.
         ::sofiec::keep_in_registers(lo);
         ::sofiec::keep_in_registers(hi);
-#pragma GCC unroll 8
-        for (int f = 0; f < FB; ++f) {
-          const f32x16 wf = wk[f * taps + kx] - f32x16{};
+        for_filters<FB>([&](auto f) {
+          const f32x16 wf(wk[f * taps + kx]);
           acc[f][0] = ::sofiec::fma(wf, lo, acc[f][0]);
           acc[f][1] = ::sofiec::fma(wf, hi, acc[f][1]);
-        }
+        });
       }
     }
 }
@@ -340,31 +344,35 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
   const int64_t ysize = rows * cols;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t x0 = 0; x0 < out_w; x0 += 32) {
-      f32x16 acc[FB][2] = {};
+      // Every index into the accumulators a constant (for_filters, no run-time loop): GCC
+      // keeps an array in registers only if its indices are constants before its loops are
+      // unrolled, and the whole array zeroed at once overlaps the per-register accesses.
+      f32x16 acc[FB][2];
+      for_filters<FB>([&](auto f) { acc[f][0] = acc[f][1] = f32x16(0.f); });
       direct_conv_sums<FB>(planes, w, channels, g, POOL ? 2 * r : r, x0, acc);
-#pragma GCC unroll 8
-      for (int f = 0; f < FB; ++f)
-        for (int h = 0; h < 2; ++h) add_bias_then(acc[f][h], bias ? bias[f] : 0.f, epilogue);
+      for_filters<FB>([&](auto f) {
+        add_bias_then(acc[f][0], bias ? bias[f] : 0.f, epilogue);
+        add_bias_then(acc[f][1], bias ? bias[f] : 0.f, epilogue);
+      });
       if constexpr (POOL) {
         // Each row's pairs pooled first: FB vectors stay live while the row below is summed.
         f32x16 top[FB];
-#pragma GCC unroll 8
-        for (int f = 0; f < FB; ++f) max_of_pairs(acc[f][0], acc[f][1], top[f]);
-        f32x16 below[FB][2] = {};
+        for_filters<FB>([&](auto f) { max_of_pairs(acc[f][0], acc[f][1], top[f]); });
+        f32x16 below[FB][2];
+        for_filters<FB>([&](auto f) { below[f][0] = below[f][1] = f32x16(0.f); });
         direct_conv_sums<FB>(planes, w, channels, g, 2 * r + 1, x0, below);
         const int64_t n = std::min<int64_t>(16, cols - x0 / 2);
-#pragma GCC unroll 8
-        for (int f = 0; f < FB; ++f) {
-          for (int h = 0; h < 2; ++h) add_bias_then(below[f][h], bias ? bias[f] : 0.f, epilogue);
+        for_filters<FB>([&](auto f) {
+          add_bias_then(below[f][0], bias ? bias[f] : 0.f, epilogue);
+          add_bias_then(below[f][1], bias ? bias[f] : 0.f, epilogue);
           f32x16 pooled;
           max_of_pairs(below[f][0], below[f][1], pooled);
           max_nan_lanes(top[f], pooled);
           if (n > 0) ::sofiec::store_first(y + f * ysize + r * cols + x0 / 2, n, top[f]);
-        }
+        });
       } else {
         const int64_t n = std::min<int64_t>(32, out_w - x0);
-#pragma GCC unroll 8
-        for (int f = 0; f < FB; ++f) {
+        for_filters<FB>([&](auto f) {
           float* out = y + f * ysize + r * cols + x0;
           if (n == 32) {
             ::sofiec::store(out, acc[f][0]);
@@ -373,7 +381,7 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
             ::sofiec::store_first(out, std::min<int64_t>(16, n), acc[f][0]);
             if (n > 16) ::sofiec::store_first(out + 16, n - 16, acc[f][1]);
           }
-        }
+        });
       }
     }
 }

@@ -100,15 +100,15 @@ inline void lstm_cell(T* p, T* h, T* c, const T* peephole, const ActivationFn* f
 }
 
 // One LSTM step of one batch entry in registers, for the common cell: activations sigmoid,
-// tanh, tanh, no clip, peephole or coupled gates, R stored transposed [H, 4H]. Per 32 hidden
-// units the four gates' products run as 8 chains of FMAs down R's rows; the gates, the cell
+// tanh, tanh, no clip, peephole or coupled gates, R stored transposed [H, 4H]. Per block of hidden
+// units (kLstmUnits) the four gates' products run as 8 chains of FMAs down R's rows; the gates, the cell
 // update and h follow in the same registers, and with blocks of 32 units (not 64) one
 // block's exponentials overlap the next block's reads. R (64 KiB at H = 64, twice L1)
 // streams from L2 at every step, and that bounds the step: so alternate steps walk R the
 // other way (blocks and rows reversed) and begin with the part the last step left in L1
 // (LSTM benchmark 40.7 -> 36.1 us). The new h goes to h_next, since every unit's product
 // still reads the old h.
-template <bool FULL>
+template <bool FULL, int NV>
 inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int64_t H, const float* gx,
                              const float* bias_sum, float* c, float* h_next, bool upward) {
   using ::sofiec::f32x16;
@@ -122,13 +122,15 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
   const int64_t first = upward ? 0 : H - 1, step = upward ? 1 : -1;
   const float* row = r + first * GH;
   for (int64_t n = 0, k = first; n < H; ++n, k += step, row += step * GH) {
-    const f32x16 a = h[k] - f32x16{};
+    const f32x16 a(h[k]);
     f32x16 b0, b1;
-#define SOFIEC_LSTM_GATE(acc, offset) \
-  load(row + (offset), 0, b0);        \
-  load(row + (offset), 1, b1);        \
-  acc##0 = ::sofiec::fma(a, b0, acc##0);                   \
-  acc##1 = ::sofiec::fma(a, b1, acc##1);
+#define SOFIEC_LSTM_GATE(acc, offset)        \
+  load(row + (offset), 0, b0);               \
+  acc##0 = ::sofiec::fma(a, b0, acc##0);     \
+  if constexpr (NV > 1) {                    \
+    load(row + (offset), 1, b1);             \
+    acc##1 = ::sofiec::fma(a, b1, acc##1);   \
+  }
     SOFIEC_LSTM_GATE(i, 0)
     SOFIEC_LSTM_GATE(o, H)
     SOFIEC_LSTM_GATE(f, 2 * H)
@@ -165,8 +167,12 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
     }
   };
   finish(0, i0, o0, f0, g0);
-  if (width[1] > 0) finish(1, i1, o1, f1, g1);
+  if (NV > 1 && width[1] > 0) finish(1, i1, o1, f1, g1);
 }
+
+// Units per block: 32 (8 accumulators of 16 floats) where they fit the registers with AVX-512,
+// 16 elsewhere (4 accumulators: 8 of AVX2's registers, 16 of NEON's).
+constexpr int64_t kLstmUnits = ::sofiec::kFloatLanes >= 16 ? 32 : 16;
 
 inline bool lstm_lanes_apply(const RecurrentShape& s, const ActivationFn* fn, const void* peephole) {
   return s.cell == CellKind::Lstm && s.transposed && !peephole && s.clip <= 0.f && !s.input_forget &&
@@ -175,14 +181,16 @@ inline bool lstm_lanes_apply(const RecurrentShape& s, const ActivationFn* fn, co
 
 inline void lstm_step_lanes(const float* h, const float* r, int64_t H, const float* gx, const float* bias_sum, float* c,
                             float* h_next, bool upward) {
-  const int64_t blocks = (H + 31) / 32;
+  constexpr int NV = int(kLstmUnits / 16);
+  const int64_t blocks = (H + kLstmUnits - 1) / kLstmUnits;
   for (int64_t n = 0; n < blocks; ++n) {
-    const int64_t u = 32 * (upward ? n : blocks - 1 - n);
-    const int64_t units = std::min<int64_t>(32, H - u);
-    if (units == 32)
-      lstm_units_lanes<true>(32, h, r + u, H, gx + u, bias_sum ? bias_sum + u : nullptr, c + u, h_next + u, upward);
+    const int64_t u = kLstmUnits * (upward ? n : blocks - 1 - n);
+    const int64_t units = std::min<int64_t>(kLstmUnits, H - u);
+    if (units == kLstmUnits)
+      lstm_units_lanes<true, NV>(units, h, r + u, H, gx + u, bias_sum ? bias_sum + u : nullptr, c + u, h_next + u, upward);
     else
-      lstm_units_lanes<false>(units, h, r + u, H, gx + u, bias_sum ? bias_sum + u : nullptr, c + u, h_next + u, upward);
+      lstm_units_lanes<false, NV>(units, h, r + u, H, gx + u, bias_sum ? bias_sum + u : nullptr, c + u, h_next + u,
+                                  upward);
   }
 }
 

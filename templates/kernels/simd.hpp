@@ -317,14 +317,16 @@ template <class T, int L> SOFIEC_ALWAYS_INLINE vec<T, L> fma(T a, const vec<T, L
 // Tells the compiler that v's registers are to stay registers here (an empty asm that reads
 // and writes them): GCC otherwise rematerializes some loads inside a following loop, each
 // load of a row split over two cache lines.
+// (Through a local copy: an asm operand naming a member of the vec would keep the whole vec in
+// memory.)
 template <class P> SOFIEC_ALWAYS_INLINE void keep_in_register(P& p) {
+  P t = p;
 #if defined(SOFIEC_X86_VECTORS)
-  asm("" : "+x"(p));
+  asm("" : "+x"(t));
 #elif defined(SOFIEC_NEON_VECTORS) && defined(__aarch64__)
-  asm("" : "+w"(p));
-#else
-  (void)p;
+  asm("" : "+w"(t));
 #endif
+  p = t;
 }
 template <class T, int L> SOFIEC_ALWAYS_INLINE void keep_in_registers(vec<T, L>& v) {
   vec<T, L>::each([&](auto i) { keep_in_register(v.p[i]); });
