@@ -211,10 +211,6 @@ struct op_leaky_relu {
 // The integer lanes matching V (float or f32x16), for exponent bits.
 template <class V> struct int_lanes { using type = int32_t; };
 template <> struct int_lanes<::sofiec::f32x16> { using type = ::sofiec::i32x16; };
-template <class I, class V> SOFIEC_ALWAYS_INLINE void to_int_lanes(const V& v, I& out) {
-  if constexpr (std::is_same<V, float>::value) { out = I(v); }
-  else { out = ::sofiec::convert_lanes<int32_t>(v); }
-}
 
 // a = a * b + c for float or f32x16, fused wherever the target has FMA, for scalars and lanes
 // alike. Left to the compiler (GCC fuses a product and a sum by default, -ffp-contract=fast),
@@ -250,13 +246,9 @@ template <class V> SOFIEC_ALWAYS_INLINE void exp_poly(V& x) {
   mul_add(p, r, V{} + 0.5f);
   mul_add(p, r, V{} + 1.0f);
   mul_add(p, r, V{} + 1.0f);
-  I bits;
-  to_int_lanes(n, bits);
+  I bits = ::sofiec::convert_lanes<int32_t>(n);
   bits = (bits + 127) << 23;
-  V scale;
-  if constexpr (std::is_same<V, float>::value) std::memcpy(&scale, &bits, sizeof scale);
-  else scale = ::sofiec::bit_cast_lanes<float>(bits);
-  x = p * scale;
+  x = p * ::sofiec::bit_cast_lanes<float>(bits);
   x = ::sofiec::select(is_nan, nan, x);
 }
 

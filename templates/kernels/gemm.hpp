@@ -339,6 +339,7 @@ constexpr int64_t kDotColumns = 4;
 inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* w,
                           int64_t ldw, float beta, float* c, int64_t ldc) {
   using ::sofiec::f32x16;
+  using ::sofiec::fma;
   const int64_t k16 = k / 16 * 16, tail = k - k16;
   for (int64_t i = 0; i < m; i += 4) {
     const float* a0 = a + i * lda;
@@ -353,10 +354,10 @@ inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const fl
       f32x16 s00 = {}, s01 = {}, s02 = {}, s03 = {}, s10 = {}, s11 = {}, s12 = {}, s13 = {}, s20 = {}, s21 = {},
              s22 = {}, s23 = {}, s30 = {}, s31 = {}, s32 = {}, s33 = {}, x0, x1, x2, x3, y0, y1, y2, y3;
 #define SOFIEC_DOT_TERMS                                                       \
-  s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;              \
-  s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;              \
-  s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;              \
-  s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+  s00 = fma(x0, y0, s00); s01 = fma(x0, y1, s01); s02 = fma(x0, y2, s02); s03 = fma(x0, y3, s03); \
+  s10 = fma(x1, y0, s10); s11 = fma(x1, y1, s11); s12 = fma(x1, y2, s12); s13 = fma(x1, y3, s13); \
+  s20 = fma(x2, y0, s20); s21 = fma(x2, y1, s21); s22 = fma(x2, y2, s22); s23 = fma(x2, y3, s23); \
+  s30 = fma(x3, y0, s30); s31 = fma(x3, y1, s31); s32 = fma(x3, y2, s32); s33 = fma(x3, y3, s33);
       for (int64_t p = 0; p < k16; p += 16) {
         ::sofiec::load(x0, a0 + p); ::sofiec::load(x1, a1 + p);
         ::sofiec::load(x2, a2 + p); ::sofiec::load(x3, a3 + p);

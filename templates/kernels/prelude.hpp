@@ -12,7 +12,6 @@
 #include <utility>
 #include "simd.hpp"
 
-
 #ifndef SOFIEC_SGEMM_DECLARED
 #define SOFIEC_SGEMM_DECLARED
 // The Fortran BLAS entry point, declared here so generated code links against any BLAS.
@@ -25,39 +24,46 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
 #define SOFIEC_VECTOR_TYPES_DEFINED
 namespace sofiec {
 // The first n (0 <= n <= L) floats at p into lanes 0..n-1 (the others 0), and the first n
-// lanes stored to p. Where the target has masked moves (AVX-512, AVX2) these touch no byte past
-// the n-th, a register at a time; elsewhere a copy of n floats (a variable-length memcpy, a
-// libc call: dearer than the arithmetic on rows of a few dozen floats, hence the masks).
+// lanes stored to p, a register at a time. Where the target has masked moves (AVX-512, AVX2)
+// these touch no byte past the n-th; elsewhere whole registers and a copy of the rest (a
+// variable-length memcpy, a libc call: dearer than the arithmetic on rows of a few dozen
+// floats, hence the masks).
+namespace simd_detail {
+// How many of register i's P lanes lie among the first n (0..P).
+constexpr int live_lanes(int64_t n, int i, int P) {
+  return n - i * P <= 0 ? 0 : n - i * P >= P ? P : int(n - i * P);
+}
+#if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
+// All ones in the first `live` of 8 lanes: the mask of vmaskmov.
+inline __m256i first_lanes8(int live) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(live), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+}  // namespace simd_detail
+
 template <int L> SOFIEC_ALWAYS_INLINE void load_first(const float* p, int64_t n, vec<float, L>& v) {
   typedef vec<float, L> V;
-#if defined(SOFIEC_X86_VECTORS) && (defined(__AVX512F__) || defined(__AVX2__))
-  if constexpr (V::P == 16 || V::P == 8) {
-    V::each([&](auto i) {
-      const int64_t left = n - i * V::P;
-      const int live = int(left < 0 ? 0 : (left > V::P ? V::P : left));
-#if defined(__AVX512F__)
-      if constexpr (V::P == 16) {
-        v.p[i] = (typename V::piece)_mm512_maskz_loadu_ps(__mmask16((1u << live) - 1u), p + i * V::P);
-        return;
-      }
-#endif
-      if constexpr (V::P == 8) {
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        v.p[i] = (typename V::piece)_mm256_maskload_ps(p + i * V::P, _mm256_cmpgt_epi32(_mm256_set1_epi32(live), lane));
-      }
-    });
-    return;
-  }
-#endif
+  typedef typename V::piece piece;
   V::each([&](auto i) {
-    const int64_t left = n - i * V::P;
-    if (left >= V::P) {
-      std::memcpy(&v.p[i], p + i * V::P, sizeof(typename V::piece));
-    } else {
-      typename V::piece t = {};
-      if (left > 0) std::memcpy(&t, p + i * V::P, sizeof(float) * std::size_t(left));
-      v.p[i] = t;
+    const float* at = p + i * V::P;
+#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+    if constexpr (V::P == 16) {
+      v.p[i] = (piece)_mm512_maskz_loadu_ps(__mmask16((1u << simd_detail::live_lanes(n, i, 16)) - 1u), at);
+      return;
     }
+#endif
+#if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
+    if constexpr (V::P == 8) {
+      v.p[i] = (piece)_mm256_maskload_ps(at, simd_detail::first_lanes8(simd_detail::live_lanes(n, i, 8)));
+      return;
+    }
+#endif
+    // The count left, not live_lanes: GCC's bounds warning cannot see that live_lanes <= P.
+    const int64_t left = n - i * V::P;
+    piece t = {};
+    if (left >= V::P) std::memcpy(&t, at, sizeof t);  // a whole register: one load
+    else if (left > 0) std::memcpy(&t, at, sizeof(float) * std::size_t(left));
+    v.p[i] = t;
   });
 }
 // Steps the multi-index `index` over dims[0..rank) (the last fastest) and moves `offset` with
@@ -105,31 +111,24 @@ inline uint32_t lane_bits(const i32x16& m) {
 #endif
 }
 template <int L> SOFIEC_ALWAYS_INLINE void store_first(float* p, int64_t n, const vec<float, L>& v) {
-#if defined(SOFIEC_X86_VECTORS) && (defined(__AVX512F__) || defined(__AVX2__))
   typedef vec<float, L> V;
-  if constexpr (V::P == 16 || V::P == 8) {
-    V::each([&](auto i) {
-      const int64_t left = n - i * V::P;
-      const int live = int(left < 0 ? 0 : (left > V::P ? V::P : left));
-#if defined(__AVX512F__)
-      if constexpr (V::P == 16) {
-        _mm512_mask_storeu_ps(p + i * V::P, __mmask16((1u << live) - 1u), (__m512)v.p[i]);
-        return;
-      }
+  V::each([&](auto i) {
+    float* at = p + i * V::P;
+#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+    if constexpr (V::P == 16) {
+      _mm512_mask_storeu_ps(at, __mmask16((1u << simd_detail::live_lanes(n, i, 16)) - 1u), (__m512)v.p[i]);
+      return;
+    }
 #endif
-      if constexpr (V::P == 8) {
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm256_maskstore_ps(p + i * V::P, _mm256_cmpgt_epi32(_mm256_set1_epi32(live), lane), (__m256)v.p[i]);
-      }
-    });
-    return;
-  }
+#if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
+    if constexpr (V::P == 8) {
+      _mm256_maskstore_ps(at, simd_detail::first_lanes8(simd_detail::live_lanes(n, i, 8)), (__m256)v.p[i]);
+      return;
+    }
 #endif
-  typedef vec<float, L> W;
-  W::each([&](auto i) {
-    const int64_t left = n - i * W::P;
-    if (left >= W::P) std::memcpy(p + i * W::P, &v.p[i], sizeof(typename W::piece));
-    else if (left > 0) std::memcpy(p + i * W::P, &v.p[i], sizeof(float) * std::size_t(left));
+    const int64_t left = n - i * V::P;
+    if (left >= V::P) std::memcpy(at, &v.p[i], sizeof v.p[i]);
+    else if (left > 0) std::memcpy(at, &v.p[i], sizeof(float) * std::size_t(left));
   });
 }
 }  // namespace sofiec

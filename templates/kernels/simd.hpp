@@ -252,6 +252,18 @@ template <class To, class T, int L> SOFIEC_ALWAYS_INLINE vec<To, L> bit_cast_lan
   vec<T, L>::each([&](auto i) { std::memcpy(&r.p[i], &v.p[i], sizeof(r.p[i])); });
   return r;
 }
+// The scalar forms, so that one template serves a float and its 16 lanes (exp_poly).
+template <class To, class T, std::enable_if_t<std::is_arithmetic<T>::value, int> = 0>
+SOFIEC_ALWAYS_INLINE To bit_cast_lanes(T x) {
+  static_assert(sizeof(To) == sizeof(T), "same-size lanes");
+  To r;
+  std::memcpy(&r, &x, sizeof r);
+  return r;
+}
+template <class To, class T, std::enable_if_t<std::is_arithmetic<T>::value, int> = 0>
+SOFIEC_ALWAYS_INLINE To convert_lanes(T x) {
+  return To(x);
+}
 // Lanes First.. of a register, as a narrower register.
 template <int First, class P, int... M> SOFIEC_ALWAYS_INLINE auto convert_part(const P& p, std::integer_sequence<int, M...>) {
   return __builtin_shufflevector(p, p, (First + M)...);

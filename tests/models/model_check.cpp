@@ -4,7 +4,9 @@
 // compared bit for bit across targets (tests/models/same_bits.cmake).
 // Built with MODEL_NS and the header (MODEL_HEADER, or -include); run as: model_check DATA_PREFIX [OUTPUT_BITS_FILE].
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
