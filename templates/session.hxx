@@ -21,6 +21,17 @@
 #include <string>
 #include <vector>
 
+//@begin kernels
+namespace sofiec {
+namespace kernels_skeleton {
+template <class T>
+inline void relu(const T* x, T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], T(0));
+}
+}  // namespace kernels_skeleton
+}  // namespace sofiec
+//@end kernels
+
 namespace sofiec_skeleton {
 
 // The dims of one input or output; rank 0 (a scalar) has no dims.
@@ -36,6 +47,10 @@ struct TensorShape {
 
 namespace detail {
 
+//@begin kernels_namespace
+using namespace ::sofiec::kernels_skeleton;
+//@end kernels_namespace
+
 // Heap memory aligned to 64 bytes, owned; allocated once, in the Session's constructor.
 class AlignedBuffer {
  public:
@@ -49,13 +64,6 @@ class AlignedBuffer {
   std::unique_ptr<unsigned char[]> storage_;
   unsigned char* data_;
 };
-
-//@begin kernels
-template <class T>
-inline void relu(const T* x, T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], T(0));
-}
-//@end kernels
 
 //@begin weights
 constexpr std::size_t weights_bytes = 0;

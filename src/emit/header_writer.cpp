@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "emit/dynamic_session.hpp"
@@ -17,24 +18,43 @@
 namespace sofiec {
 namespace {
 
-// Kernel files in inclusion order; a kernel's dependencies come before it.
-const std::vector<std::pair<std::string, std::vector<std::string>>> kKernelFiles = {
-    {"functors", {}},  {"elementwise", {"functors"}}, {"gemm", {"functors"}}, {"sparse_gemm", {"functors"}},     {"conv", {"gemm", "functors", "elementwise"}},
-    {"pool", {"conv"}}, {"softmax", {"functors"}},             {"normalization", {"functors"}}, {"movement", {"functors"}},
-    {"reduce", {"functors"}},          {"indexing", {}}, {"attention", {"softmax"}}, {"resize", {}}, {"quantize", {"conv"}}, {"signal", {}}, {"recurrent", {"gemm", "functors", "elementwise"}},
-    {"selection", {}}, {"arena", {}}, {"winograd", {"gemm", "functors", "elementwise"}}, {"edge_conv", {"functors"}},
-    {"filter_lane_conv", {"conv", "pool", "functors"}},
-};
+// The #include "x.hpp" lines of a kernel file: the kernels it builds on (prelude.hpp and
+// simd.hpp aside: the skeleton's prelude region holds them).
+std::vector<std::string> kernel_includes(std::string_view text) {
+  std::vector<std::string> deps;
+  for (std::size_t pos = text.find("#include \""); pos != std::string_view::npos; pos = text.find("#include \"", pos + 1)) {
+    const std::size_t start = pos + 10, end = text.find(".hpp\"", start);
+    if (end == std::string_view::npos) continue;
+    std::string name(text.substr(start, end - start));
+    if (name != "prelude" && name != "simd") deps.push_back(std::move(name));
+  }
+  return deps;
+}
 
-std::string kernels_text(std::set<std::string> used) {
-  for (const std::string& name : used)
-    if (std::none_of(kKernelFiles.begin(), kKernelFiles.end(), [&](const auto& k) { return k.first == name; }))
-      throw Error("internal error: unknown kernel file '" + name + "'");
-  for (auto it = kKernelFiles.rbegin(); it != kKernelFiles.rend(); ++it)
-    if (used.count(it->first)) used.insert(it->second.begin(), it->second.end());
-  std::string out;
-  for (const auto& [name, deps] : kKernelFiles)
-    if (used.count(name)) out += fmt::format("// ---- kernels/{}.hpp\n{}", name, kernel_body(template_text("kernels/" + name + ".hpp")));
+// The kernel files a header needs, each after the files it includes, wrapped so that a
+// translation unit with several sofiec headers compiles each file once: the kernels live in
+// sofiec::SOFIEC_KERNELS_NAMESPACE(<id>) (simd.hpp), one include guard per file.
+std::string kernels_text(const std::set<std::string>& used, const std::string& id) {
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    if (!seen.insert(name).second) return;
+    for (const std::string& dep : kernel_includes(template_text("kernels/" + name + ".hpp"))) visit(dep);
+    order.push_back(name);
+  };
+  for (const std::string& name : used) visit(name);
+  std::string upper_id = id;
+  std::transform(upper_id.begin(), upper_id.end(), upper_id.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+  // The namespace exists even where no kernel is needed: the model's code names it.
+  std::string out = fmt::format("namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{}}\n}}  // namespace sofiec\n", id);
+  for (const std::string& name : order) {
+    std::string guard = fmt::format("SOFIEC_{}_{}_", upper_id, name);
+    std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+    out += fmt::format(
+        "// ---- kernels/{0}.hpp\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({2}) {{\n{3}"
+        "}}  // namespace SOFIEC_KERNELS_NAMESPACE({2})\n}}  // namespace sofiec\n#endif  // {1}\n",
+        name, guard, id, kernel_body(template_text("kernels/" + name + ".hpp")));
+  }
   return out;
 }
 
@@ -151,7 +171,9 @@ class HeaderBuilder {
     regions["banner"] = spec_.banner;
     regions["prelude"] =
         kernel_body(template_text("kernels/simd.hpp"), true) + kernel_body(template_text("kernels/prelude.hpp"), true);
-    regions["kernels"] = kernels_text(kernels_);
+    const std::string id = kernels_id();
+    regions["kernels"] = kernels_text(kernels_, id);
+    regions["kernels_namespace"] = fmt::format("using namespace ::sofiec::SOFIEC_KERNELS_NAMESPACE({});\n", id);
     regions["weights"] = weights_region();
     regions["metadata"] = metadata_region();
     regions["constructor"] = constructor_region();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <set>
 
 #include "sofiec/error.hpp"
@@ -44,6 +45,19 @@ std::string fill_skeleton(std::string_view skeleton, const std::map<std::string,
   for (const auto& kv : regions)
     if (!filled.count(kv.first)) throw Error(fmt::format("internal: skeleton has no region '{}'", kv.first));
   return out;
+}
+
+std::string kernels_id() {
+  // FNV-1a over every kernel file (the map is sorted by path: the same id on every machine).
+  std::uint64_t h = 14695981039346656037ull;
+  for (const auto& [path, text] : embedded_templates()) {
+    if (!starts_with(path, "kernels/")) continue;
+    for (const char c : std::string(path) + '\n' + std::string(text)) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+  }
+  return fmt::format("k{:012x}", h >> 16);
 }
 
 std::string kernel_body(std::string_view kernel_file, bool keep_includes) {

@@ -35,7 +35,7 @@ constexpr int live_lanes(int64_t n, int i, int P) {
 }
 #if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
 // All ones in the first `live` of 8 lanes: the mask of vmaskmov.
-inline __m256i first_lanes8(int live) {
+SOFIEC_ALWAYS_INLINE __m256i first_lanes8(int live) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(live), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 #endif
@@ -68,7 +68,7 @@ template <int L> SOFIEC_ALWAYS_INLINE void load_first(const float* p, int64_t n,
 }
 // Steps the multi-index `index` over dims[0..rank) (the last fastest) and moves `offset` with
 // it by strides: the walk of every strided kernel (views, reductions).
-inline void advance_index(int rank, const int64_t* dims, const int64_t* strides, int64_t* index, int64_t& offset) {
+SOFIEC_ALWAYS_INLINE void advance_index(int rank, const int64_t* dims, const int64_t* strides, int64_t* index, int64_t& offset) {
   for (int d = rank - 1; d >= 0; --d) {
     offset += strides[d];
     if (++index[d] < dims[d]) return;
@@ -80,7 +80,7 @@ inline void advance_index(int rank, const int64_t* dims, const int64_t* strides,
 // The same walk over fewer dims: dims of 1 dropped, and a dim merged into the one before it
 // when that one's stride steps over it whole (a contiguous [64, 100] of runs of 7 is one dim
 // of 6400). Writes at most rank dims; returns their count.
-inline int merge_dims(int rank, const int64_t* dims, const int64_t* strides, int64_t* out_dims, int64_t* out_strides) {
+SOFIEC_ALWAYS_INLINE int merge_dims(int rank, const int64_t* dims, const int64_t* strides, int64_t* out_dims, int64_t* out_strides) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
     if (dims[d] == 1) continue;
@@ -96,7 +96,7 @@ inline int merge_dims(int rank, const int64_t* dims, const int64_t* strides, int
 }
 
 // Bit l set where lane l of the comparison mask m is true (all ones).
-inline uint32_t lane_bits(const i32x16& m) {
+SOFIEC_ALWAYS_INLINE uint32_t lane_bits(const i32x16& m) {
 #if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
   return uint32_t(_mm512_test_epi32_mask((__m512i)m.p[0], (__m512i)m.p[0]));
 #elif defined(SOFIEC_X86_VECTORS) && defined(__AVX__)

@@ -27,6 +27,43 @@
 #endif
 #endif
 
+#ifndef SOFIEC_KERNELS_NAMESPACE
+// Generated headers put their kernels in sofiec::SOFIEC_KERNELS_NAMESPACE(k<id>), <id> a hash
+// of the kernels' source: every header from one sofiec shares one copy of each kernel in a
+// translation unit, and the name also carries what changes the kernels' machine code (the
+// instruction set, FMA, a BLAS), so that translation units compiled with other flags, or
+// headers from another sofiec, never have two different bodies under one linker symbol.
+#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+#define SOFIEC_KERNELS_ISA_ avx512
+#elif defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
+#define SOFIEC_KERNELS_ISA_ avx2
+#elif defined(SOFIEC_X86_VECTORS) && defined(__AVX__)
+#define SOFIEC_KERNELS_ISA_ avx
+#elif defined(SOFIEC_X86_VECTORS)
+#define SOFIEC_KERNELS_ISA_ sse
+#elif defined(SOFIEC_NEON_VECTORS) && defined(__aarch64__)
+#define SOFIEC_KERNELS_ISA_ neon64
+#elif defined(SOFIEC_NEON_VECTORS)
+#define SOFIEC_KERNELS_ISA_ neon
+#else
+#define SOFIEC_KERNELS_ISA_ scalar
+#endif
+#if defined(__FMA__) || defined(__AVX512F__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
+#define SOFIEC_KERNELS_FMA_ _fma
+#else
+#define SOFIEC_KERNELS_FMA_
+#endif
+#if defined(SOFIEC_USE_BLAS)
+#define SOFIEC_KERNELS_BLAS_ _blas
+#else
+#define SOFIEC_KERNELS_BLAS_
+#endif
+#define SOFIEC_KERNELS_PASTE_(id, isa, fma, blas) id##_##isa##fma##blas
+#define SOFIEC_KERNELS_EXPAND_(id, isa, fma, blas) SOFIEC_KERNELS_PASTE_(id, isa, fma, blas)
+#define SOFIEC_KERNELS_NAMESPACE(id) \
+  SOFIEC_KERNELS_EXPAND_(id, SOFIEC_KERNELS_ISA_, SOFIEC_KERNELS_FMA_, SOFIEC_KERNELS_BLAS_)
+#endif
+
 #ifndef SOFIEC_ALWAYS_INLINE
 // For the helpers of inner loops, which must be inlined whatever else a header instantiates:
 // GCC's inlining budget is per translation unit, and an operator left out of line passes its
@@ -220,7 +257,7 @@ typedef vec<int32_t, 16> i32x16;
 typedef vec<double, 8> f64x8;
 
 // v = the L values at p, and the L lanes of v to p: each register moved on its own (a memcpy of
-// the whole struct went through the stack in 16-byte pieces, then was read back whole: a
+// the whole struct goes through the stack in 16-byte pieces, then is read back whole: a
 // store-forwarding stall per vector with AVX2).
 template <class T, int L> SOFIEC_ALWAYS_INLINE void load(vec<T, L>& v, const T* p) { v = vec<T, L>::load(p); }
 template <class T, int L> SOFIEC_ALWAYS_INLINE void store(T* p, const vec<T, L>& v) { v.store(p); }

@@ -342,7 +342,7 @@ int main(int argc, char** argv) {
   app.add_option("--work", work, "scratch folder for headers and binaries")->capture_default_str();
   app.add_option("--report", report, "per-case report to write (markdown)");
   app.add_option("-O", level, "optimization level")->capture_default_str();
-  app.add_option("--filter", filter, "only cases whose name contains this");
+  app.add_option("--filter", filter, "only cases whose name contains one of these (comma-separated)");
   app.add_option("--batch", batch_size, "cases per compiler invocation")->capture_default_str();
   app.add_option("--jobs", jobs, "parallel compilations")->capture_default_str();
   app.add_option("--cxx", tc.cxx, "C++ compiler")->capture_default_str();
@@ -372,6 +372,7 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < ready.size(); i += batch_size)
     batches.emplace_back(ready.begin() + long(i), ready.begin() + long(std::min(ready.size(), i + batch_size)));
   std::map<std::size_t, std::string> exe_of;  // case index -> binary
+  std::vector<std::string> together_failures;  // batches whose headers compile only alone
   std::mutex mu;
   parallel_for(batches.size(), jobs, [&](std::size_t b) {
     const fs::path src = wdir / fmt::format("batch{}.cpp", b), exe = wdir / fmt::format("batch{}", b);
@@ -381,7 +382,9 @@ int main(int argc, char** argv) {
       for (const Case* c : batches[b]) exe_of[c->index] = exe.string();
       return;
     }
-    // Isolate the cases that do not compile.
+    // Isolate the cases that do not compile. If each compiles alone, the headers do not
+    // compile together (one translation unit may include many), which fails the run.
+    bool any_alone_failed = false;
     for (const Case* c : batches[b]) {
       const fs::path one_src = wdir / fmt::format("single{}.cpp", c->index), one = wdir / fmt::format("single{}", c->index);
       std::ofstream(one_src) << driver_source({c});
@@ -389,9 +392,14 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(mu);
       if (err.empty()) exe_of[c->index] = one.string();
       else {
+        any_alone_failed = true;
         cases[c->index].status = Status::Failed;
         cases[c->index].reason = "generated code does not compile: " + err;
       }
+    }
+    if (!any_alone_failed) {
+      std::lock_guard<std::mutex> lock(mu);
+      together_failures.push_back(src.string());
     }
   });
 
@@ -444,6 +452,9 @@ int main(int argc, char** argv) {
   }
   std::cout << fmt::format("conformance ({} scope, -O {}): {} cases, {} unsupported\n", scope, level, cases.size(), unsupported);
   std::cout << fmt::format("{} passed ({} with frozen inputs), {} failed\n", passed, passed_frozen, failed);
+  for (const std::string& src : together_failures)
+    std::cout << "FAILED " << src << ": its headers compile one at a time but not together\n";
+  if (!together_failures.empty()) return 1;
   if (passed < min_passed) {
     std::cout << fmt::format("conformance: only {} cases passed, at least {} expected\n", passed, min_passed);
     return 1;
