@@ -55,3 +55,4 @@ done
 # node's JIT) still warming up; the report takes the smaller.
 node benchmarks/ort_bench.js "$dir/identity" 1 latency > "$raw/identity.ort1.again.json"
 /usr/bin/python3 benchmarks/report.py "$raw" "$dir" benchmarks/results $models
+/usr/bin/python3 benchmarks/update_performance_doc.py benchmarks

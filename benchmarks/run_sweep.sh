@@ -12,3 +12,4 @@ if [ ! -d build-bench/node_modules/onnxruntime-node ]; then
 fi
 export OPENBLAS_NUM_THREADS=1 NODE_PATH="$(pwd)/build-bench/node_modules"
 /usr/bin/python3 benchmarks/sweep.py "$(pwd)/build-bench/sofiec" build-bench/sweep benchmarks/results "$@"
+/usr/bin/python3 benchmarks/update_performance_doc.py sweep

@@ -251,7 +251,7 @@ HeaderSpec header_spec(const Model& model, const CompileOptions& options) {
                             source.empty() ? "a model" : source, level_name(options.level),
                             spec.embed_weights ? "" : fmt::format(" (weights in {})", options.weights_file_name));
   spec.banner += "// Needs only the C++17 standard library; defining SOFIEC_USE_BLAS (and linking a BLAS that provides\n"
-                 "// sgemm_) sends the large matrix products to that BLAS, and all of them without AVX-512.\n";
+                 "// sgemm_) sends the matrix products of 2^21 multiply-adds or more to that BLAS.\n";
   return spec;
 }
 

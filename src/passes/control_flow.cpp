@@ -316,7 +316,7 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     if (axis < 0 || axis >= int64_t(dims.size())) throw Error(fmt::format("{}: axis out of range", node.describe()));
     const int64_t len = dims[std::size_t(axis)];
     // Each part becomes a tensor of the sequence, as many as a Loop's unrolled iterations at most
-    // (a dim of 2^31 split into ones once asked for 15 GB of sizes).
+    // (a dim of 2^31 split into ones would ask for 15 GB of sizes).
     const auto check_parts = [&](int64_t parts) {
       if (parts > kMaxUnroll)
         throw UnsupportedError(fmt::format("{}: splitting into {} parts (at most {} supported)", node.describe(), parts, kMaxUnroll));

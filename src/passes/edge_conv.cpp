@@ -10,8 +10,8 @@
 // N sums of those blocks (neighbour - centre adds its block to N and subtracts it from C).
 // In its place: a MatMul of T by [C | N]^T (2F values per point, once per point) and the
 // compiler's EdgeConvGather, which adds each edge's centre and neighbour values. The products
-// shrink by a factor of K: ParticleNet's second and third EdgeConv layers (K = 16) were a third
-// of its multiply-adds.
+// shrink by a factor of K: written per edge, ParticleNet's second and third EdgeConv layers
+// (K = 16) are a third of its multiply-adds.
 #include <algorithm>
 
 #include "ops/registry.hpp"

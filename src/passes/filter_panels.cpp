@@ -49,10 +49,10 @@ class ConvFilterPanels : public Pass {
   // Filters that fill the lanes, and at least 4 positions (below, a block of rows is too short
   // to keep the FMA pipe busy). Then either fewer positions than 64 that leave a quarter of the
   // lanes or more empty, or any other convolution but a pointwise one, whose GEMM reads the
-  // image in place (one Zen 5 core, 64 -> 256 filters at 56x56: 437 us so, 490 along the lanes).
-  // Against the GEMM with its columns packed from the stride phases: resnet18's stem 1280 ->
-  // 1030 us, its 3x3/2 convolutions 630 -> 513 us, a 5x5 of 32 -> 64 channels at 28x28 444 ->
-  // 313 us. The 3x3 stride-1 ones that ConvWinograd takes (it runs first) compute less still.
+  // image in place and stays ahead of the filters along the lanes. The others (resnet18's stem
+  // and its 3x3/2 convolutions, a 5x5 of 32 -> 64 channels at 28x28) run faster so than as the
+  // GEMM with its columns packed from the stride phases, which spends much of its time packing.
+  // The 3x3 stride-1 ones that ConvWinograd takes (it runs first) compute less still.
   static bool eligible(const Graph& g, const Node& n) {
     if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty() || n.attr_int("group", 1) != 1) return false;
     const Tensor* w = float_constant(g, n.inputs.at(1));

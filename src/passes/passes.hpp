@@ -1,5 +1,5 @@
 // Graph passes. Each is a small named unit that transforms the graph in place; the pipeline
-// for an optimization level is a list of them (see compiler.cpp).
+// for an optimization level is a list of them (passes_for_level, in cleanup.cpp).
 #pragma once
 
 #include <map>
@@ -63,7 +63,8 @@ class Pass {
 std::unique_ptr<Pass> make_constant_folding();
 // Removes nodes none of whose outputs are read by a node or are graph outputs.
 std::unique_ptr<Pass> make_dead_node_elimination();
-// Removes Identity, inference Dropout, and Cast / Expand / Reshape-like nodes that change nothing.
+// Removes Identity, inference Dropout, Pad of zeros, and Cast / Expand / Reshape-like nodes that
+// change nothing.
 std::unique_ptr<Pass> make_noop_elimination();
 // Transpose of a Transpose: removed when they cancel, merged into one otherwise.
 std::unique_ptr<Pass> make_transpose_pair_elimination();
@@ -94,10 +95,12 @@ std::unique_ptr<Pass> make_edge_conv_factorization();
 // MatMul followed by an Add of a constant row vector: one Gemm (2-D A), or the compiler's MatMul
 // with a bias input (A with batch dims: one product over all rows).
 std::unique_ptr<Pass> make_matmul_add_fusion();
-// Gemm with a constant transposed B and 2 to 4 rows: B stored untransposed (faster BLAS path).
+// Gemm with a constant B and two rows or more: B stored in the layout its kernel reads, [K, N]
+// for the register-blocked kernel, [N, K] for products of at most 4 columns (kDotColumns, A
+// not transposed), which gemm_dot_rows computes. One row is SingleRowGemmSkippingZeros's case.
 std::unique_ptr<Pass> make_gemm_weight_transpose();
-// RNN / GRU / LSTM with a constant R: R stored transposed (the compiler's form of the node),
-// so that a step's product for one sequence needs no horizontal sums.
+// RNN / GRU / LSTM with constant W and R: both stored transposed (the compiler's form of the
+// node), so that a step's product for one sequence needs no horizontal sums.
 std::unique_ptr<Pass> make_recurrent_weight_transpose();
 // MatMul(Q, K^T) [Div or Mul by a constant] Softmax MatMul(., V): one ScaledDotAttention of the
 // compiler's domain, reading Q, K^T and V (and writing its output) through strides in place of
@@ -157,14 +160,21 @@ struct MemoryPlan {
 
 constexpr int64_t kAlignment = 64;
 
-// Places intermediates and scratch in one arena. With reuse, tensors whose lifetimes do not
-// overlap share memory (greedy by size, lowest fitting offset); without, each gets its own.
-// A topological order of g's nodes that keeps little memory alive: of the nodes whose inputs
-// are ready, run the one that adds the fewest bytes (its outputs and scratch minus the
-// tensors it reads for the last time); ties go to the file's order.
+// A topological order of g's nodes (indices into g.nodes) that keeps little arena memory
+// alive, built greedily: of the nodes whose producers have run, the next is the one that adds
+// the fewest arena bytes (its outputs' and its scratch's, minus those of the arena tensors it
+// is the last to read; graph outputs, constants and views of find_aliases count nothing, and
+// a view's readers count for the tensor it shares); ties go to the earliest in g's order.
 std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a, bool split_views = true);
 
-// With alias_views, reshape-like nodes cost nothing (find_aliases).
+// Places intermediates and scratch in one arena, in g's node order. Without reuse, each gets
+// its own bytes. With reuse, tensors whose lifetimes do not overlap share memory, and a node
+// whose OpDef allows it writes over an input of the same shape read for the last time; blocks
+// are placed first fit and best fit in several orders (by size, size times lifetime, lifetime,
+// first or last step, those alive at the busiest step first), then in size orders jittered by
+// a fixed-seed generator while the arena is above lower_bound_bytes, and the smallest arena
+// wins. With alias_views, reshape-like nodes (and, with split_views, contiguous Split chunks)
+// cost nothing (find_aliases).
 MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false, bool split_views = true);
 
 }  // namespace sofiec

@@ -2,7 +2,7 @@
 // pool of CNN feature extractors) computes the pooled planes directly: the WinogradConv's
 // output transform and the direct convolution (conv.hpp's conv2d_direct, few taps per output)
 // take the max of each 2x2 block in registers, after the bias and the epilogue, and never write
-// the full-size planes (MNIST CNN: its two pools were 8% of the run and 50 KiB of arena).
+// the full-size planes (nor reads them back, nor holds them in the arena).
 // A FilterPanelConv takes any 2-D max pool without indices (its window becomes the node's
 // pool_* attributes): it computes bands of rows into a buffer and pools them from there
 // (resnet18's stem and its 3x3 / 2 pool: 3.2 MB of activations per image not written).

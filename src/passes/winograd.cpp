@@ -20,7 +20,7 @@ namespace {
 // (resnet18 at 7x7: 16 tiles).
 constexpr int64_t kMinTiles = 32;
 // Fewer input channels or filters: the products are too short to pay for the transforms
-// (MNIST CNN's 16 -> 32 channels at 14x14 pays: 23 us by im2col, 17 us in F(4x4)).
+// (MNIST CNN's 16 -> 32 channels at 14x14 still gains over im2col in F(4x4)).
 constexpr int64_t kMinChannels = 16;
 constexpr int64_t kMinFilters = 8;
 
@@ -69,9 +69,10 @@ Tensor filter_taps(const Tensor& w, bool panels) {
 // Stored F(4x4) U for the convolutions with the largest planes first (the most products saved
 // per byte of filters) while each one's U stays under 3 MiB and the model's weights within 30%
 // above their size as written. Its U is 4 times the 3x3 filters (F(2x2): 16/9), and the memory
-// target is half of ONNX Runtime's RSS: resnet18 takes it in layers 1 and 2 (not 3: 2.4 -> 9.4
-// MB per conv; with 25% its last conv of layer 2 stayed F(2x2), 600 us against 460); the UNet
-// in its first two 32x32 convolutions, the others computing U from their taps.
+// target is half of ONNX Runtime's RSS: resnet18 takes it in layers 1 and 2 (not 3, whose U
+// would be 9.4 MB per conv; with 25% the last conv of layer 2 would stay in the slower
+// F(2x2)); the UNet in its first two 32x32 convolutions, the others computing U from their
+// taps.
 constexpr int64_t kMaxLargeTileFilterBytes = 3 << 20;
 constexpr double kMaxWeightGrowth = 1.3;
 
@@ -108,9 +109,9 @@ class ConvWinograd : public Pass {
   // tiles; with the filters in the lanes, panels of 32 filters and blocks of 6 tiles, and the
   // output transform pays a 16x16 transpose per output of 16 tiles and 16 filters. The
   // filters go in the lanes where the block's tiles leave a panel part-filled, and fill their
-  // own panels: resnet18's 256 filters at 14x14 (49 tiles) 680 -> 580 us, MNIST's 32 at 14x14
-  // (16 tiles, panels of one vector) 8.8 -> 7.7 us, 112 tiles of 128 filters 572 -> 553 us;
-  // the UNet's 32 and 64 filters over 64 tiles keep the tiles: 76 -> 89 us the other way.
+  // own panels (resnet18's 256 filters at 14x14, 49 tiles; MNIST's 32 at 14x14, 16 tiles, in
+  // panels of one vector; 112 tiles of 128 filters); where the tiles fill whole panels (the
+  // UNet's 32 and 64 filters over 64 tiles), the tiles in the lanes measured faster.
   static bool filters_in_lanes(const Graph& g, const Node& n, const Tensor& w, int tile) {
     const rt::WinogradGeometry geometry = geometry_of(g, n, w, tile);
     return geometry.filters % 32 == 0 && geometry.block_tiles() % 32 != 0;
@@ -133,8 +134,8 @@ class ConvWinograd : public Pass {
   // F(4x4) with U computed at run time, where its tiles cover the planes with little waste
   // (at most 0.6 of F(2x2)'s products: 16x16 planes 0.56, 14x14 ones, padded to 16x16, 0.73)
   // and the taps make whole vectors of U. It costs about 2 operations per value of U for each
-  // block of tiles: at most 10% above stored U (the UNet's 32 -> 32 channels at 32x32: 50.7
-  // against 49.0 us, F(2x2) 79 us; 64 -> 64 at 16x16: 52 against 43, F(2x2) 61).
+  // block of tiles: somewhat slower than stored U, well ahead of F(2x2) (the UNet's 32 -> 32
+  // channels at 32x32, 64 -> 64 at 16x16).
   static bool runtime_large_tile(const Graph& g, const Node& n, const Tensor& w) {
     const rt::WinogradGeometry small = geometry_of(g, n, w, 2), large = geometry_of(g, n, w, 4);
     const bool whole_vectors = large.channels % 16 == 0 || filters_in_lanes(g, n, w, 4);

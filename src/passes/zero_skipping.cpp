@@ -3,10 +3,10 @@
 // [K, N] in column panels of 16 (rt::pack_column_panels), and the kernel adds only the rows of B
 // that A's nonzeros select (templates/kernels/sparse_gemm.hpp): a layer after a ReLU reads
 // about half its weights. Even with no zeros, broadcasting A's values over B's rows beats the
-// dot products of gemv_rows (one Zen 5 core, 100 -> 100: 0.39 -> 0.16 us; 1568 -> 64: 3.2 ->
-// 2.8 us, 1.6 with half the inputs 0). Fewer than 16 columns keep gemv_rows: a vector of B
-// would be mostly empty. The panels hold no padding: rows padded to whole vectors were as
-// fast, but took 12 KiB more of the SOFIE MLP's weights, a tenth of its resident memory.
+// dot products of gemv_rows, each of which ends in a sum across the lanes. Fewer than 16
+// columns keep gemv_rows: a vector of B would be mostly empty. The panels hold no padding:
+// rows padded to whole vectors are no faster, and would add 12 KiB to the SOFIE MLP's
+// weights, a tenth of its resident memory.
 #include <cmath>
 #include <limits>
 

@@ -108,7 +108,7 @@ inline void attention(const T* q, const T* k, const T* v, const M* mask, const T
 // head split and transposes around it are never copied. Per batch entry (up to 4 batch dims):
 // K^T is packed into scratch with rows padded to 16 lanes, V too unless its rows are whole
 // vectors (then read in place, as Q's rows), then 4 query rows at a time share every load
-// (attention_rows4). GN2's 8 heads of 40 x 16: 12.8 -> 10.8 us with Q and V in place.
+// (attention_rows4).
 struct ScaledDotShape {
   int64_t batch[4];  // 1 where unused
   int64_t q_len, kv_len, head_size, v_head_size;
@@ -237,7 +237,7 @@ inline void scaled_dot_attention(const float* q, const float* kt, const float* v
           }
           // K^T from K's rows (a key's features contiguous, as a fused QKV product leaves them)
           // by 16x16 tiles in registers, the edges element by element: element-wise strided
-          // copies of K, V and Q were a fifth of GN2's attention (8 heads of 40 x 16: 16.5 -> 13.4 us).
+          // copies take a good part of a small attention's time (GN2's 8 heads of 40 x 16).
           const int64_t key_tiles = s.k_strides[4] == 1 ? s.kv_len / 16 * 16 : 0;
           const int64_t feature_tiles = s.k_strides[4] == 1 ? s.head_size / 16 * 16 : 0;
           for (int64_t j = 0; j < key_tiles; j += 16)

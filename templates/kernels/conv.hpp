@@ -137,8 +137,8 @@ inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& 
 // (kw d_w) % s_w) at row oh + (kh d_h) / s_h, column ow + (kw d_w) / s_w, so a run of outputs
 // along a row reads a contiguous run of a phase at every tap, stride 2 included. The GEMM
 // packs each panel of 32 outputs by tap straight from the phases (L2-resident) instead of
-// reading a column matrix written to memory before (resnet18's stem: 7.4 MB of columns,
-// 147 streams 49 KiB apart, the GEMM at 78 GFLOP/s).
+// reading a column matrix written to memory before (resnet18's stem: 7.4 MB of columns, read
+// as 147 streams 49 KiB apart).
 constexpr int64_t phase_extent(int64_t out, int64_t kernel, int64_t stride, int64_t dilation) {
   return out + (kernel - 1) * dilation / stride;
 }
@@ -188,7 +188,7 @@ inline void split_phases(const float* x, float* phases, int64_t channels, const 
             int64_t j = lo;
 #if defined(__AVX512F__)
             // Stride 2: every other float of 32 into 16 lanes, while the 32 lie in the row (the
-            // stem of resnet18 split its 224-wide rows a float at a time).
+            // loop below moves a float at a time, slow on rows as wide as resnet18's stem's 224).
             if (sw == 2) {
               const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
               for (; j + 16 <= hi && first + 2 * j + 32 <= in_w; j += 16) {
@@ -256,7 +256,7 @@ inline void conv2d_implicit(const float* phases, const float* w, float* y, int64
 // Whether a 2-D float convolution (not pointwise) of `group_channels` per group runs by
 // phases. With unit strides and a column matrix that stays in L2, im2col copies a whole
 // shifted plane per tap and the GEMM reads it in place, which beats packing short rows per
-// panel (MNIST's 16 -> 32 channels at 14x14: 23 against 32 us).
+// panel (MNIST's 16 -> 32 channels at 14x14).
 constexpr bool conv2d_by_phases_pays(const ConvGeometry& g, int64_t group_channels) {
   const bool unit_stride = g.stride[0] == 1 && g.stride[1] == 1;
   return g.rank == 2 && !(unit_stride && group_channels * g.kernel_size() * g.out_size() * 4 <= 256 * 1024);
@@ -276,7 +276,7 @@ inline void add_channel_bias(T* rows, const T* bias, int64_t count, int64_t size
 // Direct 2-D convolution for few products per output: unit strides and at most
 // kDirectConvTaps taps (channels per group x kernel positions), as in a first layer on one
 // channel (MNIST's: 1 -> 16 channels, 3x3) or a depthwise one. A GEMM over 9 taps spends more
-// on loading and storing its blocks of C than on the products (MNIST's first layer: 3.3 us).
+// on loading and storing its blocks of C than on the products.
 // Output rows go in the lanes, 32 outputs of up to 4 filters at a time, read from zero-padded
 // copies of the group's planes (rows of direct_conv_pitch floats).
 constexpr int64_t kDirectConvTaps = 32;
@@ -293,7 +293,7 @@ constexpr int64_t direct_conv_scratch(const ConvGeometry& g, int64_t group_chann
 }
 // Also direct, whatever its taps: a unit-stride convolution to one or two filters per group
 // whose padded planes stay in L2. Its GEMM would have 1-2 rows, and pack a panel of columns
-// for every 32-64 outputs (the UNet's last 3x3 layer, 32 channels to 1 at 32x32: 51 -> 14 us).
+// for every 32-64 outputs (the UNet's last 3x3 layer, 32 channels to 1 at 32x32).
 constexpr bool conv2d_direct_few_filters_pays(const ConvGeometry& g, int64_t group_channels, int64_t group_filters) {
   return g.rank == 2 && g.stride[0] == 1 && g.stride[1] == 1 && group_filters <= 2 &&
          direct_conv_scratch(g, group_channels) * 4 <= 256 * 1024;

@@ -13,8 +13,7 @@
 
 // Tiles of 16 edges by 16 channels: each edge's sums are row reads of pc (16 channels in
 // lanes), and a register transpose turns them into 16 edges per channel, y's layout. (Gathers
-// along pc's channel rows cost a third of ParticleNet-Lite: AMD's Zen 4 gathers 16 floats in
-// about 20 cycles.)
+// along pc's channel rows would be slow: AMD's Zen 4 gathers 16 floats in about 20 cycles.)
 template <class I, class E = functor_chain<>>
 inline void edge_conv_gather(const float* pc, const I* indices, const float* bias, float* y, int64_t batch,
                              int64_t filters, int64_t points, int64_t k, E epilogue = E()) {

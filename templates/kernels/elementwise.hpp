@@ -14,7 +14,8 @@ SOFIEC_ALWAYS_INLINE void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
 // null): an input row, zero-padded and shifted, into a row buffer, which has 16 floats of room
 // past n (zeros may be written there). src may be read up to `readable` floats from its start.
 // Whole vectors only: the buffer is read right after, and a masked store cannot forward to
-// those loads (masked moves made Winograd's input transform 1.5 times slower).
+// those loads, which then wait for it to reach the cache (Winograd's input transform reads
+// every row it copies).
 inline void copy_padded_row(float* dst, int64_t n, const float* src, int64_t len, int64_t shift, int64_t readable) {
   const int64_t lo = src ? std::min(n, std::max<int64_t>(0, -shift)) : n;
   const int64_t hi = src ? std::max(lo, std::min(n, len - shift)) : n;

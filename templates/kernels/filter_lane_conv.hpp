@@ -10,11 +10,10 @@
 // vectors, for up to 6 output positions: 24 accumulators, and per tap 4 loads of weights, 6
 // broadcasts of inputs and 24 FMAs (narrower targets: 16 filters, kFilterLaneVectors). The inputs are broadcast straight from the zero-padded stride phases of the image
 // (split_phases), tap p of position o at phases[base(o) + offset(p)], so nothing is copied per
-// tap: no im2col (resnet18's 512-filter layer at 7x7 wrote 900 KB of columns per image), no
-// panels packed per 32 positions (its stem's implicit GEMM spent a quarter of its time
-// packing). Measured on one Zen 5 core against the GEMMs they replace, warm weights: the stem
-// (7x7/2, 3 -> 64 at 112x112) 1310 -> 1070-1110 us, the 3x3/2 convolutions 650-720 -> 525-540
-// us, the 512-filter 3x3 at 7x7 with cold weights 1520 -> 1310 us.
+// tap: no im2col (resnet18's 512-filter layer at 7x7 would write 900 KB of columns per image),
+// no panels packed per 32 positions (much of its stem's implicit GEMM goes to packing). Against
+// the GEMMs they replace, resnet18's stem (7x7/2, 3 -> 64 at 112x112), its 3x3/2 convolutions
+// and its 512-filter 3x3 at 7x7 with cold weights all measure faster so.
 //
 // The sums of a pass over up to 64 positions go through a tile in registers' order, are
 // transposed 16 x 16 at a time into rows of positions, and get the bias and the epilogue on
@@ -135,7 +134,7 @@ inline const int32_t* filter_panel_offsets(float* scratch, int64_t channels, con
 // positions (blocks of 6 rows or fewer) through all filters, 64 at a time, so that its inputs
 // stay in L1; the taps go in slices of at most kFilterLaneDepth, whose 256 KiB of weights stay
 // in L2 while every block of the pass reads them (resnet18's 4608 taps at 7x7: 1.2 MB of
-// weights per 64 filters, read from L3 by each of 10 blocks, were bound by L3's bandwidth).
+// weights per 64 filters, read from L3 by every block, would be bound by L3's bandwidth).
 constexpr int64_t kFilterLaneRows = 64, kFilterLaneDepth = 1024;
 template <class E>
 inline void filter_panel_positions(const float* phases, const int32_t* offs, const float* wp, const float* bias,
@@ -149,7 +148,7 @@ inline void filter_panel_positions(const float* phases, const int32_t* offs, con
   // (resnet18's 58 MB stay in no cache), so each block asks for its share of the next slice.
   const bool stream = end - begin <= kFilterLaneRows;
   // With one slice over many positions, passes of 16: the tile (4 KiB, not 16) leaves L1 to the
-  // weights (the stem's 37 KiB: 1065 -> 1010 us).
+  // weights (the stem's 37 KiB).
   const int64_t pass = slices > 1 || stream ? kFilterLaneRows : 16;
   alignas(64) float tile[kFilterLaneRows * 64] = {};
   alignas(64) float rows_of_filters[16 * 16];
@@ -218,8 +217,8 @@ inline void conv2d_filter_panels(const float* x, const float* wp, const float* b
 // its output dims), without the convolution's output: bands of the convolution's rows go
 // through a buffer of at most kFilterPanelBand floats, the rows shared by two bands' windows
 // moved up rather than computed again, and each band's pooled rows are written from it.
-// resnet18's stem and its 3x3 / 2 pool: the 3.2 MB of activations per image went to memory
-// and were read back.
+// resnet18's stem and its 3x3 / 2 pool: the 3.2 MB of activations per image never go to
+// memory and back.
 constexpr int64_t kFilterPanelBand = 64 * 1024;
 constexpr int64_t filter_panel_pool_band_rows(const ConvGeometry& g, int64_t filters, const ConvGeometry& pool) {
   // Pooled rows per band: as many as fit, at least one.

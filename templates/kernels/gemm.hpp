@@ -15,8 +15,7 @@
 // repay.
 inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta, float* c) {
   auto finish = [&](int64_t j, float dot) { c[j] = beta == 0.f ? alpha * dot : ::sofiec::fma(beta, c[j], alpha * dot); };
-  // A chain of adds, not sum_lanes' tree: measured faster here (the four rows' sums overlap;
-  // SOFIE MLP batch 1: 1.64 us against 1.80).
+  // A chain of adds, not sum_lanes' tree: the four rows' sums overlap, which measured faster.
   auto chain_sum = [](const ::sofiec::f32x16& v) {
     float t = 0.f;
     for (int l = 0; l < 16; ++l) t += v[l];
@@ -172,7 +171,7 @@ inline void gemm_rows_tiled(int64_t rows, int64_t k, const float* a, int64_t ars
 // One or two rows of C by 4 vectors of kWideLanes columns (the last ones masked to `cols`):
 // with a single row, the blocked kernel has NV accumulators, and each FMA waits on the one
 // before it in its chain (latency 4); 4 chains keep the FMA pipe full (LSTM's per-step
-// product of one row, 64 x 256: twice as fast). 8 accumulators and 4 vectors of B fit the
+// product of one row, 64 x 256). 8 accumulators and 4 vectors of B fit the
 // registers as 16 floats with AVX-512, 8 with AVX2 and NEON, 4 with SSE.
 constexpr int kWideLanes = ::sofiec::kFloatLanes >= 16 ? 16 : ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 8 : 4;
 constexpr int64_t kWideColumns = 4 * kWideLanes;
@@ -255,8 +254,8 @@ constexpr int64_t kGemmDepth = 256, kGemmPanel = 32;
 // use. For the first panel of B, a block's rows of A come from memory when A is a layer's
 // weights at batch 1 (resnet18's 58 MB stay in no cache between calls), and 6 streams of 1 KiB
 // are too short for the hardware prefetcher: each block asks for the next two blocks' rows
-// while it multiplies (one block ahead, or 6 rows, gained less). Winograd's 256-filter F(4x4)
-// layer at 14x14 with cold filters: 970 -> 620 us; F(2x2): 890 -> 815 us.
+// while it multiplies (one block ahead, or 6 rows, gains less), as in Winograd's 256-filter
+// layers at 14x14 with cold filters.
 inline void prefetch_rows(const float* p, int64_t rows, int64_t stride, int64_t length) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t q = 0; q < length; q += 16) __builtin_prefetch(p + r * stride + q, 0, 2);
@@ -277,7 +276,7 @@ inline void gemm_panels(int64_t m, int64_t n, int64_t k, float alpha, const floa
   const int64_t blocks = (m + 5) / 6;
   alignas(64) float scratch[kGemmDepth * kGemmPanel];
   // Not for an A of a few KiB (MNIST's Winograd products, 32 x 16): it is in L1 already, and
-  // the prefetches of its 1-line rows cost more than its products (13.7 -> 14.5 us a call).
+  // the prefetches of its 1-line rows cost more than its products.
   const bool prefetch_a = acs == 1 && m * k >= 4096;
   for (int64_t j = 0; j < n; j += kGemmPanel) {
     const int64_t cols = std::min(kGemmPanel, n - j);
@@ -330,7 +329,7 @@ typedef ::sofiec::vec<float, 4> dot_f32x4;
 constexpr int64_t kDotColumns = 4;
 
 // C[M,N] = alpha * A[M,K] W[N,K]^T + beta * C for few columns (N <= kDotColumns): a classifier's
-// last layer over a batch (100 -> 4 at 64 rows: 1.38 -> 0.65 us). With C's columns along the
+// last layer over a batch (100 -> 4 at 64 rows). With C's columns along the
 // vector lanes, as in the blocked kernel, 4 columns fill a quarter of each vector; here the
 // lanes run along K instead, as dot products of A's rows with W's rows: 4 rows by 4 columns
 // in 16 accumulators, 8 loads per 16 FMAs, all lanes busy but in K's last vector, then the

@@ -4,8 +4,8 @@
 #include "prelude.hpp"
 
 // Sum over n values of x[i] - center, or of its square, in double: 4 x 8 independent lanes for
-// float (a chain of dependent adds would wait on each one: one chain of 8 lanes held the
-// UNet's GroupNorm statistics to 8 values per 4 cycles), then summed pairwise.
+// float (a chain of dependent adds waits on each one: one chain of 8 lanes would sum 8 values
+// per add's latency, 4 cycles), then summed pairwise.
 template <class T>
 inline double centered_sum(const T* x, int64_t n, double center, bool square) {
   if constexpr (std::is_same<T, float>::value) {
@@ -126,8 +126,8 @@ inline float centered_sum_lanes(const float* x, int64_t n, float pilot, float of
 // scale and bias along them are normalized in the lanes, in float, around the row's first
 // value: the mean is that pilot plus a small offset, and values are centered as (x - pilot) -
 // offset, so that the float arithmetic errs by a few ulp of the spread, not of the values (a
-// spread of 1 around 1e4: 2e-4 when centered on the mean rounded to float). In double they
-// took 2.4 us for GN2's 40 rows of 128. Other rows: statistics and normalization in double.
+// spread of 1 around 1e4: 2e-4 when centered on the mean rounded to float). Float, not double:
+// a vector holds twice as many floats. Other rows: statistics and normalization in double.
 template <class T, class S>
 inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* bias, int64_t bias_step, T* y, T* mean_out,
                        T* inv_std_out, int64_t outer, int64_t inner, float epsilon, bool rms) {
@@ -180,10 +180,10 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
 // Group normalization over [batch, channels, spatial] with `groups` groups of channels; scale
 // and bias hold one value per channel, or per group when per_group is set. Instance
 // normalization is the case groups == channels. Float groups are summed in the lanes around
-// their first value, as layer_norm's rows (the UNet's groups of 4 x 1024: 4.6 -> 2 us for the
-// statistics of 8 groups, in double), other types in double; floats are then normalized in the
-// lanes as ((x - pilot) - offset) * (inv_std * scale) + bias. The epilogue (a SiLU that
-// followed a GroupNorm written out by torch) is applied in the same pass.
+// their first value, as layer_norm's rows (the UNet's groups of 4 x 1024), other types in
+// double; floats are then normalized in the lanes as ((x - pilot) - offset) * (inv_std *
+// scale) + bias. The epilogue (a SiLU that followed a GroupNorm written out by torch) is
+// applied in the same pass.
 template <class T, class E = functor_chain<>>
 inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t batch, int64_t channels, int64_t spatial,
                        int64_t groups, float epsilon, bool per_group, E epilogue = E()) {

@@ -8,9 +8,9 @@ enum class PoolKind { Max, Average, AverageCountPad, Lp };
 // Max pooling of one output row in two passes: the maxima down the window's rows h0..h1 of
 // each column go to buf, between -inf paddings (pw before, past the row after), then the
 // windows' maxima along buf, 16 outputs at a time in the lanes (column stride sw of 1 or 2).
-// Every output, borders included, takes the lanes: resnet18's 3x3 stride-2 pool of 112-wide
-// rows had 8 of its 56 outputs a row through the scalar window loop, which took 3/4 of its
-// time (340 us). buf: max_pool_row_buffer(...) floats.
+// Every output, borders included, takes the lanes: a scalar window loop for the borders alone
+// (8 of the 56 outputs a row of resnet18's 3x3 stride-2 pool of 112-wide rows) would take
+// most of the pool's time. buf: max_pool_row_buffer(...) floats.
 constexpr int64_t kMaxPoolRow = 4096;
 inline int64_t max_pool_row_buffer(int64_t in_w, int64_t out_w, int64_t sw, int64_t kw, int64_t pw) {
   return std::max((out_w - 1) * sw + kw + 32, pw + in_w);
@@ -20,8 +20,8 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
   using ::sofiec::f32x16;
   constexpr float ninf = -std::numeric_limits<float>::infinity();
   // The rows after the window, which the next output rows read: a plane's rows are a few cache
-  // lines each, too short a stream for the hardware prefetcher (resnet18 at batch 8, 26 MB of
-  // input from memory: 2.1-4.6 ms without, 1.2 ms with).
+  // lines each, too short a stream for the hardware prefetcher (resnet18's pool at batch 8
+  // reads 26 MB of input from memory).
   for (int64_t q = 0; q < 4 * in_w; q += 16) __builtin_prefetch(plane + h1 * in_w + q, 0, 3);
   std::fill(buf, buf + pw, ninf);
   float* column_max = buf + pw;

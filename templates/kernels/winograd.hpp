@@ -47,8 +47,8 @@ struct WinogradGeometry {
   // Up to 128 tiles when that makes a multiple of 16, whose products fill every lane
   // (resnet18's 28 tiles a row: 112 tiles, not 84 in 96 lanes). The tile rows of a batch are
   // counted one image after another, and a block may take rows of several images: resnet18's
-  // 14x14 planes have 49 tiles, which filled 49 of 64 lanes in products whose filters were
-  // read again for every image; at batch 8 a block holds 112.
+  // 14x14 planes have 49 tiles, which alone would fill 49 of 64 lanes in products whose
+  // filters are read again for every image; at batch 8 a block holds 112.
   constexpr int64_t block_rows() const {
     const int64_t least = std::max<int64_t>(1, (64 + tiles_w() - 1) / tiles_w());
     int64_t rows = least;
@@ -66,8 +66,8 @@ struct WinogradGeometry {
   // Input channels transformed and multiplied together, the products summed over the slices.
   // Where the channels outnumber the filters, slices of about the filters' count (a multiple of
   // 16) keep the transformed tiles (positions x slice x tiles floats) within the products' size
-  // and the cache: the UNet's 128 -> 32 channels at 16x16 in F(2x2) 512 -> 128 KiB (80.8 ->
-  // 79.6 us), its 64 -> 32 at 32x32 in F(4x4) 576 -> 288 KiB (92 -> 80 us).
+  // and the cache: the UNet's 128 -> 32 channels at 16x16 in F(2x2) hold 128 KiB of them, not
+  // 512; its 64 -> 32 at 32x32 in F(4x4) 288 KiB, not 576.
   constexpr int64_t channel_slice() const {
     return channels <= filters ? channels : std::max<int64_t>(16, filters / 16 * 16);
   }
@@ -166,8 +166,7 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
     std::fill(r + M * tiles, r + row_len, 0.f);
   }
   // Planes whose padded rows fit one vector (MNIST's 14x14 in F(4x4)): the rows are built in
-  // registers from x, shifted by pad_left lanes, without the padded plane and its copies
-  // (MNIST's input transform 2.4 -> 1.4 us).
+  // registers from x, shifted by pad_left lanes, without the padded plane and its copies.
   const bool narrow = seg <= 16 && g.in_w + g.pad_left <= 16;
   for (int64_t c = c0; c < c1; ++c) {
     const float* xc = x + c * g.in_h * g.in_w;
@@ -286,8 +285,8 @@ SOFIEC_ALWAYS_INLINE void winograd_tile_values(const Load& load, const Bias& b, 
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
   if constexpr (POOL) {
-    // With a pool (its epilogue is then cheap: a ReLU), the rows' stage unrolled too (MNIST's
-    // F(4x4) output transform with its pool, 32 filters x 16 tiles: 2.0 -> 1.35 us).
+    // With a pool (its epilogue is then cheap: a ReLU), the rows' stage unrolled too, which
+    // measured faster (MNIST's F(4x4) output transform with its pool, 32 filters x 16 tiles).
     f32x16 s[T][M];
     winograd_tile_columns<M>(load, s);
     // On the rows, a column of outputs at a time, finished as it comes (fewer live registers).
@@ -313,8 +312,8 @@ SOFIEC_ALWAYS_INLINE void winograd_tile_values(const Load& load, const Bias& b, 
       }
     }
   } else {
-    // Without a pool, the rows' stage rolled: unrolled, each output's epilogue was inlined 16
-    // times (a SiLU's exp: the UNet's code grew by 155 KiB and its RSS by 140 KiB, for no speed).
+    // Without a pool, the rows' stage rolled: unrolled, each output's epilogue would be inlined
+    // 16 times (a SiLU's exp: 155 KiB more code in the UNet, 140 KiB more RSS, for no speed).
     f32x16 s[T][M], out[M][M];
     winograd_tile_columns<M>(load, s);
     for (int j = 0; j < M; ++j) winograd_at<M>(&s[0][j], M, &out[0][j], M);  // on the rows

@@ -539,7 +539,7 @@ TEST(Passes, LayerNormWrittenOutBecomesOneNode) {
 }
 
 // Nearest Resize takes each output from one input, infinities included: its plan has one tap
-// per position, copied (a second tap of weight 0 made 0 * inf = NaN). 2x2 -> 4x4, IsInf after.
+// per position, copied (a second tap of weight 0 gives 0 * inf = NaN). 2x2 -> 4x4, IsInf after.
 TEST(Emit, NearestResizeCopiesInfinities) {
   ModelBuilder b(13);
   b.input("x", {1, 1, 2, 2}).output("y");
@@ -572,8 +572,8 @@ TEST(Passes, LayerNormPatternNeedsTheTrailingAxes) {
 }  // namespace
 
 // Constant nodes with a trailing absent input (a Div and a Concat written with "" last, as the
-// fuzzer made them) fold from their present inputs: the evaluation sees the inputs inference
-// saw (it had read a null input).
+// fuzzer writes them) fold from their present inputs: the evaluation sees the inputs inference
+// saw, never a null one.
 TEST(Passes, ConstantsFoldWithATrailingAbsentInput) {
   ModelBuilder b(13);
   b.input("x", {4}).output("y");

@@ -18,7 +18,7 @@ void list_operators() {
       std::cout << fmt::format("{:<24} opset {:>2}-{:<2}  {}\n", op, d.min_opset, d.max_opset, d.types);
 }
 
-// The README's operator table (tools/update_readme_operators.sh keeps it in step).
+// docs/operators.md's table (tools/update_operator_docs.sh keeps it in step).
 void operator_table() {
   std::cout << "| operator | opsets | types |\n|---|---|---|\n";
   for (const auto& [op, defs] : sofiec::Registry::instance().all())
