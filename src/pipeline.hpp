@@ -24,6 +24,9 @@ std::vector<std::string> runtime_dims(const Model& model, const CompileOptions& 
 // inputs' shapes must be static once options.fixed_dims are applied.
 PlannedModel plan_model(Model model, const CompileOptions& options);
 
+// Fills the report's view of the compiled graph (everything but what the passes counted).
+void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, CompileStats& stats);
+
 HeaderSpec header_spec(const Model& model, const CompileOptions& options);
 
 // The Session for a model whose graph inputs keep symbolic dims (issue: dynamic shapes).

@@ -83,8 +83,4 @@ CompiledModel compile_model(Model model, const CompileOptions& options);
 // The --report text: human-readable, or JSON.
 std::string format_report(const CompileStats& stats, const std::string& model_name, bool json);
 
-// Writes data to path through a temporary file in the same folder renamed into place, so a
-// failure never leaves a partial file. Throws Error.
-void write_file_atomically(const std::string& path, const std::string& data);
-
 }  // namespace sofiec

@@ -1,10 +1,12 @@
 // Static memory planning: one arena, offsets fixed at generation time.
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
+#include "sofiec/compiler.hpp"
 
 namespace sofiec {
 namespace {
@@ -288,6 +290,33 @@ std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a, b
     for (const std::string& r : reads[best]) --readers_left[r];
   }
   return order;
+}
+
+MemoryPlan choose_schedule(Graph& g, const Analysis& analysis, const CompileOptions& options, CompileStats& stats) {
+  const std::vector<bool> orders =
+      options.memory_aware_order ? std::vector<bool>{*options.memory_aware_order} : std::vector<bool>{false, true};
+  const std::vector<bool> splits = options.split_views ? std::vector<bool>{*options.split_views} : std::vector<bool>{true, false};
+  const std::vector<Node> file_order = g.nodes;
+  std::optional<MemoryPlan> best;
+  std::vector<Node> best_nodes;
+  for (bool reorder : orders)
+    for (bool split_views : splits) {
+      g.nodes = file_order;
+      if (reorder) {
+        std::vector<Node> nodes;
+        for (std::size_t i : memory_aware_order(g, analysis, split_views)) nodes.push_back(file_order[i]);
+        g.nodes = std::move(nodes);
+      }
+      MemoryPlan candidate = plan_memory(g, analysis, true, true, split_views);
+      if (!best || candidate.arena_bytes < best->arena_bytes) {
+        best = std::move(candidate);
+        best_nodes = g.nodes;
+        stats.reordered = reorder;
+        stats.split_views = split_views;
+      }
+    }
+  g.nodes = std::move(best_nodes);
+  return std::move(*best);
 }
 
 }  // namespace sofiec

@@ -1,5 +1,6 @@
-// Graph passes. Each is a small named unit that transforms the graph in place; the pipeline
-// for an optimization level is a list of them (passes_for_level, in cleanup.cpp).
+// Graph passes. Each is a small named unit that transforms the graph in place, one file per
+// pass (those that follow the target's vector width in layout/); the pipeline for an
+// optimization level is a list of them (passes_for_level, in pass_list.cpp).
 #pragma once
 
 #include <map>
@@ -176,5 +177,14 @@ std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a, b
 // wins. With alias_views, reshape-like nodes (and, with split_views, contiguous Split chunks)
 // cost nothing (find_aliases).
 MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false, bool split_views = true);
+
+struct CompileOptions;
+struct CompileStats;
+
+// -O extended: the file's order is one schedule among many, and Split chunks as views save
+// copies but keep their input alive longer. Plans each combination (unless options fix it, as
+// the run-time-dims path does), keeps the one that needs the least memory (ties go to the
+// file's order and to views), leaves g's nodes in its order and records the choice in stats.
+MemoryPlan choose_schedule(Graph& g, const Analysis& analysis, const CompileOptions& options, CompileStats& stats);
 
 }  // namespace sofiec

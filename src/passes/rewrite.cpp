@@ -1,6 +1,9 @@
 #include "passes/rewrite.hpp"
 
 #include <algorithm>
+#include <cmath>
+
+#include "ops/registry.hpp"
 
 namespace sofiec {
 
@@ -145,6 +148,83 @@ Tensor transposed_matrices(const Tensor& m) {
       for (int64_t j = 0; j < cols; ++j)
         t.data<float>()[(d * cols + j) * rows + i] = m.data<float>()[(d * rows + i) * cols + j];
   return t;
+}
+
+bool scalar_constant(const Graph& g, const std::string& name, double& value) {
+  const Tensor* t = g.constant(name);
+  if (!t || t->size() != 1 || !dtype_is_float(t->dtype)) return false;
+  value = t->float_at(0);
+  return true;
+}
+
+Node* only_reader(Graph& g, const std::string& tensor, const char* op) {
+  if (is_graph_output(g, tensor)) return nullptr;
+  const auto readers = consumers_of(g, tensor);
+  if (readers.size() != 1) return nullptr;
+  Node& n = g.nodes[readers[0]];
+  return n.op_type == op && n.domain.empty() ? &n : nullptr;
+}
+
+const std::string* other_operand(const Node& n, const std::string& known) {
+  if (n.inputs.size() != 2) return nullptr;
+  if (n.inputs[0] == known) return &n.inputs[1];
+  if (n.inputs[1] == known) return &n.inputs[0];
+  return nullptr;
+}
+
+void become_unary(Node& n, const char* op, const std::string& x) {
+  n.op_type = op;
+  n.domain = kSofiecDomain;
+  n.inputs = {x};
+  n.attributes.clear();
+}
+
+bool is_plain_conv(const Graph& g, const Node& n) {
+  return n.op_type == "Conv" && n.domain.empty() && n.epilogue.empty() && float_constant(g, n.inputs.at(1)) &&
+         (!n.has_input(2) || float_constant(g, n.inputs[2]));
+}
+
+std::vector<double> conv_bias(const Graph& g, const Node& conv, int64_t filters) {
+  std::vector<double> b(std::size_t(filters), 0.0);
+  if (conv.has_input(2))
+    for (int64_t m = 0; m < filters; ++m) b[std::size_t(m)] = g.constant(conv.inputs[2])->data<float>()[m];
+  return b;
+}
+
+std::optional<AffineBatchNorm> foldable_batch_norm(const Graph& g, const std::string& tensor, int64_t channels) {
+  const int j = sole_consumer(g, tensor);
+  if (j < 0) return std::nullopt;
+  const Node& bn = g.nodes[std::size_t(j)];
+  if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.attr_int("training_mode", 0) != 0 ||
+      bn.attr_int("spatial", 1) == 0 || bn.inputs.size() < 5 || bn.inputs[0] != tensor)
+    return std::nullopt;
+  for (std::size_t k = 1; k < bn.outputs.size(); ++k)
+    if (!bn.outputs[k].empty()) return std::nullopt;
+  const Tensor *gamma = float_constant(g, bn.inputs[1]), *beta = float_constant(g, bn.inputs[2]),
+               *mean = float_constant(g, bn.inputs[3]), *var = float_constant(g, bn.inputs[4]);
+  if (!gamma || !beta || !mean || !var || gamma->size() != channels || beta->size() != channels ||
+      mean->size() != channels || var->size() != channels)
+    return std::nullopt;
+  const double eps = bn.attr_float("epsilon", 1e-5f);
+  AffineBatchNorm a{std::size_t(j), {}, {}};
+  for (int64_t c = 0; c < channels; ++c) {
+    const double k = double(gamma->data<float>()[c]) / std::sqrt(double(var->data<float>()[c]) + eps);
+    a.scale.push_back(k);
+    a.shift.push_back(double(beta->data<float>()[c]) - double(mean->data<float>()[c]) * k);
+  }
+  return a;
+}
+
+void rewrite_conv(Graph& g, std::size_t conv_index, Tensor w, const std::vector<double>& bias, std::size_t absorbed,
+                  const std::string& output) {
+  Node& conv = g.nodes[conv_index];
+  Tensor b(DType::Float, {int64_t(bias.size())});
+  for (std::size_t m = 0; m < bias.size(); ++m) b.data<float>()[m] = float(bias[m]);
+  conv.inputs.resize(3);
+  conv.inputs[1] = add_fresh_constant(g, conv.name + "/fused_weight", std::move(w));
+  conv.inputs[2] = add_fresh_constant(g, conv.name + "/fused_bias", std::move(b));
+  conv.outputs[0] = output;
+  g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(absorbed));
 }
 
 }  // namespace sofiec

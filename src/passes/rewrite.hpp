@@ -62,4 +62,37 @@ bool unit_stride_dense_conv(const Node& n);
 std::optional<std::vector<float>> per_channel_constant(const Graph& g, const std::string& name, int64_t channels,
                                                        std::size_t rank);
 
+// The value of a one-element float constant, if `name` is one.
+bool scalar_constant(const Graph& g, const std::string& name, double& value);
+
+// The single reader of `tensor` if it is a default-domain `op` (and `tensor` no graph output).
+Node* only_reader(Graph& g, const std::string& tensor, const char* op);
+
+// For a binary node reading `known`, the other operand.
+const std::string* other_operand(const Node& n, const std::string& known);
+
+// Turns node n into the compiler's unary `op` on x (its output is kept).
+void become_unary(Node& n, const char* op, const std::string& x);
+
+// A default-domain Conv without a fused epilogue whose weights (and bias, if it has one) are
+// float constants: what a BatchNormalization or a bias Add after it can be folded into.
+bool is_plain_conv(const Graph& g, const Node& n);
+
+// The conv's bias as doubles (zeros when it has none).
+std::vector<double> conv_bias(const Graph& g, const Node& conv, int64_t filters);
+
+// The BatchNormalization that alone reads `tensor` (inference mode, constant float parameters
+// for `channels` channels, no extra outputs) as y = x * scale[c] + shift[c].
+struct AffineBatchNorm {
+  std::size_t index;
+  std::vector<double> scale, shift;
+};
+
+std::optional<AffineBatchNorm> foldable_batch_norm(const Graph& g, const std::string& tensor, int64_t channels);
+
+// Gives the conv new weights and bias (new constants: the old ones may be shared) and makes it
+// write `output`, removing the node at `absorbed`.
+void rewrite_conv(Graph& g, std::size_t conv_index, Tensor w, const std::vector<double>& bias, std::size_t absorbed,
+                  const std::string& output);
+
 }  // namespace sofiec

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "file_util.hpp"
 #include "ops/registry.hpp"
 #include "sofiec/compiler.hpp"
 #include "sofiec/error.hpp"

@@ -1,0 +1,48 @@
+// The pass list of each optimization level: the one place that fixes which passes run and in
+// what order.
+#include "passes/passes.hpp"
+
+namespace sofiec {
+
+std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
+  std::vector<std::unique_ptr<Pass>> passes;
+  if (!optimize) return passes;
+
+  // Graph rewrites, the same for every target: simplification, the patterns exporters spell
+  // out that become one node, and folding into weights.
+  passes.push_back(make_constant_folding());
+  passes.push_back(make_noop_elimination());
+  passes.push_back(make_transpose_pair_elimination());
+  passes.push_back(make_reshape_chain_elimination());
+  passes.push_back(make_silu_fusion());
+  passes.push_back(make_gelu_fusion());
+  passes.push_back(make_layer_norm_fusion());
+  passes.push_back(make_group_norm_fusion());
+  passes.push_back(make_conv_batch_norm_fusion());
+  passes.push_back(make_gemm_batch_norm_fusion());
+  passes.push_back(make_conv_add_fusion());
+  passes.push_back(make_edge_conv_factorization());
+  passes.push_back(make_matmul_add_fusion());
+
+  // The layout stage (src/passes/layout/): weight layouts and kernel choices that follow the
+  // target's vector width, run once the graph rewrites have made the products and convolutions
+  // they look at. AttentionFusion, a graph rewrite, has always run between the weight
+  // transposes and the convolutions; it stays there so that the passes (and the report's list
+  // of them) keep their order.
+  passes.push_back(make_gemm_weight_transpose());
+  passes.push_back(make_recurrent_weight_transpose());
+  passes.push_back(make_attention_fusion());
+  passes.push_back(make_conv_winograd());
+  passes.push_back(make_conv_filter_panels());
+  passes.push_back(make_single_row_gemm_skipping_zeros());
+
+  // Final: activations into the kernels the layout stage chose, pooling into the convolutions
+  // before it (after EpilogueFusion, so that the pool follows the activation), and the nodes
+  // the rewrites left unread.
+  passes.push_back(make_epilogue_fusion());
+  passes.push_back(make_conv_max_pool_fusion());
+  passes.push_back(make_dead_node_elimination());
+  return passes;
+}
+
+}  // namespace sofiec
