@@ -5,6 +5,7 @@
 #include <cctype>
 #include <set>
 
+#include "kernels/prelude.hpp"
 #include "options.hpp"
 #include "sofiec/compiler.hpp"
 #include "sofiec/error.hpp"
@@ -55,6 +56,14 @@ Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<
   Tensor t(v.dtype, dims);
   if (t.size() != int64_t(values.size()))
     throw Error(fmt::format("--freeze {}: {} values given, the input holds {}", input, values.size(), t.size()));
+  // float16 and bfloat16 are stored as their bit patterns, rounded to nearest even as the
+  // generated code rounds them.
+  if (v.dtype == DType::Float16 || v.dtype == DType::BFloat16) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      t.data<uint16_t>()[i] = v.dtype == DType::Float16 ? float16_t::from_float(float(values[i]))
+                                                         : bfloat16_t::from_float(float(values[i]));
+    return t;
+  }
   const bool ok = visit_dtype(v.dtype, [&](auto tag) {
     using T = decltype(tag);
     for (std::size_t i = 0; i < values.size(); ++i) t.data<T>()[i] = static_cast<T>(values[i]);

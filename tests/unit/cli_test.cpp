@@ -13,6 +13,7 @@
 #include <string>
 
 #include "model_builder.hpp"
+#include "sofiec/compiler.hpp"
 
 namespace fs = std::filesystem;
 
@@ -92,6 +93,36 @@ TEST_F(Cli, FreezeGivesAnInputItsValue) {
   std::ifstream in(path("sum.hxx"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+}
+
+// What the conformance runner freezes, the CLI takes too: an empty tensor (ReduceL1's empty
+// axes: reduce over everything) and float16 / bfloat16 values, rounded to nearest even.
+TEST_F(Cli, FreezeTakesEmptyTensorsAndHalfValues) {
+  sofiec_test::ModelBuilder b(18);
+  b.input("x", {2, 3}).input("axes", {0}, onnx::TensorProto::INT64).output("y", {1, 1});
+  b.node("ReduceL1", {"x", "axes"}, {"y"});
+  b.save(path("l1.onnx"));
+  ASSERT_EQ(sofiec(path("l1.onnx") + " --freeze axes= -o " + path("l1.hxx")).status, 0);
+  EXPECT_NE(read(path("l1.hxx")).find("void infer(const float* in_x, float* out_y)"), std::string::npos);
+
+  sofiec_test::ModelBuilder h(18);
+  h.input("x", {2}, onnx::TensorProto::FLOAT16).input("c", {2}, onnx::TensorProto::FLOAT16);
+  h.output("y", {2}, onnx::TensorProto::FLOAT16);
+  h.node("Add", {"x", "c"}, {"y"});
+  h.save(path("half.onnx"));
+  ASSERT_EQ(sofiec(path("half.onnx") + " --freeze c=1.5,0.1 -o " + path("half.hxx")).status, 0);
+  EXPECT_NE(read(path("half.hxx")).find("void infer(const ::sofiec::float16_t* in_x, ::sofiec::float16_t* out_y)"),
+            std::string::npos);
+
+  for (const auto dtype : {sofiec::DType::Float16, sofiec::DType::BFloat16}) {
+    sofiec::Graph g;
+    g.inputs = {"c"};
+    g.values["c"] = sofiec::ValueInfo{dtype, {sofiec::Dim{2}}, true};
+    const sofiec::Tensor t = sofiec::frozen_value(g, "c", {1.5, 0.1});
+    EXPECT_EQ(t.float_at(0), 1.5);
+    // 0.1 rounded to the nearest float16 (10 fraction bits) or bfloat16 (7).
+    EXPECT_EQ(t.float_at(1), dtype == sofiec::DType::Float16 ? 0.0999755859375 : 0.10009765625);
+  }
 }
 
 TEST_F(Cli, MissingFile) {

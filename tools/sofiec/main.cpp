@@ -43,13 +43,13 @@ std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs)
   return dims;
 }
 
-// NAME=v0,v1,... for --freeze.
+// NAME=v0,v1,... for --freeze; NAME= alone gives an empty tensor (ReduceL1's empty axes).
 std::pair<std::string, std::vector<double>> parse_freeze(const std::string& s) {
   const auto eq = s.find('=');
   if (eq == std::string::npos || eq == 0) throw sofiec::Error(fmt::format("--freeze '{}': expected NAME=V0,V1,...", s));
   std::vector<double> values;
   std::string rest = s.substr(eq + 1);
-  for (std::size_t start = 0; start <= rest.size();) {
+  for (std::size_t start = 0; !rest.empty() && start <= rest.size();) {
     const std::size_t comma = std::min(rest.find(',', start), rest.size());
     try {
       std::size_t used = 0;
