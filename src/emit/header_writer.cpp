@@ -43,12 +43,10 @@ std::string kernels_text(const std::set<std::string>& used, const std::string& i
     order.push_back(name);
   };
   for (const std::string& name : used) visit(name);
-  std::string upper_id = id;
-  std::transform(upper_id.begin(), upper_id.end(), upper_id.begin(), [](unsigned char c) { return char(std::toupper(c)); });
   // The namespace exists even where no kernel is needed: the model's code names it.
   std::string out = fmt::format("namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{}}\n}}  // namespace sofiec\n", id);
   for (const std::string& name : order) {
-    std::string guard = fmt::format("SOFIEC_{}_{}_", upper_id, name);
+    std::string guard = fmt::format("SOFIEC_{}_{}_", id, name);
     std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
     out += fmt::format(
         "// ---- kernels/{0}.hpp\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({2}) {{\n{3}"
@@ -171,7 +169,7 @@ class HeaderBuilder {
     regions["banner"] = spec_.banner;
     regions["prelude"] =
         kernel_body(template_text("kernels/simd.hpp"), true) + kernel_body(template_text("kernels/prelude.hpp"), true);
-    const std::string id = kernels_id();
+    const std::string& id = kernels_id();
     regions["kernels"] = kernels_text(kernels_, id);
     regions["kernels_namespace"] = fmt::format("using namespace ::sofiec::SOFIEC_KERNELS_NAMESPACE({});\n", id);
     regions["weights"] = weights_region();

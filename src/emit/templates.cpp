@@ -47,17 +47,26 @@ std::string fill_skeleton(std::string_view skeleton, const std::map<std::string,
   return out;
 }
 
-std::string kernels_id() {
-  // FNV-1a over every kernel file (the map is sorted by path: the same id on every machine).
-  std::uint64_t h = 14695981039346656037ull;
-  for (const auto& [path, text] : embedded_templates()) {
-    if (!starts_with(path, "kernels/")) continue;
-    for (const char c : std::string(path) + '\n' + std::string(text)) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ull;
+const std::string& kernels_id() {
+  // FNV-1a over every kernel file (the map is sorted by path: the same id on every machine),
+  // once per process: the templates are compiled in.
+  static const std::string id = [] {
+    std::uint64_t h = 14695981039346656037ull;
+    auto add = [&h](std::string_view s) {
+      for (const char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ull;
+      }
+    };
+    for (const auto& [path, text] : embedded_templates()) {
+      if (!starts_with(path, "kernels/")) continue;
+      add(path);
+      add("\n");
+      add(text);
     }
-  }
-  return fmt::format("k{:012x}", h >> 16);
+    return fmt::format("k{:012x}", h >> 16);
+  }();
+  return id;
 }
 
 std::string kernel_body(std::string_view kernel_file, bool keep_includes) {

@@ -18,7 +18,7 @@ std::string fill_skeleton(std::string_view skeleton, const std::map<std::string,
 // A name for the kernels' source as embedded (a hash of templates/kernels): generated headers
 // keep their kernels in a namespace named after it, so that headers from one sofiec share
 // them and headers from two never mix theirs.
-std::string kernels_id();
+const std::string& kernels_id();
 
 // A kernel file's text as it goes into a header: without #pragma once and, unless
 // keep_includes (the prelude, placed at global scope: it keeps the standard <...> headers),
