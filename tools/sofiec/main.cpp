@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   app.add_option("--dim", dim_specs,
                  "fix a symbolic dimension, NAME=VALUE (repeatable); the others are chosen at run time");
   app.add_option("--freeze", freeze_specs,
-                 "give a graph input a value at generation time, NAME=V0,V1,... (repeatable); for inputs that "
+                 "give a graph input a value at generation time, NAME=V0,V1,... (repeatable; NAME= for an empty tensor); for inputs that "
                  "decide shapes, such as axes or K");
   auto* report_option =
       app.add_option("--report", report_format,
