@@ -88,7 +88,7 @@ PlannedModel plan_model(Model model, const CompileOptions& options) {
                               v.has_shape ? shape_str(v.shape) : "of unknown rank"));
   }
 
-  const std::vector<std::unique_ptr<Pass>> passes = passes_for_level(options.level != OptLevel::O0);
+  const std::vector<std::unique_ptr<Pass>> passes = passes_for_level(options.level);
   for (const auto& pass : passes) stats.pass_changes.emplace_back(pass->name(), pass->run(g, analysis));
   if (!passes.empty()) analysis = infer_graph(g);
 

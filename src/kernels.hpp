@@ -8,6 +8,7 @@ namespace sofiec::rt {
 #include "kernels/functors.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/linalg.hpp"
 #include "kernels/sparse_gemm.hpp"
 #include "kernels/conv.hpp"
 #include "kernels/pool.hpp"

@@ -318,7 +318,7 @@ void add_einsum(Registry& r) {
     return InferResult{{static_value(t, plan_einsum(v).out_dims)}};
   };
   d.emit = [](EmitContext& e) {
-    e.use_kernel("gemm");
+    e.use_kernel("linalg");
     const EinsumPlan p = plan_einsum(e);
     std::string operands;
     for (std::size_t i = 0; i < e.num_inputs(); ++i) operands += (i ? ", " : "") + e.in(i);
@@ -343,7 +343,7 @@ void add_det(Registry& r) {
     return InferResult{{static_value(v.input_dtype(0), std::vector<int64_t>(x.begin(), x.end() - 2))}, n * n * 8};
   };
   d.emit = [](EmitContext& e) {
-    e.use_kernel("gemm");
+    e.use_kernel("linalg");
     const auto x = e.input_dims(0);
     const int64_t n = x.back();
     e.line("detail::determinant({}, {}, {}, {}, reinterpret_cast<double*>({}));", e.in(0), e.out(0),

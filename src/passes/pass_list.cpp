@@ -4,9 +4,12 @@
 
 namespace sofiec {
 
-std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
+std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level) {
   std::vector<std::unique_ptr<Pass>> passes;
-  if (!optimize) return passes;
+  if (level == OptLevel::O0) return passes;
+  // `-O basic` keeps to the target-independent rewrites: the header it writes is the same
+  // graph, whatever vector width it is built for. `extended` adds the layout stage.
+  const bool layouts = level == OptLevel::Extended;
 
   // Graph rewrites, the same for every target: simplification, the patterns exporters spell
   // out that become one node, and folding into weights.
@@ -24,17 +27,21 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize) {
   passes.push_back(make_edge_conv_factorization());
   passes.push_back(make_matmul_add_fusion());
 
-  // The layout stage (src/passes/layout/): weight layouts and kernel choices that follow the
-  // target's vector width, run once the graph rewrites have made the products and convolutions
-  // they look at. AttentionFusion, a graph rewrite, has always run between the weight
-  // transposes and the convolutions; it stays there so that the passes (and the report's list
-  // of them) keep their order.
-  passes.push_back(make_gemm_weight_transpose());
-  passes.push_back(make_recurrent_weight_transpose());
+  // The layout stage (src/passes/layout/, `extended` only): weight layouts and kernel choices
+  // that follow the target's vector width, run once the graph rewrites have made the products
+  // and convolutions they look at. AttentionFusion, a graph rewrite that runs at `basic` too,
+  // sits between the weight transposes and the convolutions: it matches the attention's
+  // MatMuls, which no layout pass touches, and keeps the order the report lists.
+  if (layouts) {
+    passes.push_back(make_gemm_weight_transpose());
+    passes.push_back(make_recurrent_weight_transpose());
+  }
   passes.push_back(make_attention_fusion());
-  passes.push_back(make_conv_winograd());
-  passes.push_back(make_conv_filter_panels());
-  passes.push_back(make_single_row_gemm_skipping_zeros());
+  if (layouts) {
+    passes.push_back(make_conv_winograd());
+    passes.push_back(make_conv_filter_panels());
+    passes.push_back(make_single_row_gemm_skipping_zeros());
+  }
 
   // Final: activations into the kernels the layout stage chose, pooling into the convolutions
   // before it (after EpilogueFusion, so that the pool follows the activation), and the nodes

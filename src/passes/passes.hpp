@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sofiec/compiler.hpp"
 #include "sofiec/ir.hpp"
 
 namespace sofiec {
@@ -125,7 +126,7 @@ std::unique_ptr<Pass> make_epilogue_fusion();
 std::unique_ptr<Pass> make_conv_max_pool_fusion();
 
 // The passes of an optimization level, in order (empty for -O 0).
-std::vector<std::unique_ptr<Pass>> passes_for_level(bool optimize);
+std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level);
 
 // Tensors that share their input's memory instead of being copied: the outputs of
 // reshape-like nodes (Reshape, Flatten, Squeeze, Unsqueeze, Identity) and of a Split into

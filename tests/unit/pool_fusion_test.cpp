@@ -61,7 +61,7 @@ std::size_t input_size(const PoolCase& c) { return std::size_t(2 * c.channels * 
 Graph optimized(const ModelBuilder& b) {
   Model m = sofiec_test::load(b);
   Analysis a = infer_graph(m.graph);
-  for (const auto& pass : passes_for_level(true)) pass->run(m.graph, a);
+  for (const auto& pass : passes_for_level(OptLevel::Extended)) pass->run(m.graph, a);
   infer_graph(m.graph);
   return m.graph;
 }

@@ -3,6 +3,7 @@
 // asymmetric padding, a bias and a fused activation, in one block of tile rows or several.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/registry.hpp"
@@ -67,6 +68,32 @@ TEST(ConvWinograd, PaddedConvBecomesWinogradWithTransformedFilters) {
   EXPECT_EQ(g.nodes[0].domain, kSofiecDomain);
   EXPECT_EQ(g.value(g.nodes[0].inputs[1]).shape, to_shape({36, 24, 32}));  // F(4x4)
   EXPECT_EQ(g.value(g.nodes[0].outputs[0]).shape, to_shape({2, 24, 13, 11}));
+}
+
+// The layout stage runs at -O extended only: -O basic writes the same graph whatever the
+// target's width, so its Conv stays a Conv (the report lists no layout pass), and its numbers
+// are the same.
+TEST(ConvWinograd, OnlyTheExtendedLevelChoosesLayouts) {
+  CompileOptions basic, extended;
+  basic.level = OptLevel::Basic;
+  basic.emit_header = extended.emit_header = false;
+  auto pass_names = [](const CompiledModel& c) {
+    std::vector<std::string> names;
+    for (const auto& [pass, changes] : c.stats.pass_changes) names.push_back(pass);
+    return names;
+  };
+  const CompiledModel b = compile_model(sofiec_test::load(conv_model({})), basic);
+  const CompiledModel e = compile_model(sofiec_test::load(conv_model({})), extended);
+  const std::vector<std::string> b_passes = pass_names(b), e_passes = pass_names(e);
+  for (const char* layout : {"GemmWeightTranspose", "RecurrentWeightTranspose", "ConvWinograd", "ConvFilterPanels",
+                             "SingleRowGemmSkippingZeros"}) {
+    EXPECT_EQ(std::count(b_passes.begin(), b_passes.end(), layout), 0) << layout;
+    EXPECT_EQ(std::count(e_passes.begin(), e_passes.end(), layout), 1) << layout;
+  }
+  EXPECT_EQ(std::count(b_passes.begin(), b_passes.end(), "AttentionFusion"), 1);
+  EXPECT_EQ(b.stats.ops_after.count("WinogradConv"), 0u);
+  EXPECT_EQ(b.stats.ops_after.count("Conv"), 1u);
+  EXPECT_EQ(e.stats.ops_after.count("WinogradConv"), 1u);
 }
 
 // Filters that F(4x4) would make larger than 3 MiB (160 x 160 x 36 floats) keep F(2x2), even
