@@ -31,6 +31,21 @@ inline Model load(const ModelBuilder& b) {
   return m;
 }
 
+// The exporter's way of writing x.reshape(x.shape[0], -1).
+inline ModelBuilder shape_chain() {
+  ModelBuilder b;
+  b.input("x", {2, 3, 4}).output("y");
+  b.init_ints("zero", {}, {0});
+  b.init_ints("minus_one", {1}, {-1});
+  b.node("Shape", {"x"}, {"s"});
+  b.node("Gather", {"s", "zero"}, {"n"});
+  b.node("Unsqueeze", {"n", "axes"}, {"n1"});
+  b.init_ints("axes", {1}, {0});
+  ModelBuilder::attr_int(b.node("Concat", {"n1", "minus_one"}, {"shape"}), "axis", 0);
+  b.node("Reshape", {"x", "shape"}, {"y"});
+  return b;
+}
+
 // Runs one pass after inference; returns the graph.
 inline Graph run_pass(const ModelBuilder& b, std::unique_ptr<Pass> pass, int* changes = nullptr) {
   Model m = load(b);

@@ -569,6 +569,62 @@ TEST(Passes, LayerNormPatternNeedsTheTrailingAxes) {
   EXPECT_EQ(changes, 0);
 }
 
+TEST(Passes, ConstantFoldingLeavesOnlyTheReshape) {
+  Model m = load(sofiec_test::shape_chain());
+  Analysis a = infer_graph(m.graph);
+  EXPECT_EQ(make_constant_folding()->run(m.graph, a), 4);
+  ASSERT_EQ(m.graph.nodes.size(), 1u);
+  EXPECT_EQ(m.graph.nodes[0].op_type, "Reshape");
+  EXPECT_TRUE(m.graph.is_constant("shape"));
+}
+
+TEST(Passes, DeadNodesAreRemoved) {
+  ModelBuilder b;
+  b.input("x", {2}).output("y");
+  b.node("Relu", {"x"}, {"y"});
+  b.node("Exp", {"x"}, {"unused"});
+  Model m = load(b);
+  Analysis a = infer_graph(m.graph);
+  EXPECT_EQ(make_dead_node_elimination()->run(m.graph, a), 1);
+  EXPECT_EQ(m.graph.nodes.size(), 1u);
+}
+
+TEST(MemoryPlan, ReusesMemoryOfDeadTensors) {
+  ModelBuilder b;
+  b.input("x", {256}).output("y");
+  b.node("Relu", {"x"}, {"a"});
+  b.node("Exp", {"a"}, {"b"});
+  b.node("Tanh", {"b"}, {"c"});
+  b.node("Sigmoid", {"c"}, {"y"});
+  Model m = load(b);
+  const Analysis a = infer_graph(m.graph);
+  const MemoryPlan reuse = plan_memory(m.graph, a, true), separate = plan_memory(m.graph, a, false);
+  EXPECT_EQ(separate.arena_bytes, 3 * 1024);
+  // Elementwise maps write over their input when it dies there: a, b and c are one buffer.
+  EXPECT_EQ(reuse.arena_bytes, 1024);
+  EXPECT_EQ(reuse.in_place.at("b"), "a");
+  EXPECT_EQ(reuse.tensor_offsets.at("a"), reuse.tensor_offsets.at("b"));
+  EXPECT_EQ(reuse.tensor_offsets.at("b"), reuse.tensor_offsets.at("c"));
+}
+
+TEST(MemoryPlan, ReusesMemoryByLifetime) {
+  ModelBuilder b(13);
+  b.input("x", {16, 16}).output("y");
+  for (const char* step : {"a", "b", "c"}) {
+    const std::string in = std::string(step) == "a" ? "x" : std::string(1, char(step[0] - 1));
+    // Hardmax cannot write over its input (Softmax could): each step needs a new buffer.
+    ModelBuilder::attr_int(b.node("Hardmax", {in}, {step}), "axis", 1);
+  }
+  b.node("Hardmax", {"c"}, {"y"});
+  Model m = load(b);
+  const Analysis a = infer_graph(m.graph);
+  const MemoryPlan reuse = plan_memory(m.graph, a, true);
+  EXPECT_EQ(reuse.arena_bytes, 2 * 1024);  // a and c share, b lives beside them
+  EXPECT_EQ(reuse.lower_bound_bytes, 2 * 1024);
+  EXPECT_EQ(reuse.tensor_offsets.at("a"), reuse.tensor_offsets.at("c"));
+  EXPECT_NE(reuse.tensor_offsets.at("a"), reuse.tensor_offsets.at("b"));
+}
+
 }  // namespace
 
 // Constant nodes with a trailing absent input (a Div and a Concat written with "" last, as the
