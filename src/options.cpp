@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 #include <set>
 
 #include "kernels/prelude.hpp"
@@ -45,6 +46,27 @@ const char* level_name(OptLevel l) {
     case OptLevel::Basic: return "basic";
     default: return "extended";
   }
+}
+
+// NAME=v0,v1,... for --freeze; NAME= alone gives an empty tensor (ReduceL1's empty axes).
+std::pair<std::string, std::vector<double>> parse_freeze(const std::string& s) {
+  const auto eq = s.find('=');
+  if (eq == std::string::npos || eq == 0) throw Error(fmt::format("--freeze '{}': expected NAME=V0,V1,...", s));
+  std::vector<double> values;
+  std::string rest = s.substr(eq + 1);
+  for (std::size_t start = 0; !rest.empty() && start <= rest.size();) {
+    const std::size_t comma = std::min(rest.find(',', start), rest.size());
+    try {
+      std::size_t used = 0;
+      const std::string item = rest.substr(start, comma - start);
+      values.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw Error(fmt::format("--freeze '{}': values must be numbers separated by commas", s));
+    }
+    start = comma + 1;
+  }
+  return {s.substr(0, eq), values};
 }
 
 Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<double>& values) {

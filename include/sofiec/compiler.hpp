@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,10 @@ OptLevel parse_opt_level(const std::string& s);
 
 // Turns a file stem into a C++ identifier usable as a namespace.
 std::string sanitize_identifier(const std::string& name);
+
+// The NAME and values of --freeze NAME=v0,v1,... (NAME= alone: no values, an empty tensor).
+// Throws Error.
+std::pair<std::string, std::vector<double>> parse_freeze(const std::string& spec);
 
 // A tensor for --freeze NAME=v0,v1,...: the graph input's type, and its declared shape (or
 // 1-D with as many elements as values when the shape is unknown). Throws Error.

@@ -188,7 +188,16 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
             throw;
           for (const DataSet& ds : c.sets)
             if (ds.inputs[k].bytes != c.sets[0].inputs[k].bytes || ds.inputs[k].dims != c.sets[0].inputs[k].dims) throw;
-          options.frozen_inputs[name] = c.sets[0].inputs[k];
+          // Frozen through the CLI's route: the value written as --freeze NAME=v0,v1,... and read
+          // back by the same parser and converter as sofiec's, which must give the data's bytes.
+          const sofiec::Tensor& data = c.sets[0].inputs[k];
+          std::string spec = name + "=";
+          for (int64_t i = 0; i < data.size(); ++i) spec += fmt::format("{}{}", i ? "," : "", data.float_at(i));
+          const auto [frozen_name, values] = sofiec::parse_freeze(spec);
+          sofiec::Tensor frozen = sofiec::frozen_value(g, frozen_name, values);
+          if (frozen.bytes != data.bytes || frozen.dims != data.dims)
+            throw sofiec::Error(fmt::format("--freeze {} cannot give the test data's value", spec));
+          options.frozen_inputs[name] = std::move(frozen);
           c.frozen.push_back(k);
           c.frozen_names += (c.frozen_names.empty() ? "" : ", ") + name;
         }

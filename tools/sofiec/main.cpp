@@ -43,27 +43,6 @@ std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs)
   return dims;
 }
 
-// NAME=v0,v1,... for --freeze; NAME= alone gives an empty tensor (ReduceL1's empty axes).
-std::pair<std::string, std::vector<double>> parse_freeze(const std::string& s) {
-  const auto eq = s.find('=');
-  if (eq == std::string::npos || eq == 0) throw sofiec::Error(fmt::format("--freeze '{}': expected NAME=V0,V1,...", s));
-  std::vector<double> values;
-  std::string rest = s.substr(eq + 1);
-  for (std::size_t start = 0; !rest.empty() && start <= rest.size();) {
-    const std::size_t comma = std::min(rest.find(',', start), rest.size());
-    try {
-      std::size_t used = 0;
-      const std::string item = rest.substr(start, comma - start);
-      values.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument("");
-    } catch (const std::exception&) {
-      throw sofiec::Error(fmt::format("--freeze '{}': values must be numbers separated by commas", s));
-    }
-    start = comma + 1;
-  }
-  return {s.substr(0, eq), values};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,7 +96,7 @@ int main(int argc, char** argv) {
     options.fixed_dims = parse_dims(dim_specs);
     sofiec::Model model = sofiec::load_model(model_path);
     for (const auto& spec : freeze_specs) {
-      auto [name, values] = parse_freeze(spec);
+      auto [name, values] = sofiec::parse_freeze(spec);
       options.frozen_inputs[name] = sofiec::frozen_value(model.graph, name, values);
     }
     if (report_option->count() > 0) {
