@@ -43,8 +43,7 @@ Data load() {
   return d;
 }
 
-template <std::size_t... I>
-void run(Session& s, const Data& d, float* y, std::index_sequence<I...>) {
+template <std::size_t... I> void run(Session& s, const Data& d, float* y, std::index_sequence<I...>) {
   s.infer(d.inputs[I].data()..., y);
 }
 
@@ -77,8 +76,8 @@ void BM_Infer(benchmark::State& state) {
   auto pick = [&](double q) { return samples[std::min(samples.size() - 1, std::size_t(q * double(samples.size())))]; };
   state.counters["p50_us"] = pick(0.5);
   state.counters["p90_us"] = pick(0.9);
-  state.counters["events_per_s"] =
-      benchmark::Counter(double(state.iterations()) * double(Session::input_shapes[0].dims[0]), benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] = benchmark::Counter(
+      double(state.iterations()) * double(Session::input_shapes[0].dims[0]), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Infer)->Unit(benchmark::kMicrosecond)->UseRealTime();
 

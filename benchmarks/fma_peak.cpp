@@ -24,7 +24,8 @@ template <int... I> double run(long iterations, std::integer_sequence<int, I...>
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   float sink = 0;
   // Every lane read, or the compiler drops the registers nobody reads.
-  for (const f32x16& a : acc) sofiec::for_each_index([&](auto l) { sink += a[l]; }, std::make_integer_sequence<int, 16>{});
+  for (const f32x16& a : acc)
+    sofiec::for_each_index([&](auto l) { sink += a[l]; }, std::make_integer_sequence<int, 16>{});
   std::fprintf(stderr, "%g\n", double(sink));
   return 2.0 * 16 * double(sizeof...(I)) * double(iterations) / seconds / 1e9;
 }

@@ -4,10 +4,20 @@ namespace sofiec {
 
 std::size_t dtype_size(DType t) {
   switch (t) {
-    case DType::Float: case DType::Int32: case DType::UInt32: return 4;
-    case DType::Double: case DType::Int64: case DType::UInt64: case DType::Complex64: return 8;
-    case DType::UInt8: case DType::Int8: case DType::Bool: return 1;
-    case DType::UInt16: case DType::Int16: case DType::Float16: case DType::BFloat16: return 2;
+    case DType::Float:
+    case DType::Int32:
+    case DType::UInt32: return 4;
+    case DType::Double:
+    case DType::Int64:
+    case DType::UInt64:
+    case DType::Complex64: return 8;
+    case DType::UInt8:
+    case DType::Int8:
+    case DType::Bool: return 1;
+    case DType::UInt16:
+    case DType::Int16:
+    case DType::Float16:
+    case DType::BFloat16: return 2;
     case DType::Complex128: return 16;
     default: return 0;
   }
@@ -60,15 +70,20 @@ bool dtype_is_float(DType t) {
 
 bool dtype_is_integer(DType t) {
   switch (t) {
-    case DType::UInt8: case DType::Int8: case DType::UInt16: case DType::Int16:
-    case DType::Int32: case DType::Int64: case DType::UInt32: case DType::UInt64: return true;
+    case DType::UInt8:
+    case DType::Int8:
+    case DType::UInt16:
+    case DType::Int16:
+    case DType::Int32:
+    case DType::Int64:
+    case DType::UInt32:
+    case DType::UInt64: return true;
     default: return false;
   }
 }
 
 bool dtype_is_signed(DType t) {
-  return t == DType::Int8 || t == DType::Int16 || t == DType::Int32 || t == DType::Int64 ||
-         dtype_is_float(t);
+  return t == DType::Int8 || t == DType::Int16 || t == DType::Int32 || t == DType::Int64 || dtype_is_float(t);
 }
 
 bool dtype_is_supported(DType t) {

@@ -19,7 +19,8 @@ void write_file_atomically(const std::string& path, const std::string& data) {
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(fmt::format("cannot write '{}': folder '{}' does not exist", path, dir.string()));
+  if (!fs::is_directory(dir, ec))
+    throw Error(fmt::format("cannot write '{}': folder '{}' does not exist", path, dir.string()));
   if (fs::is_directory(target, ec)) throw Error(fmt::format("cannot write '{}': it is a folder", path));
   std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
   const int fd = mkstemp(tmp.data());

@@ -60,7 +60,8 @@ int64_t typed_field_size(const onnx::TensorProto& p, DType t) {
     case DType::Float: return p.float_data_size();
     case DType::Double: return p.double_data_size();
     case DType::Int64: return p.int64_data_size();
-    case DType::UInt32: case DType::UInt64: return p.uint64_data_size();
+    case DType::UInt32:
+    case DType::UInt64: return p.uint64_data_size();
     default: return p.int32_data_size();
   }
 }
@@ -84,11 +85,10 @@ std::string read_external(const onnx::TensorProto& p, const std::string& base_di
   const fs::path full = fs::weakly_canonical(base / rel, ec);
   const std::string b = base.string() + "/";
   if (ec || full.string().compare(0, b.size(), b) != 0)
-    throw Error(fmt::format("initializer '{}': external data path '{}' leaves the model's folder",
-                            p.name(), ext.location));
+    throw Error(
+        fmt::format("initializer '{}': external data path '{}' leaves the model's folder", p.name(), ext.location));
   if (!fs::is_regular_file(full, ec))
-    throw Error(fmt::format("initializer '{}': external data file '{}' is not a regular file", p.name(),
-                            ext.location));
+    throw Error(fmt::format("initializer '{}': external data file '{}' is not a regular file", p.name(), ext.location));
   const std::string all = read_file(full.string(), "external data file");
   if (ext.offset < 0 || std::size_t(ext.offset) > all.size())
     throw Error(fmt::format("initializer '{}': external data offset out of range", p.name()));
@@ -98,8 +98,7 @@ std::string read_external(const onnx::TensorProto& p, const std::string& base_di
   return all.substr(std::size_t(ext.offset), len);
 }
 
-template <class Field, class T>
-void copy_field(const Field& field, Tensor& t, const char* name) {
+template <class Field, class T> void copy_field(const Field& field, Tensor& t, const char* name) {
   if (int64_t(field.size()) != t.size())
     throw Error(fmt::format("tensor '{}' holds {} values but its dims say {}", name, field.size(), t.size()));
   T* out = t.data<T>();
@@ -112,8 +111,7 @@ Tensor convert_tensor(const onnx::TensorProto& p, const std::string& base_dir) {
   for (int64_t d : p.dims())
     if (d < 0) throw Error(fmt::format("tensor '{}' has a negative dimension", p.name()));
   if (dtype_size(dtype) == 0 || dtype == DType::Complex64 || dtype == DType::Complex128)
-    throw Error(fmt::format("tensor '{}' has element type {}, which is not supported", p.name(),
-                            dtype_name(dtype)));
+    throw Error(fmt::format("tensor '{}' has element type {}, which is not supported", p.name(), dtype_name(dtype)));
   // Sizes are checked against the data before anything is allocated: dims may claim anything.
   const std::vector<int64_t> dims(p.dims().begin(), p.dims().end());
   const int64_t count = element_count(dims);
@@ -122,14 +120,15 @@ Tensor convert_tensor(const onnx::TensorProto& p, const std::string& base_dir) {
   if (external || p.has_raw_data()) {
     const std::string raw = external ? read_external(p, base_dir) : p.raw_data();
     if (int64_t(raw.size()) != bytes)
-      throw Error(fmt::format("tensor '{}' holds {} bytes of data but its dims and type need {}", p.name(),
-                              raw.size(), bytes));
+      throw Error(
+          fmt::format("tensor '{}' holds {} bytes of data but its dims and type need {}", p.name(), raw.size(), bytes));
     Tensor t(dtype, dims);
     std::memcpy(t.bytes.data(), raw.data(), raw.size());
     return t;
   }
   if (typed_field_size(p, dtype) != count)
-    throw Error(fmt::format("tensor '{}' holds {} values but its dims say {}", p.name(), typed_field_size(p, dtype), count));
+    throw Error(
+        fmt::format("tensor '{}' holds {} values but its dims say {}", p.name(), typed_field_size(p, dtype), count));
   Tensor t(dtype, dims);
   switch (dtype) {
     case DType::Float: copy_field<decltype(p.float_data()), float>(p.float_data(), t, name); break;
@@ -140,8 +139,9 @@ Tensor convert_tensor(const onnx::TensorProto& p, const std::string& base_dir) {
     case DType::Int32: copy_field<decltype(p.int32_data()), int32_t>(p.int32_data(), t, name); break;
     case DType::Int16: copy_field<decltype(p.int32_data()), int16_t>(p.int32_data(), t, name); break;
     case DType::Int8: copy_field<decltype(p.int32_data()), int8_t>(p.int32_data(), t, name); break;
-    case DType::UInt16: case DType::Float16: case DType::BFloat16:
-      copy_field<decltype(p.int32_data()), uint16_t>(p.int32_data(), t, name); break;
+    case DType::UInt16:
+    case DType::Float16:
+    case DType::BFloat16: copy_field<decltype(p.int32_data()), uint16_t>(p.int32_data(), t, name); break;
     case DType::UInt8: copy_field<decltype(p.int32_data()), uint8_t>(p.int32_data(), t, name); break;
     case DType::Bool: copy_field<decltype(p.int32_data()), bool>(p.int32_data(), t, name); break;
     default: throw Error(fmt::format("tensor '{}' has unsupported element type {}", p.name(), dtype_name(dtype)));
@@ -152,7 +152,8 @@ Tensor convert_tensor(const onnx::TensorProto& p, const std::string& base_dir) {
 ValueInfo convert_type(const onnx::TypeProto& type, const std::string& tensor_name) {
   ValueInfo v;
   if (!type.has_tensor_type())
-    throw UnsupportedError(fmt::format("'{}' is not a tensor (sequences, maps and optionals are not supported)", tensor_name));
+    throw UnsupportedError(
+        fmt::format("'{}' is not a tensor (sequences, maps and optionals are not supported)", tensor_name));
   const auto& tt = type.tensor_type();
   v.dtype = static_cast<DType>(tt.elem_type());
   if (tt.has_shape()) {
@@ -175,17 +176,38 @@ Attribute convert_attribute(const onnx::AttributeProto& a, const std::string& ba
   Attribute out;
   using K = Attribute::Kind;
   switch (a.type()) {
-    case onnx::AttributeProto::FLOAT: out.kind = K::Float; out.f = a.f(); break;
-    case onnx::AttributeProto::INT: out.kind = K::Int; out.i = a.i(); break;
-    case onnx::AttributeProto::STRING: out.kind = K::String; out.s = a.s(); break;
-    case onnx::AttributeProto::TENSOR: out.kind = K::Tensor; out.t = convert_tensor(a.t(), base_dir); break;
+    case onnx::AttributeProto::FLOAT:
+      out.kind = K::Float;
+      out.f = a.f();
+      break;
+    case onnx::AttributeProto::INT:
+      out.kind = K::Int;
+      out.i = a.i();
+      break;
+    case onnx::AttributeProto::STRING:
+      out.kind = K::String;
+      out.s = a.s();
+      break;
+    case onnx::AttributeProto::TENSOR:
+      out.kind = K::Tensor;
+      out.t = convert_tensor(a.t(), base_dir);
+      break;
     case onnx::AttributeProto::GRAPH:
       out.kind = K::Graph;
       out.g = std::make_shared<Graph>(convert_graph(a.g(), base_dir, depth + 1));
       break;
-    case onnx::AttributeProto::FLOATS: out.kind = K::Floats; out.floats.assign(a.floats().begin(), a.floats().end()); break;
-    case onnx::AttributeProto::INTS: out.kind = K::Ints; out.ints.assign(a.ints().begin(), a.ints().end()); break;
-    case onnx::AttributeProto::STRINGS: out.kind = K::Strings; out.strings.assign(a.strings().begin(), a.strings().end()); break;
+    case onnx::AttributeProto::FLOATS:
+      out.kind = K::Floats;
+      out.floats.assign(a.floats().begin(), a.floats().end());
+      break;
+    case onnx::AttributeProto::INTS:
+      out.kind = K::Ints;
+      out.ints.assign(a.ints().begin(), a.ints().end());
+      break;
+    case onnx::AttributeProto::STRINGS:
+      out.kind = K::Strings;
+      out.strings.assign(a.strings().begin(), a.strings().end());
+      break;
     default: out.kind = K::Undefined; break;  // sparse tensors, type protos: left to the operator to refuse
   }
   return out;
@@ -230,7 +252,8 @@ Graph convert_graph(const onnx::GraphProto& gp, const std::string& base_dir, int
     g.values[in.name()] = convert_type(in.type(), in.name());
   }
   for (const auto& vi : gp.value_info())
-    if (vi.type().has_tensor_type() && !g.values.count(vi.name())) g.values[vi.name()] = convert_type(vi.type(), vi.name());
+    if (vi.type().has_tensor_type() && !g.values.count(vi.name()))
+      g.values[vi.name()] = convert_type(vi.type(), vi.name());
   std::set<std::string> node_names;
   for (int i = 0; i < gp.node_size(); ++i) {
     const auto& np = gp.node(i);
@@ -242,13 +265,13 @@ Graph convert_graph(const onnx::GraphProto& gp, const std::string& base_dir, int
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
     for (const auto& a : np.attribute()) {
-      if (a.ref_attr_name().size()) throw UnsupportedError(fmt::format("{}: attribute references are not supported", n.describe()));
+      if (a.ref_attr_name().size())
+        throw UnsupportedError(fmt::format("{}: attribute references are not supported", n.describe()));
       n.attributes[a.name()] = convert_attribute(a, base_dir, depth);
     }
     if (n.op_type == "Constant" && n.domain.empty() && n.outputs.size() == 1) {
       Tensor t = constant_node_value(n);
-      if (g.constants.count(n.outputs[0]))
-        throw Error(fmt::format("tensor '{}' is defined twice", n.outputs[0]));
+      if (g.constants.count(n.outputs[0])) throw Error(fmt::format("tensor '{}' is defined twice", n.outputs[0]));
       g.values[n.outputs[0]] = ValueInfo{t.dtype, to_shape(t.dims), true};
       g.constants.emplace(n.outputs[0], std::move(t));
       continue;
@@ -274,7 +297,8 @@ void sort_and_check_graph(Graph& g) {
     for (const auto& o : g.nodes[i].outputs) {
       if (o.empty()) continue;
       if (defined.count(o) || producer.count(o))
-        throw Error(fmt::format("tensor '{}' is written by more than one node or input ({})", o, g.nodes[i].describe()));
+        throw Error(
+            fmt::format("tensor '{}' is written by more than one node or input ({})", o, g.nodes[i].describe()));
       producer[o] = i;
     }
   }

@@ -22,14 +22,20 @@ OptLevel parse_opt_level(const std::string& s) {
 
 std::string sanitize_identifier(const std::string& name) {
   static const std::set<std::string> keywords = {
-      "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break", "case", "catch",
-      "char", "class", "compl", "const", "constexpr", "const_cast", "continue", "decltype", "default", "delete",
-      "do", "double", "dynamic_cast", "else", "enum", "explicit", "export", "extern", "false", "float", "for",
-      "friend", "goto", "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
-      "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register", "reinterpret_cast",
-      "return", "short", "signed", "sizeof", "static", "static_assert", "static_cast", "struct", "switch",
-      "template", "this", "thread_local", "throw", "true", "try", "typedef", "typeid", "typename", "union",
-      "unsigned", "using", "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq", "std", "detail"};
+      "alignas",      "alignof",  "and",       "and_eq",   "asm",       "auto",
+      "bitand",       "bitor",    "bool",      "break",    "case",      "catch",
+      "char",         "class",    "compl",     "const",    "constexpr", "const_cast",
+      "continue",     "decltype", "default",   "delete",   "do",        "double",
+      "dynamic_cast", "else",     "enum",      "explicit", "export",    "extern",
+      "false",        "float",    "for",       "friend",   "goto",      "if",
+      "inline",       "int",      "long",      "mutable",  "namespace", "new",
+      "noexcept",     "not",      "not_eq",    "nullptr",  "operator",  "or",
+      "or_eq",        "private",  "protected", "public",   "register",  "reinterpret_cast",
+      "return",       "short",    "signed",    "sizeof",   "static",    "static_assert",
+      "static_cast",  "struct",   "switch",    "template", "this",      "thread_local",
+      "throw",        "true",     "try",       "typedef",  "typeid",    "typename",
+      "union",        "unsigned", "using",     "virtual",  "void",      "volatile",
+      "wchar_t",      "while",    "xor",       "xor_eq",   "std",       "detail"};
   std::string out;
   for (unsigned char c : name) out += std::isalnum(c) ? char(c) : '_';
   if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out = "m_" + out;
@@ -83,7 +89,7 @@ Tensor frozen_value(const Graph& g, const std::string& input, const std::vector<
   if (v.dtype == DType::Float16 || v.dtype == DType::BFloat16) {
     for (std::size_t i = 0; i < values.size(); ++i)
       t.data<uint16_t>()[i] = v.dtype == DType::Float16 ? float16_t::from_float(float(values[i]))
-                                                         : bfloat16_t::from_float(float(values[i]));
+                                                        : bfloat16_t::from_float(float(values[i]));
     return t;
   }
   const bool ok = visit_dtype(v.dtype, [&](auto tag) {

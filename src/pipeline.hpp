@@ -30,6 +30,7 @@ void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, Compil
 HeaderSpec header_spec(const Model& model, const CompileOptions& options);
 
 // The Session for a model whose graph inputs keep symbolic dims (issue: dynamic shapes).
-CompiledModel compile_dynamic(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols);
+CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
+                              const std::vector<std::string>& symbols);
 
 }  // namespace sofiec

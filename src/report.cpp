@@ -50,7 +50,9 @@ std::string text_report(const CompileStats& s, const std::string& model) {
   for (const auto& [op, c] : counts) r += fmt::format("  {:<28} {:>7} {:>7}\n", op, c.first, c.second);
   r += "\npasses (nodes changed):\n";
   for (const auto& [pass, n] : s.pass_changes) r += fmt::format("  {:<28} {:>7}\n", pass, n);
-  if (s.views) r += fmt::format("  {:<28} {:>7}\n", s.split_views ? "views (reshapes, splits)" : "views (reshapes, no copy)", s.views);
+  if (s.views)
+    r += fmt::format("  {:<28} {:>7}\n", s.split_views ? "views (reshapes, splits)" : "views (reshapes, no copy)",
+                     s.views);
   std::string fused;
   for (const NodeSummary& n : s.nodes)
     if (!n.fused.empty()) fused += fmt::format("  {} '{}' + {}\n", n.op_type, n.name, fmt::join(n.fused, " + "));
@@ -58,11 +60,13 @@ std::string text_report(const CompileStats& s, const std::string& model) {
   r += fmt::format("\ncompute: {} per run ({} FLOP)\n", flops_text(s.total_flops), s.total_flops);
   for (const auto& [op, f] : flops_by_op(s))
     if (f > 0)
-      r += fmt::format("  {:<28} {:>14}  {:5.1f}%\n", op, flops_text(f), s.total_flops ? 100.0 * double(f) / double(s.total_flops) : 0.0);
+      r += fmt::format("  {:<28} {:>14}  {:5.1f}%\n", op, flops_text(f),
+                       s.total_flops ? 100.0 * double(f) / double(s.total_flops) : 0.0);
   r += fmt::format("\nmemory:\n  weights                      {:>14}\n", bytes_text(s.weights_bytes));
   r += fmt::format("  arena (intermediates)        {:>14}\n", bytes_text(s.arena_bytes));
-  r += fmt::format("  lower bound for this order   {:>14}  (arena is {:.1f}% above)\n", bytes_text(s.arena_lower_bound),
-                   s.arena_lower_bound ? 100.0 * double(s.arena_bytes - s.arena_lower_bound) / double(s.arena_lower_bound) : 0.0);
+  r += fmt::format(
+      "  lower bound for this order   {:>14}  (arena is {:.1f}% above)\n", bytes_text(s.arena_lower_bound),
+      s.arena_lower_bound ? 100.0 * double(s.arena_bytes - s.arena_lower_bound) / double(s.arena_lower_bound) : 0.0);
   r += fmt::format("  without reuse                {:>14}\n", bytes_text(s.arena_no_reuse));
   r += fmt::format("  execution order              {:>14}\n", s.reordered ? "memory-aware" : "the file's");
   if (!s.largest_tensors.empty()) {
@@ -84,21 +88,21 @@ std::string json_report(const CompileStats& s, const std::string& model) {
   for (const NodeSummary& n : s.nodes) {
     std::vector<std::string> fused;
     for (const auto& f : n.fused) fused.push_back(json_string(f));
-    nodes.push_back(fmt::format("    {{\"name\": {}, \"op_type\": {}, \"fused\": [{}], \"flops\": {}}}", json_string(n.name),
-                                json_string(n.op_type), fmt::join(fused, ", "), n.flops));
+    nodes.push_back(fmt::format("    {{\"name\": {}, \"op_type\": {}, \"fused\": [{}], \"flops\": {}}}",
+                                json_string(n.name), json_string(n.op_type), fmt::join(fused, ", "), n.flops));
   }
   for (const auto& [op, f] : flops_by_op(s)) ops.push_back(fmt::format("{}: {}", json_string(op), f));
   for (const TensorSummary& t : s.largest_tensors)
-    tensors.push_back(fmt::format("    {{\"name\": {}, \"dtype\": {}, \"shape\": {}, \"bytes\": {}}}", json_string(t.name),
-                                  json_string(t.dtype), json_string(t.shape), t.bytes));
+    tensors.push_back(fmt::format("    {{\"name\": {}, \"dtype\": {}, \"shape\": {}, \"bytes\": {}}}",
+                                  json_string(t.name), json_string(t.dtype), json_string(t.shape), t.bytes));
   std::string r = "{\n";
   r += fmt::format("  \"model\": {},\n", json_string(model));
   r += fmt::format("  \"nodes_before\": {},\n  \"nodes_after\": {},\n", s.nodes_before, s.nodes_after);
   r += fmt::format("  \"ops_before\": {},\n  \"ops_after\": {},\n", counts(s.ops_before), counts(s.ops_after));
   r += fmt::format("  \"passes\": {{{}}},\n  \"views\": {},\n", fmt::join(passes, ", "), s.views);
   r += fmt::format("  \"total_flops\": {},\n  \"flops_by_op\": {{{}}},\n", s.total_flops, fmt::join(ops, ", "));
-  r += fmt::format("  \"weights_bytes\": {},\n  \"arena_bytes\": {},\n  \"arena_lower_bound_bytes\": {},\n", s.weights_bytes,
-                   s.arena_bytes, s.arena_lower_bound);
+  r += fmt::format("  \"weights_bytes\": {},\n  \"arena_bytes\": {},\n  \"arena_lower_bound_bytes\": {},\n",
+                   s.weights_bytes, s.arena_bytes, s.arena_lower_bound);
   r += fmt::format("  \"arena_no_reuse_bytes\": {},\n  \"reordered\": {},\n  \"split_views\": {},\n", s.arena_no_reuse,
                    s.reordered, s.split_views);
   r += fmt::format("  \"largest_tensors\": [\n{}\n  ],\n", fmt::join(tensors, ",\n"));

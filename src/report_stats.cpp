@@ -46,7 +46,8 @@ void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, Compil
       const int64_t count = element_count(g.capacity_dims(v.shape));
       elements += count;
       if (plan.tensor_offsets.count(o))
-        tensors.push_back({o, std::string(dtype_name(v.dtype)), shape_str(v.shape), count * int64_t(dtype_size(v.dtype))});
+        tensors.push_back(
+            {o, std::string(dtype_name(v.dtype)), shape_str(v.shape), count * int64_t(dtype_size(v.dtype))});
     }
     const OpDef* def = registry.find(n, g);
     if (plan.aliases.count(n.outputs[0])) s.flops = 0;

@@ -24,8 +24,7 @@
 //@begin kernels
 namespace sofiec {
 namespace kernels_skeleton {
-template <class T>
-inline void relu(const T* x, T* y, int64_t n) {
+template <class T> inline void relu(const T* x, T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], T(0));
 }
 }  // namespace kernels_skeleton
@@ -72,7 +71,7 @@ constexpr std::size_t weights_bytes = 0;
 }  // namespace detail
 
 struct Session {
-//@begin metadata
+  //@begin metadata
   static constexpr std::size_t num_inputs = 1;
   static constexpr std::size_t num_outputs = 1;
   static constexpr std::array<const char*, 1> input_names{{"x"}};
@@ -86,13 +85,13 @@ struct Session {
   static constexpr std::array<bool, 1> output_has_data_dependent_shape{{false}};
   static constexpr std::array<std::size_t, 1> output_dims_offset{{0}};
   static constexpr std::size_t arena_bytes = 0;
-//@end metadata
+  //@end metadata
 
-//@begin constructor
+  //@begin constructor
   Session() : arena_(arena_bytes), weights_(nullptr) {}
-//@end constructor
+  //@end constructor
 
-//@begin infer
+  //@begin infer
   void infer(const float* in_x, float* out_y) { detail::relu(in_x, out_y, 4); }
 
   std::vector<float> infer(const float* in_x) {
@@ -100,7 +99,7 @@ struct Session {
     infer(in_x, out_y.data());
     return out_y;
   }
-//@end infer
+  //@end infer
 
   // The dims of output i as the last infer() wrote them. They are output_shapes[i] unless the
   // data decides the output's size (output_has_data_dependent_shape[i]: NonZero, Unique...);
@@ -112,12 +111,12 @@ struct Session {
 
  private:
   detail::AlignedBuffer arena_;
-//@begin output_dims_member
+  //@begin output_dims_member
   std::array<int64_t, 1> output_dims_{{4}};
-//@end output_dims_member
-//@begin weights_member
+  //@end output_dims_member
+  //@begin weights_member
   const unsigned char* weights_;
-//@end weights_member
+  //@end weights_member
 };
 
 }  // namespace sofiec_skeleton

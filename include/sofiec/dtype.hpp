@@ -45,8 +45,7 @@ bool dtype_is_storable(DType t);
 
 // Calls f(T{}) with the C++ type of t, for the numeric types the compiler computes with at
 // generation time (constant folding). Returns false if t has no such type.
-template <class F>
-bool visit_dtype(DType t, F&& f) {
+template <class F> bool visit_dtype(DType t, F&& f) {
   switch (t) {
     case DType::Float: f(float{}); return true;
     case DType::Double: f(double{}); return true;
@@ -63,8 +62,7 @@ bool visit_dtype(DType t, F&& f) {
   }
 }
 
-template <class T>
-constexpr DType dtype_of();
+template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::Float; }
 template <> constexpr DType dtype_of<double>() { return DType::Double; }
 template <> constexpr DType dtype_of<int8_t>() { return DType::Int8; }

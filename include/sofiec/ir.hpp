@@ -64,8 +64,7 @@ struct Tensor {
   double float_at(int64_t i) const;
   std::vector<int64_t> as_ints() const;
 
-  template <class T>
-  static Tensor from(std::vector<int64_t> dims, const std::vector<T>& values) {
+  template <class T> static Tensor from(std::vector<int64_t> dims, const std::vector<T>& values) {
     Tensor t(dtype_of<T>(), std::move(dims));
     for (std::size_t i = 0; i < values.size(); ++i) t.data<T>()[i] = values[i];
     return t;
@@ -97,7 +96,7 @@ struct Attribute {
 struct Node {
   std::string name;  // never empty: the loader names anonymous nodes after their op and index
   std::string op_type;
-  std::string domain;  // "" for the default ONNX domain
+  std::string domain;               // "" for the default ONNX domain
   std::vector<std::string> inputs;  // "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::map<std::string, Attribute> attributes;
@@ -123,12 +122,12 @@ struct Node {
 
 struct Graph {
   std::string name;
-  std::vector<Node> nodes;                   // in execution order once sorted
-  std::vector<std::string> inputs;           // graph inputs that are not initializers
+  std::vector<Node> nodes;          // in execution order once sorted
+  std::vector<std::string> inputs;  // graph inputs that are not initializers
   std::vector<std::string> outputs;
-  std::map<std::string, ValueInfo> values;   // every tensor's type and shape
-  std::map<std::string, Tensor> constants;   // initializers and values known at generation time
-  std::map<std::string, int64_t> opsets;     // domain -> version
+  std::map<std::string, ValueInfo> values;  // every tensor's type and shape
+  std::map<std::string, Tensor> constants;  // initializers and values known at generation time
+  std::map<std::string, int64_t> opsets;    // domain -> version
   // Dims that the data decides at run time (NonZero's count, Unique's length...): symbol ->
   // its upper bound. Buffers are sized for the bound; the Session reports the actual value.
   std::map<std::string, int64_t> data_dependent_dims;

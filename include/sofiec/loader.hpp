@@ -6,7 +6,6 @@
 
 namespace sofiec {
 
-
 // Reads an ONNX model file (and its external data files, which must lie in the model's
 // folder) into the IR. Constant nodes become constants. Checks the graph's structure:
 // every tensor read is defined exactly once, the graph outputs are produced, no cycles;

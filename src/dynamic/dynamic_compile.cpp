@@ -32,11 +32,13 @@ void check_same_structure(const Sample& first, const Sample& other, const std::s
   const Graph& a = first.planned.graph;
   const Graph& b = other.planned.graph;
   auto differ = [&](const std::string& what) {
-    return Error(fmt::format("{} depends on the run-time dims (it differs at {}); fix them with --dim NAME=VALUE", what, at));
+    return Error(
+        fmt::format("{} depends on the run-time dims (it differs at {}); fix them with --dim NAME=VALUE", what, at));
   };
   if (a.nodes.size() != b.nodes.size()) throw differ("the optimized graph");
   for (std::size_t i = 0; i < a.nodes.size(); ++i)
-    if (a.nodes[i].name != b.nodes[i].name || a.nodes[i].op_type != b.nodes[i].op_type) throw differ(a.nodes[i].describe());
+    if (a.nodes[i].name != b.nodes[i].name || a.nodes[i].op_type != b.nodes[i].op_type)
+      throw differ(a.nodes[i].describe());
   // Constants the code reads (folded shape arithmetic that only decided shapes does not count).
   if (first.header.weight_names != other.header.weight_names) throw differ("the set of constants the code reads");
   for (const std::string& name : first.header.weight_names) {
@@ -84,7 +86,8 @@ int64_t smallest_valid(const Model& model, const CompileOptions& options, const 
         const Shape& shape = g.value(tensor).shape;
         if (shape.size() != dims.size()) return false;
         for (std::size_t d = 0; d < dims.size(); ++d) {
-          const int64_t size = g.is_data_dependent(shape[d]) ? g.data_dependent_dims.at(shape[d].symbol) : shape[d].value;
+          const int64_t size =
+              g.is_data_dependent(shape[d]) ? g.data_dependent_dims.at(shape[d].symbol) : shape[d].value;
           const std::optional<int64_t> fitted = dims[d].eval(point);
           if (!fitted || *fitted != size || size < 1) return false;
         }
@@ -103,8 +106,8 @@ int64_t smallest_valid(const Model& model, const CompileOptions& options, const 
   return hi;
 }
 
-CompiledModel compile_on_grid(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols,
-                              const SampleGrid& grid) {
+CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
+                              const std::vector<std::string>& symbols, const SampleGrid& grid) {
   HeaderSpec spec = header_spec(model, options);
   spec.runtime_offsets = true;
   std::vector<Sample> samples;
@@ -126,7 +129,8 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
     }
     samples.push_back(std::move(sample));
   }
-  for (std::size_t k = 1; k < samples.size(); ++k) check_same_structure(samples[0], samples[k], point_text(symbols, grid.points[k]));
+  for (std::size_t k = 1; k < samples.size(); ++k)
+    check_same_structure(samples[0], samples[k], point_text(symbols, grid.points[k]));
 
   DynamicLayout layout;
   layout.symbols = symbols;
@@ -172,11 +176,13 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     std::vector<int64_t> values;
     for (const Sample& s : samples) values.push_back(s.planned.plan.blocks[b].bytes);
-    const std::string what = blocks[b].is_workspace ? "the scratch of node '" + blocks[b].name + "'" : "the size of '" + blocks[b].name + "'";
+    const std::string what = blocks[b].is_workspace ? "the scratch of node '" + blocks[b].name + "'"
+                                                    : "the size of '" + blocks[b].name + "'";
     Polynomial bytes = fit(values, what);
     // The arena is laid out for the maxima: no smaller value may need more.
     if (!bytes.non_decreasing_from(layout.minima))
-      throw Error(fmt::format("{} ({} bytes) shrinks as a run-time dim grows; fix the dims with --dim", what, bytes.str(symbols)));
+      throw Error(fmt::format("{} ({} bytes) shrinks as a run-time dim grows; fix the dims with --dim", what,
+                              bytes.str(symbols)));
     layout.block_bytes.push_back(std::move(bytes));
   }
   std::vector<std::string> bodies;
@@ -195,7 +201,8 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
 
 }  // namespace
 
-CompiledModel compile_dynamic(const Model& model, const CompileOptions& options, const std::vector<std::string>& symbols) {
+CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
+                              const std::vector<std::string>& symbols) {
   if (symbols.size() > kMaxRuntimeDims)
     throw Error(fmt::format("the model has {} run-time dims ({}); at most {} are supported, fix the others with --dim",
                             symbols.size(), fmt::join(symbols, ", "), kMaxRuntimeDims));

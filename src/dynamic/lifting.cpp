@@ -42,11 +42,14 @@ std::vector<Token> tokenize(const std::string& s) {
     } else if (ident_start(c)) {
       while (i < s.size() && ident_char(s[i])) ++i;
       out.push_back({Kind::Identifier, begin, i});
-    } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+    } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+               (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
       bool integer = true;
-      while (i < s.size() && (ident_char(s[i]) || s[i] == '.' ||
-                              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E') && s[begin] != '0'))) {
-        if (!std::isdigit(static_cast<unsigned char>(s[i])) && std::string("uUlL").find(s[i]) == std::string::npos) integer = false;
+      while (i < s.size() &&
+             (ident_char(s[i]) || s[i] == '.' ||
+              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E') && s[begin] != '0'))) {
+        if (!std::isdigit(static_cast<unsigned char>(s[i])) && std::string("uUlL").find(s[i]) == std::string::npos)
+          integer = false;
         ++i;
       }
       out.push_back({integer ? Kind::Integer : Kind::Number, begin, i});
@@ -77,8 +80,9 @@ std::string digits_suffix(const std::string& literal, std::string& digits) {
 
 }  // namespace
 
-std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& texts, const std::vector<std::string>& vars,
-                      const std::vector<std::string>& symbol_names, std::vector<std::vector<FloorAtom>>* atoms) {
+std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& texts,
+                      const std::vector<std::string>& vars, const std::vector<std::string>& symbol_names,
+                      std::vector<std::vector<FloorAtom>>* atoms) {
   std::vector<std::vector<Token>> tokens;
   for (const std::string& t : texts) tokens.push_back(tokenize(t));
   const std::string& base = texts[0];
@@ -91,7 +95,8 @@ std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& te
     if (tokens[k].size() != t0.size()) {
       std::size_t i = 0;
       while (i < t0.size() && i < tokens[k].size() && text_of(base, t0[i]) == text_of(texts[k], tokens[k][i])) ++i;
-      throw fail(i, fmt::format("its code takes a different form for different values of {}", fmt::join(symbol_names, ", ")));
+      throw fail(
+          i, fmt::format("its code takes a different form for different values of {}", fmt::join(symbol_names, ", ")));
     }
 
   std::vector<std::string> replacement(t0.size());
@@ -118,8 +123,9 @@ std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& te
         values.push_back(std::strtoll(d.c_str(), nullptr, 10));
       }
       const auto p = fit_polynomial(grid, values, atoms);
-      if (!p) throw fail(i, fmt::format("an extent in its code ({} at {}={}) is not a polynomial of the dims", first,
-                                        fmt::join(symbol_names, ","), fmt::join(grid.points[0], ",")));
+      if (!p)
+        throw fail(i, fmt::format("an extent in its code ({} at {}={}) is not a polynomial of the dims", first,
+                                  fmt::join(symbol_names, ","), fmt::join(grid.points[0], ",")));
       const bool is_unsigned = suffix.find_first_of("uU") != std::string::npos;
       const bool is_long = suffix.find_first_of("lL") != std::string::npos;
       const char* cast = is_unsigned ? (is_long ? "unsigned long long" : "unsigned") : is_long ? "long long" : nullptr;
@@ -130,7 +136,8 @@ std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& te
       for (std::size_t k = 0; k < texts.size(); ++k) {
         const double v = std::strtod(text_of(texts[k], tokens[k][i]).c_str(), nullptr);
         const double n = v != 0 ? std::round(1.0 / v) : 0;
-        if (n < 1 || std::fabs(v * n - 1.0) > (single ? 1e-6 : 1e-14)) throw fail(i, "a constant in its code depends on the dims");
+        if (n < 1 || std::fabs(v * n - 1.0) > (single ? 1e-6 : 1e-14))
+          throw fail(i, "a constant in its code depends on the dims");
         values.push_back(int64_t(n));
       }
       const auto p = fit_polynomial(grid, values, atoms);

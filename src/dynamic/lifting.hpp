@@ -17,7 +17,8 @@ namespace sofiec {
 // when the texts differ in anything but literals a polynomial explains. Comments that differ
 // are dropped. Declarations made constexpr lose it where a lifted literal enters them.
 // atoms: floor atoms found so far (see fit_polynomial), shared with the other fits.
-std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& texts, const std::vector<std::string>& vars,
-                      const std::vector<std::string>& symbol_names, std::vector<std::vector<FloorAtom>>* atoms = nullptr);
+std::string lift_code(const SampleGrid& grid, const std::vector<std::string>& texts,
+                      const std::vector<std::string>& vars, const std::vector<std::string>& symbol_names,
+                      std::vector<std::vector<FloorAtom>>* atoms = nullptr);
 
 }  // namespace sofiec

@@ -26,8 +26,12 @@ struct Fraction {
     }
     if (a > 1) num /= a, den /= a;
   }
-  friend Fraction operator+(const Fraction& x, const Fraction& y) { return {x.num * y.den + y.num * x.den, x.den * y.den}; }
-  friend Fraction operator-(const Fraction& x, const Fraction& y) { return {x.num * y.den - y.num * x.den, x.den * y.den}; }
+  friend Fraction operator+(const Fraction& x, const Fraction& y) {
+    return {x.num * y.den + y.num * x.den, x.den * y.den};
+  }
+  friend Fraction operator-(const Fraction& x, const Fraction& y) {
+    return {x.num * y.den - y.num * x.den, x.den * y.den};
+  }
   friend Fraction operator*(const Fraction& x, const Fraction& y) { return {x.num * y.num, x.den * y.den}; }
   friend Fraction operator/(const Fraction& x, const Fraction& y) { return {x.num * y.den, x.den * y.num}; }
 };
@@ -124,10 +128,12 @@ std::vector<std::string> atom_names(const Polynomial& p, const std::vector<std::
   for (std::size_t s = 0; s < names.size(); ++s) {
     const FloorAtom& a = p.atoms()[s];
     if (a.divisor == 1) out.push_back(names[s]);
-    else if (code) out.push_back(a.offset ? fmt::format("(({} + {}) / {})", names[s], a.offset, a.divisor)
-                                          : fmt::format("({} / {})", names[s], a.divisor));
-    else out.push_back(a.offset ? fmt::format("floor(({}+{})/{})", names[s], a.offset, a.divisor)
-                                : fmt::format("floor({}/{})", names[s], a.divisor));
+    else if (code)
+      out.push_back(a.offset ? fmt::format("(({} + {}) / {})", names[s], a.offset, a.divisor)
+                             : fmt::format("({} / {})", names[s], a.divisor));
+    else
+      out.push_back(a.offset ? fmt::format("floor(({}+{})/{})", names[s], a.offset, a.divisor)
+                             : fmt::format("floor({}/{})", names[s], a.divisor));
   }
   return out;
 }
@@ -270,8 +276,7 @@ std::optional<Polynomial> fit_polynomial(const SampleGrid& grid, const std::vect
   seen.resize(m);
   auto remember = [&](const Polynomial& p) {
     for (std::size_t s = 0; s < m; ++s)
-      if (p.atoms()[s].divisor != 1 &&
-          std::find(seen[s].begin(), seen[s].end(), p.atoms()[s]) == seen[s].end())
+      if (p.atoms()[s].divisor != 1 && std::find(seen[s].begin(), seen[s].end(), p.atoms()[s]) == seen[s].end())
         seen[s].push_back(p.atoms()[s]);
     return p;
   };

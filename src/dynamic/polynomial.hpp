@@ -44,7 +44,9 @@ class Polynomial {
   std::string str(const std::vector<std::string>& names) const;
 
   void add_term(const Exponents& e, int64_t c);
-  bool operator==(const Polynomial& o) const { return symbols_ == o.symbols_ && atoms_ == o.atoms_ && terms_ == o.terms_; }
+  bool operator==(const Polynomial& o) const {
+    return symbols_ == o.symbols_ && atoms_ == o.atoms_ && terms_ == o.terms_;
+  }
 
  private:
   std::size_t symbols_ = 0;

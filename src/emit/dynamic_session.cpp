@@ -33,9 +33,11 @@ std::string DynamicSessionParts::dim_locals(bool checked) const {
   const std::vector<std::string> params = dim_params();
   for (std::size_t i = 0; i < layout.vars.size(); ++i) {
     if (checked)
-      r += fmt::format("    const detail::CheckedSize {} = detail::CheckedSize::dim(dim_max_[{}]);\n", layout.vars[i], i);
+      r += fmt::format("    const detail::CheckedSize {} = detail::CheckedSize::dim(dim_max_[{}]);\n", layout.vars[i],
+                       i);
     else
-      r += fmt::format("    const int64_t {0} = static_cast<int64_t>({1});\n    (void){0};\n", layout.vars[i], params[i]);
+      r += fmt::format("    const int64_t {0} = static_cast<int64_t>({1});\n    (void){0};\n", layout.vars[i],
+                       params[i]);
   }
   return r;
 }
@@ -54,20 +56,26 @@ std::string DynamicSessionParts::shape_metadata() const {
       const std::vector<Polynomial>& dims = layout.io_dims.at(list[i]);
       std::vector<std::string> d;
       for (const Polynomial& p : dims) d.push_back(std::to_string(p.is_constant() ? p.constant_term() : -1));
-      if (!dims.empty()) r += fmt::format("  static constexpr int64_t {}{}_dims[] = {{{}}};\n", prefix, i, fmt::join(d, ", "));
-      items += fmt::format("{}{{{}, {}}}", i ? ", " : "", dims.empty() ? "nullptr" : fmt::format("{}{}_dims", prefix, i), dims.size());
-      texts += fmt::format("{}\"{}\"", i ? ", " : "", shape_text(dims, layout.data_dependent.at(list[i]), layout.symbols));
+      if (!dims.empty())
+        r += fmt::format("  static constexpr int64_t {}{}_dims[] = {{{}}};\n", prefix, i, fmt::join(d, ", "));
+      items += fmt::format("{}{{{}, {}}}", i ? ", " : "",
+                           dims.empty() ? "nullptr" : fmt::format("{}{}_dims", prefix, i), dims.size());
+      texts +=
+          fmt::format("{}\"{}\"", i ? ", " : "", shape_text(dims, layout.data_dependent.at(list[i]), layout.symbols));
     }
     r += fmt::format("  static constexpr std::array<TensorShape, {}> {}_shapes{{{{{}}}}};\n", list.size(), what, items);
-    r += fmt::format("  static constexpr std::array<const char*, {}> {}_shape_names{{{{{}}}}};\n", list.size(), what, texts);
+    r += fmt::format("  static constexpr std::array<const char*, {}> {}_shape_names{{{{{}}}}};\n", list.size(), what,
+                     texts);
   };
   r += "  // The run-time dims: the constructor takes their maxima, infer() their values, in this order.\n";
   r += fmt::format("  static constexpr std::size_t num_dims = {};\n", layout.symbols.size());
   std::vector<std::string> quoted;
   for (const std::string& s : layout.symbols) quoted.push_back("\"" + s + "\"");
-  r += fmt::format("  static constexpr std::array<const char*, {}> dim_names{{{{{}}}}};\n", quoted.size(), fmt::join(quoted, ", "));
+  r += fmt::format("  static constexpr std::array<const char*, {}> dim_names{{{{{}}}}};\n", quoted.size(),
+                   fmt::join(quoted, ", "));
   // The smallest values the model accepts (a strided convolution needs a window's worth).
-  r += fmt::format("  static constexpr std::array<std::size_t, {}> dim_min{{{{{}}}}};\n", layout.minima.size(), fmt::join(layout.minima, ", "));
+  r += fmt::format("  static constexpr std::array<std::size_t, {}> dim_min{{{{{}}}}};\n", layout.minima.size(),
+                   fmt::join(layout.minima, ", "));
   r += "  // Shapes: a run-time dim (or an expression of them) reads -1; *_shape_names spell them out.\n";
   shapes("input", "input", graph.inputs);
   shapes("output", "output", graph.outputs);
@@ -82,21 +90,26 @@ std::string DynamicSessionParts::constructor() const {
     max_names.push_back(p + "_max");
   }
   std::string init = fmt::format("arena_(0), dim_max_{{{{{}}}}}", fmt::join(max_names, ", "));
-  if (has_weights) init += embed_weights ? ", weights_(detail::weights_blob)" : ", weights_storage_(detail::weights_bytes), weights_(weights_storage_.data())";
+  if (has_weights)
+    init += embed_weights ? ", weights_(detail::weights_blob)"
+                          : ", weights_storage_(detail::weights_bytes), weights_(weights_storage_.data())";
   std::string r = fmt::format(
       "  // Takes the largest value each run-time dim ({}) will be given{}; the arena is sized\n"
       "  // and laid out for them here, once. Throws std::invalid_argument if a maximum is 0 or\n"
       "  // above detail::kMaxRuntimeDim, or makes a buffer too large{}.\n",
       fmt::join(layout.symbols, ", "), embed_weights ? "" : ", after the weights file written beside this header",
-      embed_weights ? "" : "; std::runtime_error if the weights file is missing, has the wrong size or belongs to another model");
-  r += fmt::format("  {}Session({})\n      : {} {{\n{}    place_arena();\n  }}\n\n", params.size() == 1 ? "explicit " : "",
-                   fmt::join(params, ", "), init, weights_check);
+      embed_weights
+          ? ""
+          : "; std::runtime_error if the weights file is missing, has the wrong size or belongs to another model");
+  r += fmt::format("  {}Session({})\n      : {} {{\n{}    place_arena();\n  }}\n\n",
+                   params.size() == 1 ? "explicit " : "", fmt::join(params, ", "), init, weights_check);
   r += "  std::size_t max_dim(std::size_t i) const { return dim_max_[i]; }\n";
   r += "  std::size_t arena_bytes() const { return arena_bytes_; }\n\n";
   r += " private:\n  void place_arena() {\n";
   r += "    for (std::size_t i = 0; i < num_dims; ++i)\n"
        "      if (dim_max_[i] < dim_min[i] || dim_max_[i] > detail::kMaxRuntimeDim)\n"
-       "        throw std::invalid_argument(std::string(\"Session: the maximum of \") + dim_names[i] + \" must be between \" +\n"
+       "        throw std::invalid_argument(std::string(\"Session: the maximum of \") + dim_names[i] + \" must be "
+       "between \" +\n"
        "                                    std::to_string(dim_min[i]) + \" and 2^31\");\n";
   r += dim_locals(true);
   // Inputs and outputs too, so that no size infer() computes can overflow.
@@ -110,8 +123,9 @@ std::string DynamicSessionParts::constructor() const {
   } else {
     r += fmt::format("    const detail::ArenaBlockSize blocks[{}] = {{\n", blocks.size());
     for (std::size_t i = 0; i < blocks.size(); ++i)
-      r += fmt::format("        {{detail::CheckedSize({}).bytes(), {}, {}}},  // {}\n", layout.block_bytes[i].cpp(layout.vars),
-                       blocks[i].first, blocks[i].last, blocks[i].is_workspace ? "scratch of " + blocks[i].name : blocks[i].name);
+      r += fmt::format("        {{detail::CheckedSize({}).bytes(), {}, {}}},  // {}\n",
+                       layout.block_bytes[i].cpp(layout.vars), blocks[i].first, blocks[i].last,
+                       blocks[i].is_workspace ? "scratch of " + blocks[i].name : blocks[i].name);
     r += "    };\n";
     r += fmt::format("    arena_bytes_ = detail::place_arena_blocks(blocks, {}, offsets_.data());\n", blocks.size());
   }
@@ -123,8 +137,10 @@ std::string DynamicSessionParts::constructor() const {
   r += fmt::format("    const std::size_t values[] = {{{}}};\n", fmt::join(dim_params(), ", "));
   r += "    for (std::size_t i = 0; i < num_dims; ++i)\n"
        "      if (values[i] < dim_min[i] || values[i] > dim_max_[i])\n"
-       "        throw std::out_of_range(std::string(\"infer: \") + dim_names[i] + \" = \" + std::to_string(values[i]) + \" is outside \" +\n"
-       "                                std::to_string(dim_min[i]) + \"..\" + std::to_string(dim_max_[i]) + \", the maximum given to the Session\");\n"
+       "        throw std::out_of_range(std::string(\"infer: \") + dim_names[i] + \" = \" + std::to_string(values[i]) "
+       "+ \" is outside \" +\n"
+       "                                std::to_string(dim_min[i]) + \"..\" + std::to_string(dim_max_[i]) + \", the "
+       "maximum given to the Session\");\n"
        "  }\n\n public:\n";
   return r;
 }
@@ -168,15 +184,17 @@ std::string DynamicSessionParts::infer() const {
     const std::string count = fmt::format("static_cast<std::size_t>({})", size_of(graph.outputs[0], layout.vars));
     r += "\n  // The single output, returned as a vector (allocates it).\n";
     if (v.dtype == DType::Bool)
-      r += fmt::format("  std::vector<bool> infer({0}) {{\n{1}{2}    std::unique_ptr<bool[]> out(new bool[{3} + 1]);\n"
-                       "    infer({4}, out.get());\n    return std::vector<bool>(out.get(), out.get() + {5});\n  }}\n",
-                       fmt::join(in_only, ", "), check, dim_locals(false), count, call_args,
-                       sized_by_data(graph.outputs[0]) ? "std::size_t(output_shape(0).size())" : count);
+      r += fmt::format(
+          "  std::vector<bool> infer({0}) {{\n{1}{2}    std::unique_ptr<bool[]> out(new bool[{3} + 1]);\n"
+          "    infer({4}, out.get());\n    return std::vector<bool>(out.get(), out.get() + {5});\n  }}\n",
+          fmt::join(in_only, ", "), check, dim_locals(false), count, call_args,
+          sized_by_data(graph.outputs[0]) ? "std::size_t(output_shape(0).size())" : count);
     else
-      r += fmt::format("  std::vector<{0}> infer({1}) {{\n{2}{3}    std::vector<{0}> out({4});\n    infer({5}, out.data());\n"
-                       "{6}    return out;\n  }}\n",
-                       dtype_cpp(v.dtype), fmt::join(in_only, ", "), check, dim_locals(false), count, call_args,
-                       sized_by_data(graph.outputs[0]) ? "    out.resize(std::size_t(output_shape(0).size()));\n" : "");
+      r += fmt::format(
+          "  std::vector<{0}> infer({1}) {{\n{2}{3}    std::vector<{0}> out({4});\n    infer({5}, out.data());\n"
+          "{6}    return out;\n  }}\n",
+          dtype_cpp(v.dtype), fmt::join(in_only, ", "), check, dim_locals(false), count, call_args,
+          sized_by_data(graph.outputs[0]) ? "    out.resize(std::size_t(output_shape(0).size()));\n" : "");
   }
   return r;
 }
@@ -185,9 +203,11 @@ std::string DynamicSessionParts::members() const {
   std::vector<int64_t> dims;
   for (const std::string& o : graph.outputs)
     for (const Polynomial& p : layout.io_dims.at(o)) dims.push_back(p.is_constant() ? p.constant_term() : 0);
-  std::string r = fmt::format("  std::array<int64_t, {}> output_dims_{{{{{}}}}};\n", dims.size(), fmt::join(dims, ", "));
+  std::string r =
+      fmt::format("  std::array<int64_t, {}> output_dims_{{{{{}}}}};\n", dims.size(), fmt::join(dims, ", "));
   r += fmt::format("  std::array<std::size_t, {}> dim_max_;\n", layout.symbols.size());
-  r += fmt::format("  std::array<std::size_t, {}> offsets_{{}};  // of each block in the arena\n", std::max<std::size_t>(plan.blocks.size(), 1));
+  r += fmt::format("  std::array<std::size_t, {}> offsets_{{}};  // of each block in the arena\n",
+                   std::max<std::size_t>(plan.blocks.size(), 1));
   r += "  std::size_t arena_bytes_ = 0;\n";
   return r;
 }

@@ -53,9 +53,7 @@ std::string EmitContext::dim_var(const Dim& d) const {
   fail("internal: dim {} is not decided by the data", d.str());
 }
 
-std::string EmitContext::in(std::size_t i) const {
-  return has_input(i) ? resolve_input_(node().inputs[i]) : "nullptr";
-}
+std::string EmitContext::in(std::size_t i) const { return has_input(i) ? resolve_input_(node().inputs[i]) : "nullptr"; }
 
 const std::string& EmitContext::out(std::size_t i) const { return output_vars_.at(i); }
 

@@ -30,8 +30,13 @@ class EmitContext : public NodeView {
   EmitContext(const Node& node, const Graph& graph, const std::map<std::string, Tensor>* known, Resolver resolve_input,
               std::vector<std::string> output_vars, std::string workspace_var, std::set<std::string>& kernels,
               std::string& code, const std::map<std::string, std::string>* dim_vars = nullptr)
-      : NodeView(node, graph, known), resolve_input_(std::move(resolve_input)), output_vars_(std::move(output_vars)),
-        workspace_var_(std::move(workspace_var)), kernels_(kernels), code_(code), dim_vars_(dim_vars) {}
+      : NodeView(node, graph, known),
+        resolve_input_(std::move(resolve_input)),
+        output_vars_(std::move(output_vars)),
+        workspace_var_(std::move(workspace_var)),
+        kernels_(kernels),
+        code_(code),
+        dim_vars_(dim_vars) {}
 
   // C++ expression of input/output i's pointer; "nullptr" for an omitted optional input.
   std::string in(std::size_t i) const;
@@ -45,7 +50,8 @@ class EmitContext : public NodeView {
   std::vector<int64_t> output_dims(std::size_t i) const {
     const ValueInfo& o = output(i);
     if (!o.has_shape || !is_static(o.shape))
-      fail("the shape of output '{}' is {} and must be known here", node().outputs[i], o.has_shape ? shape_str(o.shape) : "unknown");
+      fail("the shape of output '{}' is {} and must be known here", node().outputs[i],
+           o.has_shape ? shape_str(o.shape) : "unknown");
     return static_dims(o.shape);
   }
   // Output i's dims with data-dependent ones at their upper bound (what its buffer holds).
@@ -64,8 +70,7 @@ class EmitContext : public NodeView {
   // Makes templates/kernels/<name>.hpp part of the generated header.
   void use_kernel(const std::string& name) const { kernels_.insert(name); }
 
-  template <class... Args>
-  void line(fmt::format_string<Args...> f, Args&&... args) {
+  template <class... Args> void line(fmt::format_string<Args...> f, Args&&... args) {
     code_ += "    ";
     code_ += fmt::format(f, std::forward<Args>(args)...);
     code_ += '\n';

@@ -22,7 +22,8 @@ namespace {
 // simd.hpp aside: the skeleton's prelude region holds them).
 std::vector<std::string> kernel_includes(std::string_view text) {
   std::vector<std::string> deps;
-  for (std::size_t pos = text.find("#include \""); pos != std::string_view::npos; pos = text.find("#include \"", pos + 1)) {
+  for (std::size_t pos = text.find("#include \""); pos != std::string_view::npos;
+       pos = text.find("#include \"", pos + 1)) {
     const std::size_t start = pos + 10, end = text.find(".hpp\"", start);
     if (end == std::string_view::npos) continue;
     std::string name(text.substr(start, end - start));
@@ -44,12 +45,14 @@ std::string kernels_text(const std::set<std::string>& used, const std::string& i
   };
   for (const std::string& name : used) visit(name);
   // The namespace exists even where no kernel is needed: the model's code names it.
-  std::string out = fmt::format("namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{}}\n}}  // namespace sofiec\n", id);
+  std::string out =
+      fmt::format("namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{}}\n}}  // namespace sofiec\n", id);
   for (const std::string& name : order) {
     std::string guard = fmt::format("SOFIEC_{}_{}_", id, name);
     std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
     out += fmt::format(
-        "// ---- kernels/{0}.hpp\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({2}) {{\n{3}"
+        "// ---- kernels/{0}.hpp\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace "
+        "SOFIEC_KERNELS_NAMESPACE({2}) {{\n{3}"
         "}}  // namespace SOFIEC_KERNELS_NAMESPACE({2})\n}}  // namespace sofiec\n#endif  // {1}\n",
         name, guard, id, kernel_body(template_text("kernels/" + name + ".hpp")));
   }
@@ -143,19 +146,21 @@ class HeaderBuilder {
         decls += fmt::format("    const {0}* const {1} = reinterpret_cast<const {0}*>(weights_ + {2});  // {3}\n", type,
                              tv.var, tv.offset, quoted(name));
       else if (spec_.runtime_offsets)
-        decls += fmt::format("    {0}* const {1} = reinterpret_cast<{0}*>(arena + offsets_[{2}]);  // {3}\n", type, tv.var,
-                             plan_.tensor_blocks.at(name), quoted(name));
+        decls += fmt::format("    {0}* const {1} = reinterpret_cast<{0}*>(arena + offsets_[{2}]);  // {3}\n", type,
+                             tv.var, plan_.tensor_blocks.at(name), quoted(name));
       else
         decls += fmt::format("    {0}* const {1} = reinterpret_cast<{0}*>(arena + {2});  // {3} {4}\n", type, tv.var,
                              tv.offset, quoted(name), shape_str(g_.value(name).shape));
     }
     for (const auto& [node, offset] : plan_.workspace_offsets)
       decls += spec_.runtime_offsets
-                   ? fmt::format("    unsigned char* const {} = arena + offsets_[{}];\n", workspace_var(node), plan_.workspace_blocks.at(node))
+                   ? fmt::format("    unsigned char* const {} = arena + offsets_[{}];\n", workspace_var(node),
+                                 plan_.workspace_blocks.at(node))
                    : fmt::format("    unsigned char* const {} = arena + {};\n", workspace_var(node), offset);
     if (decls.find("arena +") != std::string::npos) decls = "    unsigned char* const arena = arena_.data();\n" + decls;
     for (const auto& [symbol, var] : dim_vars_)
-      decls += fmt::format("    int64_t {} = 0;  // {}, at most {}\n", var, quoted(symbol), g_.data_dependent_dims.at(symbol));
+      decls += fmt::format("    int64_t {} = 0;  // {}, at most {}\n", var, quoted(symbol),
+                           g_.data_dependent_dims.at(symbol));
 
     out.infer_body = decls + body;
     out.weight_names = weight_names_;
@@ -187,7 +192,8 @@ class HeaderBuilder {
 
  private:
   static void replace_all(std::string& s, const std::string& from, const std::string& to) {
-    for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+    for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+      s.replace(p, from.size(), to);
   }
 
   std::string guard() const {
@@ -208,7 +214,8 @@ class HeaderBuilder {
     for (const auto& in : g_.inputs) {
       const ValueInfo& v = g_.value(in);
       if (!dtype_is_storable(v.dtype))
-        throw UnsupportedError(fmt::format("graph input '{}' has type {}, which is not supported", in, dtype_name(v.dtype)));
+        throw UnsupportedError(
+            fmt::format("graph input '{}' has type {}, which is not supported", in, dtype_name(v.dtype)));
       if (!v.has_shape || !is_static(v.shape))
         throw Error(fmt::format("graph input '{}' has shape {}; fix its symbolic dims with --dim NAME=VALUE", in,
                                 v.has_shape ? shape_str(v.shape) : "of unknown rank"));
@@ -275,7 +282,8 @@ class HeaderBuilder {
     std::string body;
     const Registry& registry = Registry::instance();
     for (const Node& n : g_.nodes) {
-      if (std::all_of(n.outputs.begin(), n.outputs.end(), [&](const std::string& o) { return o.empty() || plan_.aliases.count(o); })) {
+      if (std::all_of(n.outputs.begin(), n.outputs.end(),
+                      [&](const std::string& o) { return o.empty() || plan_.aliases.count(o); })) {
         body += fmt::format("    // {}: a view of '{}', no copy\n", n.describe(), plan_.aliases.at(n.outputs[0]));
         continue;
       }
@@ -284,7 +292,8 @@ class HeaderBuilder {
       for (const auto& o : n.outputs) outs.push_back(o.empty() ? "" : var_of(o).var);
       auto resolve = [this](const std::string& tensor) { return var_of(tensor).var; };
       std::string code;
-      const std::string ws = plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "static_cast<unsigned char*>(nullptr)";
+      const std::string ws =
+          plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "static_cast<unsigned char*>(nullptr)";
       EmitContext ctx(n, g_, &a_.known, resolve, outs, ws, kernels_, code, &dim_vars_);
       if (def.emit) {
         def.emit(ctx);
@@ -294,8 +303,8 @@ class HeaderBuilder {
           if (n.outputs[i].empty()) continue;
           auto known = a_.known.find(n.outputs[i]);
           if (known == a_.known.end())
-            throw Error(fmt::format("{}: its output must be computable at generation time (are its input shapes known?)",
-                                    n.describe()));
+            throw Error(fmt::format(
+                "{}: its output must be computable at generation time (are its input shapes known?)", n.describe()));
           const int64_t off = add_weight(known->second);
           if (off >= 0) ctx.line("std::memcpy({}, weights_ + {}, {});", outs[i], off, known->second.bytes.size());
         }
@@ -328,7 +337,8 @@ class HeaderBuilder {
       if (src.storage == Storage::Output && src.var == dst) continue;
       const ValueInfo& v = g_.value(name);
       const int64_t bytes = element_count(g_.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
-      if (bytes > 0) code += fmt::format("    std::memcpy({}, {}, {});  // output {}\n", dst, src.var, bytes, quoted(name));
+      if (bytes > 0)
+        code += fmt::format("    std::memcpy({}, {}, {});  // output {}\n", dst, src.var, bytes, quoted(name));
     }
     return code;
   }
@@ -340,7 +350,8 @@ class HeaderBuilder {
     for (const std::string& name : g_.outputs) {
       const Shape& shape = g_.value(name).shape;
       for (std::size_t d = 0; d < shape.size(); ++d)
-        if (g_.is_data_dependent(shape[d])) code += fmt::format("    output_dims_[{}] = {};\n", offset + d, dim_vars_.at(shape[d].symbol));
+        if (g_.is_data_dependent(shape[d]))
+          code += fmt::format("    output_dims_[{}] = {};\n", offset + d, dim_vars_.at(shape[d].symbol));
       offset += shape.size();
     }
     return code;
@@ -357,7 +368,8 @@ class HeaderBuilder {
   std::string weights_region() {
     std::string r = fmt::format("constexpr std::size_t weights_bytes = {};\n", weights_.size());
     if (!spec_.embed_weights)
-      r += fmt::format("constexpr std::uint64_t weights_checksum = {}ULL;  // FNV-1a of the .dat file\n", fnv1a64(weights_));
+      r += fmt::format("constexpr std::uint64_t weights_checksum = {}ULL;  // FNV-1a of the .dat file\n",
+                       fnv1a64(weights_));
     if (!weights_.empty() && spec_.embed_weights)
       r += fmt::format("alignas(64) inline constexpr unsigned char weights_blob[{}] =\n{};\n", weights_.size() + 1,
                        byte_string_literal(weights_));
@@ -379,8 +391,8 @@ class HeaderBuilder {
         std::string d;
         for (std::size_t k = 0; k < dims.size(); ++k) d += (k ? ", " : "") + std::to_string(dims[k]);
         if (!dims.empty()) r += fmt::format("  static constexpr int64_t {}{}_dims[] = {{{}}};\n", prefix, i, d);
-        items += fmt::format("{}{{{}, {}}}", i ? ", " : "", dims.empty() ? "nullptr" : fmt::format("{}{}_dims", prefix, i),
-                             dims.size());
+        items += fmt::format("{}{{{}, {}}}", i ? ", " : "",
+                             dims.empty() ? "nullptr" : fmt::format("{}{}_dims", prefix, i), dims.size());
       }
       r += fmt::format("  static constexpr std::array<TensorShape, {}> {}{{{{{}}}}};\n", list.size(), what, items);
     };
@@ -404,9 +416,10 @@ class HeaderBuilder {
       offsets += fmt::format("{}{}", i ? ", " : "", offset);
       offset += shape.size();
     }
-    r += fmt::format("  static constexpr std::array<bool, {}> output_has_data_dependent_shape{{{{{}}}}};\n", g_.outputs.size(),
-                     data_dependent);
-    r += fmt::format("  static constexpr std::array<std::size_t, {}> output_dims_offset{{{{{}}}}};\n", g_.outputs.size(), offsets);
+    r += fmt::format("  static constexpr std::array<bool, {}> output_has_data_dependent_shape{{{{{}}}}};\n",
+                     g_.outputs.size(), data_dependent);
+    r += fmt::format("  static constexpr std::array<std::size_t, {}> output_dims_offset{{{{{}}}}};\n",
+                     g_.outputs.size(), offsets);
     if (!spec_.dynamic) r += fmt::format("  static constexpr std::size_t arena_bytes = {};\n", plan_.arena_bytes);
     r += fmt::format("  static constexpr std::size_t weights_bytes = detail::weights_bytes;\n");
     return r;
@@ -416,21 +429,30 @@ class HeaderBuilder {
     std::string unused;
     for (const auto& p : input_params_)
       if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
-    return DynamicSessionParts{g_, *spec_.dynamic, plan_, input_params_, output_params_, unused, spec_.embed_weights,
-                               !weights_.empty(), spec_.embed_weights || weights_.empty() ? "" : kReadWeightsFile};
+    return DynamicSessionParts{g_,
+                               *spec_.dynamic,
+                               plan_,
+                               input_params_,
+                               output_params_,
+                               unused,
+                               spec_.embed_weights,
+                               !weights_.empty(),
+                               spec_.embed_weights || weights_.empty() ? "" : kReadWeightsFile};
   }
 
   std::string constructor_region() const {
     if (spec_.dynamic) return dynamic_parts().constructor();
     if (weights_.empty())
       return spec_.embed_weights ? "  Session() : arena_(arena_bytes) {}\n"
-                                 : "  explicit Session(const std::string& weights_path) : arena_(arena_bytes) { (void)weights_path; }\n";
+                                 : "  explicit Session(const std::string& weights_path) : arena_(arena_bytes) { "
+                                   "(void)weights_path; }\n";
     if (spec_.embed_weights) return "  Session() : arena_(arena_bytes), weights_(detail::weights_blob) {}\n";
     return R"(  // Reads the weights written beside this header (<header>.dat); throws std::runtime_error
   // if the file is missing, has the wrong size or belongs to another model.
   explicit Session(const std::string& weights_path)
       : arena_(arena_bytes), weights_storage_(detail::weights_bytes), weights_(weights_storage_.data()) {
-)" + std::string(kReadWeightsFile) + "  }\n";
+)" + std::string(kReadWeightsFile) +
+           "  }\n";
   }
 
   std::string weights_member_region() const {
@@ -450,8 +472,9 @@ class HeaderBuilder {
     std::string unused;
     for (const auto& p : input_params_)
       if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
-    std::string r = "  // Runs the model: inputs, then outputs, each a contiguous row-major buffer owned by the\n"
-                    "  // caller. Allocates nothing.\n";
+    std::string r =
+        "  // Runs the model: inputs, then outputs, each a contiguous row-major buffer owned by the\n"
+        "  // caller. Allocates nothing.\n";
     r += fmt::format("  void infer({}) {{\n{}{}  }}\n", fmt::join(params, ", "), unused, body);
     if (g_.outputs.size() == 1) {
       const ValueInfo& v = g_.value(g_.outputs[0]);
@@ -464,15 +487,20 @@ class HeaderBuilder {
                          : "\n  // The single output, returned as a vector (allocates it).\n";
       const std::string actual = sized_by_data ? "std::size_t(output_shape(0).size())" : std::to_string(n);
       if (v.dtype == DType::Bool)
-        r += fmt::format("  std::vector<bool> infer({0}) {{\n    std::unique_ptr<bool[]> out(new bool[{1}]);\n"
-                         "    infer({2}out.get());\n    return std::vector<bool>(out.get(), out.get() + {3});\n  }}\n",
-                         fmt::join(in_only, ", "), std::max<int64_t>(n, 1), call_args, actual);
+        r += fmt::format(
+            "  std::vector<bool> infer({0}) {{\n    std::unique_ptr<bool[]> out(new bool[{1}]);\n"
+            "    infer({2}out.get());\n    return std::vector<bool>(out.get(), out.get() + {3});\n  }}\n",
+            fmt::join(in_only, ", "), std::max<int64_t>(n, 1), call_args, actual);
       else if (sized_by_data)
-        r += fmt::format("  std::vector<{0}> infer({1}) {{\n    std::vector<{0}> out({2});\n    infer({3}out.data());\n"
-                         "    out.resize({4});\n    return out;\n  }}\n", type, fmt::join(in_only, ", "), n, call_args, actual);
+        r += fmt::format(
+            "  std::vector<{0}> infer({1}) {{\n    std::vector<{0}> out({2});\n    infer({3}out.data());\n"
+            "    out.resize({4});\n    return out;\n  }}\n",
+            type, fmt::join(in_only, ", "), n, call_args, actual);
       else
-        r += fmt::format("  std::vector<{0}> infer({1}) {{\n    std::vector<{0}> out({2});\n    infer({3}out.data());\n"
-                         "    return out;\n  }}\n", type, fmt::join(in_only, ", "), n, call_args);
+        r += fmt::format(
+            "  std::vector<{0}> infer({1}) {{\n    std::vector<{0}> out({2});\n    infer({3}out.data());\n"
+            "    return out;\n  }}\n",
+            type, fmt::join(in_only, ", "), n, call_args);
     }
     return r;
   }

@@ -19,13 +19,13 @@ struct DynamicLayout {
   // Per graph input and output dim: decided by the data (an output of NonZero...); io_dims
   // then holds its upper bound.
   std::map<std::string, std::vector<bool>> data_dependent;
-  std::vector<Polynomial> block_bytes;                     // per MemoryPlan block, before alignment
-  std::string infer_body;                                  // the lifted body of infer()
+  std::vector<Polynomial> block_bytes;  // per MemoryPlan block, before alignment
+  std::string infer_body;               // the lifted body of infer()
 };
 
 struct HeaderSpec {
   std::string ns;
-  std::string banner;     // comment lines at the top
+  std::string banner;  // comment lines at the top
   bool embed_weights = true;
   // Arena tensors are declared at offsets the Session computes (offsets_[block]), not at
   // numbers fixed here: the code of every sample of the run-time dims reads the same.
@@ -35,8 +35,8 @@ struct HeaderSpec {
 
 struct HeaderOutput {
   std::string text;
-  std::vector<unsigned char> weights;  // the blob the Session reads (embedded or in the .dat file)
-  std::string infer_body;              // the statements of infer()
+  std::vector<unsigned char> weights;     // the blob the Session reads (embedded or in the .dat file)
+  std::string infer_body;                 // the statements of infer()
   std::vector<std::string> weight_names;  // the constants the code reads, in blob order
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 
@@ -29,13 +30,16 @@ std::string fill_skeleton(std::string_view skeleton, const std::map<std::string,
     if (end == std::string_view::npos) end = skeleton.size();
     const std::string_view line = skeleton.substr(pos, end - pos);
     pos = end + 1;
-    if (starts_with(line, "//@begin ")) {
-      current = std::string(line.substr(9));
+    // A marker may be indented (clang-format indents it with the class it sits in); the
+    // region's content brings its own indentation.
+    const std::string_view marker = line.substr(std::min(line.find_first_not_of(' '), line.size()));
+    if (starts_with(marker, "//@begin ")) {
+      current = std::string(marker.substr(9));
       auto it = regions.find(current);
       if (it == regions.end()) throw Error(fmt::format("internal: no content for skeleton region '{}'", current));
       out += it->second;
       filled.insert(current);
-    } else if (starts_with(line, "//@end ")) {
+    } else if (starts_with(marker, "//@end ")) {
       current.clear();
     } else if (current.empty()) {
       out += line;

@@ -110,15 +110,18 @@ void add_attention(Registry& r) {
     const AttentionPlan p = plan_attention(e);
     const std::string t = e.in_type(0);
     const float default_scale = float(1.0 / std::sqrt(double(p.head_size)));
-    e.line("static constexpr detail::AttentionShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
-           p.batch, p.q_heads, p.kv_heads, p.q_len, p.kv_len, p.past_len, p.head_size, p.v_head_size, braced(p.q_strides),
-           braced(p.k_strides), braced(p.v_strides), braced(p.y_strides), braced(p.mask_strides), p.mask_len,
-           e.node().attr_int("is_causal", 0) != 0, e.node().attr_int("left_window_size", -1),
-           e.node().attr_int("right_window_size", -1), cpp_float(e.node().attr_float("scale", default_scale)),
-           cpp_float(e.node().attr_float("softcap", 0.f)), e.node().attr_int("qk_matmul_output_mode", 0));
-    e.line("detail::attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0), e.in(1),
-           e.in(2), e.in_or_null(3, e.has_input(3) ? e.in_type(3) : "bool"), e.in_or_null(4, t), e.in_or_null(5, t),
-           e.in_or_null(6, "int64_t"), e.out(0), e.out_or_null(1, t), e.out_or_null(2, t), e.out_or_null(3, t), t, e.workspace());
+    e.line(
+        "static constexpr detail::AttentionShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+        "{}, {}, {}, {}, {}}};",
+        p.batch, p.q_heads, p.kv_heads, p.q_len, p.kv_len, p.past_len, p.head_size, p.v_head_size, braced(p.q_strides),
+        braced(p.k_strides), braced(p.v_strides), braced(p.y_strides), braced(p.mask_strides), p.mask_len,
+        e.node().attr_int("is_causal", 0) != 0, e.node().attr_int("left_window_size", -1),
+        e.node().attr_int("right_window_size", -1), cpp_float(e.node().attr_float("scale", default_scale)),
+        cpp_float(e.node().attr_float("softcap", 0.f)), e.node().attr_int("qk_matmul_output_mode", 0));
+    e.line("detail::attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0),
+           e.in(1), e.in(2), e.in_or_null(3, e.has_input(3) ? e.in_type(3) : "bool"), e.in_or_null(4, t),
+           e.in_or_null(5, t), e.in_or_null(6, "int64_t"), e.out(0), e.out_or_null(1, t), e.out_or_null(2, t),
+           e.out_or_null(3, t), t, e.workspace());
   };
   r.add(std::move(d));
 }
@@ -166,8 +169,8 @@ void add_rotary_embedding(Registry& r) {
     e.use_kernel("attention");
     const RotaryPlan p = plan_rotary(e);
     e.line("detail::rotary_embedding({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2),
-           e.in_or_null(3, "int64_t"), e.out(0), p.batch, p.heads, p.seq,
-           p.head_size, p.rot, e.int_array("strides", p.strides), e.node().attr_int("interleaved", 0) != 0);
+           e.in_or_null(3, "int64_t"), e.out(0), p.batch, p.heads, p.seq, p.head_size, p.rot,
+           e.int_array("strides", p.strides), e.node().attr_int("interleaved", 0) != 0);
   };
   r.add(std::move(d));
 }
@@ -183,15 +186,18 @@ LinearAttentionPlan plan_linear_attention(const NodeView& v) {
   LinearAttentionPlan p{};
   p.q_heads = v.node().require_attr("q_num_heads", Attribute::Kind::Int).i;
   p.kv_heads = v.node().require_attr("kv_num_heads", Attribute::Kind::Int).i;
-  if (p.q_heads <= 0 || p.kv_heads <= 0 || p.q_heads % p.kv_heads) v.fail("q_num_heads must be a multiple of kv_num_heads");
+  if (p.q_heads <= 0 || p.kv_heads <= 0 || p.q_heads % p.kv_heads)
+    v.fail("q_num_heads must be a multiple of kv_num_heads");
   p.batch = q[0];
   p.steps = q[1];
   if (q[2] % p.q_heads || val[2] % p.kv_heads) v.fail("hidden sizes do not split into heads");
   p.dk = q[2] / p.q_heads;
   p.dv = val[2] / p.kv_heads;
-  if (k != std::vector<int64_t>{p.batch, p.steps, p.kv_heads * p.dk}) v.fail("key must have shape [{}, {}, {}]", p.batch, p.steps, p.kv_heads * p.dk);
+  if (k != std::vector<int64_t>{p.batch, p.steps, p.kv_heads * p.dk})
+    v.fail("key must have shape [{}, {}, {}]", p.batch, p.steps, p.kv_heads * p.dk);
   const std::string rule = v.node().attr_string("update_rule", "gated_delta");
-  if (rule != "linear" && rule != "gated" && rule != "delta" && rule != "gated_delta") v.fail("unknown update_rule '{}'", rule);
+  if (rule != "linear" && rule != "gated" && rule != "delta" && rule != "gated_delta")
+    v.fail("unknown update_rule '{}'", rule);
   const bool gating = rule == "gated" || rule == "gated_delta", delta = rule == "delta" || rule == "gated_delta";
   if (gating != v.has_input(4)) v.fail("update_rule '{}' {} a decay input", rule, gating ? "needs" : "forbids");
   if (delta != v.has_input(5)) v.fail("update_rule '{}' {} a beta input", rule, delta ? "needs" : "forbids");
@@ -199,7 +205,8 @@ LinearAttentionPlan plan_linear_attention(const NodeView& v) {
     const auto decay = v.input_dims(4);
     if (decay.empty()) v.fail("decay must have rank >= 1");
     p.decay_width = decay.back();
-    if (p.decay_width != p.kv_heads && p.decay_width != p.kv_heads * p.dk) v.fail("decay's last dim must be kv_num_heads or kv_num_heads * d_k");
+    if (p.decay_width != p.kv_heads && p.decay_width != p.kv_heads * p.dk)
+      v.fail("decay's last dim must be kv_num_heads or kv_num_heads * d_k");
   }
   if (delta) {
     const auto beta = v.input_dims(5);
@@ -222,7 +229,8 @@ void add_linear_attention(Registry& r) {
   d.infer = [](const NodeView& v) {
     const DType t = require_float_input(v);
     const LinearAttentionPlan p = plan_linear_attention(v);
-    InferResult res{{static_value(t, {p.batch, p.steps, p.q_heads * p.dv}), static_value(t, {p.batch, p.kv_heads, p.dk, p.dv})}};
+    InferResult res{
+        {static_value(t, {p.batch, p.steps, p.q_heads * p.dv}), static_value(t, {p.batch, p.kv_heads, p.dk, p.dv})}};
     res.workspace_bytes = (p.batch * p.kv_heads * p.dk * p.dv + p.dv) * int64_t(dtype_size(t));
     return res;
   };
@@ -232,10 +240,10 @@ void add_linear_attention(Registry& r) {
     const std::string t = e.in_type(0);
     const bool present = e.num_outputs() > 1 && !e.node().outputs[1].empty();
     const std::string scratch = fmt::format("reinterpret_cast<{}*>({})", t, e.workspace());
-    e.line("detail::linear_attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} + {});", e.in(0),
-           e.in(1), e.in(2), e.in_or_null(3, t), e.in_or_null(4, t), p.decay_width, e.in_or_null(5, t), p.beta_width, e.out(0),
-           present ? e.out(1) : scratch, p.batch, p.steps, p.q_heads, p.kv_heads, p.dk, p.dv, cpp_float(p.scale), scratch,
-           p.batch * p.kv_heads * p.dk * p.dv);
+    e.line("detail::linear_attention({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} + {});",
+           e.in(0), e.in(1), e.in(2), e.in_or_null(3, t), e.in_or_null(4, t), p.decay_width, e.in_or_null(5, t),
+           p.beta_width, e.out(0), present ? e.out(1) : scratch, p.batch, p.steps, p.q_heads, p.kv_heads, p.dk, p.dv,
+           cpp_float(p.scale), scratch, p.batch * p.kv_heads * p.dk * p.dv);
   };
   r.add(std::move(d));
 }
@@ -248,13 +256,16 @@ struct ScaledDotPlan {
 
 ScaledDotPlan plan_scaled_dot(const NodeView& v) {
   const Node& n = v.node();
-  ScaledDotPlan p{n.attr_ints("batch"),     n.attr_ints("sizes"),     n.attr_ints("offsets"),   n.attr_ints("q_strides"),
-                  n.attr_ints("k_strides"), n.attr_ints("v_strides"), n.attr_ints("y_strides"), n.attr_ints("output_shape")};
+  ScaledDotPlan p{n.attr_ints("batch"),     n.attr_ints("sizes"),       n.attr_ints("offsets"),
+                  n.attr_ints("q_strides"), n.attr_ints("k_strides"),   n.attr_ints("v_strides"),
+                  n.attr_ints("y_strides"), n.attr_ints("output_shape")};
   if (p.batch.size() != 4 || p.sizes.size() != 4 || p.offsets.size() != 3 || p.q_strides.size() != 6 ||
       p.k_strides.size() != 6 || p.v_strides.size() != 6 || p.y_strides.size() != 6)
     v.fail("malformed attention layout");
-  for (int64_t d : p.batch) if (d < 1) v.fail("batch dims must be positive");
-  for (int64_t d : p.sizes) if (d < 1) v.fail("sizes must be positive");
+  for (int64_t d : p.batch)
+    if (d < 1) v.fail("batch dims must be positive");
+  for (int64_t d : p.sizes)
+    if (d < 1) v.fail("sizes must be positive");
   // Every element an operand's strides reach must lie inside the tensor it reads or writes.
   auto check = [&](const std::vector<int64_t>& strides, int64_t offset, int64_t rows, int64_t cols, int64_t size,
                    const char* what) {
@@ -290,14 +301,15 @@ void add_scaled_dot_attention(Registry& r) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("attention");
     const ScaledDotPlan p = plan_scaled_dot(e);
-    e.line("static constexpr detail::ScaledDotShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};", braced(p.batch),
-           p.sizes[0], p.sizes[1], p.sizes[2], p.sizes[3], braced(p.q_strides), braced(p.k_strides), braced(p.v_strides),
-           braced(p.y_strides), cpp_float(e.node().attr_float("scale", 1.f)), e.node().attr_int("divide", 0) != 0);
+    e.line("static constexpr detail::ScaledDotShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
+           braced(p.batch), p.sizes[0], p.sizes[1], p.sizes[2], p.sizes[3], braced(p.q_strides), braced(p.k_strides),
+           braced(p.v_strides), braced(p.y_strides), cpp_float(e.node().attr_float("scale", 1.f)),
+           e.node().attr_int("divide", 0) != 0);
     auto at = [](const std::string& base, int64_t offset) {
       return offset ? fmt::format("{} + {}", base, offset) : base;
     };
-    e.line("detail::scaled_dot_attention({}, {}, {}, {}, shape, reinterpret_cast<float*>({}));", at(e.in(0), p.offsets[0]),
-           at(e.in(1), p.offsets[1]), at(e.in(2), p.offsets[2]), e.out(0), e.workspace());
+    e.line("detail::scaled_dot_attention({}, {}, {}, {}, shape, reinterpret_cast<float*>({}));",
+           at(e.in(0), p.offsets[0]), at(e.in(1), p.offsets[1]), at(e.in(2), p.offsets[2]), e.out(0), e.workspace());
   };
   d.flops = [](const NodeView& v) {
     const ScaledDotPlan p = plan_scaled_dot(v);

@@ -55,8 +55,14 @@ BinaryLayout plan_binary(const std::vector<int64_t>& a, const std::vector<int64_
   l.count = element_count(out);
   const int64_t na = element_count(a), nb = element_count(b);
   if (na == l.count && nb == l.count) return l;
-  if (na == 1 && nb == l.count) { l.kind = BinaryLayout::Kind::ScalarA; return l; }
-  if (nb == 1 && na == l.count) { l.kind = BinaryLayout::Kind::ScalarB; return l; }
+  if (na == 1 && nb == l.count) {
+    l.kind = BinaryLayout::Kind::ScalarA;
+    return l;
+  }
+  if (nb == 1 && na == l.count) {
+    l.kind = BinaryLayout::Kind::ScalarB;
+    return l;
+  }
   l.kind = BinaryLayout::Kind::Strided;
   const BroadcastLayout g = plan_broadcast({a, b}, out);
   l.dims = g.dims;

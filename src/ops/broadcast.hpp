@@ -27,8 +27,7 @@ struct BroadcastLayout {
 BroadcastLayout plan_broadcast(const std::vector<std::vector<int64_t>>& operands, const std::vector<int64_t>& out);
 
 // a and b broadcast to out (out is their broadcast shape).
-BinaryLayout plan_binary(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
-                         const std::vector<int64_t>& out);
+BinaryLayout plan_binary(const std::vector<int64_t>& a, const std::vector<int64_t>& b, const std::vector<int64_t>& out);
 
 // Row-major strides of dims.
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& dims);

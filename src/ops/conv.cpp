@@ -23,7 +23,8 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, 
   const auto kernel = v.node().attr_ints("kernel_shape", spatial_dims(wt));
   if (kernel != spatial_dims(wt)) v.fail("kernel_shape does not match the weights");
   p.w = compute_window(v, spatial_dims(x), kernel, false);
-  if (v.has_input(bias_input) && v.input_dims(bias_input) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
+  if (v.has_input(bias_input) && v.input_dims(bias_input) != std::vector<int64_t>{p.filters})
+    v.fail("bias must have shape [{}]", p.filters);
   bool pointwise = true;
   int64_t ksize = 1, osize = 1;
   for (int d = 0; d < p.w.rank(); ++d) {
@@ -47,8 +48,6 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, 
 
 namespace {
 
-
-
 std::vector<int64_t> with_spatial_dims(int64_t a, int64_t b, const std::vector<int64_t>& s) {
   std::vector<int64_t> d{a, b};
   d.insert(d.end(), s.begin(), s.end());
@@ -71,8 +70,8 @@ void add_conv(Registry& r) {
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     const std::string epilogue = e.epilogue();
     e.line("detail::conv_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry{});", e.in(0), e.in(1),
-           e.in_or_null(2, e.in_type(0)), e.out(0), e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups,
-           epilogue.empty() ? "" : ", " + epilogue);
+           e.in_or_null(2, e.in_type(0)), e.out(0), e.in_type(0), e.workspace(), p.batch, p.channels, p.filters,
+           p.groups, epilogue.empty() ? "" : ", " + epilogue);
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
@@ -93,12 +92,14 @@ void add_deform_conv(Registry& r) {
     const ConvPlan p = plan_conv(v, 0, 1, 3);
     if (p.w.rank() != 2) v.unsupported("{} spatial dims (2 supported)", p.w.rank());
     const int64_t offset_groups = v.node().attr_int("offset_group", 1);
-    if (offset_groups < 1 || p.channels % offset_groups) v.fail("offset_group {} does not divide {} channels", offset_groups, p.channels);
+    if (offset_groups < 1 || p.channels % offset_groups)
+      v.fail("offset_group {} does not divide {} channels", offset_groups, p.channels);
     const int64_t taps = p.w.kernel[0] * p.w.kernel[1];
     if (v.input_dims(2) != std::vector<int64_t>{p.batch, offset_groups * taps * 2, p.w.out[0], p.w.out[1]})
-      v.fail("offset has shape {}, expected [{}, {}, {}, {}]", shape_str(v.input(2).shape), p.batch, offset_groups * taps * 2,
-             p.w.out[0], p.w.out[1]);
-    if (v.has_input(4) && v.input_dims(4) != std::vector<int64_t>{p.batch, offset_groups * taps, p.w.out[0], p.w.out[1]})
+      v.fail("offset has shape {}, expected [{}, {}, {}, {}]", shape_str(v.input(2).shape), p.batch,
+             offset_groups * taps * 2, p.w.out[0], p.w.out[1]);
+    if (v.has_input(4) &&
+        v.input_dims(4) != std::vector<int64_t>{p.batch, offset_groups * taps, p.w.out[0], p.w.out[1]})
       v.fail("mask has shape {}, expected [{}, {}, {}, {}]", shape_str(v.input(4).shape), p.batch, offset_groups * taps,
              p.w.out[0], p.w.out[1]);
     const int64_t columns = (p.channels / p.groups) * taps * p.w.out[0] * p.w.out[1];
@@ -109,9 +110,9 @@ void add_deform_conv(Registry& r) {
     e.use_kernel("conv");
     const ConvPlan p = plan_conv(e, 0, 1, 3);
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
-    e.line("detail::deform_conv2d({}, {}, {}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, {}, geometry);", e.in(0),
-           e.in(1), e.in(2), e.in_or_null(3, e.in_type(0)), e.in_or_null(4, e.in_type(0)), e.out(0), e.in_type(0), e.workspace(),
-           p.batch, p.channels, p.filters, p.groups, e.node().attr_int("offset_group", 1));
+    e.line("detail::deform_conv2d({}, {}, {}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, {}, geometry);",
+           e.in(0), e.in(1), e.in(2), e.in_or_null(3, e.in_type(0)), e.in_or_null(4, e.in_type(0)), e.out(0),
+           e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups, e.node().attr_int("offset_group", 1));
   };
   r.add(std::move(d));
 }
@@ -172,7 +173,8 @@ ConvTransposePlan plan_conv_transpose(const NodeView& v) {
     }
     if (w.in[d] <= 0) v.fail("the output would have extent {} along spatial axis {}", w.in[d], d);
   }
-  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
+  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters})
+    v.fail("bias must have shape [{}]", p.filters);
   return p;
 }
 
@@ -192,8 +194,8 @@ void add_conv_transpose(Registry& r) {
     const ConvTransposePlan p = plan_conv_transpose(e);
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     e.line("detail::conv_transpose_nd({}, {}, {}, {}, reinterpret_cast<{}*>({}), {}, {}, {}, {}, geometry);", e.in(0),
-           e.in(1), e.in_or_null(2, e.in_type(0)), e.out(0),
-           e.in_type(0), e.workspace(), p.batch, p.channels, p.filters, p.groups);
+           e.in(1), e.in_or_null(2, e.in_type(0)), e.out(0), e.in_type(0), e.workspace(), p.batch, p.channels,
+           p.filters, p.groups);
   };
   d.flops = [](const NodeView& v) {
     const ConvTransposePlan p = plan_conv_transpose(v);
@@ -223,7 +225,8 @@ Col2ImPlan plan_col2im(const NodeView& v) {
   w.strides = n.attr_ints("strides", std::vector<int64_t>(r, 1));
   w.dilations = n.attr_ints("dilations", std::vector<int64_t>(r, 1));
   const auto pads = n.attr_ints("pads", std::vector<int64_t>(2 * r, 0));
-  if (w.strides.size() != r || w.dilations.size() != r || pads.size() != 2 * r) v.fail("attributes do not match the image rank");
+  if (w.strides.size() != r || w.dilations.size() != r || pads.size() != 2 * r)
+    v.fail("attributes do not match the image rank");
   int64_t positions = 1;
   for (std::size_t d = 0; d < r; ++d) {
     w.pad_begin.push_back(pads[d]);
@@ -257,8 +260,8 @@ void add_col2im(Registry& r) {
     const int64_t image = element_count(p.w.in), cols = e.input_dims(0)[1] * e.input_dims(0)[2];
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     e.line("detail::fill({}, {}, {}(0));", e.out(0), p.batch * p.channels * image, e.in_type(0));
-    e.line("for (int64_t n = 0; n < {}; ++n) detail::col2im_nd({} + n * {}, {} + n * {}, {}, geometry);", p.batch, e.in(0),
-           cols, e.out(0), p.channels * image, p.channels);
+    e.line("for (int64_t n = 0; n < {}; ++n) detail::col2im_nd({} + n * {}, {} + n * {}, {}, geometry);", p.batch,
+           e.in(0), cols, e.out(0), p.channels * image, p.channels);
   };
   r.add(std::move(d));
 }
@@ -285,8 +288,8 @@ void add_causal_conv_with_state(Registry& r) {
     const auto x = e.input_dims(0);
     const std::string t = e.in_type(0);
     e.line("detail::causal_conv_with_state({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1),
-           e.in_or_null(2, t), e.in_or_null(3, t), e.out(0), e.out_or_null(1, t), x[0], x[1], x[2],
-           e.input_dims(1)[2], e.node().attr_string("activation", "none") != "none");
+           e.in_or_null(2, t), e.in_or_null(3, t), e.out(0), e.out_or_null(1, t), x[0], x[1], x[2], e.input_dims(1)[2],
+           e.node().attr_string("activation", "none") != "none");
   };
   r.add(std::move(d));
 }
@@ -313,7 +316,8 @@ void add_pool(Registry& r, const char* op, Pooling kind) {
   d.op_type = op;
   d.types = kind == Pooling::Max ? "float, double, int8, uint8" : "float, double";
   d.infer = [kind](const NodeView& v) {
-    if (kind == Pooling::Max ? !max_pool_type(v.input_dtype(0)) : false) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
+    if (kind == Pooling::Max ? !max_pool_type(v.input_dtype(0)) : false)
+      v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
     if (kind != Pooling::Max) require_float_input(v);
     const auto x = v.input_dims(0);
     const Window w = plan_pool(v);
@@ -326,11 +330,13 @@ void add_pool(Registry& r, const char* op, Pooling kind) {
     const auto x = e.input_dims(0);
     const Window w = plan_pool(e);
     const bool count_pad = e.node().attr_int("count_include_pad", 0) != 0;
-    const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : (count_pad ? "AverageCountPad" : "Average");
+    const char* k = kind == Pooling::Max  ? "Max"
+                    : kind == Pooling::Lp ? "Lp"
+                                          : (count_pad ? "AverageCountPad" : "Average");
     const bool indices = kind == Pooling::Max && e.num_outputs() > 1 && !e.node().outputs[1].empty();
     e.line("static constexpr auto geometry = {};", geometry_initializer(w));
-    e.line("detail::pool_nd({}, {}, {}, geometry, {}, detail::PoolKind::{}, {}, {}, {});", e.in(0), e.out(0), x[0] * x[1],
-           e.int_array("pad_end", w.pad_end), k, indices ? e.out(1) : "static_cast<int64_t*>(nullptr)",
+    e.line("detail::pool_nd({}, {}, {}, geometry, {}, detail::PoolKind::{}, {}, {}, {});", e.in(0), e.out(0),
+           x[0] * x[1], e.int_array("pad_end", w.pad_end), k, indices ? e.out(1) : "static_cast<int64_t*>(nullptr)",
            e.node().attr_int("storage_order", 0) != 0, cpp_float(lp_exponent(e)));
   };
   r.add(std::move(d));
@@ -364,7 +370,8 @@ std::vector<int64_t> max_unpool_shape(const NodeView& v, bool inferred = false) 
   const std::size_t r = x.size() - 2;
   const auto strides = v.node().attr_ints("strides", std::vector<int64_t>(r, 1));
   const auto pads = v.node().attr_ints("pads", std::vector<int64_t>(2 * r, 0));
-  if (kernel.size() != r || strides.size() != r || pads.size() != 2 * r) v.fail("attributes do not match the spatial rank");
+  if (kernel.size() != r || strides.size() != r || pads.size() != 2 * r)
+    v.fail("attributes do not match the spatial rank");
   std::vector<int64_t> out{x[0], x[1]};
   for (std::size_t d = 0; d < r; ++d) out.push_back((x[d + 2] - 1) * strides[d] + kernel[d] - pads[d] - pads[d + r]);
   return out;
@@ -384,8 +391,8 @@ void add_max_unpool(Registry& r) {
     e.use_kernel("pool");
     const auto inferred = max_unpool_shape(e, true), out = e.output_dims(0);
     if (inferred.size() != out.size()) e.fail("output_shape has rank {}, the input {}", out.size(), inferred.size());
-    e.line("detail::max_unpool({}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), element_count(e.input_dims(0)),
-           out.size(), e.int_array("inferred", inferred), e.int_array("out_dims", out));
+    e.line("detail::max_unpool({}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0),
+           element_count(e.input_dims(0)), out.size(), e.int_array("inferred", inferred), e.int_array("out_dims", out));
   };
   r.add(std::move(d));
 }

@@ -36,8 +36,8 @@ void register_conv_max_pool_ops(Registry& r) {
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     const std::string epilogue = e.epilogue();
     e.line("detail::conv2d_direct_max_pool({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, {}, geometry{});",
-           e.in(0), e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters, p.groups,
-           epilogue.empty() ? "" : ", " + epilogue);
+           e.in(0), e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters,
+           p.groups, epilogue.empty() ? "" : ", " + epilogue);
   };
   d.accepts_epilogue = true;
   // The convolution's count, as Conv's (the pool's compares are not counted).

@@ -26,8 +26,7 @@ constexpr const char* types_text(Types t) {
   return "";
 }
 
-template <class T>
-constexpr bool accepts(Types t) {
+template <class T> constexpr bool accepts(Types t) {
   constexpr bool fp = std::is_floating_point_v<T>;
   constexpr bool integer = std::is_integral_v<T> && !std::is_same_v<T, bool>;
   switch (t) {
@@ -58,8 +57,7 @@ struct ParamSpec {
   }
 };
 
-template <class F>
-F make_functor(const std::vector<float>& p) {
+template <class F> F make_functor(const std::vector<float>& p) {
   if constexpr (std::is_empty_v<F>) return F{};
   else if constexpr (sizeof(F) == sizeof(float)) return F{p.at(0)};
   else return F{p.at(0), p.at(1)};
@@ -75,8 +73,8 @@ enum class Arity { Unary, Binary, Variadic, VariadicMean };
 
 // The element type F gives for inputs of type T (bool for comparisons, T for arithmetic).
 template <class F, Arity arity, class T>
-using map_result_t = typename std::conditional_t<arity == Arity::Unary, std::invoke_result<F, T>,
-                                                 std::invoke_result<F, T, T>>::type;
+using map_result_t =
+    typename std::conditional_t<arity == Arity::Unary, std::invoke_result<F, T>, std::invoke_result<F, T, T>>::type;
 
 // y = f(x0, x1, ...) at generation time, with the same kernels the generated code runs.
 template <class Y, class F, class... X>
@@ -95,7 +93,8 @@ void run_map(const std::vector<std::vector<int64_t>>& in_dims, const std::vector
 
 // Emits y = f(operands...) for operands of the given dims broadcast to out_dims.
 void emit_map(EmitContext& e, const std::string& functor, const std::vector<std::string>& operands,
-              const std::vector<std::vector<int64_t>>& dims, const std::string& y, const std::vector<int64_t>& out_dims) {
+              const std::vector<std::vector<int64_t>>& dims, const std::string& y,
+              const std::vector<int64_t>& out_dims) {
   e.use_kernel("elementwise");
   const int64_t count = element_count(out_dims);
   if (operands.size() == 1 && element_count(dims[0]) == count) {
@@ -138,8 +137,7 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
   d.types = types_text(types);
   d.infer = [](const NodeView& v) {
     const std::size_t n = v.num_inputs();
-    if ((arity == Arity::Unary && n != 1) || (arity == Arity::Binary && n != 2) || n == 0)
-      v.fail("has {} inputs", n);
+    if ((arity == Arity::Unary && n != 1) || (arity == Arity::Binary && n != 2) || n == 0) v.fail("has {} inputs", n);
     const DType t = v.input_dtype(0);
     DType result = DType::Undefined;
     visit_dtype(t, [&](auto tag) {
@@ -189,7 +187,8 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
   d.in_place = arity == Arity::Unary || arity == Arity::Binary;
   d.emit = [params, functor](EmitContext& e) {
     std::string f = functor_expr(functor, params.values(e.node()));
-    if (const std::string epilogue = e.epilogue(); !epilogue.empty()) f = fmt::format("detail::then({}, {})", f, epilogue);
+    if (const std::string epilogue = e.epilogue(); !epilogue.empty())
+      f = fmt::format("detail::then({}, {})", f, epilogue);
     const std::vector<std::vector<int64_t>> dims = all_input_dims(e);
     const std::vector<int64_t> out = e.output_dims(0);
     if (arity == Arity::Unary || arity == Arity::Binary) {
@@ -206,7 +205,8 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
     }
     for (std::size_t k = 2; k < e.num_inputs(); ++k) emit_map(e, f, {e.out(0), e.in(k)}, {out, dims[k]}, e.out(0), out);
     if (arity == Arity::VariadicMean)
-      e.line("detail::map_unary({0}, {0}, {1}, detail::op_div_by{{{2}}});", e.out(0), element_count(out), e.num_inputs());
+      e.line("detail::map_unary({0}, {0}, {1}, detail::op_div_by{{{2}}});", e.out(0), element_count(out),
+             e.num_inputs());
   };
   return d;
 }
@@ -297,7 +297,8 @@ void add_prelu(Registry& r) {
     return InferResult{{v.input(0)}};
   };
   d.emit = [](EmitContext& e) {
-    emit_map(e, "detail::op_prelu{}", {e.in(0), e.in(1)}, {e.input_dims(0), prelu_slope_dims(e)}, e.out(0), e.output_dims(0));
+    emit_map(e, "detail::op_prelu{}", {e.in(0), e.in(1)}, {e.input_dims(0), prelu_slope_dims(e)}, e.out(0),
+             e.output_dims(0));
   };
   r.add(std::move(d));
 }
@@ -315,8 +316,8 @@ void add_where(Registry& r) {
     if (v.input_dtype(2) != x.dtype) v.fail("x and y have different types");
     for (std::size_t i = 0; i < 3; ++i)
       if (!v.input(i).has_shape) return InferResult{{ValueInfo{x.dtype, {}, false}}};
-    return InferResult{
-        {ValueInfo{x.dtype, broadcast_shapes(v, broadcast_shapes(v, v.input(0).shape, x.shape), v.input(2).shape), true}}};
+    return InferResult{{ValueInfo{
+        x.dtype, broadcast_shapes(v, broadcast_shapes(v, v.input(0).shape, x.shape), v.input(2).shape), true}}};
   };
   d.eval = [](const NodeView&, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
     Tensor y(outs[0].dtype, static_dims(outs[0].shape));
@@ -364,8 +365,10 @@ void add_clip(Registry& r) {
           rt::map_binary_scalar_b(static_cast<const T*>(p), &hi, p, n, rt::op_min{});
           return;
         }
-        if (in.size() > 1 && in[1]) rt::map_binary_scalar_b(static_cast<const T*>(p), in[1]->data<T>(), p, n, rt::op_max{});
-        if (in.size() > 2 && in[2]) rt::map_binary_scalar_b(static_cast<const T*>(p), in[2]->data<T>(), p, n, rt::op_min{});
+        if (in.size() > 1 && in[1])
+          rt::map_binary_scalar_b(static_cast<const T*>(p), in[1]->data<T>(), p, n, rt::op_max{});
+        if (in.size() > 2 && in[2])
+          rt::map_binary_scalar_b(static_cast<const T*>(p), in[2]->data<T>(), p, n, rt::op_min{});
       }
     });
     return std::vector<Tensor>{std::move(y)};
@@ -383,13 +386,13 @@ void add_clip(Registry& r) {
     }
     std::string x = e.in(0);
     if (!lo.empty()) {
-      e.line("{{ const {} bound = {}; detail::map_binary_scalar_b({}, &bound, {}, {}, detail::op_max{{}}); }}", e.in_type(0),
-             lo, x, e.out(0), n);
+      e.line("{{ const {} bound = {}; detail::map_binary_scalar_b({}, &bound, {}, {}, detail::op_max{{}}); }}",
+             e.in_type(0), lo, x, e.out(0), n);
       x = e.out(0);
     }
     if (!hi.empty()) {
-      e.line("{{ const {} bound = {}; detail::map_binary_scalar_b({}, &bound, {}, {}, detail::op_min{{}}); }}", e.in_type(0),
-             hi, x, e.out(0), n);
+      e.line("{{ const {} bound = {}; detail::map_binary_scalar_b({}, &bound, {}, {}, detail::op_min{{}}); }}",
+             e.in_type(0), hi, x, e.out(0), n);
       x = e.out(0);
     }
     if (x != e.out(0)) e.line("detail::copy_elements({}, {}, {});", x, e.out(0), n);
@@ -398,8 +401,7 @@ void add_clip(Registry& r) {
 }
 
 // Like visit_dtype, and also float16/bfloat16 (which only Cast computes with).
-template <class F>
-void visit_with_halves(DType t, F&& f) {
+template <class F> void visit_with_halves(DType t, F&& f) {
   if (t == DType::Float16) f(float16_t{});
   else if (t == DType::BFloat16) f(bfloat16_t{});
   else visit_dtype(t, f);
@@ -416,7 +418,8 @@ void add_cast(Registry& r, const char* op, int64_t min_opset) {
   d.infer = [like](const NodeView& v) {
     const auto to = like ? v.input_dtype(1) : static_cast<DType>(v.node().require_attr("to", Attribute::Kind::Int).i);
     if (!dtype_is_storable(to)) v.unsupported("cast to {} is not supported", dtype_name(to));
-    if (!dtype_is_storable(v.input_dtype(0))) v.unsupported("cast from {} is not supported", dtype_name(v.input_dtype(0)));
+    if (!dtype_is_storable(v.input_dtype(0)))
+      v.unsupported("cast from {} is not supported", dtype_name(v.input_dtype(0)));
     ValueInfo y = v.input(0);
     y.dtype = to;
     return InferResult{{y}};
@@ -472,14 +475,15 @@ void register_elementwise_ops(Registry& r) {
   add_map<rt::op_bit_or, Types::Integer>(r, "BitwiseOr", "op_bit_or", {}, 18);
   add_map<rt::op_bit_xor, Types::Integer>(r, "BitwiseXor", "op_bit_xor", {}, 18);
   add_unary<rt::op_bit_not, Types::Integer>(r, "BitwiseNot", "op_bit_not", {}, 18);
-  add_selected(
-      r, [](const NodeView& v) { return select_by_string(v, "direction", "", {"LEFT", "RIGHT"}); },
-      {map_def<rt::op_shift_left, Types::Unsigned>("BitShift", "op_shift_left", {}, 11),
-       map_def<rt::op_shift_right, Types::Unsigned>("BitShift", "op_shift_right", {}, 11)});
-  add_selected(
-      r, [](const NodeView& v) { return std::size_t(v.node().attr_int("fmod", 0) != 0); },
-      {map_def<rt::op_mod, Types::Numeric>("Mod", "op_mod", {}, 10),
-       map_def<rt::op_fmod, Types::Numeric>("Mod", "op_fmod", {}, 10)});
+  add_selected(r,
+               [](const NodeView& v) {
+                 return select_by_string(v, "direction", "", {"LEFT", "RIGHT"});
+               },
+               {map_def<rt::op_shift_left, Types::Unsigned>("BitShift", "op_shift_left", {}, 11),
+                map_def<rt::op_shift_right, Types::Unsigned>("BitShift", "op_shift_right", {}, 11)});
+  add_selected(r, [](const NodeView& v) { return std::size_t(v.node().attr_int("fmod", 0) != 0); },
+               {map_def<rt::op_mod, Types::Numeric>("Mod", "op_mod", {}, 10),
+                map_def<rt::op_fmod, Types::Numeric>("Mod", "op_fmod", {}, 10)});
   add_map<rt::op_max, Types::Numeric, Arity::Variadic>(r, "Max", "op_max");
   add_map<rt::op_min, Types::Numeric, Arity::Variadic>(r, "Min", "op_min");
   add_map<rt::op_add, Types::Numeric, Arity::Variadic>(r, "Sum", "op_add");
@@ -529,10 +533,12 @@ void register_elementwise_ops(Registry& r) {
   add_unary<rt::op_shrink, Types::Numeric>(r, "Shrink", "op_shrink", {{{"lambd", 0.5f}, {"bias", 0.f}}}, 9);
   add_unary<rt::op_swish>(r, "Swish", "op_swish", {{{"alpha", 1.f}}}, 24);
   add_map<rt::op_swiglu, Types::Float>(r, "SwiGLU", "op_swiglu", {{{"alpha", 1.f}}}, 28);
-  add_selected(
-      r, [](const NodeView& v) { return select_by_string(v, "approximate", "none", {"none", "tanh"}); },
-      {map_def<rt::op_gelu, Types::Float, Arity::Unary>("Gelu", "op_gelu", {}, 20),
-       map_def<rt::op_gelu_tanh, Types::Float, Arity::Unary>("Gelu", "op_gelu_tanh", {}, 20)});
+  add_selected(r,
+               [](const NodeView& v) {
+                 return select_by_string(v, "approximate", "none", {"none", "tanh"});
+               },
+               {map_def<rt::op_gelu, Types::Float, Arity::Unary>("Gelu", "op_gelu", {}, 20),
+                map_def<rt::op_gelu_tanh, Types::Float, Arity::Unary>("Gelu", "op_gelu_tanh", {}, 20)});
   add_cast(r, "Cast", 1);
   add_cast(r, "CastLike", 15);
 }

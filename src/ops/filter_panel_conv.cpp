@@ -25,11 +25,13 @@ PanelConvPlan plan_panel_conv(const NodeView& v) {
   if (x.size() != 4) v.fail("input must be [N, C, H, W]");
   const auto kernel = v.node().attr_ints("kernel_shape", {});
   if (kernel.size() != 2) v.fail("kernel_shape must have 2 values");
-  PanelConvPlan p{x[0], x[1], v.node().attr_int("filters", 0), compute_window(v, spatial_dims(x), kernel, false), false, Window{}};
+  PanelConvPlan p{x[0],  x[1],    v.node().attr_int("filters", 0), compute_window(v, spatial_dims(x), kernel, false),
+                  false, Window{}};
   const int64_t depth = p.channels * kernel[0] * kernel[1];
   if (p.filters < 1 || panels != std::vector<int64_t>{(p.filters + 31) / 32, depth, 32})
     v.fail("filter panels must be [{}, {}, 32] for {} filters", (p.filters + 31) / 32, depth, p.filters);
-  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters}) v.fail("bias must have shape [{}]", p.filters);
+  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{p.filters})
+    v.fail("bias must have shape [{}]", p.filters);
   if (v.node().has_attr("pool_kernel_shape")) {
     const auto pool_kernel = v.node().attr_ints("pool_kernel_shape", {});
     if (pool_kernel.size() != 2) v.fail("pool_kernel_shape must have 2 values");
@@ -63,12 +65,13 @@ void register_filter_panel_conv_ops(Registry& r) {
     const std::string tail = epilogue.empty() ? "" : ", " + epilogue;
     if (p.pooled) {
       e.line("static constexpr auto pool = {};", geometry_initializer(p.pool));
-      e.line("detail::conv2d_filter_panels_max_pool({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, geometry, "
-             "pool{});",
-             e.in(0), e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters, tail);
+      e.line(
+          "detail::conv2d_filter_panels_max_pool({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, geometry, "
+          "pool{});",
+          e.in(0), e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters, tail);
     } else {
-      e.line("detail::conv2d_filter_panels({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, geometry{});", e.in(0),
-             e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters, tail);
+      e.line("detail::conv2d_filter_panels({}, {}, {}, {}, reinterpret_cast<float*>({}), {}, {}, {}, geometry{});",
+             e.in(0), e.in(1), e.in_or_null(2, "float"), e.out(0), e.workspace(), p.batch, p.channels, p.filters, tail);
     }
   };
   d.accepts_epilogue = true;

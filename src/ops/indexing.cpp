@@ -88,7 +88,8 @@ NdPlan plan_nd(const NodeView& v, int64_t batch_dims) {
   if (idx.empty()) v.fail("indices must have rank >= 1");
   const int64_t b = batch_dims, k = idx.back();
   if (b < 0 || b >= int64_t(idx.size()) || b > int64_t(data.size())) v.fail("batch_dims {} is out of range", b);
-  if (k < 1 || b + k > int64_t(data.size())) v.fail("index tuples of length {} do not fit data of rank {}", k, data.size());
+  if (k < 1 || b + k > int64_t(data.size()))
+    v.fail("index tuples of length {} do not fit data of rank {}", k, data.size());
   NdPlan p;
   const std::vector<int64_t> strides = contiguous_strides(data);
   for (int64_t d = 0; d < b; ++d) {
@@ -196,8 +197,8 @@ void add_top_k(Registry& r) {
     const TopKPlan p = plan_top_k(e);
     const std::string indices = e.num_outputs() > 1 && !e.node().outputs[1].empty() ? e.out(1) : "";
     if (indices.empty()) e.unsupported("TopK without its indices output");
-    e.line("detail::top_k({}, {}, {}, reinterpret_cast<int64_t*>({}), {}, {}, {}, {}, {}, {});", e.in(0), e.out(0), indices,
-           e.workspace(), p.outer, p.length, p.inner, p.k, e.node().attr_int("largest", 1) != 0,
+    e.line("detail::top_k({}, {}, {}, reinterpret_cast<int64_t*>({}), {}, {}, {}, {}, {}, {});", e.in(0), e.out(0),
+           indices, e.workspace(), p.outer, p.length, p.inner, p.k, e.node().attr_int("largest", 1) != 0,
            e.node().attr_int("sorted", 1) != 0);
   };
   r.add(std::move(d));
@@ -314,12 +315,14 @@ void add_constant_of_shape(Registry& r) {
     const Tensor value = constant_of_shape_value(v);
     Tensor y(value.dtype, static_dims(outs[0].shape));
     const std::size_t size = dtype_size(value.dtype);
-    for (int64_t i = 0; i < y.size(); ++i) std::memcpy(y.bytes.data() + std::size_t(i) * size, value.bytes.data(), size);
+    for (int64_t i = 0; i < y.size(); ++i)
+      std::memcpy(y.bytes.data() + std::size_t(i) * size, value.bytes.data(), size);
     return std::vector<Tensor>{std::move(y)};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("elementwise");
-    e.line("detail::fill({}, {}, {});", e.out(0), element_count(e.output_dims(0)), cpp_element(constant_of_shape_value(e), 0));
+    e.line("detail::fill({}, {}, {});", e.out(0), element_count(e.output_dims(0)),
+           cpp_element(constant_of_shape_value(e), 0));
   };
   r.add(std::move(d));
 }
@@ -353,7 +356,8 @@ void add_range(Registry& r) {
     Tensor y(outs[0].dtype, static_dims(outs[0].shape));
     visit_dtype(y.dtype, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (!std::is_same_v<T, bool>) rt::range(in[0]->data<T>()[0], in[2]->data<T>()[0], y.data<T>(), y.size());
+      if constexpr (!std::is_same_v<T, bool>)
+        rt::range(in[0]->data<T>()[0], in[2]->data<T>()[0], y.data<T>(), y.size());
     });
     return std::vector<Tensor>{std::move(y)};
   };
@@ -361,7 +365,8 @@ void add_range(Registry& r) {
     e.use_kernel("indexing");
     const ValueInfo& out = e.output(0);
     if (!out.has_shape || !is_static(out.shape))
-      e.unsupported("the length of Range's output depends on input values; declare the output's shape or fix the inputs");
+      e.unsupported(
+          "the length of Range's output depends on input values; declare the output's shape or fix the inputs");
     e.line("detail::range({}[0], {}[0], {}, {});", e.in(0), e.in(2), e.out(0), element_count(e.output_dims(0)));
   };
   r.add(std::move(d));
@@ -377,8 +382,10 @@ std::vector<int64_t> split_sizes(const NodeView& v, int64_t axis_len) {
   else if (v.has_input(1)) sizes = v.constant_ints(1, "split");
   if (sizes.empty()) {
     const int64_t part = (axis_len + int64_t(n) - 1) / int64_t(n);
-    if (v.opset() < 18 && axis_len % int64_t(n)) v.fail("axis of length {} does not split into {} equal parts", axis_len, n);
-    for (std::size_t i = 0; i < n; ++i) sizes.push_back(std::max<int64_t>(0, std::min(part, axis_len - int64_t(i) * part)));
+    if (v.opset() < 18 && axis_len % int64_t(n))
+      v.fail("axis of length {} does not split into {} equal parts", axis_len, n);
+    for (std::size_t i = 0; i < n; ++i)
+      sizes.push_back(std::max<int64_t>(0, std::min(part, axis_len - int64_t(i) * part)));
   }
   if (sizes.size() != n) v.fail("{} split sizes for {} outputs", sizes.size(), n);
   int64_t total = 0;
@@ -494,9 +501,9 @@ void add_tensor_scatter(Registry& r) {
     const auto axis = std::size_t(e.axis(e.node().attr_int("axis", -2), int64_t(past.size())));
     const int64_t prefix = element_count(std::vector<int64_t>(past.begin(), past.begin() + std::ptrdiff_t(axis)));
     const int64_t inner = element_count(std::vector<int64_t>(past.begin() + std::ptrdiff_t(axis) + 1, past.end()));
-    e.line("detail::tensor_scatter({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in_or_null(2, "int64_t"),
-           e.out(0), prefix, past[0] ? prefix / past[0] : 1, past[axis], update[axis], inner,
-           e.node().attr_string("mode", "linear") == "circular");
+    e.line("detail::tensor_scatter({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1),
+           e.in_or_null(2, "int64_t"), e.out(0), prefix, past[0] ? prefix / past[0] : 1, past[axis], update[axis],
+           inner, e.node().attr_string("mode", "linear") == "circular");
   };
   r.add(std::move(d));
 }

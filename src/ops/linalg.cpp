@@ -103,8 +103,8 @@ void add_gemm(Registry& r) {
     const DType t = e.input_dtype(0);
     const std::string alpha = cpp_float(e.node().attr_float("alpha", 1.f), t);
     const std::string beta = cpp_float(e.node().attr_float("beta", 1.f), t);
-    e.line("detail::gemm_rowmajor({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", ta, tb, g.m, g.n, g.k,
-           alpha, e.in(0), ta ? g.m : g.k, e.in(1), tb ? g.k : g.n, cpp_float(0, t), e.out(0), g.n);
+    e.line("detail::gemm_rowmajor({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", ta, tb, g.m, g.n, g.k, alpha,
+           e.in(0), ta ? g.m : g.k, e.in(1), tb ? g.k : g.n, cpp_float(0, t), e.out(0), g.n);
     if (e.has_input(2)) {
       const auto [rs, cs] = bias_strides(e, g);
       if (rs == 0 && cs == 1 && e.node().attr_float("beta", 1.f) == 1.f) {
@@ -191,16 +191,17 @@ void add_matmul(Registry& r) {
         return;
       }
     } else {
-      e.line("detail::matmul_batched({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), p.batch.size(),
-             e.int_array("batch", p.batch), e.int_array("a_strides", p.a_strides), e.int_array("b_strides", p.b_strides),
-             p.m, p.n, p.k);
+      e.line("detail::matmul_batched({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0),
+             p.batch.size(), e.int_array("batch", p.batch), e.int_array("a_strides", p.a_strides),
+             e.int_array("b_strides", p.b_strides), p.m, p.n, p.k);
     }
     e.apply_epilogue(e.out(0), element_count(p.out_dims));
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
     const MatMulPlan p = plan_matmul(v);
-    return 2 * int64_t(p.a_offsets.size()) * p.m * p.n * p.k + (v.has_input(2) ? int64_t(p.a_offsets.size()) * p.m * p.n : 0);
+    return 2 * int64_t(p.a_offsets.size()) * p.m * p.n * p.k +
+           (v.has_input(2) ? int64_t(p.a_offsets.size()) * p.m * p.n : 0);
   };
   // The compiler's MatMul also takes a bias row (MatMulAddFusion) added with the epilogue.
   r.add_internal(d);
@@ -250,7 +251,8 @@ EinsumPlan plan_einsum(const NodeView& v) {
         i += 2;
         continue;
       }
-      if (!std::isalpha(static_cast<unsigned char>(terms[k][i])) || std::isupper(static_cast<unsigned char>(terms[k][i])))
+      if (!std::isalpha(static_cast<unsigned char>(terms[k][i])) ||
+          std::isupper(static_cast<unsigned char>(terms[k][i])))
         v.unsupported("einsum label '{}'", terms[k][i]);
       labels[k].push_back(terms[k][i]);
     }
@@ -258,7 +260,8 @@ EinsumPlan plan_einsum(const NodeView& v) {
       const int64_t n = dims[d++];
       auto it = size.find(l);
       if (it == size.end()) size[l] = n;
-      else if (it->second != n && n != 1 && it->second != 1) v.fail("label '{}' has extents {} and {}", l, it->second, n);
+      else if (it->second != n && n != 1 && it->second != 1)
+        v.fail("label '{}' has extents {} and {}", l, it->second, n);
       else it->second = std::max(it->second, n);
     }
   }
@@ -285,7 +288,8 @@ EinsumPlan plan_einsum(const NodeView& v) {
   std::vector<char> summed;
   for (const auto& [l, n] : size)
     if (std::find(out.begin(), out.end(), l) == out.end()) summed.push_back(l);
-  if (out.size() > 16 || summed.size() > 16 || terms.size() > 16) v.unsupported("einsum with more than 16 labels or operands");
+  if (out.size() > 16 || summed.size() > 16 || terms.size() > 16)
+    v.unsupported("einsum with more than 16 labels or operands");
   EinsumPlan p;
   for (char l : out) p.out_dims.push_back(size[l]);
   for (char l : summed) p.sum_dims.push_back(size[l]);

@@ -107,8 +107,7 @@ void add_gather(Registry& r) {
       using T = decltype(tag);
       if (in[1]->dtype == DType::Int64)
         rt::gather(in[0]->data<T>(), in[1]->data<int64_t>(), y.data<T>(), p.outer, p.axis_len, p.inner, p.count);
-      else
-        rt::gather(in[0]->data<T>(), in[1]->data<int32_t>(), y.data<T>(), p.outer, p.axis_len, p.inner, p.count);
+      else rt::gather(in[0]->data<T>(), in[1]->data<int32_t>(), y.data<T>(), p.outer, p.axis_len, p.inner, p.count);
     });
     return std::vector<Tensor>{std::move(y)};
   };
@@ -207,8 +206,8 @@ void add_pad(Registry& r) {
     std::string value = dtype_is_float(t) ? cpp_float(p.value, t) : cpp_int(int64_t(p.value), t);
     if (p.runtime_value) value = fmt::format("{}[0]", e.in(2));
     e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::{}, {});", e.in(0), e.out(0), p.in_dims.size(),
-           e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims), e.int_array("pad_begin", p.pad_begin),
-           pad_mode_enum(p.mode), value);
+           e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims),
+           e.int_array("pad_begin", p.pad_begin), pad_mode_enum(p.mode), value);
   };
   r.add(std::move(d));
 }
@@ -250,9 +249,9 @@ void add_center_crop_pad(Registry& r) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("movement");
     const PadPlan p = plan_center_crop_pad(e);
-    e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::Constant, {}(0));", e.in(0), e.out(0), p.in_dims.size(),
-           e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims), e.int_array("pad_begin", p.pad_begin),
-           e.in_type(0));
+    e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::Constant, {}(0));", e.in(0), e.out(0),
+           p.in_dims.size(), e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims),
+           e.int_array("pad_begin", p.pad_begin), e.in_type(0));
   };
   r.add(std::move(d));
 }

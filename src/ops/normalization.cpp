@@ -18,7 +18,8 @@ void add_batch_norm(Registry& r) {
     if (v.node().attr_int("spatial", 1) == 0) v.unsupported("spatial=0 (per-activation statistics)");
     if (!training)
       for (std::size_t i = 1; i < v.node().outputs.size(); ++i)
-        if (!v.node().outputs[i].empty()) v.unsupported("the training outputs (running statistics) outside training mode");
+        if (!v.node().outputs[i].empty())
+          v.unsupported("the training outputs (running statistics) outside training mode");
     for (std::size_t i = 3; i < v.node().outputs.size(); ++i)
       if (!v.node().outputs[i].empty()) v.unsupported("the saved mean and variance outputs of opsets before 14");
     const auto x = v.input_dims(0);
@@ -35,9 +36,9 @@ void add_batch_norm(Registry& r) {
     const int64_t spatial = element_count(std::vector<int64_t>(x.begin() + 2, x.end()));
     const std::string epsilon = cpp_float(e.node().attr_float("epsilon", 1e-5f));
     if (e.node().attr_int("training_mode", 0) != 0)
-      e.line("detail::batch_norm_training({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2),
-             e.in(3), e.in(4), e.out(0), e.out_or_null(1, e.in_type(0)), e.out_or_null(2, e.in_type(0)), x[0], x[1], spatial,
-             epsilon, cpp_float(e.node().attr_float("momentum", 0.9f)));
+      e.line("detail::batch_norm_training({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1),
+             e.in(2), e.in(3), e.in(4), e.out(0), e.out_or_null(1, e.in_type(0)), e.out_or_null(2, e.in_type(0)), x[0],
+             x[1], spatial, epsilon, cpp_float(e.node().attr_float("momentum", 0.9f)));
     else
       e.line("detail::batch_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.in(3), e.in(4),
              e.out(0), x[0], x[1], spatial, epsilon);
@@ -83,10 +84,10 @@ void add_row_norm(Registry& r, const char* op, int64_t min_opset, bool rms) {
     e.use_kernel("normalization");
     const auto [outer, inner] = extent(e);
     const bool has_bias = !rms && e.has_input(2);
-    e.line("detail::layer_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), row_step(e, 1, inner),
-           e.in_or_null(has_bias ? 2 : kAbsent, e.in_type(1)),
-           has_bias ? row_step(e, 2, inner) : 0, e.out(0), e.out_or_null(1, e.in_type(0)), e.out_or_null(2, e.in_type(0)), outer, inner,
-           cpp_float(e.node().attr_float("epsilon", 1e-5f)), rms);
+    e.line("detail::layer_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1),
+           row_step(e, 1, inner), e.in_or_null(has_bias ? 2 : kAbsent, e.in_type(1)),
+           has_bias ? row_step(e, 2, inner) : 0, e.out(0), e.out_or_null(1, e.in_type(0)),
+           e.out_or_null(2, e.in_type(0)), outer, inner, cpp_float(e.node().attr_float("epsilon", 1e-5f)), rms);
   };
   r.add(std::move(d));
 }
@@ -143,8 +144,9 @@ void add_lrn(Registry& r) {
     const int64_t size = e.node().require_attr("size", Attribute::Kind::Int).i;
     if (size <= 0) e.fail("size must be positive");
     e.line("detail::lrn({}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.out(0), x[0], x[1],
-           element_count(std::vector<int64_t>(x.begin() + 2, x.end())), size, cpp_float(e.node().attr_float("alpha", 1e-4f)),
-           cpp_float(e.node().attr_float("beta", 0.75f)), cpp_float(e.node().attr_float("bias", 1.f)));
+           element_count(std::vector<int64_t>(x.begin() + 2, x.end())), size,
+           cpp_float(e.node().attr_float("alpha", 1e-4f)), cpp_float(e.node().attr_float("beta", 0.75f)),
+           cpp_float(e.node().attr_float("bias", 1.f)));
   };
   r.add(std::move(d));
 }

@@ -42,7 +42,8 @@ void add_quantize(Registry& r) {
   d.types = "float, double (float16/bfloat16 in float) to uint8, int8, uint16, int16";
   d.infer = [](const NodeView& v) {
     const DType t = require_float_input(v);
-    if (v.input_dtype(1) != t) v.unsupported("a scale of type {} for input of type {}", dtype_name(v.input_dtype(1)), dtype_name(t));
+    if (v.input_dtype(1) != t)
+      v.unsupported("a scale of type {} for input of type {}", dtype_name(v.input_dtype(1)), dtype_name(t));
     DType out = DType::UInt8;
     if (v.has_input(2)) out = v.input_dtype(2);
     else if (v.node().has_attr("output_dtype")) out = static_cast<DType>(v.node().attr_int("output_dtype", 2));
@@ -52,8 +53,8 @@ void add_quantize(Registry& r) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("quantize");
     e.line("static constexpr detail::QuantLayout layout{};", quant_layout(e, 1));
-    e.line("detail::quantize_linear({}, {}, {}, {}, layout);", e.in(0), e.in(1),
-           e.in_or_null(2, e.out_type(0)), e.out(0));
+    e.line("detail::quantize_linear({}, {}, {}, {}, layout);", e.in(0), e.in(1), e.in_or_null(2, e.out_type(0)),
+           e.out(0));
   };
   r.add(std::move(d));
 }
@@ -74,8 +75,8 @@ void add_dequantize(Registry& r) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("quantize");
     e.line("static constexpr detail::QuantLayout layout{};", quant_layout(e, 1));
-    e.line("detail::dequantize_linear({}, {}, {}, {}, layout);", e.in(0), e.in(1),
-           e.in_or_null(2, e.in_type(0)), e.out(0));
+    e.line("detail::dequantize_linear({}, {}, {}, {}, layout);", e.in(0), e.in(1), e.in_or_null(2, e.in_type(0)),
+           e.out(0));
   };
   r.add(std::move(d));
 }
@@ -134,7 +135,8 @@ void add_matmul_integer(Registry& r, const char* op, bool quantized) {
     e.use_kernel("quantize");
     const MatMulPlan p = plan_matmul(e, a, b);
     const std::string a_zero = zero_point(e, 2, e.has_input(2) ? e.in(2) : "");
-    const std::string b_zero = zero_point(e, quantized ? 5 : 3, e.has_input(quantized ? 5 : 3) ? e.in(quantized ? 5 : 3) : "");
+    const std::string b_zero =
+        zero_point(e, quantized ? 5 : 3, e.has_input(quantized ? 5 : 3) ? e.in(quantized ? 5 : 3) : "");
     std::string multiplier = "0.0", y_zero = "0";
     if (quantized) {
       multiplier = fmt::format("double({}[0] * {}[0] / {}[0])", e.in(1), e.in(4), e.in(6));
@@ -172,17 +174,19 @@ void add_conv_integer(Registry& r, const char* op, bool quantized) {
     e.use_kernel("quantize");
     const ConvPlan p = plan_conv(e, 0, w, bias);
     const std::size_t x_zero = 2, w_zero = quantized ? 5 : 3;
-    if (e.has_input(x_zero) && element_count(e.input_dims(x_zero)) != 1) e.unsupported("a per-channel input zero point");
+    if (e.has_input(x_zero) && element_count(e.input_dims(x_zero)) != 1)
+      e.unsupported("a per-channel input zero point");
     const int64_t w_zero_count = e.has_input(w_zero) ? element_count(e.input_dims(w_zero)) : 0;
     const int64_t w_scale_count = quantized ? element_count(e.input_dims(4)) : 0;
     e.line("static constexpr auto geometry = {};", geometry_initializer(p.w));
     const std::string y_type = e.out_type(0);
-    e.line("detail::conv_integer({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, geometry, {}, {}, {}, {}, {}, "
-           "reinterpret_cast<int32_t*>({}));",
-           e.in(0), e.in_or_null(x_zero, e.in_type(0)), e.in(w), e.in_or_null(w_zero, e.in_type(w)), w_zero_count,
-           e.in_or_null(bias, "int32_t"), e.out(0), p.batch, p.channels, p.filters, p.groups,
-           e.in_or_null(quantized ? 1 : kAbsent, "float"), e.in_or_null(quantized ? 4 : kAbsent, "float"), w_scale_count,
-           e.in_or_null(quantized ? 6 : kAbsent, "float"), e.in_or_null(quantized ? 7 : kAbsent, y_type), e.workspace());
+    e.line(
+        "detail::conv_integer({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, geometry, {}, {}, {}, {}, {}, "
+        "reinterpret_cast<int32_t*>({}));",
+        e.in(0), e.in_or_null(x_zero, e.in_type(0)), e.in(w), e.in_or_null(w_zero, e.in_type(w)), w_zero_count,
+        e.in_or_null(bias, "int32_t"), e.out(0), p.batch, p.channels, p.filters, p.groups,
+        e.in_or_null(quantized ? 1 : kAbsent, "float"), e.in_or_null(quantized ? 4 : kAbsent, "float"), w_scale_count,
+        e.in_or_null(quantized ? 6 : kAbsent, "float"), e.in_or_null(quantized ? 7 : kAbsent, y_type), e.workspace());
   };
   r.add(std::move(d));
 }

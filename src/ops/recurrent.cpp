@@ -21,11 +21,16 @@ struct RecurrentPlan {
 
 std::string activation_fn(const NodeView& v, const std::string& name, float alpha, float beta) {
   static const std::map<std::string, std::tuple<const char*, float, float>> known = {
-      {"relu", {"Relu", 0.f, 0.f}},         {"tanh", {"Tanh", 0.f, 0.f}},
-      {"sigmoid", {"Sigmoid", 0.f, 0.f}},   {"affine", {"Affine", 1.f, 0.f}},
-      {"leakyrelu", {"LeakyRelu", 0.01f, 0.f}}, {"thresholdedrelu", {"ThresholdedRelu", 1.f, 0.f}},
-      {"scaledtanh", {"ScaledTanh", 1.f, 1.f}}, {"hardsigmoid", {"HardSigmoid", 0.2f, 0.5f}},
-      {"elu", {"Elu", 1.f, 0.f}},           {"softsign", {"Softsign", 0.f, 0.f}},
+      {"relu", {"Relu", 0.f, 0.f}},
+      {"tanh", {"Tanh", 0.f, 0.f}},
+      {"sigmoid", {"Sigmoid", 0.f, 0.f}},
+      {"affine", {"Affine", 1.f, 0.f}},
+      {"leakyrelu", {"LeakyRelu", 0.01f, 0.f}},
+      {"thresholdedrelu", {"ThresholdedRelu", 1.f, 0.f}},
+      {"scaledtanh", {"ScaledTanh", 1.f, 1.f}},
+      {"hardsigmoid", {"HardSigmoid", 0.2f, 0.5f}},
+      {"elu", {"Elu", 1.f, 0.f}},
+      {"softsign", {"Softsign", 0.f, 0.f}},
       {"softplus", {"Softplus", 0.f, 0.f}}};
   std::string lower;
   for (char ch : name) lower += char(std::tolower(static_cast<unsigned char>(ch)));
@@ -33,7 +38,8 @@ std::string activation_fn(const NodeView& v, const std::string& name, float alph
   if (it == known.end()) v.fail("unknown activation '{}'", name);
   const auto& [kind, default_alpha, default_beta] = it->second;
   return fmt::format("detail::ActivationFn{{detail::Activation::{}, {}, {}}}", kind,
-                     cpp_float(std::isnan(alpha) ? default_alpha : alpha), cpp_float(std::isnan(beta) ? default_beta : beta));
+                     cpp_float(std::isnan(alpha) ? default_alpha : alpha),
+                     cpp_float(std::isnan(beta) ? default_beta : beta));
 }
 
 // transposed: the compiler's form (RecurrentWeightTranspose), W and R stored [directions,
@@ -47,23 +53,27 @@ RecurrentPlan plan_recurrent(const NodeView& v, Cell cell, bool transposed) {
   p.batch = p.batch_first ? x[0] : x[1];
   p.input = x[2];
   const std::string direction = v.node().attr_string("direction", "forward");
-  if (direction != "forward" && direction != "reverse" && direction != "bidirectional") v.fail("unknown direction '{}'", direction);
+  if (direction != "forward" && direction != "reverse" && direction != "bidirectional")
+    v.fail("unknown direction '{}'", direction);
   p.directions = direction == "bidirectional" ? 2 : 1;
   p.reverse_only = direction == "reverse";
   p.hidden = v.node().attr_int("hidden_size", transposed ? r[1] : r[2]);
   const int64_t gh = gates(cell) * p.hidden;
-  const std::vector<int64_t> w_dims = transposed ? std::vector<int64_t>{p.directions, p.input, gh}
-                                                 : std::vector<int64_t>{p.directions, gh, p.input};
+  const std::vector<int64_t> w_dims =
+      transposed ? std::vector<int64_t>{p.directions, p.input, gh} : std::vector<int64_t>{p.directions, gh, p.input};
   if (w != w_dims) v.fail("W must have shape {}", shape_str(to_shape(w_dims)));
-  const std::vector<int64_t> r_dims = transposed ? std::vector<int64_t>{p.directions, p.hidden, gh}
-                                                   : std::vector<int64_t>{p.directions, gh, p.hidden};
+  const std::vector<int64_t> r_dims =
+      transposed ? std::vector<int64_t>{p.directions, p.hidden, gh} : std::vector<int64_t>{p.directions, gh, p.hidden};
   if (r != r_dims) v.fail("R must have shape {}", shape_str(to_shape(r_dims)));
-  if (v.has_input(3) && v.input_dims(3) != std::vector<int64_t>{p.directions, 2 * gh}) v.fail("B must have shape [{}, {}]", p.directions, 2 * gh);
-  if (v.has_input(4) && v.input_dims(4) != std::vector<int64_t>{p.batch}) v.fail("sequence_lens must have shape [{}]", p.batch);
+  if (v.has_input(3) && v.input_dims(3) != std::vector<int64_t>{p.directions, 2 * gh})
+    v.fail("B must have shape [{}, {}]", p.directions, 2 * gh);
+  if (v.has_input(4) && v.input_dims(4) != std::vector<int64_t>{p.batch})
+    v.fail("sequence_lens must have shape [{}]", p.batch);
   const std::vector<int64_t> state = p.batch_first ? std::vector<int64_t>{p.batch, p.directions, p.hidden}
                                                    : std::vector<int64_t>{p.directions, p.batch, p.hidden};
   if (v.has_input(5) && v.input_dims(5) != state) v.fail("initial_h must have shape {}", shape_str(to_shape(state)));
-  if (cell == Cell::Lstm && v.has_input(6) && v.input_dims(6) != state) v.fail("initial_c must have shape {}", shape_str(to_shape(state)));
+  if (cell == Cell::Lstm && v.has_input(6) && v.input_dims(6) != state)
+    v.fail("initial_c must have shape {}", shape_str(to_shape(state)));
   if (cell == Cell::Lstm && v.has_input(7) && v.input_dims(7) != std::vector<int64_t>{p.directions, 3 * p.hidden})
     v.fail("P must have shape [{}, {}]", p.directions, 3 * p.hidden);
   const int per = activations_per_direction(cell);
@@ -74,10 +84,12 @@ RecurrentPlan plan_recurrent(const NodeView& v, Cell cell, bool transposed) {
                                                                   : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
     for (int64_t d = 0; d < p.directions; ++d) names.insert(names.end(), defaults.begin(), defaults.end());
   }
-  if (int64_t(names.size()) != per * p.directions) v.fail("{} activations given, {} expected", names.size(), per * p.directions);
+  if (int64_t(names.size()) != per * p.directions)
+    v.fail("{} activations given, {} expected", names.size(), per * p.directions);
   const auto alphas = v.node().attr_floats("activation_alpha"), betas = v.node().attr_floats("activation_beta");
   for (std::size_t i = 0; i < names.size(); ++i)
-    p.activations.push_back(activation_fn(v, names[i], i < alphas.size() ? alphas[i] : NAN, i < betas.size() ? betas[i] : NAN));
+    p.activations.push_back(
+        activation_fn(v, names[i], i < alphas.size() ? alphas[i] : NAN, i < betas.size() ? betas[i] : NAN));
   return p;
 }
 
@@ -114,10 +126,12 @@ OpDef recurrent_def(const char* op, Cell cell, bool transposed) {
       fns += fmt::format("{}{{{}}}", dir ? ", " : "", row);
     }
     const char* kind = cell == Cell::Rnn ? "Rnn" : cell == Cell::Gru ? "Gru" : "Lstm";
-    e.line("static constexpr detail::RecurrentShape shape{{detail::CellKind::{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {{{}}}}};",
-           kind, p.seq, p.batch, p.input, p.hidden, p.directions, p.batch_first, p.reverse_only,
-           cpp_float(e.node().attr_float("clip", 0.f)), e.node().attr_int("linear_before_reset", 0) != 0,
-           e.node().attr_int("input_forget", 0) != 0, transposed, fns);
+    e.line(
+        "static constexpr detail::RecurrentShape shape{{detail::CellKind::{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+        "{}, {{{}}}}};",
+        kind, p.seq, p.batch, p.input, p.hidden, p.directions, p.batch_first, p.reverse_only,
+        cpp_float(e.node().attr_float("clip", 0.f)), e.node().attr_int("linear_before_reset", 0) != 0,
+        e.node().attr_int("input_forget", 0) != 0, transposed, fns);
     const bool lstm = cell == Cell::Lstm;
     e.line("detail::recurrent({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0),
            e.in(1), e.in(2), e.in_or_null(3, t), e.in_or_null(4, e.has_input(4) ? e.in_type(4) : "int32_t"),

@@ -96,8 +96,8 @@ void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_i
       constexpr bool allowed = std::is_floating_point_v<T> || (integers && !std::is_same_v<T, bool>) ||
                                (with_bool && std::is_same_v<T, bool>);
       if constexpr (allowed)
-        rt::reduce_axes(in[0]->data<T>(), y.data<T>(), int(p.kept_dims.size()), p.kept_dims.data(), p.kept_strides.data(),
-                        int(p.red_dims.size()), p.red_dims.data(), p.red_strides.data(), R<T>{});
+        rt::reduce_axes(in[0]->data<T>(), y.data<T>(), int(p.kept_dims.size()), p.kept_dims.data(),
+                        p.kept_strides.data(), int(p.red_dims.size()), p.red_dims.data(), p.red_strides.data(), R<T>{});
     });
     return std::vector<Tensor>{std::move(y)};
   };
@@ -142,10 +142,10 @@ void add_arg(Registry& r, const char* op, bool max) {
       p.red_strides = {1};
     }
     const bool last = e.node().attr_int("select_last_index", 0) != 0;
-    e.line("detail::reduce_axes({}, {}, {}, {}, {}, {}, {}, {}, detail::reduce_arg<{}, {}, {}>{{}});", e.in(0), e.out(0),
-           p.kept_dims.size(), e.int_array("kept_dims", p.kept_dims), e.int_array("kept_strides", p.kept_strides),
-           p.red_dims.size(), e.int_array("red_dims", p.red_dims), e.int_array("red_strides", p.red_strides),
-           e.in_type(0), max, last);
+    e.line("detail::reduce_axes({}, {}, {}, {}, {}, {}, {}, {}, detail::reduce_arg<{}, {}, {}>{{}});", e.in(0),
+           e.out(0), p.kept_dims.size(), e.int_array("kept_dims", p.kept_dims),
+           e.int_array("kept_strides", p.kept_strides), p.red_dims.size(), e.int_array("red_dims", p.red_dims),
+           e.int_array("red_strides", p.red_strides), e.in_type(0), max, last);
   };
   r.add(std::move(d));
 }
@@ -239,9 +239,11 @@ void add_mean_variance_normalization(Registry& r) {
            p.kept_dims.size(), e.int_array("kept_dims", p.kept_dims), e.int_array("kept_strides", p.kept_strides),
            p.red_dims.size(), e.int_array("red_dims", p.red_dims), e.int_array("red_strides", p.red_strides), t);
     const BroadcastLayout l = plan_broadcast({x, p.out_dims}, x);
-    e.line("detail::map_strided({}, {}, {}, {}, detail::op_standardize{{}}, {}, static_cast<const detail::moments<{}>*>({}));",
-           e.out(0), l.dims.size(), e.int_array("dims", l.dims), e.int_array("strides", l.flat_strides()), e.in(0), t,
-           stats);
+    e.line(
+        "detail::map_strided({}, {}, {}, {}, detail::op_standardize{{}}, {}, static_cast<const "
+        "detail::moments<{}>*>({}));",
+        e.out(0), l.dims.size(), e.int_array("dims", l.dims), e.int_array("strides", l.flat_strides()), e.in(0), t,
+        stats);
   };
   r.add(std::move(d));
 }
@@ -285,14 +287,15 @@ void add_loss(Registry& r, const char* op, int64_t min_opset, bool softmax_first
     const int64_t inner = element_count(std::vector<int64_t>(x.begin() + 2, x.end()));
     std::string logp = e.in(0);
     if (softmax_first) {
-      logp = e.num_outputs() > 1 && !e.node().outputs[1].empty() ? e.out(1)
-                                                                  : fmt::format("reinterpret_cast<{}*>({})", e.in_type(0), e.workspace());
+      logp = e.num_outputs() > 1 && !e.node().outputs[1].empty()
+                 ? e.out(1)
+                 : fmt::format("reinterpret_cast<{}*>({})", e.in_type(0), e.workspace());
       e.line("detail::softmax({}, {}, {}, {}, {}, true);", e.in(0), logp, x[0], x[1], inner);
     }
     const bool has_ignore = e.node().has_attr("ignore_index");
     e.line("detail::nll_loss({}, {}, {}, {}, {}, {}, {}, {}, int64_t({}), detail::LossReduction::{});", logp, e.in(1),
-           e.in_or_null(2, e.in_type(0)), e.out(0), x[0], x[1],
-           inner, has_ignore, e.node().attr_int("ignore_index", 0), loss_reduction(e));
+           e.in_or_null(2, e.in_type(0)), e.out(0), x[0], x[1], inner, has_ignore, e.node().attr_int("ignore_index", 0),
+           loss_reduction(e));
   };
   r.add(std::move(d));
 }
@@ -318,16 +321,22 @@ void register_reduction_ops(Registry& r) {
   add_loss(r, "NegativeLogLikelihoodLoss", 12, false);
   add_loss(r, "SoftmaxCrossEntropyLoss", 12, true);
 
-  add_along_axis(r, "Softmax", [](EmitContext& e) {
-    e.use_kernel("softmax");
-    const AxisExtent s = softmax_extent(e);
-    e.line("detail::softmax({}, {}, {}, {}, {}, false);", e.in(0), e.out(0), s.outer, s.length, s.inner);
-  }, true);
-  add_along_axis(r, "LogSoftmax", [](EmitContext& e) {
-    e.use_kernel("softmax");
-    const AxisExtent s = softmax_extent(e);
-    e.line("detail::softmax({}, {}, {}, {}, {}, true);", e.in(0), e.out(0), s.outer, s.length, s.inner);
-  }, true);
+  add_along_axis(
+      r, "Softmax",
+      [](EmitContext& e) {
+        e.use_kernel("softmax");
+        const AxisExtent s = softmax_extent(e);
+        e.line("detail::softmax({}, {}, {}, {}, {}, false);", e.in(0), e.out(0), s.outer, s.length, s.inner);
+      },
+      true);
+  add_along_axis(
+      r, "LogSoftmax",
+      [](EmitContext& e) {
+        e.use_kernel("softmax");
+        const AxisExtent s = softmax_extent(e);
+        e.line("detail::softmax({}, {}, {}, {}, {}, true);", e.in(0), e.out(0), s.outer, s.length, s.inner);
+      },
+      true);
   add_along_axis(r, "Hardmax", [](EmitContext& e) {
     e.use_kernel("softmax");
     const AxisExtent s = softmax_extent(e);

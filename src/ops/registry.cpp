@@ -13,8 +13,8 @@ const ValueInfo& NodeView::input(std::size_t i) const {
 std::vector<int64_t> NodeView::input_dims(std::size_t i) const {
   const ValueInfo& v = input(i);
   if (!v.has_shape || !is_static(v.shape))
-    fail("the shape of input '{}' is {} and must be known here (fix symbols with --dim NAME=VALUE)",
-         node_.inputs[i], v.has_shape ? shape_str(v.shape) : "unknown");
+    fail("the shape of input '{}' is {} and must be known here (fix symbols with --dim NAME=VALUE)", node_.inputs[i],
+         v.has_shape ? shape_str(v.shape) : "unknown");
   return static_dims(v.shape);
 }
 
@@ -135,7 +135,8 @@ const OpDef* Registry::find(const std::string& op_type, int64_t opset) const {
 }
 
 void require_storable(const NodeView& v, std::size_t i) {
-  if (!dtype_is_supported(v.input_dtype(i))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(i)));
+  if (!dtype_is_supported(v.input_dtype(i)))
+    v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(i)));
 }
 
 DType require_float_input(const NodeView& v, std::size_t i) {

@@ -43,12 +43,10 @@ class NodeView {
   // Input i's value as integers; it must be known at generation time (shape-like inputs).
   std::vector<int64_t> constant_ints(std::size_t i, const char* what) const;
 
-  template <class... Args>
-  [[noreturn]] void fail(fmt::format_string<Args...> f, Args&&... args) const {
+  template <class... Args> [[noreturn]] void fail(fmt::format_string<Args...> f, Args&&... args) const {
     throw Error(node_.describe() + ": " + fmt::format(f, std::forward<Args>(args)...));
   }
-  template <class... Args>
-  [[noreturn]] void unsupported(fmt::format_string<Args...> f, Args&&... args) const {
+  template <class... Args> [[noreturn]] void unsupported(fmt::format_string<Args...> f, Args&&... args) const {
     throw UnsupportedError(node_.describe() + ": " + fmt::format(f, std::forward<Args>(args)...));
   }
   // Normalizes a possibly negative axis against rank; fails if out of range.
@@ -62,7 +60,8 @@ class NodeView {
 
 struct InferResult {
   InferResult() = default;
-  InferResult(std::vector<ValueInfo> outs, int64_t workspace = 0) : outputs(std::move(outs)), workspace_bytes(workspace) {}  // NOLINT
+  InferResult(std::vector<ValueInfo> outs, int64_t workspace = 0)
+      : outputs(std::move(outs)), workspace_bytes(workspace) {}  // NOLINT
 
   std::vector<ValueInfo> outputs;
   int64_t workspace_bytes = 0;  // scratch the emitted code needs while the node runs
@@ -90,8 +89,8 @@ struct OpDef {
   int64_t max_opset = kLatestOpset;
   std::string types;  // human-readable type constraint, for --list-operators
   InferFn infer;
-  EvalFn eval;   // optional: without it the node is never folded
-  EmitFn emit;   // optional: without it the node must be folded (e.g. Shape)
+  EvalFn eval;  // optional: without it the node is never folded
+  EmitFn emit;  // optional: without it the node must be folded (e.g. Shape)
   // The outputs depend on the inputs' shapes only (Shape, Size): eval runs as soon as the
   // shapes are static, with null input tensors.
   bool depends_on_shapes_only = false;
@@ -155,8 +154,7 @@ void require_storable(const NodeView& v, std::size_t input);
 // Input `input` must be float or double (float16/bfloat16 arrive lowered to float); returns its type.
 DType require_float_input(const NodeView& v, std::size_t input = 0);
 // Calls f(T{}) with the storage type of t (float16 and bfloat16 move as uint16_t).
-template <class F>
-void visit_storage(DType t, F&& f) {
+template <class F> void visit_storage(DType t, F&& f) {
   if (t == DType::Float16 || t == DType::BFloat16) f(uint16_t{});
   else visit_dtype(t, f);
 }

@@ -72,7 +72,8 @@ std::vector<double> linear_coeffs_antialias(double ratio, double scale) {
 
 std::vector<double> coeffs(const ResizeAttrs& a, double ratio, double scale) {
   if (a.mode == "nearest") return nearest_coeffs(ratio, a.nearest_mode);
-  if (a.mode == "linear") return a.antialias ? linear_coeffs_antialias(ratio, scale) : std::vector<double>{1 - ratio, ratio};
+  if (a.mode == "linear")
+    return a.antialias ? linear_coeffs_antialias(ratio, scale) : std::vector<double>{1 - ratio, ratio};
   return a.antialias ? cubic_coeffs_antialias(ratio, scale, a.cubic_a) : cubic_coeffs(ratio, a.cubic_a);
 }
 
@@ -121,7 +122,8 @@ AxisPass plan_axis(const NodeView& v, const ResizeAttrs& a, int64_t in_len, int6
     const double x_padded = x + double(pad);
     const int64_t base = int64_t(std::floor(x_padded));
     const double frac = x_padded - double(base);
-    const int64_t offset = n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1);
+    const int64_t offset =
+        n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1);
     std::vector<int64_t> idx(static_cast<std::size_t>(n));
     for (int k = 0; k < n; ++k) idx[std::size_t(k)] = base + offset + k - pad;
     if (a.exclude_outside) {
@@ -234,9 +236,11 @@ ResizePlan plan_resize(const NodeView& v) {
       plan.out_dims[d] = sizes[i];
     }
     if (a.policy != "stretch") {
-      if (a.policy != "not_larger" && a.policy != "not_smaller") v.fail("unknown keep_aspect_ratio_policy '{}'", a.policy);
+      if (a.policy != "not_larger" && a.policy != "not_smaller")
+        v.fail("unknown keep_aspect_ratio_policy '{}'", a.policy);
       double s = a.policy == "not_larger" ? 1e300 : 0;
-      for (int64_t ax : axes) s = a.policy == "not_larger" ? std::min(s, scale[std::size_t(ax)]) : std::max(s, scale[std::size_t(ax)]);
+      for (int64_t ax : axes)
+        s = a.policy == "not_larger" ? std::min(s, scale[std::size_t(ax)]) : std::max(s, scale[std::size_t(ax)]);
       for (int64_t ax : axes) {
         scale[std::size_t(ax)] = s;
         plan.out_dims[std::size_t(ax)] = int64_t(s * double(x[std::size_t(ax)]) + 0.5);
@@ -310,12 +314,14 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
       const std::string index = fmt::format("index{}", i), weight = fmt::format("weight{}", i);
       e.int_array(index, p.index);
       std::string weights;
-      for (std::size_t k = 0; k < p.weight.size(); ++k) weights += (k ? ", " : "") + cpp_float(p.weight[k], DType::Double);
+      for (std::size_t k = 0; k < p.weight.size(); ++k)
+        weights += (k ? ", " : "") + cpp_float(p.weight[k], DType::Double);
       e.line("static constexpr double {}[] = {{{}}};", weight, weights);
       std::string outside = "static_cast<const bool*>(nullptr)";
       if (!p.outside.empty()) {
         std::string flags;
-        for (std::size_t k = 0; k < p.outside.size(); ++k) flags += (k ? ", " : "") + std::string(p.outside[k] ? "true" : "false");
+        for (std::size_t k = 0; k < p.outside.size(); ++k)
+          flags += (k ? ", " : "") + std::string(p.outside[k] ? "true" : "false");
         e.line("static constexpr bool outside{}[] = {{{}}};", i, flags);
         outside = fmt::format("outside{}", i);
       }
@@ -352,13 +358,18 @@ void add_grid_sample(Registry& r) {
     if (mode == "bicubic") mode = "cubic";
     if (mode != "nearest" && mode != "linear" && mode != "cubic") e.fail("unknown mode '{}'", mode);
     const std::string padding = e.node().attr_string("padding_mode", "zeros");
-    if (padding != "zeros" && padding != "border" && padding != "reflection") e.fail("unknown padding_mode '{}'", padding);
+    if (padding != "zeros" && padding != "border" && padding != "reflection")
+      e.fail("unknown padding_mode '{}'", padding);
     const std::vector<int64_t> dims(x.begin() + 2, x.end());
-    e.line("detail::grid_sample({}, {}, {}, {}, {}, {}, {}, {}, detail::GridMode::{}, detail::GridPadding::{}, {});", e.in(0),
-           e.in(1), e.out(0), x[0], x[1], dims.size(), e.int_array("dims", dims),
+    e.line("detail::grid_sample({}, {}, {}, {}, {}, {}, {}, {}, detail::GridMode::{}, detail::GridPadding::{}, {});",
+           e.in(0), e.in(1), e.out(0), x[0], x[1], dims.size(), e.int_array("dims", dims),
            element_count(std::vector<int64_t>(grid.begin() + 1, grid.end() - 1)),
-           mode == "nearest" ? "Nearest" : mode == "linear" ? "Linear" : "Cubic",
-           padding == "zeros" ? "Zeros" : padding == "border" ? "Border" : "Reflection",
+           mode == "nearest"  ? "Nearest"
+           : mode == "linear" ? "Linear"
+                              : "Cubic",
+           padding == "zeros"    ? "Zeros"
+           : padding == "border" ? "Border"
+                                 : "Reflection",
            e.node().attr_int("align_corners", 0) != 0);
   };
   r.add(std::move(d));
@@ -374,7 +385,8 @@ void add_affine_grid(Registry& r) {
     const auto size = v.constant_ints(1, "size");
     if (size.size() != 4 && size.size() != 5) v.fail("size must describe a 2-D or 3-D image");
     const int64_t rank = int64_t(size.size()) - 2;
-    if (theta != std::vector<int64_t>{size[0], rank, rank + 1}) v.fail("theta must have shape [{}, {}, {}]", size[0], rank, rank + 1);
+    if (theta != std::vector<int64_t>{size[0], rank, rank + 1})
+      v.fail("theta must have shape [{}, {}, {}]", size[0], rank, rank + 1);
     return std::vector<int64_t>(size.begin(), size.end());
   };
   d.infer = [plan](const NodeView& v) {
@@ -389,8 +401,8 @@ void add_affine_grid(Registry& r) {
     e.use_kernel("resize");
     const auto size = plan(e);
     const std::vector<int64_t> dims(size.begin() + 2, size.end());
-    e.line("detail::affine_grid({}, {}, {}, {}, {}, {});", e.in(0), e.out(0), size[0], dims.size(), e.int_array("dims", dims),
-           e.node().attr_int("align_corners", 0) != 0);
+    e.line("detail::affine_grid({}, {}, {}, {}, {}, {});", e.in(0), e.out(0), size[0], dims.size(),
+           e.int_array("dims", dims), e.node().attr_int("align_corners", 0) != 0);
   };
   r.add(std::move(d));
 }
@@ -408,15 +420,18 @@ void add_roi_align(Registry& r) {
       v.fail("expects x [N, C, H, W], rois [R, 4] and batch_indices [R]");
     const std::string mode = v.node().attr_string("mode", "avg");
     if (mode != "avg" && mode != "max") v.fail("unknown mode '{}'", mode);
-    return InferResult{{static_value(t, {rois[0], x[1], v.node().attr_int("output_height", 1), v.node().attr_int("output_width", 1)})}};
+    return InferResult{{static_value(
+        t, {rois[0], x[1], v.node().attr_int("output_height", 1), v.node().attr_int("output_width", 1)})}};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("resize");
     const auto x = e.input_dims(0);
-    const bool half_pixel = e.opset() >= 16 && e.node().attr_string("coordinate_transformation_mode", "half_pixel") == "half_pixel";
-    e.line("detail::roi_align({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.out(0),
-           e.input_dims(1)[0], x[1], x[2], x[3], e.node().attr_int("output_height", 1), e.node().attr_int("output_width", 1),
-           e.node().attr_int("sampling_ratio", 0), cpp_float(e.node().attr_float("spatial_scale", 1.f)), half_pixel,
+    const bool half_pixel =
+        e.opset() >= 16 && e.node().attr_string("coordinate_transformation_mode", "half_pixel") == "half_pixel";
+    e.line("detail::roi_align({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2),
+           e.out(0), e.input_dims(1)[0], x[1], x[2], x[3], e.node().attr_int("output_height", 1),
+           e.node().attr_int("output_width", 1), e.node().attr_int("sampling_ratio", 0),
+           cpp_float(e.node().attr_float("spatial_scale", 1.f)), half_pixel,
            e.node().attr_string("mode", "avg") == "max");
   };
   r.add(std::move(d));

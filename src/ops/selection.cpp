@@ -36,7 +36,9 @@ void add_selection(Registry& r, OpDef d, RunFn run, InferFn bounded) {
     for (const Tensor& t : run(v, known_inputs(v))) known.outputs.push_back(static_value(t.dtype, t.dims));
     return known;
   };
-  d.eval = [run](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>&) { return run(v, in); };
+  d.eval = [run](const NodeView& v, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>&) {
+    return run(v, in);
+  };
   r.add(std::move(d));
 }
 
@@ -60,7 +62,7 @@ Tensor shrink_dim(Tensor t, std::size_t dim, int64_t count) {
 // flattened (outer = inner = 1). Compress and Unique select along that middle axis.
 struct AxisSplit {
   int64_t outer = 1, length = 1, inner = 1;
-  std::size_t axis = 0;  // of the (possibly flattened) output
+  std::size_t axis = 0;       // of the (possibly flattened) output
   std::vector<int64_t> dims;  // x's dims, or [size] when flattened
 };
 
@@ -88,7 +90,8 @@ InferResult infer_nonzero(const NodeView& v) {
   const auto x = v.input_dims(0);
   if (x.empty()) v.unsupported("a scalar input");
   InferResult r;
-  r.outputs.push_back(ValueInfo{DType::Int64, {Dim(int64_t(x.size())), data_dependent_dim(v, r, "count", element_count(x))}, true});
+  r.outputs.push_back(
+      ValueInfo{DType::Int64, {Dim(int64_t(x.size())), data_dependent_dim(v, r, "count", element_count(x))}, true});
   return r;
 }
 
@@ -155,7 +158,8 @@ std::vector<Tensor> run_compress(const NodeView& v, const std::vector<const Tens
   int64_t count = 0;
   visit_storage(y.dtype, [&](auto tag) {
     using T = decltype(tag);
-    count = rt::compress(in[0]->data<T>(), in[1]->data<bool>(), p.condition_length, y.data<T>(), p.outer, p.length, p.inner);
+    count = rt::compress(in[0]->data<T>(), in[1]->data<bool>(), p.condition_length, y.data<T>(), p.outer, p.length,
+                         p.inner);
   });
   // compress writes [outer, count, inner] compactly: reinterpret, then drop the tail.
   y.dims[p.axis] = count;
@@ -178,7 +182,6 @@ void add_compress(Registry& r) {
 }
 
 // ---- Unique
-
 
 AxisSplit plan_unique(const NodeView& v) { return split_at_axis_attr(v, v.input_dims(0)); }
 
@@ -210,7 +213,8 @@ std::vector<Tensor> run_unique(const NodeView& v, const std::vector<const Tensor
   });
   y.dims[p.axis] = count;
   y.bytes.resize(std::size_t(y.size()) * dtype_size(y.dtype));
-  return {std::move(y), shrink_dim(std::move(first), 0, count), std::move(inverse), shrink_dim(std::move(counts), 0, count)};
+  return {std::move(y), shrink_dim(std::move(first), 0, count), std::move(inverse),
+          shrink_dim(std::move(counts), 0, count)};
 }
 
 void add_unique(Registry& r) {
@@ -226,12 +230,14 @@ void add_unique(Registry& r) {
     // Outputs the node does not produce go to scratch after the sort's 4 arrays.
     const int64_t n = p.length;
     auto output = [&](std::size_t i, const std::string& cast, int64_t at) {
-      return i < e.num_outputs() && !e.node().outputs[i].empty() ? e.out(i)
-                                                                  : fmt::format("reinterpret_cast<{}*>(scratch + {})", cast, at);
+      return i < e.num_outputs() && !e.node().outputs[i].empty()
+                 ? e.out(i)
+                 : fmt::format("reinterpret_cast<{}*>(scratch + {})", cast, at);
     };
-    e.line("{} = detail::unique_slices({}, {}, {}, {}, {}, {}, {}, {}, {}, scratch);", e.dim_var(e.output(0).shape[p.axis]),
-           e.in(0), p.outer, n, p.inner, e.node().attr_int("sorted", 1) != 0, output(0, type, 7 * n), output(1, "int64_t", 4 * n),
-           output(2, "int64_t", 5 * n), output(3, "int64_t", 6 * n));
+    e.line("{} = detail::unique_slices({}, {}, {}, {}, {}, {}, {}, {}, {}, scratch);",
+           e.dim_var(e.output(0).shape[p.axis]), e.in(0), p.outer, n, p.inner, e.node().attr_int("sorted", 1) != 0,
+           output(0, type, 7 * n), output(1, "int64_t", 4 * n), output(2, "int64_t", 5 * n),
+           output(3, "int64_t", 6 * n));
   };
   add_selection(r, std::move(d), run_unique, infer_unique);
 }
@@ -245,9 +251,11 @@ struct NmsPlan {
 NmsPlan plan_nms(const NodeView& v) {
   const auto boxes = v.input_dims(0);
   const auto scores = v.input_dims(1);
-  if (v.input_dtype(0) != DType::Float || v.input_dtype(1) != DType::Float) v.unsupported("boxes and scores must be float");
+  if (v.input_dtype(0) != DType::Float || v.input_dtype(1) != DType::Float)
+    v.unsupported("boxes and scores must be float");
   if (boxes.size() != 3 || boxes[2] != 4) v.fail("boxes must be [batches, boxes, 4]");
-  if (scores.size() != 3 || scores[0] != boxes[0] || scores[2] != boxes[1]) v.fail("scores must be [batches, classes, boxes]");
+  if (scores.size() != 3 || scores[0] != boxes[0] || scores[2] != boxes[1])
+    v.fail("scores must be [batches, classes, boxes]");
   if (v.has_input(2) && v.input_dtype(2) != DType::Int64) v.fail("max_output_boxes_per_class must be int64");
   for (std::size_t i = 2; i < 5; ++i)
     if (v.has_input(i) && element_count(v.input_dims(i)) != 1) v.fail("input {} must hold one value", i);
@@ -274,10 +282,11 @@ std::vector<Tensor> run_nms(const NodeView& v, const std::vector<const Tensor*>&
   Tensor y(DType::Int64, {p.capacity, 3});
   std::vector<int64_t> scratch(std::size_t(2 * p.boxes));
   auto ptr = [&](std::size_t i) { return i < in.size() && in[i] ? in[i]->bytes.data() : nullptr; };
-  const int64_t count = rt::non_max_suppression(
-      in[0]->data<float>(), in[1]->data<float>(), p.batches, p.classes, p.boxes, reinterpret_cast<const int64_t*>(ptr(2)),
-      reinterpret_cast<const float*>(ptr(3)), reinterpret_cast<const float*>(ptr(4)),
-      v.node().attr_int("center_point_box", 0) != 0, y.data<int64_t>(), scratch.data());
+  const int64_t count =
+      rt::non_max_suppression(in[0]->data<float>(), in[1]->data<float>(), p.batches, p.classes, p.boxes,
+                              reinterpret_cast<const int64_t*>(ptr(2)), reinterpret_cast<const float*>(ptr(3)),
+                              reinterpret_cast<const float*>(ptr(4)), v.node().attr_int("center_point_box", 0) != 0,
+                              y.data<int64_t>(), scratch.data());
   return {shrink_dim(std::move(y), 0, count)};
 }
 

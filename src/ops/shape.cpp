@@ -21,7 +21,8 @@ void add_view(Registry& r, const char* op, ShapeFn shape, int64_t min_opset = 1,
   d.max_opset = max_opset;
   d.types = "any";
   d.infer = [shape](const NodeView& v) {
-    if (!dtype_is_supported(v.input_dtype(0))) v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
+    if (!dtype_is_supported(v.input_dtype(0)))
+      v.unsupported("input type {} is not supported", dtype_name(v.input_dtype(0)));
     return InferResult{{ValueInfo{v.input_dtype(0), shape(v), true}}};
   };
   d.eval = [](const NodeView&, const std::vector<const Tensor*>& in, const std::vector<ValueInfo>& outs) {
@@ -146,7 +147,8 @@ void add_dropout(Registry& r) {
     if (v.opset() < 7 && v.node().attr_int("is_test", 0) == 0 && v.node().outputs.size() > 1)
       v.unsupported("training mode");
     InferResult res{{v.input(0)}};
-    if (v.node().outputs.size() > 1) res.outputs.push_back(ValueInfo{DType::Bool, v.input(0).shape, v.input(0).has_shape});
+    if (v.node().outputs.size() > 1)
+      res.outputs.push_back(ValueInfo{DType::Bool, v.input(0).shape, v.input(0).has_shape});
     return res;
   };
   d.emit = [](EmitContext& e) {
@@ -217,7 +219,8 @@ void add_bit_cast(Registry& r) {
   };
   d.emit = [](EmitContext& e) {
     const int64_t bytes = element_count(e.output_dims(0)) * int64_t(dtype_size(e.output(0).dtype));
-    if (bytes > 0) e.line("std::memcpy(static_cast<void*>({}), static_cast<const void*>({}), {});", e.out(0), e.in(0), bytes);
+    if (bytes > 0)
+      e.line("std::memcpy(static_cast<void*>({}), static_cast<const void*>({}), {});", e.out(0), e.in(0), bytes);
   };
   r.add(std::move(d));
 }

@@ -120,8 +120,8 @@ void add_stft(Registry& r) {
     e.use_kernel("signal");
     const StftPlan p = plan_stft(e);
     e.line("detail::stft({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, reinterpret_cast<{}*>({}));", e.in(0),
-           e.in_or_null(2, e.in_type(0)), e.out(0), p.batch,
-           p.length, p.c_in, p.step, p.frames, p.window_length, p.fft_length, p.n_out, e.in_type(0), e.workspace());
+           e.in_or_null(2, e.in_type(0)), e.out(0), p.batch, p.length, p.c_in, p.step, p.frames, p.window_length,
+           p.fft_length, p.n_out, e.in_type(0), e.workspace());
   };
   r.add(std::move(d));
 }

@@ -51,8 +51,8 @@ void register_sparse_gemm_ops(Registry& r) {
     const SparseGemmDims g = sparse_gemm_dims(e);
     const std::string f = e.epilogue();
     e.line("detail::gemm_skipping_zeros({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", g.m, g.n, g.k,
-           cpp_float(e.node().attr_float("alpha", 1.f), DType::Float), e.in(0), g.k, e.in(1),
-           e.in_or_null(2, "float"), e.out(0), g.n, f.empty() ? "detail::chain()" : f);
+           cpp_float(e.node().attr_float("alpha", 1.f), DType::Float), e.in(0), g.k, e.in(1), e.in_or_null(2, "float"),
+           e.out(0), g.n, f.empty() ? "detail::chain()" : f);
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {

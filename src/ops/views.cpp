@@ -13,9 +13,9 @@ namespace sofiec {
 namespace {
 
 struct View {
-  std::vector<int64_t> out_dims;                  // the operator's output
-  std::vector<int64_t> view_dims, view_strides;   // row-major over the output, strides over the input
-  int64_t offset = 0;                             // input element of the view's origin
+  std::vector<int64_t> out_dims;                 // the operator's output
+  std::vector<int64_t> view_dims, view_strides;  // row-major over the output, strides over the input
+  int64_t offset = 0;                            // input element of the view's origin
 };
 
 // Drops extent-1 axes and merges neighbours that the view walks as one run.

@@ -31,15 +31,28 @@ rt::WinogradGeometry plan_winograd(const NodeView& v) {
   }
   if (runtime) tile = v.node().attr_int("tile", 4);
   if (channels != x[1] || (tile != 2 && tile != 4))
-    v.fail("filters must be [16 or 36, M, {0}], [16 or 36, M / 32, {0}, 32], [M, {0} / 16, 9, 16] or "
-           "[M / 32, {0}, 2, 9, 16] with tile 2 or 4", x[1]);
+    v.fail(
+        "filters must be [16 or 36, M, {0}], [16 or 36, M / 32, {0}, 32], [M, {0} / 16, 9, 16] or "
+        "[M / 32, {0}, 2, 9, 16] with tile 2 or 4",
+        x[1]);
   const auto pads = v.node().attr_ints("pads", {0, 0, 0, 0});
   if (pads.size() != 4) v.fail("pads must have 4 values");
-  const rt::WinogradGeometry g{x[1],    filters, x[2], x[3], x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2,
-                               pads[0], pads[1], tile, v.node().attr_int("max_pool", 0) != 0, x[0],
-                               filter_lanes, runtime};
+  const rt::WinogradGeometry g{x[1],
+                               filters,
+                               x[2],
+                               x[3],
+                               x[2] + pads[0] + pads[2] - 2,
+                               x[3] + pads[1] + pads[3] - 2,
+                               pads[0],
+                               pads[1],
+                               tile,
+                               v.node().attr_int("max_pool", 0) != 0,
+                               x[0],
+                               filter_lanes,
+                               runtime};
   if (g.out_h < 1 || g.out_w < 1) v.fail("the 3x3 window does not fit the padded input");
-  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{g.filters}) v.fail("bias must have shape [{}]", g.filters);
+  if (v.has_input(2) && v.input_dims(2) != std::vector<int64_t>{g.filters})
+    v.fail("bias must have shape [{}]", g.filters);
   return g;
 }
 

@@ -175,7 +175,8 @@ class AttentionFusion : public Pass {
     const Node& qk = g.nodes[i];
     if (qk.op_type != "MatMul" || !qk.domain.empty() || !qk.epilogue.empty() || qk.inputs.size() != 2) return false;
     const auto q = dims_of(g, qk.inputs[0]), kt = dims_of(g, qk.inputs[1]);
-    if (!q || !kt || q->size() < 2 || q->size() > 6 || kt->size() != q->size() || g.value(qk.inputs[0]).dtype != DType::Float)
+    if (!q || !kt || q->size() < 2 || q->size() > 6 || kt->size() != q->size() ||
+        g.value(qk.inputs[0]).dtype != DType::Float)
       return false;
     const std::size_t batch_rank = q->size() - 2;
     if (!std::equal(q->begin(), q->begin() + std::ptrdiff_t(batch_rank), kt->begin())) return false;
@@ -197,17 +198,19 @@ class AttentionFusion : public Pass {
     const int64_t rank = int64_t(q->size());
     int64_t axis = softmax.attr_int("axis", g.opset() >= 13 ? -1 : 1);
     if (axis < 0) axis += rank;
-    if (softmax.op_type != "Softmax" || !softmax.domain.empty() || !softmax.epilogue.empty() || axis != rank - 1) return false;
+    if (softmax.op_type != "Softmax" || !softmax.domain.empty() || !softmax.epilogue.empty() || axis != rank - 1)
+      return false;
     chain.push_back(std::size_t(next));
     const std::string probs = softmax.outputs[0];
     const int pv_index = sole_consumer(g, probs);
     if (pv_index < 0) return false;
     const Node& pv = g.nodes[std::size_t(pv_index)];
-    if (pv.op_type != "MatMul" || !pv.domain.empty() || !pv.epilogue.empty() || pv.inputs.size() != 2 || pv.inputs[0] != probs ||
-        pv.inputs[1] == probs)
+    if (pv.op_type != "MatMul" || !pv.domain.empty() || !pv.epilogue.empty() || pv.inputs.size() != 2 ||
+        pv.inputs[0] != probs || pv.inputs[1] == probs)
       return false;
     const auto v = dims_of(g, pv.inputs[1]), y = dims_of(g, pv.outputs[0]);
-    if (!v || !y || v->size() != q->size() || !std::equal(q->begin(), q->begin() + std::ptrdiff_t(batch_rank), v->begin()) ||
+    if (!v || !y || v->size() != q->size() ||
+        !std::equal(q->begin(), q->begin() + std::ptrdiff_t(batch_rank), v->begin()) ||
         (*v)[batch_rank] != (*kt)[batch_rank + 1] || g.value(pv.inputs[1]).dtype != DType::Float)
       return false;
     if (batch_rank > 4) return false;
@@ -245,7 +248,8 @@ class AttentionFusion : public Pass {
     std::vector<int64_t> batch(4 - batch_rank, 1);
     batch.insert(batch.end(), q->begin(), q->begin() + std::ptrdiff_t(batch_rank));
     fused.attributes["batch"] = ints_attribute(batch);
-    fused.attributes["sizes"] = ints_attribute({(*q)[batch_rank], (*kt)[batch_rank + 1], (*q)[batch_rank + 1], (*v)[batch_rank + 1]});
+    fused.attributes["sizes"] =
+        ints_attribute({(*q)[batch_rank], (*kt)[batch_rank + 1], (*q)[batch_rank + 1], (*v)[batch_rank + 1]});
     fused.attributes["offsets"] = ints_attribute({qv.offset, kv.offset, vv.offset});
     fused.attributes["q_strides"] = ints_attribute(batch_then(qv.strides, batch_rank));
     fused.attributes["k_strides"] = ints_attribute(batch_then(kv.strides, batch_rank));

@@ -68,7 +68,8 @@ std::vector<std::string> splice_subgraph(Graph& g, const Graph& body, const std:
   return outputs;
 }
 
-Node make_node(const std::string& name, const char* op, std::vector<std::string> inputs, std::vector<std::string> outputs) {
+Node make_node(const std::string& name, const char* op, std::vector<std::string> inputs,
+               std::vector<std::string> outputs) {
   Node n;
   n.name = name;
   n.op_type = op;
@@ -137,7 +138,8 @@ bool unroll_scan(Graph& g, std::size_t index) {
     steps = len;
   }
   if (steps < 1 || steps > kMaxUnroll)
-    throw UnsupportedError(fmt::format("{}: unrolling {} iterations (1 to {} supported)", node.describe(), steps, kMaxUnroll));
+    throw UnsupportedError(
+        fmt::format("{}: unrolling {} iterations (1 to {} supported)", node.describe(), steps, kMaxUnroll));
   const std::string prefix = node.name + "/";
   std::vector<Node> nodes;
   std::vector<std::string> states(node.inputs.begin(), node.inputs.begin() + n_states);
@@ -148,9 +150,11 @@ bool unroll_scan(Graph& g, std::size_t index) {
     for (int64_t i = 0; i < n_states; ++i) bound[body.inputs[std::size_t(i)]] = states[std::size_t(i)];
     for (int64_t j = 0; j < m; ++j) {
       const int64_t t = input_dirs.at(std::size_t(j)) ? steps - 1 - s : s;
-      const std::string index_name = add_fresh_constant(g, fmt::format("{}index{}", iter, j), Tensor::from<int64_t>({}, {t}));
-      Node gather = make_node(fmt::format("{}gather{}", iter, j), "Gather", {node.inputs[std::size_t(n_states + j)], index_name},
-                              {fmt::format("{}slice{}", iter, j)});
+      const std::string index_name =
+          add_fresh_constant(g, fmt::format("{}index{}", iter, j), Tensor::from<int64_t>({}, {t}));
+      Node gather =
+          make_node(fmt::format("{}gather{}", iter, j), "Gather", {node.inputs[std::size_t(n_states + j)], index_name},
+                    {fmt::format("{}slice{}", iter, j)});
       gather.attributes["axis"] = int_attribute(axes[std::size_t(j)]);
       bound[body.inputs[std::size_t(n_states + j)]] = gather.outputs[0];
       nodes.push_back(std::move(gather));
@@ -161,7 +165,8 @@ bool unroll_scan(Graph& g, std::size_t index) {
   }
   for (int64_t i = 0; i < n_states; ++i)
     if (!node.outputs[std::size_t(i)].empty())
-      nodes.push_back(make_node(fmt::format("{}state{}", prefix, i), "Identity", {states[std::size_t(i)]}, {node.outputs[std::size_t(i)]}));
+      nodes.push_back(make_node(fmt::format("{}state{}", prefix, i), "Identity", {states[std::size_t(i)]},
+                                {node.outputs[std::size_t(i)]}));
   for (int64_t k = 0; k < n_outputs; ++k) {
     const std::string& target = node.outputs[std::size_t(n_states + k)];
     if (target.empty()) continue;
@@ -195,13 +200,15 @@ bool unroll_loop(Graph& g, std::size_t index, const Analysis& a) {
   const std::string& cond_out = body.outputs[0];
   bool passes_condition = cond_out == body.inputs[1];
   for (const Node& n : body.nodes)
-    if (n.op_type == "Identity" && n.outputs == std::vector<std::string>{cond_out} && n.inputs == std::vector<std::string>{body.inputs[1]})
+    if (n.op_type == "Identity" && n.outputs == std::vector<std::string>{cond_out} &&
+        n.inputs == std::vector<std::string>{body.inputs[1]})
       passes_condition = true;
   if (!passes_condition)
     throw UnsupportedError(fmt::format("{}: a Loop whose body computes its condition", node.describe()));
   const int64_t steps = running ? std::max<int64_t>(trips.int_at(0), 0) : 0;
   if (steps > kMaxUnroll)
-    throw UnsupportedError(fmt::format("{}: unrolling {} iterations (at most {} supported)", node.describe(), steps, kMaxUnroll));
+    throw UnsupportedError(
+        fmt::format("{}: unrolling {} iterations (at most {} supported)", node.describe(), steps, kMaxUnroll));
   if (steps == 0 && n_scan > 0)
     throw UnsupportedError(fmt::format("{}: a Loop that runs no iteration has empty scan outputs", node.describe()));
   const std::string prefix = node.name + "/";
@@ -211,8 +218,9 @@ bool unroll_loop(Graph& g, std::size_t index, const Analysis& a) {
   const std::string condition = add_fresh_constant(g, prefix + "condition", Tensor::from<bool>({}, {true}));
   for (int64_t s = 0; s < steps; ++s) {
     const std::string iter = fmt::format("{}iter{}/", prefix, s);
-    std::map<std::string, std::string> bound{{body.inputs[0], add_fresh_constant(g, iter + "count", Tensor::from<int64_t>({}, {s}))},
-                                             {body.inputs[1], condition}};
+    std::map<std::string, std::string> bound{
+        {body.inputs[0], add_fresh_constant(g, iter + "count", Tensor::from<int64_t>({}, {s}))},
+        {body.inputs[1], condition}};
     for (std::size_t i = 0; i < n_carried; ++i) bound[body.inputs[i + 2]] = carried[i];
     const std::vector<std::string> outs = splice_subgraph(g, body, iter, bound, nodes);
     for (std::size_t i = 0; i < n_carried; ++i) carried[i] = outs[i + 1];
@@ -242,20 +250,23 @@ int64_t known_position(const NodeView& v, std::size_t input, int64_t fallback) {
 }  // namespace
 
 bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, SequenceLists& lists) {
-  static const std::set<std::string> ops = {"SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceErase",
-                                            "SequenceAt", "SequenceLength", "ConcatFromSequence", "SplitToSequence"};
+  static const std::set<std::string> ops = {"SequenceEmpty",      "SequenceConstruct", "SequenceInsert",
+                                            "SequenceErase",      "SequenceAt",        "SequenceLength",
+                                            "ConcatFromSequence", "SplitToSequence"};
   const Node node = g.nodes[index];
   if (!node.domain.empty() || !ops.count(node.op_type)) return false;
   const NodeView view(node, g, &a.known);
-  const std::size_t inputs_needed = node.op_type == "SequenceInsert" ? 2
+  const std::size_t inputs_needed = node.op_type == "SequenceInsert"                                         ? 2
                                     : node.op_type == "SequenceEmpty" || node.op_type == "SequenceConstruct" ? 0
-                                                                                                            : 1;
+                                                                                                             : 1;
   if (node.inputs.size() < inputs_needed || node.outputs.empty() || node.outputs[0].empty())
-    throw Error(fmt::format("{}: has {} inputs and {} outputs", node.describe(), node.inputs.size(), node.outputs.size()));
+    throw Error(
+        fmt::format("{}: has {} inputs and {} outputs", node.describe(), node.inputs.size(), node.outputs.size()));
   auto list_of = [&](std::size_t i) -> const std::vector<std::string>& {
     auto it = lists.find(node.inputs.at(i));
     if (it == lists.end())
-      throw UnsupportedError(fmt::format("{}: the sequence '{}' is not known at generation time", node.describe(), node.inputs[i]));
+      throw UnsupportedError(
+          fmt::format("{}: the sequence '{}' is not known at generation time", node.describe(), node.inputs[i]));
     return it->second;
   };
   auto normalize = [&](int64_t pos, std::size_t size, bool insert) {
@@ -274,7 +285,8 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     lists[out] = node.inputs;
   } else if (op == "SequenceInsert") {
     auto l = list_of(0);
-    l.insert(l.begin() + std::ptrdiff_t(normalize(known_position(view, 2, int64_t(l.size())), l.size(), true)), node.inputs.at(1));
+    l.insert(l.begin() + std::ptrdiff_t(normalize(known_position(view, 2, int64_t(l.size())), l.size(), true)),
+             node.inputs.at(1));
     lists[out] = l;
   } else if (op == "SequenceErase") {
     auto l = list_of(0);
@@ -282,7 +294,8 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     lists[out] = l;
   } else if (op == "SequenceAt") {
     const auto& l = list_of(0);
-    replacement.push_back(make_node(node.name, "Identity", {l[normalize(known_position(view, 1, 0), l.size(), false)]}, {out}));
+    replacement.push_back(
+        make_node(node.name, "Identity", {l[normalize(known_position(view, 1, 0), l.size(), false)]}, {out}));
   } else if (op == "SequenceLength") {
     // The output itself becomes the constant (its readers keep the name).
     set_constant(g, out, Tensor::from<int64_t>({}, {int64_t(list_of(0).size())}));
@@ -309,7 +322,8 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     replacement.push_back(std::move(concat));
   } else {  // SplitToSequence
     const ValueInfo& x = g.value(node.inputs.at(0));
-    if (!x.has_shape || !is_static(x.shape)) throw UnsupportedError(fmt::format("{}: the input's shape must be known", node.describe()));
+    if (!x.has_shape || !is_static(x.shape))
+      throw UnsupportedError(fmt::format("{}: the input's shape must be known", node.describe()));
     const auto dims = static_dims(x.shape);
     int64_t axis = node.attr_int("axis", 0);
     if (axis < 0) axis += int64_t(dims.size());
@@ -319,7 +333,8 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     // (a dim of 2^31 split into ones would ask for 15 GB of sizes).
     const auto check_parts = [&](int64_t parts) {
       if (parts > kMaxUnroll)
-        throw UnsupportedError(fmt::format("{}: splitting into {} parts (at most {} supported)", node.describe(), parts, kMaxUnroll));
+        throw UnsupportedError(
+            fmt::format("{}: splitting into {} parts (at most {} supported)", node.describe(), parts, kMaxUnroll));
     };
     std::vector<int64_t> sizes;
     bool squeeze = false;
@@ -345,7 +360,8 @@ bool resolve_sequence_op(Graph& g, std::size_t index, const Analysis& a, Sequenc
     if (attributes) {
       split.attributes["split"] = ints_attribute(sizes);
     } else {
-      split.inputs.push_back(add_fresh_constant(g, node.name + "/sizes", Tensor::from<int64_t>({int64_t(sizes.size())}, sizes)));
+      split.inputs.push_back(
+          add_fresh_constant(g, node.name + "/sizes", Tensor::from<int64_t>({int64_t(sizes.size())}, sizes)));
     }
     std::vector<std::string> names;
     for (std::size_t i = 0; i < sizes.size(); ++i) split.outputs.push_back(fmt::format("{}/part{}", node.name, i));

@@ -22,7 +22,8 @@ class ConvBatchNormFusion : public Pass {
       std::vector<double> bias = conv_bias(g, g.nodes[i], filters);
       for (int64_t m = 0; m < filters; ++m) {
         const double k = bn->scale[std::size_t(m)];
-        for (int64_t e = 0; e < per_filter; ++e) w.data<float>()[m * per_filter + e] = float(w.data<float>()[m * per_filter + e] * k);
+        for (int64_t e = 0; e < per_filter; ++e)
+          w.data<float>()[m * per_filter + e] = float(w.data<float>()[m * per_filter + e] * k);
         bias[std::size_t(m)] = bias[std::size_t(m)] * k + bn->shift[std::size_t(m)];
       }
       const std::string output = g.nodes[bn->index].outputs[0];

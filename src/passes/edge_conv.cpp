@@ -81,7 +81,8 @@ class EdgeConvFactorization : public Pass {
   // The Transpose, Concat and the two edge-feature inputs behind conv's input.
   static bool match(const Graph& g, const Node& conv, EdgeMatch& m) {
     const Node* transpose = producer(g, conv.inputs[0]);
-    if (!is_default(transpose, "Transpose") || transpose->attr_ints("perm") != std::vector<int64_t>{0, 3, 1, 2}) return false;
+    if (!is_default(transpose, "Transpose") || transpose->attr_ints("perm") != std::vector<int64_t>{0, 3, 1, 2})
+      return false;
     if (sole_consumer(g, conv.inputs[0]) < 0) return false;
     const Node* concat = producer(g, transpose->inputs[0]);
     if (!is_default(concat, "Concat") || concat->inputs.size() != 2 || sole_consumer(g, transpose->inputs[0]) < 0)
@@ -132,7 +133,8 @@ class EdgeConvFactorization : public Pass {
   // Reshape(Gather(regrouped T [B * P, C], indices, axis 0)) to [B, P, K, C].
   static bool neighbour(const Graph& g, const std::string& tensor, EdgeMatch& m) {
     const Node* reshape = producer(g, tensor);
-    if (!is_default(reshape, "Reshape") || dims_of(g, tensor) != std::vector<int64_t>{m.batch, m.points, m.k, m.channels})
+    if (!is_default(reshape, "Reshape") ||
+        dims_of(g, tensor) != std::vector<int64_t>{m.batch, m.points, m.k, m.channels})
       return false;
     const Node* gather = producer(g, reshape->inputs[0]);
     if (!is_default(gather, "Gather") || gather->attr_int("axis", 0) != 0) return false;

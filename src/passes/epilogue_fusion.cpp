@@ -28,7 +28,8 @@ class EpilogueFusion : public Pass {
         if (j < 0) break;
         const Node& next = g.nodes[std::size_t(j)];
         const OpDef* next_def = registry.find(next, g);
-        if (!next_def || !next_def->unary_functor || next.outputs.size() != 1 || g.value(next.outputs[0]).dtype != t) break;
+        if (!next_def || !next_def->unary_functor || next.outputs.size() != 1 || g.value(next.outputs[0]).dtype != t)
+          break;
         Node follower = next;
         g.nodes[i].outputs[0] = follower.outputs[0];
         g.nodes.erase(g.nodes.begin() + std::ptrdiff_t(j));

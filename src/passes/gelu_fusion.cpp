@@ -25,7 +25,8 @@ class GeluFusion : public Pass {
       const Node& scale = g.nodes[std::size_t(scale_index)];
       double c = 0;
       if (scale.inputs.size() != 2 || !scalar_constant(g, scale.inputs[1], c) ||
-          !((scale.op_type == "Div" && close_to(c, std::sqrt(2.0))) || (scale.op_type == "Mul" && close_to(c, std::sqrt(0.5)))))
+          !((scale.op_type == "Div" && close_to(c, std::sqrt(2.0))) ||
+            (scale.op_type == "Mul" && close_to(c, std::sqrt(0.5)))))
         continue;
       const std::string x = scale.inputs[0];
       // + 1

@@ -37,7 +37,8 @@ class GroupNormFusion : public Pass {
       if (grouped[0] != x[0] || groups <= 0 || channels % groups != 0) continue;
       Node* norm = only_reader(g, split.outputs[0], "InstanceNormalization");
       if (!norm || norm->inputs.size() != 3 || norm->inputs[0] != split.outputs[0] ||
-          !filled_with(g.constant(norm->inputs[1]), groups, 1.f) || !filled_with(g.constant(norm->inputs[2]), groups, 0.f))
+          !filled_with(g.constant(norm->inputs[1]), groups, 1.f) ||
+          !filled_with(g.constant(norm->inputs[2]), groups, 0.f))
         continue;
       Node* merge = only_reader(g, norm->outputs[0], "Reshape");
       if (!merge || merge->inputs[0] != norm->outputs[0] || g.value(merge->outputs[0]).shape != xv.shape) continue;

@@ -15,7 +15,9 @@ void check_supported(const Graph& g) {
       continue;
     }
     const int64_t opset = g.opset();
-    if (opset > kLatestOpset) throw UnsupportedError(fmt::format("the model uses opset {}, newer than the {} this compiler knows", opset, kLatestOpset));
+    if (opset > kLatestOpset)
+      throw UnsupportedError(
+          fmt::format("the model uses opset {}, newer than the {} this compiler knows", opset, kLatestOpset));
     if (!Registry::instance().find(n.op_type, opset))
       missing[Registry::instance().all().count(n.op_type) ? fmt::format("{} (opset {})", n.op_type, opset) : n.op_type]
           .push_back(n.name);
@@ -92,7 +94,8 @@ bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 // output types are known. Returns the half type found, or Undefined if there was none.
 DType lower_half_inputs(Graph& g, std::size_t index, std::vector<std::string>& original_outputs) {
   Node& n = g.nodes[index];
-  if (n.op_type == "Cast" || n.op_type == "CastLike" || n.op_type == "BitCast" || !n.domain.empty()) return DType::Undefined;
+  if (n.op_type == "Cast" || n.op_type == "CastLike" || n.op_type == "BitCast" || !n.domain.empty())
+    return DType::Undefined;
   DType half = DType::Undefined;
   std::vector<Node> casts;
   for (std::size_t i = 0; i < n.inputs.size(); ++i) {
@@ -142,7 +145,8 @@ void finish_lowering(Graph& g, Analysis& a, std::size_t index, DType half, const
     }
     auto declared = g.values.find(original[k]);
     ValueInfo computed = g.values.at(current);
-    if (declared != g.values.end() && declared->second.dtype != DType::Undefined && declared->second.dtype != computed.dtype)
+    if (declared != g.values.end() && declared->second.dtype != DType::Undefined &&
+        declared->second.dtype != computed.dtype)
       throw Error(fmt::format("{}: output '{}' is declared {} but computes {}", g.nodes[index].describe(), original[k],
                               dtype_name(declared->second.dtype), dtype_name(computed.dtype)));
     g.values.erase(current);
@@ -176,9 +180,10 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
         throw Error(fmt::format("{}: the type of input '{}' is unknown", n.describe(), n.inputs[i]));
       const ValueInfo& in = g.values.at(n.inputs[i]);
       if (in.has_shape && g.has_data_dependent_dims(in.shape))
-        throw UnsupportedError(fmt::format("{}: input '{}' has a shape decided by the data at run time ({}); such a "
-                                           "tensor can only be a graph output",
-                                           n.describe(), n.inputs[i], shape_str(in.shape)));
+        throw UnsupportedError(
+            fmt::format("{}: input '{}' has a shape decided by the data at run time ({}); such a "
+                        "tensor can only be a graph output",
+                        n.describe(), n.inputs[i], shape_str(in.shape)));
     }
     InferResult res = def.infer(view);
     g.data_dependent_dims.insert(res.data_dependent_dims.begin(), res.data_dependent_dims.end());
@@ -191,12 +196,14 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
     for (std::size_t i = 0; i < n.outputs.size(); ++i) {
       if (n.outputs[i].empty()) continue;
       auto it = g.values.find(n.outputs[i]);
-      g.values[n.outputs[i]] = merge_declared(g, n, n.outputs[i], res.outputs[i], it == g.values.end() ? nullptr : &it->second);
+      g.values[n.outputs[i]] =
+          merge_declared(g, n, n.outputs[i], res.outputs[i], it == g.values.end() ? nullptr : &it->second);
     }
     if (res.workspace_bytes > 0) a.workspace[n.name] = res.workspace_bytes;
 
     // A node with a fused epilogue computes more than its eval does.
-    const bool computable = def.eval && n.epilogue.empty() && (def.depends_on_shapes_only ? all_input_shapes_static(view) : all_inputs_known(view, def));
+    const bool computable = def.eval && n.epilogue.empty() &&
+                            (def.depends_on_shapes_only ? all_input_shapes_static(view) : all_inputs_known(view, def));
     if (!computable) return;
     std::vector<ValueInfo> outs;
     int64_t elements = 0;
@@ -217,7 +224,8 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
   std::map<std::string, std::pair<DType, std::vector<std::string>>> lowered;  // node -> its half type and outputs
   SequenceLists sequences;
   for (std::size_t index = 0; index < g.nodes.size(); ++index) {
-    if (inline_known_if(g, index, a) || unroll_scan(g, index) || unroll_loop(g, index, a) || resolve_sequence_op(g, index, a, sequences)) {
+    if (inline_known_if(g, index, a) || unroll_scan(g, index) || unroll_loop(g, index, a) ||
+        resolve_sequence_op(g, index, a, sequences)) {
       --index;  // infer the inlined branch from its first node
       continue;
     }
@@ -238,7 +246,8 @@ Analysis infer_graph(Graph& g, const InferOptions& options) {
   for (const std::string& o : g.outputs) {
     const ValueInfo& v = g.value(o);
     if (!dtype_is_storable(v.dtype))
-      throw UnsupportedError(fmt::format("graph output '{}' has type {}, which is not supported", o, dtype_name(v.dtype)));
+      throw UnsupportedError(
+          fmt::format("graph output '{}' has type {}, which is not supported", o, dtype_name(v.dtype)));
   }
   return a;
 }

@@ -26,7 +26,8 @@ class MatMulAddFusion : public Pass {
       const std::string& other = add.inputs[0] == mm.outputs[0] ? add.inputs[1] : add.inputs[0];
       const Tensor* c = float_constant(g, other);
       const int64_t n = y.shape.back().value;
-      if (!c || c->size() != n || (c->dims != std::vector<int64_t>{n} && c->dims != std::vector<int64_t>{1, n})) continue;
+      if (!c || c->size() != n || (c->dims != std::vector<int64_t>{n} && c->dims != std::vector<int64_t>{1, n}))
+        continue;
       if (g.value(add.outputs[0]).shape != y.shape) continue;
       // Batched A: the compiler's MatMul, one product of all rows, adds the bias row itself.
       if (a.shape.size() > 2) mm.domain = kSofiecDomain;

@@ -25,8 +25,8 @@ int64_t align_up(int64_t v) { return (v + kAlignment - 1) / kAlignment * kAlignm
 // time: at the lowest such offset (first fit), or in the smallest gap that holds it (best
 // fit, the end of the arena counting as an unbounded gap). Returns the offsets; arena gets
 // the bytes used.
-std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::vector<std::size_t>& order, int64_t& arena,
-                                  bool best_fit) {
+std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::vector<std::size_t>& order,
+                                  int64_t& arena, bool best_fit) {
   std::vector<int64_t> offset(blocks.size(), -1);
   arena = 0;
   for (std::size_t idx : order) {
@@ -61,13 +61,15 @@ std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::v
 
 }  // namespace
 
-std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::string, int64_t>* offsets, bool split_views) {
+std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::string, int64_t>* offsets,
+                                                bool split_views) {
   static const std::set<std::string> views = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
   const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
   std::map<std::string, std::string> aliases;
   std::map<std::string, int64_t> starts;
   auto can_view = [&](const Node& n, const std::string& out) {
-    return !out.empty() && !outputs.count(out) && !g.is_constant(out) && g.value(out).dtype == g.value(n.inputs[0]).dtype;
+    return !out.empty() && !outputs.count(out) && !g.is_constant(out) &&
+           g.value(out).dtype == g.value(n.inputs[0]).dtype;
   };
   auto add = [&](const std::string& out, const std::string& in, int64_t start) {
     auto root = aliases.find(in);
@@ -91,7 +93,8 @@ std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::st
       for (int64_t d = 0; d < axis; ++d) contiguous = contiguous && dims[std::size_t(d)] == 1;
       int64_t inner = 1;
       for (std::size_t d = std::size_t(axis) + 1; d < dims.size(); ++d) inner *= dims[d];
-      if (!contiguous || !std::all_of(n.outputs.begin(), n.outputs.end(), [&](const std::string& o) { return can_view(n, o); }))
+      if (!contiguous ||
+          !std::all_of(n.outputs.begin(), n.outputs.end(), [&](const std::string& o) { return can_view(n, o); }))
         continue;
       int64_t start = 0;
       for (const std::string& o : n.outputs) {
@@ -131,11 +134,13 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
     }
     // An elementwise node whose input of the same shape dies here writes over it.
     const OpDef* def = reuse ? registry.find(n, g) : nullptr;
-    if (def && def->in_place && n.outputs.size() == 1 && !outputs.count(n.outputs[0]) && !plan.aliases.count(n.outputs[0])) {
+    if (def && def->in_place && n.outputs.size() == 1 && !outputs.count(n.outputs[0]) &&
+        !plan.aliases.count(n.outputs[0])) {
       const ValueInfo& out = g.value(n.outputs[0]);
       for (const std::string& in : n.inputs) {
         auto block = index.find(in);
-        if (in.empty() || block == index.end() || plan.aliases.count(in) || last_read[in] != step || blocks[block->second].is_workspace)
+        if (in.empty() || block == index.end() || plan.aliases.count(in) || last_read[in] != step ||
+            blocks[block->second].is_workspace)
           continue;
         const ValueInfo& v = g.value(in);
         if (v.shape != out.shape || dtype_size(v.dtype) != dtype_size(out.dtype)) continue;
@@ -179,9 +184,16 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
     const std::vector<std::function<bool(std::size_t, std::size_t)>> orders = {
         [&](std::size_t x, std::size_t y) { return blocks[x].bytes > blocks[y].bytes; },
         [&](std::size_t x, std::size_t y) { return blocks[x].bytes * lifetime(x) > blocks[y].bytes * lifetime(y); },
-        [&](std::size_t x, std::size_t y) { return lifetime(x) != lifetime(y) ? lifetime(x) > lifetime(y) : blocks[x].bytes > blocks[y].bytes; },
-        [&](std::size_t x, std::size_t y) { return blocks[x].first != blocks[y].first ? blocks[x].first < blocks[y].first : blocks[x].bytes > blocks[y].bytes; },
-        [&](std::size_t x, std::size_t y) { return blocks[x].last != blocks[y].last ? blocks[x].last > blocks[y].last : blocks[x].bytes > blocks[y].bytes; },
+        [&](std::size_t x, std::size_t y) {
+          return lifetime(x) != lifetime(y) ? lifetime(x) > lifetime(y) : blocks[x].bytes > blocks[y].bytes;
+        },
+        [&](std::size_t x, std::size_t y) {
+          return blocks[x].first != blocks[y].first ? blocks[x].first < blocks[y].first
+                                                    : blocks[x].bytes > blocks[y].bytes;
+        },
+        [&](std::size_t x, std::size_t y) {
+          return blocks[x].last != blocks[y].last ? blocks[x].last > blocks[y].last : blocks[x].bytes > blocks[y].bytes;
+        },
         // Blocks alive at the busiest step first (they are what the lower bound counts).
         [&](std::size_t x, std::size_t y) {
           const bool px = blocks[x].first <= peak_step && peak_step <= blocks[x].last;
@@ -230,7 +242,8 @@ MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     (blocks[i].is_workspace ? plan.workspace_offsets : plan.tensor_offsets)[blocks[i].name] = offset[i];
     (blocks[i].is_workspace ? plan.workspace_blocks : plan.tensor_blocks)[blocks[i].name] = i;
-    plan.blocks.push_back(ArenaBlock{blocks[i].name, blocks[i].is_workspace, blocks[i].raw_bytes, blocks[i].first, blocks[i].last});
+    plan.blocks.push_back(
+        ArenaBlock{blocks[i].name, blocks[i].is_workspace, blocks[i].raw_bytes, blocks[i].first, blocks[i].last});
   }
   for (const auto& [tensor, block] : index) {
     plan.tensor_offsets[tensor] = offset[block];
@@ -295,7 +308,8 @@ std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a, b
 MemoryPlan choose_schedule(Graph& g, const Analysis& analysis, const CompileOptions& options, CompileStats& stats) {
   const std::vector<bool> orders =
       options.memory_aware_order ? std::vector<bool>{*options.memory_aware_order} : std::vector<bool>{false, true};
-  const std::vector<bool> splits = options.split_views ? std::vector<bool>{*options.split_views} : std::vector<bool>{true, false};
+  const std::vector<bool> splits =
+      options.split_views ? std::vector<bool>{*options.split_views} : std::vector<bool>{true, false};
   const std::vector<Node> file_order = g.nodes;
   std::optional<MemoryPlan> best;
   std::vector<Node> best_nodes;

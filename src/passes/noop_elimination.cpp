@@ -16,7 +16,8 @@ bool same_static_shape(const Graph& g, const std::string& a, const std::string& 
 
 // Whether node n copies its first input to its first output unchanged.
 bool is_noop(const Graph& g, const Node& n, const std::map<std::string, int>& uses) {
-  if (!n.domain.empty() || n.inputs.empty() || n.outputs.empty() || n.inputs[0].empty() || !n.epilogue.empty()) return false;
+  if (!n.domain.empty() || n.inputs.empty() || n.outputs.empty() || n.inputs[0].empty() || !n.epilogue.empty())
+    return false;
   for (std::size_t i = 1; i < n.outputs.size(); ++i)
     if (!n.outputs[i].empty() && uses.count(n.outputs[i])) return false;  // a Dropout mask that is read
   const std::string& op = n.op_type;

@@ -15,8 +15,8 @@ namespace sofiec {
 
 // What inference learned about the graph beyond types and shapes.
 struct Analysis {
-  std::map<std::string, Tensor> known;        // values computed at generation time (not yet folded)
-  std::map<std::string, int64_t> workspace;   // node name -> scratch bytes its emitter needs
+  std::map<std::string, Tensor> known;       // values computed at generation time (not yet folded)
+  std::map<std::string, int64_t> workspace;  // node name -> scratch bytes its emitter needs
 };
 
 struct InferOptions {
@@ -147,12 +147,12 @@ struct ArenaBlock {
 };
 
 struct MemoryPlan {
-  std::map<std::string, std::string> aliases;        // see find_aliases
-  std::map<std::string, int64_t> view_offsets;       // see find_aliases
-  std::map<std::string, std::string> in_place;       // output -> the input whose memory it reuses
-  std::map<std::string, int64_t> tensor_offsets;     // intermediate tensor -> arena offset
-  std::map<std::string, int64_t> workspace_offsets;  // node name -> arena offset of its scratch
-  std::vector<ArenaBlock> blocks;                    // what the offsets place, in creation order
+  std::map<std::string, std::string> aliases;           // see find_aliases
+  std::map<std::string, int64_t> view_offsets;          // see find_aliases
+  std::map<std::string, std::string> in_place;          // output -> the input whose memory it reuses
+  std::map<std::string, int64_t> tensor_offsets;        // intermediate tensor -> arena offset
+  std::map<std::string, int64_t> workspace_offsets;     // node name -> arena offset of its scratch
+  std::vector<ArenaBlock> blocks;                       // what the offsets place, in creation order
   std::map<std::string, std::size_t> tensor_blocks;     // intermediate tensor -> its block
   std::map<std::string, std::size_t> workspace_blocks;  // node name -> its scratch block
   int64_t arena_bytes = 0;
@@ -177,7 +177,8 @@ std::vector<std::size_t> memory_aware_order(const Graph& g, const Analysis& a, b
 // a fixed-seed generator while the arena is above lower_bound_bytes, and the smallest arena
 // wins. With alias_views, reshape-like nodes (and, with split_views, contiguous Split chunks)
 // cost nothing (find_aliases).
-MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false, bool split_views = true);
+MemoryPlan plan_memory(const Graph& g, const Analysis& a, bool reuse, bool alias_views = false,
+                       bool split_views = true);
 
 struct CompileOptions;
 struct CompileStats;

@@ -88,7 +88,8 @@ class ConvMaxPoolFusion : public Pass {
         ++fused;
         continue;
       }
-      const bool winograd = conv.op_type == "WinogradConv" && conv.domain == kSofiecDomain && !conv.attr_int("max_pool", 0);
+      const bool winograd =
+          conv.op_type == "WinogradConv" && conv.domain == kSofiecDomain && !conv.attr_int("max_pool", 0);
       if (!winograd && !is_direct_conv(g, conv)) continue;
       const int j = sole_consumer(g, conv.outputs[0]);
       if (j < 0 || !is_2x2_max_pool(g, g.nodes[std::size_t(j)])) continue;

@@ -139,7 +139,8 @@ std::optional<std::vector<float>> per_channel_constant(const Graph& g, const std
 // The float matrices of m ([..., rows, cols]) each transposed: [..., cols, rows].
 Tensor transposed_matrices(const Tensor& m) {
   const std::size_t rank = m.dims.size();
-  const int64_t rows = m.dims[rank - 2], cols = m.dims[rank - 1], count = rows > 0 && cols > 0 ? m.size() / (rows * cols) : 0;
+  const int64_t rows = m.dims[rank - 2], cols = m.dims[rank - 1],
+                count = rows > 0 && cols > 0 ? m.size() / (rows * cols) : 0;
   std::vector<int64_t> dims = m.dims;
   std::swap(dims[rank - 2], dims[rank - 1]);
   Tensor t(DType::Float, dims);

@@ -15,7 +15,8 @@ class TransposePairElimination : public Pass {
       Node& second = g.nodes[i];
       if (second.op_type != "Transpose" || !second.domain.empty() || !second.epilogue.empty()) continue;
       const int p = producer_of(g, second.inputs[0]);
-      if (p < 0 || g.nodes[std::size_t(p)].op_type != "Transpose" || !g.nodes[std::size_t(p)].epilogue.empty()) continue;
+      if (p < 0 || g.nodes[std::size_t(p)].op_type != "Transpose" || !g.nodes[std::size_t(p)].epilogue.empty())
+        continue;
       const Node& first = g.nodes[std::size_t(p)];
       const int64_t rank = int64_t(g.value(first.inputs[0]).shape.size());
       auto perm_of = [&](const Node& n) {

@@ -38,7 +38,9 @@ struct CheckedSize {
     if (value < 0 || value > (int64_t(1) << 56)) overflow();
     return static_cast<std::size_t>(value);
   }
-  [[noreturn]] static void overflow() { throw std::invalid_argument("Session: the maxima of the run-time dims make a buffer too large"); }
+  [[noreturn]] static void overflow() {
+    throw std::invalid_argument("Session: the maxima of the run-time dims make a buffer too large");
+  }
 };
 
 struct ArenaBlockSize {
@@ -52,7 +54,8 @@ inline std::size_t place_arena_blocks(const ArenaBlockSize* blocks, std::size_t 
   auto aligned = [](std::size_t b) { return (std::max<std::size_t>(b, 1) + 63) / 64 * 64; };
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return blocks[a].bytes > blocks[b].bytes; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return blocks[a].bytes > blocks[b].bytes; });
   std::vector<bool> placed(n, false);
   std::vector<std::pair<std::size_t, std::size_t>> taken;
   std::size_t arena = 0;

@@ -34,8 +34,12 @@ inline void attention(const T* q, const T* k, const T* v, const M* mask, const T
   for (int64_t b = 0; b < s.batch; ++b)
     for (int64_t h = 0; h < s.kv_heads; ++h)
       for (int64_t j = 0; j < total; ++j) {
-        if (present_k) std::memcpy(present_k + ((b * s.kv_heads + h) * total + j) * s.head_size, key(b, h, j), sizeof(T) * size_t(s.head_size));
-        if (present_v) std::memcpy(present_v + ((b * s.kv_heads + h) * total + j) * s.v_head_size, value(b, h, j), sizeof(T) * size_t(s.v_head_size));
+        if (present_k)
+          std::memcpy(present_k + ((b * s.kv_heads + h) * total + j) * s.head_size, key(b, h, j),
+                      sizeof(T) * size_t(s.head_size));
+        if (present_v)
+          std::memcpy(present_v + ((b * s.kv_heads + h) * total + j) * s.v_head_size, value(b, h, j),
+                      sizeof(T) * size_t(s.v_head_size));
       }
   T* scores = scratch;
   T* bias = scratch + total;
@@ -53,9 +57,13 @@ inline void attention(const T* q, const T* k, const T* v, const M* mask, const T
             if (j >= s.mask_len) {
               bj = neg_inf;
             } else {
-              const M m = mask[b * s.mask_strides[0] + h * s.mask_strides[1] + i * s.mask_strides[2] + j * s.mask_strides[3]];
-              if constexpr (std::is_same<M, bool>::value) { bj = m ? T(0) : neg_inf; }
-              else { bj = T(m); }
+              const M m =
+                  mask[b * s.mask_strides[0] + h * s.mask_strides[1] + i * s.mask_strides[2] + j * s.mask_strides[3]];
+              if constexpr (std::is_same<M, bool>::value) {
+                bj = m ? T(0) : neg_inf;
+              } else {
+                bj = T(m);
+              }
             }
           }
           const int64_t p = i + offset;
@@ -128,10 +136,11 @@ constexpr int64_t scaled_dot_scratch(int64_t kv_len, int64_t head_size, int64_t 
 // [head_size][keys] and V's kv_len rows of cols floats (v_ld apart): scores with their running
 // maxima, exp and sums, then the products with V scaled by 1/sum at the end; the four rows
 // interleave at every step.
-SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_pack, const float* v_rows, int64_t v_ld,
-                            float* scores, int64_t head_size, int64_t kv_len, int64_t v_head_size, int64_t keys,
-                            int64_t cols, const ::sofiec::f32x16& scale, bool divide, int64_t rows, float* y,
-                            int64_t y_row, int64_t y_col) {
+SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_pack, const float* v_rows,
+                                          int64_t v_ld, float* scores, int64_t head_size, int64_t kv_len,
+                                          int64_t v_head_size, int64_t keys, int64_t cols,
+                                          const ::sofiec::f32x16& scale, bool divide, int64_t rows, float* y,
+                                          int64_t y_row, int64_t y_col) {
   using ::sofiec::f32x16;
   using ::sofiec::i32x16;
   const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
@@ -153,8 +162,8 @@ SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, con
     }
     if (c + 16 > kv_len) {  // padding keys take no part
       const auto valid = lane < int32_t(kv_len - c);
-      acc0 = ::sofiec::select(valid, acc0, lowest), acc1 = ::sofiec::select(valid, acc1, lowest), acc2 = ::sofiec::select(valid, acc2, lowest),
-      acc3 = ::sofiec::select(valid, acc3, lowest);
+      acc0 = ::sofiec::select(valid, acc0, lowest), acc1 = ::sofiec::select(valid, acc1, lowest),
+      acc2 = ::sofiec::select(valid, acc2, lowest), acc3 = ::sofiec::select(valid, acc3, lowest);
     }
     peak0 = ::sofiec::select(acc0 > peak0, acc0, peak0), peak1 = ::sofiec::select(acc1 > peak1, acc1, peak1);
     peak2 = ::sofiec::select(acc2 > peak2, acc2, peak2), peak3 = ::sofiec::select(acc3 > peak3, acc3, peak3);
@@ -175,7 +184,8 @@ SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, con
     if (c + 16 > kv_len) {
       const auto valid = lane < int32_t(kv_len - c);
       const f32x16 zero = {};
-      e0 = ::sofiec::select(valid, e0, zero), e1 = ::sofiec::select(valid, e1, zero), e2 = ::sofiec::select(valid, e2, zero), e3 = ::sofiec::select(valid, e3, zero);
+      e0 = ::sofiec::select(valid, e0, zero), e1 = ::sofiec::select(valid, e1, zero),
+      e2 = ::sofiec::select(valid, e2, zero), e3 = ::sofiec::select(valid, e3, zero);
     }
     sum0 += e0, sum1 += e1, sum2 += e2, sum3 += e3;
     ::sofiec::store(scores + c, e0);
@@ -192,12 +202,15 @@ SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, con
     for (; j + 2 <= kv_len; j += 2) {
       ::sofiec::load(val, v_rows + j * v_ld + c);
       ::sofiec::load(next, v_rows + (j + 1) * v_ld + c);
-      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1), out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
-      odd0 = ::sofiec::fma(s0[j + 1], next, odd0), odd1 = ::sofiec::fma(s1[j + 1], next, odd1), odd2 = ::sofiec::fma(s2[j + 1], next, odd2), odd3 = ::sofiec::fma(s3[j + 1], next, odd3);
+      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1),
+      out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
+      odd0 = ::sofiec::fma(s0[j + 1], next, odd0), odd1 = ::sofiec::fma(s1[j + 1], next, odd1),
+      odd2 = ::sofiec::fma(s2[j + 1], next, odd2), odd3 = ::sofiec::fma(s3[j + 1], next, odd3);
     }
     if (j < kv_len) {
       ::sofiec::load(val, v_rows + j * v_ld + c);
-      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1), out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
+      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1),
+      out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
     }
     f32x16 out[4] = {out0 + odd0, out1 + odd1, out2 + odd2, out3 + odd3};
     const int64_t width = std::min<int64_t>(16, v_head_size - c);
@@ -217,10 +230,10 @@ inline void scaled_dot_attention(const float* q, const float* kt, const float* v
                                  float* scratch) {
   using ::sofiec::f32x16;
   const int64_t keys = (s.kv_len + 15) / 16 * 16, cols = (s.v_head_size + 15) / 16 * 16;
-  float* kt_pack = scratch;                       // [head_size][keys]
-  float* v_pack = kt_pack + s.head_size * keys;   // [kv_len][cols]
-  float* scores = v_pack + s.kv_len * cols;       // [4][keys]
-  float* q_rows = scores + 4 * keys;              // [4][head_size]
+  float* kt_pack = scratch;                      // [head_size][keys]
+  float* v_pack = kt_pack + s.head_size * keys;  // [kv_len][cols]
+  float* scores = v_pack + s.kv_len * cols;      // [4][keys]
+  float* q_rows = scores + 4 * keys;             // [4][head_size]
   const f32x16 scale = f32x16{} + s.scale;
   int64_t at[4];
   for (at[0] = 0; at[0] < s.batch[0]; ++at[0])
@@ -329,7 +342,8 @@ inline void linear_attention(const T* q, const T* k, const T* v, const T* past, 
         const int64_t row = b * steps + t;
         if (decay)
           for (int64_t d = 0; d < dk; ++d) {
-            const T g = std::exp(decay_width == kv_heads ? decay[row * kv_heads + h] : decay[row * decay_width + h * dk + d]);
+            const T g =
+                std::exp(decay_width == kv_heads ? decay[row * kv_heads + h] : decay[row * decay_width + h * dk + d]);
             for (int64_t m = 0; m < dv; ++m) s[d * dv + m] *= g;
           }
         const T* kt = k + row * kv_heads * dk + h * dk;

@@ -7,9 +7,9 @@
 #include "gemm.hpp"
 
 struct ConvGeometry {
-  int rank;                // spatial rank
-  int64_t in[8];           // input spatial dims
-  int64_t out[8];          // output spatial dims
+  int rank;        // spatial rank
+  int64_t in[8];   // input spatial dims
+  int64_t out[8];  // output spatial dims
   int64_t kernel[8];
   int64_t stride[8];
   int64_t dilation[8];
@@ -28,8 +28,7 @@ struct ConvGeometry {
 // Visits every (channel c, kernel position kp, output position o) of a convolution window
 // walk: f(c, row = c * K + kp, o, index), index being the input offset within channel c's
 // plane that the tap reads (-1 in the padding). im2col and its adjoint col2im share it.
-template <class F>
-inline void for_each_window_tap(int64_t channels, const ConvGeometry& g, F f) {
+template <class F> inline void for_each_window_tap(int64_t channels, const ConvGeometry& g, F f) {
   const int64_t ksize = g.kernel_size(), osize = g.out_size();
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t kp = 0; kp < ksize; ++kp) {
@@ -60,8 +59,7 @@ inline void for_each_window_tap(int64_t channels, const ConvGeometry& g, F f) {
 // Works a row of the last spatial dim at a time: the taps of a row that fall inside the input
 // are one contiguous copy (unit stride) or one strided loop, the rest zeros; no per-element
 // index arithmetic.
-template <class T>
-inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& g) {
+template <class T> inline void im2col_nd(const T* x, T* col, int64_t channels, const ConvGeometry& g) {
   const int last = g.rank - 1;
   const int64_t osize = g.out_size(), isize = g.in_size(), ksize = g.kernel_size();
   const int64_t out_last = g.out[last], in_last = g.in[last], stride = g.stride[last];
@@ -211,7 +209,9 @@ inline void conv2d_implicit(const float* phases, const float* w, float* y, int64
   const int64_t sh = g.stride[0], sw = g.stride[1], kw = g.kernel[1], ksize = g.kernel_size();
   const int64_t pw = phase_extent(g.out[1], g.kernel[1], sw, g.dilation[1]), plane = phase_plane_floats(g);
   const int64_t out_w = g.out[1], osize = g.out_size(), kdim = channels * ksize;
-  struct Run { int64_t dst, src, len; };
+  struct Run {
+    int64_t dst, src, len;
+  };
   Run runs[kGemmPanel];
   gemm_panels(filters, osize, kdim, 1.f, w, kdim, 1, 0.f, y, osize,
               [&](int64_t j, int64_t cols, int64_t p, int64_t depth, float* panel, int64_t& stride) -> const float* {
@@ -307,8 +307,8 @@ template <int FB, class F> SOFIEC_ALWAYS_INLINE void for_filters(F&& f) {
 // acc[f] += the taps of output row oy, columns x0..x0+32, for FB filters (w: their [FB][taps]
 // weights) over the padded planes.
 template <int FB>
-SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, int64_t channels, const ConvGeometry& g, int64_t oy,
-                             int64_t x0, ::sofiec::f32x16 (&acc)[FB][2]) {
+SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, int64_t channels, const ConvGeometry& g,
+                                           int64_t oy, int64_t x0, ::sofiec::f32x16 (&acc)[FB][2]) {
   using ::sofiec::f32x16;
   const int64_t kh = g.kernel[0], kw = g.kernel[1], taps = channels * kh * kw, pitch = direct_conv_pitch(g);
   const int64_t plane = direct_conv_rows(g) * pitch;
@@ -427,14 +427,15 @@ inline void conv2d_direct(const float* x, const float* w, const float* bias, flo
 // the direct convolutions (conv2d_direct_pays), without writing the convolution's output.
 template <class E = functor_chain<>>
 inline void conv2d_direct_max_pool(const float* x, const float* w, const float* bias, float* y, float* scratch,
-                                   int64_t batch, int64_t channels, int64_t filters, int64_t groups, const ConvGeometry& g,
-                                   E epilogue = E()) {
+                                   int64_t batch, int64_t channels, int64_t filters, int64_t groups,
+                                   const ConvGeometry& g, E epilogue = E()) {
   const int64_t cg = channels / groups, mg = filters / groups, taps = cg * g.kernel_size();
   const int64_t ysize = (g.out[0] / 2) * (g.out[1] / 2);
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t grp = 0; grp < groups; ++grp)
-      conv2d_direct<true>(x + (n * channels + grp * cg) * g.in_size(), w + grp * mg * taps, bias ? bias + grp * mg : nullptr,
-                          y + (n * filters + grp * mg) * ysize, scratch, cg, mg, g, epilogue);
+      conv2d_direct<true>(x + (n * channels + grp * cg) * g.in_size(), w + grp * mg * taps,
+                          bias ? bias + grp * mg : nullptr, y + (n * filters + grp * mg) * ysize, scratch, cg, mg, g,
+                          epilogue);
 }
 
 // One group of a convolution by phases where that pays (scratch: implicit_conv_scratch);
@@ -486,8 +487,7 @@ inline void conv_nd(const T* x, const T* w, const T* bias, T* y, T* col, int64_t
 }
 
 // x[h, w] at a fractional position by bilinear interpolation; taps outside the plane read 0.
-template <class T>
-inline T bilinear_tap(const T* plane, int64_t height, int64_t width, T h, T w) {
+template <class T> inline T bilinear_tap(const T* plane, int64_t height, int64_t width, T h, T w) {
   const T hf = std::floor(h), wf = std::floor(w);
   const int64_t h0 = int64_t(hf), w0 = int64_t(wf);
   const T dh = h - hf, dw = w - wf;
@@ -542,8 +542,7 @@ inline void deform_conv2d(const T* x, const T* w, const T* offset, const T* bias
 
 // The adjoint of im2col_nd: y[c, p] += col[(c * K + kpos), opos] where p = opos * stride - pad +
 // kpos * dilation; g.in are y's spatial dims, g.out the positions of col's columns.
-template <class T>
-inline void col2im_nd(const T* col, T* y, int64_t channels, const ConvGeometry& g) {
+template <class T> inline void col2im_nd(const T* col, T* y, int64_t channels, const ConvGeometry& g) {
   const int64_t osize = g.out_size(), isize = g.in_size();
   for_each_window_tap(channels, g, [&](int64_t c, int64_t row, int64_t o, int64_t index) {
     if (index >= 0) y[c * isize + index] += col[row * osize + o];
@@ -560,8 +559,8 @@ inline void conv_transpose_nd(const T* x, const T* w, const T* bias, T* y, T* co
   const int64_t cg = channels / groups, mg = filters / groups, rows = mg * ksize;
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t grp = 0; grp < groups; ++grp) {
-      gemm_rowmajor(true, false, rows, xsize, cg, T(1), w + grp * cg * rows, rows, x + (n * channels + grp * cg) * xsize,
-                    xsize, T(0), col, xsize);
+      gemm_rowmajor(true, false, rows, xsize, cg, T(1), w + grp * cg * rows, rows,
+                    x + (n * channels + grp * cg) * xsize, xsize, T(0), col, xsize);
       T* yg = y + (n * filters + grp * mg) * ysize;
       for (int64_t i = 0; i < mg * ysize; ++i) yg[i] = T(0);
       col2im_nd(col, yg, mg, g);
@@ -576,8 +575,8 @@ inline void conv_transpose_nd(const T* x, const T* w, const T* bias, T* y, T* co
 // y[t] = bias + sum_j w[j] * seq[t + j], optionally through SiLU; present receives the last
 // k - 1 values of the sequence.
 template <class T>
-inline void causal_conv_with_state(const T* x, const T* w, const T* bias, const T* past, T* y, T* present, int64_t batch,
-                                   int64_t channels, int64_t length, int64_t k, bool silu) {
+inline void causal_conv_with_state(const T* x, const T* w, const T* bias, const T* past, T* y, T* present,
+                                   int64_t batch, int64_t channels, int64_t length, int64_t k, bool silu) {
   const int64_t carry = k - 1;
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t c = 0; c < channels; ++c) {

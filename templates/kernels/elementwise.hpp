@@ -51,8 +51,7 @@ inline void pad_plane_rows(const float* plane, int64_t in_h, int64_t in_w, int64
 }
 
 // f over n floats, 16 lanes at a time; the tail runs through the same lanes (zero-padded).
-template <class F>
-inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
+template <class F> inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     ::sofiec::f32x16 v;
@@ -68,8 +67,7 @@ inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
   }
 }
 
-template <class X, class Y, class F>
-inline void map_unary(const X* x, Y* y, int64_t n, F f) {
+template <class X, class Y, class F> inline void map_unary(const X* x, Y* y, int64_t n, F f) {
   if constexpr (std::is_same<X, float>::value && std::is_same<Y, float>::value && has_lanes<F>::value) {
     map_lanes(x, y, n, f);
   } else {
@@ -106,7 +104,8 @@ inline void map_lanes2_runs(const float* a, const float* b, float* y, int64_t n,
 // The same with the steps (1: in order, 0: repeated) known only at run time: one loop per
 // combination, so that no step is tested per element.
 template <class F>
-inline void map_lanes2(const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n, const F& f) {
+inline void map_lanes2(const float* a, int64_t a_step, const float* b, int64_t b_step, float* y, int64_t n,
+                       const F& f) {
   if (n <= 0) return;  // an empty tensor may have no storage at all
   if (a_step && b_step) map_lanes2_runs<true, true>(a, b, y, n, f);
   else if (a_step) map_lanes2_runs<true, false>(a, b, y, n, f);
@@ -153,8 +152,7 @@ inline void map_binary_scalar_a(const A* a, const B* b, Y* y, int64_t n, F f) {
 
 // c[i, j] = f(c[i, j] + bias[j]): a row-vector bias and the epilogue fused into a product,
 // one pass over it while it is still in cache.
-template <class T, class F>
-inline void add_bias_rows(T* c, const T* bias, int64_t rows, int64_t cols, F f) {
+template <class T, class F> inline void add_bias_rows(T* c, const T* bias, int64_t rows, int64_t cols, F f) {
   for (int64_t i = 0; i < rows; ++i) map_binary_same(c + i * cols, bias, c + i * cols, cols, then(op_add{}, f));
 }
 
@@ -162,8 +160,8 @@ inline void add_bias_rows(T* c, const T* bias, int64_t rows, int64_t cols, F f) 
 // rank strides per operand, operand after operand (0 where that operand is repeated). The
 // innermost dimension runs as a tight loop; the outer ones advance an index odometer.
 template <std::size_t... K, class Y, class F, class... X>
-inline void map_strided_impl(std::index_sequence<K...>, Y* y, int rank, const int64_t* dims,
-                             const int64_t* strides, F f, const X*... x) {
+inline void map_strided_impl(std::index_sequence<K...>, Y* y, int rank, const int64_t* dims, const int64_t* strides,
+                             F f, const X*... x) {
   constexpr std::size_t n = sizeof...(X);
   int64_t outer = 1;
   for (int d = 0; d + 1 < rank; ++d) outer *= dims[d];
@@ -205,12 +203,10 @@ inline void map_strided(Y* y, int rank, const int64_t* dims, const int64_t* stri
   map_strided_impl(std::index_sequence_for<X...>{}, y, rank, dims, strides, f, x...);
 }
 
-template <class T>
-inline void copy_elements(const T* x, T* y, int64_t n) {
+template <class T> inline void copy_elements(const T* x, T* y, int64_t n) {
   if (x != y && n > 0) std::memcpy(static_cast<void*>(y), static_cast<const void*>(x), sizeof(T) * size_t(n));
 }
 
-template <class T>
-inline void fill(T* y, int64_t n, T value) {
+template <class T> inline void fill(T* y, int64_t n, T value) {
   for (int64_t i = 0; i < n; ++i) y[i] = value;
 }

@@ -8,12 +8,12 @@
 // The weights come packed at generation time in panels of 32 filters, wp[f / 32][p][f % 32]
 // (zeros past the last filter); with AVX-512 a block reads two panels, 64 filters in 4
 // vectors, for up to 6 output positions: 24 accumulators, and per tap 4 loads of weights, 6
-// broadcasts of inputs and 24 FMAs (narrower targets: 16 filters, kFilterLaneVectors). The inputs are broadcast straight from the zero-padded stride phases of the image
-// (split_phases), tap p of position o at phases[base(o) + offset(p)], so nothing is copied per
-// tap: no im2col (resnet18's 512-filter layer at 7x7 would write 900 KB of columns per image),
-// no panels packed per 32 positions (much of its stem's implicit GEMM goes to packing). Against
-// the GEMMs they replace, resnet18's stem (7x7/2, 3 -> 64 at 112x112), its 3x3/2 convolutions
-// and its 512-filter 3x3 at 7x7 with cold weights all measure faster so.
+// broadcasts of inputs and 24 FMAs (narrower targets: 16 filters, kFilterLaneVectors). The inputs are broadcast
+// straight from the zero-padded stride phases of the image (split_phases), tap p of position o at phases[base(o) +
+// offset(p)], so nothing is copied per tap: no im2col (resnet18's 512-filter layer at 7x7 would write 900 KB of columns
+// per image), no panels packed per 32 positions (much of its stem's implicit GEMM goes to packing). Against the GEMMs
+// they replace, resnet18's stem (7x7/2, 3 -> 64 at 112x112), its 3x3/2 convolutions and its 512-filter 3x3 at 7x7 with
+// cold weights all measure faster so.
 //
 // The sums of a pass over up to 64 positions go through a tile in registers' order, are
 // transposed 16 x 16 at a time into rows of positions, and get the bias and the epilogue on
@@ -72,8 +72,8 @@ inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t
       store(tile + i * 64 + 48, c##i##3);                     \
     }                                                         \
   }
-  SOFIEC_LANE_STORE(0) SOFIEC_LANE_STORE(1) SOFIEC_LANE_STORE(2) SOFIEC_LANE_STORE(3) SOFIEC_LANE_STORE(4)
-  SOFIEC_LANE_STORE(5)
+  SOFIEC_LANE_STORE(0)
+  SOFIEC_LANE_STORE(1) SOFIEC_LANE_STORE(2) SOFIEC_LANE_STORE(3) SOFIEC_LANE_STORE(4) SOFIEC_LANE_STORE(5)
 #undef SOFIEC_LANE_STORE
 }
 

@@ -14,8 +14,7 @@ struct has_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::dec
 // floats), halving the width each step: a tree, not a chain of dependent operations.
 // Lane l is combined with lane l + 8, then l + 4, 2, 1, at every register width: the same
 // order, and so the same bits, on every target.
-template <class F>
-SOFIEC_ALWAYS_INLINE float fold_lanes(const ::sofiec::f32x16& v, F combine) {
+template <class F> SOFIEC_ALWAYS_INLINE float fold_lanes(const ::sofiec::f32x16& v, F combine) {
   using ::sofiec::shuffle;
   ::sofiec::vec<float, 8> a = shuffle<0, 1, 2, 3, 4, 5, 6, 7>(v, v), b = shuffle<8, 9, 10, 11, 12, 13, 14, 15>(v, v);
   combine(a, b);
@@ -48,10 +47,12 @@ SOFIEC_ALWAYS_INLINE void swap_lane_blocks(::sofiec::f32x16& a, ::sofiec::f32x16
 }
 template <int S, std::size_t... P>
 SOFIEC_ALWAYS_INLINE void transpose_stage(::sofiec::f32x16 (&r)[16], std::index_sequence<P...>) {
-  (swap_lane_blocks<S>(r[(P / S) * 2 * S + P % S], r[(P / S) * 2 * S + P % S + S], std::make_index_sequence<16>{}), ...);
+  (swap_lane_blocks<S>(r[(P / S) * 2 * S + P % S], r[(P / S) * 2 * S + P % S + S], std::make_index_sequence<16>{}),
+   ...);
 }
 template <std::size_t... I>
-SOFIEC_ALWAYS_INLINE void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy, std::index_sequence<I...>) {
+SOFIEC_ALWAYS_INLINE void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy,
+                                           std::index_sequence<I...>) {
   ::sofiec::f32x16 r[16];
   ((r[I] = ::sofiec::f32x16::load(x + int64_t(I) * ldx)), ...);
   transpose_stage<8>(r, std::make_index_sequence<8>{});
@@ -89,8 +90,7 @@ inline functor_chain<> chain() { return {}; }
 template <class F, class... R> functor_chain<F, R...> chain(F f, R... r) { return {f, chain(r...)}; }
 
 // v = epilogue(v): in the lanes, or lane by lane when the epilogue has no lane form.
-template <class E>
-SOFIEC_ALWAYS_INLINE void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
+template <class E> SOFIEC_ALWAYS_INLINE void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
   if constexpr (has_lanes<E>::value) {
     epilogue.lanes(v);
   } else {
@@ -98,14 +98,15 @@ SOFIEC_ALWAYS_INLINE void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
   }
 }
 // v = epilogue(v + b).
-template <class E>
-SOFIEC_ALWAYS_INLINE void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
+template <class E> SOFIEC_ALWAYS_INLINE void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
   v += b;
   apply_lanes(v, epilogue);
 }
 
 // a = the larger of a and b in each lane, NaN where either is (MaxPool's rule).
-SOFIEC_ALWAYS_INLINE void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) { a = ::sofiec::select(b > a || b != b, b, a); }
+SOFIEC_ALWAYS_INLINE void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) {
+  a = ::sofiec::select(b > a || b != b, b, a);
+}
 
 // out[j] = the larger of p[2j] and p[2j + 1] for the 32 values p = (lo, hi): a row's 2-wide
 // max pool.
@@ -130,8 +131,8 @@ template <class F, class E> with_epilogue<F, E> then(F f, E e) { return {f, e}; 
 // A binary functor with a 16-lane form: f.lanes(a, b) replaces each lane of a by f(a, b).
 template <class F, class = void> struct has_binary_lanes : std::false_type {};
 template <class F>
-struct has_binary_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::declval<::sofiec::f32x16&>(),
-                                                                               std::declval<const ::sofiec::f32x16&>()))>>
+struct has_binary_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(
+                               std::declval<::sofiec::f32x16&>(), std::declval<const ::sofiec::f32x16&>()))>>
     : std::true_type {};
 
 // Integer arithmetic wraps around (two's complement), as ONNX runtimes do; C++ leaves signed
@@ -141,22 +142,31 @@ template <class T> constexpr bool wraps_v = std::is_integral<T>::value && !std::
 
 struct op_add {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) + wrap_unsigned_t<T>(b)); }
-    else { return a + b; }
+    if constexpr (wraps_v<T>) {
+      return T(wrap_unsigned_t<T>(a) + wrap_unsigned_t<T>(b));
+    } else {
+      return a + b;
+    }
   }
   SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a + b; }
 };
 struct op_sub {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) - wrap_unsigned_t<T>(b)); }
-    else { return a - b; }
+    if constexpr (wraps_v<T>) {
+      return T(wrap_unsigned_t<T>(a) - wrap_unsigned_t<T>(b));
+    } else {
+      return a - b;
+    }
   }
   SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a - b; }
 };
 struct op_mul {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (wraps_v<T>) { return T(wrap_unsigned_t<T>(a) * wrap_unsigned_t<T>(b)); }
-    else { return a * b; }
+    if constexpr (wraps_v<T>) {
+      return T(wrap_unsigned_t<T>(a) * wrap_unsigned_t<T>(b));
+    } else {
+      return a * b;
+    }
   }
   SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a * b; }
 };
@@ -308,22 +318,34 @@ struct op_tanh {
   SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const { tanh_poly(x); }
 };
 
-struct op_exp { template <class T> T operator()(T x) const { return std::exp(x); } };
-struct op_log { template <class T> T operator()(T x) const { return std::log(x); } };
-struct op_sqrt { template <class T> T operator()(T x) const { return std::sqrt(x); } };
-struct op_neg { template <class T> T operator()(T x) const { return op_sub{}(T(0), x); } };
+struct op_exp {
+  template <class T> T operator()(T x) const { return std::exp(x); }
+};
+struct op_log {
+  template <class T> T operator()(T x) const { return std::log(x); }
+};
+struct op_sqrt {
+  template <class T> T operator()(T x) const { return std::sqrt(x); }
+};
+struct op_neg {
+  template <class T> T operator()(T x) const { return op_sub{}(T(0), x); }
+};
 struct op_abs {
   template <class T> T operator()(T x) const {
-    if constexpr (std::is_unsigned<T>::value) { return x; }
-    else { return x < T(0) ? op_sub{}(T(0), x) : x; }
+    if constexpr (std::is_unsigned<T>::value) {
+      return x;
+    } else {
+      return x < T(0) ? op_sub{}(T(0), x) : x;
+    }
   }
 };
-struct op_reciprocal { template <class T> T operator()(T x) const { return T(1) / x; } };
+struct op_reciprocal {
+  template <class T> T operator()(T x) const { return T(1) / x; }
+};
 
 // Cast between numeric types: float to integer truncates toward zero, saturates outside the
 // integer's range and gives 0 for NaN (C++ leaves those undefined); to bool tests against zero.
-template <class To>
-struct op_cast {
+template <class To> struct op_cast {
   template <class From> To operator()(From x) const {
     if constexpr (std::is_same<To, bool>::value) {
       return x != From(0);
@@ -338,21 +360,49 @@ struct op_cast {
   }
 };
 
-struct op_ceil { template <class T> T operator()(T x) const { return std::ceil(x); } };
-struct op_floor { template <class T> T operator()(T x) const { return std::floor(x); } };
+struct op_ceil {
+  template <class T> T operator()(T x) const { return std::ceil(x); }
+};
+struct op_floor {
+  template <class T> T operator()(T x) const { return std::floor(x); }
+};
 // Halves round to even, as ONNX Round requires (the default floating-point rounding mode).
-struct op_round { template <class T> T operator()(T x) const { return std::nearbyint(x); } };
-struct op_sin { template <class T> T operator()(T x) const { return std::sin(x); } };
-struct op_cos { template <class T> T operator()(T x) const { return std::cos(x); } };
-struct op_tan { template <class T> T operator()(T x) const { return std::tan(x); } };
-struct op_asin { template <class T> T operator()(T x) const { return std::asin(x); } };
-struct op_acos { template <class T> T operator()(T x) const { return std::acos(x); } };
-struct op_atan { template <class T> T operator()(T x) const { return std::atan(x); } };
-struct op_sinh { template <class T> T operator()(T x) const { return std::sinh(x); } };
-struct op_cosh { template <class T> T operator()(T x) const { return std::cosh(x); } };
-struct op_asinh { template <class T> T operator()(T x) const { return std::asinh(x); } };
-struct op_acosh { template <class T> T operator()(T x) const { return std::acosh(x); } };
-struct op_atanh { template <class T> T operator()(T x) const { return std::atanh(x); } };
+struct op_round {
+  template <class T> T operator()(T x) const { return std::nearbyint(x); }
+};
+struct op_sin {
+  template <class T> T operator()(T x) const { return std::sin(x); }
+};
+struct op_cos {
+  template <class T> T operator()(T x) const { return std::cos(x); }
+};
+struct op_tan {
+  template <class T> T operator()(T x) const { return std::tan(x); }
+};
+struct op_asin {
+  template <class T> T operator()(T x) const { return std::asin(x); }
+};
+struct op_acos {
+  template <class T> T operator()(T x) const { return std::acos(x); }
+};
+struct op_atan {
+  template <class T> T operator()(T x) const { return std::atan(x); }
+};
+struct op_sinh {
+  template <class T> T operator()(T x) const { return std::sinh(x); }
+};
+struct op_cosh {
+  template <class T> T operator()(T x) const { return std::cosh(x); }
+};
+struct op_asinh {
+  template <class T> T operator()(T x) const { return std::asinh(x); }
+};
+struct op_acosh {
+  template <class T> T operator()(T x) const { return std::acosh(x); }
+};
+struct op_atanh {
+  template <class T> T operator()(T x) const { return std::atanh(x); }
+};
 // erf in float: x P(x^2) / Q(x^2) on [-4, 4] (a rational fit to relative error 7e-8; within
 // 7 ulp of the exact value after rounding), +-1 beyond. V is float or f32x16: one sequence of
 // operations for the scalar and the 16-lane forms, so that they agree bit for bit.
@@ -396,9 +446,13 @@ struct op_sign {
 };
 // log(1 + e^x) without overflow for large x.
 struct op_softplus {
-  template <class T> T operator()(T x) const { return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+  template <class T> T operator()(T x) const {
+    return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+  }
 };
-struct op_softsign { template <class T> T operator()(T x) const { return x / (T(1) + std::fabs(x)); } };
+struct op_softsign {
+  template <class T> T operator()(T x) const { return x / (T(1) + std::fabs(x)); }
+};
 struct op_elu {
   float alpha;
   template <class T> T operator()(T x) const { return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1)); }
@@ -431,16 +485,36 @@ struct op_mish {
 };
 
 // Comparison and logic: results are bool.
-struct op_equal { template <class T> bool operator()(T a, T b) const { return a == b; } };
-struct op_less { template <class T> bool operator()(T a, T b) const { return a < b; } };
-struct op_greater { template <class T> bool operator()(T a, T b) const { return a > b; } };
-struct op_less_equal { template <class T> bool operator()(T a, T b) const { return a <= b; } };
-struct op_greater_equal { template <class T> bool operator()(T a, T b) const { return a >= b; } };
-struct op_and { bool operator()(bool a, bool b) const { return a && b; } };
-struct op_or { bool operator()(bool a, bool b) const { return a || b; } };
-struct op_xor { bool operator()(bool a, bool b) const { return a != b; } };
-struct op_not { bool operator()(bool a) const { return !a; } };
-struct op_isnan { template <class T> bool operator()(T x) const { return std::isnan(x); } };
+struct op_equal {
+  template <class T> bool operator()(T a, T b) const { return a == b; }
+};
+struct op_less {
+  template <class T> bool operator()(T a, T b) const { return a < b; }
+};
+struct op_greater {
+  template <class T> bool operator()(T a, T b) const { return a > b; }
+};
+struct op_less_equal {
+  template <class T> bool operator()(T a, T b) const { return a <= b; }
+};
+struct op_greater_equal {
+  template <class T> bool operator()(T a, T b) const { return a >= b; }
+};
+struct op_and {
+  bool operator()(bool a, bool b) const { return a && b; }
+};
+struct op_or {
+  bool operator()(bool a, bool b) const { return a || b; }
+};
+struct op_xor {
+  bool operator()(bool a, bool b) const { return a != b; }
+};
+struct op_not {
+  bool operator()(bool a) const { return !a; }
+};
+struct op_isnan {
+  template <class T> bool operator()(T x) const { return std::isnan(x); }
+};
 struct op_isinf {
   float detect_negative, detect_positive;
   template <class T> bool operator()(T x) const {
@@ -449,10 +523,18 @@ struct op_isinf {
 };
 
 // Bitwise operators on integers.
-struct op_bit_and { template <class T> T operator()(T a, T b) const { return T(a & b); } };
-struct op_bit_or { template <class T> T operator()(T a, T b) const { return T(a | b); } };
-struct op_bit_xor { template <class T> T operator()(T a, T b) const { return T(a ^ b); } };
-struct op_bit_not { template <class T> T operator()(T a) const { return T(~a); } };
+struct op_bit_and {
+  template <class T> T operator()(T a, T b) const { return T(a & b); }
+};
+struct op_bit_or {
+  template <class T> T operator()(T a, T b) const { return T(a | b); }
+};
+struct op_bit_xor {
+  template <class T> T operator()(T a, T b) const { return T(a ^ b); }
+};
+struct op_bit_not {
+  template <class T> T operator()(T a) const { return T(~a); }
+};
 // Shifts by the width of the type or more give 0 (C++ leaves them undefined).
 struct op_shift_left {
   template <class T> T operator()(T a, T b) const { return b >= T(8 * sizeof(T)) ? T(0) : T(a << b); }
@@ -473,28 +555,38 @@ struct op_mod {
         if (b == T(-1)) return T(0);  // the lowest value % -1 is undefined in C++
       }
       const T r = T(a % b);
-      if constexpr (std::is_signed<T>::value) { return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r; }
-      else { return r; }
+      if constexpr (std::is_signed<T>::value) {
+        return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r;
+      } else {
+        return r;
+      }
     }
   }
 };
 struct op_fmod {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point<T>::value) { return std::fmod(a, b); }
-    else { return b == 0 || (std::is_signed<T>::value && b == T(-1)) ? T(0) : T(a % b); }
+    if constexpr (std::is_floating_point<T>::value) {
+      return std::fmod(a, b);
+    } else {
+      return b == 0 || (std::is_signed<T>::value && b == T(-1)) ? T(0) : T(a % b);
+    }
   }
 };
 
 // Max and Min propagate NaN, as numpy's maximum and minimum do.
 struct op_max {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point<T>::value) { if (std::isnan(a)) return a; }
+    if constexpr (std::is_floating_point<T>::value) {
+      if (std::isnan(a)) return a;
+    }
     return a >= b ? a : b;
   }
 };
 struct op_min {
   template <class T> T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point<T>::value) { if (std::isnan(a)) return a; }
+    if constexpr (std::is_floating_point<T>::value) {
+      if (std::isnan(a)) return a;
+    }
     return a <= b ? a : b;
   }
 };
@@ -502,8 +594,12 @@ struct op_div_by {
   double n;
   template <class T> T operator()(T x) const { return T(x / T(n)); }
 };
-struct op_where { template <class T> T operator()(bool c, T a, T b) const { return c ? a : b; } };
-struct op_prelu { template <class T> T operator()(T x, T slope) const { return x < T(0) ? T(slope * x) : x; } };
+struct op_where {
+  template <class T> T operator()(bool c, T a, T b) const { return c ? a : b; }
+};
+struct op_prelu {
+  template <class T> T operator()(T x, T slope) const { return x < T(0) ? T(slope * x) : x; }
+};
 struct op_shrink {
   float lambd, bias;
   template <class T> T operator()(T x) const {
@@ -542,5 +638,5 @@ struct op_swish {
 };
 struct op_swiglu {
   float alpha;
-  template <class T> T operator()(T a, T b) const { return op_swish{alpha}(a) * b; }
+  template <class T> T operator()(T a, T b) const { return op_swish{alpha}(a)*b; }
 };

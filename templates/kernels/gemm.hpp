@@ -13,8 +13,11 @@
 // weight is stored as the exporter wrote it ([N,K], rows contiguous). Four rows at a time
 // keep four independent accumulators in flight; no blocking or packing, which one row does not
 // repay.
-inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta, float* c) {
-  auto finish = [&](int64_t j, float dot) { c[j] = beta == 0.f ? alpha * dot : ::sofiec::fma(beta, c[j], alpha * dot); };
+inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta,
+                      float* c) {
+  auto finish = [&](int64_t j, float dot) {
+    c[j] = beta == 0.f ? alpha * dot : ::sofiec::fma(beta, c[j], alpha * dot);
+  };
   // A chain of adds, not sum_lanes' tree: the four rows' sums overlap, which measured faster.
   auto chain_sum = [](const ::sofiec::f32x16& v) {
     float t = 0.f;
@@ -71,8 +74,8 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
 // The caller splits M into blocks of nearly equal rows (32 rows as 6,6,5,5,5,5, not five 6s
 // and a 2, whose block would run at a third of the speed).
 constexpr int kGemmLanes = ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 16
-                           : ::sofiec::kFloatLanes == 4                                     ? 8
-                                                                                            : 4;
+                           : ::sofiec::kFloatLanes == 4                                   ? 8
+                                                                                          : 4;
 constexpr int kGemmVectors = ::sofiec::kFloatLanes >= 16 ? 2 : 1;
 constexpr int64_t kGemmTile = kGemmLanes * kGemmVectors;  // C's columns per block
 typedef ::sofiec::vec<float, kGemmLanes> gemm_vec;
@@ -126,10 +129,10 @@ inline void gemm_block(int64_t k, const float* a, int64_t ars, int64_t acs, cons
       if (FULL) b1 = V::load(b + W);
       else ::sofiec::load_first(b + W, width, b1);
     }
-#define SOFIEC_GEMM_ROW(i)                                        \
-  if constexpr (MR > i) {                                         \
-    const V ai(a[i * ars]);                                       \
-    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                     \
+#define SOFIEC_GEMM_ROW(i)                                          \
+  if constexpr (MR > i) {                                           \
+    const V ai(a[i * ars]);                                         \
+    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                       \
     if constexpr (NV > 1) c##i##1 = ::sofiec::fma(ai, b1, c##i##1); \
   }
     SOFIEC_GEMM_ROW(0) SOFIEC_GEMM_ROW(1) SOFIEC_GEMM_ROW(2) SOFIEC_GEMM_ROW(3) SOFIEC_GEMM_ROW(4) SOFIEC_GEMM_ROW(5)
@@ -137,7 +140,8 @@ inline void gemm_block(int64_t k, const float* a, int64_t ars, int64_t acs, cons
   }
 #define SOFIEC_GEMM_STORE(i) \
   if constexpr (MR > i) block_row_store<NV, FULL>(c##i##0, c##i##1, c + i * ldc, width, alpha, keep);
-  SOFIEC_GEMM_STORE(0) SOFIEC_GEMM_STORE(1) SOFIEC_GEMM_STORE(2) SOFIEC_GEMM_STORE(3) SOFIEC_GEMM_STORE(4) SOFIEC_GEMM_STORE(5)
+  SOFIEC_GEMM_STORE(0)
+  SOFIEC_GEMM_STORE(1) SOFIEC_GEMM_STORE(2) SOFIEC_GEMM_STORE(3) SOFIEC_GEMM_STORE(4) SOFIEC_GEMM_STORE(5)
 #undef SOFIEC_GEMM_STORE
 }
 
@@ -160,7 +164,8 @@ inline void gemm_rows_tiled(int64_t rows, int64_t k, const float* a, int64_t ars
                             int64_t ldb, float* c, int64_t ldc, int64_t cols, float alpha, float keep) {
   for (int64_t j = 0; j < cols; j += kGemmTile) {
     const int64_t w = std::min(kGemmTile, cols - j);
-    if (w == kGemmTile) gemm_rows<kGemmVectors, true>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, kGemmLanes, alpha, keep);
+    if (w == kGemmTile)
+      gemm_rows<kGemmVectors, true>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, kGemmLanes, alpha, keep);
     else if (kGemmVectors == 2 && w > kGemmLanes)
       gemm_rows<kGemmVectors, false>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, w - kGemmLanes, alpha, keep);
     else if (w == kGemmLanes) gemm_rows<1, true>(rows, k, a, ars, acs, b + j, ldb, c + j, ldc, w, alpha, keep);
@@ -173,7 +178,9 @@ inline void gemm_rows_tiled(int64_t rows, int64_t k, const float* a, int64_t ars
 // before it in its chain (latency 4); 4 chains keep the FMA pipe full (LSTM's per-step
 // product of one row, 64 x 256). 8 accumulators and 4 vectors of B fit the
 // registers as 16 floats with AVX-512, 8 with AVX2 and NEON, 4 with SSE.
-constexpr int kWideLanes = ::sofiec::kFloatLanes >= 16 ? 16 : ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 8 : 4;
+constexpr int kWideLanes = ::sofiec::kFloatLanes >= 16                                      ? 16
+                           : ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 8
+                                                                                            : 4;
 constexpr int64_t kWideColumns = 4 * kWideLanes;
 template <int MR, bool FULL>
 inline void gemm_wide_block(int64_t k, const float* a, int64_t ars, int64_t acs, const float* b, int64_t ldb, float* c,
@@ -289,7 +296,8 @@ inline void gemm_panels(int64_t m, int64_t n, int64_t k, float alpha, const floa
       for (int64_t blk = 0, i = 0; blk < blocks; ++blk) {
         const int64_t rows = m / blocks + (blk < m % blocks ? 1 : 0);
         const float* ap = a + i * ars + p * acs;
-        if (prefetch_a && j == 0) prefetch_rows(a + (i + rows) * ars + p, std::min<int64_t>(12, m - i - rows), ars, depth);
+        if (prefetch_a && j == 0)
+          prefetch_rows(a + (i + rows) * ars + p, std::min<int64_t>(12, m - i - rows), ars, depth);
         // Past the last panel this asks for memory that is not read: a prefetch never faults.
         if (panels_stream) prefetch_rows(bp + depth * kGemmPanel + blk * share, 1, 0, share);
         gemm_rows_tiled(rows, depth, ap, ars, acs, bp, bstride, c + i * ldc + j, ldc, cols, alpha, keep);
@@ -299,11 +307,10 @@ inline void gemm_panels(int64_t m, int64_t n, int64_t k, float alpha, const floa
   }
 }
 
-// The steps that add the lanes of 16 vectors at once: each adds two vectors' lanes pairwise, step 0 their 256-bit halves,
-// step 1 their 128-bit quarters, steps 2 and 3 pairs and single lanes within each quarter, so
-// that each result lane sums twice as many of the inputs' lanes. dot_fold_lane(step, l) is the
-// lane (of x, or 16 + of y) that the first shuffle puts in lane l; the second takes the lanes
-// dot_fold_offset further.
+// The steps that add the lanes of 16 vectors at once: each adds two vectors' lanes pairwise, step 0 their 256-bit
+// halves, step 1 their 128-bit quarters, steps 2 and 3 pairs and single lanes within each quarter, so that each result
+// lane sums twice as many of the inputs' lanes. dot_fold_lane(step, l) is the lane (of x, or 16 + of y) that the first
+// shuffle puts in lane l; the second takes the lanes dot_fold_offset further.
 constexpr int dot_fold_lane(int step, int l) {
   const int q = l / 4, r = l % 4;
   return step == 0   ? (l < 8 ? l : 8 + l)
@@ -352,45 +359,75 @@ inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const fl
       const float* w3 = w + std::min(j + 3, n - 1) * ldw;
       f32x16 s00 = {}, s01 = {}, s02 = {}, s03 = {}, s10 = {}, s11 = {}, s12 = {}, s13 = {}, s20 = {}, s21 = {},
              s22 = {}, s23 = {}, s30 = {}, s31 = {}, s32 = {}, s33 = {}, x0, x1, x2, x3, y0, y1, y2, y3;
-#define SOFIEC_DOT_TERMS                                                       \
-  s00 = fma(x0, y0, s00); s01 = fma(x0, y1, s01); s02 = fma(x0, y2, s02); s03 = fma(x0, y3, s03); \
-  s10 = fma(x1, y0, s10); s11 = fma(x1, y1, s11); s12 = fma(x1, y2, s12); s13 = fma(x1, y3, s13); \
-  s20 = fma(x2, y0, s20); s21 = fma(x2, y1, s21); s22 = fma(x2, y2, s22); s23 = fma(x2, y3, s23); \
-  s30 = fma(x3, y0, s30); s31 = fma(x3, y1, s31); s32 = fma(x3, y2, s32); s33 = fma(x3, y3, s33);
+#define SOFIEC_DOT_TERMS  \
+  s00 = fma(x0, y0, s00); \
+  s01 = fma(x0, y1, s01); \
+  s02 = fma(x0, y2, s02); \
+  s03 = fma(x0, y3, s03); \
+  s10 = fma(x1, y0, s10); \
+  s11 = fma(x1, y1, s11); \
+  s12 = fma(x1, y2, s12); \
+  s13 = fma(x1, y3, s13); \
+  s20 = fma(x2, y0, s20); \
+  s21 = fma(x2, y1, s21); \
+  s22 = fma(x2, y2, s22); \
+  s23 = fma(x2, y3, s23); \
+  s30 = fma(x3, y0, s30); \
+  s31 = fma(x3, y1, s31); \
+  s32 = fma(x3, y2, s32); \
+  s33 = fma(x3, y3, s33);
       for (int64_t p = 0; p < k16; p += 16) {
-        ::sofiec::load(x0, a0 + p); ::sofiec::load(x1, a1 + p);
-        ::sofiec::load(x2, a2 + p); ::sofiec::load(x3, a3 + p);
-        ::sofiec::load(y0, w0 + p); ::sofiec::load(y1, w1 + p);
-        ::sofiec::load(y2, w2 + p); ::sofiec::load(y3, w3 + p);
+        ::sofiec::load(x0, a0 + p);
+        ::sofiec::load(x1, a1 + p);
+        ::sofiec::load(x2, a2 + p);
+        ::sofiec::load(x3, a3 + p);
+        ::sofiec::load(y0, w0 + p);
+        ::sofiec::load(y1, w1 + p);
+        ::sofiec::load(y2, w2 + p);
+        ::sofiec::load(y3, w3 + p);
         SOFIEC_DOT_TERMS
       }
       if (tail) {
-        ::sofiec::load_first(a0 + k16, tail, x0); ::sofiec::load_first(a1 + k16, tail, x1);
-        ::sofiec::load_first(a2 + k16, tail, x2); ::sofiec::load_first(a3 + k16, tail, x3);
-        ::sofiec::load_first(w0 + k16, tail, y0); ::sofiec::load_first(w1 + k16, tail, y1);
-        ::sofiec::load_first(w2 + k16, tail, y2); ::sofiec::load_first(w3 + k16, tail, y3);
+        ::sofiec::load_first(a0 + k16, tail, x0);
+        ::sofiec::load_first(a1 + k16, tail, x1);
+        ::sofiec::load_first(a2 + k16, tail, x2);
+        ::sofiec::load_first(a3 + k16, tail, x3);
+        ::sofiec::load_first(w0 + k16, tail, y0);
+        ::sofiec::load_first(w1 + k16, tail, y1);
+        ::sofiec::load_first(w2 + k16, tail, y2);
+        ::sofiec::load_first(w3 + k16, tail, y3);
         SOFIEC_DOT_TERMS
       }
 #undef SOFIEC_DOT_TERMS
       // Lane 4q + j of sums: the dot product of row q with column j (the steps pair s(q, j) so).
       f32x16 h0, h1, h2, h3, h4, h5, h6, h7, q0, q1, q2, q3, p0, p1, sums;
-      dot_fold<0>(s00, s10, h0); dot_fold<0>(s20, s30, h1); dot_fold<0>(s01, s11, h2); dot_fold<0>(s21, s31, h3);
-      dot_fold<0>(s02, s12, h4); dot_fold<0>(s22, s32, h5); dot_fold<0>(s03, s13, h6); dot_fold<0>(s23, s33, h7);
-      dot_fold<1>(h0, h1, q0); dot_fold<1>(h2, h3, q1); dot_fold<1>(h4, h5, q2); dot_fold<1>(h6, h7, q3);
-      dot_fold<2>(q0, q1, p0); dot_fold<2>(q2, q3, p1);
+      dot_fold<0>(s00, s10, h0);
+      dot_fold<0>(s20, s30, h1);
+      dot_fold<0>(s01, s11, h2);
+      dot_fold<0>(s21, s31, h3);
+      dot_fold<0>(s02, s12, h4);
+      dot_fold<0>(s22, s32, h5);
+      dot_fold<0>(s03, s13, h6);
+      dot_fold<0>(s23, s33, h7);
+      dot_fold<1>(h0, h1, q0);
+      dot_fold<1>(h2, h3, q1);
+      dot_fold<1>(h4, h5, q2);
+      dot_fold<1>(h6, h7, q3);
+      dot_fold<2>(q0, q1, p0);
+      dot_fold<2>(q2, q3, p1);
       dot_fold<3>(p0, p1, sums);
       const int64_t rows = std::min<int64_t>(4, m - i), cols = std::min<int64_t>(4, n - j);
       // Row q's sums are lanes 4q..4q+3: stored as one 16-byte vector where the block is whole.
-#define SOFIEC_DOT_ROW(q)                                                                    \
-  if (q < rows) {                                                                            \
-    dot_f32x4 r = ::sofiec::shuffle<4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3>(sums, sums) * alpha; \
-    float* out = c + (i + q) * ldc + j;                                                      \
-    if (cols == 4) {                                                                         \
-      if (beta != 0.f) r = ::sofiec::fma(dot_f32x4(beta), dot_f32x4::load(out), r);          \
-      r.store(out);                                                                          \
-    } else {                                                                                 \
+#define SOFIEC_DOT_ROW(q)                                                                                 \
+  if (q < rows) {                                                                                         \
+    dot_f32x4 r = ::sofiec::shuffle<4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3>(sums, sums) * alpha;          \
+    float* out = c + (i + q) * ldc + j;                                                                   \
+    if (cols == 4) {                                                                                      \
+      if (beta != 0.f) r = ::sofiec::fma(dot_f32x4(beta), dot_f32x4::load(out), r);                       \
+      r.store(out);                                                                                       \
+    } else {                                                                                              \
       for (int64_t t = 0; t < cols; ++t) out[t] = beta == 0.f ? r[t] : ::sofiec::fma(beta, out[t], r[t]); \
-    }                                                                                        \
+    }                                                                                                     \
   }
       SOFIEC_DOT_ROW(0) SOFIEC_DOT_ROW(1) SOFIEC_DOT_ROW(2) SOFIEC_DOT_ROW(3)
 #undef SOFIEC_DOT_ROW
@@ -419,10 +456,12 @@ inline void gemm_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         const float* ap = a + p * acs;
         const float* bp = b + p * ldb + j;
         if (m == 2) {
-          if (cols == kWideColumns) gemm_wide_block<2, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
+          if (cols == kWideColumns)
+            gemm_wide_block<2, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
           else gemm_wide_block<2, false>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
         } else {
-          if (cols == kWideColumns) gemm_wide_block<1, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
+          if (cols == kWideColumns)
+            gemm_wide_block<1, true>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
           else gemm_wide_block<1, false>(depth, ap, ars, acs, bp, ldb, c + j, ldc, cols, alpha, keep);
         }
       }
@@ -453,9 +492,8 @@ inline void gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
 }
 
 // Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, with leading dimensions.
-inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-                          int64_t ldc) {
+inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     for (int64_t i = 0; i < m; ++i)
@@ -479,8 +517,8 @@ inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
 }
 
 template <class T>
-inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+inline void gemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       T acc = T(0);

@@ -6,8 +6,7 @@
 
 enum class ScatterReduction { None, Add, Mul, Max, Min };
 
-template <class T>
-inline void scatter_combine(T& dst, T value, ScatterReduction r) {
+template <class T> inline void scatter_combine(T& dst, T value, ScatterReduction r) {
   switch (r) {
     case ScatterReduction::None: dst = value; break;
     case ScatterReduction::Add: dst = T(dst + value); break;
@@ -24,8 +23,7 @@ inline bool normalize_index(int64_t& i, int64_t n) {
 
 // Visits every position of `dims` (rank <= 16) with the offset it has in a tensor of strides
 // `strides` along all axes but `axis`, and the position's index along `axis`.
-template <class F>
-inline void for_each_position(int rank, const int64_t* dims, const int64_t* strides, int axis, F f) {
+template <class F> inline void for_each_position(int rank, const int64_t* dims, const int64_t* strides, int axis, F f) {
   int64_t total = 1;
   for (int d = 0; d < rank; ++d) total *= dims[d];
   int64_t index[16] = {0};
@@ -203,15 +201,13 @@ inline void top_k(const T* x, T* values, int64_t* indices, int64_t* order, int64
 }
 
 // Ones on diagonal k of a [rows, cols] matrix, zeros elsewhere.
-template <class T>
-inline void eye(T* y, int64_t rows, int64_t cols, int64_t k) {
+template <class T> inline void eye(T* y, int64_t rows, int64_t cols, int64_t k) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) y[i * cols + j] = j - i == k ? T(1) : T(0);
 }
 
 // y[i] = start + i * delta.
-template <class T>
-inline void range(T start, T delta, T* y, int64_t n) {
+template <class T> inline void range(T start, T delta, T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = T(start + T(i) * delta);
 }
 
@@ -225,7 +221,8 @@ inline void reverse_sequence(const T* x, const I* lens, T* y, int64_t batches, i
     len = len < 0 ? 0 : (len > steps ? steps : len);
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t from = t < len ? len - 1 - t : t;
-      for (int64_t i = 0; i < inner; ++i) y[b * batch_stride + t * time_stride + i] = x[b * batch_stride + from * time_stride + i];
+      for (int64_t i = 0; i < inner; ++i)
+        y[b * batch_stride + t * time_stride + i] = x[b * batch_stride + from * time_stride + i];
     }
   }
 }

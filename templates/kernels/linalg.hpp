@@ -43,8 +43,7 @@ inline void einsum(const T* const* operands, int count, T* y, int out_rank, cons
 
 // Determinants of `count` square matrices of order n, by LU with partial pivoting in double.
 // scratch holds n * n doubles.
-template <class T>
-inline void determinant(const T* x, T* y, int64_t count, int64_t n, double* scratch) {
+template <class T> inline void determinant(const T* x, T* y, int64_t count, int64_t n, double* scratch) {
   for (int64_t m = 0; m < count; ++m) {
     double* a = scratch;
     for (int64_t i = 0; i < n * n; ++i) a[i] = double(x[m * n * n + i]);

@@ -6,8 +6,7 @@
 // Sum over n values of x[i] - center, or of its square, in double: 4 x 8 independent lanes for
 // float (a chain of dependent adds waits on each one: one chain of 8 lanes would sum 8 values
 // per add's latency, 4 cycles), then summed pairwise.
-template <class T>
-inline double centered_sum(const T* x, int64_t n, double center, bool square) {
+template <class T> inline double centered_sum(const T* x, int64_t n, double center, bool square) {
   if constexpr (std::is_same<T, float>::value) {
     typedef ::sofiec::vec<float, 8> f32x8;
     typedef ::sofiec::f64x8 f64x8;
@@ -129,8 +128,8 @@ inline float centered_sum_lanes(const float* x, int64_t n, float pilot, float of
 // spread of 1 around 1e4: 2e-4 when centered on the mean rounded to float). Float, not double:
 // a vector holds twice as many floats. Other rows: statistics and normalization in double.
 template <class T, class S>
-inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* bias, int64_t bias_step, T* y, T* mean_out,
-                       T* inv_std_out, int64_t outer, int64_t inner, float epsilon, bool rms) {
+inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* bias, int64_t bias_step, T* y,
+                       T* mean_out, T* inv_std_out, int64_t outer, int64_t inner, float epsilon, bool rms) {
   if constexpr (std::is_same<T, float>::value && std::is_same<S, float>::value)
     if (scale_step == 1 && (!bias || bias_step == 1) && inner > 0) {
       using ::sofiec::f32x16;
@@ -185,8 +184,8 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
 // scale) + bias. The epilogue (a SiLU that followed a GroupNorm written out by torch) is
 // applied in the same pass.
 template <class T, class E = functor_chain<>>
-inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t batch, int64_t channels, int64_t spatial,
-                       int64_t groups, float epsilon, bool per_group, E epilogue = E()) {
+inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t batch, int64_t channels,
+                       int64_t spatial, int64_t groups, float epsilon, bool per_group, E epilogue = E()) {
   const int64_t per = channels / groups, span = per * spatial;
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t g = 0; g < groups; ++g) {
@@ -213,7 +212,8 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
         T* yc = ys + c * spatial;
         if constexpr (std::is_same<T, float>::value && has_lanes<E>::value) {
           using ::sofiec::f32x16;
-          const f32x16 o = f32x16{} + float(offset), a = f32x16{} + float(inv_std * double(scale[p])), b = f32x16{} + bias[p];
+          const f32x16 o = f32x16{} + float(offset), a = f32x16{} + float(inv_std * double(scale[p])),
+                       b = f32x16{} + bias[p];
           int64_t i = 0;
           f32x16 v;
           for (; i + 16 <= spatial; i += 16) {
@@ -230,7 +230,8 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
           }
         } else {
           for (int64_t i = 0; i < spatial; ++i)
-            yc[i] = epilogue(T(((double(xc[i]) - double(pilot)) - offset) * inv_std * double(scale[p]) + double(bias[p])));
+            yc[i] =
+                epilogue(T(((double(xc[i]) - double(pilot)) - offset) * inv_std * double(scale[p]) + double(bias[p])));
         }
       }
     }
@@ -238,8 +239,8 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
 
 // Local response normalization across channels of [batch, channels, spatial].
 template <class T>
-inline void lrn(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial, int64_t size, float alpha, float beta,
-                float bias) {
+inline void lrn(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial, int64_t size, float alpha,
+                float beta, float bias) {
   const int64_t before = (size - 1) / 2, after = size - 1 - before;
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t c = 0; c < channels; ++c)

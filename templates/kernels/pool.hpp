@@ -60,7 +60,9 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
 // The larger of two floats, NaN if either is, also in 16 lanes (a map_lanes2 functor).
 struct max_nan_pair {
   float operator()(float a, float b) const { return (b > a || b != b) ? b : a; }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = ::sofiec::select(b > a || b != b, b, a); }
+  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const {
+    a = ::sofiec::select(b > a || b != b, b, a);
+  }
 };
 
 // The sum of two floats, and of 16 pairs in the lanes.
@@ -116,8 +118,7 @@ inline void pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t in_
 
 // The common case of CNNs: 2-D max or average (padding not counted) pooling without
 // dilation or indices. Each window is clipped to the input once; no per-tap index arithmetic.
-template <class T>
-inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, bool max) {
+template <class T> inline void pool_2d(const T* x, T* y, int64_t planes, const ConvGeometry& g, bool max) {
   const int64_t in_h = g.in[0], in_w = g.in[1], out_h = g.out[0], out_w = g.out[1];
   // The larger of a and b, NaN if either is: a select, no branch to mispredict.
   auto max_nan = [](T a, T b) { return (b > a || b != b) ? b : a; };

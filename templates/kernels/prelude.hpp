@@ -30,9 +30,7 @@ namespace sofiec {
 // floats, hence the masks).
 namespace simd_detail {
 // How many of register i's P lanes lie among the first n (0..P).
-constexpr int live_lanes(int64_t n, int i, int P) {
-  return n - i * P <= 0 ? 0 : n - i * P >= P ? P : int(n - i * P);
-}
+constexpr int live_lanes(int64_t n, int i, int P) { return n - i * P <= 0 ? 0 : n - i * P >= P ? P : int(n - i * P); }
 #if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
 // All ones in the first `live` of 8 lanes: the mask of vmaskmov.
 SOFIEC_ALWAYS_INLINE __m256i first_lanes8(int live) {
@@ -68,7 +66,8 @@ template <int L> SOFIEC_ALWAYS_INLINE void load_first(const float* p, int64_t n,
 }
 // Steps the multi-index `index` over dims[0..rank) (the last fastest) and moves `offset` with
 // it by strides: the walk of every strided kernel (views, reductions).
-SOFIEC_ALWAYS_INLINE void advance_index(int rank, const int64_t* dims, const int64_t* strides, int64_t* index, int64_t& offset) {
+SOFIEC_ALWAYS_INLINE void advance_index(int rank, const int64_t* dims, const int64_t* strides, int64_t* index,
+                                        int64_t& offset) {
   for (int d = rank - 1; d >= 0; --d) {
     offset += strides[d];
     if (++index[d] < dims[d]) return;
@@ -80,7 +79,8 @@ SOFIEC_ALWAYS_INLINE void advance_index(int rank, const int64_t* dims, const int
 // The same walk over fewer dims: dims of 1 dropped, and a dim merged into the one before it
 // when that one's stride steps over it whole (a contiguous [64, 100] of runs of 7 is one dim
 // of 6400). Writes at most rank dims; returns their count.
-SOFIEC_ALWAYS_INLINE int merge_dims(int rank, const int64_t* dims, const int64_t* strides, int64_t* out_dims, int64_t* out_strides) {
+SOFIEC_ALWAYS_INLINE int merge_dims(int rank, const int64_t* dims, const int64_t* strides, int64_t* out_dims,
+                                    int64_t* out_strides) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
     if (dims[d] == 1) continue;
@@ -151,9 +151,9 @@ struct float16_t {
     std::memcpy(&x, &f, 4);
     const uint32_t sign = (x >> 16) & 0x8000u;
     const uint32_t abs = x & 0x7fffffffu;
-    if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);           // NaN
-    if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);          // overflows to infinity
-    if (abs < 0x38800000u) {                                          // subnormal or zero
+    if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
+    if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // overflows to infinity
+    if (abs < 0x38800000u) {                                  // subnormal or zero
       if (abs < 0x33000000u) return uint16_t(sign);
       const uint32_t shift = 126u - (abs >> 23);
       const uint32_t mantissa = (abs & 0x7fffffu) | 0x800000u;

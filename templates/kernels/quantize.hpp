@@ -11,8 +11,7 @@ struct QuantLayout {
 };
 
 // Rounds half to even and saturates to Y's range.
-template <class Y>
-inline Y saturate_round(double v) {
+template <class Y> inline Y saturate_round(double v) {
   v = std::nearbyint(v);
   if (v != v) return Y(0);
   if (v < double(std::numeric_limits<Y>::lowest())) return std::numeric_limits<Y>::lowest();

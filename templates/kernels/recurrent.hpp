@@ -9,13 +9,24 @@
 #include "gemm.hpp"
 
 enum class CellKind { Rnn, Gru, Lstm };
-enum class Activation { Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus };
+enum class Activation {
+  Relu,
+  Tanh,
+  Sigmoid,
+  Affine,
+  LeakyRelu,
+  ThresholdedRelu,
+  ScaledTanh,
+  HardSigmoid,
+  Elu,
+  Softsign,
+  Softplus
+};
 
 struct ActivationFn {
   Activation kind;
   float alpha, beta;
-  template <class T>
-  T operator()(T x) const {
+  template <class T> T operator()(T x) const {
     switch (kind) {
       case Activation::Relu: return x > T(0) ? x : T(0);
       case Activation::Tanh: return op_tanh{}(x);
@@ -36,28 +47,26 @@ struct ActivationFn {
 struct RecurrentShape {
   CellKind cell;
   int64_t seq, batch, input, hidden, directions;
-  bool batch_first;           // layout = 1
-  bool reverse_only;          // direction = reverse (with directions == 1)
-  float clip;                 // <= 0: none
-  bool linear_before_reset;   // GRU
-  bool input_forget;          // LSTM
-  bool transposed;            // W, R stored [directions, input or hidden, G*hidden] (RecurrentWeightTranspose)
-  ActivationFn f[2][3];       // per direction: f, g, h (RNN uses f; GRU f, g; LSTM f, g, h)
+  bool batch_first;          // layout = 1
+  bool reverse_only;         // direction = reverse (with directions == 1)
+  float clip;                // <= 0: none
+  bool linear_before_reset;  // GRU
+  bool input_forget;         // LSTM
+  bool transposed;           // W, R stored [directions, input or hidden, G*hidden] (RecurrentWeightTranspose)
+  ActivationFn f[2][3];      // per direction: f, g, h (RNN uses f; GRU f, g; LSTM f, g, h)
 };
 
 inline int gate_count(CellKind c) { return c == CellKind::Rnn ? 1 : c == CellKind::Gru ? 3 : 4; }
 
 // f over v[0:n] in place; sigmoid and tanh (every default) through their 16-lane forms.
-template <class T>
-inline void activate(const ActivationFn& f, T* v, int64_t n) {
+template <class T> inline void activate(const ActivationFn& f, T* v, int64_t n) {
   if (f.kind == Activation::Sigmoid) map_unary(v, v, n, op_sigmoid{});
   else if (f.kind == Activation::Tanh) map_unary(v, v, n, op_tanh{});
   else
     for (int64_t i = 0; i < n; ++i) v[i] = f(v[i]);
 }
 
-template <class T>
-inline void clip_values(T* v, int64_t n, float clip) {
+template <class T> inline void clip_values(T* v, int64_t n, float clip) {
   if (clip > 0.f)
     for (int64_t i = 0; i < n; ++i) v[i] = std::max(T(-clip), std::min(T(clip), v[i]));
 }
@@ -123,12 +132,12 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
   for (int64_t n = 0, k = first; n < H; ++n, k += step, row += step * GH) {
     const f32x16 a(h[k]);
     f32x16 b0, b1;
-#define SOFIEC_LSTM_GATE(acc, offset)        \
-  load(row + (offset), 0, b0);               \
-  acc##0 = ::sofiec::fma(a, b0, acc##0);     \
-  if constexpr (NV > 1) {                    \
-    load(row + (offset), 1, b1);             \
-    acc##1 = ::sofiec::fma(a, b1, acc##1);   \
+#define SOFIEC_LSTM_GATE(acc, offset)      \
+  load(row + (offset), 0, b0);             \
+  acc##0 = ::sofiec::fma(a, b0, acc##0);   \
+  if constexpr (NV > 1) {                  \
+    load(row + (offset), 1, b1);           \
+    acc##1 = ::sofiec::fma(a, b1, acc##1); \
   }
     SOFIEC_LSTM_GATE(i, 0)
     SOFIEC_LSTM_GATE(o, H)
@@ -186,7 +195,8 @@ inline void lstm_step_lanes(const float* h, const float* r, int64_t H, const flo
     const int64_t u = kLstmUnits * (upward ? n : blocks - 1 - n);
     const int64_t units = std::min<int64_t>(kLstmUnits, H - u);
     if (units == kLstmUnits)
-      lstm_units_lanes<true, NV>(units, h, r + u, H, gx + u, bias_sum ? bias_sum + u : nullptr, c + u, h_next + u, upward);
+      lstm_units_lanes<true, NV>(units, h, r + u, H, gx + u, bias_sum ? bias_sum + u : nullptr, c + u, h_next + u,
+                                 upward);
     else
       lstm_units_lanes<false, NV>(units, h, r + u, H, gx + u, bias_sum ? bias_sum + u : nullptr, c + u, h_next + u,
                                   upward);
@@ -245,7 +255,8 @@ inline void write_step_output(T* y, const T* h, int64_t step, bool backward, con
 // (input parts, recurrent parts, h, c, a row of scratch per batch entry, the bias sums).
 template <class T, class L>
 inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L* seq_lens, const T* initial_h,
-                      const T* initial_c, const T* peephole, T* y, T* y_h, T* y_c, const RecurrentShape& s, T* scratch) {
+                      const T* initial_c, const T* peephole, T* y, T* y_h, T* y_c, const RecurrentShape& s,
+                      T* scratch) {
   const int64_t G = gate_count(s.cell), H = s.hidden, B = s.batch, S = s.seq, GH = G * H;
   T* xw = scratch;
   T* hr = xw + S * B * GH;
@@ -305,7 +316,7 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
         if (step >= len) continue;
         const int64_t t = backward ? len - 1 - step : step;
         const T* gx = xw + (s.batch_first ? b * S + t : t * B + b) * GH;
-        T* p = hr + b * GH;  // the recurrent part, then the pre-activations
+        T* p = hr + b * GH;                                           // the recurrent part, then the pre-activations
         const int64_t summed = s.cell == CellKind::Gru ? 2 * H : GH;  // a GRU's h gate: in gru_cell
         map_binary_same(p, gx, p, summed, op_add{});
         if (bias) map_binary_same(p, bias_sum, p, summed, op_add{});

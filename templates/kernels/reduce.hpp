@@ -9,8 +9,8 @@
 // in the scalar order, so the results are the scalar ones bit for bit.
 template <class R, class = void> struct has_reduce_lanes : std::false_type {};
 template <class R>
-struct has_reduce_lanes<R, std::void_t<decltype(std::declval<const R&>().lanes(std::declval<::sofiec::f32x16&>(),
-                                                                                std::declval<const ::sofiec::f32x16&>()))>>
+struct has_reduce_lanes<R, std::void_t<decltype(std::declval<const R&>().lanes(
+                               std::declval<::sofiec::f32x16&>(), std::declval<const ::sofiec::f32x16&>()))>>
     : std::true_type {};
 
 // One reduced axis and a kept innermost axis that runs contiguously (a mean over points of
@@ -160,69 +160,70 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
   }
 }
 
-template <class T>
-struct reduce_sum {
+template <class T> struct reduce_sum {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x); }
   template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a += x; }
   T finish(T a, int64_t) const { return a; }
 };
-template <class T>
-struct reduce_mean {
+template <class T> struct reduce_mean {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x); }
   template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a += x; }
   T finish(T a, int64_t n) const { return n ? T(a / T(n)) : a; }
 };
-template <class T>
-struct reduce_prod {
+template <class T> struct reduce_prod {
   T init() const { return T(1); }
   T step(T a, T x, int64_t) const { return T(a * x); }
   T finish(T a, int64_t) const { return a; }
 };
 // Max and Min propagate NaN; an empty reduction gives the identity (lowest or highest value).
-template <class T>
-struct reduce_max {
-  T init() const { return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(); }
+template <class T> struct reduce_max {
+  T init() const {
+    return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                : std::numeric_limits<T>::lowest();
+  }
   T step(T a, T x, int64_t) const { return (x > a || x != x) ? x : a; }
-  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a = ::sofiec::select(x > a || x != x, x, a); }
+  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const {
+    a = ::sofiec::select(x > a || x != x, x, a);
+  }
   T finish(T a, int64_t) const { return a; }
 };
-template <class T>
-struct reduce_min {
-  T init() const { return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max(); }
+template <class T> struct reduce_min {
+  T init() const {
+    return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+  }
   T step(T a, T x, int64_t) const { return (x < a || x != x) ? x : a; }
-  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const { a = ::sofiec::select(x < a || x != x, x, a); }
+  template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const {
+    a = ::sofiec::select(x < a || x != x, x, a);
+  }
   T finish(T a, int64_t) const { return a; }
 };
-template <class T>
-struct reduce_l1 {
+template <class T> struct reduce_l1 {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + (x < T(0) ? T(-x) : x)); }
   T finish(T a, int64_t) const { return a; }
 };
-template <class T>
-struct reduce_sum_square {
+template <class T> struct reduce_sum_square {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x * x); }
   T finish(T a, int64_t) const { return a; }
 };
-template <class T>
-struct reduce_l2 {
+template <class T> struct reduce_l2 {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x * x); }
   T finish(T a, int64_t) const { return T(std::sqrt(a)); }
 };
-template <class T>
-struct reduce_log_sum {
+template <class T> struct reduce_log_sum {
   T init() const { return T(0); }
   T step(T a, T x, int64_t) const { return T(a + x); }
   T finish(T a, int64_t) const { return T(std::log(a)); }
 };
 // log(sum(exp(x))) with a running maximum, so that exp never overflows.
-template <class T>
-struct reduce_log_sum_exp {
-  struct state { T peak, sum; };
+template <class T> struct reduce_log_sum_exp {
+  struct state {
+    T peak, sum;
+  };
   state init() const { return {-std::numeric_limits<T>::infinity(), T(0)}; }
   state step(state s, T x, int64_t) const {
     if (x <= s.peak) return {s.peak, s.sum + std::exp(x - s.peak)};
@@ -231,12 +232,15 @@ struct reduce_log_sum_exp {
   T finish(state s, int64_t) const { return s.peak + std::log(s.sum); }
 };
 // Index of the first (or, with select_last, the last) extreme value along one axis.
-template <class T, bool max, bool select_last>
-struct reduce_arg {
-  struct state { T best; int64_t index; };
+template <class T, bool max, bool select_last> struct reduce_arg {
+  struct state {
+    T best;
+    int64_t index;
+  };
   state init() const { return {T(0), -1}; }
   state step(state s, T x, int64_t p) const {
-    const bool better = s.index < 0 || (max ? (select_last ? x >= s.best : x > s.best) : (select_last ? x <= s.best : x < s.best));
+    const bool better =
+        s.index < 0 || (max ? (select_last ? x >= s.best : x > s.best) : (select_last ? x <= s.best : x < s.best));
     return better ? state{x, p} : s;
   }
   int64_t finish(state s, int64_t) const { return s.index < 0 ? 0 : s.index; }
@@ -265,13 +269,11 @@ inline void cumulate(const T* x, T* y, int64_t outer, int64_t length, int64_t in
 // Mean and standard deviation of the reduced elements, for MeanVarianceNormalization: the
 // first pass reduces to these, the second maps x to (x - mean) / (std + 1e-9) through
 // map_strided with the statistics broadcast.
-template <class T>
-struct moments {
-  T mean, std;
-};
-template <class T>
-struct reduce_moments {
-  struct state { double sum, sum_squares; };
+template <class T> struct moments { T mean, std; };
+template <class T> struct reduce_moments {
+  struct state {
+    double sum, sum_squares;
+  };
   state init() const { return {0, 0}; }
   state step(state s, T x, int64_t) const { return {s.sum + double(x), s.sum_squares + double(x) * double(x)}; }
   moments<T> finish(state s, int64_t n) const {

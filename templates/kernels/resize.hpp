@@ -5,8 +5,7 @@
 #pragma once
 #include "prelude.hpp"
 
-template <class Y>
-inline Y resize_store(double v) {
+template <class Y> inline Y resize_store(double v) {
   if constexpr (std::is_integral<Y>::value) {
     v = std::nearbyint(v);  // round half to even, then saturate
     if (v < double(std::numeric_limits<Y>::lowest())) return std::numeric_limits<Y>::lowest();
@@ -48,8 +47,7 @@ enum class GridMode { Nearest, Linear, Cubic };
 enum class GridPadding { Zeros, Border, Reflection };
 
 // Reflects x into [lo, hi] (as many times as needed).
-template <class T>
-inline T grid_reflect(T x, T lo, T hi) {
+template <class T> inline T grid_reflect(T x, T lo, T hi) {
   const T range = hi - lo;
   if (x < lo) {
     const T dx = lo - x;
@@ -179,7 +177,8 @@ inline void roi_align(const T* x, const T* rois, const I* batch_indices, T* y, i
     const T* box = rois + n * 4;
     const double offset = half_pixel ? 0.5 : 0.0;
     const double start_w = double(box[0]) * spatial_scale - offset, start_h = double(box[1]) * spatial_scale - offset;
-    double roi_w = double(box[2]) * spatial_scale - offset - start_w, roi_h = double(box[3]) * spatial_scale - offset - start_h;
+    double roi_w = double(box[2]) * spatial_scale - offset - start_w,
+           roi_h = double(box[3]) * spatial_scale - offset - start_h;
     if (!half_pixel) {
       roi_w = std::max(roi_w, 1.0);
       roi_h = std::max(roi_h, 1.0);
@@ -205,11 +204,27 @@ inline void roi_align(const T* x, const T* rois, const I* batch_indices, T* y, i
                 yy = std::max(yy, 0.0);
                 xx = std::max(xx, 0.0);
                 int64_t y0 = int64_t(yy), x0 = int64_t(xx), y1, x1;
-                if (y0 >= height - 1) { y1 = y0 = height - 1; yy = double(y0); } else { y1 = y0 + 1; }
-                if (x0 >= width - 1) { x1 = x0 = width - 1; xx = double(x0); } else { x1 = x0 + 1; }
+                if (y0 >= height - 1) {
+                  y1 = y0 = height - 1;
+                  yy = double(y0);
+                } else {
+                  y1 = y0 + 1;
+                }
+                if (x0 >= width - 1) {
+                  x1 = x0 = width - 1;
+                  xx = double(x0);
+                } else {
+                  x1 = x0 + 1;
+                }
                 const double ly = yy - double(y0), lx = xx - double(x0);
-                w[0] = (1 - ly) * (1 - lx); w[1] = (1 - ly) * lx; w[2] = ly * (1 - lx); w[3] = ly * lx;
-                at[0] = y0 * width + x0; at[1] = y0 * width + x1; at[2] = y1 * width + x0; at[3] = y1 * width + x1;
+                w[0] = (1 - ly) * (1 - lx);
+                w[1] = (1 - ly) * lx;
+                w[2] = ly * (1 - lx);
+                w[3] = ly * lx;
+                at[0] = y0 * width + x0;
+                at[1] = y0 * width + x1;
+                at[2] = y1 * width + x0;
+                at[3] = y1 * width + x1;
               }
               if (max_mode) {
                 double v = w[0] * double(plane[at[0]]);

@@ -7,16 +7,14 @@
 
 // A strict weak order on numbers that stays one when NaNs are present (they sort last and
 // equal each other), so that std::sort is always well defined.
-template <class T>
-inline bool total_less(T a, T b) {
+template <class T> inline bool total_less(T a, T b) {
   if (a != a) return false;
   if (b != b) return true;
   return a < b;
 }
 
 // y is [rank, count]: y[d * count + j] is coordinate d of the j-th nonzero element of x.
-template <class T>
-inline int64_t nonzero(const T* x, int64_t* y, int rank, const int64_t* dims, int64_t n) {
+template <class T> inline int64_t nonzero(const T* x, int64_t* y, int rank, const int64_t* dims, int64_t n) {
   int64_t count = 0;
   for (int64_t i = 0; i < n; ++i) count += x[i] != T(0) ? 1 : 0;
   int64_t j = 0;
@@ -35,8 +33,8 @@ inline int64_t nonzero(const T* x, int64_t* y, int rank, const int64_t* dims, in
 // x viewed as [outer, length, inner]; keeps the positions i < min(length, condition_length)
 // along the middle axis where condition[i] holds.
 template <class T>
-inline int64_t compress(const T* x, const bool* condition, int64_t condition_length, T* y, int64_t outer, int64_t length,
-                        int64_t inner) {
+inline int64_t compress(const T* x, const bool* condition, int64_t condition_length, T* y, int64_t outer,
+                        int64_t length, int64_t inner) {
   const int64_t m = condition_length < length ? condition_length : length;
   int64_t count = 0;
   for (int64_t i = 0; i < m; ++i) count += condition[i] ? 1 : 0;
@@ -57,11 +55,11 @@ inline int64_t compress(const T* x, const bool* condition, int64_t condition_len
 template <class T>
 inline int64_t unique_slices(const T* x, int64_t outer, int64_t length, int64_t inner, bool sorted, T* y,
                              int64_t* first_index, int64_t* inverse, int64_t* counts, int64_t* scratch) {
-  int64_t* order = scratch;                // slices sorted by value, equal ones by position
+  int64_t* order = scratch;                 // slices sorted by value, equal ones by position
   int64_t* group_first = scratch + length;  // per group (in value order): its first position
   int64_t* group_size = scratch + 2 * length;
   int64_t* output_rank = scratch + 3 * length;  // per group: its position in the output
-  auto compare = [&](int64_t a, int64_t b) {  // -1, 0, 1
+  auto compare = [&](int64_t a, int64_t b) {    // -1, 0, 1
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t k = 0; k < inner; ++k) {
         const T va = x[(o * length + a) * inner + k], vb = x[(o * length + b) * inner + k];
@@ -94,7 +92,8 @@ inline int64_t unique_slices(const T* x, int64_t outer, int64_t length, int64_t 
     first_index[r] = group_first[g];
     counts[r] = group_size[g];
     for (int64_t o = 0; o < outer; ++o)
-      for (int64_t k = 0; k < inner; ++k) y[(o * groups + r) * inner + k] = x[(o * length + group_first[g]) * inner + k];
+      for (int64_t k = 0; k < inner; ++k)
+        y[(o * groups + r) * inner + k] = x[(o * length + group_first[g]) * inner + k];
   }
   for (int64_t i = 0; i < length; ++i) inverse[i] = output_rank[inverse[i]];
   return groups;
@@ -127,8 +126,9 @@ inline bool boxes_overlap(const float* a, const float* b, bool centre_format, fl
 // Absent max_per_class keeps nothing (the operator's default of 0); absent thresholds mean
 // 0 for the overlap and no score filter. Scratch: 2 * n int64_t.
 inline int64_t non_max_suppression(const float* boxes, const float* scores, int64_t batches, int64_t classes, int64_t n,
-                                   const int64_t* max_per_class, const float* iou_threshold, const float* score_threshold,
-                                   bool centre_format, int64_t* selected, int64_t* scratch) {
+                                   const int64_t* max_per_class, const float* iou_threshold,
+                                   const float* score_threshold, bool centre_format, int64_t* selected,
+                                   int64_t* scratch) {
   const int64_t limit = max_per_class ? std::max<int64_t>(max_per_class[0], 0) : 0;
   const float overlap = iou_threshold ? iou_threshold[0] : 0.0f;
   int64_t* candidates = scratch;
@@ -150,7 +150,8 @@ inline int64_t non_max_suppression(const float* boxes, const float* scores, int6
       for (int64_t k = 0; k < m && nkept < limit; ++k) {
         const int64_t i = candidates[k];
         bool keep = true;
-        for (int64_t q = 0; q < nkept && keep; ++q) keep = !boxes_overlap(bx + i * 4, bx + kept[q] * 4, centre_format, overlap);
+        for (int64_t q = 0; q < nkept && keep; ++q)
+          keep = !boxes_overlap(bx + i * 4, bx + kept[q] * 4, centre_format, overlap);
         if (!keep) continue;
         kept[nkept++] = i;
         selected[count * 3] = b;

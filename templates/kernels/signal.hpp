@@ -5,17 +5,22 @@
 enum class WindowKind { Hann, Hamming, Blackman };
 
 // Periodic windows have period n; symmetric ones n - 1. Computed in double, stored as Y.
-template <class Y>
-inline void window_function(Y* y, int64_t n, WindowKind kind, bool periodic) {
+template <class Y> inline void window_function(Y* y, int64_t n, WindowKind kind, bool periodic) {
   const double pi = 3.14159265358979323846;
   const double period = double(periodic ? n : n - 1);
   for (int64_t i = 0; i < n; ++i) {
     const double t = double(i);
     double v = 0;
     switch (kind) {
-      case WindowKind::Hann: { const double s = std::sin(t * pi / period); v = s * s; break; }
+      case WindowKind::Hann: {
+        const double s = std::sin(t * pi / period);
+        v = s * s;
+        break;
+      }
       case WindowKind::Hamming: v = 25.0 / 46.0 - std::cos(t * pi * 2 / period) * (1 - 25.0 / 46.0); break;
-      case WindowKind::Blackman: v = std::cos(t * pi * 2 / period) * -0.5 + std::cos(t * pi * 4 / period) * 0.08 + 0.42; break;
+      case WindowKind::Blackman:
+        v = std::cos(t * pi * 2 / period) * -0.5 + std::cos(t * pi * 4 / period) * 0.08 + 0.42;
+        break;
     }
     y[i] = static_cast<Y>(v);
   }
@@ -35,7 +40,9 @@ inline void dft(const T* x, T* y, int64_t outer, int64_t n_in, int64_t inner, in
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       auto re = [&](int64_t j) { return j < n_in ? double(x[((o * n_in + j) * inner + i) * c_in]) : 0.0; };
-      auto im = [&](int64_t j) { return j < n_in && c_in == 2 ? double(x[((o * n_in + j) * inner + i) * c_in + 1]) : 0.0; };
+      auto im = [&](int64_t j) {
+        return j < n_in && c_in == 2 ? double(x[((o * n_in + j) * inner + i) * c_in + 1]) : 0.0;
+      };
       for (int64_t k = 0; k < n_out; ++k) {
         double sum_re = 0, sum_im = 0;
         if (real_output) {
@@ -70,8 +77,8 @@ inline void dft(const T* x, T* y, int64_t outer, int64_t n_in, int64_t inner, in
 // samples every `step`, weighted by window (optional), zero-padded to fft_length, into
 // y [batch, frames, n_out, 2]. scratch holds fft_length * 2 elements.
 template <class T>
-inline void stft(const T* x, const T* window, T* y, int64_t batch, int64_t length, int c_in, int64_t step, int64_t frames,
-                 int64_t window_length, int64_t fft_length, int64_t n_out, T* scratch) {
+inline void stft(const T* x, const T* window, T* y, int64_t batch, int64_t length, int c_in, int64_t step,
+                 int64_t frames, int64_t window_length, int64_t fft_length, int64_t n_out, T* scratch) {
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t f = 0; f < frames; ++f) {
       for (int64_t j = 0; j < fft_length; ++j) {

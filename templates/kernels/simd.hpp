@@ -149,11 +149,13 @@ template <class T, int L> struct vec {
 
   vec() = default;
   // A broadcast: every lane x. Implicit, so that mixed expressions (2.0f * v) read as math.
-  SOFIEC_ALWAYS_INLINE vec(T x) {  // NOLINT(google-explicit-constructor)
+  SOFIEC_ALWAYS_INLINE vec(T x) {               // NOLINT(google-explicit-constructor)
     each([&](auto i) { p[i] = x - piece{}; });  // x - 0 is x, also for -0
   }
 
-  template <class F> static SOFIEC_ALWAYS_INLINE void each(F&& f) { for_each_index(f, std::make_integer_sequence<int, K>{}); }
+  template <class F> static SOFIEC_ALWAYS_INLINE void each(F&& f) {
+    for_each_index(f, std::make_integer_sequence<int, K>{});
+  }
 
   // Lane l (after unrolling, l is a constant and this is a register extract).
   SOFIEC_ALWAYS_INLINE T operator[](int l) const {
@@ -174,17 +176,17 @@ template <class T, int L> struct vec {
     each([&](auto i) { std::memcpy(dst + i * P, &p[i], sizeof(piece)); });
   }
 
-#define SOFIEC_VEC_BINARY(op)                                                                      \
-  friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, const vec& b) {                        \
-    vec r;                                                                                         \
-    each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                                              \
-    return r;                                                                                      \
-  }                                                                                                \
-  friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, T b) { return a op vec(b); }           \
-  friend SOFIEC_ALWAYS_INLINE vec operator op(T a, const vec& b) { return vec(a) op b; }           \
-  SOFIEC_ALWAYS_INLINE vec& operator op##=(const vec& b) {                                         \
-    each([&](auto i) { p[i] = p[i] op b.p[i]; });                                                  \
-    return *this;                                                                                  \
+#define SOFIEC_VEC_BINARY(op)                                                            \
+  friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, const vec& b) {              \
+    vec r;                                                                               \
+    each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                                    \
+    return r;                                                                            \
+  }                                                                                      \
+  friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, T b) { return a op vec(b); } \
+  friend SOFIEC_ALWAYS_INLINE vec operator op(T a, const vec& b) { return vec(a) op b; } \
+  SOFIEC_ALWAYS_INLINE vec& operator op##=(const vec& b) {                               \
+    each([&](auto i) { p[i] = p[i] op b.p[i]; });                                        \
+    return *this;                                                                        \
   }
   SOFIEC_VEC_BINARY(+)
   SOFIEC_VEC_BINARY(-)
@@ -197,12 +199,12 @@ template <class T, int L> struct vec {
     return r;
   }
 
-#define SOFIEC_VEC_INTEGER(op)                                                                     \
-  template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0>                    \
-  friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, const vec& b) {                        \
-    vec r;                                                                                         \
-    each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                                              \
-    return r;                                                                                      \
+#define SOFIEC_VEC_INTEGER(op)                                                  \
+  template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0> \
+  friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, const vec& b) {     \
+    vec r;                                                                      \
+    each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                           \
+    return r;                                                                   \
   }
   SOFIEC_VEC_INTEGER(&)
   SOFIEC_VEC_INTEGER(|)
@@ -228,20 +230,26 @@ template <class T, int L> struct vec {
   }
   // Masks (all ones or 0 per lane) combine as bits.
   template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0>
-  friend SOFIEC_ALWAYS_INLINE vec operator||(const vec& a, const vec& b) { return a | b; }
+  friend SOFIEC_ALWAYS_INLINE vec operator||(const vec& a, const vec& b) {
+    return a | b;
+  }
   template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0>
-  friend SOFIEC_ALWAYS_INLINE vec operator&&(const vec& a, const vec& b) { return a & b; }
+  friend SOFIEC_ALWAYS_INLINE vec operator&&(const vec& a, const vec& b) {
+    return a & b;
+  }
   template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0>
-  friend SOFIEC_ALWAYS_INLINE vec operator!(const vec& a) { return ~a; }
+  friend SOFIEC_ALWAYS_INLINE vec operator!(const vec& a) {
+    return ~a;
+  }
 
-#define SOFIEC_VEC_COMPARE(op)                                                                     \
-  friend SOFIEC_ALWAYS_INLINE mask operator op(const vec& a, const vec& b) {                       \
-    mask r;                                                                                        \
+#define SOFIEC_VEC_COMPARE(op)                                                                          \
+  friend SOFIEC_ALWAYS_INLINE mask operator op(const vec& a, const vec& b) {                            \
+    mask r;                                                                                             \
     if constexpr (P == 1) each([&](auto i) { r.p[i] = -typename mask::value_type(a.p[i] op b.p[i]); }); \
-    else each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                                         \
-    return r;                                                                                      \
-  }                                                                                                \
-  friend SOFIEC_ALWAYS_INLINE mask operator op(const vec& a, T b) { return a op vec(b); }          \
+    else each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                                              \
+    return r;                                                                                           \
+  }                                                                                                     \
+  friend SOFIEC_ALWAYS_INLINE mask operator op(const vec& a, T b) { return a op vec(b); }               \
   friend SOFIEC_ALWAYS_INLINE mask operator op(T a, const vec& b) { return vec(a) op b; }
   SOFIEC_VEC_COMPARE(<)
   SOFIEC_VEC_COMPARE(<=)
@@ -302,7 +310,8 @@ SOFIEC_ALWAYS_INLINE To convert_lanes(T x) {
   return To(x);
 }
 // Lanes First.. of a register, as a narrower register.
-template <int First, class P, int... M> SOFIEC_ALWAYS_INLINE auto convert_part(const P& p, std::integer_sequence<int, M...>) {
+template <int First, class P, int... M>
+SOFIEC_ALWAYS_INLINE auto convert_part(const P& p, std::integer_sequence<int, M...>) {
   return __builtin_shufflevector(p, p, (First + M)...);
 }
 // Each lane converted as by a C++ cast (float -> int32 truncates). To wider lanes (float ->
@@ -316,8 +325,8 @@ template <class To, class T, int L> SOFIEC_ALWAYS_INLINE vec<To, L> convert_lane
   } else if constexpr (R::P < V::P && R::P > 1) {
     R::each([&](auto j) {
       constexpr int from = decltype(j)::value * R::P;
-      r.p[j] = __builtin_convertvector(convert_part<from % V::P>(v.p[from / V::P], std::make_integer_sequence<int, R::P>{}),
-                                       typename R::piece);
+      r.p[j] = __builtin_convertvector(
+          convert_part<from % V::P>(v.p[from / V::P], std::make_integer_sequence<int, R::P>{}), typename R::piece);
     });
   } else {
     for_each_index([&](auto l) { r.set(l, To(v[l])); }, std::make_integer_sequence<int, L>{});
@@ -352,7 +361,8 @@ template <class P> SOFIEC_ALWAYS_INLINE P fma_piece(const P& a, const P& b, cons
 #endif
   }
 }
-template <class T, int L> SOFIEC_ALWAYS_INLINE vec<T, L> fma(const vec<T, L>& a, const vec<T, L>& b, const vec<T, L>& c) {
+template <class T, int L>
+SOFIEC_ALWAYS_INLINE vec<T, L> fma(const vec<T, L>& a, const vec<T, L>& b, const vec<T, L>& c) {
   vec<T, L> r;
   vec<T, L>::each([&](auto i) { r.p[i] = fma_piece(a.p[i], b.p[i], c.p[i]); });
   return r;

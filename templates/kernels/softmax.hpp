@@ -86,8 +86,7 @@ inline void softmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inn
 }
 
 // One-hot of the first maximum along the middle dimension of [outer, length, inner].
-template <class T>
-inline void hardmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inner) {
+template <class T> inline void hardmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inner) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       const T* xs = x + o * length * inner + i;
@@ -102,8 +101,7 @@ inline void hardmax(const T* x, T* y, int64_t outer, int64_t length, int64_t inn
 }
 
 // x divided by its L1 (p = 1) or L2 (p = 2) norm along the middle dimension.
-template <class T>
-inline void lp_normalize(const T* x, T* y, int64_t outer, int64_t length, int64_t inner, int p) {
+template <class T> inline void lp_normalize(const T* x, T* y, int64_t outer, int64_t length, int64_t inner, int p) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       const T* xs = x + o * length * inner + i;
@@ -121,8 +119,8 @@ enum class LossReduction { None, Sum, Mean };
 // [batch, inner], weighted by weight[class] (optional); targets equal to ignore_index (when
 // has_ignore) count with weight 0. Mean divides by the total weight.
 template <class T, class I>
-inline void nll_loss(const T* logp, const I* target, const T* weight, T* out, int64_t batch, int64_t classes, int64_t inner,
-                     bool has_ignore, int64_t ignore_index, LossReduction reduction) {
+inline void nll_loss(const T* logp, const I* target, const T* weight, T* out, int64_t batch, int64_t classes,
+                     int64_t inner, bool has_ignore, int64_t ignore_index, LossReduction reduction) {
   double total = 0, total_weight = 0;
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t i = 0; i < inner; ++i) {

@@ -110,29 +110,31 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* ro
   if (!first) {
 #define SOFIEC_SPARSE_LOAD_C(i) \
   if constexpr (NV > i) sparse_load_row<NV>(c, i, width, a##i);
-    SOFIEC_SPARSE_LOAD_C(0) SOFIEC_SPARSE_LOAD_C(1) SOFIEC_SPARSE_LOAD_C(2) SOFIEC_SPARSE_LOAD_C(3)
-    SOFIEC_SPARSE_LOAD_C(4) SOFIEC_SPARSE_LOAD_C(5) SOFIEC_SPARSE_LOAD_C(6) SOFIEC_SPARSE_LOAD_C(7)
+    SOFIEC_SPARSE_LOAD_C(0)
+    SOFIEC_SPARSE_LOAD_C(1) SOFIEC_SPARSE_LOAD_C(2) SOFIEC_SPARSE_LOAD_C(3) SOFIEC_SPARSE_LOAD_C(4)
+        SOFIEC_SPARSE_LOAD_C(5) SOFIEC_SPARSE_LOAD_C(6) SOFIEC_SPARSE_LOAD_C(7)
 #undef SOFIEC_SPARSE_LOAD_C
   }
   // Term j into accumulator `acc` for vector v of the panel.
-#define SOFIEC_SPARSE_TERM(v, acc)                            \
-  if constexpr (NV > v) {                                     \
-    sparse_load_b<NV>(b, stride, v, rows[j], width, r);       \
-    acc = ::sofiec::fma(x, r, acc);                                             \
+#define SOFIEC_SPARSE_TERM(v, acc)                      \
+  if constexpr (NV > v) {                               \
+    sparse_load_b<NV>(b, stride, v, rows[j], width, r); \
+    acc = ::sofiec::fma(x, r, acc);                     \
   }
   int64_t j = 0;
   if constexpr (two_sets) {
     for (; j + 1 < count; ++j) {
       f32x16 x = vals[j] - f32x16{};
-      SOFIEC_SPARSE_TERM(0, a0) SOFIEC_SPARSE_TERM(1, a1) SOFIEC_SPARSE_TERM(2, a2) SOFIEC_SPARSE_TERM(3, a3)
-      x = vals[++j] - f32x16{};
+      SOFIEC_SPARSE_TERM(0, a0)
+      SOFIEC_SPARSE_TERM(1, a1) SOFIEC_SPARSE_TERM(2, a2) SOFIEC_SPARSE_TERM(3, a3) x = vals[++j] - f32x16{};
       SOFIEC_SPARSE_TERM(0, a4) SOFIEC_SPARSE_TERM(1, a5) SOFIEC_SPARSE_TERM(2, a6) SOFIEC_SPARSE_TERM(3, a7)
     }
   }
   for (; j < count; ++j) {
     const f32x16 x = vals[j] - f32x16{};
-    SOFIEC_SPARSE_TERM(0, a0) SOFIEC_SPARSE_TERM(1, a1) SOFIEC_SPARSE_TERM(2, a2) SOFIEC_SPARSE_TERM(3, a3)
-    SOFIEC_SPARSE_TERM(4, a4) SOFIEC_SPARSE_TERM(5, a5) SOFIEC_SPARSE_TERM(6, a6) SOFIEC_SPARSE_TERM(7, a7)
+    SOFIEC_SPARSE_TERM(0, a0)
+    SOFIEC_SPARSE_TERM(1, a1) SOFIEC_SPARSE_TERM(2, a2) SOFIEC_SPARSE_TERM(3, a3) SOFIEC_SPARSE_TERM(4, a4)
+        SOFIEC_SPARSE_TERM(5, a5) SOFIEC_SPARSE_TERM(6, a6) SOFIEC_SPARSE_TERM(7, a7)
   }
 #undef SOFIEC_SPARSE_TERM
   if constexpr (two_sets) {
@@ -143,8 +145,9 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* ro
   }
 #define SOFIEC_SPARSE_FINISH(i) \
   if constexpr (NV > i) sparse_finish<NV>(a##i, i, c, bias, width, last, alpha, epilogue);
-  SOFIEC_SPARSE_FINISH(0) SOFIEC_SPARSE_FINISH(1) SOFIEC_SPARSE_FINISH(2) SOFIEC_SPARSE_FINISH(3)
-  SOFIEC_SPARSE_FINISH(4) SOFIEC_SPARSE_FINISH(5) SOFIEC_SPARSE_FINISH(6) SOFIEC_SPARSE_FINISH(7)
+  SOFIEC_SPARSE_FINISH(0)
+  SOFIEC_SPARSE_FINISH(1) SOFIEC_SPARSE_FINISH(2) SOFIEC_SPARSE_FINISH(3) SOFIEC_SPARSE_FINISH(4)
+      SOFIEC_SPARSE_FINISH(5) SOFIEC_SPARSE_FINISH(6) SOFIEC_SPARSE_FINISH(7)
 #undef SOFIEC_SPARSE_FINISH
 }
 
@@ -188,8 +191,8 @@ inline void gemm_skipping_zeros(int64_t m, int64_t n, int64_t k, float alpha, co
         const int nv = int((cols + 15) / 16);
         const int64_t width = cols - 16 * (nv - 1);
         // Column j's run of 16 starts at j * k, the next 16 k floats on; rows hold B's row indices.
-        sparse_row_panel_of(nv, count, vals, rows, b_panels + j * k, 16 * k, crow + j, bias ? bias + j : nullptr, width, first, last,
-                            alpha, epilogue);
+        sparse_row_panel_of(nv, count, vals, rows, b_panels + j * k, 16 * k, crow + j, bias ? bias + j : nullptr, width,
+                            first, last, alpha, epilogue);
       }
     }
   }

@@ -20,7 +20,7 @@
 
 struct WinogradGeometry {
   int64_t channels, filters, in_h, in_w, out_h, out_w, pad_top, pad_left;
-  int64_t tile = 2;  // m: outputs per tile side, 2 or 4
+  int64_t tile = 2;       // m: outputs per tile side, 2 or 4
   bool max_pool = false;  // a fused 2x2 stride-2 MaxPool: y holds the pooled planes
   int64_t batch = 1;
   // The products' orientation: tiles in the lanes (U [t^2][filters][channels]) or, where a
@@ -86,8 +86,7 @@ constexpr int64_t winograd_scratch_floats(const WinogradGeometry& g) {
 }
 
 // B^T applied to d[0], d[s], ..., written to r[0], r[rs], ... (vectors or floats).
-template <int M, class V>
-SOFIEC_ALWAYS_INLINE void winograd_bt(const V* d, int s, V* r, int rs) {
+template <int M, class V> SOFIEC_ALWAYS_INLINE void winograd_bt(const V* d, int s, V* r, int rs) {
   if constexpr (M == 2) {
     r[0] = d[0] - d[2 * s];
     r[rs] = d[s] + d[2 * s];
@@ -105,8 +104,7 @@ SOFIEC_ALWAYS_INLINE void winograd_bt(const V* d, int s, V* r, int rs) {
 }
 
 // A^T applied to m[0], m[s], ..., written to r[0], r[rs], ... (m of them).
-template <int M, class V>
-SOFIEC_ALWAYS_INLINE void winograd_at(const V* m, int s, V* r, int rs) {
+template <int M, class V> SOFIEC_ALWAYS_INLINE void winograd_at(const V* m, int s, V* r, int rs) {
   if constexpr (M == 2) {
     r[0] = m[0] + m[s] + m[2 * s];
     r[rs] = m[s] - m[2 * s] - m[3 * s];
@@ -120,8 +118,7 @@ SOFIEC_ALWAYS_INLINE void winograd_at(const V* m, int s, V* r, int rs) {
 }
 
 // col[j][l] = p[m * l + j] for the m columns j < m of 16 tiles l (m = 2 or 4): 16 m floats.
-template <int M>
-SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
+template <int M> SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
   if constexpr (M == 2) {
     deinterleave(p, col[0], col[1]);
   } else {
@@ -186,7 +183,8 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
             shift_lanes_up(row, g.pad_left);
           }
           // Whole vectors: the ends spill into the next segment, written after, or the slack.
-          const f32x16 from2 = ::sofiec::shuffle<2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17>(row, f32x16{} + 0.f);
+          const f32x16 from2 =
+              ::sofiec::shuffle<2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17>(row, f32x16{} + 0.f);
           ::sofiec::store(a + i * row_len + th * seg, row);
           ::sofiec::store(b + i * row_len + th * seg, from2);
         }
@@ -230,8 +228,7 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
 
 // p[0..32) = the lanes of even and odd interleaved (even[0], odd[0], even[1], ...).
 SOFIEC_ALWAYS_INLINE void interleave(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p) {
-  const ::sofiec::f32x16 lo =
-      ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(even, odd);
+  const ::sofiec::f32x16 lo = ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(even, odd);
   const ::sofiec::f32x16 hi =
       ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(even, odd);
   ::sofiec::store(p, lo);
@@ -239,20 +236,17 @@ SOFIEC_ALWAYS_INLINE void interleave(const ::sofiec::f32x16& even, const ::sofie
 }
 
 // p[m * l + j] = y[j][l] for the 16 m values (m = 1, 2 or 4).
-template <int M>
-SOFIEC_ALWAYS_INLINE void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
+template <int M> SOFIEC_ALWAYS_INLINE void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
   if constexpr (M == 1) {
     y->store(p);
   } else if constexpr (M == 2) {
     interleave(y[0], y[1], p);
   } else {
     // Interleave 0 with 2 and 1 with 3, then those two.
-    const ::sofiec::f32x16 a_lo =
-        ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[0], y[2]);
+    const ::sofiec::f32x16 a_lo = ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[0], y[2]);
     const ::sofiec::f32x16 a_hi =
         ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[0], y[2]);
-    const ::sofiec::f32x16 b_lo =
-        ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[1], y[3]);
+    const ::sofiec::f32x16 b_lo = ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[1], y[3]);
     const ::sofiec::f32x16 b_hi =
         ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[1], y[3]);
     interleave(a_lo, b_lo, p);
@@ -281,7 +275,7 @@ SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const Load& load, ::sofiec::f32x
 
 template <int M, bool POOL, class Load, class Bias, class E>
 SOFIEC_ALWAYS_INLINE void winograd_tile_values(const Load& load, const Bias& b, bool add, const E& epilogue,
-                                 ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
+                                               ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
   using ::sofiec::f32x16;
   constexpr int T = M + 2;
   if constexpr (POOL) {
@@ -300,7 +294,7 @@ SOFIEC_ALWAYS_INLINE void winograd_tile_values(const Load& load, const Bias& b, 
           out[i] += b;
           apply_lanes(out[i], epilogue);
         }
-      // The window's four values in the order (2i, 2j), (2i + 1, 2j), (2i, 2j + 1), (2i + 1, 2j + 1).
+        // The window's four values in the order (2i, 2j), (2i + 1, 2j), (2i, 2j + 1), (2i + 1, 2j + 1).
 #pragma GCC unroll 2
       for (int i = 0; i < M / 2; ++i) {
         if (j % 2 == 0) {
@@ -537,15 +531,17 @@ inline void winograd_conv3x3_tiles(const float* x, const float* u, const float* 
           // m[t][k][f] = (V_k^T U_k^T)[t][f], U_k's panels of 32 filters read in place one after
           // another (the next one asked for while the last is multiplied) where the slice is
           // all of a panel.
-          gemm_panels(tiles, g.filters, depth, 1.f, v + k * tiles, 1, positions * tiles, beta, m + k * g.filters,
-                      positions * g.filters,
-                      [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
-                        stride = kGemmPanel;
-                        return uk + j * uk_pitch + p * kGemmPanel;
-                      }, depth == g.channels || g.runtime_filters);
+          gemm_panels(
+              tiles, g.filters, depth, 1.f, v + k * tiles, 1, positions * tiles, beta, m + k * g.filters,
+              positions * g.filters,
+              [&](int64_t j, int64_t, int64_t p, int64_t, float*, int64_t& stride) -> const float* {
+                stride = kGemmPanel;
+                return uk + j * uk_pitch + p * kGemmPanel;
+              },
+              depth == g.channels || g.runtime_filters);
         } else {
-          gemm_rowmajor(false, false, g.filters, tiles, depth, 1.f, uk, uk_pitch, v + k * tiles, positions * tiles, beta,
-                        m + k * tiles, positions * tiles);
+          gemm_rowmajor(false, false, g.filters, tiles, depth, 1.f, uk, uk_pitch, v + k * tiles, positions * tiles,
+                        beta, m + k * tiles, positions * tiles);
         }
       }
     }

@@ -134,7 +134,8 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
     }
     std::vector<fs::path> set_dirs;
     for (const auto& e : fs::directory_iterator(dir))
-      if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) set_dirs.push_back(e.path());
+      if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0)
+        set_dirs.push_back(e.path());
     std::sort(set_dirs.begin(), set_dirs.end());
     if (set_dirs.empty()) throw sofiec::UnsupportedError("the case has no test data");
     const auto& g = model.graph;
@@ -146,8 +147,9 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
       for (std::size_t k = 0; fs::exists(sd / fmt::format("output_{}.pb", k)); ++k)
         ds.outputs.push_back(sofiec::load_tensor_file((sd / fmt::format("output_{}.pb", k)).string()));
       if (ds.inputs.size() != g.inputs.size() || ds.outputs.size() != g.outputs.size())
-        throw sofiec::UnsupportedError(fmt::format("test data has {} inputs/{} outputs, the graph {}/{}", ds.inputs.size(),
-                                                   ds.outputs.size(), g.inputs.size(), g.outputs.size()));
+        throw sofiec::UnsupportedError(fmt::format("test data has {} inputs/{} outputs, the graph {}/{}",
+                                                   ds.inputs.size(), ds.outputs.size(), g.inputs.size(),
+                                                   g.outputs.size()));
       for (std::size_t k = 0; k < ds.inputs.size(); ++k) {
         const auto& v = g.value(g.inputs[k]);
         if (ds.inputs[k].dtype != v.dtype) throw sofiec::Error("test input type differs from the graph input type");
@@ -184,7 +186,8 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
           // the operator reads the input directly.
           const bool direct = e.inputs.size() == 1;
           const bool scalar = c.sets[0].inputs[k].size() == 1;
-          if ((!sofiec::dtype_is_integer(c.sets[0].inputs[k].dtype) && !direct && !scalar) || c.sets[0].inputs[k].size() > 16)
+          if ((!sofiec::dtype_is_integer(c.sets[0].inputs[k].dtype) && !direct && !scalar) ||
+              c.sets[0].inputs[k].size() > 16)
             throw;
           for (const DataSet& ds : c.sets)
             if (ds.inputs[k].bytes != c.sets[0].inputs[k].bytes || ds.inputs[k].dims != c.sets[0].inputs[k].dims) throw;
@@ -252,8 +255,8 @@ template <class T> using Ptr = std::unique_ptr<T[]>;
     for (std::size_t k = 0, j = 0; k < c->sets[0].inputs.size(); ++k) {
       if (std::count(c->frozen.begin(), c->frozen.end(), k)) continue;
       const std::string type(sofiec::dtype_cpp(c->sets[0].inputs[k].dtype));
-      body += fmt::format("  auto i{0} = load<{1}>(dir + \"/in_{0}.bin\", {2}::Session::input_shapes[{3}].size());\n", k,
-                          type, ns, j++);
+      body += fmt::format("  auto i{0} = load<{1}>(dir + \"/in_{0}.bin\", {2}::Session::input_shapes[{3}].size());\n",
+                          k, type, ns, j++);
       args += fmt::format("i{}.get(), ", k);
     }
     for (std::size_t k = 0; k < c->output_types.size(); ++k) {
@@ -265,12 +268,15 @@ template <class T> using Ptr = std::unique_ptr<T[]>;
     body += fmt::format("  auto session = std::make_unique<{}::Session>();\n  session->infer({});\n", ns, args);
     // The dims infer() reports (an output's size may depend on the data), then its elements.
     for (std::size_t k = 0; k < c->output_types.size(); ++k)
-      body += fmt::format("  save_dims(dir + \"/out_{0}.dims\", session->output_shape({0}));\n"
-                          "  save(dir + \"/out_{0}.bin\", o{0}.get(), session->output_shape({0}).size());\n", k);
+      body += fmt::format(
+          "  save_dims(dir + \"/out_{0}.dims\", session->output_shape({0}));\n"
+          "  save(dir + \"/out_{0}.bin\", o{0}.get(), session->output_shape({0}).size());\n",
+          k);
     src += fmt::format("static int run_{}(const std::string& dir) {{\n{}  return 0;\n}}\n", ns, body);
   }
-  src += "int main(int argc, char** argv) {\n  if (argc != 3) return 2;\n  const std::string dir = argv[2];\n"
-         "  switch (std::atoi(argv[1])) {\n";
+  src +=
+      "int main(int argc, char** argv) {\n  if (argc != 3) return 2;\n  const std::string dir = argv[2];\n"
+      "  switch (std::atoi(argv[1])) {\n";
   for (const Case* c : batch) src += fmt::format("    case {0}: return run_case{0}(dir);\n", c->index);
   src += "  }\n  return 2;\n}\n";
   return src;
@@ -302,15 +308,17 @@ std::string compare(const Tensor& expected, DType type, const fs::path& file) {
   dims_file.replace_extension(".dims");
   if (read_text(dims_file) != dims) return fmt::format("output dims [{}], expected [{}]", read_text(dims_file), dims);
   Tensor actual(type, expected.dims);
-  if (type != expected.dtype) return fmt::format("output type {} differs from the reference's {}", sofiec::dtype_name(type), sofiec::dtype_name(expected.dtype));
+  if (type != expected.dtype)
+    return fmt::format("output type {} differs from the reference's {}", sofiec::dtype_name(type),
+                       sofiec::dtype_name(expected.dtype));
   std::ifstream in(file, std::ios::binary);
   in.read(reinterpret_cast<char*>(actual.bytes.data()), std::streamsize(actual.bytes.size()));
   if (!in && !actual.bytes.empty()) return "output file missing or short";
   if (in.peek() != std::char_traits<char>::eof()) return "output larger than the reference";
   if (!sofiec::dtype_is_float(type)) {
     for (int64_t i = 0; i < actual.size(); ++i)
-      if (std::memcmp(actual.bytes.data() + i * sofiec::dtype_size(type), expected.bytes.data() + i * sofiec::dtype_size(type),
-                      sofiec::dtype_size(type)) != 0)
+      if (std::memcmp(actual.bytes.data() + i * sofiec::dtype_size(type),
+                      expected.bytes.data() + i * sofiec::dtype_size(type), sofiec::dtype_size(type)) != 0)
         return fmt::format("element {} is {}, expected {}", i, actual.int_at(i), expected.int_at(i));
     return "";
   }
@@ -321,8 +329,7 @@ std::string compare(const Tensor& expected, DType type, const fs::path& file) {
     const double a = actual.float_at(i), e = expected.float_at(i);
     if (std::isnan(e) && std::isnan(a)) continue;
     if (std::isinf(e) && a == e) continue;
-    if (!(std::fabs(a - e) <= 1e-5 + rtol * std::fabs(e)))
-      return fmt::format("element {} is {}, expected {}", i, a, e);
+    if (!(std::fabs(a - e) <= 1e-5 + rtol * std::fabs(e))) return fmt::format("element {} is {}, expected {}", i, a, e);
   }
   return "";
 }
@@ -341,8 +348,8 @@ void parallel_for(std::size_t n, unsigned jobs, const std::function<void(std::si
 
 int main(int argc, char** argv) {
   CLI::App app{"Runs sofiec over the ONNX backend test suite and reports per case."};
-  std::string suite = SOFIEC_BACKEND_TESTS_DEFAULT, scope = "core", work = "conformance-work", report, level = "extended",
-              filter;
+  std::string suite = SOFIEC_BACKEND_TESTS_DEFAULT, scope = "core", work = "conformance-work", report,
+              level = "extended", filter;
   std::size_t batch_size = 48, min_passed = 0;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   Toolchain tc;
@@ -363,7 +370,8 @@ int main(int argc, char** argv) {
 
   if (std::getenv("SOFIEC_BACKEND_TESTS")) suite = std::getenv("SOFIEC_BACKEND_TESTS");
   if (!fs::is_directory(suite)) {
-    std::cerr << "conformance: the backend test data is not at '" << suite << "' (set --suite or SOFIEC_BACKEND_TESTS)\n";
+    std::cerr << "conformance: the backend test data is not at '" << suite
+              << "' (set --suite or SOFIEC_BACKEND_TESTS)\n";
     return 2;
   }
   const fs::path wdir = fs::absolute(work);
@@ -380,7 +388,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<const Case*>> batches;
   for (std::size_t i = 0; i < ready.size(); i += batch_size)
     batches.emplace_back(ready.begin() + long(i), ready.begin() + long(std::min(ready.size(), i + batch_size)));
-  std::map<std::size_t, std::string> exe_of;  // case index -> binary
+  std::map<std::size_t, std::string> exe_of;   // case index -> binary
   std::vector<std::string> together_failures;  // batches whose headers compile only alone
   std::mutex mu;
   parallel_for(batches.size(), jobs, [&](std::size_t b) {
@@ -395,7 +403,8 @@ int main(int argc, char** argv) {
     // compile together (one translation unit may include many), which fails the run.
     bool any_alone_failed = false;
     for (const Case* c : batches[b]) {
-      const fs::path one_src = wdir / fmt::format("single{}.cpp", c->index), one = wdir / fmt::format("single{}", c->index);
+      const fs::path one_src = wdir / fmt::format("single{}.cpp", c->index),
+                     one = wdir / fmt::format("single{}", c->index);
       std::ofstream(one_src) << driver_source({c});
       const std::string err = compile(tc, one_src, one);
       std::lock_guard<std::mutex> lock(mu);
@@ -416,8 +425,8 @@ int main(int argc, char** argv) {
     Case& c = cases[i];
     if (!c.generated || c.status == Status::Failed) return;
     for (std::size_t s = 0; s < c.sets.size(); ++s) {
-      const std::string cmd = fmt::format("timeout 60 {} '{}' {} '{}' > '{}/run.log' 2>&1", tc.runner, exe_of.at(c.index),
-                                          c.index, c.sets[s].dir, c.sets[s].dir);
+      const std::string cmd = fmt::format("timeout 60 {} '{}' {} '{}' > '{}/run.log' 2>&1", tc.runner,
+                                          exe_of.at(c.index), c.index, c.sets[s].dir, c.sets[s].dir);
       const int rc = std::system(cmd.c_str());
       if (rc != 0) {
         c.status = Status::Failed;
@@ -453,13 +462,15 @@ int main(int argc, char** argv) {
   }
   if (!report.empty()) {
     std::ofstream out(report);
-    out << fmt::format("# sofiec conformance: {} scope, -O {}\n\n{} cases: {} passed, {} failed, {} unsupported ({:.1f}% passed)\n\n"
-                       "{} of the passed cases have graph inputs that decide shapes (axes, K, pads...) frozen to "
-                       "the test data's value at generation time (sofiec --freeze).\n\n{}",
-                       scope, level, cases.size(), passed, failed, unsupported,
-                       cases.empty() ? 0.0 : 100.0 * double(passed) / double(cases.size()), passed_frozen, table);
+    out << fmt::format(
+        "# sofiec conformance: {} scope, -O {}\n\n{} cases: {} passed, {} failed, {} unsupported ({:.1f}% passed)\n\n"
+        "{} of the passed cases have graph inputs that decide shapes (axes, K, pads...) frozen to "
+        "the test data's value at generation time (sofiec --freeze).\n\n{}",
+        scope, level, cases.size(), passed, failed, unsupported,
+        cases.empty() ? 0.0 : 100.0 * double(passed) / double(cases.size()), passed_frozen, table);
   }
-  std::cout << fmt::format("conformance ({} scope, -O {}): {} cases, {} unsupported\n", scope, level, cases.size(), unsupported);
+  std::cout << fmt::format("conformance ({} scope, -O {}): {} cases, {} unsupported\n", scope, level, cases.size(),
+                           unsupported);
   std::cout << fmt::format("{} passed ({} with frozen inputs), {} failed\n", passed, passed_frozen, failed);
   for (const std::string& src : together_failures)
     std::cout << "FAILED " << src << ": its headers compile one at a time but not together\n";

@@ -51,13 +51,11 @@ std::vector<float> read_floats(const std::string& path) {
   return v;
 }
 
-template <std::size_t... I>
-std::unique_ptr<Session> make_session(const Dims& maxima, std::index_sequence<I...>) {
+template <std::size_t... I> std::unique_ptr<Session> make_session(const Dims& maxima, std::index_sequence<I...>) {
   return std::make_unique<Session>(maxima[I]...);
 }
 
-template <std::size_t... I>
-void run(Session& s, const Dims& d, const float* x, float* y, std::index_sequence<I...>) {
+template <std::size_t... I> void run(Session& s, const Dims& d, const float* x, float* y, std::index_sequence<I...>) {
   s.infer(d[I]..., x, y);
 }
 
@@ -88,7 +86,8 @@ TEST(DynamicModel, MatchesTorchAtEverySize) {
     }
     const auto shape = session->output_shape(0);
     ASSERT_EQ(shape.rank, cases[c].output_dims.size());
-    for (std::size_t d = 0; d < shape.rank; ++d) EXPECT_EQ(shape.dims[d], cases[c].output_dims[d]) << "case " << c << ", dim " << d;
+    for (std::size_t d = 0; d < shape.rank; ++d)
+      EXPECT_EQ(shape.dims[d], cases[c].output_dims[d]) << "case " << c << ", dim " << d;
     std::printf("case %zu: max relative difference to torch %.3g over %zu values\n", c, worst, y.size());
     // The vector form gives the same bits, sized by the dims' values.
     const std::vector<float> again = run_vector(*session, cases[c].dims, x.data(), kSeq);
@@ -121,7 +120,8 @@ TEST(DynamicModel, MetadataNamesTheDims) {
   EXPECT_GE(kDims, 1u);
   for (std::size_t d = 0; d < kDims; ++d) EXPECT_GT(std::strlen(Session::dim_names[d]), 0u);
   bool has_runtime_dim = false;
-  for (std::size_t d = 0; d < Session::input_shapes[0].rank; ++d) has_runtime_dim |= Session::input_shapes[0].dims[d] == -1;
+  for (std::size_t d = 0; d < Session::input_shapes[0].rank; ++d)
+    has_runtime_dim |= Session::input_shapes[0].dims[d] == -1;
   EXPECT_TRUE(has_runtime_dim);
   EXPECT_NE(std::string(Session::input_shape_names[0]).find(Session::dim_names[0]), std::string::npos);
 }

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string data = argv[1];
-  std::vector<float> x(std::size_t(Session::input_shapes[0].size())), expected(std::size_t(Session::output_shapes[0].size()));
+  std::vector<float> x(std::size_t(Session::input_shapes[0].size())),
+      expected(std::size_t(Session::output_shapes[0].size()));
   if (!read_floats(data + ".input.bin", x) || !read_floats(data + ".output.bin", expected)) return 1;
   auto session = std::make_unique<Session>();
   std::vector<float> y(expected.size()), again(expected.size());

@@ -35,7 +35,8 @@ TEST(GeneratedModel, MatchesTorch) {
   EXPECT_STREQ(Session::input_names[0], "input");
   EXPECT_STREQ(Session::output_names[0], "output");
   const auto x = read_floats(std::string(MODEL_DATA) + ".input.bin", std::size_t(Session::input_shapes[0].size()));
-  const auto expected = read_floats(std::string(MODEL_DATA) + ".output.bin", std::size_t(Session::output_shapes[0].size()));
+  const auto expected =
+      read_floats(std::string(MODEL_DATA) + ".output.bin", std::size_t(Session::output_shapes[0].size()));
   auto session = make_session();
   std::vector<float> y(expected.size());
   session->infer(x.data(), y.data());

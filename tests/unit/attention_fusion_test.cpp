@@ -7,8 +7,8 @@
 #include "pass_helpers.hpp"
 
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::expect_same_numbers;
+using sofiec_test::ModelBuilder;
 using sofiec_test::ops;
 using sofiec_test::run_pass;
 
@@ -63,10 +63,10 @@ TEST(AttentionFusion, TorchMultiHeadAttentionBecomesOneNodeWithoutCopies) {
   EXPECT_EQ(a.domain, "ai.sofiec");
   EXPECT_EQ(a.inputs, (std::vector<std::string>{"x", "x", "x"}));
   EXPECT_EQ(a.outputs, std::vector<std::string>{"merged"});
-  EXPECT_EQ(a.attr_ints("offsets"), (std::vector<int64_t>{0, 6, 12}));                // q, k, v chunks of a row
-  EXPECT_EQ(a.attr_ints("q_strides"), (std::vector<int64_t>{0, 0, 0, 3, 18, 1}));    // head, token, feature
-  EXPECT_EQ(a.attr_ints("k_strides"), (std::vector<int64_t>{0, 0, 0, 3, 1, 18}));    // K^T: feature, token
-  EXPECT_EQ(a.attr_ints("y_strides"), (std::vector<int64_t>{0, 0, 36, 3, 6, 1}));    // written merged
+  EXPECT_EQ(a.attr_ints("offsets"), (std::vector<int64_t>{0, 6, 12}));             // q, k, v chunks of a row
+  EXPECT_EQ(a.attr_ints("q_strides"), (std::vector<int64_t>{0, 0, 0, 3, 18, 1}));  // head, token, feature
+  EXPECT_EQ(a.attr_ints("k_strides"), (std::vector<int64_t>{0, 0, 0, 3, 1, 18}));  // K^T: feature, token
+  EXPECT_EQ(a.attr_ints("y_strides"), (std::vector<int64_t>{0, 0, 36, 3, 6, 1}));  // written merged
   EXPECT_EQ(a.attr_int("divide", 0), 1);
   EXPECT_FLOAT_EQ(a.attr_float("scale", 0), std::sqrt(3.f));
 }

@@ -60,7 +60,8 @@ class Cli : public ::testing::Test {
     EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_FALSE(fs::exists(out));
-    for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().filename().string().find(".out.hxx"), std::string::npos) << e.path();
+    for (const auto& e : fs::directory_iterator(dir_))
+      EXPECT_EQ(e.path().filename().string().find(".out.hxx"), std::string::npos) << e.path();
   }
   fs::path dir_;
 };
@@ -86,9 +87,12 @@ TEST_F(Cli, FreezeGivesAnInputItsValue) {
   b.node("ReduceSum", {"x", "axes"}, {"y"});
   b.save(path("sum.onnx"));
   expect_refused(sofiec(path("sum.onnx") + " -o " + path("sum.hxx")), "--freeze NAME=VALUES", path("sum.hxx"));
-  expect_refused(sofiec(path("sum.onnx") + " --freeze axes=1,2 -o " + path("sum.hxx")), "2 values given", path("sum.hxx"));
-  expect_refused(sofiec(path("sum.onnx") + " --freeze nope=1 -o " + path("sum.hxx")), "no graph input", path("sum.hxx"));
-  expect_refused(sofiec(path("sum.onnx") + " --freeze axes=x -o " + path("sum.hxx")), "must be numbers", path("sum.hxx"));
+  expect_refused(sofiec(path("sum.onnx") + " --freeze axes=1,2 -o " + path("sum.hxx")), "2 values given",
+                 path("sum.hxx"));
+  expect_refused(sofiec(path("sum.onnx") + " --freeze nope=1 -o " + path("sum.hxx")), "no graph input",
+                 path("sum.hxx"));
+  expect_refused(sofiec(path("sum.onnx") + " --freeze axes=x -o " + path("sum.hxx")), "must be numbers",
+                 path("sum.hxx"));
   ASSERT_EQ(sofiec(path("sum.onnx") + " --freeze axes=-1 -o " + path("sum.hxx")).status, 0);
   std::ifstream in(path("sum.hxx"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -228,7 +232,10 @@ namespace {
 TEST_F(Cli, ReportPrintsWithoutWritingCode) {
   relu_model().save(path("relu.onnx"));
   const std::string out = path("report.txt");
-  EXPECT_EQ(std::system((std::string(SOFIEC_BIN) + " " + path("relu.onnx") + " --report -o " + path("relu.hxx") + " > " + out).c_str()), 0);
+  EXPECT_EQ(
+      std::system((std::string(SOFIEC_BIN) + " " + path("relu.onnx") + " --report -o " + path("relu.hxx") + " > " + out)
+                      .c_str()),
+      0);
   EXPECT_FALSE(fs::exists(path("relu.hxx")));
   std::ifstream text(out);
   const std::string report((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
@@ -257,8 +264,8 @@ TEST_F(Cli, HeaderBytesDependOnlyOnTheModel) {
   fs::create_directories(path("elsewhere"));
   const std::string bin = SOFIEC_BIN;
   const std::string first = "cd '" + dir_.string() + "' && " + bin + " relu.onnx -o a.hxx";
-  const std::string second = "cd '" + path("elsewhere") + "' && LC_ALL=C.UTF-8 TZ=Asia/Tokyo " + bin + " ../relu.onnx -o " +
-                             path("b.hxx") + " --namespace a";
+  const std::string second = "cd '" + path("elsewhere") + "' && LC_ALL=C.UTF-8 TZ=Asia/Tokyo " + bin +
+                             " ../relu.onnx -o " + path("b.hxx") + " --namespace a";
   ASSERT_EQ(std::system(first.c_str()), 0);
   ::sleep(1);
   ASSERT_EQ(std::system(second.c_str()), 0);

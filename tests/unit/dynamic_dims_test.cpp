@@ -29,7 +29,8 @@ std::vector<int64_t> sampled(const SampleGrid& g, int64_t (*f)(const std::vector
 TEST(Polynomial, FitsSizesOfOneAndTwoDims) {
   const SampleGrid one = make_sample_grid(1);
   EXPECT_EQ(one.points.size(), 4u);  // 3 on the grid, 1 to confirm
-  auto p = fit_polynomial(one, sampled(one, [](const std::vector<int64_t>& x) { return 4 * x[0] * x[0] - 3 * x[0] + 7; }));
+  auto p =
+      fit_polynomial(one, sampled(one, [](const std::vector<int64_t>& x) { return 4 * x[0] * x[0] - 3 * x[0] + 7; }));
   ASSERT_TRUE(p);
   EXPECT_EQ(p->str({"T"}), "4*T*T - 3*T + 7");
   EXPECT_EQ(p->cpp({"t"}), "(4*t*t - 3*t + 7)");
@@ -37,7 +38,8 @@ TEST(Polynomial, FitsSizesOfOneAndTwoDims) {
 
   const SampleGrid two = make_sample_grid(2);
   EXPECT_EQ(two.points.size(), 10u);
-  auto q = fit_polynomial(two, sampled(two, [](const std::vector<int64_t>& x) { return 64 * x[0] * x[1] * x[1] + x[0] - 1; }));
+  auto q = fit_polynomial(
+      two, sampled(two, [](const std::vector<int64_t>& x) { return 64 * x[0] * x[1] * x[1] + x[0] - 1; }));
   ASSERT_TRUE(q);
   EXPECT_EQ(q->str({"N", "T"}), "64*N*T*T + N - 1");
   EXPECT_TRUE(q->non_decreasing_from_one());
@@ -67,14 +69,16 @@ TEST(Polynomial, OnTheWideGridFloorDivisionsOfADimFit) {
   // Two dims, one divided: N * ceil(T / 3) = N * floor((T + 2) / 3).
   const SampleGrid two = make_wide_sample_grid(2);
   std::vector<std::vector<FloorAtom>> found;
-  auto q = fit_polynomial(two, sampled(two, [](const std::vector<int64_t>& x) { return x[0] * ((x[1] + 2) / 3); }), &found);
+  auto q =
+      fit_polynomial(two, sampled(two, [](const std::vector<int64_t>& x) { return x[0] * ((x[1] + 2) / 3); }), &found);
   ASSERT_TRUE(q);
   EXPECT_EQ(q->str({"N", "T"}), "N*floor((T+2)/3)");
   ASSERT_EQ(found.size(), 2u);
   EXPECT_TRUE(found[0].empty());
   EXPECT_EQ(found[1], (std::vector<FloorAtom>{{3, 2}}));
   // The narrow grid does not try atoms; no grid takes what no atom explains.
-  EXPECT_FALSE(fit_polynomial(make_sample_grid(1), sampled(make_sample_grid(1), [](const std::vector<int64_t>& x) { return x[0] / 2; })));
+  EXPECT_FALSE(fit_polynomial(make_sample_grid(1),
+                              sampled(make_sample_grid(1), [](const std::vector<int64_t>& x) { return x[0] / 2; })));
   EXPECT_FALSE(fit_polynomial(one, sampled(one, [](const std::vector<int64_t>& x) { return x[0] % 7; })));
 }
 
@@ -83,9 +87,11 @@ TEST(Lifting, LiteralsBecomeExpressionsOfTheDims) {
   std::vector<std::string> texts;
   for (const auto& p : g.points) {
     const int64_t n = p[0];
-    texts.push_back("    // node 'a' (Relu)\n    static constexpr int64_t dims[] = {" + std::to_string(n) + ", 4};\n"
-                    "    f(x, " + std::to_string(4 * n) + ", " + std::to_string(1.0f / float(n)) + "f, 3);  // " +
-                    std::to_string(n) + " rows\n");
+    texts.push_back("    // node 'a' (Relu)\n    static constexpr int64_t dims[] = {" + std::to_string(n) +
+                    ", 4};\n"
+                    "    f(x, " +
+                    std::to_string(4 * n) + ", " + std::to_string(1.0f / float(n)) + "f, 3);  // " + std::to_string(n) +
+                    " rows\n");
   }
   // std::to_string prints 6 decimals: not exact enough for a reciprocal; use exact ones.
   for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -142,8 +148,9 @@ ModelBuilder two_dim_model() {
 
 std::string run_program(const fs::path& dir, const std::string& main_cpp) {
   std::ofstream(dir / "main.cpp") << main_cpp;
-  const std::string cmd = "cd '" + dir.string() +
-                          "' && g++ -std=c++17 -O1 -Wall -Wextra -Werror main.cpp -o main -lopenblas && ./main > out.txt";
+  const std::string cmd =
+      "cd '" + dir.string() +
+      "' && g++ -std=c++17 -O1 -Wall -Wextra -Werror main.cpp -o main -lopenblas && ./main > out.txt";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream in(dir / "out.txt");
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -156,7 +163,8 @@ TEST(DynamicSession, MatchesHeadersWithTheDimsFixed) {
   o.namespace_name = "dyn";
   const CompiledModel dynamic = compile_model(load(two_dim_model()), o);
   EXPECT_NE(dynamic.header.find("Session(std::size_t N_max, std::size_t T_max)"), std::string::npos);
-  EXPECT_NE(dynamic.header.find("void infer(std::size_t N, std::size_t T, const float* in_x, float* out_y)"), std::string::npos);
+  EXPECT_NE(dynamic.header.find("void infer(std::size_t N, std::size_t T, const float* in_x, float* out_y)"),
+            std::string::npos);
   std::ofstream(dir / "dyn.hxx") << dynamic.header;
   const std::vector<std::pair<int, int>> sizes = {{1, 1}, {2, 5}, {3, 8}};
   std::string includes = "#include \"dyn.hxx\"\n", runs;
@@ -166,7 +174,8 @@ TEST(DynamicSession, MatchesHeadersWithTheDimsFixed) {
     fixed.fixed_dims = {{"N", n}, {"T", t}};
     std::ofstream(dir / (fixed.namespace_name + ".hxx")) << compile_model(load(two_dim_model()), fixed).header;
     includes += "#include \"" + fixed.namespace_name + ".hxx\"\n";
-    runs += "  check<" + fixed.namespace_name + "::Session>(d, " + std::to_string(n) + ", " + std::to_string(t) + ");\n";
+    runs +=
+        "  check<" + fixed.namespace_name + "::Session>(d, " + std::to_string(n) + ", " + std::to_string(t) + ");\n";
   }
   const std::string out = run_program(dir, includes + R"(
 #include <cmath>
@@ -245,7 +254,10 @@ void check(dyn::Session& d, std::size_t l) {
 int main() {
   dyn::Session d(20);
 )" + runs + R"(
-  try { std::vector<float> x(4), y(3); d.infer(2, x.data(), y.data()); } catch (const std::out_of_range&) { std::printf("below "); }
+  try {
+    std::vector<float> x(4), y(3);
+    d.infer(2, x.data(), y.data());
+  } catch (const std::out_of_range&) { std::printf("below "); }
   try { dyn::Session small(2); } catch (const std::invalid_argument&) { std::printf("max "); }
 }
 )");

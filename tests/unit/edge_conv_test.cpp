@@ -80,7 +80,8 @@ TEST(EdgeConvFactorization, SameNumbersForEveryFormOfTheEdgeFeatures) {
 
 TEST(EdgeConvFactorization, EdgeFeaturesReadElsewhereStay) {
   int changes = 0;
-  const Graph g = run_pass(edge_conv_model(Features::CentreAndDifference, true), make_edge_conv_factorization(), &changes);
+  const Graph g =
+      run_pass(edge_conv_model(Features::CentreAndDifference, true), make_edge_conv_factorization(), &changes);
   EXPECT_EQ(changes, 0);
   const auto names = ops(g);
   EXPECT_EQ(std::count(names.begin(), names.end(), "EdgeConvGather"), 0);

@@ -10,8 +10,8 @@
 #include "sofiec/error.hpp"
 
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::load;
+using sofiec_test::ModelBuilder;
 using sofiec_test::shape_chain;
 
 namespace {

@@ -7,8 +7,8 @@
 #include "pass_helpers.hpp"
 
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::expect_same_numbers;
+using sofiec_test::ModelBuilder;
 using sofiec_test::ops;
 using sofiec_test::run_pass;
 
@@ -61,9 +61,7 @@ TEST(ConvFilterPanels, SevenBySevenPlaneTakesFilterPanels) {
   EXPECT_EQ(g.value(g.nodes[0].outputs[0]).shape, to_shape({2, 47, 7, 7}));
 }
 
-TEST(ConvFilterPanels, SameNumbersWithAPartialPanelAndAnEpilogue) {
-  expect_panels_and_same_numbers({});
-}
+TEST(ConvFilterPanels, SameNumbersWithAPartialPanelAndAnEpilogue) { expect_panels_and_same_numbers({}); }
 
 TEST(ConvFilterPanels, SameNumbersStridedDilatedAsymmetricWithoutBias) {
   ConvCase c;

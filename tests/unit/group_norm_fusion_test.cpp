@@ -75,7 +75,8 @@ TEST(GroupNormFusion, NumbersMatchGroupNormAndSiluInDouble) {
       double mean = 0, var = 0;
       for (int64_t i = 0; i < count; ++i) mean += x[std::size_t(first + i)];
       mean /= double(count);
-      for (int64_t i = 0; i < count; ++i) var += (x[std::size_t(first + i)] - mean) * (x[std::size_t(first + i)] - mean);
+      for (int64_t i = 0; i < count; ++i)
+        var += (x[std::size_t(first + i)] - mean) * (x[std::size_t(first + i)] - mean);
       var /= double(count);
       for (int64_t i = 0; i < count; ++i) {
         const int64_t c = grp * per + i / plane;

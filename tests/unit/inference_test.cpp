@@ -11,8 +11,8 @@
 #include "sofiec/error.hpp"
 
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::load;
+using sofiec_test::ModelBuilder;
 using sofiec_test::shape_chain;
 
 namespace {
@@ -110,8 +110,8 @@ TEST(Inference, KnownSequencesBecomeTensorNodes) {
   b.input("a", {2}).input("b", {2}).output("y", {4});
   b.init_ints("first", {}, {0});
   b.node("SequenceConstruct", {"a", "b"}, {"s"});
-  b.node("SequenceErase", {"s", "first"}, {"t"});         // [b]
-  b.node("SequenceInsert", {"t", "a"}, {"u"});            // [b, a]
+  b.node("SequenceErase", {"s", "first"}, {"t"});  // [b]
+  b.node("SequenceInsert", {"t", "a"}, {"u"});     // [b, a]
   ModelBuilder::attr_int(b.node("ConcatFromSequence", {"u"}, {"y"}), "axis", 0);
   Model m = load(b);
   infer_graph(m.graph);

@@ -13,9 +13,9 @@
 
 namespace fs = std::filesystem;
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::external_data_model;
 using sofiec_test::load;
+using sofiec_test::ModelBuilder;
 
 namespace {
 
@@ -114,10 +114,10 @@ TEST(Loader, ReadsExternalData) {
 TEST(Half, RoundsToNearestEvenAndKeepsSpecials) {
   EXPECT_EQ(float16_t(1.0f).bits, 0x3c00);
   EXPECT_EQ(float16_t(65504.f).bits, 0x7bff);
-  EXPECT_EQ(float16_t(65520.f).bits, 0x7c00);          // rounds up to infinity
+  EXPECT_EQ(float16_t(65520.f).bits, 0x7c00);             // rounds up to infinity
   EXPECT_EQ(float16_t(1.0f + 1.0f / 2048).bits, 0x3c00);  // a tie goes to the even neighbour
   EXPECT_EQ(float16_t(1.0f + 3.0f / 2048).bits, 0x3c02);
-  EXPECT_EQ(float16_t(5.96046448e-8f).bits, 0x0001);    // smallest subnormal
+  EXPECT_EQ(float16_t(5.96046448e-8f).bits, 0x0001);  // smallest subnormal
   EXPECT_TRUE(std::isnan(float(float16_t(std::nanf("")))));
   for (uint32_t b = 0; b < 0x7c00; ++b) {  // every finite half survives float and back
     float16_t h;

@@ -35,8 +35,7 @@ TEST(Kernels, GeluMatchesItsDefinition) {
   }
 }
 
-template <class F>
-void expect_lanes_match_scalar(const F& f, float from, float to) {
+template <class F> void expect_lanes_match_scalar(const F& f, float from, float to) {
   std::vector<float> x;
   for (float v = from; v <= to; v += (to - from) / 1000) x.push_back(v);
   x.resize(x.size() / 16 * 16 + 5);  // a tail of 5
@@ -202,10 +201,22 @@ TEST(Kernels, GemmKernelMatchesTheDoubleLoop) {
   struct Shape {
     int64_t m, n, k;
   };
-  for (const Shape& sh : std::vector<Shape>{{1, 7, 3}, {1, 130, 257}, {2, 64, 20}, {2, 70, 300}, {5, 16, 9}, {13, 33, 40},
-                                             {32, 70, 300}, {7, 48, 257}, {40, 100, 64},
-                                             // few columns (gemm_dot_rows with tb): partial blocks of rows, columns, K
-                                             {2, 1, 5}, {5, 3, 17}, {9, 2, 16}, {4, 4, 1}, {3, 4, 33}, {64, 4, 100}})
+  for (const Shape& sh : std::vector<Shape>{{1, 7, 3},
+                                            {1, 130, 257},
+                                            {2, 64, 20},
+                                            {2, 70, 300},
+                                            {5, 16, 9},
+                                            {13, 33, 40},
+                                            {32, 70, 300},
+                                            {7, 48, 257},
+                                            {40, 100, 64},
+                                            // few columns (gemm_dot_rows with tb): partial blocks of rows, columns, K
+                                            {2, 1, 5},
+                                            {5, 3, 17},
+                                            {9, 2, 16},
+                                            {4, 4, 1},
+                                            {3, 4, 33},
+                                            {64, 4, 100}})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (auto [alpha, beta] : std::vector<std::pair<float, float>>{{1.f, 0.f}, {0.5f, 1.f}, {2.f, -0.25f}}) {
@@ -229,7 +240,8 @@ TEST(Kernels, GemmKernelMatchesTheDoubleLoop) {
                         double(tb ? b[std::size_t(j * ldb + p)] : b[std::size_t(p * ldb + j)]);
               want = alpha * want + (beta == 0.f ? 0.0 : beta * double(c0[at]));
               ASSERT_NEAR(c[at], want, 1e-4 * (1 + std::fabs(want)))
-                  << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb << " alpha " << alpha << " at " << i << "," << j;
+                  << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb << " alpha " << alpha << " at " << i
+                  << "," << j;
             }
         }
 }
@@ -241,11 +253,11 @@ TEST(Kernels, StridedCopiesMatchTheIndexDefinition) {
     std::vector<int64_t> dims, strides;
     int64_t offset;  // of the first element, for reversed axes
   };
-  const std::vector<View> views = {
-      {{16, 16}, {1, 16}, 0},          {{17, 33}, {1, 17}, 0},       {{40, 7}, {1, 40}, 0},
-      {{64, 700}, {1, 64}, 0},         {{3, 20, 18}, {360, 1, 20}, 0}, {{2, 33, 17}, {1, 34, 2}, 0},
-      {{19, 21}, {1, -19}, 19 * 20},   {{5, 7, 32}, {32, 0, 1}, 0},  {{4, 1, 6}, {6, 0, 1}, 0},
-      {{6, 5}, {0, 1}, 0}};
+  const std::vector<View> views = {{{16, 16}, {1, 16}, 0},         {{17, 33}, {1, 17}, 0},
+                                   {{40, 7}, {1, 40}, 0},          {{64, 700}, {1, 64}, 0},
+                                   {{3, 20, 18}, {360, 1, 20}, 0}, {{2, 33, 17}, {1, 34, 2}, 0},
+                                   {{19, 21}, {1, -19}, 19 * 20},  {{5, 7, 32}, {32, 0, 1}, 0},
+                                   {{4, 1, 6}, {6, 0, 1}, 0},      {{6, 5}, {0, 1}, 0}};
   for (const View& v : views) {
     int64_t total = 1, span = 1;
     for (std::size_t d = 0; d < v.dims.size(); ++d) {
@@ -279,7 +291,8 @@ TEST(Kernels, ReduceLanesMatchTheScalarFold) {
   const int64_t red_dims[] = {length}, red_strides[] = {inner};
   std::vector<float> sum(std::size_t(outer * inner)), mean(sum.size()), mx(sum.size()), mn(sum.size());
   rt::reduce_axes(x.data(), sum.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_sum<float>{});
-  rt::reduce_axes(x.data(), mean.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_mean<float>{});
+  rt::reduce_axes(x.data(), mean.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides,
+                  rt::reduce_mean<float>{});
   rt::reduce_axes(x.data(), mx.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_max<float>{});
   rt::reduce_axes(x.data(), mn.data(), 2, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_min<float>{});
   auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
@@ -306,33 +319,37 @@ TEST(Kernels, ReduceLanesMatchTheScalarFold) {
 // vectors, transposed in registers) and 20 (a second, partial set of columns).
 TEST(Kernels, ReduceAlongRowsMatchesTheScalarFold) {
   for (int64_t gap : {3, 0})  // rows with a gap between them, or one after another
-  for (int64_t length : {2, 7, 11, 16, 20, 32}) {
-    const int64_t outputs = 37, step = length + gap;
-    std::vector<float> x(std::size_t(outputs * step));
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.9f) * 5.f;
-    x[std::size_t(3 * step + 4)] = NAN;
-    const int64_t kept_dims[] = {outputs}, kept_strides[] = {step}, red_dims[] = {length}, red_strides[] = {1};
-    std::vector<float> sum(static_cast<std::size_t>(outputs)), mean(sum.size()), mx(sum.size()), mn(sum.size());
-    rt::reduce_axes(x.data(), sum.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_sum<float>{});
-    rt::reduce_axes(x.data(), mean.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_mean<float>{});
-    rt::reduce_axes(x.data(), mx.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_max<float>{});
-    rt::reduce_axes(x.data(), mn.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides, rt::reduce_min<float>{});
-    auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
-    for (int64_t o = 0; o < outputs; ++o) {
-      float s = 0.f, hi = -INFINITY, lo = INFINITY;
-      for (int64_t l = 0; l < length; ++l) {
-        const float v = x[std::size_t(o * step + l)];
-        s += v;
-        hi = (v > hi || v != v) ? v : hi;
-        lo = (v < lo || v != v) ? v : lo;
+    for (int64_t length : {2, 7, 11, 16, 20, 32}) {
+      const int64_t outputs = 37, step = length + gap;
+      std::vector<float> x(std::size_t(outputs * step));
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.9f) * 5.f;
+      x[std::size_t(3 * step + 4)] = NAN;
+      const int64_t kept_dims[] = {outputs}, kept_strides[] = {step}, red_dims[] = {length}, red_strides[] = {1};
+      std::vector<float> sum(static_cast<std::size_t>(outputs)), mean(sum.size()), mx(sum.size()), mn(sum.size());
+      rt::reduce_axes(x.data(), sum.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides,
+                      rt::reduce_sum<float>{});
+      rt::reduce_axes(x.data(), mean.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides,
+                      rt::reduce_mean<float>{});
+      rt::reduce_axes(x.data(), mx.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides,
+                      rt::reduce_max<float>{});
+      rt::reduce_axes(x.data(), mn.data(), 1, kept_dims, kept_strides, 1, red_dims, red_strides,
+                      rt::reduce_min<float>{});
+      auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
+      for (int64_t o = 0; o < outputs; ++o) {
+        float s = 0.f, hi = -INFINITY, lo = INFINITY;
+        for (int64_t l = 0; l < length; ++l) {
+          const float v = x[std::size_t(o * step + l)];
+          s += v;
+          hi = (v > hi || v != v) ? v : hi;
+          lo = (v < lo || v != v) ? v : lo;
+        }
+        const std::size_t at = std::size_t(o);
+        EXPECT_TRUE(same(sum[at], s)) << length << " gap " << gap << " at " << at;
+        EXPECT_TRUE(same(mean[at], s / float(length))) << length << " gap " << gap << " at " << at;
+        EXPECT_TRUE(same(mx[at], hi)) << length << " gap " << gap << " at " << at;
+        EXPECT_TRUE(same(mn[at], lo)) << length << " gap " << gap << " at " << at;
       }
-      const std::size_t at = std::size_t(o);
-      EXPECT_TRUE(same(sum[at], s)) << length << " gap " << gap << " at " << at;
-      EXPECT_TRUE(same(mean[at], s / float(length))) << length << " gap " << gap << " at " << at;
-      EXPECT_TRUE(same(mx[at], hi)) << length << " gap " << gap << " at " << at;
-      EXPECT_TRUE(same(mn[at], lo)) << length << " gap " << gap << " at " << at;
     }
-  }
 }
 
 // 2x2 stride-2 max and average pooling through the buffer of row maxima (sums): short rows
@@ -353,7 +370,9 @@ TEST(Kernels, Pool2x2LanesMatchTheScalarWindows) {
       for (std::size_t i = 0; i < y.size(); ++i) {
         if (std::isnan(yd[i])) EXPECT_TRUE(std::isnan(y[i])) << h << "x" << w << " at " << i;
         else if (max) EXPECT_EQ(double(y[i]), yd[i]) << h << "x" << w << " at " << i;
-        else EXPECT_NEAR(double(y[i]), yd[i], 1e-6 * (1 + std::fabs(yd[i]))) << "average, " << h << "x" << w << " at " << i;
+        else
+          EXPECT_NEAR(double(y[i]), yd[i], 1e-6 * (1 + std::fabs(yd[i])))
+              << "average, " << h << "x" << w << " at " << i;
       }
     }
   }
@@ -365,8 +384,10 @@ TEST(Kernels, Im2colPlaneShiftMatchesTheWindowWalk) {
   struct Case {
     int64_t h, w, kh, kw, dh, dw, pt, pl, oh;
   };
-  for (const Case& c : std::vector<Case>{{7, 9, 3, 3, 1, 1, 1, 1, 7}, {6, 10, 5, 5, 2, 2, 4, 4, 6},
-                                         {5, 8, 3, 3, 1, 1, 0, 1, 3}, {4, 6, 7, 7, 1, 1, 3, 3, 4}}) {
+  for (const Case& c : std::vector<Case>{{7, 9, 3, 3, 1, 1, 1, 1, 7},
+                                         {6, 10, 5, 5, 2, 2, 4, 4, 6},
+                                         {5, 8, 3, 3, 1, 1, 0, 1, 3},
+                                         {4, 6, 7, 7, 1, 1, 3, 3, 4}}) {
     rt::ConvGeometry g{2, {c.h, c.w}, {c.oh, c.w}, {c.kh, c.kw}, {1, 1}, {c.dh, c.dw}, {c.pt, c.pl}};
     const int64_t channels = 2, rows = channels * c.kh * c.kw, osize = c.oh * c.w;
     std::vector<float> x(std::size_t(channels * c.h * c.w));
@@ -432,7 +453,8 @@ TEST(Kernels, DirectConvMatchesTheWindowWalk) {
     const int64_t cg = c.channels / c.groups, mg = c.filters / c.groups, taps = cg * c.kh * c.kw;
     const int64_t osize = c.oh * c.ow, isize = c.h * c.w;
     ASSERT_TRUE(rt::conv2d_direct_pays(g, cg) || rt::conv2d_direct_few_filters_pays(g, cg, mg));
-    std::vector<float> x(static_cast<std::size_t>(2 * c.channels * isize)), w(static_cast<std::size_t>(c.filters * taps));
+    std::vector<float> x(static_cast<std::size_t>(2 * c.channels * isize)),
+        w(static_cast<std::size_t>(c.filters * taps));
     std::vector<float> bias(static_cast<std::size_t>(c.filters));
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 37 % 23) - 11) / 8.f;
     for (std::size_t i = 0; i < w.size(); ++i) w[i] = float(int(i * 53 % 29) - 14) / 16.f;
@@ -448,7 +470,8 @@ TEST(Kernels, DirectConvMatchesTheWindowWalk) {
           if (index < 0) return;
           for (int64_t f = grp * mg; f < (grp + 1) * mg; ++f)
             want[std::size_t((n * c.filters + f) * osize + o)] +=
-                double(w[std::size_t(f * taps + row)]) * x[std::size_t((n * c.channels + grp * cg + ch) * isize + index)];
+                double(w[std::size_t(f * taps + row)]) *
+                x[std::size_t((n * c.channels + grp * cg + ch) * isize + index)];
         });
     for (std::size_t i = 0; i < y.size(); ++i) {
       const double expected = std::max(0.0, want[i] + bias[i / std::size_t(osize) % std::size_t(c.filters)]);
@@ -481,8 +504,9 @@ TEST(Kernels, MaxPoolLanesMatchTheScalarWindows) {
           rt::pool_2d(x.data(), y.data(), 2, g, true);
           rt::pool_2d(xd.data(), yd.data(), 2, g, true);
           for (std::size_t i = 0; i < y.size(); ++i) {
-            const std::string where = "kernel " + std::to_string(kernel) + " stride " + std::to_string(stride) + " pad " +
-                                      std::to_string(pad) + (ceil ? " ceil" : "") + " at " + std::to_string(i);
+            const std::string where = "kernel " + std::to_string(kernel) + " stride " + std::to_string(stride) +
+                                      " pad " + std::to_string(pad) + (ceil ? " ceil" : "") + " at " +
+                                      std::to_string(i);
             if (std::isnan(yd[i])) ASSERT_TRUE(std::isnan(y[i])) << where;
             else ASSERT_EQ(double(y[i]), yd[i]) << where;
           }
@@ -512,14 +536,18 @@ TEST(Kernels, ScaledDotAttentionMatchesTheDefinition) {
       const int64_t ks4 = key_rows ? 1 : kv_len, ks5 = key_rows ? head : 1;
       const int64_t vs4 = v_rows ? v_head : 1, vs5 = v_rows ? 1 : kv_len;
       const rt::ScaledDotShape shape{{1, 1, 1, heads},
-                                     q_len, kv_len, head, v_head,
+                                     q_len,
+                                     kv_len,
+                                     head,
+                                     v_head,
                                      {0, 0, 0, q_len * head, head, 1},
                                      {0, 0, 0, kv_len * head, ks4, ks5},
                                      {0, 0, 0, kv_len * v_head, vs4, vs5},
                                      {0, 0, 0, q_len * v_head, v_head, 1},
                                      2.5f,
                                      true};
-      std::vector<float> y(std::size_t(heads * q_len * v_head)), scratch(std::size_t(rt::scaled_dot_scratch(kv_len, head, v_head)));
+      std::vector<float> y(std::size_t(heads * q_len * v_head)),
+          scratch(std::size_t(rt::scaled_dot_scratch(kv_len, head, v_head)));
       rt::scaled_dot_attention(q.data(), k.data(), v.data(), y.data(), shape, scratch.data());
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t i = 0; i < q_len; ++i) {
@@ -528,7 +556,8 @@ TEST(Kernels, ScaledDotAttentionMatchesTheDefinition) {
           for (int64_t j = 0; j < kv_len; ++j) {
             double dot = 0;
             for (int64_t f = 0; f < head; ++f)
-              dot += double(q[std::size_t((h * q_len + i) * head + f)]) * k[std::size_t(h * kv_len * head + f * ks4 + j * ks5)];
+              dot += double(q[std::size_t((h * q_len + i) * head + f)]) *
+                     k[std::size_t(h * kv_len * head + f * ks4 + j * ks5)];
             p[std::size_t(j)] = dot / 2.5;
             peak = std::max(peak, p[std::size_t(j)]);
           }
@@ -538,7 +567,8 @@ TEST(Kernels, ScaledDotAttentionMatchesTheDefinition) {
             for (int64_t j = 0; j < kv_len; ++j)
               want += p[std::size_t(j)] / sum * v[std::size_t(h * kv_len * v_head + j * vs4 + c * vs5)];
             ASSERT_NEAR(y[std::size_t((h * q_len + i) * v_head + c)], want, 1e-5)
-                << "key rows " << key_rows << " v rows " << v_rows << " head " << h << " query " << i << " feature " << c;
+                << "key rows " << key_rows << " v rows " << v_rows << " head " << h << " query " << i << " feature "
+                << c;
           }
         }
     }
@@ -550,7 +580,8 @@ TEST(Kernels, ScaledDotAttentionMatchesTheDefinition) {
 // value), and RMS normalization.
 TEST(Kernels, LayerNormLanesMatchTheDoubleRows) {
   const int64_t outer = 3, inner = 133;
-  std::vector<float> x(std::size_t(outer * inner)), scale(static_cast<std::size_t>(inner)), bias(static_cast<std::size_t>(inner));
+  std::vector<float> x(std::size_t(outer * inner)), scale(static_cast<std::size_t>(inner)),
+      bias(static_cast<std::size_t>(inner));
   for (std::size_t i = 0; i < x.size(); ++i)
     x[i] = i < std::size_t(inner) ? std::sin(0.7f * float(i)) + 1e4f : std::sin(0.3f * float(i)) * 50.f + 7.f;
   for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = 0.5f + 0.01f * float(i), bias[i] = std::cos(float(i));
@@ -627,8 +658,7 @@ TEST(Kernels, EdgeConvGatherMatchesTheEdgeSums) {
     if (relu)
       rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k,
                            rt::chain(rt::op_relu{}));
-    else
-      rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k);
+    else rt::edge_conv_gather(pc.data(), indices.data(), bias.data(), y.data(), batch, filters, points, k);
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t o = 0; o < filters; ++o)
         for (int64_t i = 0; i < points; ++i)
@@ -638,11 +668,11 @@ TEST(Kernels, EdgeConvGatherMatchesTheEdgeSums) {
             const float centre = pc[std::size_t((b * points + i) * 2 * filters + o)] + bias[std::size_t(o)];
             const float neighbour = r >= 0 && r < rows ? pc[std::size_t(r * 2 * filters + filters + o)] : 0.f;
             const float want = relu ? std::max(0.f, centre + neighbour) : centre + neighbour;
-            EXPECT_EQ(y[std::size_t(((b * filters + o) * points + i) * k + j)], want) << b << " " << o << " " << i << " " << j;
+            EXPECT_EQ(y[std::size_t(((b * filters + o) * points + i) * k + j)], want)
+                << b << " " << o << " " << i << " " << j;
           }
   }
 }
-
 
 // gemm_skipping_zeros against the dense sums in double: rows of A half zeros (one all zeros),
 // panels of every width from 1 to 8 vectors, whole and partial, two panels (150 columns), three
@@ -651,8 +681,7 @@ TEST(Kernels, ProductsSkippingZerosMatchTheDenseSums) {
   for (int64_t n : {16, 20, 33, 48, 64, 77, 96, 100, 112, 128, 150}) {
     for (int64_t k : {1, 37, 600}) {
       const int64_t m = 3, ldb = n + (n % 2);  // rows of B packed from n apart, or 1 more
-      std::vector<float> a(std::size_t(m * k)), b(std::size_t(k * ldb), 0.f),
-          bias(static_cast<std::size_t>(n));
+      std::vector<float> a(std::size_t(m * k)), b(std::size_t(k * ldb), 0.f), bias(static_cast<std::size_t>(n));
       for (std::size_t i = 0; i < a.size(); ++i) {
         const float v = std::sin(0.37f * float(i) + 0.1f);
         a[i] = i < std::size_t(k) ? 0.f : (v > 0 ? v : 0.f);  // row 0 all zeros, the others about half
@@ -666,11 +695,13 @@ TEST(Kernels, ProductsSkippingZerosMatchTheDenseSums) {
         std::vector<float> c(std::size_t(m * n)), c_relu(std::size_t(m * n));
         const float* bp = with_bias ? bias.data() : nullptr;
         rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, panels.data(), bp, c.data(), n, rt::chain());
-        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, panels.data(), bp, c_relu.data(), n, rt::chain(rt::op_relu{}));
+        rt::gemm_skipping_zeros(m, n, k, 0.75f, a.data(), k, panels.data(), bp, c_relu.data(), n,
+                                rt::chain(rt::op_relu{}));
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) {
             double sum = 0;
-            for (int64_t p = 0; p < k; ++p) sum += double(a[std::size_t(i * k + p)]) * double(b[std::size_t(p * ldb + j)]);
+            for (int64_t p = 0; p < k; ++p)
+              sum += double(a[std::size_t(i * k + p)]) * double(b[std::size_t(p * ldb + j)]);
             const double want = 0.75 * sum + (with_bias ? bias[std::size_t(j)] : 0.0);
             const std::size_t at = std::size_t(i * n + j);
             ASSERT_NEAR(c[at], want, 1e-5 * (1 + std::fabs(want))) << n << " " << k << " " << i << " " << j;

@@ -73,7 +73,7 @@ inline std::vector<std::string> ops(const Graph& g) {
 // Compiles the model at `level`, runs infer() on `input` (one float input, one float output)
 // and returns the output.
 inline std::vector<float> run_generated(const ModelBuilder& b, OptLevel level, const std::vector<float>& input,
-                                 std::optional<bool> split_views = std::nullopt) {
+                                        std::optional<bool> split_views = std::nullopt) {
   CompileOptions o;
   o.level = level;
   o.split_views = split_views;
@@ -95,7 +95,8 @@ int main() {
   for (float v : input) in << v << "\n";
   in.close();
   const std::string cmd = "cd '" + dir.string() +
-                          "' && g++ -std=c++17 -O1 -march=native -Wall -Wextra -Werror main.cpp -o main -lopenblas && ./main < in.txt > out.txt";
+                          "' && g++ -std=c++17 -O1 -march=native -Wall -Wextra -Werror main.cpp -o main -lopenblas && "
+                          "./main < in.txt > out.txt";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream out(dir / "out.txt");
   std::vector<float> y;

@@ -263,10 +263,12 @@ TEST(Passes, SplitChunksAreViewsAndRowKernelsWriteInPlace) {
   // Views forced (the compiler keeps copies when they need less memory): same numbers.
   CompileOptions o;
   o.split_views = true;
-  EXPECT_NE(compile_model(load(split_chunks()), o).header.find("// node 'split' (Split): a view of 'r', no copy"), std::string::npos);
+  EXPECT_NE(compile_model(load(split_chunks()), o).header.find("// node 'split' (Split): a view of 'r', no copy"),
+            std::string::npos);
   std::vector<float> x(20);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.7f) * 2.f;
-  const auto copies = run_generated(split_chunks(), OptLevel::O0, x), views = run_generated(split_chunks(), OptLevel::Extended, x, true);
+  const auto copies = run_generated(split_chunks(), OptLevel::O0, x),
+             views = run_generated(split_chunks(), OptLevel::Extended, x, true);
   ASSERT_EQ(copies.size(), views.size());
   for (std::size_t i = 0; i < copies.size(); ++i) EXPECT_NEAR(views[i], copies[i], 1e-6) << i;
 }

@@ -9,8 +9,8 @@
 #include "pass_helpers.hpp"
 
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::expect_same_numbers;
+using sofiec_test::ModelBuilder;
 using sofiec_test::ops;
 
 namespace {
@@ -92,8 +92,8 @@ TEST(ConvMaxPoolFusion, OtherPoolsAndSharedOutputsStaySeparate) {
   ceil.ceil_mode = 1;
   strided.stride = 2;
   for (const PoolCase& c : {wide_pool, padded_pool, ceil, strided})
-    EXPECT_EQ(optimized_ops(pool_model(c)).back(), "MaxPool") << c.pool_kernel[0] << " " << c.pool_pads[0] << " "
-                                                              << c.ceil_mode << " " << c.stride;
+    EXPECT_EQ(optimized_ops(pool_model(c)).back(), "MaxPool")
+        << c.pool_kernel[0] << " " << c.pool_pads[0] << " " << c.ceil_mode << " " << c.stride;
   ModelBuilder shared = pool_model({});
   shared.output("a");
   const std::vector<std::string> kept = optimized_ops(shared);

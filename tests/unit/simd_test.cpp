@@ -51,7 +51,7 @@ TEST(Simd, ShufflesWithinAndAcrossRegisters) {
   expect_shuffle<15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30>(a, b);
   expect_shuffle<2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17>(a, b);
   expect_shuffle<31, 0, 17, 5, 12, 12, 3, 30, 8, 1, 22, 9, 4, 27, 16, 15>(a, b);  // any lane anywhere
-  expect_shuffle<4, 5, 6, 7>(a, b);                                                // narrower results
+  expect_shuffle<4, 5, 6, 7>(a, b);                                               // narrower results
   expect_shuffle<8, 9, 10, 11, 12, 13, 14, 15>(a, b);
 }
 

@@ -10,8 +10,8 @@
 #include "pass_helpers.hpp"
 
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::expect_same_numbers;
+using sofiec_test::ModelBuilder;
 using sofiec_test::ops;
 using sofiec_test::run_pass;
 

@@ -10,8 +10,8 @@
 #include "pass_helpers.hpp"
 
 using namespace sofiec;
-using sofiec_test::ModelBuilder;
 using sofiec_test::expect_same_numbers;
+using sofiec_test::ModelBuilder;
 using sofiec_test::ops;
 using sofiec_test::run_pass;
 
@@ -85,7 +85,9 @@ TEST(SingleRowGemmSkippingZeros, OneRowTakesTheWeightsInColumnPanels) {
   EXPECT_EQ(g.value(n.outputs[0]).shape, to_shape({1, 40}));
 }
 
-TEST(SingleRowGemmSkippingZeros, SameNumbersWithTransposedWeightsAndAnEpilogue) { expect_skipping_and_same_numbers({}); }
+TEST(SingleRowGemmSkippingZeros, SameNumbersWithTransposedWeightsAndAnEpilogue) {
+  expect_skipping_and_same_numbers({});
+}
 
 TEST(SingleRowGemmSkippingZeros, SameNumbersOverPanelsAndSlicesWithoutTransposedWeights) {
   ProductCase c;  // 150 columns: a panel of 8 vectors and one of 2 (the last 6 wide); 600 deep: 256 + 256 + 88

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   app.add_option("--dim", dim_specs,
                  "fix a symbolic dimension, NAME=VALUE (repeatable); the others are chosen at run time");
   app.add_option("--freeze", freeze_specs,
-                 "give a graph input a value at generation time, NAME=V0,V1,... (repeatable; NAME= for an empty tensor); for inputs that "
+                 "give a graph input a value at generation time, NAME=V0,V1,... (repeatable; NAME= for an empty "
+                 "tensor); for inputs that "
                  "decide shapes, such as axes or K");
   auto* report_option =
       app.add_option("--report", report_format,
@@ -104,13 +105,13 @@ int main(int argc, char** argv) {
         throw sofiec::Error(fmt::format("--report={}: expected text or json", report_format));
       options.emit_header = false;
       const sofiec::CompiledModel compiled = sofiec::compile_model(std::move(model), options);
-      std::cout << sofiec::format_report(compiled.stats, fs::path(model_path).filename().string(), report_format == "json");
+      std::cout << sofiec::format_report(compiled.stats, fs::path(model_path).filename().string(),
+                                         report_format == "json");
       return 0;
     }
     sofiec::CompiledModel compiled = sofiec::compile_model(std::move(model), options);
     if (options.weights == sofiec::WeightsMode::File)
-      sofiec::write_file_atomically(output + ".dat",
-                                    std::string(compiled.weights.begin(), compiled.weights.end()));
+      sofiec::write_file_atomically(output + ".dat", std::string(compiled.weights.begin(), compiled.weights.end()));
     sofiec::write_file_atomically(output, compiled.header);
   } catch (const sofiec::Error& e) {
     std::cerr << "sofiec: error: " << e.what() << "\n";

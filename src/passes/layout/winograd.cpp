@@ -27,8 +27,7 @@ constexpr int64_t kMinFilters = 8;
 // U = G g G^T for each (filter, channel), laid out [t^2][filters][channels] (t = tile + 2), or
 // with `panels` [t^2][filters / 32][channels][32], panels of 32 filters for the products with
 // the filters in the lanes. G as the kernel's winograd_g_row, computed in double.
-template <int M>
-Tensor transformed_filters(const Tensor& w, bool panels) {
+template <int M> Tensor transformed_filters(const Tensor& w, bool panels) {
   constexpr int t = M + 2;
   const int64_t filters = w.dims[0], channels = w.dims[1];
   Tensor u(DType::Float, panels ? std::vector<int64_t>{int64_t(t) * t, filters / 32, channels, 32}
@@ -38,13 +37,15 @@ Tensor transformed_filters(const Tensor& w, bool panels) {
       const float* g = w.data<float>() + (f * channels + c) * 9;
       double gg[t][3];  // G g
       for (int i = 0; i < t; ++i)
-        for (int j = 0; j < 3; ++j) rt::winograd_g_row<M, double>(i, double(g[j]), double(g[3 + j]), double(g[6 + j]), gg[i][j]);
+        for (int j = 0; j < 3; ++j)
+          rt::winograd_g_row<M, double>(i, double(g[j]), double(g[3 + j]), double(g[6 + j]), gg[i][j]);
       for (int i = 0; i < t; ++i)
         for (int j = 0; j < t; ++j) {
           double v;
           rt::winograd_g_row<M, double>(j, gg[i][0], gg[i][1], gg[i][2], v);
           const int64_t k = t * i + j;
-          const int64_t at = panels ? ((k * filters + f / 32 * 32) * channels + c * 32 + f % 32) : (k * filters + f) * channels + c;
+          const int64_t at =
+              panels ? ((k * filters + f / 32 * 32) * channels + c * 32 + f % 32) : (k * filters + f) * channels + c;
           u.data<float>()[at] = float(v);
         }
     }
@@ -61,7 +62,8 @@ Tensor filter_taps(const Tensor& w, bool panels) {
   for (int64_t f = 0; f < filters; ++f)
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t at = panels ? (f / 32 * 32) * channels + c * 32 + f % 32 : f * channels + c;  // in U_k
-      for (int k = 0; k < 9; ++k) taps.data<float>()[(at / 16 * 9 + k) * 16 + at % 16] = w.data<float>()[(f * channels + c) * 9 + k];
+      for (int k = 0; k < 9; ++k)
+        taps.data<float>()[(at / 16 * 9 + k) * 16 + at % 16] = w.data<float>()[(f * channels + c) * 9 + k];
     }
   return taps;
 }
@@ -91,7 +93,7 @@ class ConvWinograd : public Pass {
       const Form form = forms[c];
       const bool panels = filters_in_lanes(g, n, w, form.tile);
       const std::string u = add_fresh_constant(g, n.name + (form.runtime ? "/winograd_taps" : "/winograd_filters"),
-                                               form.runtime    ? filter_taps(w, panels)
+                                               form.runtime     ? filter_taps(w, panels)
                                                : form.tile == 4 ? transformed_filters<4>(w, panels)
                                                                 : transformed_filters<2>(w, panels));
       n.op_type = "WinogradConv";
@@ -125,8 +127,8 @@ class ConvWinograd : public Pass {
   static rt::WinogradGeometry geometry_of(const Graph& g, const Node& n, const Tensor& w, int tile) {
     const ValueInfo& x = g.value(n.inputs[0]);
     const ValueInfo& y = g.value(n.outputs[0]);
-    rt::WinogradGeometry geometry{w.dims[1], w.dims[0], x.shape[2].value, x.shape[3].value, y.shape[2].value,
-                                  y.shape[3].value, 0, 0, tile};
+    rt::WinogradGeometry geometry{
+        w.dims[1], w.dims[0], x.shape[2].value, x.shape[3].value, y.shape[2].value, y.shape[3].value, 0, 0, tile};
     geometry.batch = x.shape[0].value;
     return geometry;
   }
@@ -198,9 +200,10 @@ class ConvWinograd : public Pass {
     if (pads.size() != 4) return false;
     for (int64_t p : pads)
       if (p < 0 || p > 2) return false;
-    const rt::WinogradGeometry geometry{w->dims[1], w->dims[0], x.shape[2].value, x.shape[3].value,
-                                        y.shape[2].value, y.shape[3].value, pads[0], pads[1]};
-    if (geometry.out_h != geometry.in_h + pads[0] + pads[2] - 2 || geometry.out_w != geometry.in_w + pads[1] + pads[3] - 2)
+    const rt::WinogradGeometry geometry{w->dims[1],       w->dims[0],       x.shape[2].value, x.shape[3].value,
+                                        y.shape[2].value, y.shape[3].value, pads[0],          pads[1]};
+    if (geometry.out_h != geometry.in_h + pads[0] + pads[2] - 2 ||
+        geometry.out_w != geometry.in_w + pads[1] + pads[3] - 2)
       return false;
     return geometry.tiles() >= kMinTiles && geometry.channels >= kMinChannels && geometry.filters >= kMinFilters;
   }
