@@ -2,7 +2,8 @@
 """The benchmark model set, exported with Debian's torch (opset 17), with torch's outputs.
 
 Mirrors the published SOFIE benchmarks and what HEP analyses run: Linear MLPs, resnet18,
-ParticleNet(-Lite) (EdgeConv on kNN graphs: TopK + Gather), a GN2-like transformer tagger,
+ParticleNet(-Lite) (EdgeConv on kNN graphs: TopK + Gather), a GN2-like transformer tagger (at 128
+and at 256 wide), a CaloDiT-style diffusion transformer (adaLN blocks),
 a consistency-distilled diffusion UNet, LSTM/GRU sequence models, an MNIST CNN and a
 graph_nets-style GNN (edge and node MLPs, Gather of senders/receivers, ScatterElements add).
 
@@ -84,6 +85,55 @@ class Gn2Tagger(nn.Module):
             x = layer(x)
         weights = torch.softmax(self.pool(x), dim=1)
         return self.head((weights * x).sum(dim=1))
+
+
+class DiTBlock(nn.Module):
+    """A diffusion-transformer block: attention and MLP, each after a LayerNorm whose scale and
+    shift, and a gate on its output, come from the conditioning (adaLN). (The norms keep their
+    affine weights, ones and zeros: torch 1.13 exports a LayerNorm without them as a node that
+    the ONNX checker rejects.)"""
+
+    def __init__(self, dim, heads, hidden):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+
+    def forward(self, x, c):
+        b, n, d = x.shape
+        h = self.heads
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(c).unsqueeze(1).chunk(6, dim=-1)
+        y = self.norm1(x) * (1 + scale1) + shift1
+        q, k, v = self.qkv(y).reshape(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // h), dim=-1)
+        x = x + gate1 * self.out((att @ v).transpose(1, 2).reshape(b, n, d))
+        return x + gate2 * self.mlp(self.norm2(x) * (1 + scale2) + shift2)
+
+
+class CaloDiT(nn.Module):
+    """A CaloDiT-style diffusion transformer for calorimeter showers: 64 patches of 90 voxels
+    embedded to 192, the diffusion time and the incident energy as conditioning, 4 adaLN
+    blocks, the predicted noise per patch."""
+
+    def __init__(self, patch=90, tokens=64, dim=192, heads=6, layers=4):
+        super().__init__()
+        self.embed = nn.Linear(patch, dim)
+        self.position = nn.Parameter(torch.randn(1, tokens, dim) * 0.02)
+        self.condition = nn.Sequential(nn.Linear(2, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.blocks = nn.ModuleList([DiTBlock(dim, heads, 4 * dim) for _ in range(layers)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, patch)
+
+    def forward(self, patches, condition):
+        x = self.embed(patches) + self.position
+        c = self.condition(condition)
+        for block in self.blocks:
+            x = block(x, c)
+        return self.head(self.norm(x))
 
 
 class EdgeConv(nn.Module):
@@ -226,6 +276,9 @@ MODELS = {
     "lstm": (lambda: Recurrent(nn.LSTM), [(1, 20, 16)]),
     "gru": (lambda: Recurrent(nn.GRU), [(1, 20, 16)]),
     "gn2": (Gn2Tagger, [(1, 40, 21)]),
+    # At the sizes of issue 26: embedding 256, 4 layers of 8 heads, 40 tracks.
+    "gn2_256": (lambda: Gn2Tagger(dim=256), [(1, 40, 21)]),
+    "calodit": (CaloDiT, [(1, 64, 90), (1, 2)]),
     "particlenet_lite": (lambda: ParticleNet(True), [(1, 2, 100), (1, 4, 100)]),
     "particlenet": (lambda: ParticleNet(False), [(1, 2, 100), (1, 4, 100)]),
     "unet": (DiffusionUNet, [(1, 1, 32, 32), (1,)]),

@@ -4,20 +4,21 @@
 # onnxruntime-node 1.30, all graph optimizations, 1 and 2 intra-op threads) on the same
 # inputs, measures peak RSS of a process holding one session of each, and writes
 # benchmarks/results/benchmarks.md, benchmarks.json and benchmarks.png.
-# Each model is also timed built for fixed x86-64 levels (LEVELS, default "v3 v2": AVX2 and
-# SSE4.2), from the same header, into a second table beside the native build and ORT.
-#   [LEVELS="v3 v2"] benchmarks/run.sh [MODEL ...]   (default: every model of benchmarks/models.py)
+# Each model is also timed built for fixed x86-64 levels (LEVELS, default "v3 v2 v3_dispatch":
+# AVX2, SSE4.2, and the v3 build of a --dispatch avx512 header), into a second table beside
+# the native build and ORT.
+#   [LEVELS="v3 v2 v3_dispatch"] benchmarks/run.sh [MODEL ...]   (default: every model of benchmarks/models.py)
 set -eu
 cd "$(dirname "$0")/.."
 tools/install_deps.sh bench
-levels="${LEVELS-v3 v2}"
+levels="${LEVELS-v3 v2 v3_dispatch}"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSOFIEC_BUILD_TESTS=OFF -DSOFIEC_BUILD_BENCHMARKS=ON \
   "-DSOFIEC_BENCH_LEVELS=$(echo $levels | tr ' ' ';')" > /dev/null
 cmake --build build-bench -j"$(nproc)" > build-bench/build.log 2>&1 || { tail -30 build-bench/build.log; exit 1; }
 if [ ! -d build-bench/node_modules/onnxruntime-node ]; then
   (cd build-bench && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund onnxruntime-node@1.30.0 > npm.log 2>&1)
 fi
-models="${*:-mlp_b1 mlp_b64 mlp_bn_b64 mnist_cnn resnet18_b1 resnet18_b8 lstm gru gn2 particlenet_lite particlenet unet gnn}"
+models="${*:-mlp_b1 mlp_b64 mlp_bn_b64 mnist_cnn resnet18_b1 resnet18_b8 lstm gru gn2 gn2_256 calodit particlenet_lite particlenet unet gnn}"
 raw=build-bench/results
 mkdir -p "$raw" benchmarks/results
 dir=build-bench/benchmarks/models
@@ -30,7 +31,11 @@ if grep -qw avx512f /proc/cpuinfo; then
   peak=$(printf '%s\n%s\n' "$peak" "$(OPENBLAS_CORETYPE=SkylakeX build-bench/benchmarks/sgemm_peak)" | sort -g | tail -1)
 fi
 echo "$peak" > "$raw/sgemm_peak.txt"
-for level in native $levels; do build-bench/benchmarks/fma_peak_$level > "$raw/fma_peak.$level.txt" 2> /dev/null; done
+for level in native $levels; do
+  if [ -x "build-bench/benchmarks/fma_peak_$level" ]; then
+    build-bench/benchmarks/fma_peak_$level > "$raw/fma_peak.$level.txt" 2> /dev/null
+  fi
+done
 echo "$levels" > "$raw/levels.txt"
 for m in identity $models; do
   echo "benchmark: $m"

@@ -5,6 +5,9 @@
 #include "kernels/prelude.hpp"
 
 namespace sofiec::rt {
+// The kernels name the vector layer through this alias, as in a generated header's kernel
+// namespaces (the header writer declares it there).
+namespace simd = ::sofiec::SOFIEC_VEC_NAMESPACE;
 #include "kernels/functors.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/gemm.hpp"

@@ -32,6 +32,9 @@ struct CompileOptions {
   // Whether -O extended makes Split's contiguous chunks views of its input: unset, when that
   // needs no more memory than copies.
   std::optional<bool> split_views;
+  // --dispatch avx512: the header also carries its kernels compiled for AVX-512 and runs them
+  // where the CPU has AVX-512 and the header is built for less (x86-64, GCC or Clang).
+  bool dispatch_avx512 = false;
 };
 
 // One node of the compiled graph, for --report.

@@ -27,15 +27,17 @@ std::vector<std::string> kernel_includes(std::string_view text) {
     const std::size_t start = pos + 10, end = text.find(".hpp\"", start);
     if (end == std::string_view::npos) continue;
     std::string name(text.substr(start, end - start));
-    if (name != "prelude" && name != "simd") deps.push_back(std::move(name));
+    if (name != "prelude" && name != "simd" && name != "isa") deps.push_back(std::move(name));
   }
   return deps;
 }
 
 // The kernel files a header needs, each after the files it includes, wrapped so that a
 // translation unit with several sofiec headers compiles each file once: the kernels live in
-// sofiec::SOFIEC_KERNELS_NAMESPACE(<id>) (simd.hpp), one include guard per file.
-std::string kernels_text(const std::set<std::string>& used, const std::string& id) {
+// sofiec::SOFIEC_KERNELS_NAMESPACE(<id>) (isa.hpp), one include guard per file, and name the
+// vector layer through the alias `simd`. The AVX-512 copy of a dispatching header has guards
+// of its own (`copy`: "_DISPATCH").
+std::string kernels_text(const std::set<std::string>& used, const std::string& id, const std::string& copy = "") {
   std::vector<std::string> order;
   std::set<std::string> seen;
   std::function<void(const std::string&)> visit = [&](const std::string& name) {
@@ -45,18 +47,60 @@ std::string kernels_text(const std::set<std::string>& used, const std::string& i
   };
   for (const std::string& name : used) visit(name);
   // The namespace exists even where no kernel is needed: the model's code names it.
-  std::string out =
-      fmt::format("namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{}}\n}}  // namespace sofiec\n", id);
+  std::string out = fmt::format(
+      "namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{\nnamespace simd = "
+      "::sofiec::SOFIEC_VEC_NAMESPACE;\n}}\n"
+      "}}  // namespace sofiec\n",
+      id);
   for (const std::string& name : order) {
-    std::string guard = fmt::format("SOFIEC_{}_{}_", id, name);
+    std::string guard = fmt::format("SOFIEC_{}_{}{}_", id, name, copy);
     std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
     out += fmt::format(
         "// ---- kernels/{0}.hpp\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace "
-        "SOFIEC_KERNELS_NAMESPACE({2}) {{\n{3}"
+        "SOFIEC_KERNELS_NAMESPACE({2}) {{\nnamespace simd = ::sofiec::SOFIEC_VEC_NAMESPACE;\n{3}"
         "}}  // namespace SOFIEC_KERNELS_NAMESPACE({2})\n}}  // namespace sofiec\n#endif  // {1}\n",
         name, guard, id, kernel_body(template_text("kernels/" + name + ".hpp")));
   }
   return out;
+}
+
+// The features the AVX-512 copy is compiled for: x86-64-v4's AVX-512 and the v3 features the
+// compiler may use beside them, as cpu_has_avx512() (kernels/cpu.hpp) checks them.
+constexpr const char* kAvx512Features =
+    "avx512f,avx512cd,avx512bw,avx512dq,avx512vl,avx2,avx,fma,f16c,bmi,bmi2,lzcnt,movbe,popcnt";
+
+// The vector layer and the kernels once more, compiled for AVX-512 in a target region, for a
+// header built for less on x86-64 with GCC or Clang (SOFIEC_NO_DISPATCH leaves it out). The
+// region's functions carry the target attribute; the Session calls them only where
+// cpu_has_avx512(), compiled before the region for the header's own target, says so.
+std::string dispatch_text(const std::set<std::string>& used, const std::string& id) {
+  const std::string vector_layer =
+      kernel_body(template_text("kernels/simd.hpp"), true) + kernel_body(template_text("kernels/prelude.hpp"), true);
+  return fmt::format(
+      "// ---- The AVX-512 copy (sofiec --dispatch avx512)\n"
+      "{0}"
+      "#if !defined(SOFIEC_NO_DISPATCH) && !defined(SOFIEC_SCALAR_KERNELS) && defined(__x86_64__) && "
+      "defined(__GNUC__) && \\\n    !defined(__AVX512F__)\n"
+      "#define SOFIEC_DISPATCH_AVX512_ 1\n"
+      "#define SOFIEC_AVX512_TARGET_ __attribute__((target(\"{1}\")))\n"
+      "#define SOFIEC_DISPATCH_COPY_\n"
+      "#if defined(__clang__)\n"
+      "#pragma clang attribute push(__attribute__((target(\"{1}\"))), apply_to = function)\n"
+      "#else\n"
+      "#pragma GCC push_options\n"
+      "#pragma GCC target(\"{1}\")\n"
+      "#endif\n"
+      "{2}{3}{4}"
+      "#if defined(__clang__)\n"
+      "#pragma clang attribute pop\n"
+      "#else\n"
+      "#pragma GCC pop_options\n"
+      "#endif\n"
+      "#undef SOFIEC_DISPATCH_COPY_\n"
+      "{2}"
+      "#endif  // the AVX-512 copy\n",
+      kernel_body(template_text("kernels/cpu.hpp"), true), kAvx512Features,
+      kernel_body(template_text("kernels/isa.hpp")), vector_layer, kernels_text(used, id, "_dispatch"));
 }
 
 // A byte string literal that compilers read fast (an initializer list of millions of
@@ -172,17 +216,30 @@ class HeaderBuilder {
 
     std::map<std::string, std::string> regions;
     regions["banner"] = spec_.banner;
-    regions["prelude"] =
-        kernel_body(template_text("kernels/simd.hpp"), true) + kernel_body(template_text("kernels/prelude.hpp"), true);
+    regions["prelude"] = kernel_body(template_text("kernels/isa.hpp")) +
+                         kernel_body(template_text("kernels/simd.hpp"), true) +
+                         kernel_body(template_text("kernels/prelude.hpp"), true);
     const std::string& id = kernels_id();
     regions["kernels"] = kernels_text(kernels_, id);
     regions["kernels_namespace"] = fmt::format("using namespace ::sofiec::SOFIEC_KERNELS_NAMESPACE({});\n", id);
+    if (spec_.dispatch_avx512) {
+      regions["kernels"] += dispatch_text(kernels_, id);
+      regions["kernels_namespace"] += fmt::format(
+          "#if defined(SOFIEC_DISPATCH_AVX512_)\n// The AVX-512 copy of the kernels, for infer_avx512_().\n"
+          "namespace avx512 {{\nusing namespace ::sofiec::SOFIEC_KERNELS_DISPATCH_NAMESPACE({});\n}}\n#endif\n",
+          id);
+    }
     regions["weights"] = weights_region();
     regions["metadata"] = metadata_region();
     regions["constructor"] = constructor_region();
     regions["infer"] = infer_region(decls + body);
     regions["weights_member"] = weights_member_region();
     regions["output_dims_member"] = output_dims_member_region();
+    if (spec_.dispatch_avx512) {
+      regions["infer"] = with_dispatch(regions["infer"]);
+      regions["output_dims_member"] +=
+          "#if defined(SOFIEC_DISPATCH_AVX512_)\n  bool use_avx512_ = ::sofiec::cpu_has_avx512();\n#endif\n";
+    }
     std::string text = fill_skeleton(template_text("session.hxx"), regions);
     replace_all(text, "SOFIEC_SKELETON_GUARD_", guard());
     replace_all(text, "sofiec_skeleton", spec_.ns);
@@ -459,6 +516,49 @@ class HeaderBuilder {
     if (weights_.empty()) return "";
     if (spec_.embed_weights) return "  const unsigned char* weights_;\n";
     return "  detail::AlignedBuffer weights_storage_;\n  const unsigned char* weights_;\n";
+  }
+
+  // The infer region of a dispatching header: infer() (the first function of `region`, static
+  // or with run-time dims) hands its arguments to infer_avx512_, the same statements with the
+  // kernels of detail::avx512 in an AVX-512 function, where the CPU has AVX-512; and
+  // kernels() / use_target_kernels() say and choose which runs.
+  static std::string with_dispatch(const std::string& region) {
+    const std::size_t start = region.find("  void infer(");
+    const std::size_t open = region.find(") {\n", start);
+    const std::size_t close = region.find("\n  }\n", open);
+    if (start == std::string::npos || open == std::string::npos || close == std::string::npos)
+      throw Error("internal: infer() not found for --dispatch");
+    const std::string params = region.substr(start + 13, open - start - 13);
+    const std::string body = region.substr(open + 4, close + 1 - open - 4);
+    std::vector<std::string> args;
+    for (std::size_t p = 0; p <= params.size();) {
+      const std::size_t comma = std::min(params.find(", ", p), params.size());
+      const std::string param = params.substr(p, comma - p);
+      args.push_back(param.substr(param.find_last_of(" *") + 1));
+      p = comma + 2;
+    }
+    std::string copy = body;
+    for (std::size_t p = copy.find("detail::"); p != std::string::npos; p = copy.find("detail::", p + 16))
+      copy.replace(p, 8, "detail::avx512::");
+    std::string out = region.substr(0, open + 4);
+    out += fmt::format("#if defined(SOFIEC_DISPATCH_AVX512_)\n    if (use_avx512_) return infer_avx512_({});\n#endif\n",
+                       fmt::join(args, ", "));
+    out += region.substr(open + 4, close + 5 - open - 4);
+    out += fmt::format(
+        "#if defined(SOFIEC_DISPATCH_AVX512_)\n  SOFIEC_AVX512_TARGET_ void infer_avx512_({}) {{\n{}  }}\n#endif\n",
+        params, copy);
+    out += region.substr(close + 5);
+    out +=
+        "\n  // The kernels infer() runs: \"avx512\", the header's AVX-512 copy, where the header is built\n"
+        "  // for less and the CPU has AVX-512; else \"target\", those built for the compiler's target.\n"
+        "  const char* kernels() const {\n"
+        "#if defined(SOFIEC_DISPATCH_AVX512_)\n    if (use_avx512_) return \"avx512\";\n#endif\n"
+        "    return \"target\";\n  }\n"
+        "  // Makes infer() run the kernels built for the compiler's target, even where the AVX-512\n"
+        "  // copy could run (to compare the two).\n"
+        "  void use_target_kernels() {\n"
+        "#if defined(SOFIEC_DISPATCH_AVX512_)\n    use_avx512_ = false;\n#endif\n  }\n";
+    return out;
   }
 
   std::string infer_region(const std::string& body) const {

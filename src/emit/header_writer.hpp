@@ -31,6 +31,7 @@ struct HeaderSpec {
   // numbers fixed here: the code of every sample of the run-time dims reads the same.
   bool runtime_offsets = false;
   const DynamicLayout* dynamic = nullptr;  // set: a Session that takes run-time dims
+  bool dispatch_avx512 = false;            // an AVX-512 copy of the kernels, chosen at run time
 };
 
 struct HeaderOutput {

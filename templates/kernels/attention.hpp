@@ -138,22 +138,21 @@ constexpr int64_t scaled_dot_scratch(int64_t kv_len, int64_t head_size, int64_t 
 // interleave at every step.
 SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, const float* kt_pack, const float* v_rows,
                                           int64_t v_ld, float* scores, int64_t head_size, int64_t kv_len,
-                                          int64_t v_head_size, int64_t keys, int64_t cols,
-                                          const ::sofiec::f32x16& scale, bool divide, int64_t rows, float* y,
-                                          int64_t y_row, int64_t y_col) {
-  using ::sofiec::f32x16;
-  using ::sofiec::i32x16;
+                                          int64_t v_head_size, int64_t keys, int64_t cols, const simd::f32x16& scale,
+                                          bool divide, int64_t rows, float* y, int64_t y_row, int64_t y_col) {
+  using simd::f32x16;
+  using simd::i32x16;
   const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
-  const i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
+  const i32x16 lane = simd::lane_indices<int32_t, 16>();
   f32x16 peak0 = lowest, peak1 = lowest, peak2 = lowest, peak3 = lowest;
   for (int64_t c = 0; c < keys; c += 16) {
     f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, k;
     for (int64_t f = 0; f < head_size; ++f) {
-      ::sofiec::load(k, kt_pack + f * keys + c);
-      acc0 = ::sofiec::fma(q_rows[f], k, acc0);
-      acc1 = ::sofiec::fma(q_rows[q_ld + f], k, acc1);
-      acc2 = ::sofiec::fma(q_rows[2 * q_ld + f], k, acc2);
-      acc3 = ::sofiec::fma(q_rows[3 * q_ld + f], k, acc3);
+      simd::load(k, kt_pack + f * keys + c);
+      acc0 = simd::fma(q_rows[f], k, acc0);
+      acc1 = simd::fma(q_rows[q_ld + f], k, acc1);
+      acc2 = simd::fma(q_rows[2 * q_ld + f], k, acc2);
+      acc3 = simd::fma(q_rows[3 * q_ld + f], k, acc3);
     }
     if (divide) {
       acc0 /= scale, acc1 /= scale, acc2 /= scale, acc3 /= scale;
@@ -162,36 +161,36 @@ SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, con
     }
     if (c + 16 > kv_len) {  // padding keys take no part
       const auto valid = lane < int32_t(kv_len - c);
-      acc0 = ::sofiec::select(valid, acc0, lowest), acc1 = ::sofiec::select(valid, acc1, lowest),
-      acc2 = ::sofiec::select(valid, acc2, lowest), acc3 = ::sofiec::select(valid, acc3, lowest);
+      acc0 = simd::select(valid, acc0, lowest), acc1 = simd::select(valid, acc1, lowest),
+      acc2 = simd::select(valid, acc2, lowest), acc3 = simd::select(valid, acc3, lowest);
     }
-    peak0 = ::sofiec::select(acc0 > peak0, acc0, peak0), peak1 = ::sofiec::select(acc1 > peak1, acc1, peak1);
-    peak2 = ::sofiec::select(acc2 > peak2, acc2, peak2), peak3 = ::sofiec::select(acc3 > peak3, acc3, peak3);
-    ::sofiec::store(scores + c, acc0);
-    ::sofiec::store(scores + keys + c, acc1);
-    ::sofiec::store(scores + 2 * keys + c, acc2);
-    ::sofiec::store(scores + 3 * keys + c, acc3);
+    peak0 = simd::select(acc0 > peak0, acc0, peak0), peak1 = simd::select(acc1 > peak1, acc1, peak1);
+    peak2 = simd::select(acc2 > peak2, acc2, peak2), peak3 = simd::select(acc3 > peak3, acc3, peak3);
+    simd::store(scores + c, acc0);
+    simd::store(scores + keys + c, acc1);
+    simd::store(scores + 2 * keys + c, acc2);
+    simd::store(scores + 3 * keys + c, acc3);
   }
   const float m0 = max_lanes(peak0), m1 = max_lanes(peak1), m2 = max_lanes(peak2), m3 = max_lanes(peak3);
   f32x16 sum0 = {}, sum1 = {}, sum2 = {}, sum3 = {}, e0, e1, e2, e3;
   for (int64_t c = 0; c < keys; c += 16) {
-    ::sofiec::load(e0, scores + c);
-    ::sofiec::load(e1, scores + keys + c);
-    ::sofiec::load(e2, scores + 2 * keys + c);
-    ::sofiec::load(e3, scores + 3 * keys + c);
+    simd::load(e0, scores + c);
+    simd::load(e1, scores + keys + c);
+    simd::load(e2, scores + 2 * keys + c);
+    simd::load(e3, scores + 3 * keys + c);
     e0 -= m0, e1 -= m1, e2 -= m2, e3 -= m3;
     exp_poly(e0), exp_poly(e1), exp_poly(e2), exp_poly(e3);
     if (c + 16 > kv_len) {
       const auto valid = lane < int32_t(kv_len - c);
       const f32x16 zero = {};
-      e0 = ::sofiec::select(valid, e0, zero), e1 = ::sofiec::select(valid, e1, zero),
-      e2 = ::sofiec::select(valid, e2, zero), e3 = ::sofiec::select(valid, e3, zero);
+      e0 = simd::select(valid, e0, zero), e1 = simd::select(valid, e1, zero), e2 = simd::select(valid, e2, zero),
+      e3 = simd::select(valid, e3, zero);
     }
     sum0 += e0, sum1 += e1, sum2 += e2, sum3 += e3;
-    ::sofiec::store(scores + c, e0);
-    ::sofiec::store(scores + keys + c, e1);
-    ::sofiec::store(scores + 2 * keys + c, e2);
-    ::sofiec::store(scores + 3 * keys + c, e3);
+    simd::store(scores + c, e0);
+    simd::store(scores + keys + c, e1);
+    simd::store(scores + 2 * keys + c, e2);
+    simd::store(scores + 3 * keys + c, e3);
   }
   const float inv[4] = {1.f / sum_lanes(sum0), 1.f / sum_lanes(sum1), 1.f / sum_lanes(sum2), 1.f / sum_lanes(sum3)};
   for (int64_t c = 0; c < cols; c += 16) {
@@ -200,17 +199,17 @@ SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, con
     const float *s0 = scores, *s1 = scores + keys, *s2 = scores + 2 * keys, *s3 = scores + 3 * keys;
     int64_t j = 0;
     for (; j + 2 <= kv_len; j += 2) {
-      ::sofiec::load(val, v_rows + j * v_ld + c);
-      ::sofiec::load(next, v_rows + (j + 1) * v_ld + c);
-      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1),
-      out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
-      odd0 = ::sofiec::fma(s0[j + 1], next, odd0), odd1 = ::sofiec::fma(s1[j + 1], next, odd1),
-      odd2 = ::sofiec::fma(s2[j + 1], next, odd2), odd3 = ::sofiec::fma(s3[j + 1], next, odd3);
+      simd::load(val, v_rows + j * v_ld + c);
+      simd::load(next, v_rows + (j + 1) * v_ld + c);
+      out0 = simd::fma(s0[j], val, out0), out1 = simd::fma(s1[j], val, out1), out2 = simd::fma(s2[j], val, out2),
+      out3 = simd::fma(s3[j], val, out3);
+      odd0 = simd::fma(s0[j + 1], next, odd0), odd1 = simd::fma(s1[j + 1], next, odd1),
+      odd2 = simd::fma(s2[j + 1], next, odd2), odd3 = simd::fma(s3[j + 1], next, odd3);
     }
     if (j < kv_len) {
-      ::sofiec::load(val, v_rows + j * v_ld + c);
-      out0 = ::sofiec::fma(s0[j], val, out0), out1 = ::sofiec::fma(s1[j], val, out1),
-      out2 = ::sofiec::fma(s2[j], val, out2), out3 = ::sofiec::fma(s3[j], val, out3);
+      simd::load(val, v_rows + j * v_ld + c);
+      out0 = simd::fma(s0[j], val, out0), out1 = simd::fma(s1[j], val, out1), out2 = simd::fma(s2[j], val, out2),
+      out3 = simd::fma(s3[j], val, out3);
     }
     f32x16 out[4] = {out0 + odd0, out1 + odd1, out2 + odd2, out3 + odd3};
     const int64_t width = std::min<int64_t>(16, v_head_size - c);
@@ -218,7 +217,7 @@ SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, con
       out[r] *= inv[r];
       float* yr = y + r * y_row + c * y_col;
       if (y_col == 1) {
-        ::sofiec::store_first(yr, width, out[r]);
+        simd::store_first(yr, width, out[r]);
       } else {
         for (int64_t w = 0; w < width; ++w) yr[w * y_col] = out[r][w];
       }
@@ -228,7 +227,7 @@ SOFIEC_ALWAYS_INLINE void attention_rows4(const float* q_rows, int64_t q_ld, con
 
 inline void scaled_dot_attention(const float* q, const float* kt, const float* v, float* y, const ScaledDotShape& s,
                                  float* scratch) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t keys = (s.kv_len + 15) / 16 * 16, cols = (s.v_head_size + 15) / 16 * 16;
   float* kt_pack = scratch;                      // [head_size][keys]
   float* v_pack = kt_pack + s.head_size * keys;  // [kv_len][cols]

@@ -184,7 +184,7 @@ inline void split_phases(const float* x, float* phases, int64_t channels, const 
             std::copy(src + lo, src + hi, row + lo);
           } else {
             int64_t j = lo;
-#if defined(__AVX512F__)
+#if SOFIEC_ISA_AVX512
             // Stride 2: every other float of 32 into 16 lanes, while the 32 lie in the row (the
             // loop below moves a float at a time, slow on rows as wide as resnet18's stem's 224).
             if (sw == 2) {
@@ -241,10 +241,10 @@ inline void conv2d_implicit(const float* phases, const float* w, float* y, int64
                       continue;
                     }
                     for (int64_t e = 0; e < run.len; e += 16) {
-                      ::sofiec::f32x16 v;
+                      simd::f32x16 v;
                       const int64_t n = std::min<int64_t>(16, run.len - e);
-                      ::sofiec::load_first(base + run.src + e, n, v);
-                      ::sofiec::store_first(dst + run.dst + e, n, v);
+                      simd::load_first(base + run.src + e, n, v);
+                      simd::store_first(dst + run.dst + e, n, v);
                     }
                   }
                 }
@@ -301,15 +301,15 @@ constexpr bool conv2d_direct_few_filters_pays(const ConvGeometry& g, int64_t gro
 
 // f(0), ..., f(FB - 1) with each index a compile-time constant.
 template <int FB, class F> SOFIEC_ALWAYS_INLINE void for_filters(F&& f) {
-  ::sofiec::for_each_index(f, std::make_integer_sequence<int, FB>{});
+  simd::for_each_index(f, std::make_integer_sequence<int, FB>{});
 }
 
 // acc[f] += the taps of output row oy, columns x0..x0+32, for FB filters (w: their [FB][taps]
 // weights) over the padded planes.
 template <int FB>
 SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, int64_t channels, const ConvGeometry& g,
-                                           int64_t oy, int64_t x0, ::sofiec::f32x16 (&acc)[FB][2]) {
-  using ::sofiec::f32x16;
+                                           int64_t oy, int64_t x0, simd::f32x16 (&acc)[FB][2]) {
+  using simd::f32x16;
   const int64_t kh = g.kernel[0], kw = g.kernel[1], taps = channels * kh * kw, pitch = direct_conv_pitch(g);
   const int64_t plane = direct_conv_rows(g) * pitch;
   for (int64_t c = 0; c < channels; ++c)
@@ -318,16 +318,16 @@ SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, 
       const float* wk = w + (c * kh + ky) * kw;
       for (int64_t kx = 0; kx < kw; ++kx) {
         f32x16 lo, hi;
-        ::sofiec::load(lo, row + kx * g.dilation[1]);
-        ::sofiec::load(hi, row + kx * g.dilation[1] + 16);
+        simd::load(lo, row + kx * g.dilation[1]);
+        simd::load(hi, row + kx * g.dilation[1] + 16);
         // In registers: GCC otherwise reloads them for every filter, each load split over two
         // cache lines.
-        ::sofiec::keep_in_registers(lo);
-        ::sofiec::keep_in_registers(hi);
+        simd::keep_in_registers(lo);
+        simd::keep_in_registers(hi);
         for_filters<FB>([&](auto f) {
           const f32x16 wf(wk[f * taps + kx]);
-          acc[f][0] = ::sofiec::fma(wf, lo, acc[f][0]);
-          acc[f][1] = ::sofiec::fma(wf, hi, acc[f][1]);
+          acc[f][0] = simd::fma(wf, lo, acc[f][0]);
+          acc[f][1] = simd::fma(wf, hi, acc[f][1]);
         });
       }
     }
@@ -339,7 +339,7 @@ SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, 
 template <int FB, bool POOL, class E>
 inline void direct_conv_filters(const float* planes, const float* w, const float* bias, float* y, int64_t channels,
                                 const ConvGeometry& g, const E& epilogue) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t out_w = g.out[1], rows = POOL ? g.out[0] / 2 : g.out[0], cols = POOL ? out_w / 2 : out_w;
   const int64_t ysize = rows * cols;
   for (int64_t r = 0; r < rows; ++r)
@@ -368,18 +368,18 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
           f32x16 pooled;
           max_of_pairs(below[f][0], below[f][1], pooled);
           max_nan_lanes(top[f], pooled);
-          if (n > 0) ::sofiec::store_first(y + f * ysize + r * cols + x0 / 2, n, top[f]);
+          if (n > 0) simd::store_first(y + f * ysize + r * cols + x0 / 2, n, top[f]);
         });
       } else {
         const int64_t n = std::min<int64_t>(32, out_w - x0);
         for_filters<FB>([&](auto f) {
           float* out = y + f * ysize + r * cols + x0;
           if (n == 32) {
-            ::sofiec::store(out, acc[f][0]);
-            ::sofiec::store(out + 16, acc[f][1]);
+            simd::store(out, acc[f][0]);
+            simd::store(out + 16, acc[f][1]);
           } else {
-            ::sofiec::store_first(out, std::min<int64_t>(16, n), acc[f][0]);
-            if (n > 16) ::sofiec::store_first(out + 16, n - 16, acc[f][1]);
+            simd::store_first(out, std::min<int64_t>(16, n), acc[f][0]);
+            if (n > 16) simd::store_first(out + 16, n - 16, acc[f][1]);
           }
         });
       }
@@ -390,8 +390,8 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
 // accumulators, the two input vectors and a broadcast in the target's registers (16 chains of
 // FMAs in flight with AVX-512's 32 registers; 2 filters, 8 chains, with AVX2's 16 of half the
 // width and with NEON's 32 of a quarter).
-constexpr int kDirectVectorRegisters = 16 / ::sofiec::kFloatLanes;  // registers per f32x16
-constexpr int kDirectFit = (::sofiec::kVectorRegisters - 2 * kDirectVectorRegisters - 1) / (2 * kDirectVectorRegisters);
+constexpr int kDirectVectorRegisters = 16 / simd::kFloatLanes;  // registers per f32x16
+constexpr int kDirectFit = (simd::kVectorRegisters - 2 * kDirectVectorRegisters - 1) / (2 * kDirectVectorRegisters);
 constexpr int kDirectWideFilters = kDirectFit >= 8 ? 8 : kDirectFit >= 4 ? 4 : kDirectFit >= 2 ? 2 : 1;
 
 // One group: its planes padded into scratch (direct_conv_scratch), then 8, 4, 2 or 1 filters at

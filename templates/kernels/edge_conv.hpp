@@ -17,7 +17,7 @@
 template <class I, class E = functor_chain<>>
 inline void edge_conv_gather(const float* pc, const I* indices, const float* bias, float* y, int64_t batch,
                              int64_t filters, int64_t points, int64_t k, E epilogue = E()) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t edges = points * k, rows = batch * points, width = 2 * filters;
   alignas(64) float sums[16 * 16], channels[16 * 16];
   for (int64_t b = 0; b < batch; ++b)
@@ -35,20 +35,20 @@ inline void edge_conv_gather(const float* pc, const I* indices, const float* bia
       for (int64_t c0 = 0; c0 < filters; c0 += 16) {
         const int64_t w = std::min<int64_t>(16, filters - c0);
         f32x16 bias_v = {}, v, u;
-        if (bias) ::sofiec::load_first(bias + c0, w, bias_v);
+        if (bias) simd::load_first(bias + c0, w, bias_v);
         for (int64_t l = 0; l < 16; ++l) {
-          ::sofiec::load_first(centre[l] + c0, w, v);
+          simd::load_first(centre[l] + c0, w, v);
           v += bias_v;
           u = f32x16{};
-          if (neighbour[l]) ::sofiec::load_first(neighbour[l] + c0, w, u);
+          if (neighbour[l]) simd::load_first(neighbour[l] + c0, w, u);
           v += u;
-          ::sofiec::store(sums + 16 * l, v);
+          simd::store(sums + 16 * l, v);
         }
         transpose_tile16(sums, 16, channels, 16, std::make_index_sequence<16>{});
         for (int64_t c = 0; c < w; ++c) {
-          ::sofiec::load(v, channels + 16 * c);
+          simd::load(v, channels + 16 * c);
           apply_lanes(v, epilogue);
-          ::sofiec::store_first(y + (b * filters + c0 + c) * edges + e0, n, v);
+          simd::store_first(y + (b * filters + c0 + c) * edges + e0, n, v);
         }
       }
     }

@@ -5,9 +5,9 @@
 #include "prelude.hpp"
 
 // Zeros in the lanes l >= n of v.
-SOFIEC_ALWAYS_INLINE void keep_first_lanes(::sofiec::f32x16& v, int64_t n) {
-  const ::sofiec::i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
-  v = ::sofiec::select(lane < int32_t(n), v, ::sofiec::f32x16{});
+SOFIEC_ALWAYS_INLINE void keep_first_lanes(simd::f32x16& v, int64_t n) {
+  const simd::i32x16 lane = simd::lane_indices<int32_t, 16>();
+  v = simd::select(lane < int32_t(n), v, simd::f32x16{});
 }
 
 // dst[x] = src[x + shift] for 0 <= x < n where 0 <= x + shift < len, else 0 (all 0 when src is
@@ -24,14 +24,14 @@ inline void copy_padded_row(float* dst, int64_t n, const float* src, int64_t len
   for (; x + 16 <= hi; x += 16) std::memcpy(dst + x, src + x + shift, 16 * sizeof(float));
   int64_t zeroed = x;
   if (x < hi) {
-    ::sofiec::f32x16 v;
+    simd::f32x16 v;
     if (x + shift + 16 <= readable) {
-      ::sofiec::load(v, src + x + shift);
+      simd::load(v, src + x + shift);
       keep_first_lanes(v, hi - x);
     } else {
-      ::sofiec::load_first(src + x + shift, hi - x, v);
+      simd::load_first(src + x + shift, hi - x, v);
     }
-    ::sofiec::store(dst + x, v);
+    simd::store(dst + x, v);
     zeroed = x + 16;
   }
   for (x = std::max(hi, zeroed); x < n; ++x) dst[x] = 0.f;
@@ -54,16 +54,16 @@ inline void pad_plane_rows(const float* plane, int64_t in_h, int64_t in_w, int64
 template <class F> inline void map_lanes(const float* x, float* y, int64_t n, const F& f) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    ::sofiec::f32x16 v;
-    ::sofiec::load(v, x + i);
+    simd::f32x16 v;
+    simd::load(v, x + i);
     f.lanes(v);
-    ::sofiec::store(y + i, v);
+    simd::store(y + i, v);
   }
   if (i < n) {
-    ::sofiec::f32x16 v;
-    ::sofiec::load_first(x + i, n - i, v);
+    simd::f32x16 v;
+    simd::load_first(x + i, n - i, v);
     f.lanes(v);
-    ::sofiec::store_first(y + i, n - i, v);
+    simd::store_first(y + i, n - i, v);
   }
 }
 
@@ -79,25 +79,25 @@ template <class X, class Y, class F> inline void map_unary(const X* x, Y* y, int
 // else its first element repeats. The tail runs through the same lanes (zero-padded).
 template <bool A_RUNS, bool B_RUNS, class F>
 inline void map_lanes2_runs(const float* a, const float* b, float* y, int64_t n, const F& f) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const f32x16 a0 = f32x16{} + a[0], b0 = f32x16{} + b[0];
   int64_t i = 0;
   f32x16 va, vb;
   for (; i + 16 <= n; i += 16) {
-    if (A_RUNS) ::sofiec::load(va, a + i);
+    if (A_RUNS) simd::load(va, a + i);
     else va = a0;
-    if (B_RUNS) ::sofiec::load(vb, b + i);
+    if (B_RUNS) simd::load(vb, b + i);
     else vb = b0;
     f.lanes(va, vb);
-    ::sofiec::store(y + i, va);
+    simd::store(y + i, va);
   }
   if (i < n) {
-    if (A_RUNS) ::sofiec::load_first(a + i, n - i, va);
+    if (A_RUNS) simd::load_first(a + i, n - i, va);
     else va = a0;
-    if (B_RUNS) ::sofiec::load_first(b + i, n - i, vb);
+    if (B_RUNS) simd::load_first(b + i, n - i, vb);
     else vb = b0;
     f.lanes(va, vb);
-    ::sofiec::store_first(y + i, n - i, va);
+    simd::store_first(y + i, n - i, va);
   }
 }
 

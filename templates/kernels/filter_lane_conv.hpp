@@ -26,7 +26,7 @@
 template <int R, int NV>
 inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t* offs, int64_t k, const float* w0,
                              int64_t panel_floats, float* tile, bool keep) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   // Named accumulators (see gemm_block): an array of them went to the stack.
   f32x16 c00 = {}, c01 = {}, c02 = {}, c03 = {}, c10 = {}, c11 = {}, c12 = {}, c13 = {}, c20 = {}, c21 = {}, c22 = {},
          c23 = {}, c30 = {}, c31 = {}, c32 = {}, c33 = {}, c40 = {}, c41 = {}, c42 = {}, c43 = {}, c50 = {}, c51 = {},
@@ -46,15 +46,15 @@ inline void filter_lane_sums(const float* in, const int64_t* base, const int32_t
       b2 = f32x16::load(w1 + p * 32);
       b3 = f32x16::load(w1 + p * 32 + 16);
     }
-#define SOFIEC_LANE_ROW(i)                                          \
-  if constexpr (R > i) {                                            \
-    const f32x16 ai(r##i[off]);                                     \
-    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                       \
-    if constexpr (NV > 1) c##i##1 = ::sofiec::fma(ai, b1, c##i##1); \
-    if constexpr (NV > 2) {                                         \
-      c##i##2 = ::sofiec::fma(ai, b2, c##i##2);                     \
-      c##i##3 = ::sofiec::fma(ai, b3, c##i##3);                     \
-    }                                                               \
+#define SOFIEC_LANE_ROW(i)                                      \
+  if constexpr (R > i) {                                        \
+    const f32x16 ai(r##i[off]);                                 \
+    c##i##0 = simd::fma(ai, b0, c##i##0);                       \
+    if constexpr (NV > 1) c##i##1 = simd::fma(ai, b1, c##i##1); \
+    if constexpr (NV > 2) {                                     \
+      c##i##2 = simd::fma(ai, b2, c##i##2);                     \
+      c##i##3 = simd::fma(ai, b3, c##i##3);                     \
+    }                                                           \
   }
     SOFIEC_LANE_ROW(0) SOFIEC_LANE_ROW(1) SOFIEC_LANE_ROW(2) SOFIEC_LANE_ROW(3) SOFIEC_LANE_ROW(4) SOFIEC_LANE_ROW(5)
 #undef SOFIEC_LANE_ROW
@@ -92,7 +92,7 @@ inline void filter_lane_block(int64_t rows, const float* in, const int64_t* base
 
 // Vectors of 16 filters a block sums, from the registers: 6 positions by 4 vectors (24
 // accumulators) with AVX-512; 6 by 1 elsewhere (12 of AVX2's 16 registers, 24 of NEON's 32).
-constexpr int kFilterLaneVectors = ::sofiec::kFloatLanes >= 16 ? 4 : 1;
+constexpr int kFilterLaneVectors = simd::kFloatLanes >= 16 ? 4 : 1;
 
 // The block of `rows` positions for the np panels at w0 (kdim floats of taps apart), in blocks
 // of kFilterLaneVectors vectors.
@@ -140,7 +140,7 @@ template <class E>
 inline void filter_panel_positions(const float* phases, const int32_t* offs, const float* wp, const float* bias,
                                    int64_t channels, int64_t filters, const ConvGeometry& g, int64_t begin, int64_t end,
                                    float* dst, int64_t dst_plane, const E& epilogue) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t kdim = channels * g.kernel_size(), out_w = g.out[1], panels = (filters + 31) / 32;
   const int64_t pw = phase_extent(g.out[1], g.kernel[1], g.stride[1], g.dilation[1]);
   const int64_t slices = (kdim + kFilterLaneDepth - 1) / kFilterLaneDepth;
@@ -184,13 +184,13 @@ inline void filter_panel_positions(const float* phases, const int32_t* offs, con
           transpose_tile16(tile + c0 * 64 + v * 16, 64, rows_of_filters, 16, std::make_index_sequence<16>{});
           for (int64_t f = 0; f < nf; ++f) {
             f32x16 r;
-            ::sofiec::load(r, rows_of_filters + f * 16);
+            simd::load(r, rows_of_filters + f * 16);
             // No bias: no + 0, which would turn -0 into +0.
             if (bias) add_bias_then(r, bias[f0 + f], epilogue);
             else apply_lanes(r, epilogue);
             float* out = dst + (f0 + f) * dst_plane + (o0 + c0 - begin);
-            if (n == 16) ::sofiec::store(out, r);
-            else ::sofiec::store_first(out, n, r);
+            if (n == 16) simd::store(out, r);
+            else simd::store_first(out, n, r);
           }
         }
       }

@@ -7,18 +7,18 @@
 // the same operations, so that vector loops and their scalar tails agree bit for bit.
 template <class F, class = void> struct has_lanes : std::false_type {};
 template <class F>
-struct has_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::declval<::sofiec::f32x16&>()))>>
+struct has_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(std::declval<simd::f32x16&>()))>>
     : std::true_type {};
 
 // The 16 lanes of v folded into one by combine(acc, x) (acc = acc op x, on vectors and on
 // floats), halving the width each step: a tree, not a chain of dependent operations.
 // Lane l is combined with lane l + 8, then l + 4, 2, 1, at every register width: the same
 // order, and so the same bits, on every target.
-template <class F> SOFIEC_ALWAYS_INLINE float fold_lanes(const ::sofiec::f32x16& v, F combine) {
-  using ::sofiec::shuffle;
-  ::sofiec::vec<float, 8> a = shuffle<0, 1, 2, 3, 4, 5, 6, 7>(v, v), b = shuffle<8, 9, 10, 11, 12, 13, 14, 15>(v, v);
+template <class F> SOFIEC_ALWAYS_INLINE float fold_lanes(const simd::f32x16& v, F combine) {
+  using simd::shuffle;
+  simd::vec<float, 8> a = shuffle<0, 1, 2, 3, 4, 5, 6, 7>(v, v), b = shuffle<8, 9, 10, 11, 12, 13, 14, 15>(v, v);
   combine(a, b);
-  ::sofiec::vec<float, 4> c = shuffle<0, 1, 2, 3>(a, a), d = shuffle<4, 5, 6, 7>(a, a);
+  simd::vec<float, 4> c = shuffle<0, 1, 2, 3>(a, a), d = shuffle<4, 5, 6, 7>(a, a);
   combine(c, d);
   float x = c[0], y = c[2], z = c[1], w = c[3];
   combine(x, y);
@@ -28,10 +28,10 @@ template <class F> SOFIEC_ALWAYS_INLINE float fold_lanes(const ::sofiec::f32x16&
 }
 // Lane l of `even` (`odd`) = p[2l] (p[2l + 1]): 32 floats read as the taps of 16 windows
 // two columns apart (stride-2 pooling, Winograd tiles).
-SOFIEC_ALWAYS_INLINE void deinterleave(const float* p, ::sofiec::f32x16& even, ::sofiec::f32x16& odd) {
-  const ::sofiec::f32x16 lo = ::sofiec::f32x16::load(p), hi = ::sofiec::f32x16::load(p + 16);
-  even = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
-  odd = ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi);
+SOFIEC_ALWAYS_INLINE void deinterleave(const float* p, simd::f32x16& even, simd::f32x16& odd) {
+  const simd::f32x16 lo = simd::f32x16::load(p), hi = simd::f32x16::load(p + 16);
+  even = simd::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
+  odd = simd::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi);
 }
 
 // A 16x16 tile of floats transposed in registers: y[i * ldy + j] = x[j * ldx + i]. Each
@@ -39,22 +39,22 @@ SOFIEC_ALWAYS_INLINE void deinterleave(const float* p, ::sofiec::f32x16& even, :
 // two-register shuffle per row; the folds unroll every loop (at -O2 too), keeping the 16 rows
 // in registers.
 template <int S, std::size_t... J>
-SOFIEC_ALWAYS_INLINE void swap_lane_blocks(::sofiec::f32x16& a, ::sofiec::f32x16& b, std::index_sequence<J...>) {
-  const ::sofiec::f32x16 lo = ::sofiec::shuffle<int((J & S) ? 16 + J - S : J)...>(a, b);
-  const ::sofiec::f32x16 hi = ::sofiec::shuffle<int((J & S) ? 16 + J : J + S)...>(a, b);
+SOFIEC_ALWAYS_INLINE void swap_lane_blocks(simd::f32x16& a, simd::f32x16& b, std::index_sequence<J...>) {
+  const simd::f32x16 lo = simd::shuffle<int((J & S) ? 16 + J - S : J)...>(a, b);
+  const simd::f32x16 hi = simd::shuffle<int((J & S) ? 16 + J : J + S)...>(a, b);
   a = lo;
   b = hi;
 }
 template <int S, std::size_t... P>
-SOFIEC_ALWAYS_INLINE void transpose_stage(::sofiec::f32x16 (&r)[16], std::index_sequence<P...>) {
+SOFIEC_ALWAYS_INLINE void transpose_stage(simd::f32x16 (&r)[16], std::index_sequence<P...>) {
   (swap_lane_blocks<S>(r[(P / S) * 2 * S + P % S], r[(P / S) * 2 * S + P % S + S], std::make_index_sequence<16>{}),
    ...);
 }
 template <std::size_t... I>
 SOFIEC_ALWAYS_INLINE void transpose_tile16(const float* x, int64_t ldx, float* y, int64_t ldy,
                                            std::index_sequence<I...>) {
-  ::sofiec::f32x16 r[16];
-  ((r[I] = ::sofiec::f32x16::load(x + int64_t(I) * ldx)), ...);
+  simd::f32x16 r[16];
+  ((r[I] = simd::f32x16::load(x + int64_t(I) * ldx)), ...);
   transpose_stage<8>(r, std::make_index_sequence<8>{});
   transpose_stage<4>(r, std::make_index_sequence<8>{});
   transpose_stage<2>(r, std::make_index_sequence<8>{});
@@ -62,10 +62,10 @@ SOFIEC_ALWAYS_INLINE void transpose_tile16(const float* x, int64_t ldx, float* y
   (r[I].store(y + int64_t(I) * ldy), ...);
 }
 
-SOFIEC_ALWAYS_INLINE float max_lanes(const ::sofiec::f32x16& v) {
-  return fold_lanes(v, [](auto& acc, const auto& x) { acc = ::sofiec::select(x > acc, x, acc); });
+SOFIEC_ALWAYS_INLINE float max_lanes(const simd::f32x16& v) {
+  return fold_lanes(v, [](auto& acc, const auto& x) { acc = simd::select(x > acc, x, acc); });
 }
-SOFIEC_ALWAYS_INLINE float sum_lanes(const ::sofiec::f32x16& v) {
+SOFIEC_ALWAYS_INLINE float sum_lanes(const simd::f32x16& v) {
   return fold_lanes(v, [](auto& acc, const auto& x) { acc += x; });
 }
 
@@ -73,13 +73,13 @@ SOFIEC_ALWAYS_INLINE float sum_lanes(const ::sofiec::f32x16& v) {
 template <class... F> struct functor_chain;
 template <> struct functor_chain<> {
   template <class T> T operator()(T x) const { return x; }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16&) const {}
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16&) const {}
 };
 template <class F, class... R> struct functor_chain<F, R...> {
   F first;
   functor_chain<R...> rest;
   template <class T> T operator()(T x) const { return rest(first(x)); }
-  template <class V = ::sofiec::f32x16,
+  template <class V = simd::f32x16,
             std::enable_if_t<has_lanes<F>::value && has_lanes<functor_chain<R...>>::value && sizeof(V) != 0, int> = 0>
   SOFIEC_ALWAYS_INLINE void lanes(V& x) const {
     first.lanes(x);
@@ -90,29 +90,29 @@ inline functor_chain<> chain() { return {}; }
 template <class F, class... R> functor_chain<F, R...> chain(F f, R... r) { return {f, chain(r...)}; }
 
 // v = epilogue(v): in the lanes, or lane by lane when the epilogue has no lane form.
-template <class E> SOFIEC_ALWAYS_INLINE void apply_lanes(::sofiec::f32x16& v, const E& epilogue) {
+template <class E> SOFIEC_ALWAYS_INLINE void apply_lanes(simd::f32x16& v, const E& epilogue) {
   if constexpr (has_lanes<E>::value) {
     epilogue.lanes(v);
   } else {
-    ::sofiec::for_each_index([&](auto l) { v.set(l, epilogue(v[l])); }, std::make_integer_sequence<int, 16>{});
+    simd::for_each_index([&](auto l) { v.set(l, epilogue(v[l])); }, std::make_integer_sequence<int, 16>{});
   }
 }
 // v = epilogue(v + b).
-template <class E> SOFIEC_ALWAYS_INLINE void add_bias_then(::sofiec::f32x16& v, float b, const E& epilogue) {
+template <class E> SOFIEC_ALWAYS_INLINE void add_bias_then(simd::f32x16& v, float b, const E& epilogue) {
   v += b;
   apply_lanes(v, epilogue);
 }
 
 // a = the larger of a and b in each lane, NaN where either is (MaxPool's rule).
-SOFIEC_ALWAYS_INLINE void max_nan_lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) {
-  a = ::sofiec::select(b > a || b != b, b, a);
+SOFIEC_ALWAYS_INLINE void max_nan_lanes(simd::f32x16& a, const simd::f32x16& b) {
+  a = simd::select(b > a || b != b, b, a);
 }
 
 // out[j] = the larger of p[2j] and p[2j + 1] for the 32 values p = (lo, hi): a row's 2-wide
 // max pool.
-SOFIEC_ALWAYS_INLINE void max_of_pairs(const ::sofiec::f32x16& lo, const ::sofiec::f32x16& hi, ::sofiec::f32x16& out) {
-  out = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
-  max_nan_lanes(out, ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi));
+SOFIEC_ALWAYS_INLINE void max_of_pairs(const simd::f32x16& lo, const simd::f32x16& hi, simd::f32x16& out) {
+  out = simd::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(lo, hi);
+  max_nan_lanes(out, simd::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(lo, hi));
 }
 
 // f followed by the unary epilogue e (an Add whose Relu was fused into it).
@@ -120,7 +120,7 @@ template <class F, class E> struct with_epilogue {
   F f;
   E e;
   template <class... T> auto operator()(T... x) const { return e(f(x...)); }
-  template <class V = ::sofiec::f32x16, std::enable_if_t<sizeof(V) != 0, int> = 0>
+  template <class V = simd::f32x16, std::enable_if_t<sizeof(V) != 0, int> = 0>
   SOFIEC_ALWAYS_INLINE auto lanes(V& a, const V& b) const -> decltype(f.lanes(a, b), e.lanes(a), void()) {
     f.lanes(a, b);
     e.lanes(a);
@@ -132,8 +132,8 @@ template <class F, class E> with_epilogue<F, E> then(F f, E e) { return {f, e}; 
 template <class F, class = void> struct has_binary_lanes : std::false_type {};
 template <class F>
 struct has_binary_lanes<F, std::void_t<decltype(std::declval<const F&>().lanes(
-                               std::declval<::sofiec::f32x16&>(), std::declval<const ::sofiec::f32x16&>()))>>
-    : std::true_type {};
+                               std::declval<simd::f32x16&>(), std::declval<const simd::f32x16&>()))>> : std::true_type {
+};
 
 // Integer arithmetic wraps around (two's complement), as ONNX runtimes do; C++ leaves signed
 // overflow undefined, so it is done on the unsigned type of at least int's width.
@@ -148,7 +148,7 @@ struct op_add {
       return a + b;
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a + b; }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& a, const simd::f32x16& b) const { a = a + b; }
 };
 struct op_sub {
   template <class T> T operator()(T a, T b) const {
@@ -158,7 +158,7 @@ struct op_sub {
       return a - b;
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a - b; }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& a, const simd::f32x16& b) const { a = a - b; }
 };
 struct op_mul {
   template <class T> T operator()(T a, T b) const {
@@ -168,7 +168,7 @@ struct op_mul {
       return a * b;
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a * b; }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& a, const simd::f32x16& b) const { a = a * b; }
 };
 struct op_div {
   template <class T> T operator()(T a, T b) const {
@@ -182,7 +182,7 @@ struct op_div {
       return a / b;
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a = a / b; }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& a, const simd::f32x16& b) const { a = a / b; }
 };
 struct op_pow {
   template <class T, class U> T operator()(T a, U b) const {
@@ -205,28 +205,28 @@ struct op_pow {
 
 struct op_relu {
   template <class T> T operator()(T x) const { return x > T(0) ? x : T(0); }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
-    const ::sofiec::f32x16 zero = {};
-    x = ::sofiec::select(x > zero, x, zero);
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& x) const {
+    const simd::f32x16 zero = {};
+    x = simd::select(x > zero, x, zero);
   }
 };
 struct op_leaky_relu {
   float alpha;
   template <class T> T operator()(T x) const { return x >= T(0) ? x : T(alpha) * x; }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
-    const ::sofiec::f32x16 zero = {};
-    x = ::sofiec::select(x >= zero, x, alpha * x);
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& x) const {
+    const simd::f32x16 zero = {};
+    x = simd::select(x >= zero, x, alpha * x);
   }
 };
 // The integer lanes matching V (float or f32x16), for exponent bits.
 template <class V> struct int_lanes { using type = int32_t; };
-template <> struct int_lanes<::sofiec::f32x16> { using type = ::sofiec::i32x16; };
+template <> struct int_lanes<simd::f32x16> { using type = simd::i32x16; };
 
 // a = a * b + c for float or f32x16, fused wherever the target has FMA, for scalars and lanes
 // alike. Left to the compiler (GCC fuses a product and a sum by default, -ffp-contract=fast),
 // the same expression was fused in one inlined copy and not in another, and vector code and
 // its scalar tails differed in the last bit.
-template <class V> SOFIEC_ALWAYS_INLINE void mul_add(V& a, const V& b, const V& c) { a = ::sofiec::fma(a, b, c); }
+template <class V> SOFIEC_ALWAYS_INLINE void mul_add(V& a, const V& b, const V& c) { a = simd::fma(a, b, c); }
 
 // e^x in place for float or f32x16: 2^n * p(r) with x = n ln2 + r, |r| <= ln2/2, p of degree
 // 6 (within 3 ulp of e^x) for x in [-87.3, 88]; below, the smallest normal float (not 0),
@@ -238,9 +238,9 @@ template <class V> SOFIEC_ALWAYS_INLINE void exp_poly(V& x) {
   const V lo = V{} - 87.3f, hi = V{} + 88.0f, zero = V{};
   const auto is_nan = x != x;
   const V nan = x;
-  x = ::sofiec::select(is_nan, zero, x);
-  x = ::sofiec::select(x < lo, lo, x);
-  x = ::sofiec::select(x > hi, hi, x);
+  x = simd::select(is_nan, zero, x);
+  x = simd::select(x < lo, lo, x);
+  x = simd::select(x > hi, hi, x);
   // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23.
   V shifted = x;
   mul_add(shifted, V{} + 1.44269504f, V{} + 12582912.0f);
@@ -256,19 +256,19 @@ template <class V> SOFIEC_ALWAYS_INLINE void exp_poly(V& x) {
   mul_add(p, r, V{} + 0.5f);
   mul_add(p, r, V{} + 1.0f);
   mul_add(p, r, V{} + 1.0f);
-  I bits = ::sofiec::convert_lanes<int32_t>(n);
+  I bits = simd::convert_lanes<int32_t>(n);
   bits = (bits + 127) << 23;
-  x = p * ::sofiec::bit_cast_lanes<float>(bits);
-  x = ::sofiec::select(is_nan, nan, x);
+  x = p * simd::bit_cast_lanes<float>(bits);
+  x = simd::select(is_nan, nan, x);
 }
 
 // 1 / (1 + e^-x) from e = e^-|x| (never overflows): 1 / (1 + e), or e times it below 0.
 template <class V> SOFIEC_ALWAYS_INLINE void sigmoid_poly(V& x) {
   const V zero = V{};
-  V e = ::sofiec::select(x < zero, x, zero - x);
+  V e = simd::select(x < zero, x, zero - x);
   exp_poly(e);
   const V s = 1.0f / (1.0f + e);
-  x = ::sofiec::select(x >= zero, s, ::sofiec::select(x < zero, e * s, x));  // NaN stays NaN
+  x = simd::select(x >= zero, s, simd::select(x < zero, e * s, x));  // NaN stays NaN
 }
 
 struct op_sigmoid {
@@ -283,13 +283,13 @@ struct op_sigmoid {
       return e / (T(1) + e);
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const { sigmoid_poly(x); }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& x) const { sigmoid_poly(x); }
 };
 // tanh in place for float or f32x16: x + x^3 P(x^2) below |x| = 0.625 (a fit within 1 ulp),
 // 1 - 2 / (e^2|x| + 1) with its sign above (within 3 ulp), +-1 from |x| = 9; NaN stays NaN.
 template <class V> SOFIEC_ALWAYS_INLINE void tanh_poly(V& x) {
   const V zero = V{}, nine = V{} + 9.0f, one = V{} + 1.0f;
-  const V ax = ::sofiec::select(x < zero, zero - x, x);
+  const V ax = simd::select(x < zero, zero - x, x);
   const V t = x * x;
   V p = t;  // through mul_add, as in exp_poly
   mul_add(p, V{} - 6.15535118e-03f, V{} + 2.10458413e-02f);
@@ -298,12 +298,12 @@ template <class V> SOFIEC_ALWAYS_INLINE void tanh_poly(V& x) {
   mul_add(p, t, V{} - 3.33333313e-01f);
   V small = x * t;
   mul_add(small, p, x);
-  V e = ::sofiec::select(ax > nine, nine, ax) * 2.0f;
+  V e = simd::select(ax > nine, nine, ax) * 2.0f;
   exp_poly(e);
   V big = one - 2.0f / (e + one);
-  big = ::sofiec::select(ax >= nine, one, big);  // tanh rounds to 1 from 9.01 on
-  big = ::sofiec::select(x < zero, zero - big, big);
-  x = ::sofiec::select(ax < V{} + 0.625f, small, big);
+  big = simd::select(ax >= nine, one, big);  // tanh rounds to 1 from 9.01 on
+  big = simd::select(x < zero, zero - big, big);
+  x = simd::select(ax < V{} + 0.625f, small, big);
 }
 
 struct op_tanh {
@@ -315,7 +315,7 @@ struct op_tanh {
       return std::tanh(x);
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const { tanh_poly(x); }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& x) const { tanh_poly(x); }
 };
 
 struct op_exp {
@@ -408,8 +408,8 @@ struct op_atanh {
 // operations for the scalar and the 16-lane forms, so that they agree bit for bit.
 template <class V> SOFIEC_ALWAYS_INLINE void erf_rational(V& x) {
   const V four = V{} + 4.0f, minus_four = V{} - 4.0f, one = V{} + 1.0f, minus_one = V{} - 1.0f;
-  x = ::sofiec::select(x > four, four, x);
-  x = ::sofiec::select(x < minus_four, minus_four, x);
+  x = simd::select(x > four, four, x);
+  x = simd::select(x < minus_four, minus_four, x);
   const V t = x * x;
   // Horner's steps through mul_add: fused on every target with FMA, whatever the compiler
   // would contract.
@@ -426,8 +426,8 @@ template <class V> SOFIEC_ALWAYS_INLINE void erf_rational(V& x) {
   mul_add(q, t, V{} + 5.13870656e-01f);
   mul_add(q, t, V{} + 1.0f);
   x = x * p / q;
-  x = ::sofiec::select(x > one, one, x);
-  x = ::sofiec::select(x < minus_one, minus_one, x);
+  x = simd::select(x > one, one, x);
+  x = simd::select(x < minus_one, minus_one, x);
 }
 
 struct op_erf {
@@ -439,7 +439,7 @@ struct op_erf {
       return std::erf(x);
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const { erf_rational(x); }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& x) const { erf_rational(x); }
 };
 struct op_sign {
   template <class T> T operator()(T x) const { return T((T(0) < x) - (x < T(0))); }
@@ -616,8 +616,8 @@ struct op_gelu {
       return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
     }
   }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
-    ::sofiec::f32x16 e = x * 0.707106781f;
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& x) const {
+    simd::f32x16 e = x * 0.707106781f;
     erf_rational(e);
     x = 0.5f * x * (1.0f + e);
   }
@@ -630,8 +630,8 @@ struct op_gelu_tanh {
 struct op_swish {
   float alpha;
   template <class T> T operator()(T x) const { return x * op_sigmoid{}(T(alpha) * x); }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& x) const {
-    ::sofiec::f32x16 s = alpha * x;
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& x) const {
+    simd::f32x16 s = alpha * x;
     sigmoid_poly(s);
     x = x * s;
   }

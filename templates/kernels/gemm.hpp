@@ -15,11 +15,9 @@
 // repay.
 inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t ldw, const float* a, float beta,
                       float* c) {
-  auto finish = [&](int64_t j, float dot) {
-    c[j] = beta == 0.f ? alpha * dot : ::sofiec::fma(beta, c[j], alpha * dot);
-  };
+  auto finish = [&](int64_t j, float dot) { c[j] = beta == 0.f ? alpha * dot : simd::fma(beta, c[j], alpha * dot); };
   // A chain of adds, not sum_lanes' tree: the four rows' sums overlap, which measured faster.
-  auto chain_sum = [](const ::sofiec::f32x16& v) {
+  auto chain_sum = [](const simd::f32x16& v) {
     float t = 0.f;
     for (int l = 0; l < 16; ++l) t += v[l];
     return t;
@@ -34,20 +32,20 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
     const float* r1 = row + ldw;
     const float* r2 = row + 2 * ldw;
     const float* r3 = row + 3 * ldw;
-    ::sofiec::f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, x;
+    simd::f32x16 acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {}, x;
     for (int64_t p = 0; p < k16; p += 16) {
-      x = ::sofiec::f32x16::load(a + p);
-      acc0 = ::sofiec::fma(::sofiec::f32x16::load(r0 + p), x, acc0);
-      acc1 = ::sofiec::fma(::sofiec::f32x16::load(r1 + p), x, acc1);
-      acc2 = ::sofiec::fma(::sofiec::f32x16::load(r2 + p), x, acc2);
-      acc3 = ::sofiec::fma(::sofiec::f32x16::load(r3 + p), x, acc3);
+      x = simd::f32x16::load(a + p);
+      acc0 = simd::fma(simd::f32x16::load(r0 + p), x, acc0);
+      acc1 = simd::fma(simd::f32x16::load(r1 + p), x, acc1);
+      acc2 = simd::fma(simd::f32x16::load(r2 + p), x, acc2);
+      acc3 = simd::fma(simd::f32x16::load(r3 + p), x, acc3);
     }
     float d0 = chain_sum(acc0), d1 = chain_sum(acc1), d2 = chain_sum(acc2), d3 = chain_sum(acc3);
     for (int64_t t = k16; t < k; ++t) {
-      d0 = ::sofiec::fma(r0[t], a[t], d0);
-      d1 = ::sofiec::fma(r1[t], a[t], d1);
-      d2 = ::sofiec::fma(r2[t], a[t], d2);
-      d3 = ::sofiec::fma(r3[t], a[t], d3);
+      d0 = simd::fma(r0[t], a[t], d0);
+      d1 = simd::fma(r1[t], a[t], d1);
+      d2 = simd::fma(r2[t], a[t], d2);
+      d3 = simd::fma(r3[t], a[t], d3);
     }
     finish(j, d0);
     finish(j + 1, d1);
@@ -55,11 +53,10 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
     finish(j + 3, d3);
   }
   for (int64_t j = n4; j < n; ++j, row += ldw) {
-    ::sofiec::f32x16 acc = {};
-    for (int64_t p = 0; p < k16; p += 16)
-      acc = ::sofiec::fma(::sofiec::f32x16::load(row + p), ::sofiec::f32x16::load(a + p), acc);
+    simd::f32x16 acc = {};
+    for (int64_t p = 0; p < k16; p += 16) acc = simd::fma(simd::f32x16::load(row + p), simd::f32x16::load(a + p), acc);
     float dot = chain_sum(acc);
-    for (int64_t t = k16; t < k; ++t) dot = ::sofiec::fma(row[t], a[t], dot);
+    for (int64_t t = k16; t < k; ++t) dot = simd::fma(row[t], a[t], dot);
     finish(j, dot);
   }
 }
@@ -73,12 +70,10 @@ inline void gemv_rows(int64_t n, int64_t k, float alpha, const float* w, int64_t
 //   SSE (16 x 4): 6 x 8, 12 + 2 + 1;     scalar code: 6 x 4.
 // The caller splits M into blocks of nearly equal rows (32 rows as 6,6,5,5,5,5, not five 6s
 // and a 2, whose block would run at a third of the speed).
-constexpr int kGemmLanes = ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 16
-                           : ::sofiec::kFloatLanes == 4                                   ? 8
-                                                                                          : 4;
-constexpr int kGemmVectors = ::sofiec::kFloatLanes >= 16 ? 2 : 1;
+constexpr int kGemmLanes = simd::kFloatLanes >= 8 || simd::kVectorRegisters >= 32 ? 16 : simd::kFloatLanes == 4 ? 8 : 4;
+constexpr int kGemmVectors = simd::kFloatLanes >= 16 ? 2 : 1;
 constexpr int64_t kGemmTile = kGemmLanes * kGemmVectors;  // C's columns per block
-typedef ::sofiec::vec<float, kGemmLanes> gemm_vec;
+typedef simd::vec<float, kGemmLanes> gemm_vec;
 
 // One row of a block: NV vectors of C, scaled by alpha, plus keep times C's old values (not
 // read when keep is 0: C may hold anything); width is the last vector's columns.
@@ -93,22 +88,22 @@ SOFIEC_ALWAYS_INLINE void block_row_store(V& acc0, V& acc1, float* c, int64_t wi
   if (NV == 1) {
     if (keep != 0.f) {
       if (FULL) old = V::load(c);
-      else ::sofiec::load_first(c, width, old);
-      acc0 = ::sofiec::fma(V(keep), old, acc0);
+      else simd::load_first(c, width, old);
+      acc0 = simd::fma(V(keep), old, acc0);
     }
     if (FULL) acc0.store(c);
-    else ::sofiec::store_first(c, width, acc0);
+    else simd::store_first(c, width, acc0);
     return;
   }
   if (keep != 0.f) {
-    acc0 = ::sofiec::fma(V(keep), V::load(c), acc0);
+    acc0 = simd::fma(V(keep), V::load(c), acc0);
     if (FULL) old = V::load(c + W);
-    else ::sofiec::load_first(c + W, width, old);
-    acc1 = ::sofiec::fma(V(keep), old, acc1);
+    else simd::load_first(c + W, width, old);
+    acc1 = simd::fma(V(keep), old, acc1);
   }
   acc0.store(c);
   if (FULL) acc1.store(c + W);
-  else ::sofiec::store_first(c + W, width, acc1);
+  else simd::store_first(c + W, width, acc1);
 }
 
 // The accumulators are named variables, not an array: GCC kept arrays of vectors on the
@@ -123,17 +118,17 @@ inline void gemm_block(int64_t k, const float* a, int64_t ars, int64_t acs, cons
   for (int64_t p = 0; p < k; ++p, a += acs, b += ldb) {
     if (NV == 1) {
       if (FULL) b0 = V::load(b);
-      else ::sofiec::load_first(b, width, b0);
+      else simd::load_first(b, width, b0);
     } else {
       b0 = V::load(b);
       if (FULL) b1 = V::load(b + W);
-      else ::sofiec::load_first(b + W, width, b1);
+      else simd::load_first(b + W, width, b1);
     }
-#define SOFIEC_GEMM_ROW(i)                                          \
-  if constexpr (MR > i) {                                           \
-    const V ai(a[i * ars]);                                         \
-    c##i##0 = ::sofiec::fma(ai, b0, c##i##0);                       \
-    if constexpr (NV > 1) c##i##1 = ::sofiec::fma(ai, b1, c##i##1); \
+#define SOFIEC_GEMM_ROW(i)                                      \
+  if constexpr (MR > i) {                                       \
+    const V ai(a[i * ars]);                                     \
+    c##i##0 = simd::fma(ai, b0, c##i##0);                       \
+    if constexpr (NV > 1) c##i##1 = simd::fma(ai, b1, c##i##1); \
   }
     SOFIEC_GEMM_ROW(0) SOFIEC_GEMM_ROW(1) SOFIEC_GEMM_ROW(2) SOFIEC_GEMM_ROW(3) SOFIEC_GEMM_ROW(4) SOFIEC_GEMM_ROW(5)
 #undef SOFIEC_GEMM_ROW
@@ -178,14 +173,14 @@ inline void gemm_rows_tiled(int64_t rows, int64_t k, const float* a, int64_t ars
 // before it in its chain (latency 4); 4 chains keep the FMA pipe full (LSTM's per-step
 // product of one row, 64 x 256). 8 accumulators and 4 vectors of B fit the
 // registers as 16 floats with AVX-512, 8 with AVX2 and NEON, 4 with SSE.
-constexpr int kWideLanes = ::sofiec::kFloatLanes >= 16                                      ? 16
-                           : ::sofiec::kFloatLanes >= 8 || ::sofiec::kVectorRegisters >= 32 ? 8
-                                                                                            : 4;
+constexpr int kWideLanes = simd::kFloatLanes >= 16                                  ? 16
+                           : simd::kFloatLanes >= 8 || simd::kVectorRegisters >= 32 ? 8
+                                                                                    : 4;
 constexpr int64_t kWideColumns = 4 * kWideLanes;
 template <int MR, bool FULL>
 inline void gemm_wide_block(int64_t k, const float* a, int64_t ars, int64_t acs, const float* b, int64_t ldb, float* c,
                             int64_t ldc, int64_t cols, float alpha, float keep) {
-  typedef ::sofiec::vec<float, kWideLanes> V;
+  typedef simd::vec<float, kWideLanes> V;
   constexpr int W = kWideLanes;
   int64_t width[4];
   for (int v = 0; v < 4; ++v) width[v] = std::min<int64_t>(W, std::max<int64_t>(0, cols - W * v));
@@ -197,33 +192,33 @@ inline void gemm_wide_block(int64_t k, const float* a, int64_t ars, int64_t acs,
       b2 = V::load(b + 2 * W);
       b3 = V::load(b + 3 * W);
     } else {
-      ::sofiec::load_first(b, width[0], b0);
-      ::sofiec::load_first(b + W, width[1], b1);
-      ::sofiec::load_first(b + 2 * W, width[2], b2);
-      ::sofiec::load_first(b + 3 * W, width[3], b3);
+      simd::load_first(b, width[0], b0);
+      simd::load_first(b + W, width[1], b1);
+      simd::load_first(b + 2 * W, width[2], b2);
+      simd::load_first(b + 3 * W, width[3], b3);
     }
     const V a0(a[0]);
-    c00 = ::sofiec::fma(a0, b0, c00);
-    c01 = ::sofiec::fma(a0, b1, c01);
-    c02 = ::sofiec::fma(a0, b2, c02);
-    c03 = ::sofiec::fma(a0, b3, c03);
+    c00 = simd::fma(a0, b0, c00);
+    c01 = simd::fma(a0, b1, c01);
+    c02 = simd::fma(a0, b2, c02);
+    c03 = simd::fma(a0, b3, c03);
     if constexpr (MR > 1) {
       const V a1(a[ars]);
-      c10 = ::sofiec::fma(a1, b0, c10);
-      c11 = ::sofiec::fma(a1, b1, c11);
-      c12 = ::sofiec::fma(a1, b2, c12);
-      c13 = ::sofiec::fma(a1, b3, c13);
+      c10 = simd::fma(a1, b0, c10);
+      c11 = simd::fma(a1, b1, c11);
+      c12 = simd::fma(a1, b2, c12);
+      c13 = simd::fma(a1, b3, c13);
     }
   }
   auto store = [&](V& acc, float* out, int64_t w) {
     if (alpha != 1.f) acc *= alpha;
     if (keep != 0.f) {
       V old;
-      ::sofiec::load_first(out, w, old);
-      acc = ::sofiec::fma(V(keep), old, acc);
+      simd::load_first(out, w, old);
+      acc = simd::fma(V(keep), old, acc);
     }
     if (FULL) acc.store(out);
-    else ::sofiec::store_first(out, w, acc);
+    else simd::store_first(out, w, acc);
   };
   store(c00, c, width[0]);
   store(c01, c + W, width[1]);
@@ -319,18 +314,18 @@ constexpr int dot_fold_lane(int step, int l) {
                      : 4 * q + r % 2 + (r / 2 ? 16 : 0);
 }
 template <int Step, int... L>
-SOFIEC_ALWAYS_INLINE void dot_fold_lanes(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out,
+SOFIEC_ALWAYS_INLINE void dot_fold_lanes(const simd::f32x16& x, const simd::f32x16& y, simd::f32x16& out,
                                          std::integer_sequence<int, L...>) {
   constexpr int dot_fold_offset = Step == 0 ? 8 : Step == 1 ? 4 : 2;
-  out = ::sofiec::shuffle<dot_fold_lane(Step, L)...>(x, y) +
-        ::sofiec::shuffle<(dot_fold_lane(Step, L) + dot_fold_offset)...>(x, y);
+  out = simd::shuffle<dot_fold_lane(Step, L)...>(x, y) +
+        simd::shuffle<(dot_fold_lane(Step, L) + dot_fold_offset)...>(x, y);
 }
 template <int Step>
-SOFIEC_ALWAYS_INLINE void dot_fold(const ::sofiec::f32x16& x, const ::sofiec::f32x16& y, ::sofiec::f32x16& out) {
+SOFIEC_ALWAYS_INLINE void dot_fold(const simd::f32x16& x, const simd::f32x16& y, simd::f32x16& out) {
   dot_fold_lanes<Step>(x, y, out, std::make_integer_sequence<int, 16>());
 }
 
-typedef ::sofiec::vec<float, 4> dot_f32x4;
+typedef simd::vec<float, 4> dot_f32x4;
 
 // Products with at most kDotColumns columns take gemm_dot_rows when they have two rows or more.
 constexpr int64_t kDotColumns = 4;
@@ -344,8 +339,8 @@ constexpr int64_t kDotColumns = 4;
 // (the same row's pointer) and not stored: one code path for every shape.
 inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* w,
                           int64_t ldw, float beta, float* c, int64_t ldc) {
-  using ::sofiec::f32x16;
-  using ::sofiec::fma;
+  using simd::f32x16;
+  using simd::fma;
   const int64_t k16 = k / 16 * 16, tail = k - k16;
   for (int64_t i = 0; i < m; i += 4) {
     const float* a0 = a + i * lda;
@@ -377,25 +372,25 @@ inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const fl
   s32 = fma(x3, y2, s32); \
   s33 = fma(x3, y3, s33);
       for (int64_t p = 0; p < k16; p += 16) {
-        ::sofiec::load(x0, a0 + p);
-        ::sofiec::load(x1, a1 + p);
-        ::sofiec::load(x2, a2 + p);
-        ::sofiec::load(x3, a3 + p);
-        ::sofiec::load(y0, w0 + p);
-        ::sofiec::load(y1, w1 + p);
-        ::sofiec::load(y2, w2 + p);
-        ::sofiec::load(y3, w3 + p);
+        simd::load(x0, a0 + p);
+        simd::load(x1, a1 + p);
+        simd::load(x2, a2 + p);
+        simd::load(x3, a3 + p);
+        simd::load(y0, w0 + p);
+        simd::load(y1, w1 + p);
+        simd::load(y2, w2 + p);
+        simd::load(y3, w3 + p);
         SOFIEC_DOT_TERMS
       }
       if (tail) {
-        ::sofiec::load_first(a0 + k16, tail, x0);
-        ::sofiec::load_first(a1 + k16, tail, x1);
-        ::sofiec::load_first(a2 + k16, tail, x2);
-        ::sofiec::load_first(a3 + k16, tail, x3);
-        ::sofiec::load_first(w0 + k16, tail, y0);
-        ::sofiec::load_first(w1 + k16, tail, y1);
-        ::sofiec::load_first(w2 + k16, tail, y2);
-        ::sofiec::load_first(w3 + k16, tail, y3);
+        simd::load_first(a0 + k16, tail, x0);
+        simd::load_first(a1 + k16, tail, x1);
+        simd::load_first(a2 + k16, tail, x2);
+        simd::load_first(a3 + k16, tail, x3);
+        simd::load_first(w0 + k16, tail, y0);
+        simd::load_first(w1 + k16, tail, y1);
+        simd::load_first(w2 + k16, tail, y2);
+        simd::load_first(w3 + k16, tail, y3);
         SOFIEC_DOT_TERMS
       }
 #undef SOFIEC_DOT_TERMS
@@ -418,16 +413,16 @@ inline void gemm_dot_rows(int64_t m, int64_t n, int64_t k, float alpha, const fl
       dot_fold<3>(p0, p1, sums);
       const int64_t rows = std::min<int64_t>(4, m - i), cols = std::min<int64_t>(4, n - j);
       // Row q's sums are lanes 4q..4q+3: stored as one 16-byte vector where the block is whole.
-#define SOFIEC_DOT_ROW(q)                                                                                 \
-  if (q < rows) {                                                                                         \
-    dot_f32x4 r = ::sofiec::shuffle<4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3>(sums, sums) * alpha;          \
-    float* out = c + (i + q) * ldc + j;                                                                   \
-    if (cols == 4) {                                                                                      \
-      if (beta != 0.f) r = ::sofiec::fma(dot_f32x4(beta), dot_f32x4::load(out), r);                       \
-      r.store(out);                                                                                       \
-    } else {                                                                                              \
-      for (int64_t t = 0; t < cols; ++t) out[t] = beta == 0.f ? r[t] : ::sofiec::fma(beta, out[t], r[t]); \
-    }                                                                                                     \
+#define SOFIEC_DOT_ROW(q)                                                                             \
+  if (q < rows) {                                                                                     \
+    dot_f32x4 r = simd::shuffle<4 * q, 4 * q + 1, 4 * q + 2, 4 * q + 3>(sums, sums) * alpha;          \
+    float* out = c + (i + q) * ldc + j;                                                               \
+    if (cols == 4) {                                                                                  \
+      if (beta != 0.f) r = simd::fma(dot_f32x4(beta), dot_f32x4::load(out), r);                       \
+      r.store(out);                                                                                   \
+    } else {                                                                                          \
+      for (int64_t t = 0; t < cols; ++t) out[t] = beta == 0.f ? r[t] : simd::fma(beta, out[t], r[t]); \
+    }                                                                                                 \
   }
       SOFIEC_DOT_ROW(0) SOFIEC_DOT_ROW(1) SOFIEC_DOT_ROW(2) SOFIEC_DOT_ROW(3)
 #undef SOFIEC_DOT_ROW

@@ -174,14 +174,14 @@ inline void top_k(const T* x, T* values, int64_t* indices, int64_t* order, int64
           // entry in the lanes and only those that may enter are offered. The test lets through
           // every element that could (NaN either side passes), so the result is the same.
           if (inner == 1) {
-            using ::sofiec::f32x16;
+            using simd::f32x16;
             for (; l < length && count < k; ++l) offer(l);
             for (; l < length; l += 16) {
               f32x16 v;
-              ::sofiec::load_first(xs + l, std::min<int64_t>(16, length - l), v);
+              simd::load_first(xs + l, std::min<int64_t>(16, length - l), v);
               const f32x16 t = f32x16{} + best[k - 1];
               const auto pass = (largest ? v > t : v < t) | (v != v) | (t != t);
-              uint32_t bits = ::sofiec::lane_bits(pass);
+              uint32_t bits = simd::lane_bits(pass);
               if (length - l < 16) bits &= (1u << (length - l)) - 1u;
               for (; bits; bits &= bits - 1) offer(l + __builtin_ctz(bits));
             }

@@ -28,7 +28,7 @@ inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, co
   // Dims of 1 dropped and neighbours that x also steps through as one merged, so the inner
   // run is as long as it can be (an Expand of [N, 1, C] to [N, k, C] copies runs of C).
   int64_t dims[16], strides[16];
-  const int r = ::sofiec::merge_dims(rank, out_dims, in_strides, dims, strides);
+  const int r = simd::merge_dims(rank, out_dims, in_strides, dims, strides);
   if (r == 0) {
     y[0] = x[0];
     return;
@@ -42,7 +42,7 @@ inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, co
       int64_t src = 0;
       for (int64_t o = 0; o < total; o += plane) {
         transpose_2d(x + src, inner_stride, y + o, dims[r - 2], inner);
-        ::sofiec::advance_index(r - 2, dims, strides, index, src);
+        simd::advance_index(r - 2, dims, strides, index, src);
       }
       return;
     }
@@ -54,7 +54,7 @@ inline void copy_strided(const T* x, T* y, int rank, const int64_t* out_dims, co
     else if (inner_stride == 0) std::fill(y + o, y + o + inner, x[src]);
     else
       for (int64_t i = 0; i < inner; ++i) y[o + i] = x[src + i * inner_stride];
-    ::sofiec::advance_index(r - 1, dims, strides, index, src);
+    simd::advance_index(r - 1, dims, strides, index, src);
   }
 }
 

@@ -8,9 +8,9 @@
 // per add's latency, 4 cycles), then summed pairwise.
 template <class T> inline double centered_sum(const T* x, int64_t n, double center, bool square) {
   if constexpr (std::is_same<T, float>::value) {
-    typedef ::sofiec::vec<float, 8> f32x8;
-    typedef ::sofiec::f64x8 f64x8;
-    using ::sofiec::convert_lanes;
+    typedef simd::vec<float, 8> f32x8;
+    typedef simd::f64x8 f64x8;
+    using simd::convert_lanes;
     f64x8 acc = {}, acc1 = {}, acc2 = {}, acc3 = {};
     const f64x8 c = center;
     int64_t i = 0;
@@ -32,12 +32,12 @@ template <class T> inline double centered_sum(const T* x, int64_t n, double cent
       acc += square ? d * d : d;
     }
     if (i < n) {  // the tail: padding lanes masked to 0
-      typedef ::sofiec::vec<int64_t, 8> i64x8;
-      const i64x8 lane = ::sofiec::lane_indices<int64_t, 8>();
+      typedef simd::vec<int64_t, 8> i64x8;
+      const i64x8 lane = simd::lane_indices<int64_t, 8>();
       f32x8 v = {};
       std::memcpy(&v, x + i, sizeof(float) * std::size_t(n - i));
       f64x8 d = convert_lanes<double>(v) - c;
-      d = ::sofiec::select(lane < i64x8(n - i), d, f64x8{});
+      d = simd::select(lane < i64x8(n - i), d, f64x8{});
       acc += square ? d * d : d;
     }
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
@@ -97,23 +97,23 @@ inline void batch_norm_training(const T* x, const T* scale, const T* bias, const
 // two independent chains; the lanes past n take no part. x - pilot is exact for values within
 // a factor 2 of the pilot; the offset then stays small and exact to a few ulp of the spread.
 inline float centered_sum_lanes(const float* x, int64_t n, float pilot, float offset, bool square) {
-  using ::sofiec::f32x16;
-  using ::sofiec::i32x16;
-  const i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
+  using simd::f32x16;
+  using simd::i32x16;
+  const i32x16 lane = simd::lane_indices<int32_t, 16>();
   f32x16 acc0 = {}, acc1 = {}, v0, v1;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    ::sofiec::load(v0, x + i);
-    ::sofiec::load(v1, x + i + 16);
+    simd::load(v0, x + i);
+    simd::load(v1, x + i + 16);
     v0 = (v0 - pilot) - offset, v1 = (v1 - pilot) - offset;
     acc0 += square ? v0 * v0 : v0;
     acc1 += square ? v1 * v1 : v1;
   }
   for (; i < n; i += 16) {
     const int64_t count = std::min<int64_t>(16, n - i);
-    ::sofiec::load_first(x + i, count, v0);
+    simd::load_first(x + i, count, v0);
     v0 = (v0 - pilot) - offset;
-    v0 = ::sofiec::select(lane < int32_t(count), v0, f32x16{});
+    v0 = simd::select(lane < int32_t(count), v0, f32x16{});
     acc0 += square ? v0 * v0 : v0;
   }
   return sum_lanes(acc0 + acc1);
@@ -132,7 +132,7 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
                        T* mean_out, T* inv_std_out, int64_t outer, int64_t inner, float epsilon, bool rms) {
   if constexpr (std::is_same<T, float>::value && std::is_same<S, float>::value)
     if (scale_step == 1 && (!bias || bias_step == 1) && inner > 0) {
-      using ::sofiec::f32x16;
+      using simd::f32x16;
       for (int64_t o = 0; o < outer; ++o) {
         const float* xs = x + o * inner;
         float* ys = y + o * inner;
@@ -144,17 +144,17 @@ inline void layer_norm(const T* x, const S* scale, int64_t scale_step, const S* 
         for (int64_t i = 0; i < inner; i += 16) {
           const int64_t count = std::min<int64_t>(16, inner - i);
           if (count == 16) {
-            ::sofiec::load(v, xs + i);
-            ::sofiec::load(k, scale + i);
-            if (bias) ::sofiec::load(b, bias + i);
+            simd::load(v, xs + i);
+            simd::load(k, scale + i);
+            if (bias) simd::load(b, bias + i);
           } else {
-            ::sofiec::load_first(xs + i, count, v);
-            ::sofiec::load_first(scale + i, count, k);
-            if (bias) ::sofiec::load_first(bias + i, count, b);
+            simd::load_first(xs + i, count, v);
+            simd::load_first(scale + i, count, k);
+            if (bias) simd::load_first(bias + i, count, b);
           }
           v = ((v - pilot) - offset) * inv_std * k + b;
-          if (count == 16) ::sofiec::store(ys + i, v);
-          else ::sofiec::store_first(ys + i, count, v);
+          if (count == 16) simd::store(ys + i, v);
+          else simd::store_first(ys + i, count, v);
         }
         if (mean_out) mean_out[o] = pilot + offset;
         if (inv_std_out) inv_std_out[o] = inv_std;
@@ -211,22 +211,22 @@ inline void group_norm(const T* x, const T* scale, const T* bias, T* y, int64_t 
         const T* xc = xs + c * spatial;
         T* yc = ys + c * spatial;
         if constexpr (std::is_same<T, float>::value && has_lanes<E>::value) {
-          using ::sofiec::f32x16;
+          using simd::f32x16;
           const f32x16 o = f32x16{} + float(offset), a = f32x16{} + float(inv_std * double(scale[p])),
                        b = f32x16{} + bias[p];
           int64_t i = 0;
           f32x16 v;
           for (; i + 16 <= spatial; i += 16) {
-            ::sofiec::load(v, xc + i);
+            simd::load(v, xc + i);
             v = ((v - pilot) - o) * a + b;
             epilogue.lanes(v);
-            ::sofiec::store(yc + i, v);
+            simd::store(yc + i, v);
           }
           if (i < spatial) {
-            ::sofiec::load_first(xc + i, spatial - i, v);
+            simd::load_first(xc + i, spatial - i, v);
             v = ((v - pilot) - o) * a + b;
             epilogue.lanes(v);
-            ::sofiec::store_first(yc + i, spatial - i, v);
+            simd::store_first(yc + i, spatial - i, v);
           }
         } else {
           for (int64_t i = 0; i < spatial; ++i)

@@ -17,7 +17,7 @@ inline int64_t max_pool_row_buffer(int64_t in_w, int64_t out_w, int64_t sw, int6
 }
 inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64_t h0, int64_t h1, int64_t out_w,
                                int64_t sw, int64_t kw, int64_t pw, float* buf) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   constexpr float ninf = -std::numeric_limits<float>::infinity();
   // The rows after the window, which the next output rows read: a plane's rows are a few cache
   // lines each, too short a stream for the hardware prefetcher (resnet18's pool at batch 8
@@ -28,18 +28,18 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
   int64_t w = 0;
   for (; w + 16 <= in_w; w += 16) {
     f32x16 acc, v;
-    ::sofiec::load(acc, plane + h0 * in_w + w);
+    simd::load(acc, plane + h0 * in_w + w);
     for (int64_t h = h0 + 1; h < h1; ++h) {
-      ::sofiec::load(v, plane + h * in_w + w);
+      simd::load(v, plane + h * in_w + w);
       max_nan_lanes(acc, v);
     }
-    ::sofiec::store(column_max + w, acc);
+    simd::store(column_max + w, acc);
   }
   for (; w < in_w; ++w) {
     float acc = plane[h0 * in_w + w];
     for (int64_t h = h0 + 1; h < h1; ++h) {
       const float v = plane[h * in_w + w];
-      acc = ::sofiec::select(v > acc || v != v, v, acc);
+      acc = simd::select(v > acc || v != v, v, acc);
     }
     column_max[w] = acc;
   }
@@ -48,27 +48,27 @@ inline void max_pool_row_lanes(const float* plane, float* y, int64_t in_w, int64
     f32x16 acc = f32x16{} + ninf, v, odd;
     for (int64_t k = 0; k < kw; ++k) {
       const float* src = buf + oj * sw + k;
-      if (sw == 1) ::sofiec::load(v, src);
+      if (sw == 1) simd::load(v, src);
       else deinterleave(src, v, odd);
       max_nan_lanes(acc, v);
     }
-    if (oj + 16 <= out_w) ::sofiec::store(y + oj, acc);
-    else ::sofiec::store_first(y + oj, out_w - oj, acc);
+    if (oj + 16 <= out_w) simd::store(y + oj, acc);
+    else simd::store_first(y + oj, out_w - oj, acc);
   }
 }
 
 // The larger of two floats, NaN if either is, also in 16 lanes (a map_lanes2 functor).
 struct max_nan_pair {
   float operator()(float a, float b) const { return (b > a || b != b) ? b : a; }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const {
-    a = ::sofiec::select(b > a || b != b, b, a);
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& a, const simd::f32x16& b) const {
+    a = simd::select(b > a || b != b, b, a);
   }
 };
 
 // The sum of two floats, and of 16 pairs in the lanes.
 struct add_pair {
   float operator()(float a, float b) const { return a + b; }
-  SOFIEC_ALWAYS_INLINE void lanes(::sofiec::f32x16& a, const ::sofiec::f32x16& b) const { a += b; }
+  SOFIEC_ALWAYS_INLINE void lanes(simd::f32x16& a, const simd::f32x16& b) const { a += b; }
 };
 
 // 2x2 max or average pooling of stride 2 with every window inside. The vertical maxima (sums)
@@ -97,7 +97,7 @@ inline void pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t in_
       const int64_t row_outputs = cols / 2;
       int64_t t = 0;
       for (; t < outputs; t += 16) {
-        ::sofiec::f32x16 even, odd;
+        simd::f32x16 even, odd;
         deinterleave(pairs + 2 * t, even, odd);
         if (max) {
           max_nan_pair{}.lanes(even, odd);
@@ -106,7 +106,7 @@ inline void pool_2x2_lanes(const float* x, float* y, int64_t planes, int64_t in_
           even *= 0.25f;
         }
         if (row_outputs == out_w) {
-          ::sofiec::store_first(yq + t, std::min<int64_t>(16, outputs - t), even);
+          simd::store_first(yq + t, std::min<int64_t>(16, outputs - t), even);
         } else {
           for (int64_t l = 0; l < 16 && t + l < outputs; ++l)
             yq[(t + l) / row_outputs * out_w + (t + l) % row_outputs] = even[l];

@@ -20,9 +20,18 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* beta, float* c, const int* ldc);
 #endif
 
-#ifndef SOFIEC_VECTOR_TYPES_DEFINED
-#define SOFIEC_VECTOR_TYPES_DEFINED
+// The vector layer's helpers, beside simd.hpp's vec, once per translation unit and copy.
+#if defined(SOFIEC_DISPATCH_COPY_) && !defined(SOFIEC_VEC_HELPERS_DISPATCH_DEFINED)
+#define SOFIEC_VEC_HELPERS_DISPATCH_DEFINED
+#define SOFIEC_VEC_HELPERS_NOW_
+#elif !defined(SOFIEC_DISPATCH_COPY_) && !defined(SOFIEC_VEC_HELPERS_DEFINED)
+#define SOFIEC_VEC_HELPERS_DEFINED
+#define SOFIEC_VEC_HELPERS_NOW_
+#endif
+#ifdef SOFIEC_VEC_HELPERS_NOW_
+#undef SOFIEC_VEC_HELPERS_NOW_
 namespace sofiec {
+namespace SOFIEC_VEC_NAMESPACE {
 // The first n (0 <= n <= L) floats at p into lanes 0..n-1 (the others 0), and the first n
 // lanes stored to p, a register at a time. Where the target has masked moves (AVX-512, AVX2)
 // these touch no byte past the n-th; elsewhere whole registers and a copy of the rest (a
@@ -31,7 +40,7 @@ namespace sofiec {
 namespace simd_detail {
 // How many of register i's P lanes lie among the first n (0..P).
 constexpr int live_lanes(int64_t n, int i, int P) { return n - i * P <= 0 ? 0 : n - i * P >= P ? P : int(n - i * P); }
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
+#if SOFIEC_ISA_AVX2
 // All ones in the first `live` of 8 lanes: the mask of vmaskmov.
 SOFIEC_ALWAYS_INLINE __m256i first_lanes8(int live) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(live), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -44,13 +53,13 @@ template <int L> SOFIEC_ALWAYS_INLINE void load_first(const float* p, int64_t n,
   typedef typename V::piece piece;
   V::each([&](auto i) {
     const float* at = p + i * V::P;
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+#if SOFIEC_ISA_AVX512
     if constexpr (V::P == 16) {
       v.p[i] = (piece)_mm512_maskz_loadu_ps(__mmask16((1u << simd_detail::live_lanes(n, i, 16)) - 1u), at);
       return;
     }
 #endif
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
+#if SOFIEC_ISA_AVX2
     if constexpr (V::P == 8) {
       v.p[i] = (piece)_mm256_maskload_ps(at, simd_detail::first_lanes8(simd_detail::live_lanes(n, i, 8)));
       return;
@@ -97,11 +106,11 @@ SOFIEC_ALWAYS_INLINE int merge_dims(int rank, const int64_t* dims, const int64_t
 
 // Bit l set where lane l of the comparison mask m is true (all ones).
 SOFIEC_ALWAYS_INLINE uint32_t lane_bits(const i32x16& m) {
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+#if SOFIEC_ISA_AVX512
   return uint32_t(_mm512_test_epi32_mask((__m512i)m.p[0], (__m512i)m.p[0]));
-#elif defined(SOFIEC_X86_VECTORS) && defined(__AVX__)
+#elif SOFIEC_ISA_AVX
   return uint32_t(_mm256_movemask_ps((__m256)m.p[0])) | uint32_t(_mm256_movemask_ps((__m256)m.p[1])) << 8;
-#elif defined(SOFIEC_X86_VECTORS)
+#elif SOFIEC_ISA_X86
   return uint32_t(_mm_movemask_ps((__m128)m.p[0])) | uint32_t(_mm_movemask_ps((__m128)m.p[1])) << 4 |
          uint32_t(_mm_movemask_ps((__m128)m.p[2])) << 8 | uint32_t(_mm_movemask_ps((__m128)m.p[3])) << 12;
 #else
@@ -114,13 +123,13 @@ template <int L> SOFIEC_ALWAYS_INLINE void store_first(float* p, int64_t n, cons
   typedef vec<float, L> V;
   V::each([&](auto i) {
     float* at = p + i * V::P;
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+#if SOFIEC_ISA_AVX512
     if constexpr (V::P == 16) {
       _mm512_mask_storeu_ps(at, __mmask16((1u << simd_detail::live_lanes(n, i, 16)) - 1u), (__m512)v.p[i]);
       return;
     }
 #endif
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
+#if SOFIEC_ISA_AVX2
     if constexpr (V::P == 8) {
       _mm256_maskstore_ps(at, simd_detail::first_lanes8(simd_detail::live_lanes(n, i, 8)), (__m256)v.p[i]);
       return;
@@ -131,6 +140,7 @@ template <int L> SOFIEC_ALWAYS_INLINE void store_first(float* p, int64_t n, cons
     else if (left > 0) std::memcpy(at, &v.p[i], sizeof(float) * std::size_t(left));
   });
 }
+}  // namespace SOFIEC_VEC_NAMESPACE
 }  // namespace sofiec
 #endif
 

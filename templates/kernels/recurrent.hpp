@@ -119,12 +119,12 @@ inline void lstm_cell(T* p, T* h, T* c, const T* peephole, const ActivationFn* f
 template <bool FULL, int NV>
 inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int64_t H, const float* gx,
                              const float* bias_sum, float* c, float* h_next, bool upward) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t GH = 4 * H;
   const int64_t width[2] = {std::min<int64_t>(16, units), std::max<int64_t>(0, units - 16)};
   auto load = [&](const float* p, int v, f32x16& x) __attribute__((always_inline)) {
-    if (FULL) ::sofiec::load(x, p + 16 * v);
-    else ::sofiec::load_first(p + 16 * v, width[v], x);
+    if (FULL) simd::load(x, p + 16 * v);
+    else simd::load_first(p + 16 * v, width[v], x);
   };
   f32x16 i0 = {}, i1 = {}, o0 = {}, o1 = {}, f0 = {}, f1 = {}, g0 = {}, g1 = {};
   const int64_t first = upward ? 0 : H - 1, step = upward ? 1 : -1;
@@ -132,12 +132,12 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
   for (int64_t n = 0, k = first; n < H; ++n, k += step, row += step * GH) {
     const f32x16 a(h[k]);
     f32x16 b0, b1;
-#define SOFIEC_LSTM_GATE(acc, offset)      \
-  load(row + (offset), 0, b0);             \
-  acc##0 = ::sofiec::fma(a, b0, acc##0);   \
-  if constexpr (NV > 1) {                  \
-    load(row + (offset), 1, b1);           \
-    acc##1 = ::sofiec::fma(a, b1, acc##1); \
+#define SOFIEC_LSTM_GATE(acc, offset)  \
+  load(row + (offset), 0, b0);         \
+  acc##0 = simd::fma(a, b0, acc##0);   \
+  if constexpr (NV > 1) {              \
+    load(row + (offset), 1, b1);       \
+    acc##1 = simd::fma(a, b1, acc##1); \
   }
     SOFIEC_LSTM_GATE(i, 0)
     SOFIEC_LSTM_GATE(o, H)
@@ -167,11 +167,11 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
     tanh_poly(t);
     t = o * t;
     if (FULL) {
-      ::sofiec::store(c + 16 * v, cv);
-      ::sofiec::store(h_next + 16 * v, t);
+      simd::store(c + 16 * v, cv);
+      simd::store(h_next + 16 * v, t);
     } else {
-      ::sofiec::store_first(c + 16 * v, width[v], cv);
-      ::sofiec::store_first(h_next + 16 * v, width[v], t);
+      simd::store_first(c + 16 * v, width[v], cv);
+      simd::store_first(h_next + 16 * v, width[v], t);
     }
   };
   finish(0, i0, o0, f0, g0);
@@ -180,7 +180,7 @@ inline void lstm_units_lanes(int64_t units, const float* h, const float* r, int6
 
 // Units per block: 32 (8 accumulators of 16 floats) where they fit the registers with AVX-512,
 // 16 elsewhere (4 accumulators: 8 of AVX2's registers, 16 of NEON's).
-constexpr int64_t kLstmUnits = ::sofiec::kFloatLanes >= 16 ? 32 : 16;
+constexpr int64_t kLstmUnits = simd::kFloatLanes >= 16 ? 32 : 16;
 
 inline bool lstm_lanes_apply(const RecurrentShape& s, const ActivationFn* fn, const void* peephole) {
   return s.cell == CellKind::Lstm && s.transposed && !peephole && s.clip <= 0.f && !s.input_forget &&

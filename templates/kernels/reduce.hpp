@@ -10,8 +10,8 @@
 template <class R, class = void> struct has_reduce_lanes : std::false_type {};
 template <class R>
 struct has_reduce_lanes<R, std::void_t<decltype(std::declval<const R&>().lanes(
-                               std::declval<::sofiec::f32x16&>(), std::declval<const ::sofiec::f32x16&>()))>>
-    : std::true_type {};
+                               std::declval<simd::f32x16&>(), std::declval<const simd::f32x16&>()))>> : std::true_type {
+};
 
 // One reduced axis and a kept innermost axis that runs contiguously (a mean over points of
 // [features, points], or over the neighbours of [features, points, k] after a transpose):
@@ -19,7 +19,7 @@ struct has_reduce_lanes<R, std::void_t<decltype(std::declval<const R&>().lanes(
 template <class R>
 inline void reduce_axis_lanes(const float* x, float* y, int kept_rank, const int64_t* kept_dims,
                               const int64_t* kept_strides, int64_t length, int64_t stride, R reducer) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t row = kept_dims[kept_rank - 1];
   int64_t rows = 1;
   for (int d = 0; d + 1 < kept_rank; ++d) rows *= kept_dims[d];
@@ -30,12 +30,12 @@ inline void reduce_axis_lanes(const float* x, float* y, int kept_rank, const int
       const int64_t width = std::min<int64_t>(16, row - j);
       f32x16 acc = f32x16{} + reducer.init(), v;
       for (int64_t i = 0; i < length; ++i) {
-        ::sofiec::load_first(x + base + j + i * stride, width, v);
+        simd::load_first(x + base + j + i * stride, width, v);
         reducer.lanes(acc, v);
       }
       for (int64_t l = 0; l < width; ++l) y[j + l] = reducer.finish(acc[l], length);
     }
-    ::sofiec::advance_index(kept_rank - 1, kept_dims, kept_strides, index, base);
+    simd::advance_index(kept_rank - 1, kept_dims, kept_strides, index, base);
   }
 }
 
@@ -48,7 +48,7 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
   if (outputs == 0) return;
   // The kept dims merged where they run on from each other: fewer index steps per output.
   int64_t kept_dims[16], kept_strides[16];
-  kept_rank = ::sofiec::merge_dims(kept_rank, kept_dims_in, kept_strides_in, kept_dims, kept_strides);
+  kept_rank = simd::merge_dims(kept_rank, kept_dims_in, kept_strides_in, kept_dims, kept_strides);
   if constexpr (std::is_same<T, float>::value && std::is_same<Y, float>::value && has_reduce_lanes<R>::value) {
     if (red_rank == 1 && kept_rank >= 1 && kept_rank <= 16 && kept_strides[kept_rank - 1] == 1 &&
         kept_dims[kept_rank - 1] >= 8) {
@@ -70,7 +70,7 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
       // 16 rows at a time, 16 columns of them transposed into the lanes, each lane folding
       // its row in order. Rows of 7 gain little over the loop below; rows of 16 gain much.
       if (inner_stride == 1 && inner >= 12) {
-        using ::sofiec::f32x16;
+        using simd::f32x16;
         alignas(64) float rows_tile[256], columns[256];
         // Whole vectors of each row: loaded and transposed in registers (ParticleNet's 25600
         // means over 16 neighbours).
@@ -79,7 +79,7 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
           for (int64_t c = 0; c < inner; c += 16) {
             f32x16 r[16];
 #pragma GCC unroll 16
-            for (int64_t l = 0; l < 16; ++l) ::sofiec::load(r[l], x + (o + l) * step + c);
+            for (int64_t l = 0; l < 16; ++l) simd::load(r[l], x + (o + l) * step + c);
             transpose_stage<8>(r, std::make_index_sequence<8>{});
             transpose_stage<4>(r, std::make_index_sequence<8>{});
             transpose_stage<2>(r, std::make_index_sequence<8>{});
@@ -94,12 +94,12 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
           for (int64_t c = 0; c < inner; c += 16) {
             const int64_t w = std::min<int64_t>(16, inner - c);
             for (int64_t l = 0; l < 16; ++l) {
-              ::sofiec::load_first(x + (o + l) * step + c, w, v);
-              ::sofiec::store(rows_tile + 16 * l, v);
+              simd::load_first(x + (o + l) * step + c, w, v);
+              simd::store(rows_tile + 16 * l, v);
             }
             transpose_tile16(rows_tile, 16, columns, 16, std::make_index_sequence<16>{});
             for (int64_t j = 0; j < w; ++j) {
-              ::sofiec::load(v, columns + 16 * j);
+              simd::load(v, columns + 16 * j);
               reducer.lanes(acc, v);
             }
           }
@@ -112,17 +112,17 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
       // is that row's fold. Blocks whose last shifted load
       // would pass the end of x are left to the loop below.
       if (inner_stride == 1 && step == inner && inner >= 2 && inner < 12) {
-        using ::sofiec::f32x16;
+        using simd::f32x16;
         alignas(64) float sums[16 * 12];
         for (; (o + 16) * inner + inner + 16 <= outputs * inner; o += 16) {
           const T* xo = x + o * inner;
           for (int64_t v = 0; v < inner; ++v) {
             f32x16 acc = f32x16{} + reducer.init(), shifted;
             for (int64_t i = 0; i < inner; ++i) {
-              ::sofiec::load(shifted, xo + 16 * v + i);
+              simd::load(shifted, xo + 16 * v + i);
               reducer.lanes(acc, shifted);
             }
-            ::sofiec::store(sums + 16 * v, acc);
+            simd::store(sums + 16 * v, acc);
           }
           for (int64_t l = 0; l < 16; ++l) y[o + l] = reducer.finish(sums[inner * l], count);
         }
@@ -142,7 +142,7 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
       auto acc = reducer.init();
       for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, x[base + i * inner_stride], i);
       y[o] = reducer.finish(acc, count);
-      ::sofiec::advance_index(kept_rank, kept_dims, kept_strides, kept_index, base);
+      simd::advance_index(kept_rank, kept_dims, kept_strides, kept_index, base);
     }
     return;
   }
@@ -153,10 +153,10 @@ inline void reduce_axes(const T* x, Y* y, int kept_rank, const int64_t* kept_dim
     int64_t offset = base;
     for (int64_t p = 0; p < count; p += inner) {
       for (int64_t i = 0; i < inner; ++i) acc = reducer.step(acc, x[offset + i * inner_stride], p + i);
-      ::sofiec::advance_index(red_rank - 1, red_dims, red_strides, red_index, offset);
+      simd::advance_index(red_rank - 1, red_dims, red_strides, red_index, offset);
     }
     y[o] = reducer.finish(acc, count);
-    ::sofiec::advance_index(kept_rank, kept_dims, kept_strides, kept_index, base);
+    simd::advance_index(kept_rank, kept_dims, kept_strides, kept_index, base);
   }
 }
 
@@ -185,7 +185,7 @@ template <class T> struct reduce_max {
   }
   T step(T a, T x, int64_t) const { return (x > a || x != x) ? x : a; }
   template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const {
-    a = ::sofiec::select(x > a || x != x, x, a);
+    a = simd::select(x > a || x != x, x, a);
   }
   T finish(T a, int64_t) const { return a; }
 };
@@ -195,7 +195,7 @@ template <class T> struct reduce_min {
   }
   T step(T a, T x, int64_t) const { return (x < a || x != x) ? x : a; }
   template <class V> SOFIEC_ALWAYS_INLINE void lanes(V& a, const V& x) const {
-    a = ::sofiec::select(x < a || x != x, x, a);
+    a = simd::select(x < a || x != x, x, a);
   }
   T finish(T a, int64_t) const { return a; }
 };

@@ -17,51 +17,11 @@
 #include <type_traits>
 #include <utility>
 
-#if !defined(SOFIEC_SCALAR_KERNELS) && defined(__GNUC__)
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
+#include "isa.hpp"
+#if SOFIEC_ISA_X86
 #include <immintrin.h>
-#define SOFIEC_X86_VECTORS 1
-#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#elif SOFIEC_ISA_NEON
 #include <arm_neon.h>
-#define SOFIEC_NEON_VECTORS 1
-#endif
-#endif
-
-#ifndef SOFIEC_KERNELS_NAMESPACE
-// Generated headers put their kernels in sofiec::SOFIEC_KERNELS_NAMESPACE(k<id>), <id> a hash
-// of the kernels' source: every header from one sofiec shares one copy of each kernel in a
-// translation unit, and the name also carries what changes the kernels' machine code (the
-// instruction set, FMA, a BLAS), so that translation units compiled with other flags, or
-// headers from another sofiec, never have two different bodies under one linker symbol.
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
-#define SOFIEC_KERNELS_ISA_ avx512
-#elif defined(SOFIEC_X86_VECTORS) && defined(__AVX2__)
-#define SOFIEC_KERNELS_ISA_ avx2
-#elif defined(SOFIEC_X86_VECTORS) && defined(__AVX__)
-#define SOFIEC_KERNELS_ISA_ avx
-#elif defined(SOFIEC_X86_VECTORS)
-#define SOFIEC_KERNELS_ISA_ sse
-#elif defined(SOFIEC_NEON_VECTORS) && defined(__aarch64__)
-#define SOFIEC_KERNELS_ISA_ neon64
-#elif defined(SOFIEC_NEON_VECTORS)
-#define SOFIEC_KERNELS_ISA_ neon
-#else
-#define SOFIEC_KERNELS_ISA_ scalar
-#endif
-#if defined(__FMA__) || defined(__AVX512F__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
-#define SOFIEC_KERNELS_FMA_ _fma
-#else
-#define SOFIEC_KERNELS_FMA_
-#endif
-#if defined(SOFIEC_USE_BLAS)
-#define SOFIEC_KERNELS_BLAS_ _blas
-#else
-#define SOFIEC_KERNELS_BLAS_
-#endif
-#define SOFIEC_KERNELS_PASTE_(id, isa, fma, blas) id##_##isa##fma##blas
-#define SOFIEC_KERNELS_EXPAND_(id, isa, fma, blas) SOFIEC_KERNELS_PASTE_(id, isa, fma, blas)
-#define SOFIEC_KERNELS_NAMESPACE(id) \
-  SOFIEC_KERNELS_EXPAND_(id, SOFIEC_KERNELS_ISA_, SOFIEC_KERNELS_FMA_, SOFIEC_KERNELS_BLAS_)
 #endif
 
 #ifndef SOFIEC_ALWAYS_INLINE
@@ -75,22 +35,32 @@
 #endif
 #endif
 
-#ifndef SOFIEC_VEC_DEFINED
-#define SOFIEC_VEC_DEFINED
+// Once per translation unit for the header's target, and once more for the AVX-512 copy of
+// a dispatching header (isa.hpp).
+#if defined(SOFIEC_DISPATCH_COPY_) && !defined(SOFIEC_VEC_LAYER_DISPATCH_DEFINED)
+#define SOFIEC_VEC_LAYER_DISPATCH_DEFINED
+#define SOFIEC_VEC_LAYER_NOW_
+#elif !defined(SOFIEC_DISPATCH_COPY_) && !defined(SOFIEC_VEC_LAYER_DEFINED)
+#define SOFIEC_VEC_LAYER_DEFINED
+#define SOFIEC_VEC_LAYER_NOW_
+#endif
+#ifdef SOFIEC_VEC_LAYER_NOW_
+#undef SOFIEC_VEC_LAYER_NOW_
 namespace sofiec {
+namespace SOFIEC_VEC_NAMESPACE {
 
 // Bytes in one vector register of the target (0: scalar code), and how many registers the
 // register blocking may plan with (AVX-512 and AArch64 have 32, AVX2 and SSE 16).
-#if defined(SOFIEC_X86_VECTORS) && defined(__AVX512F__)
+#if SOFIEC_ISA_AVX512
 constexpr int kVectorBytes = 64;
 constexpr int kVectorRegisters = 32;
-#elif defined(SOFIEC_X86_VECTORS) && defined(__AVX__)
+#elif SOFIEC_ISA_AVX
 constexpr int kVectorBytes = 32;
 constexpr int kVectorRegisters = 16;
-#elif defined(SOFIEC_X86_VECTORS)
+#elif SOFIEC_ISA_X86
 constexpr int kVectorBytes = 16;
 constexpr int kVectorRegisters = 16;
-#elif defined(SOFIEC_NEON_VECTORS)
+#elif SOFIEC_ISA_NEON
 constexpr int kVectorBytes = 16;
 #if defined(__aarch64__)
 constexpr int kVectorRegisters = 32;
@@ -105,7 +75,7 @@ constexpr int kVectorRegisters = 16;
 constexpr int kFloatLanes = kVectorBytes ? kVectorBytes / 4 : 1;
 
 // Whether the target fuses a multiply and an add in one rounding.
-#if defined(__FMA__) || defined(__AVX512F__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
+#if SOFIEC_ISA_FMA
 constexpr bool kHasFma = true;
 #else
 constexpr bool kHasFma = false;
@@ -346,14 +316,14 @@ template <class P> SOFIEC_ALWAYS_INLINE P fma_piece(const P& a, const P& b, cons
   } else {
     typedef std::remove_cv_t<std::remove_reference_t<decltype(a[0])>> lane;
     (void)sizeof(lane);
-#if defined(SOFIEC_X86_VECTORS) && (defined(__FMA__) || defined(__AVX512F__))
+#if SOFIEC_ISA_X86 && SOFIEC_ISA_FMA
     if constexpr (sizeof(P) == 64 && sizeof(lane) == 4) return (P)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
     else if constexpr (sizeof(P) == 64) return (P)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
     else if constexpr (sizeof(P) == 32 && sizeof(lane) == 4) return (P)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
     else if constexpr (sizeof(P) == 32) return (P)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
     else if constexpr (sizeof(P) == 16 && sizeof(lane) == 4) return (P)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c);
     else return (P)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c);
-#elif defined(SOFIEC_NEON_VECTORS) && defined(__aarch64__)
+#elif SOFIEC_ISA_NEON && defined(__aarch64__)
     if constexpr (sizeof(lane) == 4) return (P)vfmaq_f32((float32x4_t)c, (float32x4_t)a, (float32x4_t)b);
     else return (P)vfmaq_f64((float64x2_t)c, (float64x2_t)a, (float64x2_t)b);
 #else
@@ -380,9 +350,9 @@ template <class T, int L> SOFIEC_ALWAYS_INLINE vec<T, L> fma(T a, const vec<T, L
 // memory.)
 template <class P> SOFIEC_ALWAYS_INLINE void keep_in_register(P& p) {
   P t = p;
-#if defined(SOFIEC_X86_VECTORS)
+#if SOFIEC_ISA_X86
   asm("" : "+x"(t));
-#elif defined(SOFIEC_NEON_VECTORS) && defined(__aarch64__)
+#elif SOFIEC_ISA_NEON && defined(__aarch64__)
   asm("" : "+w"(t));
 #endif
   p = t;
@@ -450,5 +420,6 @@ SOFIEC_ALWAYS_INLINE vec<T, int(sizeof...(I))> shuffle(const vec<T, L>& a, const
   return S::run(a, b, std::make_integer_sequence<int, S::R::K>{});
 }
 
+}  // namespace SOFIEC_VEC_NAMESPACE
 }  // namespace sofiec
 #endif

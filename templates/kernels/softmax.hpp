@@ -7,47 +7,47 @@
 // lanes (bit-identical from run to run; the sum's order differs from a sequential loop by
 // rounding only). y may be x.
 inline void softmax_row(const float* x, float* y, int64_t length) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t l16 = length / 16 * 16;
   const f32x16 lowest = f32x16{} - std::numeric_limits<float>::infinity();
   f32x16 peaks = lowest, v;
   for (int64_t l = 0; l < l16; l += 16) {
-    ::sofiec::load(v, x + l);
-    peaks = ::sofiec::select(v > peaks, v, peaks);
+    simd::load(v, x + l);
+    peaks = simd::select(v > peaks, v, peaks);
   }
-  const ::sofiec::i32x16 lane = ::sofiec::lane_indices<int32_t, 16>();
+  const simd::i32x16 lane = simd::lane_indices<int32_t, 16>();
   const auto in_tail = lane < int32_t(length - l16);
   if (l16 < length) {
-    ::sofiec::load_first(x + l16, length - l16, v);
-    v = ::sofiec::select(in_tail, v, lowest);
-    peaks = ::sofiec::select(v > peaks, v, peaks);
+    simd::load_first(x + l16, length - l16, v);
+    v = simd::select(in_tail, v, lowest);
+    peaks = simd::select(v > peaks, v, peaks);
   }
   const float peak = max_lanes(peaks);
   f32x16 sums = {};
   for (int64_t l = 0; l < l16; l += 16) {
-    ::sofiec::load(v, x + l);
+    simd::load(v, x + l);
     v -= peak;
     exp_poly(v);
     sums += v;
-    ::sofiec::store(y + l, v);
+    simd::store(y + l, v);
   }
   f32x16 tail = {};
   if (l16 < length) {
-    ::sofiec::load_first(x + l16, length - l16, tail);
+    simd::load_first(x + l16, length - l16, tail);
     tail -= peak;
     exp_poly(tail);
-    tail = ::sofiec::select(in_tail, tail, f32x16{});
+    tail = simd::select(in_tail, tail, f32x16{});
     sums += tail;
   }
   const float scale = 1.f / sum_lanes(sums);
   for (int64_t l = 0; l < l16; l += 16) {
-    ::sofiec::load(v, y + l);
+    simd::load(v, y + l);
     v *= scale;
-    ::sofiec::store(y + l, v);
+    simd::store(y + l, v);
   }
   if (l16 < length) {
     tail *= scale;
-    ::sofiec::store_first(y + l16, length - l16, tail);
+    simd::store_first(y + l16, length - l16, tail);
   }
 }
 

@@ -35,7 +35,7 @@ inline void pack_column_panels(const float* b, int64_t ldb, int64_t k, int64_t n
 inline int64_t gather_nonzeros(const float* a, int64_t from, int64_t depth, float* vals, int32_t* rows) {
   int64_t count = 0;
   a += from;
-#if defined(__AVX512F__)
+#if SOFIEC_ISA_AVX512
   __m512i index = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                    _mm512_set1_epi32(int32_t(from)));
   const __m512i step = _mm512_set1_epi32(16);
@@ -65,35 +65,34 @@ inline int64_t gather_nonzeros(const float* a, int64_t from, int64_t depth, floa
 // not two, keeps the code of a model small).
 template <int NV>
 SOFIEC_ALWAYS_INLINE void sparse_load_b(const float* b, int64_t stride, int v, int64_t p, int64_t width,
-                                        ::sofiec::f32x16& out) {
-  if (v + 1 < NV) ::sofiec::load(out, b + v * stride + p * 16);
-  else ::sofiec::load_first(b + v * stride + p * width, width, out);
+                                        simd::f32x16& out) {
+  if (v + 1 < NV) simd::load(out, b + v * stride + p * 16);
+  else simd::load_first(b + v * stride + p * width, width, out);
 }
 
 // Vector v of a row of C or of the bias (16 floats a vector, the last of NV `width` floats).
-template <int NV>
-SOFIEC_ALWAYS_INLINE void sparse_load_row(const float* row, int v, int64_t width, ::sofiec::f32x16& out) {
-  if (v + 1 < NV) ::sofiec::load(out, row + 16 * v);
-  else ::sofiec::load_first(row + 16 * v, width, out);
+template <int NV> SOFIEC_ALWAYS_INLINE void sparse_load_row(const float* row, int v, int64_t width, simd::f32x16& out) {
+  if (v + 1 < NV) simd::load(out, row + 16 * v);
+  else simd::load_first(row + 16 * v, width, out);
 }
 
 // Stores accumulator v of a panel into C's row: its running sum, or on the last slice of depth
 // its finished value, epilogue(alpha * acc + bias).
 template <int NV, class E>
-SOFIEC_ALWAYS_INLINE void sparse_finish(::sofiec::f32x16& acc, int v, float* c, const float* bias, int64_t width,
-                                        bool last, float alpha, const E& epilogue) {
+SOFIEC_ALWAYS_INLINE void sparse_finish(simd::f32x16& acc, int v, float* c, const float* bias, int64_t width, bool last,
+                                        float alpha, const E& epilogue) {
   if (last) {
     if (bias) {
-      ::sofiec::f32x16 b;
+      simd::f32x16 b;
       sparse_load_row<NV>(bias, v, width, b);
-      acc = ::sofiec::fma(acc, ::sofiec::f32x16(alpha), b);  // explicit: the same bits in every inlined copy
+      acc = simd::fma(acc, simd::f32x16(alpha), b);  // explicit: the same bits in every inlined copy
     } else {
       acc *= alpha;
     }
     apply_lanes(acc, epilogue);
   }
-  if (v + 1 < NV) ::sofiec::store(c + 16 * v, acc);
-  else ::sofiec::store_first(c + 16 * v, width, acc);
+  if (v + 1 < NV) simd::store(c + 16 * v, acc);
+  else simd::store_first(c + 16 * v, width, acc);
 }
 
 // One row of C over a panel of NV <= 8 vectors: c += sum over the gathered rows of B. With 4
@@ -104,22 +103,23 @@ template <int NV, class E>
 inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* rows, const float* b, int64_t stride,
                              float* c, const float* bias, int64_t width, bool first, bool last, float alpha,
                              const E& epilogue) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   constexpr bool two_sets = NV <= 4;
   f32x16 a0 = {}, a1 = {}, a2 = {}, a3 = {}, a4 = {}, a5 = {}, a6 = {}, a7 = {}, r;
   if (!first) {
 #define SOFIEC_SPARSE_LOAD_C(i) \
   if constexpr (NV > i) sparse_load_row<NV>(c, i, width, a##i);
     SOFIEC_SPARSE_LOAD_C(0)
-    SOFIEC_SPARSE_LOAD_C(1) SOFIEC_SPARSE_LOAD_C(2) SOFIEC_SPARSE_LOAD_C(3) SOFIEC_SPARSE_LOAD_C(4)
-        SOFIEC_SPARSE_LOAD_C(5) SOFIEC_SPARSE_LOAD_C(6) SOFIEC_SPARSE_LOAD_C(7)
+    SOFIEC_SPARSE_LOAD_C(1)
+    SOFIEC_SPARSE_LOAD_C(2) SOFIEC_SPARSE_LOAD_C(3) SOFIEC_SPARSE_LOAD_C(4) SOFIEC_SPARSE_LOAD_C(5)
+        SOFIEC_SPARSE_LOAD_C(6) SOFIEC_SPARSE_LOAD_C(7)
 #undef SOFIEC_SPARSE_LOAD_C
   }
   // Term j into accumulator `acc` for vector v of the panel.
 #define SOFIEC_SPARSE_TERM(v, acc)                      \
   if constexpr (NV > v) {                               \
     sparse_load_b<NV>(b, stride, v, rows[j], width, r); \
-    acc = ::sofiec::fma(x, r, acc);                     \
+    acc = simd::fma(x, r, acc);                         \
   }
   int64_t j = 0;
   if constexpr (two_sets) {
@@ -133,8 +133,9 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* ro
   for (; j < count; ++j) {
     const f32x16 x = vals[j] - f32x16{};
     SOFIEC_SPARSE_TERM(0, a0)
-    SOFIEC_SPARSE_TERM(1, a1) SOFIEC_SPARSE_TERM(2, a2) SOFIEC_SPARSE_TERM(3, a3) SOFIEC_SPARSE_TERM(4, a4)
-        SOFIEC_SPARSE_TERM(5, a5) SOFIEC_SPARSE_TERM(6, a6) SOFIEC_SPARSE_TERM(7, a7)
+    SOFIEC_SPARSE_TERM(1, a1)
+    SOFIEC_SPARSE_TERM(2, a2) SOFIEC_SPARSE_TERM(3, a3) SOFIEC_SPARSE_TERM(4, a4) SOFIEC_SPARSE_TERM(5, a5)
+        SOFIEC_SPARSE_TERM(6, a6) SOFIEC_SPARSE_TERM(7, a7)
   }
 #undef SOFIEC_SPARSE_TERM
   if constexpr (two_sets) {
@@ -146,8 +147,9 @@ inline void sparse_row_panel(int64_t count, const float* vals, const int32_t* ro
 #define SOFIEC_SPARSE_FINISH(i) \
   if constexpr (NV > i) sparse_finish<NV>(a##i, i, c, bias, width, last, alpha, epilogue);
   SOFIEC_SPARSE_FINISH(0)
-  SOFIEC_SPARSE_FINISH(1) SOFIEC_SPARSE_FINISH(2) SOFIEC_SPARSE_FINISH(3) SOFIEC_SPARSE_FINISH(4)
-      SOFIEC_SPARSE_FINISH(5) SOFIEC_SPARSE_FINISH(6) SOFIEC_SPARSE_FINISH(7)
+  SOFIEC_SPARSE_FINISH(1)
+  SOFIEC_SPARSE_FINISH(2) SOFIEC_SPARSE_FINISH(3) SOFIEC_SPARSE_FINISH(4) SOFIEC_SPARSE_FINISH(5)
+      SOFIEC_SPARSE_FINISH(6) SOFIEC_SPARSE_FINISH(7)
 #undef SOFIEC_SPARSE_FINISH
 }
 

@@ -118,26 +118,26 @@ template <int M, class V> SOFIEC_ALWAYS_INLINE void winograd_at(const V* m, int 
 }
 
 // col[j][l] = p[m * l + j] for the m columns j < m of 16 tiles l (m = 2 or 4): 16 m floats.
-template <int M> SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const float* p, ::sofiec::f32x16* col) {
+template <int M> SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const float* p, simd::f32x16* col) {
   if constexpr (M == 2) {
     deinterleave(p, col[0], col[1]);
   } else {
     // Stride 4 as stride 2 twice: the even and odd columns of 64, then their own halves.
-    ::sofiec::f32x16 e0, o0, e1, o1;
+    simd::f32x16 e0, o0, e1, o1;
     deinterleave(p, e0, o0);
     deinterleave(p + 32, e1, o1);
-    col[0] = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(e0, e1);
-    col[1] = ::sofiec::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(o0, o1);
-    col[2] = ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(e0, e1);
-    col[3] = ::sofiec::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(o0, o1);
+    col[0] = simd::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(e0, e1);
+    col[1] = simd::shuffle<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(o0, o1);
+    col[2] = simd::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(e0, e1);
+    col[3] = simd::shuffle<1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31>(o0, o1);
   }
 }
 
 // v's lanes moved up by k (0, 1 or 2) lanes, zeros coming in: a row with k columns of padding.
-SOFIEC_ALWAYS_INLINE void shift_lanes_up(::sofiec::f32x16& v, int64_t k) {
-  const ::sofiec::f32x16 zero = ::sofiec::f32x16{} + 0.f;
-  if (k == 1) v = ::sofiec::shuffle<15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30>(zero, v);
-  else if (k == 2) v = ::sofiec::shuffle<14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29>(zero, v);
+SOFIEC_ALWAYS_INLINE void shift_lanes_up(simd::f32x16& v, int64_t k) {
+  const simd::f32x16 zero = simd::f32x16{} + 0.f;
+  if (k == 1) v = simd::shuffle<15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30>(zero, v);
+  else if (k == 2) v = simd::shuffle<14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29>(zero, v);
 }
 
 // v[c][k][t] = (B^T d B)_k for the tiles t of tile rows th0..th1 (`tiles` of them, a tile row
@@ -151,7 +151,7 @@ SOFIEC_ALWAYS_INLINE void shift_lanes_up(::sofiec::f32x16& v, int64_t k) {
 template <int M>
 inline void winograd_input_transform(const float* x, float* v, int64_t ld, const WinogradGeometry& g, int64_t th0,
                                      int64_t th1, int64_t c0, int64_t c1, float* rows) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   constexpr int T = M + 2;
   const int64_t tiles_w = g.tiles_w(), tiles = (th1 - th0) * tiles_w, row_len = g.row_length(), seg = M * tiles_w;
   const int64_t pitch = g.plane_pitch(), plane_rows = M * (th1 - th0) + 2, vectors = (seg + 15) / 16;
@@ -175,18 +175,18 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
           if (iy >= 0 && iy < g.in_h) {
             // Whole vectors where the plane has 16 floats from the row on, else masked.
             if ((g.in_h - iy) * g.in_w >= 16) {
-              ::sofiec::load(row, xc + iy * g.in_w);
+              simd::load(row, xc + iy * g.in_w);
               keep_first_lanes(row, g.in_w);
             } else {
-              ::sofiec::load_first(xc + iy * g.in_w, g.in_w, row);
+              simd::load_first(xc + iy * g.in_w, g.in_w, row);
             }
             shift_lanes_up(row, g.pad_left);
           }
           // Whole vectors: the ends spill into the next segment, written after, or the slack.
           const f32x16 from2 =
-              ::sofiec::shuffle<2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17>(row, f32x16{} + 0.f);
-          ::sofiec::store(a + i * row_len + th * seg, row);
-          ::sofiec::store(b + i * row_len + th * seg, from2);
+              simd::shuffle<2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17>(row, f32x16{} + 0.f);
+          simd::store(a + i * row_len + th * seg, row);
+          simd::store(b + i * row_len + th * seg, from2);
         }
     } else {
       pad_plane_rows(xc, g.in_h, g.in_w, M * th0 - g.pad_top, plane_rows, g.pad_left, plane, pitch);
@@ -218,37 +218,34 @@ inline void winograd_input_transform(const float* x, float* v, int64_t ld, const
         f32x16 k[T];
         winograd_bt<M>(e[i], 1, k, 1);  // on the columns
         if (count == 16)
-          for (int j = 0; j < T; ++j) ::sofiec::store(vc + (T * i + j) * ld + t, k[j]);
+          for (int j = 0; j < T; ++j) simd::store(vc + (T * i + j) * ld + t, k[j]);
         else
-          for (int j = 0; j < T; ++j) ::sofiec::store_first(vc + (T * i + j) * ld + t, count, k[j]);
+          for (int j = 0; j < T; ++j) simd::store_first(vc + (T * i + j) * ld + t, count, k[j]);
       }
     }
   }
 }
 
 // p[0..32) = the lanes of even and odd interleaved (even[0], odd[0], even[1], ...).
-SOFIEC_ALWAYS_INLINE void interleave(const ::sofiec::f32x16& even, const ::sofiec::f32x16& odd, float* p) {
-  const ::sofiec::f32x16 lo = ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(even, odd);
-  const ::sofiec::f32x16 hi =
-      ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(even, odd);
-  ::sofiec::store(p, lo);
-  ::sofiec::store(p + 16, hi);
+SOFIEC_ALWAYS_INLINE void interleave(const simd::f32x16& even, const simd::f32x16& odd, float* p) {
+  const simd::f32x16 lo = simd::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(even, odd);
+  const simd::f32x16 hi = simd::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(even, odd);
+  simd::store(p, lo);
+  simd::store(p + 16, hi);
 }
 
 // p[m * l + j] = y[j][l] for the 16 m values (m = 1, 2 or 4).
-template <int M> SOFIEC_ALWAYS_INLINE void winograd_store_row(const ::sofiec::f32x16* y, float* p) {
+template <int M> SOFIEC_ALWAYS_INLINE void winograd_store_row(const simd::f32x16* y, float* p) {
   if constexpr (M == 1) {
     y->store(p);
   } else if constexpr (M == 2) {
     interleave(y[0], y[1], p);
   } else {
     // Interleave 0 with 2 and 1 with 3, then those two.
-    const ::sofiec::f32x16 a_lo = ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[0], y[2]);
-    const ::sofiec::f32x16 a_hi =
-        ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[0], y[2]);
-    const ::sofiec::f32x16 b_lo = ::sofiec::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[1], y[3]);
-    const ::sofiec::f32x16 b_hi =
-        ::sofiec::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[1], y[3]);
+    const simd::f32x16 a_lo = simd::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[0], y[2]);
+    const simd::f32x16 a_hi = simd::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[0], y[2]);
+    const simd::f32x16 b_lo = simd::shuffle<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(y[1], y[3]);
+    const simd::f32x16 b_hi = simd::shuffle<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(y[1], y[3]);
     interleave(a_lo, b_lo, p);
     interleave(a_hi, b_hi, p + 32);
   }
@@ -262,11 +259,11 @@ template <int M> SOFIEC_ALWAYS_INLINE void winograd_store_row(const ::sofiec::f3
 // T rows of the products. Unrolled (the arrays are then registers: at -O2 GCC kept the loops
 // and the arrays on the stack); it holds no epilogue, so the code stays small.
 template <int M, class Load>
-SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const Load& load, ::sofiec::f32x16 (&s)[M + 2][M]) {
+SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const Load& load, simd::f32x16 (&s)[M + 2][M]) {
   constexpr int T = M + 2;
 #pragma GCC unroll 6
   for (int i = 0; i < T; ++i) {
-    ::sofiec::f32x16 a[T];
+    simd::f32x16 a[T];
 #pragma GCC unroll 6
     for (int j = 0; j < T; ++j) load(i, j, a[j]);
     winograd_at<M>(a, 1, s[i], 1);
@@ -275,8 +272,8 @@ SOFIEC_ALWAYS_INLINE void winograd_tile_columns(const Load& load, ::sofiec::f32x
 
 template <int M, bool POOL, class Load, class Bias, class E>
 SOFIEC_ALWAYS_INLINE void winograd_tile_values(const Load& load, const Bias& b, bool add, const E& epilogue,
-                                               ::sofiec::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
-  using ::sofiec::f32x16;
+                                               simd::f32x16 (&r)[POOL ? M / 2 : M][POOL ? M / 2 : M]) {
+  using simd::f32x16;
   constexpr int T = M + 2;
   if constexpr (POOL) {
     // With a pool (its epilogue is then cheap: a ReLU), the rows' stage unrolled too, which
@@ -338,10 +335,10 @@ inline void winograd_write_rows(const float* rows, float* yf, const WinogradGeom
       int64_t x = 0;
       for (; x + 16 <= yw; x += 16) std::memcpy(dst + x, src + x, 16 * sizeof(float));
       if (x < yw) {
-        ::sofiec::f32x16 v;
-        ::sofiec::load(v, src + x);
-        if (r + 1 < yh) ::sofiec::store(dst + x, v);
-        else ::sofiec::store_first(dst + x, yw - x, v);
+        simd::f32x16 v;
+        simd::load(v, src + x);
+        if (r + 1 < yh) simd::store(dst + x, v);
+        else simd::store_first(dst + x, yw - x, v);
       }
     }
 }
@@ -353,7 +350,7 @@ template <int M, bool POOL, class E>
 inline void winograd_output_transform(const float* m, int64_t ld, const float* bias, float* y,
                                       const WinogradGeometry& g, int64_t th0, int64_t th1, float* rows,
                                       const E& epilogue) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   constexpr int T = M + 2, S = POOL ? M / 2 : M;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
   const int64_t tiles = (th1 - th0) * g.tiles_w(), row_len = g.row_length();
@@ -364,8 +361,8 @@ inline void winograd_output_transform(const float* m, int64_t ld, const float* b
     for (int64_t t = 0; t < tiles; t += 16) {
       const int64_t count = std::min<int64_t>(16, tiles - t);
       const auto load = [&](int i, int j, f32x16& a) {  // by reference: no vector return without AVX-512
-        if (count == 16) ::sofiec::load(a, mf + (T * i + j) * ld + t);
-        else ::sofiec::load_first(mf + (T * i + j) * ld + t, count, a);
+        if (count == 16) simd::load(a, mf + (T * i + j) * ld + t);
+        else simd::load_first(mf + (T * i + j) * ld + t, count, a);
       };
       f32x16 r[S][S];
       winograd_tile_values<M, POOL>(load, b, add, epilogue, r);
@@ -382,7 +379,7 @@ template <int M, bool POOL, class E>
 inline void winograd_output_transform_filter_lanes(const float* m, const float* bias, float* y,
                                                    const WinogradGeometry& g, int64_t th0, int64_t th1, float* rows,
                                                    const E& epilogue) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   constexpr int T = M + 2, S = POOL ? M / 2 : M;
   const bool add = bias || !std::is_same<E, functor_chain<>>::value;
   const int64_t tiles = (th1 - th0) * g.tiles_w(), row_len = g.row_length(), tile_stride = g.positions() * g.filters;
@@ -390,28 +387,28 @@ inline void winograd_output_transform_filter_lanes(const float* m, const float* 
   float* values = rows + 16 * S * row_len;  // [s * s][16 tiles][16 filters], then transposed
   for (int64_t f0 = 0; f0 < g.filters; f0 += 16) {
     f32x16 b = f32x16{} + 0.f;
-    if (bias) ::sofiec::load(b, bias + f0);
+    if (bias) simd::load(b, bias + f0);
     for (int64_t t = 0; t < tiles; t += 16) {
       const int64_t count = std::min<int64_t>(16, tiles - t);
       for (int64_t l = 0; l < 16; ++l) {
         f32x16 r[S][S];
         if (l < count) {
           const float* ml = m + (t + l) * tile_stride + f0;
-          const auto load = [&](int i, int j, f32x16& a) { ::sofiec::load(a, ml + (T * i + j) * g.filters); };
+          const auto load = [&](int i, int j, f32x16& a) { simd::load(a, ml + (T * i + j) * g.filters); };
           winograd_tile_values<M, POOL>(load, b, add, epilogue, r);
         } else {
           for (int i = 0; i < S; ++i)
             for (int j = 0; j < S; ++j) r[i][j] = f32x16{} + 0.f;
         }
         for (int i = 0; i < S; ++i)
-          for (int j = 0; j < S; ++j) ::sofiec::store(values + ((S * i + j) * 16 + l) * 16, r[i][j]);
+          for (int j = 0; j < S; ++j) simd::store(values + ((S * i + j) * 16 + l) * 16, r[i][j]);
       }
       for (int q = 0; q < S * S; ++q)
         transpose_tile16(values + q * 256, 16, values + q * 256, 16, std::make_index_sequence<16>{});
       for (int f = 0; f < 16; ++f)
         for (int i = 0; i < S; ++i) {
           f32x16 col[S];
-          for (int j = 0; j < S; ++j) ::sofiec::load(col[j], values + (S * i + j) * 256 + f * 16);
+          for (int j = 0; j < S; ++j) simd::load(col[j], values + (S * i + j) * 256 + f * 16);
           winograd_store_row<S>(col, rows + (f * S + i) * row_len + S * t);
         }
     }
@@ -451,11 +448,11 @@ SOFIEC_ALWAYS_INLINE void winograd_g_row(int row, const V& a, const V& b, const 
 template <int M, int I, int... J>
 inline void winograd_filters_row(const float* taps, int64_t c0, int64_t c1, const WinogradGeometry& g, float* u,
                                  int64_t stride, std::integer_sequence<int, J...>) {
-  using ::sofiec::f32x16;
+  using simd::f32x16;
   const int64_t lanes = g.filter_lanes ? 32 : 1;  // floats of a channel in a row
   const int64_t width = lanes * (c1 - c0) / 16, pitch = lanes * g.channels / 16, first = lanes * c0 / 16;
   const int64_t count = g.filters / lanes * width;  // U_k's vectors, `width` a row
-  const auto load = [](const float* p, f32x16& t) { ::sofiec::load(t, p); };
+  const auto load = [](const float* p, f32x16& t) { simd::load(t, p); };
   for (int64_t v = 0, r = 0, q = 0; v < count; ++v) {
     const float* vt = taps + (r * pitch + first + q) * 144;  // stepped, not divided
     if (++q == width) q = 0, ++r;

@@ -123,7 +123,7 @@ void write_raw(const fs::path& p, const Tensor& t) {
 
 // Loads the model and data, generates the header. Leaves status Unsupported with a reason if
 // the compiler refuses the model.
-void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptLevel level) {
+void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptLevel level, bool dispatch) {
   const fs::path dir = suite / c.name;
   try {
     sofiec::Model model = sofiec::load_model((dir / "model.onnx").string());
@@ -162,6 +162,7 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
     // Symbolic dims take the values of the first data set.
     sofiec::CompileOptions options;
     options.level = level;
+    options.dispatch_avx512 = dispatch;
     options.namespace_name = fmt::format("case{}", c.index);
     for (std::size_t k = 0; k < g.inputs.size(); ++k) {
       const auto& v = g.value(g.inputs[k]);
@@ -223,8 +224,11 @@ void generate(Case& c, const fs::path& suite, const fs::path& work, sofiec::OptL
 }
 
 // The driver for a batch: main(case index, data dir) runs one Session on raw inputs.
-std::string driver_source(const std::vector<const Case*>& batch) {
-  std::string src = "#include <cstdio>\n#include <cstdlib>\n#include <fstream>\n#include <memory>\n#include <string>\n";
+// kernels: with --dispatch, the kernels every Session must choose ("avx512" or "target").
+std::string driver_source(const std::vector<const Case*>& batch, const std::string& kernels) {
+  std::string src =
+      "#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n#include <fstream>\n#include <memory>\n"
+      "#include <string>\n";
   for (const Case* c : batch) src += fmt::format("#include \"case{}.hxx\"\n", c->index);
   src += R"(
 template <class T>
@@ -265,7 +269,14 @@ template <class T> using Ptr = std::unique_ptr<T[]>;
       args += fmt::format("o{}.get(), ", k);
     }
     args.resize(args.size() - 2);
-    body += fmt::format("  auto session = std::make_unique<{}::Session>();\n  session->infer({});\n", ns, args);
+    body += fmt::format("  auto session = std::make_unique<{}::Session>();\n", ns);
+    if (!kernels.empty())
+      body += fmt::format(
+          "  if (std::strcmp(session->kernels(), \"{0}\") != 0) {{\n"
+          "    std::fprintf(stderr, \"the Session chose the %s kernels, not {0}\\n\", session->kernels());\n"
+          "    return 1;\n  }}\n",
+          kernels);
+    body += fmt::format("  session->infer({});\n", args);
     // The dims infer() reports (an output's size may depend on the data), then its elements.
     for (std::size_t k = 0; k < c->output_types.size(); ++k)
       body += fmt::format(
@@ -287,6 +298,9 @@ struct Toolchain {
   std::string flags = "-std=c++17 -O1 -Wall -Wextra";
   std::string libs = "-lopenblas";
   std::string runner;  // a prefix to the command that runs a binary (an emulator)
+  // --dispatch: headers written with sofiec --dispatch avx512, whose Sessions must choose these
+  // kernels ("avx512" or "target"; "cpu": avx512 where this CPU has AVX-512).
+  std::string kernels;
 };
 
 // Compiles; returns "" on success, else the first error line.
@@ -365,6 +379,10 @@ int main(int argc, char** argv) {
   app.add_option("--cxxflags", tc.flags, "flags for the generated code")->capture_default_str();
   app.add_option("--libs", tc.libs, "libraries to link the generated code with")->capture_default_str();
   app.add_option("--runner", tc.runner, "command prefix that runs the binaries (e.g. qemu-aarch64)");
+  app.add_option("--dispatch", tc.kernels,
+                 "write the headers with --dispatch avx512; their Sessions must choose these kernels (avx512, "
+                 "target, or cpu: avx512 where this CPU has AVX-512)")
+      ->check(CLI::IsMember({"avx512", "target", "cpu"}));
   app.add_option("--min-passed", min_passed, "fail if fewer cases pass (regression guard)");
   CLI11_PARSE(app, argc, argv);
 
@@ -380,7 +398,8 @@ int main(int argc, char** argv) {
   std::vector<Case> cases = list_cases(suite, scope, filter);
   const sofiec::OptLevel opt = sofiec::parse_opt_level(level);
 
-  parallel_for(cases.size(), jobs, [&](std::size_t i) { generate(cases[i], suite, wdir, opt); });
+  if (tc.kernels == "cpu") tc.kernels = __builtin_cpu_supports("avx512f") ? "avx512" : "target";
+  parallel_for(cases.size(), jobs, [&](std::size_t i) { generate(cases[i], suite, wdir, opt, !tc.kernels.empty()); });
 
   std::vector<const Case*> ready;
   for (const Case& c : cases)
@@ -393,7 +412,7 @@ int main(int argc, char** argv) {
   std::mutex mu;
   parallel_for(batches.size(), jobs, [&](std::size_t b) {
     const fs::path src = wdir / fmt::format("batch{}.cpp", b), exe = wdir / fmt::format("batch{}", b);
-    std::ofstream(src) << driver_source(batches[b]);
+    std::ofstream(src) << driver_source(batches[b], tc.kernels);
     if (compile(tc, src, exe).empty()) {
       std::lock_guard<std::mutex> lock(mu);
       for (const Case* c : batches[b]) exe_of[c->index] = exe.string();
@@ -405,7 +424,7 @@ int main(int argc, char** argv) {
     for (const Case* c : batches[b]) {
       const fs::path one_src = wdir / fmt::format("single{}.cpp", c->index),
                      one = wdir / fmt::format("single{}", c->index);
-      std::ofstream(one_src) << driver_source({c});
+      std::ofstream(one_src) << driver_source({c}, tc.kernels);
       const std::string err = compile(tc, one_src, one);
       std::lock_guard<std::mutex> lock(mu);
       if (err.empty()) exe_of[c->index] = one.string();

@@ -97,6 +97,25 @@ TEST(DynamicModel, MatchesTorchAtEverySize) {
   std::printf("arena for the maxima: %zu bytes\n", session->arena_bytes());
 }
 
+#ifdef DISPATCH_HEADER
+// A header written with --dispatch avx512 and built for less: the AVX-512 copy where the CPU
+// has AVX-512, and at every size the same bits as the kernels built for the target.
+TEST(DynamicModel, TheAvx512CopyGivesTheTargetsBits) {
+  const std::vector<Case> cases = read_cases();
+  auto fast = make_session(cases.back().dims, kSeq), target = make_session(cases.back().dims, kSeq);
+  EXPECT_STREQ(fast->kernels(), __builtin_cpu_supports("avx512f") ? "avx512" : "target");
+  target->use_target_kernels();
+  EXPECT_STREQ(target->kernels(), "target");
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const std::vector<float> x = read_floats(std::string(MODEL_DATA) + "." + std::to_string(c) + ".input.bin");
+    const std::vector<float> a = run_vector(*fast, cases[c].dims, x.data(), kSeq);
+    const std::vector<float> b = run_vector(*target, cases[c].dims, x.data(), kSeq);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "case " << c;
+  }
+}
+#endif
+
 TEST(DynamicModel, ValuesAboveTheMaximaAreRefused) {
   const std::vector<Case> cases = read_cases();
   const Dims maxima = cases[1].dims;

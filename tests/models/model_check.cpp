@@ -2,7 +2,10 @@
 // bits to a file: the model test for builds that cannot link GoogleTest (cross-compiled for
 // aarch64 and run under qemu, the scalar build, each x86-64 level), whose outputs are then
 // compared bit for bit across targets (tests/models/same_bits.cmake).
-// Built with MODEL_NS and the header (MODEL_HEADER, or -include); run as: model_check DATA_PREFIX [OUTPUT_BITS_FILE].
+// Built with MODEL_NS and the header (MODEL_HEADER, or -include); run as:
+//   model_check DATA_PREFIX [OUTPUT_BITS_FILE [KERNELS]]
+// KERNELS (with DISPATCH_HEADER defined: a header written with --dispatch avx512): "avx512" or
+// "target", the kernels the Session must have chosen on this CPU.
 #include <cmath>
 #include <algorithm>
 #include <cstdio>
@@ -42,6 +45,12 @@ int main(int argc, char** argv) {
       expected(std::size_t(Session::output_shapes[0].size()));
   if (!read_floats(data + ".input.bin", x) || !read_floats(data + ".output.bin", expected)) return 1;
   auto session = std::make_unique<Session>();
+#ifdef DISPATCH_HEADER  // sofiec --dispatch avx512: the kernels the Session must choose here
+  if (argc > 3 && std::strcmp(session->kernels(), argv[3]) != 0) {
+    std::fprintf(stderr, "the Session chose the %s kernels, not %s\n", session->kernels(), argv[3]);
+    return 1;
+  }
+#endif
   std::vector<float> y(expected.size()), again(expected.size());
   session->infer(x.data(), y.data());
   session->infer(x.data(), again.data());

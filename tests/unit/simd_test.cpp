@@ -11,6 +11,7 @@
 
 namespace sofiec {
 namespace {
+using namespace rt::simd;  // the vector layer of this build's target
 
 f32x16 iota_plus(float base) {
   f32x16 v;

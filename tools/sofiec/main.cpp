@@ -47,7 +47,7 @@ std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs)
 
 int main(int argc, char** argv) {
   CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
-  std::string model_path, output, level = "extended", ns, weights = "embed", report_format;
+  std::string model_path, output, level = "extended", ns, weights = "embed", report_format, dispatch = "none";
   std::vector<std::string> dim_specs, freeze_specs;
   bool show_version = false, show_operators = false, show_table = false;
   app.add_option("model", model_path, "the .onnx model to compile");
@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
   app.add_option("--namespace", ns, "C++ namespace of the generated code (default: the output file's stem)");
   app.add_option("--weights", weights, "embed: weights inside the header; file: in <output>.dat beside it")
       ->check(CLI::IsMember({"embed", "file"}))
+      ->capture_default_str();
+  app.add_option("--dispatch", dispatch,
+                 "avx512: the header also carries its kernels built for AVX-512 and, built for less on x86-64, "
+                 "runs them where the CPU has AVX-512 (chosen once per Session)")
+      ->check(CLI::IsMember({"none", "avx512"}))
       ->capture_default_str();
   app.add_option("--dim", dim_specs,
                  "fix a symbolic dimension, NAME=VALUE (repeatable); the others are chosen at run time");
@@ -95,6 +100,7 @@ int main(int argc, char** argv) {
     options.namespace_name = ns.empty() ? fs::path(output).stem().string() : ns;
     options.weights_file_name = fs::path(output).filename().string() + ".dat";
     options.fixed_dims = parse_dims(dim_specs);
+    options.dispatch_avx512 = dispatch == "avx512";
     sofiec::Model model = sofiec::load_model(model_path);
     for (const auto& spec : freeze_specs) {
       auto [name, values] = sofiec::parse_freeze(spec);
