@@ -79,6 +79,7 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
   return fmt::format(
       "// ---- The AVX-512 copy (sofiec --dispatch avx512)\n"
       "{0}"
+      "#undef SOFIEC_DISPATCH_AVX512_\n"
       "#if !defined(SOFIEC_NO_DISPATCH) && !defined(SOFIEC_SCALAR_KERNELS) && defined(__x86_64__) && "
       "defined(__GNUC__) && \\\n    !defined(__AVX512F__)\n"
       "#define SOFIEC_DISPATCH_AVX512_ 1\n"
@@ -238,7 +239,8 @@ class HeaderBuilder {
     if (spec_.dispatch_avx512) {
       regions["infer"] = with_dispatch(regions["infer"]);
       regions["output_dims_member"] +=
-          "#if defined(SOFIEC_DISPATCH_AVX512_)\n  bool use_avx512_ = ::sofiec::cpu_has_avx512();\n#endif\n";
+          "#if defined(SOFIEC_DISPATCH_AVX512_)\n  bool use_avx512_ = ::sofiec::cpu_has_avx512();\n#else\n"
+          "  bool use_avx512_ = false;  // (the Session's layout is the same with and without the copy)\n#endif\n";
     }
     std::string text = fill_skeleton(template_text("session.hxx"), regions);
     replace_all(text, "SOFIEC_SKELETON_GUARD_", guard());
@@ -551,13 +553,11 @@ class HeaderBuilder {
     out +=
         "\n  // The kernels infer() runs: \"avx512\", the header's AVX-512 copy, where the header is built\n"
         "  // for less and the CPU has AVX-512; else \"target\", those built for the compiler's target.\n"
-        "  const char* kernels() const {\n"
-        "#if defined(SOFIEC_DISPATCH_AVX512_)\n    if (use_avx512_) return \"avx512\";\n#endif\n"
-        "    return \"target\";\n  }\n"
+        "  const char* kernels() const { return use_avx512_ ? \"avx512\" : \"target\"; }\n"
         "  // Makes infer() run the kernels built for the compiler's target, even where the AVX-512\n"
         "  // copy could run (to compare the two).\n"
         "  void use_target_kernels() {\n"
-        "#if defined(SOFIEC_DISPATCH_AVX512_)\n    use_avx512_ = false;\n#endif\n  }\n";
+        "    use_avx512_ = false;\n  }\n";
     return out;
   }
 

@@ -9,16 +9,19 @@
 #include <cpuid.h>
 #endif
 namespace sofiec {
-// Whether the CPU has the AVX-512 instructions of x86-64-v4 (F, CD, BW, DQ, VL) and those of
-// v3 the compiler may use beside them (AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE), and whether
+// Whether the CPU has the AVX-512 instructions of x86-64-v4 (F, CD, BW, DQ, VL) and every
+// other feature the copy is compiled with (SSE3 to SSE4.2, POPCNT, AVX, AVX2, FMA, BMI1/2,
+// F16C, LZCNT, MOVBE: a header built for plain x86-64 carries the copy too), and whether
 // the operating system saves the opmask and all 32 zmm registers on a context switch (XCR0
 // bits 1, 2, 5, 6 and 7), which CPUID alone does not say.
 inline bool cpu_has_avx512() {
 #if defined(__x86_64__) && defined(__GNUC__)
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
-  const bool osxsave = c >> 27 & 1, fma = c >> 12 & 1, movbe = c >> 22 & 1, f16c = c >> 29 & 1;
-  if (!osxsave || !fma || !movbe || !f16c) return false;
+  const unsigned leaf1 = (1u << 0) | (1u << 9) | (1u << 12) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) |
+                         (1u << 27) | (1u << 28) | (1u << 29);
+  // SSE3, SSSE3, FMA, SSE4.1, SSE4.2, MOVBE, POPCNT, OSXSAVE, AVX, F16C
+  if ((c & leaf1) != leaf1) return false;
   unsigned xcr0 = 0, xcr0_high = 0;
   __asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));
   (void)xcr0_high;

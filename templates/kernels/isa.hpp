@@ -4,7 +4,8 @@
 //   SOFIEC_ISA_FMA (a fused multiply-add in one rounding).
 // Normally they follow the compiler's target macros. A header written with `--dispatch
 // avx512` compiles a second copy of its kernels for AVX-512 inside a `#pragma GCC target`
-// region, where the compiler does not define __AVX512F__: there SOFIEC_DISPATCH_COPY_ is
+// (Clang: `#pragma clang attribute`) region, where the compilers' macros cannot be relied on
+// (Clang leaves __AVX512F__ undefined there, GCC defines it): there SOFIEC_DISPATCH_COPY_ is
 // defined and these macros say AVX-512. So this file has no include guard: the header reads
 // it again before and after that copy, and every kernel tests these macros, never the
 // compiler's.
@@ -82,7 +83,6 @@
 #define SOFIEC_ISA_FMA_NAME_
 #endif
 
-#ifndef SOFIEC_KERNELS_NAMESPACE
 // Generated headers put their kernels in sofiec::SOFIEC_KERNELS_NAMESPACE(k<id>), <id> a hash
 // of the kernels' source, and the vector layer in sofiec::SOFIEC_VEC_NAMESPACE: every header
 // from one sofiec shares one copy of each kernel in a translation unit, and the names also
@@ -90,11 +90,21 @@
 // a dispatching header), so that translation units compiled with other flags, or headers from
 // another sofiec, never have two different bodies under one linker symbol. (The AVX-512 copy
 // is named apart from a -march=x86-64-v4 build: that one may use whatever else -march allows.)
+// Each macro has its own guard: another header may have defined some of them.
+#ifndef SOFIEC_ISA_PASTE_
 #define SOFIEC_ISA_PASTE_(id, isa, fma, blas, copy) id##_##isa##fma##blas##copy
+#endif
+#ifndef SOFIEC_ISA_EXPAND_
 #define SOFIEC_ISA_EXPAND_(id, isa, fma, blas, copy) SOFIEC_ISA_PASTE_(id, isa, fma, blas, copy)
+#endif
+#ifndef SOFIEC_KERNELS_NAMESPACE
 #define SOFIEC_KERNELS_NAMESPACE(id) \
   SOFIEC_ISA_EXPAND_(id, SOFIEC_ISA_NAME_, SOFIEC_ISA_FMA_NAME_, SOFIEC_ISA_BLAS_NAME_, SOFIEC_ISA_COPY_NAME_)
+#endif
+#ifndef SOFIEC_VEC_NAMESPACE
 #define SOFIEC_VEC_NAMESPACE SOFIEC_ISA_EXPAND_(vec, SOFIEC_ISA_NAME_, SOFIEC_ISA_FMA_NAME_, , SOFIEC_ISA_COPY_NAME_)
+#endif
+#ifndef SOFIEC_ISA_BLAS_NAME_
 #if defined(SOFIEC_USE_BLAS)
 #define SOFIEC_ISA_BLAS_NAME_ _blas
 #else
