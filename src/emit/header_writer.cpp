@@ -69,13 +69,18 @@ std::string kernels_text(const std::set<std::string>& used, const std::string& i
 constexpr const char* kAvx512Features =
     "avx512f,avx512cd,avx512bw,avx512dq,avx512vl,avx2,avx,fma,f16c,bmi,bmi2,lzcnt,movbe,popcnt";
 
+// The vector layer as a header holds it (the instruction-set macros, simd.hpp, prelude.hpp and
+// their standard includes): in the prelude region, and again in the AVX-512 copy.
+std::string vector_layer_text() {
+  return kernel_body(template_text("kernels/isa.hpp")) + kernel_body(template_text("kernels/simd.hpp"), true) +
+         kernel_body(template_text("kernels/prelude.hpp"), true);
+}
+
 // The vector layer and the kernels once more, compiled for AVX-512 in a target region, for a
 // header built for less on x86-64 with GCC or Clang (SOFIEC_NO_DISPATCH leaves it out). The
 // region's functions carry the target attribute; the Session calls them only where
 // cpu_has_avx512(), compiled before the region for the header's own target, says so.
 std::string dispatch_text(const std::set<std::string>& used, const std::string& id) {
-  const std::string vector_layer =
-      kernel_body(template_text("kernels/simd.hpp"), true) + kernel_body(template_text("kernels/prelude.hpp"), true);
   return fmt::format(
       "// ---- The AVX-512 copy (sofiec --dispatch avx512)\n"
       "{0}"
@@ -91,17 +96,17 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
       "#pragma GCC push_options\n"
       "#pragma GCC target(\"{1}\")\n"
       "#endif\n"
-      "{2}{3}{4}"
+      "{2}{3}"
       "#if defined(__clang__)\n"
       "#pragma clang attribute pop\n"
       "#else\n"
       "#pragma GCC pop_options\n"
       "#endif\n"
       "#undef SOFIEC_DISPATCH_COPY_\n"
-      "{2}"
+      "{4}"
       "#endif  // the AVX-512 copy\n",
-      kernel_body(template_text("kernels/cpu.hpp"), true), kAvx512Features,
-      kernel_body(template_text("kernels/isa.hpp")), vector_layer, kernels_text(used, id, "_dispatch"));
+      kernel_body(template_text("kernels/cpu.hpp"), true), kAvx512Features, vector_layer_text(),
+      kernels_text(used, id, "_dispatch"), kernel_body(template_text("kernels/isa.hpp")));
 }
 
 // A byte string literal that compilers read fast (an initializer list of millions of
@@ -217,9 +222,7 @@ class HeaderBuilder {
 
     std::map<std::string, std::string> regions;
     regions["banner"] = spec_.banner;
-    regions["prelude"] = kernel_body(template_text("kernels/isa.hpp")) +
-                         kernel_body(template_text("kernels/simd.hpp"), true) +
-                         kernel_body(template_text("kernels/prelude.hpp"), true);
+    regions["prelude"] = vector_layer_text();
     const std::string& id = kernels_id();
     regions["kernels"] = kernels_text(kernels_, id);
     regions["kernels_namespace"] = fmt::format("using namespace ::sofiec::SOFIEC_KERNELS_NAMESPACE({});\n", id);
