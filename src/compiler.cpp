@@ -9,6 +9,7 @@
 #include <set>
 
 #include "options.hpp"
+#include "emit/session_interface.hpp"
 #include "pipeline.hpp"
 #include "sofiec/error.hpp"
 
@@ -135,6 +136,7 @@ CompiledModel compile_model(Model model, const CompileOptions& options) {
   if (!options.emit_header) return result;
   HeaderOutput out = write_header(pm.graph, pm.analysis, pm.plan, spec);
   result.header = std::move(out.text);
+  result.interface = static_interface(pm.graph, spec);
   if (!spec.embed_weights) result.weights = std::move(out.weights);
   return result;
 }

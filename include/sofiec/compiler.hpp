@@ -64,8 +64,31 @@ struct CompileStats {
   bool split_views = false;                    // Split's chunks are views of its input
 };
 
+// One input or output of the generated Session, for code written around it (the Python module).
+struct TensorInterface {
+  std::string name;
+  DType dtype = DType::Float;
+  // Per axis: a C++ int64_t expression of the run-time dims' values d[0], d[1]...
+  // (a number for a static axis; for an axis the data decides, its upper bound), the same
+  // for people ("1", "ntracks", "2*L", "<=N"), the run-time dim it is exactly (-1: none), the
+  // run-time dims it depends on (bit i: d[i]) and whether the data decides it.
+  std::vector<std::string> dims_cpp, dims_text;
+  std::vector<int> dim_index;
+  std::vector<uint32_t> dim_mask;
+  std::vector<bool> data_dependent;
+};
+
+struct SessionInterface {
+  std::string ns;  // the C++ namespace of the Session
+  bool embed_weights = true;
+  std::vector<std::string> dims;  // run-time dims, in the order infer() takes them
+  std::vector<int64_t> dim_min;   // the smallest value of each the model accepts
+  std::vector<TensorInterface> inputs, outputs;
+};
+
 struct CompiledModel {
   std::string header;
+  SessionInterface interface;
   std::vector<unsigned char> weights;  // the .dat contents for WeightsMode::File (empty for Embed)
   CompileStats stats;
 };

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "dynamic/lifting.hpp"
+#include "emit/session_interface.hpp"
 #include "pipeline.hpp"
 #include "sofiec/error.hpp"
 
@@ -195,6 +196,7 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
   CompiledModel result;
   result.stats = base.planned.stats;
   result.header = std::move(out.text);
+  result.interface = dynamic_interface(base.planned.graph, layout, spec);
   if (!spec.embed_weights) result.weights = std::move(out.weights);
   return result;
 }

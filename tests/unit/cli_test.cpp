@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "model_builder.hpp"
 #include "sofiec/compiler.hpp"
@@ -212,6 +213,49 @@ TEST_F(Cli, BadOptions) {
   EXPECT_NE(sofiec(path("relu.onnx") + " -O 7 -o " + path("a.hxx")).status, 0);
   EXPECT_NE(sofiec(path("relu.onnx") + " --weights nowhere -o " + path("a.hxx")).status, 0);
   EXPECT_FALSE(fs::exists(path("a.hxx")));
+}
+
+// sofiec --python: the module's name is the model's stem and a hash of the model and options;
+// an interpreter that cannot be run stops it before anything is written; a failed build leaves
+// no module behind.
+TEST_F(Cli, PythonModule) {
+  relu_model().save(path("relu.onnx"));
+  expect_refused(sofiec(path("relu.onnx") + " --python-source -o " + path("a.hxx")), "goes with --python",
+                 path("a.hxx"));
+  auto sources = [&](const std::string& folder) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(path(folder))) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  ASSERT_EQ(sofiec(path("relu.onnx") + " --python --python-source -o " + path("a")).status, 0);
+  ASSERT_EQ(sofiec(path("relu.onnx") + " --python --python-source -o " + path("b")).status, 0);
+  ASSERT_EQ(sofiec(path("relu.onnx") + " --python --python-source -O 0 -o " + path("c")).status, 0);
+  const std::vector<std::string> a = sources("a");
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a, sources("b"));  // the same model and options: the same name
+  EXPECT_NE(a, sources("c"));
+  const std::string module = a[0].substr(0, a[0].size() - 4);
+  EXPECT_EQ(module.size(), std::string("relu_12345678").size()) << module;
+  EXPECT_EQ(a[1], module + ".hxx");
+  const std::string source = read(path("a/" + a[0]));
+  EXPECT_NE(source.find("#define SOFIEC_PY_MODULE " + module + "\n"), std::string::npos);
+  EXPECT_NE(source.find("#include \"" + module + ".hxx\""), std::string::npos);
+  EXPECT_NE(read(path("a/" + a[1])).find("namespace " + module + " {"), std::string::npos);
+
+  const CliResult no_python = sofiec(path("relu.onnx") + " --python --python-exe /nonexistent/python3 -o " + path("d"));
+  EXPECT_EQ(no_python.status, 1);
+  EXPECT_NE(no_python.err.find("cannot run the Python interpreter '/nonexistent/python3'"), std::string::npos)
+      << no_python.err;
+  EXPECT_FALSE(fs::exists(path("d")));
+  const CliResult failed =
+      sofiec(path("relu.onnx") + " --python --python-exe /usr/bin/python3 --cxx false -o " + path("e"));
+  EXPECT_EQ(failed.status, 1);
+  EXPECT_NE(failed.err.find("--python: building"), std::string::npos) << failed.err;
+  for (const std::string& name : sources("e")) {
+    EXPECT_EQ(name.find(".so"), std::string::npos) << name;
+    EXPECT_NE(name, "relu.py");
+  }
 }
 
 TEST_F(Cli, WeightsFileMode) {

@@ -3,13 +3,17 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "file_util.hpp"
 #include "ops/registry.hpp"
+#include "python_build.hpp"
 #include "sofiec/compiler.hpp"
 #include "sofiec/error.hpp"
 #include "sofiec/loader.hpp"
+#include "sofiec/python_module.hpp"
 
 namespace {
 
@@ -43,13 +47,62 @@ std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs)
   return dims;
 }
 
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// sofiec --python: the header, the module's source and (unless source_only) the module itself in
+// `dir`, and <stem>.py there, which imports it under the model's plain name.
+void write_python_module(const std::string& model_path, const std::string& dir, sofiec::Model model,
+                         sofiec::CompileOptions options, const std::string& module, bool source_only,
+                         const sofiec::PythonBuild& build) {
+  namespace fs = std::filesystem;
+  // Before anything is written: an interpreter that cannot take the module stops here.
+  const sofiec::PythonToolchain toolchain = source_only ? sofiec::PythonToolchain{} : sofiec::probe_python(build);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw sofiec::Error(fmt::format("--python: cannot create the folder '{}': {}", dir, ec.message()));
+  const std::string stem = fs::path(model_path).stem().string();
+  const std::string header = module + ".hxx";
+  if (options.namespace_name.empty()) options.namespace_name = module;
+  options.weights_file_name = header + ".dat";
+  const sofiec::CompiledModel compiled = sofiec::compile_model(std::move(model), options);
+  sofiec::PythonModuleSpec spec;
+  spec.module_name = module;
+  spec.header_file = header;
+  spec.model_name = stem;
+  spec.weights_file = options.weights_file_name;
+  const std::string source = sofiec::python_module_source(compiled, spec);
+  const fs::path out(dir);
+  if (options.weights == sofiec::WeightsMode::File)
+    sofiec::write_file_atomically((out / (header + ".dat")).string(),
+                                  std::string(compiled.weights.begin(), compiled.weights.end()));
+  sofiec::write_file_atomically((out / header).string(), compiled.header);
+  sofiec::write_file_atomically((out / (module + ".cpp")).string(), source);
+  if (source_only) return;
+  const std::string library = sofiec::build_python_module(dir, module, toolchain, build);
+  const std::string alias = sofiec::sanitize_identifier(stem);
+  sofiec::write_file_atomically(
+      (out / (alias + ".py")).string(),
+      fmt::format("# Written by sofiec --python: the model {} under its plain name; the module itself is\n"
+                  "# {}, named with a hash of the model and options so that two builds never clash.\n"
+                  "from {} import *  # noqa: F401,F403\nfrom {} import __doc__  # noqa: F401\n",
+                  fs::path(model_path).filename().string(), module, module, module));
+  std::cout << fmt::format("{} (import {} or {})\n", library, alias, module);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
   std::string model_path, output, level = "extended", ns, weights = "embed", report_format, dispatch = "none";
   std::vector<std::string> dim_specs, freeze_specs;
-  bool show_version = false, show_operators = false, show_table = false;
+  bool show_version = false, show_operators = false, show_table = false, python = false, python_source = false;
+  std::string python_name;
+  sofiec::PythonBuild python_build;
   app.add_option("model", model_path, "the .onnx model to compile");
   app.add_option("-o,--output", output, "header to write (default: <model stem>.hxx in the current folder)");
   app.add_option("-O,--optimize", level, "optimization level: 0, basic or extended")->capture_default_str();
@@ -73,6 +126,19 @@ int main(int argc, char** argv) {
                      "print what compilation does (operators before/after, passes, fusions, FLOPs, weights, arena "
                      "vs lower bound, largest tensors) instead of writing code; --report=json for JSON")
           ->expected(0, 1);
+  app.add_flag("--python", python,
+               "build a Python extension module (pybind11) in the folder -o names (default: the current one)");
+  app.add_flag("--python-source", python_source,
+               "with --python: write the module's C++ source and header only (for CMake's "
+               "sofiec_add_python_module)");
+  app.add_option("--python-name", python_name, "with --python: the module's name (default: <model stem>_<hash>)");
+  app.add_option("--python-exe", python_build.python, "with --python: the interpreter that will import the module")
+      ->capture_default_str();
+  app.add_option("--cxx", python_build.cxx, "with --python: the C++ compiler (default: $CXX, else c++)");
+  app.add_option("--cxxflags", python_build.cxxflags,
+                 "with --python: flags for the module's build (the target CPU: -march=x86-64-v3 for a cluster "
+                 "of mixed machines)")
+      ->capture_default_str();
   app.add_flag("--version", show_version, "print the version and exit");
   app.add_flag("--list-operators", show_operators, "print the supported operators and exit");
   app.add_flag("--operator-table", show_table, "print the supported operators as a markdown table and exit");
@@ -93,7 +159,9 @@ int main(int argc, char** argv) {
   try {
     if (model_path.empty()) throw sofiec::Error("no model given (sofiec model.onnx -o model.hxx; see --help)");
     namespace fs = std::filesystem;
-    if (output.empty()) output = fs::path(model_path).stem().string() + ".hxx";
+    if (python_source && !python) throw sofiec::Error("--python-source goes with --python");
+    if (!python && !python_name.empty()) throw sofiec::Error("--python-name goes with --python");
+    if (output.empty()) output = python ? "." : fs::path(model_path).stem().string() + ".hxx";
     sofiec::CompileOptions options;
     options.level = sofiec::parse_opt_level(level);
     options.weights = weights == "file" ? sofiec::WeightsMode::File : sofiec::WeightsMode::Embed;
@@ -105,6 +173,20 @@ int main(int argc, char** argv) {
     for (const auto& spec : freeze_specs) {
       auto [name, values] = sofiec::parse_freeze(spec);
       options.frozen_inputs[name] = sofiec::frozen_value(model.graph, name, values);
+    }
+    if (python && report_option->count() == 0) {
+      // What goes into the module's name besides the model: every option that changes the code.
+      std::string options_text = fmt::format("-O {} --weights {} --dispatch {} --namespace {}", level, weights,
+                                             dispatch, ns);
+      for (const auto& [name, value] : options.fixed_dims) options_text += fmt::format(" --dim {}={}", name, value);
+      for (const auto& spec : freeze_specs) options_text += " --freeze " + spec;
+      const std::string module =
+          python_name.empty()
+              ? sofiec::python_module_name(fs::path(model_path).stem().string(), read_bytes(model_path), options_text)
+              : sofiec::sanitize_identifier(python_name);
+      options.namespace_name = ns;
+      write_python_module(model_path, output, std::move(model), options, module, python_source, python_build);
+      return 0;
     }
     if (report_option->count() > 0) {
       if (!report_format.empty() && report_format != "text" && report_format != "json")
