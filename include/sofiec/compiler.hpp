@@ -13,6 +13,8 @@ namespace sofiec {
 
 enum class OptLevel { O0, Basic, Extended };
 enum class WeightsMode { Embed, File };
+// cpu: a C++17 header; cuda: a CUDA C++ header for NVIDIA GPUs (nvcc, cuBLAS).
+enum class Target { Cpu, Cuda };
 
 struct CompileOptions {
   OptLevel level = OptLevel::Extended;
@@ -35,6 +37,7 @@ struct CompileOptions {
   // --dispatch avx512: the header also carries its kernels compiled for AVX-512 and runs them
   // where the CPU has AVX-512 and the header is built for less (x86-64, GCC or Clang).
   bool dispatch_avx512 = false;
+  Target target = Target::Cpu;
 };
 
 // One node of the compiled graph, for --report.

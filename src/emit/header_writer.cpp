@@ -109,6 +109,35 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
       kernels_text(used, id, "_dispatch"), kernel_body(template_text("kernels/isa.hpp")));
 }
 
+// The CUDA kernel files a header needs (templates/cuda/<name>.cuh, runtime.cuh always), each
+// after the files it includes, in sofiec::cuda_<id> with one include guard per file.
+std::string cuda_kernels_text(std::set<std::string> used, const std::string& id) {
+  used.insert("runtime");
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    if (!seen.insert(name).second) return;
+    const std::string_view text = template_text("cuda/" + name + ".cuh");
+    for (std::size_t pos = text.find("#include \""); pos != std::string_view::npos;
+         pos = text.find("#include \"", pos + 1)) {
+      const std::size_t start = pos + 10, end = text.find(".cuh\"", start);
+      if (end != std::string_view::npos) visit(std::string(text.substr(start, end - start)));
+    }
+    order.push_back(name);
+  };
+  for (const std::string& name : used) visit(name);
+  std::string out;
+  for (const std::string& name : order) {
+    std::string guard = fmt::format("SOFIEC_CUDA_{}_{}_", id, name);
+    std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+    out += fmt::format(
+        "// ---- cuda/{0}.cuh\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace cuda_{2} {{\n{3}"
+        "}}  // namespace cuda_{2}\n}}  // namespace sofiec\n#endif  // {1}\n",
+        name, guard, id, kernel_body(template_text("cuda/" + name + ".cuh")));
+  }
+  return out;
+}
+
 // A byte string literal that compilers read fast (an initializer list of millions of
 // numbers does not compile in reasonable time or memory). Octal escapes are always three
 // digits so a following digit character cannot extend them.
@@ -220,6 +249,10 @@ class HeaderBuilder {
       kernels_.insert("arena");
     }
 
+    if (spec_.target == Target::Cuda) {
+      out.text = cuda_text(decls + body);
+      return out;
+    }
     std::map<std::string, std::string> regions;
     regions["banner"] = spec_.banner;
     regions["prelude"] = vector_layer_text();
@@ -350,6 +383,11 @@ class HeaderBuilder {
         continue;
       }
       const OpDef& def = *registry.find(n, g_);
+      const bool cuda = spec_.target == Target::Cuda;
+      if (cuda && def.emit && !def.emit_cuda) {
+        unsupported_.push_back(fmt::format("{} ({})", n.op_type, quoted(n.name)));
+        continue;
+      }
       std::vector<std::string> outs;
       for (const auto& o : n.outputs) outs.push_back(o.empty() ? "" : var_of(o).var);
       auto resolve = [this](const std::string& tensor) { return var_of(tensor).var; };
@@ -357,7 +395,14 @@ class HeaderBuilder {
       const std::string ws =
           plan_.workspace_offsets.count(n.name) ? workspace_var(n.name) : "static_cast<unsigned char*>(nullptr)";
       EmitContext ctx(n, g_, &a_.known, resolve, outs, ws, kernels_, code, &dim_vars_);
-      if (def.emit) {
+      if (cuda && def.emit_cuda) {
+        try {
+          def.emit_cuda(ctx);
+        } catch (const UnsupportedError& e) {
+          unsupported_.push_back(e.what());
+          continue;
+        }
+      } else if (def.emit) {
         def.emit(ctx);
       } else {
         // Computed at generation time (Shape, Size): the node writes its known value.
@@ -368,13 +413,18 @@ class HeaderBuilder {
             throw Error(fmt::format(
                 "{}: its output must be computable at generation time (are its input shapes known?)", n.describe()));
           const int64_t off = add_weight(known->second);
-          if (off >= 0) ctx.line("std::memcpy({}, weights_ + {}, {});", outs[i], off, known->second.bytes.size());
+          if (off >= 0 && cuda)
+            ctx.line("detail::copy_device({}, weights_ + {}, {}, stream);", outs[i], off, known->second.bytes.size());
+          else if (off >= 0)
+            ctx.line("std::memcpy({}, weights_ + {}, {});", outs[i], off, known->second.bytes.size());
         }
       }
       std::string fused;
       for (const Node& f : n.epilogue) fused += " + " + f.op_type;
       body += fmt::format("    // {}{}\n    {{\n{}    }}\n", n.describe(), fused, indent(code));
     }
+    if (!unsupported_.empty())
+      throw UnsupportedError(fmt::format("not supported by --target cuda (yet): {}", fmt::join(unsupported_, "; ")));
     return body;
   }
 
@@ -399,7 +449,10 @@ class HeaderBuilder {
       if (src.storage == Storage::Output && src.var == dst) continue;
       const ValueInfo& v = g_.value(name);
       const int64_t bytes = element_count(g_.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
-      if (bytes > 0)
+      if (bytes > 0 && spec_.target == Target::Cuda)
+        code += fmt::format("    detail::copy_device({}, {}, {}, stream);  // output {}\n", dst, src.var, bytes,
+                            quoted(name));
+      else if (bytes > 0)
         code += fmt::format("    std::memcpy({}, {}, {});  // output {}\n", dst, src.var, bytes, quoted(name));
     }
     return code;
@@ -523,6 +576,115 @@ class HeaderBuilder {
     return "  detail::AlignedBuffer weights_storage_;\n  const unsigned char* weights_;\n";
   }
 
+  // The CUDA header (templates/cuda/session.cuh): the same metadata and weights blob, the body
+  // of infer() enqueued on the Session's stream through its CUDA graph, infer_host() for host
+  // buffers, device memory made by the constructor.
+  std::string cuda_text(const std::string& body) {
+    if (!dim_vars_.empty()) throw UnsupportedError("--target cuda: outputs whose size the data decides (NonZero...)");
+    const std::string id = kernels_id();
+    std::map<std::string, std::string> regions;
+    regions["banner"] = spec_.banner;
+    regions["kernels"] = cuda_kernels_text(kernels_, id);
+    regions["kernels_namespace"] = fmt::format("using namespace ::sofiec::cuda_{};\n", id);
+    regions["weights"] = weights_region();
+    regions["metadata"] = metadata_region();
+
+    // infer_host's device copies of the inputs and outputs, 256-byte aligned.
+    std::vector<std::string> io_names = g_.inputs, io_params = input_params_;
+    io_names.insert(io_names.end(), g_.outputs.begin(), g_.outputs.end());
+    io_params.insert(io_params.end(), output_params_.begin(), output_params_.end());
+    std::vector<int64_t> io_offsets, io_bytes;
+    int64_t io_total = 0;
+    for (const std::string& t : io_names) {
+      const ValueInfo& v = g_.value(t);
+      io_offsets.push_back(io_total);
+      io_bytes.push_back(element_count(g_.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype)));
+      io_total += (io_bytes.back() + 255) / 256 * 256;
+    }
+    const bool has_weights = !weights_.empty();
+    std::string init = "rt_(stream), arena_(arena_bytes)";
+    if (has_weights) init += ", weights_storage_(detail::weights_bytes), weights_(weights_storage_.data())";
+    init += fmt::format(", io_({})", io_total);
+    std::string ctor =
+        "  // stream: the caller's stream to run on; none (nullptr): the Session makes its own. Uploads\n"
+        "  // the weights and allocates all device memory; throws std::runtime_error naming the CUDA\n"
+        "  // call that failed.\n";
+    if (spec_.embed_weights) {
+      ctor += fmt::format("  explicit Session(cudaStream_t stream = nullptr) : {} {{\n", init);
+      if (has_weights)
+        ctor +=
+            "    detail::check_cuda(cudaMemcpy(weights_storage_.data(), detail::weights_blob, detail::weights_bytes,\n"
+            "                                  cudaMemcpyHostToDevice),\n"
+            "                       \"cudaMemcpy\");\n";
+    } else {
+      ctor += fmt::format(
+          "  // weights_path: the weights file written beside this header (<header>.dat).\n"
+          "  explicit Session(const std::string& weights_path, cudaStream_t stream = nullptr) : {} {{\n",
+          init);
+      if (has_weights) {
+        std::string read = kReadWeightsFile;
+        replace_all(read, "weights_storage_.data()", "host.data()");
+        replace_all(read, "weights_[i]", "host[i]");
+        ctor += "    std::vector<unsigned char> host(detail::weights_bytes);\n" + read +
+                "    detail::check_cuda(cudaMemcpy(weights_storage_.data(), host.data(), detail::weights_bytes,\n"
+                "                                  cudaMemcpyHostToDevice),\n"
+                "                       \"cudaMemcpy\");\n";
+      } else {
+        ctor += "    (void)weights_path;\n";
+      }
+    }
+    regions["constructor"] = ctor + "  }\n";
+
+    std::vector<std::string> params, host_params, buffers, device_args;
+    for (std::size_t i = 0; i < io_names.size(); ++i) {
+      const bool input = i < g_.inputs.size();
+      const std::string type(dtype_cpp(g_.value(io_names[i]).dtype));
+      params.push_back(fmt::format("{}{}* {}", input ? "const " : "", type, io_params[i]));
+      buffers.push_back(io_params[i]);
+      device_args.push_back(fmt::format("reinterpret_cast<{}*>(io_.data() + {})", type, io_offsets[i]));
+    }
+    std::string unused;
+    for (const auto& p : input_params_)
+      if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
+    buffers.push_back("nullptr");
+    std::string infer =
+        "  // Runs the model on device buffers (inputs, then outputs, each a contiguous row-major\n"
+        "  // buffer owned by the caller), asynchronously on stream(). Allocates nothing.\n";
+    infer += fmt::format(
+        "  void infer({}) {{\n{}    const void* buffers[] = {{{}}};\n    rt_.run(buffers, {}, use_graph_, [&] {{\n"
+        "    cudaStream_t const stream = rt_.stream();\n    cublasHandle_t const blas = rt_.blas();\n"
+        "    (void)stream;\n    (void)blas;\n{}    }});\n  }}\n",
+        fmt::join(params, ", "), unused, fmt::join(buffers, ", "), io_names.size(), body);
+    infer +=
+        "\n  // Runs the model on host buffers: copies the inputs in, runs, copies the outputs out and\n"
+        "  // waits for them.\n";
+    infer += fmt::format("  void infer_host({}) {{\n", fmt::join(params, ", "));
+    for (std::size_t i = 0; i < g_.inputs.size(); ++i)
+      if (io_bytes[i] > 0)
+        infer += fmt::format(
+            "    detail::check_cuda(cudaMemcpyAsync(io_.data() + {}, {}, {}, cudaMemcpyHostToDevice, rt_.stream()),\n"
+            "                       \"cudaMemcpyAsync\");\n",
+            io_offsets[i], io_params[i], io_bytes[i]);
+    infer += fmt::format("    infer({});\n", fmt::join(device_args, ", "));
+    for (std::size_t i = g_.inputs.size(); i < io_names.size(); ++i)
+      if (io_bytes[i] > 0)
+        infer += fmt::format(
+            "    detail::check_cuda(cudaMemcpyAsync({}, io_.data() + {}, {}, cudaMemcpyDeviceToHost, rt_.stream()),\n"
+            "                       \"cudaMemcpyAsync\");\n",
+            io_params[i], io_offsets[i], io_bytes[i]);
+    infer += "    detail::check_cuda(cudaStreamSynchronize(rt_.stream()), \"cudaStreamSynchronize\");\n  }\n";
+    regions["infer"] = infer;
+
+    std::string members = "  detail::Runtime rt_;\n  detail::DeviceBuffer arena_;\n";
+    if (has_weights) members += "  detail::DeviceBuffer weights_storage_;\n  const unsigned char* weights_;\n";
+    members += "  detail::DeviceBuffer io_;  // infer_host's device copies of the inputs and outputs\n";
+    regions["members"] = members;
+    std::string text = fill_skeleton(template_text("cuda/session.cuh"), regions);
+    replace_all(text, "SOFIEC_SKELETON_GUARD_", guard());
+    replace_all(text, "sofiec_skeleton", spec_.ns);
+    return text;
+  }
+
   // The infer region of a dispatching header: infer() (the first function of `region`, static
   // or with run-time dims) hands its arguments to infer_avx512_, the same statements with the
   // kernels of detail::avx512 in an AVX-512 function, where the CPU has AVX-512; and
@@ -621,6 +783,7 @@ class HeaderBuilder {
   std::set<std::string> kernels_;
   std::map<std::string, std::string> workspace_vars_;
   std::map<std::string, std::string> dim_vars_;  // data-dependent symbol -> its variable in infer()
+  std::vector<std::string> unsupported_;          // nodes the target cannot run
 };
 
 }  // namespace

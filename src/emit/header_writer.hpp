@@ -6,6 +6,7 @@
 
 #include "dynamic/polynomial.hpp"
 #include "passes/passes.hpp"
+#include "sofiec/compiler.hpp"
 #include "sofiec/ir.hpp"
 
 namespace sofiec {
@@ -32,6 +33,7 @@ struct HeaderSpec {
   bool runtime_offsets = false;
   const DynamicLayout* dynamic = nullptr;  // set: a Session that takes run-time dims
   bool dispatch_avx512 = false;            // an AVX-512 copy of the kernels, chosen at run time
+  Target target = Target::Cpu;
 };
 
 struct HeaderOutput {

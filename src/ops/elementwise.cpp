@@ -2,6 +2,7 @@
 // operator a single registration line naming its functor from templates/kernels/functors.hpp.
 #include <array>
 
+#include "ops/cuda.hpp"
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
@@ -185,6 +186,36 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
   // Binary maps apply a fused epilogue in the same loop (Add + Relu of a residual block).
   d.accepts_epilogue = arity == Arity::Binary;
   d.in_place = arity == Arity::Unary || arity == Arity::Binary;
+  // On the GPU: float32, the functions of templates/cuda/functors.cuh, one launch per pair of
+  // operands (operands broadcast by strides).
+  d.emit_cuda = [params, functor](EmitContext& e) {
+    cuda_require_float(e);
+    std::string f = cuda_functor(e, functor_expr(functor, params.values(e.node())));
+    if (!e.node().epilogue.empty()) f = fmt::format("detail::then({}, {})", f, cuda_epilogue(e));
+    e.use_kernel("elementwise");
+    const std::vector<int64_t> out = e.output_dims(0);
+    const int64_t n = element_count(out);
+    if (arity == Arity::Unary || e.num_inputs() == 1) {
+      if (arity == Arity::Unary)
+        e.line("detail::map1({}, {}, {}, {}, stream);", e.in(0), e.out(0), n, f);
+      else
+        e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), e.in(0), n * 4);
+      return;
+    }
+    if (out.size() > 6) e.unsupported("the CUDA target broadcasts up to 6 dims, not {}", out.size());
+    auto map2 = [&](const std::string& a, const std::vector<int64_t>& a_dims, const std::string& b,
+                    const std::vector<int64_t>& b_dims) {
+      const std::vector<int64_t> sa = broadcast_strides(a_dims, out), sb = broadcast_strides(b_dims, out);
+      const bool same = a_dims == out && b_dims == out;
+      e.line("detail::map2({}, {}, {}, {}, detail::Broadcast2{{{}, {{{}}}, {{{}}}, {{{}}}}}, {}, {}, stream);", a, b,
+             e.out(0), n, out.size(), fmt::join(out, ", "), fmt::join(sa, ", "), fmt::join(sb, ", "), same, f);
+    };
+    const std::vector<std::vector<int64_t>> dims = all_input_dims(e);
+    map2(e.in(0), dims[0], e.in(1), dims[1]);
+    for (std::size_t k = 2; k < e.num_inputs(); ++k) map2(e.out(0), out, e.in(k), dims[k]);
+    if (arity == Arity::VariadicMean)
+      e.line("detail::map1({0}, {0}, {1}, detail::op_div_by{{{2}.f}}, stream);", e.out(0), n, e.num_inputs());
+  };
   d.emit = [params, functor](EmitContext& e) {
     std::string f = functor_expr(functor, params.values(e.node()));
     if (const std::string epilogue = e.epilogue(); !epilogue.empty())
@@ -225,6 +256,11 @@ void add_selected(Registry& r, std::function<std::size_t(const NodeView&)> selec
     return choices.at(select(v)).eval(v, in, outs);
   };
   d.emit = [=](EmitContext& e) { choices.at(select(e)).emit(e); };
+  d.emit_cuda = [=](EmitContext& e) {
+    const OpDef& chosen = choices.at(select(e));
+    if (!chosen.emit_cuda) e.unsupported("this form is not supported on the CUDA target");
+    chosen.emit_cuda(e);
+  };
   if (choices.at(0).unary_functor)
     d.unary_functor = [=](const NodeView& v) { return choices.at(select(v)).unary_functor(v); };
   r.add(std::move(d));

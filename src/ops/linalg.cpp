@@ -1,6 +1,7 @@
 // Matrix products: Gemm and MatMul (numpy semantics, batched with broadcasting).
 #include <cctype>
 
+#include "ops/cuda.hpp"
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
@@ -115,6 +116,26 @@ void add_gemm(Registry& r) {
     }
     e.apply_epilogue(e.out(0), g.m * g.n);
   };
+  // cuBLAS's product, then the bias and the epilogue in one elementwise pass.
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e);
+    e.use_kernel("gemm");
+    e.use_kernel("elementwise");
+    const GemmDims g = gemm_dims(e);
+    const bool ta = e.node().attr_int("transA", 0) != 0, tb = e.node().attr_int("transB", 0) != 0;
+    e.line("detail::gemm(blas, {}, {}, {}, {}, {}, {}, {}, {}, 0.0f, {});", ta, tb, cuda_int_dim(e, g.m),
+           cuda_int_dim(e, g.n), cuda_int_dim(e, g.k), cpp_float(e.node().attr_float("alpha", 1.f)), e.in(0), e.in(1),
+           e.out(0));
+    const std::string epilogue = cuda_epilogue(e);
+    if (e.has_input(2)) {
+      const auto [rs, cs] = bias_strides(e, g);
+      e.line("detail::bias_epilogue({}, {}, {}, {}, {}, {}, {}, {}, stream);", e.out(0), g.m, g.n, e.in(2), rs, cs,
+             cpp_float(e.node().attr_float("beta", 1.f)), epilogue);
+    } else if (!e.node().epilogue.empty()) {
+      e.line("detail::bias_epilogue({}, {}, {}, static_cast<const float*>(nullptr), 0, 0, 0.0f, {}, stream);", e.out(0),
+             g.m, g.n, epilogue);
+    }
+  };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
     const GemmDims g = gemm_dims(v);
@@ -196,6 +217,38 @@ void add_matmul(Registry& r) {
              e.int_array("b_strides", p.b_strides), p.m, p.n, p.k);
     }
     e.apply_epilogue(e.out(0), element_count(p.out_dims));
+  };
+  // One cuBLAS product where B is shared (A's batches folded into its rows), a strided batch
+  // where both operands step evenly; then the fused bias and epilogue.
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e);
+    e.use_kernel("gemm");
+    e.use_kernel("elementwise");
+    const MatMulPlan p = plan_matmul(e);
+    int64_t rows = p.m;
+    if (single_gemm(e, p)) {
+      rows = int64_t(p.a_offsets.size()) * p.m;
+      e.line("detail::gemm(blas, false, false, {}, {}, {}, 1.0f, {}, {}, 0.0f, {});", cuda_int_dim(e, rows),
+             cuda_int_dim(e, p.n), cuda_int_dim(e, p.k), e.in(0), e.in(1), e.out(0));
+    } else {
+      const std::size_t batch = p.a_offsets.size();
+      auto step = [&](const std::vector<int64_t>& offsets) -> int64_t {
+        const int64_t s = batch > 1 ? offsets[1] - offsets[0] : 0;
+        for (std::size_t i = 0; i < batch; ++i)
+          if (offsets[i] != int64_t(i) * s) e.unsupported("MatMul whose batches are not evenly strided");
+        return s;
+      };
+      const int64_t sa = step(p.a_offsets), sb = step(p.b_offsets);
+      e.line("detail::gemm_batched(blas, {}, {}, {}, {}, {}, {}, {}, {}, {});", cuda_int_dim(e, int64_t(batch)),
+             cuda_int_dim(e, p.m), cuda_int_dim(e, p.n), cuda_int_dim(e, p.k), e.in(0), sa, e.in(1), sb, e.out(0));
+      rows = int64_t(batch) * p.m;
+    }
+    const std::string epilogue = cuda_epilogue(e);
+    if (e.has_input(2))
+      e.line("detail::bias_epilogue({}, {}, {}, {}, 0, 1, 1.0f, {}, stream);", e.out(0), rows, p.n, e.in(2), epilogue);
+    else if (!e.node().epilogue.empty())
+      e.line("detail::bias_epilogue({}, {}, {}, static_cast<const float*>(nullptr), 0, 0, 0.0f, {}, stream);", e.out(0),
+             rows, p.n, epilogue);
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {

@@ -1,5 +1,6 @@
 // Normalizations: BatchNormalization, LayerNormalization, RMSNormalization,
 // GroupNormalization, InstanceNormalization, LRN.
+#include "ops/cuda.hpp"
 #include "emit/emit_context.hpp"
 #include "ops/registry.hpp"
 
@@ -43,6 +44,16 @@ void add_batch_norm(Registry& r) {
       e.line("detail::batch_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.in(2), e.in(3), e.in(4),
              e.out(0), x[0], x[1], spatial, epsilon);
   };
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e);
+    if (e.node().attr_int("training_mode", 0) != 0) e.unsupported("training mode on the CUDA target");
+    e.use_kernel("rows");
+    const auto x = e.input_dims(0);
+    const int64_t spatial = element_count(std::vector<int64_t>(x.begin() + 2, x.end()));
+    e.line("detail::batch_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.in(2),
+           e.in(3), e.in(4), e.out(0), element_count(x), x[1], spatial,
+           cpp_float(e.node().attr_float("epsilon", 1e-5f)), cuda_epilogue(e));
+  };
   r.add(std::move(d));
 }
 
@@ -80,6 +91,20 @@ void add_row_norm(Registry& r, const char* op, int64_t min_opset, bool rms) {
     if (rms) return InferResult{{v.input(0)}};
     return InferResult{{v.input(0), static_value(t, stats), static_value(t, stats)}};
   };
+  if (!rms)
+    d.emit_cuda = [extent](EmitContext& e) {
+      cuda_require_float(e);
+      if (e.num_outputs() > 1 && !e.node().outputs[1].empty()) e.unsupported("the Mean output on the CUDA target");
+      if (e.num_outputs() > 2 && !e.node().outputs[2].empty()) e.unsupported("the InvStdDev output on the CUDA target");
+      const auto [outer, inner] = extent(e);
+      for (std::size_t i = 1; i < 3; ++i)
+        if (e.has_input(i) && element_count(e.input_dims(i)) != inner)
+          e.unsupported("a scale or bias that is not one value per normalized element");
+      e.use_kernel("rows");
+      e.line("detail::layer_norm({}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1),
+             e.in_or_null(e.has_input(2) ? 2 : kAbsent, "float"), e.out(0), outer, inner,
+             cpp_float(e.node().attr_float("epsilon", 1e-5f)));
+    };
   d.emit = [extent, rms](EmitContext& e) {
     e.use_kernel("normalization");
     const auto [outer, inner] = extent(e);

@@ -1,5 +1,6 @@
 // Reductions: Reduce* over any set of axes, ArgMax/ArgMin, cumulative sums and products, and
 // the normalizations along one axis (Softmax, LogSoftmax, Hardmax, LpNormalization).
+#include "ops/cuda.hpp"
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
@@ -337,6 +338,13 @@ void register_reduction_ops(Registry& r) {
         e.line("detail::softmax({}, {}, {}, {}, {}, true);", e.in(0), e.out(0), s.outer, s.length, s.inner);
       },
       true);
+  for (const char* op : {"Softmax", "LogSoftmax"})
+    r.set_emit_cuda(op, [log = std::string(op) == "LogSoftmax"](EmitContext& e) {
+      cuda_require_float(e);
+      e.use_kernel("rows");
+      const AxisExtent s = softmax_extent(e);
+      e.line("detail::softmax({}, {}, {}, {}, {}, {}, stream);", e.in(0), e.out(0), s.outer, s.length, s.inner, log);
+    });
   add_along_axis(r, "Hardmax", [](EmitContext& e) {
     e.use_kernel("softmax");
     const AxisExtent s = softmax_extent(e);

@@ -114,6 +114,12 @@ const Registry& Registry::instance() {
 
 void Registry::add(OpDef def) { ops_[def.op_type].push_back(std::move(def)); }
 
+void Registry::set_emit_cuda(const std::string& op_type, EmitFn emit) {
+  auto it = ops_.find(op_type);
+  if (it == ops_.end()) throw Error("internal: set_emit_cuda for unregistered " + op_type);
+  for (OpDef& d : it->second) d.emit_cuda = emit;
+}
+
 void Registry::add_internal(OpDef def) {
   const std::string name = def.op_type;
   internal_[name] = std::move(def);

@@ -91,6 +91,9 @@ struct OpDef {
   InferFn infer;
   EvalFn eval;  // optional: without it the node is never folded
   EmitFn emit;  // optional: without it the node must be folded (e.g. Shape)
+  // The node as CUDA code (--target cuda), on templates/cuda/ kernels; without it the operator
+  // is refused on that target. It may call EmitContext::unsupported for forms it lacks.
+  EmitFn emit_cuda;
   // The outputs depend on the inputs' shapes only (Shape, Size): eval runs as soon as the
   // shapes are static, with null input tensors.
   bool depends_on_shapes_only = false;
@@ -115,6 +118,8 @@ class Registry {
   static const Registry& instance();
   void add(OpDef def);
   void add_internal(OpDef def);  // in kSofiecDomain
+  // Gives every definition of op_type (default domain, all opsets) a CUDA emitter.
+  void set_emit_cuda(const std::string& op_type, EmitFn emit);
   // The definition covering (op_type, opset) in the default domain, or nullptr.
   const OpDef* find(const std::string& op_type, int64_t opset) const;
   // The definition for node n: default domain at g's opset, or the compiler's own domain.

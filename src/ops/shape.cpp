@@ -34,6 +34,11 @@ void add_view(Registry& r, const char* op, ShapeFn shape, int64_t min_opset = 1,
     e.use_kernel("elementwise");
     e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(e.output_dims(0)));
   };
+  // (A view the memory plan could not alias: a copy on the GPU too, of any type.)
+  d.emit_cuda = [](EmitContext& e) {
+    e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), e.in(0),
+           element_count(e.output_dims(0)) * int64_t(dtype_size(e.output(0).dtype)));
+  };
   r.add(std::move(d));
 }
 

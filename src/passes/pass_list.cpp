@@ -4,12 +4,12 @@
 
 namespace sofiec {
 
-std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level) {
+std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level, Target target) {
   std::vector<std::unique_ptr<Pass>> passes;
   if (level == OptLevel::O0) return passes;
   // `-O basic` keeps to the target-independent rewrites: the header it writes is the same
   // graph, whatever vector width it is built for. `extended` adds the layout stage.
-  const bool layouts = level == OptLevel::Extended;
+  const bool layouts = level == OptLevel::Extended && target == Target::Cpu;
 
   // Graph rewrites, the same for every target: simplification, the patterns exporters spell
   // out that become one node, and folding into weights.

@@ -126,7 +126,8 @@ std::unique_ptr<Pass> make_epilogue_fusion();
 std::unique_ptr<Pass> make_conv_max_pool_fusion();
 
 // The passes of an optimization level, in order (empty for -O 0).
-std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level);
+// The layout stage is the CPU's (vector widths): the CUDA target runs the graph rewrites only.
+std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level, Target target = Target::Cpu);
 
 // Tensors that share their input's memory instead of being copied: the outputs of
 // reshape-like nodes (Reshape, Flatten, Squeeze, Unsqueeze, Identity) and of a Split into

@@ -31,3 +31,28 @@ def test_local_cluster_two_workers_same_bits():
     assert len(pids) == 2 and os.getpid() not in pids
     for (_, got), want in zip(results, expected):
         assert got.tobytes() == want.tobytes()
+
+
+def test_example_scores_an_event_file(tmp_path):
+    """models/example/make_jets.py and dask_inference.py end to end, on 2 workers: every score is
+    the single-process one."""
+    import subprocess
+    import sys
+
+    import h5py
+
+    from conftest import SOURCE, module_file
+
+    example = SOURCE / "models" / "example"
+    jets, scores = tmp_path / "jets.h5", tmp_path / "scores.h5"
+    subprocess.run([sys.executable, example / "make_jets.py", "--jets", "100000", "--out", jets], check=True)
+    out = subprocess.run([sys.executable, example / "dask_inference.py", jets, "--out", scores, "--workers", "2",
+                          "--module-dir", module_file("jet_tagger_cli").parent, "--chunk", "16384", "--quiet",
+                          "--json"], check=True, capture_output=True, text=True).stdout
+    assert '"events_per_s"' in out and '"threads": 2' in out
+    with h5py.File(jets, "r") as f:
+        features = f["/jets/features"][:]
+    with h5py.File(scores, "r") as f:
+        got = f["/jets/probabilities"][:]
+    assert got.shape == (100000, 3)
+    assert got.tobytes() == load("jet_tagger_cli").Session().infer(features).tobytes()

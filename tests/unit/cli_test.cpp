@@ -258,6 +258,47 @@ TEST_F(Cli, PythonModule) {
   }
 }
 
+// --target cuda: a .cuh by default; every node it cannot run yet named at once; run-time dims,
+// --dispatch and --python refused.
+TEST_F(Cli, CudaTarget) {
+  sofiec_test::ModelBuilder b;
+  b.input("x", {1, 4}).output("y", {1, 4});
+  b.init_floats("w", {4, 4}, std::vector<float>(16, 0.5f));
+  b.node("MatMul", {"x", "w"}, {"h"});
+  b.node("Relu", {"h"}, {"r"});
+  b.node("Softmax", {"r"}, {"y"});
+  b.save(path("mlp.onnx"));
+  ASSERT_EQ(sofiec(path("mlp.onnx") + " --target cuda -o " + path("mlp.cuh")).status, 0);
+  const std::string cuh = read(path("mlp.cuh"));
+  EXPECT_NE(cuh.find("#include <cublas_v2.h>"), std::string::npos);
+  EXPECT_NE(cuh.find("detail::gemm(blas"), std::string::npos);
+  EXPECT_NE(cuh.find("void infer_host(const float* in_x, float* out_y)"), std::string::npos);
+
+  sofiec_test::ModelBuilder c;
+  c.input("x", {1, 1, 4, 4}).output("y");
+  c.init_floats("k", {1, 1, 3, 3}, std::vector<float>(9, 1.f));
+  c.node("Acos", {"x"}, {"a"}, "the_acos");  // (after the Conv it would be fused into it)
+  c.node("Conv", {"a", "k"}, {"y"});
+  c.save(path("conv.onnx"));
+  expect_refused(sofiec(path("conv.onnx") + " --target cuda -o " + path("conv.cuh")),
+                 "not supported by --target cuda (yet): ", path("conv.cuh"));
+  const CliResult r = sofiec(path("conv.onnx") + " --target cuda -o " + path("conv.cuh"));
+  EXPECT_NE(r.err.find("Conv (\"Conv_1\")"), std::string::npos) << r.err;  // every node, at once
+  EXPECT_NE(r.err.find("the_acos"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no kernel for acos"), std::string::npos) << r.err;
+
+  sofiec_test::ModelBuilder d;
+  d.input("x", {-1, 4}, onnx::TensorProto::FLOAT, {"N"}).output("y");
+  d.node("Relu", {"x"}, {"y"});
+  d.save(path("dyn.onnx"));
+  expect_refused(sofiec(path("dyn.onnx") + " --target cuda -o " + path("dyn.cuh")), "needs static shapes",
+                 path("dyn.cuh"));
+  EXPECT_EQ(sofiec(path("dyn.onnx") + " --target cuda --dim N=8 -o " + path("dyn.cuh")).status, 0);
+  expect_refused(sofiec(path("mlp.onnx") + " --target cuda --dispatch avx512 -o " + path("a.cuh")), "CPU headers",
+                 path("a.cuh"));
+  expect_refused(sofiec(path("mlp.onnx") + " --target cuda --python -o " + path("py")), "CPU modules", path("py"));
+}
+
 TEST_F(Cli, WeightsFileMode) {
   sofiec_test::ModelBuilder b;
   b.input("x", {1, 2}).output("y");

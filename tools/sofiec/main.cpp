@@ -17,9 +17,11 @@
 
 namespace {
 
-void list_operators() {
+// All operators, or (cuda) those --target cuda runs.
+void list_operators(bool cuda) {
   for (const auto& [op, defs] : sofiec::Registry::instance().all())
     for (const auto& d : defs)
+      if (!cuda || d.emit_cuda)
       std::cout << fmt::format("{:<24} opset {:>2}-{:<2}  {}\n", op, d.min_opset, d.max_opset, d.types);
 }
 
@@ -98,7 +100,8 @@ void write_python_module(const std::string& model_path, const std::string& dir, 
 
 int main(int argc, char** argv) {
   CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
-  std::string model_path, output, level = "extended", ns, weights = "embed", report_format, dispatch = "none";
+  std::string model_path, output, level = "extended", ns, weights = "embed", report_format, dispatch = "none",
+                            target = "cpu";
   std::vector<std::string> dim_specs, freeze_specs;
   bool show_version = false, show_operators = false, show_table = false, python = false, python_source = false;
   std::string python_name;
@@ -114,6 +117,11 @@ int main(int argc, char** argv) {
                  "avx512: the header also carries its kernels built for AVX-512 and, built for less on x86-64, "
                  "runs them where the CPU has AVX-512 (chosen once per Session)")
       ->check(CLI::IsMember({"none", "avx512"}))
+      ->capture_default_str();
+  app.add_option("--target", target,
+                 "cpu: a C++17 header; cuda: a CUDA C++ header for NVIDIA GPUs (nvcc, cuBLAS), default output "
+                 "<model stem>.cuh")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   app.add_option("--dim", dim_specs,
                  "fix a symbolic dimension, NAME=VALUE (repeatable); the others are chosen at run time");
@@ -140,7 +148,8 @@ int main(int argc, char** argv) {
                  "of mixed machines)")
       ->capture_default_str();
   app.add_flag("--version", show_version, "print the version and exit");
-  app.add_flag("--list-operators", show_operators, "print the supported operators and exit");
+  app.add_flag("--list-operators", show_operators,
+               "print the supported operators and exit (with --target cuda: those the CUDA target runs)");
   app.add_flag("--operator-table", show_table, "print the supported operators as a markdown table and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -149,7 +158,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (show_operators) {
-    list_operators();
+    list_operators(target == "cuda");
     return 0;
   }
   if (show_table) {
@@ -161,7 +170,9 @@ int main(int argc, char** argv) {
     namespace fs = std::filesystem;
     if (python_source && !python) throw sofiec::Error("--python-source goes with --python");
     if (!python && !python_name.empty()) throw sofiec::Error("--python-name goes with --python");
-    if (output.empty()) output = python ? "." : fs::path(model_path).stem().string() + ".hxx";
+    if (python && target != "cpu") throw sofiec::Error("--python builds CPU modules: leave out --target cuda");
+    if (output.empty())
+      output = python ? "." : fs::path(model_path).stem().string() + (target == "cuda" ? ".cuh" : ".hxx");
     sofiec::CompileOptions options;
     options.level = sofiec::parse_opt_level(level);
     options.weights = weights == "file" ? sofiec::WeightsMode::File : sofiec::WeightsMode::Embed;
@@ -169,6 +180,7 @@ int main(int argc, char** argv) {
     options.weights_file_name = fs::path(output).filename().string() + ".dat";
     options.fixed_dims = parse_dims(dim_specs);
     options.dispatch_avx512 = dispatch == "avx512";
+    options.target = target == "cuda" ? sofiec::Target::Cuda : sofiec::Target::Cpu;
     sofiec::Model model = sofiec::load_model(model_path);
     for (const auto& spec : freeze_specs) {
       auto [name, values] = sofiec::parse_freeze(spec);

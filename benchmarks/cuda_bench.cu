@@ -1,0 +1,56 @@
+// Times a CUDA header (sofiec --target cuda) on the GPU: infer() on device buffers, replaying
+// its CUDA graph and kernel by kernel, per call and in events/s, and the device memory the
+// Session holds. Built by benchmarks/run_cuda.sh with -include the header and MODEL_NS; prints
+// one JSON line.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+int main(int argc, char** argv) {
+  using Session = MODEL_NS::Session;
+  const char* name = argc > 1 ? argv[1] : "model";
+  const int batch = argc > 2 ? std::atoi(argv[2]) : 1;
+  std::size_t in_bytes = 4 * std::size_t(Session::input_shapes[0].size());
+  std::size_t out_bytes = 4 * std::size_t(Session::output_shapes[0].size());
+  std::size_t free_before = 0, free_after = 0, total = 0;
+  cudaFree(nullptr);  // the context, before the first measurement
+  cudaMemGetInfo(&free_before, &total);
+  Session session;
+  cudaMemGetInfo(&free_after, &total);
+  float *x = nullptr, *y = nullptr;
+  cudaMalloc(&x, in_bytes);
+  cudaMalloc(&y, out_bytes);
+  std::vector<float> host(in_bytes / 4, 0.5f);
+  cudaMemcpy(x, host.data(), in_bytes, cudaMemcpyHostToDevice);
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  auto time_calls = [&](bool graph) {
+    session.use_graph(graph);
+    for (int i = 0; i < 50; ++i) session.infer(x, y);
+    cudaStreamSynchronize(session.stream());
+    // The median of 7 rounds of back-to-back calls, microseconds per call.
+    std::vector<double> rounds;
+    const int calls = batch >= 1024 ? 50 : 1000;
+    for (int r = 0; r < 7; ++r) {
+      cudaEventRecord(start, session.stream());
+      for (int i = 0; i < calls; ++i) session.infer(x, y);
+      cudaEventRecord(stop, session.stream());
+      cudaEventSynchronize(stop);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, start, stop);
+      rounds.push_back(1000.0 * ms / calls);
+    }
+    std::sort(rounds.begin(), rounds.end());
+    return rounds[3];
+  };
+  const double graph_us = time_calls(true), kernels_us = time_calls(false);
+  std::printf(
+      "{\"model\": \"%s\", \"batch\": %d, \"graph_us\": %.2f, \"kernels_us\": %.2f, \"events_per_s\": %.0f, "
+      "\"session_bytes\": %zu, \"arena_bytes\": %zu, \"weights_bytes\": %zu}\n",
+      name, batch, graph_us, kernels_us, batch * 1e6 / graph_us, free_before - free_after,
+      std::size_t(Session::arena_bytes), std::size_t(Session::weights_bytes));
+  return 0;
+}

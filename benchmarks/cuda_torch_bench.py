@@ -1,0 +1,66 @@
+"""PyTorch on the same GPU, beside benchmarks/cuda_bench.cu: the same models in float32 (TF32
+off), eager and replaying a CUDA graph, microseconds per call, events/s, and the peak device
+memory PyTorch allocated for the weights and one run. Runs on the GPU host (its own torch);
+prints one JSON line per model and batch."""
+import json
+import sys
+
+import torch
+from torch import nn
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+
+
+def mlp():
+    # The SOFIE MLP of models/generate_models.py: 100 -> 50 -> 100 -> 100 -> 4 with ReLU.
+    return nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(),
+                         nn.Linear(100, 4))
+
+
+def time_us(fn, calls):
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    rounds = []
+    for _ in range(7):
+        start.record()
+        for _ in range(calls):
+            fn()
+        stop.record()
+        stop.synchronize()
+        rounds.append(1000.0 * start.elapsed_time(stop) / calls)
+    return sorted(rounds)[3]
+
+
+def bench(name, make, shape):
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    model = make().cuda().eval()
+    x = torch.full(shape, 0.5, device="cuda")
+    calls = 50 if shape[0] >= 1024 else 1000
+    with torch.no_grad():
+        for _ in range(20):
+            model(x)
+        torch.cuda.synchronize()
+        eager = time_us(lambda: model(x), calls)
+        peak = torch.cuda.max_memory_allocated() - base
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                model(x)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            model(x)
+        replay = time_us(graph.replay, calls)
+    print(json.dumps({"model": name, "batch": shape[0], "torch_eager_us": round(eager, 2),
+                      "torch_graph_us": round(replay, 2), "torch_events_per_s": round(shape[0] * 1e6 / replay),
+                      "torch_peak_bytes": peak, "torch": torch.__version__,
+                      "gpu": torch.cuda.get_device_name()}))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    for batch in (1, 16384):
+        bench("mlp", mlp, (batch, 100))

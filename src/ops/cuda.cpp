@@ -1,0 +1,57 @@
+#include "ops/cuda.hpp"
+
+#include <limits>
+#include <set>
+
+#include "emit/templates.hpp"
+
+namespace sofiec {
+namespace {
+
+const std::set<std::string>& cuda_functors() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> r;
+    const std::string_view text = template_text("cuda/functors.cuh");
+    for (std::size_t p = text.find("\nstruct op_"); p != std::string_view::npos; p = text.find("\nstruct op_", p + 1)) {
+      const std::size_t start = p + 8, end = text.find_first_of(" {", start);
+      r.insert(std::string(text.substr(start, end - start)));
+    }
+    return r;
+  }();
+  return names;
+}
+
+}  // namespace
+
+void cuda_require_float(const EmitContext& e) {
+  for (std::size_t i = 0; i < e.num_inputs(); ++i)
+    if (e.has_input(i) && e.input_dtype(i) != DType::Float)
+      e.unsupported("input {} is {}; the CUDA target runs float32", i, dtype_name(e.input_dtype(i)));
+  for (std::size_t i = 0; i < e.num_outputs(); ++i)
+    if (!e.node().outputs[i].empty() && e.output(i).dtype != DType::Float)
+      e.unsupported("output {} is {}; the CUDA target runs float32", i, dtype_name(e.output(i).dtype));
+}
+
+std::string cuda_functor(EmitContext& e, const std::string& f) {
+  for (std::size_t p = f.find("detail::"); p != std::string::npos; p = f.find("detail::", p + 1)) {
+    const std::size_t start = p + 8, end = f.find_first_of("{(,)} ", start);
+    const std::string name = f.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (name == "chain" || name == "then") continue;
+    if (!cuda_functors().count(name))
+      e.unsupported("the CUDA target has no kernel for {} yet", name.substr(0, 3) == "op_" ? name.substr(3) : name);
+  }
+  e.use_kernel("functors");
+  return f;
+}
+
+std::string cuda_epilogue(EmitContext& e) {
+  const std::string f = e.epilogue();
+  return f.empty() ? "detail::chain()" : cuda_functor(e, f);
+}
+
+int64_t cuda_int_dim(const EmitContext& e, int64_t v) {
+  if (v > std::numeric_limits<int>::max()) e.unsupported("a product dimension of {} is beyond cuBLAS's int", v);
+  return v;
+}
+
+}  // namespace sofiec

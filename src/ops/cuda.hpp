@@ -1,0 +1,25 @@
+// What the operators' CUDA emitters (OpDef::emit_cuda, --target cuda) share: the target's type
+// (float32), the functions templates/cuda/functors.cuh defines, the fused epilogue.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "emit/emit_context.hpp"
+
+namespace sofiec {
+
+// Every input the node reads and every output it writes is float32, else unsupported().
+void cuda_require_float(const EmitContext& e);
+
+// The functor expression f (as the CPU emitter writes it: "detail::op_elu{1.f}"), checked
+// against the structs of templates/cuda/functors.cuh: unsupported() for a function it lacks.
+std::string cuda_functor(EmitContext& e, const std::string& f);
+
+// The node's fused epilogue as a device functor ("detail::chain()" when there is none).
+std::string cuda_epilogue(EmitContext& e);
+
+// Refuses a size cuBLAS's int dims cannot hold.
+int64_t cuda_int_dim(const EmitContext& e, int64_t v);
+
+}  // namespace sofiec

@@ -1,0 +1,74 @@
+// Elementwise kernels: one function of one tensor, of two with NumPy broadcasting, and the bias
+// and epilogue that follow a matrix product. Grid-stride loops, so any size runs in one launch.
+#pragma once
+
+#include <cstdint>
+
+#include "functors.cuh"
+#include "runtime.cuh"
+
+template <class F> __global__ void map1_kernel(const float* __restrict__ x, float* __restrict__ y, long long n, F f) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) y[i] = f(x[i]);
+}
+
+template <class F> void map1(const float* x, float* y, long long n, F f, cudaStream_t stream) {
+  if (n > 0) map1_kernel<<<blocks_for(n), 256, 0, stream>>>(x, y, n, f);
+}
+
+// Where each output element reads its two operands: the output's dims and, per operand, the
+// stride of each dim (0 where the operand is broadcast along it), at most 6 dims.
+struct Broadcast2 {
+  int rank;
+  long long dims[6];
+  long long a_strides[6], b_strides[6];
+};
+
+template <class F>
+__global__ void map2_kernel(const float* __restrict__ a, const float* __restrict__ b, float* y, long long n,
+                            Broadcast2 shape, F f) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    long long rest = i, ia = 0, ib = 0;
+    for (int d = shape.rank - 1; d >= 0; --d) {
+      const long long k = rest % shape.dims[d];
+      rest /= shape.dims[d];
+      ia += k * shape.a_strides[d];
+      ib += k * shape.b_strides[d];
+    }
+    y[i] = f(a[ia], b[ib]);
+  }
+}
+
+template <class F>
+__global__ void map2_same_kernel(const float* __restrict__ a, const float* __restrict__ b, float* y, long long n, F f) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) y[i] = f(a[i], b[i]);
+}
+
+// y = f(a, b); same_shape: neither operand is broadcast (the common case gets no index math).
+template <class F>
+void map2(const float* a, const float* b, float* y, long long n, const Broadcast2& shape, bool same_shape, F f,
+          cudaStream_t stream) {
+  if (n <= 0) return;
+  if (same_shape)
+    map2_same_kernel<<<blocks_for(n), 256, 0, stream>>>(a, b, y, n, f);
+  else
+    map2_kernel<<<blocks_for(n), 256, 0, stream>>>(a, b, y, n, shape, f);
+}
+
+// y[i][j] = e(y[i][j] + beta * c[i * c_row + j * c_col]) over an m x n matrix: a Gemm's bias
+// (c null: no bias) and fused epilogue, after the product.
+template <class E>
+__global__ void bias_epilogue_kernel(float* y, long long m, long long n, const float* __restrict__ c, long long c_row,
+                                     long long c_col, float beta, E e) {
+  const long long total = m * n;
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < total; i += 256ll * gridDim.x) {
+    const long long r = i / n, k = i % n;
+    const float v = c ? y[i] + beta * c[r * c_row + k * c_col] : y[i];
+    y[i] = e(v);
+  }
+}
+
+template <class E>
+void bias_epilogue(float* y, long long m, long long n, const float* c, long long c_row, long long c_col, float beta,
+                   E e, cudaStream_t stream) {
+  if (m * n > 0) bias_epilogue_kernel<<<blocks_for(m * n), 256, 0, stream>>>(y, m, n, c, c_row, c_col, beta, e);
+}

@@ -1,0 +1,98 @@
+// Kernels over rows: softmax and its log along an axis, layer normalization over the last
+// axes, batch normalization (inference) per channel. One warp per row of the reduced axis when
+// it is the innermost (the common case: softmax over classes, layer norm over features), else
+// one thread per (outer, inner) position.
+#pragma once
+
+#include "runtime.cuh"
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// outer x len x inner; log: log-softmax.
+__global__ void softmax_kernel(const float* __restrict__ x, float* y, long long outer, long long len, long long inner,
+                               bool log) {
+  if (inner == 1) {
+    const long long row = blockIdx.x * 8ll + threadIdx.x / 32;
+    const int lane = threadIdx.x % 32;
+    if (row >= outer) return;
+    const float* xr = x + row * len;
+    float* yr = y + row * len;
+    float m = -INFINITY;
+    for (long long i = lane; i < len; i += 32) m = fmaxf(m, xr[i]);
+    m = warp_max(m);
+    float s = 0.f;
+    for (long long i = lane; i < len; i += 32) s += expf(xr[i] - m);
+    s = warp_sum(s);
+    const float ls = logf(s);
+    for (long long i = lane; i < len; i += 32) yr[i] = log ? xr[i] - m - ls : expf(xr[i] - m) / s;
+    return;
+  }
+  const long long col = blockIdx.x * 256ll + threadIdx.x;
+  if (col >= outer * inner) return;
+  const float* xc = x + (col / inner) * len * inner + col % inner;
+  float* yc = y + (col / inner) * len * inner + col % inner;
+  float m = -INFINITY;
+  for (long long i = 0; i < len; ++i) m = fmaxf(m, xc[i * inner]);
+  float s = 0.f;
+  for (long long i = 0; i < len; ++i) s += expf(xc[i * inner] - m);
+  const float ls = logf(s);
+  for (long long i = 0; i < len; ++i) yc[i * inner] = log ? xc[i * inner] - m - ls : expf(xc[i * inner] - m) / s;
+}
+
+inline void softmax(const float* x, float* y, long long outer, long long len, long long inner, bool log,
+                    cudaStream_t stream) {
+  if (outer * len * inner == 0) return;
+  const long long threads = inner == 1 ? outer * 32 : outer * inner;
+  softmax_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(x, y, outer, len, inner, log);
+}
+
+// Each of `rows` rows of `len`: (x - mean) / sqrt(var + eps) * scale + bias (scale, bias: len
+// values, bias may be null), mean and variance in float over the row.
+__global__ void layer_norm_kernel(const float* __restrict__ x, const float* __restrict__ scale,
+                                  const float* __restrict__ bias, float* y, long long rows, long long len, float eps) {
+  const long long row = blockIdx.x * 8ll + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const float* xr = x + row * len;
+  float* yr = y + row * len;
+  float s = 0.f;
+  for (long long i = lane; i < len; i += 32) s += xr[i];
+  const float mean = warp_sum(s) / static_cast<float>(len);
+  float v = 0.f;
+  for (long long i = lane; i < len; i += 32) v += (xr[i] - mean) * (xr[i] - mean);
+  const float inv = rsqrtf(warp_sum(v) / static_cast<float>(len) + eps);
+  for (long long i = lane; i < len; i += 32) yr[i] = (xr[i] - mean) * inv * scale[i] + (bias ? bias[i] : 0.f);
+}
+
+inline void layer_norm(const float* x, const float* scale, const float* bias, float* y, long long rows, long long len,
+                       float eps, cudaStream_t stream) {
+  if (rows * len == 0) return;
+  layer_norm_kernel<<<static_cast<unsigned>((rows * 32 + 255) / 256), 256, 0, stream>>>(x, scale, bias, y, rows, len,
+                                                                                          eps);
+}
+
+// N x C x spatial: y = (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + bias[c], then e.
+template <class E>
+__global__ void batch_norm_kernel(const float* __restrict__ x, const float* __restrict__ scale,
+                                  const float* __restrict__ bias, const float* __restrict__ mean,
+                                  const float* __restrict__ var, float* y, long long n, long long channels,
+                                  long long spatial, float eps, E e) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    const long long c = (i / spatial) % channels;
+    y[i] = e((x[i] - mean[c]) * rsqrtf(var[c] + eps) * scale[c] + bias[c]);
+  }
+}
+
+template <class E>
+void batch_norm(const float* x, const float* scale, const float* bias, const float* mean, const float* var, float* y,
+                long long n, long long channels, long long spatial, float eps, E e, cudaStream_t stream) {
+  if (n > 0)
+    batch_norm_kernel<<<blocks_for(n), 256, 0, stream>>>(x, scale, bias, mean, var, y, n, channels, spatial, eps, e);
+}

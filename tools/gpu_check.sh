@@ -1,0 +1,47 @@
+#!/bin/sh
+# The CUDA target on a GPU host, which has the CUDA runtime but no Debian packages: build here,
+# run there.
+#   tools/gpu_check.sh pack [BUILD_DIR] [DIR]   (here, after the test build) copies the CUDA test
+#       programs (BUILD_DIR/tests/cuda/check_*, built by nvcc from tests/models/cuda_model_check.cu),
+#       the torch data they read and the weights files into DIR (default build-gpu, git-ignored);
+#   tools/gpu_check.sh run [DIR]                (on the GPU host) runs each against torch's output,
+#       through infer_host, device buffers with and without graph replay, and four Sessions on
+#       four threads and streams; exits non-zero if any fails.
+set -eu
+cd "$(dirname "$0")/.."
+mode="${1:-}"
+case "$mode" in
+  pack)
+    build="${2:-build}"
+    dir="${3:-build-gpu}"
+    mkdir -p "$dir"
+    for check in "$build"/tests/cuda/check_*; do
+      variant="${check##*/check_}"
+      model="${variant%_file}"
+      cp "$check" "$dir/"
+      cp "$build/tests/models/$model.input.bin" "$build/tests/models/$model.output.bin" "$dir/"
+      [ -f "$build/tests/cuda/$variant.cuh.dat" ] && cp "$build/tests/cuda/$variant.cuh.dat" "$dir/"
+    done
+    echo "packed $(ls "$dir"/check_* | wc -l) CUDA checks into $dir"
+    ;;
+  run)
+    dir="${2:-build-gpu}"
+    command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    failed=0
+    for check in "$dir"/check_*; do
+      variant="${check##*/check_}"
+      model="${variant%_file}"
+      if [ -f "$dir/$variant.cuh.dat" ]; then
+        "$check" "$dir/$model" "$dir/$variant.cuh.dat" || failed=$((failed + 1))
+      else
+        "$check" "$dir/$model" || failed=$((failed + 1))
+      fi
+    done
+    echo "gpu_check: $failed failed"
+    [ "$failed" -eq 0 ]
+    ;;
+  *)
+    echo "usage: $0 pack [BUILD_DIR] [DIR] | run [DIR]" >&2
+    exit 2
+    ;;
+esac
