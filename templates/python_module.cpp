@@ -346,8 +346,14 @@ class Session {
         got += (i ? ", " : "") + join_dims(dims.data(), dims.size(), "(", ")");
       }
       std::string expected;
-      for (std::size_t i = 0; i < m::num_inputs; ++i) expected += (i ? "; " : "") + describe(true, i);
-      fail("infer() expects " + expected + " (or N events of it on an extra leading axis), got shape " + got);
+      bool leading_one = m::num_inputs > 0;
+      for (std::size_t i = 0; i < m::num_inputs; ++i) {
+        expected += (i ? "; " : "") + describe(true, i);
+        leading_one = leading_one && m::input_ranks[i] > 0 &&
+                      std::string(m::input_axes[axis_offset(m::input_ranks.data(), i)]) == "1";
+      }
+      fail("infer() expects " + expected + " (or N events: an extra leading axis of N" +
+           (leading_one ? ", or N in place of the leading 1" : "") + "), got shape " + got);
     }
     fail("infer(): " + why);
   }

@@ -82,10 +82,20 @@ void write_python_module(const std::string& model_path, const std::string& dir, 
   if (options.weights == sofiec::WeightsMode::File)
     sofiec::write_file_atomically((out / (header + ".dat")).string(),
                                   std::string(compiled.weights.begin(), compiled.weights.end()));
+  // A module already built from the same header and source (and flags) is kept: rebuilding takes
+  // seconds, and a process may have it loaded.
+  const fs::path library_path = out / (module + toolchain.suffix);
+  const std::string flags_file = (out / ("." + module + ".flags")).string();
+  const std::string flags = build.cxx + "\n" + build.cxxflags + "\n" + build.python + "\n";
+  const bool up_to_date = !source_only && fs::exists(library_path) &&
+                          read_bytes((out / header).string()) == compiled.header &&
+                          read_bytes((out / (module + ".cpp")).string()) == source && read_bytes(flags_file) == flags;
   sofiec::write_file_atomically((out / header).string(), compiled.header);
   sofiec::write_file_atomically((out / (module + ".cpp")).string(), source);
   if (source_only) return;
-  const std::string library = sofiec::build_python_module(dir, module, toolchain, build);
+  const std::string library =
+      up_to_date ? library_path.string() : sofiec::build_python_module(dir, module, toolchain, build);
+  sofiec::write_file_atomically(flags_file, flags);
   const std::string alias = sofiec::sanitize_identifier(stem);
   sofiec::write_file_atomically(
       (out / (alias + ".py")).string(),
