@@ -137,6 +137,11 @@ enum class Mode {
   Chunk,   // the chunk dim above its maximum: runs of at most the maximum rows
 };
 
+struct Steps {
+  std::array<std::size_t, m::num_inputs> in{};
+  std::array<std::size_t, m::num_outputs> out{};
+};
+
 struct CallPlan {
   Mode mode = Mode::Exact;
   int64_t events = 1;  // Stack/Concat: N; Chunk: the rows in all
@@ -145,8 +150,13 @@ struct CallPlan {
 
 class Session {
  public:
-  Session(std::optional<std::string> weights, const std::array<std::size_t, m::num_dims>& max)
-      : weights_arg_(std::move(weights)), max_(max) {
+  Session(std::optional<std::string> weights, const std::array<std::size_t, m::num_dims>& max, bool chunks)
+      : weights_arg_(std::move(weights)), max_(max), chunks_(chunks) {
+    // A path that means the same file in another process (a worker elsewhere in the tree).
+    if (weights_arg_) weights_arg_ = py::module_::import("os").attr("path").attr("abspath")(*weights_arg_).cast<std::string>();
+    if (chunks_ && m::chunk_dim < 0)
+      throw py::type_error(std::string(m::model_name) +
+                           ": Session(chunks=True): no run-time dim leads every input and output");
     std::string path;
     if (m::weights_file[0] != '\0') {
       if (weights_arg_) {
@@ -165,6 +175,7 @@ class Session {
   }
 
   const std::optional<std::string>& weights_arg() const { return weights_arg_; }
+  bool chunks() const { return chunks_; }
   const std::string& weights_path() const { return weights_path_; }
   const std::array<std::size_t, m::num_dims>& max() const { return max_; }
 
@@ -176,19 +187,33 @@ class Session {
     for (std::size_t i = 0; i < m::num_inputs; ++i) in[i] = arrays[i].data();
     std::array<py::array, m::num_outputs> outputs;
     std::array<void*, m::num_outputs> out{};
+    // Bytes per event (Stack, Concat) or per row of the chunk dim (Chunk) of every buffer, read
+    // while the GIL is held.
+    Steps steps;
+    const std::size_t events = static_cast<std::size_t>(plan.events);
     for (std::size_t i = 0; i < m::num_outputs; ++i) {
       outputs[i] = py::array(m::output_dtype(i), output_shape(plan, i));
       out[i] = outputs[i].mutable_data();
+      steps.out[i] = events == 0 ? 0 : static_cast<std::size_t>(outputs[i].nbytes()) / events;
     }
+    for (std::size_t i = 0; i < m::num_inputs; ++i)
+      steps.in[i] = events == 0 ? 0 : static_cast<std::size_t>(arrays[i].nbytes()) / events;
+    std::vector<std::vector<py::ssize_t>> filled(m::num_outputs);
     {
       // Other threads run Python (or their own Sessions) meanwhile; a second thread calling this
-      // Session waits for the first, since its arena holds the intermediates of one run.
+      // Session waits for the first, since its arena holds the intermediates of one run (and its
+      // record of the dims the data decided, read here before the next run).
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
-      execute(plan, in, out, arrays, outputs);
+      execute(plan, in, out, steps);
+      for (std::size_t i = 0; i < m::num_outputs; ++i)
+        if (m::output_by_data[i]) {
+          const auto shape = session_->output_shape(i);
+          filled[i].assign(shape.dims, shape.dims + shape.rank);
+        }
     }
     for (std::size_t i = 0; i < m::num_outputs; ++i)
-      if (m::output_by_data[i]) outputs[i] = filled_part(i, outputs[i]);
+      if (m::output_by_data[i]) outputs[i] = filled_part(i, outputs[i], filled[i]);
     if (m::num_outputs == 1) return std::move(outputs[0]);
     py::tuple result(m::num_outputs);
     for (std::size_t i = 0; i < m::num_outputs; ++i) result[i] = std::move(outputs[i]);
@@ -275,7 +300,11 @@ class Session {
           continue;
         }
         return std::string(m::dim_names[j]) + " = " + std::to_string(d[j]) + " is above its maximum " +
-               std::to_string(max_[j]) + " (given to the Session)";
+               std::to_string(max_[j]) + " (given to the Session" +
+               (static_cast<int>(j) == m::chunk_dim
+                    ? std::string("; Session(..., chunks=True) runs longer arrays in chunks where the rows along ") +
+                          m::dim_names[j] + " are independent events)"
+                    : std::string(")"));
       }
     }
     std::vector<int64_t> want;
@@ -308,13 +337,17 @@ class Session {
     };
     std::string why;
     if (ranks_are(0)) {
-      why = fit_dims(arrays, 0, false, plan.d, true, chunked);
+      why = fit_dims(arrays, 0, false, plan.d, chunks_, chunked);
       if (why.empty()) {
         if (chunked) {
+          const std::size_t j = static_cast<std::size_t>(m::chunk_dim);
           plan.mode = Mode::Chunk;
-          plan.events = plan.d[static_cast<std::size_t>(m::chunk_dim)];
-          plan.d[static_cast<std::size_t>(m::chunk_dim)] =
-              static_cast<int64_t>(max_[static_cast<std::size_t>(m::chunk_dim)]);
+          plan.events = plan.d[j];
+          plan.d[j] = static_cast<int64_t>(max_[j]);
+          const int64_t last = plan.events % plan.d[j];
+          if (last != 0 && last < m::dim_min[j])
+            fail(std::string("infer(): the last chunk would have ") + m::dim_names[j] + " = " + std::to_string(last) +
+                 ", below its minimum " + std::to_string(m::dim_min[j]));
         }
         return plan;
       }
@@ -376,21 +409,14 @@ class Session {
     return shape;
   }
 
+  // Runs without the GIL: touches no Python object.
   void execute(const CallPlan& plan, std::array<const void*, m::num_inputs>& in,
-               std::array<void*, m::num_outputs>& out, const std::array<py::array, m::num_inputs>& arrays,
-               const std::array<py::array, m::num_outputs>& outputs) {
+               std::array<void*, m::num_outputs>& out, const Steps& steps) {
     if (plan.mode == Mode::Exact) {
       m::run(*session_, plan.d.data(), in.data(), out.data());
       return;
     }
-    // Bytes per event (Stack, Concat) or per row of the chunk dim (Chunk) of every buffer.
-    std::array<std::size_t, m::num_inputs> in_step{};
-    std::array<std::size_t, m::num_outputs> out_step{};
     const int64_t events = plan.events;
-    for (std::size_t i = 0; i < m::num_inputs; ++i)
-      in_step[i] = events == 0 ? 0 : static_cast<std::size_t>(arrays[i].nbytes()) / static_cast<std::size_t>(events);
-    for (std::size_t i = 0; i < m::num_outputs; ++i)
-      out_step[i] = events == 0 ? 0 : static_cast<std::size_t>(outputs[i].nbytes()) / static_cast<std::size_t>(events);
     const int64_t step = plan.mode == Mode::Chunk ? plan.d[static_cast<std::size_t>(m::chunk_dim)] : 1;
     DimValues d = plan.d;
     for (int64_t e = 0; e < events; e += step) {
@@ -399,17 +425,15 @@ class Session {
       std::array<const void*, m::num_inputs> in_e{};
       std::array<void*, m::num_outputs> out_e{};
       for (std::size_t i = 0; i < m::num_inputs; ++i)
-        in_e[i] = static_cast<const unsigned char*>(in[i]) + static_cast<std::size_t>(e) * in_step[i];
+        in_e[i] = static_cast<const unsigned char*>(in[i]) + static_cast<std::size_t>(e) * steps.in[i];
       for (std::size_t i = 0; i < m::num_outputs; ++i)
-        out_e[i] = static_cast<unsigned char*>(out[i]) + static_cast<std::size_t>(e) * out_step[i];
+        out_e[i] = static_cast<unsigned char*>(out[i]) + static_cast<std::size_t>(e) * steps.out[i];
       m::run(*session_, d.data(), in_e.data(), out_e.data());
     }
   }
 
   // An output whose size the data decides: the part infer() filled, with its actual dims.
-  py::array filled_part(std::size_t i, const py::array& capacity) const {
-    const auto shape = session_->output_shape(i);
-    const std::vector<py::ssize_t> dims(shape.dims, shape.dims + shape.rank);
+  static py::array filled_part(std::size_t i, const py::array& capacity, const std::vector<py::ssize_t>& dims) {
     py::array part(m::output_dtype(i), dims);
     std::memcpy(part.mutable_data(), capacity.data(), static_cast<std::size_t>(part.nbytes()));
     return part;
@@ -419,11 +443,12 @@ class Session {
   std::string weights_path_;
   std::array<std::size_t, m::num_dims> max_;
   std::unique_ptr<m::model::Session> session_;
+  bool chunks_;
   std::mutex mutex_;
 };
 
 std::array<std::size_t, m::num_dims> dim_maxima(const py::args& args, const py::kwargs& kwargs,
-                                                std::optional<std::string>& weights) {
+                                                std::optional<std::string>& weights, bool& chunks) {
   std::array<std::size_t, m::num_dims> max{};
   std::array<bool, m::num_dims> given{};
   auto set = [&](std::size_t j, py::handle v) {
@@ -453,6 +478,10 @@ std::array<std::size_t, m::num_dims> dim_maxima(const py::args& args, const py::
   for (std::size_t j = first; j < args.size(); ++j) set(j - first, args[j]);
   for (const auto& [key, value] : kwargs) {
     const std::string name = py::str(key);
+    if (name == "chunks") {
+      chunks = value.cast<bool>();
+      continue;
+    }
     if (name == "weights") {
       if (!value.is_none()) weights = py::str(py::module_::import("os").attr("fspath")(value)).cast<std::string>();
       continue;
@@ -482,12 +511,14 @@ void bind(py::module_& module) {
                           "Session per thread.");
   cls.def(py::init([](const py::args& args, const py::kwargs& kwargs) {
             std::optional<std::string> weights;
-            const auto max = dim_maxima(args, kwargs, weights);
-            return std::make_unique<Session>(weights, max);
+            bool chunks = false;
+            const auto max = dim_maxima(args, kwargs, weights, chunks);
+            return std::make_unique<Session>(weights, max, chunks);
           }),
-          "Session([weights], *maxima, weights=None, **maxima): the maximum of each run-time dim (by position or "
-          "name); weights: the weights file of a module built with --weights file (default: the one beside the "
-          "module).");
+          "Session([weights], *maxima, weights=None, chunks=False, **maxima): the maximum of each run-time dim (by "
+          "position or name); weights: the weights file of a module built with --weights file (default: the one "
+          "beside the module); chunks: an array longer than the maximum of the run-time dim that leads every input "
+          "and output runs in chunks (only for a dim whose rows are independent events).");
   cls.def("infer", &Session::infer,
           "infer(*inputs, **inputs): NumPy arrays in input order (or by name); returns the output array, or a tuple "
           "of them. An extra leading axis of N events, or N in place of a leading 1, runs N events.");
@@ -504,17 +535,18 @@ void bind(py::module_& module) {
       [](const Session& s) {
         py::tuple max(m::num_dims);
         for (std::size_t j = 0; j < m::num_dims; ++j) max[j] = s.max()[j];
-        return py::make_tuple(s.weights_arg() ? py::object(py::str(*s.weights_arg())) : py::object(py::none()), max);
+        return py::make_tuple(s.weights_arg() ? py::object(py::str(*s.weights_arg())) : py::object(py::none()), max,
+                              s.chunks());
       },
       [](const py::tuple& state) {
-        if (state.size() != 2) throw std::runtime_error("Session: bad pickled state");
+        if (state.size() != 3) throw std::runtime_error("Session: bad pickled state");
         std::optional<std::string> weights;
         if (!state[0].is_none()) weights = state[0].cast<std::string>();
         std::array<std::size_t, m::num_dims> max{};
         const py::tuple saved = state[1];
         if (saved.size() != m::num_dims) throw std::runtime_error("Session: bad pickled state");
         for (std::size_t j = 0; j < m::num_dims; ++j) max[j] = saved[j].cast<std::size_t>();
-        return std::make_unique<Session>(weights, max);
+        return std::make_unique<Session>(weights, max, state[2].cast<bool>());
       }));
   cls.def("__repr__", [](const Session& s) {
     std::string r = std::string("<") + m::module_name + ".Session";

@@ -45,6 +45,7 @@ std::string cuda_functor(EmitContext& e, const std::string& f) {
 }
 
 std::string cuda_epilogue(EmitContext& e) {
+  e.use_kernel("functors");  // chain() too
   const std::string f = e.epilogue();
   return f.empty() ? "detail::chain()" : cuda_functor(e, f);
 }

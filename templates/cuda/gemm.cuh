@@ -9,8 +9,10 @@
 inline void gemm(cublasHandle_t blas, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
                  const float* b, float beta, float* y) {
   if (m == 0 || n == 0) return;
+  // (cuBLAS wants every leading dim >= 1, also for an empty inner dim: the product is zeros.)
+  const int kk = k > 0 ? k : 1;
   check_cuda(cublasSgemm(blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
-                         &alpha, b, trans_b ? k : n, a, trans_a ? m : k, &beta, y, n),
+                         &alpha, b, trans_b ? kk : n, a, trans_a ? m : kk, &beta, y, n),
              "cublasSgemm");
 }
 
@@ -20,7 +22,8 @@ inline void gemm_batched(cublasHandle_t blas, int batch, int m, int n, int k, co
                          const float* b, long long stride_b, float* y) {
   if (m == 0 || n == 0 || batch == 0) return;
   const float one = 1.f, zero = 0.f;
-  check_cuda(cublasSgemmStridedBatched(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, b, n, stride_b, a, k, stride_a,
+  check_cuda(cublasSgemmStridedBatched(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, b, n, stride_b, a, k > 0 ? k : 1,
+                                       stride_a,
                                        &zero, y, n, static_cast<long long>(m) * n, batch),
              "cublasSgemmStridedBatched");
 }

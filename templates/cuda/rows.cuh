@@ -15,7 +15,9 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-// outer x len x inner; log: log-softmax.
+// outer x len x inner; log: log-softmax. (The kernels here are templates, as all others: a
+// header included by several .cu files of one program must not define a kernel twice.)
+template <int = 0>
 __global__ void softmax_kernel(const float* __restrict__ x, float* y, long long outer, long long len, long long inner,
                                bool log) {
   if (inner == 1) {
@@ -50,11 +52,12 @@ inline void softmax(const float* x, float* y, long long outer, long long len, lo
                     cudaStream_t stream) {
   if (outer * len * inner == 0) return;
   const long long threads = inner == 1 ? outer * 32 : outer * inner;
-  softmax_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(x, y, outer, len, inner, log);
+  softmax_kernel<><<<static_cast<unsigned>((threads + 255) / 256), 256, 0, stream>>>(x, y, outer, len, inner, log);
 }
 
 // Each of `rows` rows of `len`: (x - mean) / sqrt(var + eps) * scale + bias (scale, bias: len
 // values, bias may be null), mean and variance in float over the row.
+template <int = 0>
 __global__ void layer_norm_kernel(const float* __restrict__ x, const float* __restrict__ scale,
                                   const float* __restrict__ bias, float* y, long long rows, long long len, float eps) {
   const long long row = blockIdx.x * 8ll + threadIdx.x / 32;
@@ -74,7 +77,7 @@ __global__ void layer_norm_kernel(const float* __restrict__ x, const float* __re
 inline void layer_norm(const float* x, const float* scale, const float* bias, float* y, long long rows, long long len,
                        float eps, cudaStream_t stream) {
   if (rows * len == 0) return;
-  layer_norm_kernel<<<static_cast<unsigned>((rows * 32 + 255) / 256), 256, 0, stream>>>(x, scale, bias, y, rows, len,
+  layer_norm_kernel<><<<static_cast<unsigned>((rows * 32 + 255) / 256), 256, 0, stream>>>(x, scale, bias, y, rows, len,
                                                                                           eps);
 }
 

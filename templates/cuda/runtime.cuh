@@ -51,11 +51,17 @@ class Runtime {
   explicit Runtime(cudaStream_t stream) : own_stream_(stream == nullptr), stream_(stream), blas_workspace_(kBlasWorkspace) {
     // The legacy default stream cannot be captured: a Session given none makes its own.
     if (own_stream_) check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-    check_cuda(cublasCreate(&blas_), "cublasCreate");
-    check_cuda(cublasSetStream(blas_, stream_), "cublasSetStream");
-    check_cuda(cublasSetWorkspace(blas_, blas_workspace_.data(), kBlasWorkspace), "cublasSetWorkspace");
-    // Full float32 products: no TF32 unless asked.
-    check_cuda(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    try {
+      check_cuda(cublasCreate(&blas_), "cublasCreate");
+      check_cuda(cublasSetStream(blas_, stream_), "cublasSetStream");
+      check_cuda(cublasSetWorkspace(blas_, blas_workspace_.data(), kBlasWorkspace), "cublasSetWorkspace");
+      // Full float32 products: no TF32 unless asked.
+      check_cuda(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    } catch (...) {
+      if (blas_) cublasDestroy(blas_);
+      if (own_stream_) cudaStreamDestroy(stream_);
+      throw;
+    }
   }
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

@@ -75,7 +75,9 @@ def test_events_looped_and_chunked():
     x = rng.standard_normal((1000, 100), dtype=np.float32)
     whole = mlp.Session(N=1000).infer(x)
     assert whole.shape == (1000, 4)
-    assert np.array_equal(mlp.Session(N=64).infer(x), whole)  # 16 runs of at most 64 rows
+    assert np.array_equal(mlp.Session(N=64, chunks=True).infer(x), whole)  # 16 runs of at most 64 rows
+    with pytest.raises(ValueError, match=r"N = 1000 is above its maximum 64 .*chunks=True"):
+        mlp.Session(N=64).infer(x)  # chunks only when asked: the rows must be independent events
     gn2 = load("dyn_gn2").Session(ntracks=40)
     tracks = rng.standard_normal((5, 1, 23, 21), dtype=np.float32)
     stacked = gn2.infer(tracks)
@@ -140,7 +142,8 @@ def test_refusals_name_the_input():
 
 def test_pickle_round_trip():
     x = np.random.default_rng(2).standard_normal((300, 100), dtype=np.float32)
-    for session, arg in [(load("jet_tagger_cli").Session(), EXAMPLE_INPUT), (load("dyn_mlp").Session(N=128), x),
+    for session, arg in [(load("jet_tagger_cli").Session(), EXAMPLE_INPUT),
+                         (load("dyn_mlp").Session(N=128, chunks=True), x),
                          (load("mlp_b64_file").Session(), x[:64])]:
         again = pickle.loads(pickle.dumps(session))
         assert type(again) is type(session) and again.dim_max == session.dim_max

@@ -202,6 +202,8 @@ int main(int argc, char** argv) {
                                              dispatch, ns);
       for (const auto& [name, value] : options.fixed_dims) options_text += fmt::format(" --dim {}={}", name, value);
       for (const auto& spec : freeze_specs) options_text += " --freeze " + spec;
+      // and how the module is built: another CPU target is another module.
+      options_text += " --cxx " + python_build.cxx + " --cxxflags " + python_build.cxxflags;
       const std::string module =
           python_name.empty()
               ? sofiec::python_module_name(fs::path(model_path).stem().string(), read_bytes(model_path), options_text)
