@@ -18,18 +18,32 @@
 namespace sofiec {
 namespace {
 
-// The #include "x.hpp" lines of a kernel file: the kernels it builds on (prelude.hpp and
+// The #include "x<ext>" lines of a kernel file: the kernels it builds on (prelude.hpp and
 // simd.hpp aside: the skeleton's prelude region holds them).
-std::vector<std::string> kernel_includes(std::string_view text) {
+std::vector<std::string> kernel_includes(std::string_view text, const std::string& ext) {
   std::vector<std::string> deps;
   for (std::size_t pos = text.find("#include \""); pos != std::string_view::npos;
        pos = text.find("#include \"", pos + 1)) {
-    const std::size_t start = pos + 10, end = text.find(".hpp\"", start);
+    const std::size_t start = pos + 10, end = text.find(ext + "\"", start);
     if (end == std::string_view::npos) continue;
     std::string name(text.substr(start, end - start));
     if (name != "prelude" && name != "simd" && name != "isa") deps.push_back(std::move(name));
   }
   return deps;
+}
+
+// The kernel files templates/<dir>/<name><ext> of `used`, each after the files it includes.
+std::vector<std::string> kernel_order(const std::set<std::string>& used, const std::string& dir,
+                                      const std::string& ext) {
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    if (!seen.insert(name).second) return;
+    for (const std::string& dep : kernel_includes(template_text(dir + name + ext), ext)) visit(dep);
+    order.push_back(name);
+  };
+  for (const std::string& name : used) visit(name);
+  return order;
 }
 
 // The kernel files a header needs, each after the files it includes, wrapped so that a
@@ -38,14 +52,7 @@ std::vector<std::string> kernel_includes(std::string_view text) {
 // vector layer through the alias `simd`. The AVX-512 copy of a dispatching header has guards
 // of its own (`copy`: "_DISPATCH").
 std::string kernels_text(const std::set<std::string>& used, const std::string& id, const std::string& copy = "") {
-  std::vector<std::string> order;
-  std::set<std::string> seen;
-  std::function<void(const std::string&)> visit = [&](const std::string& name) {
-    if (!seen.insert(name).second) return;
-    for (const std::string& dep : kernel_includes(template_text("kernels/" + name + ".hpp"))) visit(dep);
-    order.push_back(name);
-  };
-  for (const std::string& name : used) visit(name);
+  const std::vector<std::string> order = kernel_order(used, "kernels/", ".hpp");
   // The namespace exists even where no kernel is needed: the model's code names it.
   std::string out = fmt::format(
       "namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{\nnamespace simd = "
@@ -113,19 +120,7 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
 // after the files it includes, in sofiec::cuda_<id> with one include guard per file.
 std::string cuda_kernels_text(std::set<std::string> used, const std::string& id) {
   used.insert("runtime");
-  std::vector<std::string> order;
-  std::set<std::string> seen;
-  std::function<void(const std::string&)> visit = [&](const std::string& name) {
-    if (!seen.insert(name).second) return;
-    const std::string_view text = template_text("cuda/" + name + ".cuh");
-    for (std::size_t pos = text.find("#include \""); pos != std::string_view::npos;
-         pos = text.find("#include \"", pos + 1)) {
-      const std::size_t start = pos + 10, end = text.find(".cuh\"", start);
-      if (end != std::string_view::npos) visit(std::string(text.substr(start, end - start)));
-    }
-    order.push_back(name);
-  };
-  for (const std::string& name : used) visit(name);
+  const std::vector<std::string> order = kernel_order(used, "cuda/", ".cuh");
   std::string out;
   for (const std::string& name : order) {
     std::string guard = fmt::format("SOFIEC_CUDA_{}_{}_", id, name);
@@ -182,17 +177,22 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-// The constructor's statements that fill weights_storage_ from weights_path, checked.
-constexpr const char* kReadWeightsFile = R"(    std::ifstream file(weights_path, std::ios::binary);
+// The constructor's statements that fill the host buffer `data` (bytes `byte`[i]) from
+// weights_path, checked: weights_storage_ on CPU, a staging vector before the upload on CUDA.
+std::string read_weights_file(const std::string& data, const std::string& byte) {
+  return fmt::format(R"(    std::ifstream file(weights_path, std::ios::binary);
     if (!file) throw std::runtime_error("cannot open weights file '" + weights_path + "'");
-    file.read(reinterpret_cast<char*>(weights_storage_.data()), std::streamsize(detail::weights_bytes));
+    file.read(reinterpret_cast<char*>({0}), std::streamsize(detail::weights_bytes));
     if (std::size_t(file.gcount()) != detail::weights_bytes || file.peek() != std::char_traits<char>::eof())
       throw std::runtime_error("weights file '" + weights_path + "' has the wrong size for this model");
     std::uint64_t hash = 1469598103934665603ULL;
-    for (std::size_t i = 0; i < detail::weights_bytes; ++i) hash = (hash ^ weights_[i]) * 1099511628211ULL;
+    for (std::size_t i = 0; i < detail::weights_bytes; ++i) hash = (hash ^ {1}) * 1099511628211ULL;
     if (hash != detail::weights_checksum)
       throw std::runtime_error("weights file '" + weights_path + "' does not belong to this model");
-)";
+)",
+                     data, byte);
+}
+const std::string kReadWeightsFile = read_weights_file("weights_storage_.data()", "weights_[i]");
 
 enum class Storage { Input, Output, Weight, Arena };
 
@@ -622,10 +622,7 @@ class HeaderBuilder {
           "  explicit Session(const std::string& weights_path, cudaStream_t stream = nullptr) : {} {{\n",
           init);
       if (has_weights) {
-        std::string read = kReadWeightsFile;
-        replace_all(read, "weights_storage_.data()", "host.data()");
-        replace_all(read, "weights_[i]", "host[i]");
-        ctor += "    std::vector<unsigned char> host(detail::weights_bytes);\n" + read +
+        ctor += "    std::vector<unsigned char> host(detail::weights_bytes);\n" + read_weights_file("host.data()", "host[i]") +
                 "    detail::check_cuda(cudaMemcpy(weights_storage_.data(), host.data(), detail::weights_bytes,\n"
                 "                                  cudaMemcpyHostToDevice),\n"
                 "                       \"cudaMemcpy\");\n";
