@@ -1,12 +1,16 @@
 # sofie_generate(TARGET <name> MODEL <file.onnx> [OPTIMIZE 0|basic|extended] [NAMESPACE <ns>]
-#                [WEIGHTS embed|file] [DISPATCH none|avx512] [DIMS NAME=VALUE ...])
+#                [WEIGHTS embed|file] [DISPATCH none|avx512] [DIMS NAME=VALUE ...] [PROFILE]
+#                [VERIFY <inputs folder>])
 # Runs sofiec at build time (again whenever the model changes) and makes <name> an INTERFACE
 # library carrying the generated header's folder and the BLAS link. The header is
-# <build>/sofiec_generated/<name>/<name>.hxx; its namespace defaults to <name>.
+# <build>/sofiec_generated/<name>/<name>.hxx; its namespace defaults to <name>. PROFILE: the
+# Session times each node (sofiec --profile). VERIFY: a test <name>.verify (with
+# enable_testing()) runs `sofiec verify` on the inputs in the folder (and the expected outputs
+# beside them), at OPTIMIZE against -O 0, built with CMAKE_CXX_COMPILER.
 # SOFIEC_EXECUTABLE must name the compiler (set by sofiecConfig.cmake or the sofiec build).
 if(NOT COMMAND sofie_generate)
 function(sofie_generate)
-  cmake_parse_arguments(ARG "" "TARGET;MODEL;OPTIMIZE;NAMESPACE;WEIGHTS;DISPATCH" "DIMS" ${ARGN})
+  cmake_parse_arguments(ARG "PROFILE" "TARGET;MODEL;OPTIMIZE;NAMESPACE;WEIGHTS;DISPATCH;VERIFY" "DIMS" ${ARGN})
   if(NOT ARG_TARGET OR NOT ARG_MODEL)
     message(FATAL_ERROR "sofie_generate: TARGET and MODEL are required")
   endif()
@@ -28,6 +32,10 @@ function(sofie_generate)
   foreach(d IN LISTS ARG_DIMS)
     list(APPEND dim_args --dim ${d})
   endforeach()
+  set(profile_arg)
+  if(ARG_PROFILE)
+    set(profile_arg --profile)
+  endif()
   set(outputs ${header})
   if(ARG_WEIGHTS STREQUAL "file")
     list(APPEND outputs ${header}.dat)
@@ -36,7 +44,7 @@ function(sofie_generate)
     OUTPUT ${outputs}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
     COMMAND ${SOFIEC_EXECUTABLE} ${ARG_MODEL} -O ${ARG_OPTIMIZE} --namespace ${ARG_NAMESPACE}
-            --weights ${ARG_WEIGHTS} --dispatch ${ARG_DISPATCH} ${dim_args} -o ${header}
+            --weights ${ARG_WEIGHTS} --dispatch ${ARG_DISPATCH} ${dim_args} ${profile_arg} -o ${header}
     DEPENDS ${ARG_MODEL} ${SOFIEC_EXECUTABLE_TARGET}
     COMMENT "sofiec: generating ${ARG_TARGET}.hxx from ${ARG_MODEL}"
     VERBATIM)
@@ -47,6 +55,11 @@ function(sofie_generate)
   target_compile_features(${ARG_TARGET} INTERFACE cxx_std_17)
   find_package(BLAS REQUIRED)
   target_link_libraries(${ARG_TARGET} INTERFACE ${BLAS_LIBRARIES})
+  if(ARG_VERIFY)
+    add_test(NAME ${ARG_TARGET}.verify
+             COMMAND ${SOFIEC_EXECUTABLE} verify ${ARG_MODEL} -O ${ARG_OPTIMIZE} --inputs ${ARG_VERIFY}
+                     --cxx ${CMAKE_CXX_COMPILER})
+  endif()
 endfunction()
 endif()
 

@@ -27,6 +27,11 @@ PlannedModel plan_model(Model model, const CompileOptions& options);
 // Fills the report's view of the compiled graph (everything but what the passes counted).
 void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, CompileStats& stats);
 
+// A node's floating-point operations (its operator's count, else one per output element; one
+// more per element for each fused epilogue) and the bytes of its inputs and outputs.
+int64_t node_flops(const Node& n, const Graph& g, const Analysis& a);
+int64_t node_bytes(const Node& n, const Graph& g);
+
 HeaderSpec header_spec(const Model& model, const CompileOptions& options);
 
 // The Session for a model whose graph inputs keep symbolic dims (issue: dynamic shapes).

@@ -20,10 +20,38 @@ void collect_reads(const Graph& g, std::set<std::string>& read) {
   read.insert(g.outputs.begin(), g.outputs.end());
 }
 
+int64_t tensor_bytes(const Graph& g, const std::string& name) {
+  if (name.empty() || !g.values.count(name)) return 0;
+  const ValueInfo& v = g.value(name);
+  if (!v.has_shape) return 0;
+  return element_count(g.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
+}
+
 }  // namespace
 
+int64_t node_flops(const Node& n, const Graph& g, const Analysis& a) {
+  int64_t elements = 0;
+  for (const std::string& o : n.outputs)
+    if (!o.empty()) elements += element_count(g.capacity_dims(g.value(o).shape));
+  const OpDef* def = Registry::instance().find(n, g);
+  const int64_t own = def && def->flops ? def->flops(NodeView(n, g, &a.known)) : elements;
+  return own + elements * int64_t(n.epilogue.size());
+}
+
+int64_t node_bytes(const Node& n, const Graph& g) {
+  int64_t bytes = 0;
+  for (const std::string& i : n.inputs) bytes += tensor_bytes(g, i);
+  // An epilogue reads the chain's own results in registers: only its other operands count.
+  std::set<std::string> chain(n.outputs.begin(), n.outputs.end());
+  for (const Node& f : n.epilogue) chain.insert(f.outputs.begin(), f.outputs.end());
+  for (const Node& f : n.epilogue)
+    for (const std::string& i : f.inputs)
+      if (!chain.count(i)) bytes += tensor_bytes(g, i);
+  for (const std::string& o : n.outputs) bytes += tensor_bytes(g, o);
+  return bytes;
+}
+
 void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, CompileStats& stats) {
-  const Registry& registry = Registry::instance();
   stats.nodes_after = g.nodes.size();
   // Constants nothing reads any more (a weight a pass replaced by its transform) are not in
   // the header's blob, so they do not count.
@@ -38,7 +66,7 @@ void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, Compil
   std::vector<TensorSummary> tensors;
   for (const Node& n : g.nodes) {
     ++stats.ops_after[n.op_type];
-    NodeSummary s{n.name, n.op_type, {}, 0};
+    NodeSummary s{n.name, n.op_type, {}, n.outputs, 0};
     int64_t elements = 0;
     for (const std::string& o : n.outputs) {
       if (o.empty()) continue;
@@ -49,13 +77,8 @@ void summarize(const Graph& g, const Analysis& a, const MemoryPlan& plan, Compil
         tensors.push_back(
             {o, std::string(dtype_name(v.dtype)), shape_str(v.shape), count * int64_t(dtype_size(v.dtype))});
     }
-    const OpDef* def = registry.find(n, g);
-    if (plan.aliases.count(n.outputs[0])) s.flops = 0;
-    else s.flops = def && def->flops ? def->flops(NodeView(n, g, &a.known)) : elements;
-    for (const Node& f : n.epilogue) {
-      s.fused.push_back(f.op_type);
-      s.flops += elements;
-    }
+    s.flops = plan.aliases.count(n.outputs[0]) ? 0 : node_flops(n, g, a);
+    for (const Node& f : n.epilogue) s.fused.push_back(f.op_type);
     stats.total_flops += s.flops;
     stats.nodes.push_back(std::move(s));
   }

@@ -38,12 +38,21 @@ struct CompileOptions {
   // where the CPU has AVX-512 and the header is built for less (x86-64, GCC or Clang).
   bool dispatch_avx512 = false;
   Target target = Target::Cpu;
+  // --profile: infer() times each node (steady clock) into the Workspace; Session::profile()
+  // gives calls, total and median time, FLOPs and bytes per node.
+  bool profile = false;
+  // Debug builds for sofiec verify: infer() hands each node's outputs to the tracer set on
+  // the Workspace (static shapes only). perturb_node: that node's first output gets 1 added
+  // to every element after it runs (to test the search for the first differing node).
+  bool trace = false;
+  std::string perturb_node;
 };
 
 // One node of the compiled graph, for --report.
 struct NodeSummary {
   std::string name, op_type;
   std::vector<std::string> fused;  // op types of its epilogue
+  std::vector<std::string> outputs;
   int64_t flops = 0;
 };
 

@@ -108,9 +108,11 @@ int64_t smallest_valid(const Model& model, const CompileOptions& options, const 
 }
 
 CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
-                              const std::vector<std::string>& symbols, const SampleGrid& grid) {
+                              const std::vector<std::string>& symbols, const SampleGrid& grid,
+                              bool profile_counts) {
   HeaderSpec spec = header_spec(model, options);
   spec.runtime_offsets = true;
+  spec.profile_counts = profile_counts;
   std::vector<Sample> samples;
   for (const std::vector<int64_t>& point : grid.points) {
     CompileOptions o = options;
@@ -208,11 +210,21 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
   if (symbols.size() > kMaxRuntimeDims)
     throw Error(fmt::format("the model has {} run-time dims ({}); at most {} are supported, fix the others with --dim",
                             symbols.size(), fmt::join(symbols, ", "), kMaxRuntimeDims));
+  auto compile = [&](bool profile_counts) {
+    try {
+      return compile_on_grid(model, options, symbols, make_sample_grid(symbols.size()), profile_counts);
+    } catch (const NeedsWideGrid&) {
+      // Sizes that divide a run-time dim (strided windows): sampled far apart, with floor atoms.
+      return compile_on_grid(model, options, symbols, make_wide_sample_grid(symbols.size()), profile_counts);
+    }
+  };
+  if (!options.profile) return compile(false);
   try {
-    return compile_on_grid(model, options, symbols, make_sample_grid(symbols.size()));
-  } catch (const NeedsWideGrid&) {
-    // Sizes that divide a run-time dim (strided windows): sampled far apart, with floor atoms.
-    return compile_on_grid(model, options, symbols, make_wide_sample_grid(symbols.size()));
+    return compile(true);
+  } catch (const Error&) {
+    // A node whose FLOPs are no polynomial of the dims (a sort): --profile then times the
+    // nodes without counting (the same error comes back if the counts were not the cause).
+    return compile(false);
   }
 }
 

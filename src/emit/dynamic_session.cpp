@@ -22,7 +22,7 @@ std::vector<std::string> DynamicSessionParts::dim_params() const {
   std::vector<std::string> names;
   for (const std::string& s : layout.symbols) {
     std::string n = sanitize_identifier(s);
-    while (n == "arena" || std::find(names.begin(), names.end(), n) != names.end()) n += '_';
+    while (n == "arena" || n == "workspace" || std::find(names.begin(), names.end(), n) != names.end()) n += '_';
     names.push_back(n);
   }
   return names;
@@ -89,7 +89,7 @@ std::string DynamicSessionParts::constructor() const {
     params.push_back(fmt::format("std::size_t {}_max", p));
     max_names.push_back(p + "_max");
   }
-  std::string init = fmt::format("arena_(0), dim_max_{{{{{}}}}}", fmt::join(max_names, ", "));
+  std::string init = fmt::format("workspace_(std::size_t(0)), dim_max_{{{{{}}}}}", fmt::join(max_names, ", "));
   if (has_weights)
     init += embed_weights ? ", weights_(detail::weights_blob)"
                           : ", weights_storage_(detail::weights_bytes), weights_(weights_storage_.data())";
@@ -104,7 +104,9 @@ std::string DynamicSessionParts::constructor() const {
   r += fmt::format("  {}Session({})\n      : {} {{\n{}    place_arena();\n  }}\n\n",
                    params.size() == 1 ? "explicit " : "", fmt::join(params, ", "), init, weights_check);
   r += "  std::size_t max_dim(std::size_t i) const { return dim_max_[i]; }\n";
-  r += "  std::size_t arena_bytes() const { return arena_bytes_; }\n\n";
+  r += "  std::size_t arena_bytes() const { return arena_bytes_; }\n";
+  r += "  // The bytes a Workspace for this Session holds (the arena for the maxima).\n";
+  r += "  std::size_t workspace_bytes() const { return arena_bytes_; }\n\n";
   r += " private:\n  void place_arena() {\n";
   r += "    for (std::size_t i = 0; i < num_dims; ++i)\n"
        "      if (dim_max_[i] < dim_min[i] || dim_max_[i] > detail::kMaxRuntimeDim)\n"
@@ -129,7 +131,7 @@ std::string DynamicSessionParts::constructor() const {
     r += "    };\n";
     r += fmt::format("    arena_bytes_ = detail::place_arena_blocks(blocks, {}, offsets_.data());\n", blocks.size());
   }
-  r += "    arena_ = detail::AlignedBuffer(arena_bytes_);\n  }\n\n";
+  r += "    workspace_ = Workspace(arena_bytes_);\n  }\n\n";
   r += "  void check_dims(";
   std::vector<std::string> args;
   for (const std::string& p : dim_params()) args.push_back("std::size_t " + p);
@@ -165,7 +167,7 @@ std::string DynamicSessionParts::infer() const {
     const std::vector<Polynomial>& d = layout.io_dims.at(o);
     for (std::size_t k = 0; k < d.size(); ++k)  // (dims the data decides: the body records them)
       if (!d[k].is_constant() && !layout.data_dependent.at(o)[k])
-        record += fmt::format("    output_dims_[{}] = {};\n", offset + k, d[k].cpp(layout.vars));
+        record += fmt::format("    workspace.output_dims_[{}] = {};\n", offset + k, d[k].cpp(layout.vars));
     offset += d.size();
   }
   const std::string check = fmt::format("    check_dims({});\n", fmt::join(dims, ", "));
@@ -175,8 +177,17 @@ std::string DynamicSessionParts::infer() const {
       "  // inputs and outputs, each a contiguous row-major buffer of the shape those values give,\n"
       "  // owned by the caller. Allocates nothing.\n",
       fmt::join(layout.symbols, ", "));
-  r += fmt::format("  void infer({}) {{\n{}{}{}{}{}  }}\n", fmt::join(params, ", "), check, dim_locals(false), record,
-                   unused_inputs, layout.infer_body);
+  std::vector<std::string> args = dims;
+  args.insert(args.end(), input_params.begin(), input_params.end());
+  args.insert(args.end(), output_params.begin(), output_params.end());
+  r += fmt::format("  void infer({}) {{\n{}    run_(own_workspace_(), {});\n  }}\n", fmt::join(params, ", "), check,
+                   fmt::join(args, ", "));
+  r += "\n" + std::string(kWorkspaceInferComment);
+  r += fmt::format("  void infer(Workspace& workspace, {}) const {{\n    check_workspace_(workspace);\n{}    run_(workspace, {});\n  }}\n",
+                   fmt::join(params, ", "), check, fmt::join(args, ", "));
+  const std::string run =
+      fmt::format("\n private:\n  void run_(Workspace& workspace, {}) const {{\n    (void)workspace;\n{}{}{}{}  }}\n\n public:\n",
+                  fmt::join(params, ", "), dim_locals(false), record, unused_inputs, layout.infer_body);
   if (graph.outputs.size() == 1) {
     const ValueInfo& v = graph.value(graph.outputs[0]);
     std::string call_args = fmt::format("{}", fmt::join(dims, ", "));
@@ -196,16 +207,18 @@ std::string DynamicSessionParts::infer() const {
           dtype_cpp(v.dtype), fmt::join(in_only, ", "), check, dim_locals(false), count, call_args,
           sized_by_data(graph.outputs[0]) ? "    out.resize(std::size_t(output_shape(0).size()));\n" : "");
   }
-  return r;
+  return r + run;
 }
 
-std::string DynamicSessionParts::members() const {
+std::string DynamicSessionParts::workspace_members() const {
   std::vector<int64_t> dims;
   for (const std::string& o : graph.outputs)
     for (const Polynomial& p : layout.io_dims.at(o)) dims.push_back(p.is_constant() ? p.constant_term() : 0);
-  std::string r =
-      fmt::format("  std::array<int64_t, {}> output_dims_{{{{{}}}}};\n", dims.size(), fmt::join(dims, ", "));
-  r += fmt::format("  std::array<std::size_t, {}> dim_max_;\n", layout.symbols.size());
+  return fmt::format("  std::array<int64_t, {}> output_dims_{{{{{}}}}};\n", dims.size(), fmt::join(dims, ", "));
+}
+
+std::string DynamicSessionParts::members() const {
+  std::string r = fmt::format("  std::array<std::size_t, {}> dim_max_;\n", layout.symbols.size());
   r += fmt::format("  std::array<std::size_t, {}> offsets_{{}};  // of each block in the arena\n",
                    std::max<std::size_t>(plan.blocks.size(), 1));
   r += "  std::size_t arena_bytes_ = 0;\n";

@@ -10,6 +10,9 @@
 
 namespace sofiec {
 
+// The comment above infer(Workspace&, ...), shared by static and dynamic Sessions.
+extern const char* const kWorkspaceInferComment;
+
 struct DynamicSessionParts {
   const Graph& graph;
   const DynamicLayout& layout;
@@ -24,7 +27,8 @@ struct DynamicSessionParts {
   std::string shape_metadata() const;
   std::string constructor() const;
   std::string infer() const;
-  std::string members() const;
+  std::string members() const;            // the Session's: maxima, arena layout
+  std::string workspace_members() const;  // the Workspace's: the outputs' dims
 
  private:
   std::vector<std::string> dim_params() const;  // infer()'s parameters for the dims' values

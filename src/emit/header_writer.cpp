@@ -12,6 +12,7 @@
 #include "emit/emit_context.hpp"
 #include "emit/templates.hpp"
 #include "ops/registry.hpp"
+#include "pipeline.hpp"
 #include "sofiec/compiler.hpp"
 #include "sofiec/error.hpp"
 
@@ -194,6 +195,15 @@ std::string read_weights_file(const std::string& data, const std::string& byte) 
 }
 const std::string kReadWeightsFile = read_weights_file("weights_storage_.data()", "weights_[i]");
 
+}  // namespace
+
+const char* const kWorkspaceInferComment =
+    "  // The same on the caller's Workspace, made for this Session (or one of the same\n"
+    "  // workspace_bytes()): const, so one Session serves any number of threads, each with a\n"
+    "  // Workspace of its own. Throws std::invalid_argument if the Workspace is too small.\n";
+
+namespace {
+
 enum class Storage { Input, Output, Weight, Arena };
 
 struct TensorVar {
@@ -208,6 +218,7 @@ class HeaderBuilder {
       : g_(g), a_(a), plan_(plan), spec_(spec) {}
 
   HeaderOutput build() {
+    if (spec_.profile) kernels_.insert("profile");
     name_parameters();
     name_data_dependent_dims();
     std::string body = emit_nodes();
@@ -236,7 +247,10 @@ class HeaderBuilder {
                    ? fmt::format("    unsigned char* const {} = arena + offsets_[{}];\n", workspace_var(node),
                                  plan_.workspace_blocks.at(node))
                    : fmt::format("    unsigned char* const {} = arena + {};\n", workspace_var(node), offset);
-    if (decls.find("arena +") != std::string::npos) decls = "    unsigned char* const arena = arena_.data();\n" + decls;
+    if (decls.find("arena +") != std::string::npos)
+      decls = (spec_.target == Target::Cuda ? "    unsigned char* const arena = arena_.data();\n"
+                                            : "    unsigned char* const arena = workspace.data_;\n") +
+              decls;
     for (const auto& [symbol, var] : dim_vars_)
       decls += fmt::format("    int64_t {} = 0;  // {}, at most {}\n", var, quoted(symbol),
                            g_.data_dependent_dims.at(symbol));
@@ -271,10 +285,13 @@ class HeaderBuilder {
     regions["constructor"] = constructor_region();
     regions["infer"] = infer_region(decls + body);
     regions["weights_member"] = weights_member_region();
-    regions["output_dims_member"] = output_dims_member_region();
+    regions["workspace_members"] = workspace_members_region() + debug_workspace_members();
+    regions["workspace_api"] = workspace_api_region();
+    regions["infer"] += profile_api();
+    regions["session_members"] = spec_.dynamic ? dynamic_parts().members() : "";
     if (spec_.dispatch_avx512) {
       regions["infer"] = with_dispatch(regions["infer"]);
-      regions["output_dims_member"] +=
+      regions["session_members"] +=
           "#if defined(SOFIEC_DISPATCH_AVX512_)\n  bool use_avx512_ = ::sofiec::cpu_has_avx512();\n#else\n"
           "  bool use_avx512_ = false;  // (the Session's layout is the same with and without the copy)\n#endif\n";
     }
@@ -421,11 +438,59 @@ class HeaderBuilder {
       }
       std::string fused;
       for (const Node& f : n.epilogue) fused += " + " + f.op_type;
-      body += fmt::format("    // {}{}\n    {{\n{}    }}\n", n.describe(), fused, indent(code));
+      if (!spec_.perturb_node.empty() && n.name == spec_.perturb_node) code += perturbation(n, outs);
+      if (spec_.profile) {
+        // The clock is read outside the node's block, so that its locals stay its own.
+        const bool counts = spec_.profile_counts;
+        body += fmt::format(
+            "    // {}{}\n    {{\n      const auto profile_start = std::chrono::steady_clock::now();\n      {{\n{}      }}\n"
+            "      workspace.timings_.record({}, profile_start, {}, {});\n    }}\n",
+            n.describe(), fused, indent(indent(code)), profile_names_.size(),
+            counts ? node_flops(n, g_, a_) : int64_t(0), counts ? node_bytes(n, g_) : int64_t(0));
+        profile_names_.push_back(n.name);
+        profile_ops_.push_back(n.op_type + fused);
+      } else {
+        body += fmt::format("    // {}{}\n    {{\n{}    }}\n", n.describe(), fused, indent(code));
+      }
+      if (spec_.trace) body += trace_outputs(n);
     }
     if (!unsupported_.empty())
       throw UnsupportedError(fmt::format("not supported by --target cuda (yet): {}", fmt::join(unsupported_, "; ")));
+    if (!spec_.perturb_node.empty() &&
+        std::none_of(g_.nodes.begin(), g_.nodes.end(), [&](const Node& n) { return n.name == spec_.perturb_node; }))
+      throw Error(fmt::format("perturb_node: the compiled graph has no node '{}'", spec_.perturb_node));
     return body;
+  }
+
+  // CompileOptions::perturb_node: 1 added to every element of the node's first output.
+  std::string perturbation(const Node& n, const std::vector<std::string>& outs) const {
+    if (outs.empty() || outs[0].empty() ||
+        (g_.value(n.outputs[0]).dtype != DType::Float && g_.value(n.outputs[0]).dtype != DType::Double))
+      throw Error(fmt::format("perturb_node: {} has no floating-point first output", n.describe()));
+    const int64_t count = element_count(g_.capacity_dims(g_.value(n.outputs[0]).shape));
+    return fmt::format("    for (int64_t i = 0; i < {1}; ++i) {0}[i] = {0}[i] + 1;  // perturbed (a debug build)\n",
+                       outs[0], count);
+  }
+
+  // CompileOptions::trace: each output of the node, as it now is, to the Workspace's tracer.
+  std::string trace_outputs(const Node& n) {
+    std::string code;
+    for (const std::string& o : n.outputs) {
+      if (o.empty()) continue;
+      const ValueInfo& v = g_.value(o);
+      if (!is_static(v.shape) || g_.has_data_dependent_dims(v.shape)) continue;
+      const std::vector<int64_t> dims = g_.capacity_dims(v.shape);
+      const int64_t bytes = element_count(dims) * int64_t(dtype_size(v.dtype));
+      std::vector<std::string> d;
+      for (int64_t x : dims) d.push_back(std::to_string(x));
+      if (d.empty()) d.push_back("0");
+      code += fmt::format(
+          "    if (workspace.tracer_) {{\n      static constexpr int64_t dims[] = {{{}}};\n"
+          "      workspace.tracer_(workspace.tracer_user_, {}, \"{}\", dims, {}, {}, {});\n    }}\n",
+          fmt::join(d, ", "), quoted(o), dtype_name(v.dtype), dims.size(), bytes > 0 ? var_of(o).var : "nullptr",
+          bytes);
+    }
+    return code;
   }
 
   static std::string indent(const std::string& code) {
@@ -466,14 +531,56 @@ class HeaderBuilder {
       const Shape& shape = g_.value(name).shape;
       for (std::size_t d = 0; d < shape.size(); ++d)
         if (g_.is_data_dependent(shape[d]))
-          code += fmt::format("    output_dims_[{}] = {};\n", offset + d, dim_vars_.at(shape[d].symbol));
+          code += fmt::format("    workspace.output_dims_[{}] = {};\n", offset + d, dim_vars_.at(shape[d].symbol));
       offset += shape.size();
     }
     return code;
   }
 
-  std::string output_dims_member_region() const {
-    if (spec_.dynamic) return dynamic_parts().members();
+  // --profile and tracing: what the Workspace holds for them.
+  std::string debug_workspace_members() const {
+    std::string r;
+    if (spec_.profile)
+      r += fmt::format("  detail::NodeTimings timings_{{{}}};  // --profile: per node, in memory of its own\n",
+                       profile_names_.size());
+    if (spec_.trace) r += "  Tracer tracer_ = nullptr;\n  void* tracer_user_ = nullptr;\n";
+    return r;
+  }
+
+  std::string workspace_api_region() const {
+    if (!spec_.trace) return "";
+    return "\n  // A debug build (sofiec verify): infer() with this Workspace hands every node's outputs,\n"
+           "  // once the node has run, to tracer(user, tensor name, dtype name, dims, rank, data, bytes).\n"
+           "  using Tracer = void (*)(void* user, const char* tensor, const char* dtype, const int64_t* dims,\n"
+           "                         std::size_t rank, const void* data, std::size_t bytes);\n"
+           "  void set_tracer(Tracer tracer, void* user) {\n    tracer_ = tracer;\n    tracer_user_ = user;\n  }\n";
+  }
+
+  // --profile: the timed nodes' names and operators, and profile() over a Workspace's timings.
+  std::string profile_api() const {
+    if (!spec_.profile) return "";
+    std::vector<std::string> names, ops;
+    for (const std::string& s : profile_names_) names.push_back(quoted(s));
+    for (const std::string& s : profile_ops_) ops.push_back(quoted(s));
+    const std::size_t n = profile_names_.size();
+    std::string r = "\n  // Built with --profile: each node's code is timed (the steady clock around it).\n";
+    r += "  using NodeProfile = detail::NodeProfile;\n";
+    r += fmt::format("  static constexpr std::size_t profile_nodes = {};\n", n);
+    r += fmt::format("  static constexpr std::array<const char*, {}> profile_names{{{{{}}}}};\n", n,
+                     fmt::join(names, ", "));
+    r += fmt::format("  static constexpr std::array<const char*, {}> profile_ops{{{{{}}}}};\n", n, fmt::join(ops, ", "));
+    r += "  // Per node, in execution order: calls, total and median time, FLOPs and bytes per call, of\n"
+         "  // the infer() calls on this Session's own Workspace (or on `workspace`) since the last reset.\n"
+         "  std::vector<NodeProfile> profile() const { return profile(workspace_); }\n"
+         "  std::vector<NodeProfile> profile(const Workspace& workspace) const {\n"
+         "    return workspace.timings_.profile(profile_names.data(), profile_ops.data());\n  }\n"
+         "  void reset_profile() { workspace_.timings_.reset(); }\n"
+         "  static void reset_profile(Workspace& workspace) { workspace.timings_.reset(); }\n";
+    return r;
+  }
+
+  std::string workspace_members_region() const {
+    if (spec_.dynamic) return dynamic_parts().workspace_members();
     std::vector<int64_t> dims;
     for (const std::string& name : g_.outputs)
       for (int64_t d : g_.capacity_dims(g_.value(name).shape)) dims.push_back(d);
@@ -535,7 +642,12 @@ class HeaderBuilder {
                      g_.outputs.size(), data_dependent);
     r += fmt::format("  static constexpr std::array<std::size_t, {}> output_dims_offset{{{{{}}}}};\n",
                      g_.outputs.size(), offsets);
-    if (!spec_.dynamic) r += fmt::format("  static constexpr std::size_t arena_bytes = {};\n", plan_.arena_bytes);
+    if (!spec_.dynamic)
+      r += fmt::format(
+          "  static constexpr std::size_t arena_bytes = {};\n"
+          "  // The bytes a Workspace of this model holds.\n"
+          "  static constexpr std::size_t workspace_bytes() {{ return arena_bytes; }}\n",
+          plan_.arena_bytes);
     r += fmt::format("  static constexpr std::size_t weights_bytes = detail::weights_bytes;\n");
     return r;
   }
@@ -558,14 +670,15 @@ class HeaderBuilder {
   std::string constructor_region() const {
     if (spec_.dynamic) return dynamic_parts().constructor();
     if (weights_.empty())
-      return spec_.embed_weights ? "  Session() : arena_(arena_bytes) {}\n"
-                                 : "  explicit Session(const std::string& weights_path) : arena_(arena_bytes) { "
+      return spec_.embed_weights ? "  Session() : workspace_(workspace_bytes()) {}\n"
+                                 : "  explicit Session(const std::string& weights_path) : workspace_(workspace_bytes()) { "
                                    "(void)weights_path; }\n";
-    if (spec_.embed_weights) return "  Session() : arena_(arena_bytes), weights_(detail::weights_blob) {}\n";
+    if (spec_.embed_weights)
+      return "  Session() : workspace_(workspace_bytes()), weights_(detail::weights_blob) {}\n";
     return R"(  // Reads the weights written beside this header (<header>.dat); throws std::runtime_error
   // if the file is missing, has the wrong size or belongs to another model.
   explicit Session(const std::string& weights_path)
-      : arena_(arena_bytes), weights_storage_(detail::weights_bytes), weights_(weights_storage_.data()) {
+      : workspace_(workspace_bytes()), weights_storage_(detail::weights_bytes), weights_(weights_storage_.data()) {
 )" + std::string(kReadWeightsFile) +
            "  }\n";
   }
@@ -682,18 +795,20 @@ class HeaderBuilder {
     return text;
   }
 
-  // The infer region of a dispatching header: infer() (the first function of `region`, static
-  // or with run-time dims) hands its arguments to infer_avx512_, the same statements with the
+  // The infer region of a dispatching header: run_() (the body of every infer(), static or
+  // with run-time dims) hands its arguments to run_avx512_, the same statements with the
   // kernels of detail::avx512 in an AVX-512 function, where the CPU has AVX-512; and
   // kernels() / use_target_kernels() say and choose which runs.
   static std::string with_dispatch(const std::string& region) {
-    const std::size_t start = region.find("  void infer(");
-    const std::size_t open = region.find(") {\n", start);
+    const std::string head = "  void run_(", open_text = ") const {\n";
+    const std::size_t start = region.find(head);
+    const std::size_t open = region.find(open_text, start);
     const std::size_t close = region.find("\n  }\n", open);
     if (start == std::string::npos || open == std::string::npos || close == std::string::npos)
-      throw Error("internal: infer() not found for --dispatch");
-    const std::string params = region.substr(start + 13, open - start - 13);
-    const std::string body = region.substr(open + 4, close + 1 - open - 4);
+      throw Error("internal: run_() not found for --dispatch");
+    const std::string params = region.substr(start + head.size(), open - start - head.size());
+    const std::size_t body_start = open + open_text.size();
+    const std::string body = region.substr(body_start, close + 1 - body_start);
     std::vector<std::string> args;
     for (std::size_t p = 0; p <= params.size();) {
       const std::size_t comma = std::min(params.find(", ", p), params.size());
@@ -704,12 +819,12 @@ class HeaderBuilder {
     std::string copy = body;
     for (std::size_t p = copy.find("detail::"); p != std::string::npos; p = copy.find("detail::", p + 16))
       copy.replace(p, 8, "detail::avx512::");
-    std::string out = region.substr(0, open + 4);
-    out += fmt::format("#if defined(SOFIEC_DISPATCH_AVX512_)\n    if (use_avx512_) return infer_avx512_({});\n#endif\n",
+    std::string out = region.substr(0, body_start);
+    out += fmt::format("#if defined(SOFIEC_DISPATCH_AVX512_)\n    if (use_avx512_) return run_avx512_({});\n#endif\n",
                        fmt::join(args, ", "));
-    out += region.substr(open + 4, close + 5 - open - 4);
+    out += region.substr(body_start, close + 5 - body_start);
     out += fmt::format(
-        "#if defined(SOFIEC_DISPATCH_AVX512_)\n  SOFIEC_AVX512_TARGET_ void infer_avx512_({}) {{\n{}  }}\n#endif\n",
+        "#if defined(SOFIEC_DISPATCH_AVX512_)\n  SOFIEC_AVX512_TARGET_ void run_avx512_({}) const {{\n{}  }}\n#endif\n",
         params, copy);
     out += region.substr(close + 5);
     out +=
@@ -734,10 +849,20 @@ class HeaderBuilder {
     std::string unused;
     for (const auto& p : input_params_)
       if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
+    std::vector<std::string> args = input_params_;
+    args.insert(args.end(), output_params_.begin(), output_params_.end());
     std::string r =
         "  // Runs the model: inputs, then outputs, each a contiguous row-major buffer owned by the\n"
         "  // caller. Allocates nothing.\n";
-    r += fmt::format("  void infer({}) {{\n{}{}  }}\n", fmt::join(params, ", "), unused, body);
+    r += fmt::format("  void infer({}) {{ run_(own_workspace_(), {}); }}\n", fmt::join(params, ", "), fmt::join(args, ", "));
+    r += "\n" + std::string(kWorkspaceInferComment);
+    r += fmt::format(
+        "  void infer(Workspace& workspace, {}) const {{\n    check_workspace_(workspace);\n    run_(workspace, {});\n"
+        "  }}\n",
+        fmt::join(params, ", "), fmt::join(args, ", "));
+    const std::string run = fmt::format(
+        "\n private:\n  void run_(Workspace& workspace, {}) const {{\n    (void)workspace;\n{}{}  }}\n\n public:\n",
+        fmt::join(params, ", "), unused, body);
     if (g_.outputs.size() == 1) {
       const ValueInfo& v = g_.value(g_.outputs[0]);
       const std::string type(dtype_cpp(v.dtype));
@@ -764,7 +889,7 @@ class HeaderBuilder {
             "    return out;\n  }}\n",
             type, fmt::join(in_only, ", "), n, call_args);
     }
-    return r;
+    return r + run;
   }
 
   const Graph& g_;
@@ -773,7 +898,7 @@ class HeaderBuilder {
   const HeaderSpec& spec_;
   std::map<std::string, TensorVar> vars_;
   std::map<std::string, TensorVar> view_vars_;  // views that start inside their tensor
-  std::set<std::string> used_vars_, taken_names_{"arena", "weights_", "arena_"};
+  std::set<std::string> used_vars_, taken_names_{"arena", "weights_", "arena_", "workspace"};
   std::vector<std::string> input_params_, output_params_;
   std::vector<unsigned char> weights_;
   std::vector<std::string> weight_names_;
@@ -781,6 +906,7 @@ class HeaderBuilder {
   std::map<std::string, std::string> workspace_vars_;
   std::map<std::string, std::string> dim_vars_;  // data-dependent symbol -> its variable in infer()
   std::vector<std::string> unsupported_;          // nodes the target cannot run
+  std::vector<std::string> profile_names_, profile_ops_;  // --profile: the timed nodes, in order
 };
 
 }  // namespace

@@ -64,6 +64,11 @@ std::vector<float> run_vector(Session& s, const Dims& d, const float* x, std::in
   return s.infer(d[I]..., x);
 }
 
+template <std::size_t... I>
+void run_on(const Session& s, MODEL_NS::Workspace& w, const Dims& d, const float* x, float* y, std::index_sequence<I...>) {
+  s.infer(w, d[I]..., x, y);
+}
+
 constexpr auto kSeq = std::make_index_sequence<kDims>();
 
 TEST(DynamicModel, MatchesTorchAtEverySize) {
@@ -72,6 +77,7 @@ TEST(DynamicModel, MatchesTorchAtEverySize) {
   ASSERT_GE(cases.size(), 3u);
   const Dims maxima = cases.back().dims;  // the last case is at the maxima
   auto session = make_session(maxima, kSeq);
+  MODEL_NS::Workspace workspace(*session);
   for (std::size_t c = 0; c < cases.size(); ++c) {
     const std::string prefix = std::string(MODEL_DATA) + "." + std::to_string(c);
     const std::vector<float> x = read_floats(prefix + ".input.bin");
@@ -93,8 +99,22 @@ TEST(DynamicModel, MatchesTorchAtEverySize) {
     const std::vector<float> again = run_vector(*session, cases[c].dims, x.data(), kSeq);
     ASSERT_EQ(again.size(), y.size());
     EXPECT_EQ(std::memcmp(again.data(), y.data(), y.size() * sizeof(float)), 0);
+    // So does the const infer() on a Workspace of the caller's, which records the dims too.
+    std::vector<float> on_workspace(y.size());
+    run_on(*session, workspace, cases[c].dims, x.data(), on_workspace.data(), kSeq);
+    EXPECT_EQ(std::memcmp(on_workspace.data(), y.data(), y.size() * sizeof(float)), 0) << "case " << c;
+    for (std::size_t d = 0; d < shape.rank; ++d) EXPECT_EQ(workspace.output_shape(0).dims[d], shape.dims[d]);
   }
   std::printf("arena for the maxima: %zu bytes\n", session->arena_bytes());
+  EXPECT_EQ(session->workspace_bytes(), session->arena_bytes());
+  // A Session made for smaller maxima needs a smaller Workspace; one too small is refused.
+  auto small = make_session(cases.front().dims, kSeq);
+  MODEL_NS::Workspace small_workspace(*small);
+  if (small->workspace_bytes() < session->workspace_bytes()) {
+    // (Refused before anything is read or written: one float each is enough.)
+    float x = 0, y = 0;
+    EXPECT_THROW(run_on(*session, small_workspace, cases.back().dims, &x, &y, kSeq), std::invalid_argument);
+  }
 }
 
 #ifdef DISPATCH_HEADER
@@ -134,6 +154,38 @@ TEST(DynamicModel, ValuesAboveTheMaximaAreRefused) {
   }
   for (float v : y) ASSERT_EQ(v, -7.0f) << "a refused call wrote its output";
 }
+
+#ifdef PROFILE_HEADER
+// --profile with run-time dims: each node's FLOPs and bytes follow the dims' values (the
+// counts are lifted into polynomials of the dims like the code's sizes).
+TEST(DynamicModel, ProfileCountsFollowTheDims) {
+  const std::vector<Case> cases = read_cases();
+  auto session = make_session(cases.back().dims, kSeq);
+  auto run_case = [&](std::size_t c) {
+    const std::vector<float> x = read_floats(std::string(MODEL_DATA) + "." + std::to_string(c) + ".input.bin");
+    std::vector<float> y(read_floats(std::string(MODEL_DATA) + "." + std::to_string(c) + ".output.bin").size());
+    run(*session, cases[c].dims, x.data(), y.data(), kSeq);
+  };
+  run_case(0);
+  const auto small = session->profile();
+  session->reset_profile();
+  run_case(cases.size() - 1);
+  const auto large = session->profile();
+  ASSERT_EQ(small.size(), Session::profile_nodes);
+  ASSERT_EQ(large.size(), small.size());
+  double small_flops = 0, large_flops = 0;
+  for (std::size_t i = 0; i < small.size(); ++i) {
+    EXPECT_EQ(small[i].calls, 1);
+    EXPECT_EQ(large[i].calls, 1);
+    EXPECT_LE(small[i].bytes, large[i].bytes) << small[i].name;
+    small_flops += small[i].flops;
+    large_flops += large[i].flops;
+  }
+  EXPECT_GT(small_flops, 0);
+  EXPECT_GT(large_flops, 2 * small_flops);
+  std::printf("FLOPs per call: %.0f at the first case, %.0f at the maxima\n", small_flops, large_flops);
+}
+#endif
 
 TEST(DynamicModel, MetadataNamesTheDims) {
   EXPECT_GE(kDims, 1u);

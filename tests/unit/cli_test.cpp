@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <unistd.h>
 #include <sys/wait.h>
 #include <cstdio>
@@ -199,7 +200,7 @@ TEST_F(Cli, SymbolicDimsAreRunTimeParametersOrFixed) {
   EXPECT_NE(read(path("a.hxx")).find("explicit Session(std::size_t batch_max)"), std::string::npos);
   expect_refused(sofiec(path("dyn.onnx") + " --report"), "--dim", path("nothing.hxx"));
   EXPECT_EQ(sofiec(path("dyn.onnx") + " --dim batch=8 -o " + path("a.hxx")).status, 0);
-  EXPECT_NE(read(path("a.hxx")).find("Session() : arena_(arena_bytes)"), std::string::npos);
+  EXPECT_NE(read(path("a.hxx")).find("Session() : workspace_(workspace_bytes())"), std::string::npos);
   sofiec_test::ModelBuilder unnamed;
   unnamed.input("x", {-1, 3}, onnx::TensorProto::FLOAT, {""}).output("y");
   unnamed.node("Relu", {"x"}, {"y"});
@@ -360,3 +361,127 @@ TEST_F(Cli, HeaderBytesDependOnlyOnTheModel) {
 }
 
 }  // namespace
+
+namespace {
+
+// A .npy file (format 1.0) of float32 values.
+void write_npy(const std::string& path, const std::vector<int64_t>& dims, const std::vector<float>& values) {
+  std::string shape;
+  for (int64_t d : dims) shape += std::to_string(d) + ", ";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const char len[2] = {char(header.size() & 0xff), char(header.size() >> 8)};
+  out.write(len, 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(values.data()), std::streamsize(values.size() * sizeof(float)));
+}
+
+// y = relu(x W + b) then z = tanh(y) * 2: three nodes, a symbolic batch.
+sofiec_test::ModelBuilder three_nodes() {
+  sofiec_test::ModelBuilder b;
+  b.input("x", {-1, 4}, onnx::TensorProto::FLOAT, {"batch"}).output("z", {-1, 3});
+  b.init_floats("W", {4, 3}, {0.5f, -1, 0.25f, 1, 0.5f, -0.5f, -0.25f, 1, 2, 0.75f, -2, 1});
+  b.init_floats("two", {}, {2.0f});
+  b.node("MatMul", {"x", "W"}, {"xw"}, "matmul");
+  b.node("Relu", {"xw"}, {"y"}, "relu");
+  b.node("Tanh", {"y"}, {"t"}, "tanh");
+  b.node("Mul", {"t", "two"}, {"z"}, "scale");
+  return b;
+}
+
+struct RunResult {
+  int status;
+  std::string out, err;
+};
+
+}  // namespace
+
+class CliRun : public Cli {
+ protected:
+  RunResult run(const std::string& args) {
+    const std::string out_file = path("stdout.txt"), err_file = path("stderr.txt");
+    const std::string cmd = std::string(SOFIEC_BIN) + " " + args + " > '" + out_file + "' 2> '" + err_file + "'";
+    const int rc = std::system(cmd.c_str());
+    return RunResult{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, read_all(out_file), read_all(err_file)};
+  }
+};
+
+// sofiec profile: every node in the table, with FLOPs from the compiler's count, and the JSON.
+TEST_F(CliRun, ProfilePrintsEveryNode) {
+  three_nodes().save(path("m.onnx"));
+  const RunResult text = run(path("m.onnx") + " --dim batch=64 --profile -o " + path("m.hxx"));
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(read_all(path("m.hxx")).find("workspace.timings_.record("), std::string::npos);
+  const RunResult table = run("profile " + path("m.onnx") + " --dim batch=64 --iters 50 --cxxflags -O1");
+  ASSERT_EQ(table.status, 0) << table.err;
+  for (const char* word : {"matmul", "MatMul + Relu + Tanh", "scale", "GFLOP/s", "total: infer()", "measured peak"})
+    EXPECT_NE(table.out.find(word), std::string::npos) << word << "\n" << table.out;
+  EXPECT_NE(table.err.find("sofiec: compiling m.onnx"), std::string::npos) << table.err;
+  const RunResult json = run("profile " + path("m.onnx") + " --dim batch=64 --iters 20 --cxxflags -O1 --json");
+  ASSERT_EQ(json.status, 0) << json.err;
+  // The MatMul: 64 x 4 x 3 multiply-adds, 2 FLOPs each, and one per element for the Relu and the
+  // Tanh fused into it.
+  EXPECT_NE(json.out.find("\"flops\": 1920"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"calls\": 20"), std::string::npos) << json.out;
+  // Random inputs need every run-time dim.
+  const RunResult missing = run("profile " + path("m.onnx"));
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.err.find("run-time dims (batch)"), std::string::npos) << missing.err;
+}
+
+// sofiec verify: agrees on random and given inputs, fails against wrong stored outputs, and
+// names the node a debug build perturbs.
+TEST_F(CliRun, VerifyComparesAndFindsTheFirstDifferingNode) {
+  three_nodes().save(path("m.onnx"));
+  const RunResult random = run("verify " + path("m.onnx") + " --dim batch=5 --cxxflags -O1");
+  EXPECT_EQ(random.status, 0) << random.out << random.err;
+  EXPECT_NE(random.out.find("verify: pass"), std::string::npos) << random.out;
+
+  // x = [[1, 2, 3, 4], [-1, 0, 1, 0.5]]: z computed here by hand.
+  fs::create_directories(path("data"));
+  const std::vector<float> x{1, 2, 3, 4, -1, 0, 1, 0.5f};
+  write_npy(path("data/input_0.npy"), {2, 4}, x);
+  const float W[4][3] = {{0.5f, -1, 0.25f}, {1, 0.5f, -0.5f}, {-0.25f, 1, 2}, {0.75f, -2, 1}};
+  std::vector<float> z(6);
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 3; ++c) {
+      float s = 0;
+      for (int k = 0; k < 4; ++k) s += x[std::size_t(r * 4 + k)] * W[k][c];
+      z[std::size_t(r * 3 + c)] = std::tanh(std::max(s, 0.f)) * 2;
+    }
+  write_npy(path("data/output_0.npy"), {2, 3}, z);
+  const RunResult stored = run("verify " + path("m.onnx") + " --inputs " + path("data") + " --cxxflags -O1");
+  EXPECT_EQ(stored.status, 0) << stored.out << stored.err;
+  EXPECT_NE(stored.out.find("vs stored"), std::string::npos) << stored.out;
+
+  z[4] += 0.5f;
+  write_npy(path("data/output_0.npy"), {2, 3}, z);
+  const RunResult wrong = run("verify " + path("m.onnx") + " --inputs " + path("data") + " --cxxflags -O1 --json");
+  EXPECT_EQ(wrong.status, 1) << wrong.out << wrong.err;
+  EXPECT_NE(wrong.out.find("\"pass\": false"), std::string::npos) << wrong.out;
+
+  // -O extended fuses the Relu and the Tanh into the MatMul: the first tensor both builds have
+  // is the Tanh's.
+  const RunResult perturbed =
+      run("verify " + path("m.onnx") + " --dim batch=3 --cxxflags -O1 --debug-perturb matmul --draws 1");
+  EXPECT_EQ(perturbed.status, 1) << perturbed.out << perturbed.err;
+  EXPECT_NE(perturbed.out.find("first difference: tensor 't'"), std::string::npos) << perturbed.out;
+  EXPECT_NE(perturbed.out.find("node 'tanh' (Tanh) of the model and by node 'matmul' (MatMul + Relu + Tanh)"),
+            std::string::npos)
+      << perturbed.out;
+  const RunResult fused = run("verify " + path("m.onnx") + " --dim batch=3 --debug-perturb tanh");
+  EXPECT_NE(fused.status, 0);
+  EXPECT_NE(fused.err.find("no node 'tanh'"), std::string::npos) << fused.err;
+
+  // Inputs of the wrong shape or type, a missing folder: one line, non-zero.
+  write_npy(path("data/input_0.npy"), {2, 5}, std::vector<float>(10, 1.f));
+  const RunResult shape = run("verify " + path("m.onnx") + " --inputs " + path("data"));
+  EXPECT_NE(shape.status, 0);
+  EXPECT_NE(shape.err.find("dim 1 of the input 'x' is 5, expected 4"), std::string::npos) << shape.err;
+  const RunResult nowhere = run("verify " + path("m.onnx") + " --inputs " + path("nowhere"));
+  EXPECT_NE(nowhere.status, 0);
+  EXPECT_NE(nowhere.err.find("is not a folder"), std::string::npos) << nowhere.err;
+}

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "file_util.hpp"
+#include "model_runner.hpp"
 #include "ops/registry.hpp"
 #include "python_build.hpp"
 #include "sofiec/compiler.hpp"
@@ -106,6 +107,21 @@ void write_python_module(const std::string& model_path, const std::string& dir, 
   std::cout << fmt::format("{} (import {} or {})\n", library, alias, module);
 }
 
+// The options profile and verify share.
+void add_run_options(CLI::App& sub, sofiec::RunArgs& a) {
+  sub.add_option("model", a.model, "the .onnx model")->required();
+  sub.add_option("--inputs", a.inputs,
+                 "a folder of inputs: input_<i>.pb (ONNX test data), input_<i>.npy or <input name>.npy, or "
+                 "test_data_set_*/ folders of them (default: random inputs)");
+  sub.add_option("--dim", a.dims, "with random inputs: the value of a run-time dim, NAME=VALUE (repeatable)");
+  sub.add_option("-O,--optimize", a.level, "optimization level: 0, basic or extended")->capture_default_str();
+  sub.add_option("--cxx", a.cxx, "the C++ compiler (default: $CXX, else c++)");
+  sub.add_option("--cxxflags", a.cxxflags, "flags for the build")->capture_default_str();
+  sub.add_option("--work", a.work, "keep the generated headers and the driver in this folder (default: a temporary one)");
+  sub.add_option("--seed", a.seed, "the seed of the random inputs")->capture_default_str();
+  sub.add_flag("--json", a.json, "print JSON");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +173,29 @@ int main(int argc, char** argv) {
                  "with --python: flags for the module's build (the target CPU: -march=x86-64-v3 for a cluster "
                  "of mixed machines)")
       ->capture_default_str();
+  bool profile_header = false;
+  app.add_flag("--profile", profile_header,
+               "time each node in infer(): Session::profile() gives per node calls, total and median time, FLOPs "
+               "and bytes (see also: sofiec profile)");
+  sofiec::ProfileArgs profile_args;
+  CLI::App* profile = app.add_subcommand(
+      "profile", "compile the model with --profile, run it, and print where the time goes, node by node");
+  add_run_options(*profile, profile_args);
+  profile->add_option("--iters", profile_args.iters, "timed infer() calls (at most 20 s of them)")
+      ->capture_default_str();
+  sofiec::VerifyArgs verify_args;
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "compile the model at -O LEVEL and at -O 0, run both, compare (and with stored outputs); exit 0 only if all "
+      "agree, else name the first node that differs");
+  add_run_options(*verify, verify_args);
+  verify->add_option("--outputs", verify_args.outputs,
+                     "a folder of expected outputs, laid out as --inputs (default: output_<i> files beside the inputs)");
+  verify->add_option("--draws", verify_args.draws, "with random inputs: how many sets")->capture_default_str();
+  verify->add_option("--rtol", verify_args.rtol, "relative tolerance")->capture_default_str();
+  verify->add_option("--atol", verify_args.atol, "absolute tolerance")->capture_default_str();
+  // (For sofiec's own tests: makes a node of the optimized build compute wrongly.)
+  verify->add_option("--debug-perturb", verify_args.perturb_node)->group("");
   app.add_flag("--version", show_version, "print the version and exit");
   app.add_flag("--list-operators", show_operators,
                "print the supported operators and exit (with --target cuda: those the CUDA target runs)");
@@ -176,6 +215,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    if (profile->parsed()) return sofiec::profile_command(profile_args);
+    if (verify->parsed()) return sofiec::verify_command(verify_args);
     if (model_path.empty()) throw sofiec::Error("no model given (sofiec model.onnx -o model.hxx; see --help)");
     namespace fs = std::filesystem;
     if (python_source && !python) throw sofiec::Error("--python-source goes with --python");
@@ -191,6 +232,7 @@ int main(int argc, char** argv) {
     options.fixed_dims = parse_dims(dim_specs);
     options.dispatch_avx512 = dispatch == "avx512";
     options.target = target == "cuda" ? sofiec::Target::Cuda : sofiec::Target::Cpu;
+    options.profile = profile_header;
     sofiec::Model model = sofiec::load_model(model_path);
     for (const auto& spec : freeze_specs) {
       auto [name, values] = sofiec::parse_freeze(spec);
@@ -202,6 +244,7 @@ int main(int argc, char** argv) {
                                              dispatch, ns);
       for (const auto& [name, value] : options.fixed_dims) options_text += fmt::format(" --dim {}={}", name, value);
       for (const auto& spec : freeze_specs) options_text += " --freeze " + spec;
+      if (profile_header) options_text += " --profile";
       // and how the module is built: another CPU target is another module.
       options_text += " --cxx " + python_build.cxx + " --cxxflags " + python_build.cxxflags;
       const std::string module =

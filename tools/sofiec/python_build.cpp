@@ -1,48 +1,22 @@
 #include "python_build.hpp"
 
 #include <fmt/format.h>
-#include <sys/wait.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <vector>
 
+#include "process.hpp"
 #include "sofiec/error.hpp"
 
 namespace sofiec {
 namespace {
 
-std::string shell_quote(const std::string& s) {
-  std::string r = "'";
-  for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return r + "'";
-}
-
-// Runs a shell command; returns its exit status and what it printed (stdout and stderr).
-int run(const std::string& command, std::string& output) {
-  output.clear();
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> r;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) r.push_back(line);
-  return r;
-}
-
-std::string last_lines(const std::string& text, std::size_t count) {
-  const std::vector<std::string> all = lines(text);
-  std::string r;
-  for (std::size_t i = all.size() > count ? all.size() - count : 0; i < all.size(); ++i) r += all[i] + "\n";
   return r;
 }
 
@@ -54,7 +28,7 @@ PythonToolchain probe_python(const PythonBuild& build) {
   const std::string query =
       "import sysconfig; print(sysconfig.get_paths()['include']); print(sysconfig.get_config_var('EXT_SUFFIX'))\n"
       "try:\n import pybind11; print(pybind11.get_include())\nexcept ImportError:\n print('')";
-  if (run(shell_quote(build.python) + " -c " + shell_quote(query), out) != 0)
+  if (run_command(shell_quote(build.python) + " -c " + shell_quote(query), out) != 0)
     throw Error(fmt::format("--python: cannot run the Python interpreter '{}' (--python-exe): {}", build.python,
                             lines(out).empty() ? std::string("no output") : lines(out).back()));
   const std::vector<std::string> answer = lines(out);
@@ -78,8 +52,7 @@ std::string build_python_module(const std::string& dir, const std::string& modul
   const std::string& python_include = toolchain.python_include;
   const std::string& suffix = toolchain.suffix;
   const std::string& pybind11_include = toolchain.pybind11_include;
-  std::string cxx = build.cxx;
-  if (cxx.empty()) cxx = std::getenv("CXX") ? std::getenv("CXX") : "c++";
+  const std::string cxx = cxx_or_default(build.cxx);
   const std::string source = (fs::path(dir) / (module + ".cpp")).string();
   const std::string target = (fs::path(dir) / (module + suffix)).string();
   const std::string tmp = (fs::path(dir) / ("." + module + suffix + ".tmp")).string();
@@ -88,7 +61,7 @@ std::string build_python_module(const std::string& dir, const std::string& modul
       build.cxxflags, shell_quote(python_include), shell_quote(pybind11_include), shell_quote(dir),
       shell_quote(source), shell_quote(tmp));
   std::fprintf(stderr, "sofiec: building the Python module %s with %s\n", module.c_str(), cxx.c_str());
-  if (run(command, out) != 0) {
+  if (run_command(command, out) != 0) {
     std::remove(tmp.c_str());
     throw Error(fmt::format("--python: building {} failed:\n{}{}", source, last_lines(out, 20), command));
   }
