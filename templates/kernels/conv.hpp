@@ -324,7 +324,7 @@ SOFIEC_ALWAYS_INLINE void direct_conv_sums(const float* planes, const float* w, 
         // cache lines.
         simd::keep_in_registers(lo);
         simd::keep_in_registers(hi);
-        for_filters<FB>([&](auto f) {
+        for_filters<FB>([&](auto f) SOFIEC_INLINE_LAMBDA {
           const f32x16 wf(wk[f * taps + kx]);
           acc[f][0] = simd::fma(wf, lo, acc[f][0]);
           acc[f][1] = simd::fma(wf, hi, acc[f][1]);
@@ -348,21 +348,21 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
       // keeps an array in registers only if its indices are constants before its loops are
       // unrolled, and the whole array zeroed at once overlaps the per-register accesses.
       f32x16 acc[FB][2];
-      for_filters<FB>([&](auto f) { acc[f][0] = acc[f][1] = f32x16(0.f); });
+      for_filters<FB>([&](auto f) SOFIEC_INLINE_LAMBDA { acc[f][0] = acc[f][1] = f32x16(0.f); });
       direct_conv_sums<FB>(planes, w, channels, g, POOL ? 2 * r : r, x0, acc);
-      for_filters<FB>([&](auto f) {
+      for_filters<FB>([&](auto f) SOFIEC_INLINE_LAMBDA {
         add_bias_then(acc[f][0], bias ? bias[f] : 0.f, epilogue);
         add_bias_then(acc[f][1], bias ? bias[f] : 0.f, epilogue);
       });
       if constexpr (POOL) {
         // Each row's pairs pooled first: FB vectors stay live while the row below is summed.
         f32x16 top[FB];
-        for_filters<FB>([&](auto f) { max_of_pairs(acc[f][0], acc[f][1], top[f]); });
+        for_filters<FB>([&](auto f) SOFIEC_INLINE_LAMBDA { max_of_pairs(acc[f][0], acc[f][1], top[f]); });
         f32x16 below[FB][2];
-        for_filters<FB>([&](auto f) { below[f][0] = below[f][1] = f32x16(0.f); });
+        for_filters<FB>([&](auto f) SOFIEC_INLINE_LAMBDA { below[f][0] = below[f][1] = f32x16(0.f); });
         direct_conv_sums<FB>(planes, w, channels, g, 2 * r + 1, x0, below);
         const int64_t n = std::min<int64_t>(16, cols - x0 / 2);
-        for_filters<FB>([&](auto f) {
+        for_filters<FB>([&](auto f) SOFIEC_INLINE_LAMBDA {
           add_bias_then(below[f][0], bias ? bias[f] : 0.f, epilogue);
           add_bias_then(below[f][1], bias ? bias[f] : 0.f, epilogue);
           f32x16 pooled;
@@ -372,7 +372,7 @@ inline void direct_conv_filters(const float* planes, const float* w, const float
         });
       } else {
         const int64_t n = std::min<int64_t>(32, out_w - x0);
-        for_filters<FB>([&](auto f) {
+        for_filters<FB>([&](auto f) SOFIEC_INLINE_LAMBDA {
           float* out = y + f * ysize + r * cols + x0;
           if (n == 32) {
             simd::store(out, acc[f][0]);

@@ -94,7 +94,7 @@ template <class E> SOFIEC_ALWAYS_INLINE void apply_lanes(simd::f32x16& v, const 
   if constexpr (has_lanes<E>::value) {
     epilogue.lanes(v);
   } else {
-    simd::for_each_index([&](auto l) { v.set(l, epilogue(v[l])); }, std::make_integer_sequence<int, 16>{});
+    simd::for_each_index([&](auto l) SOFIEC_INLINE_LAMBDA { v.set(l, epilogue(v[l])); }, std::make_integer_sequence<int, 16>{});
   }
 }
 // v = epilogue(v + b).

@@ -51,7 +51,7 @@ SOFIEC_ALWAYS_INLINE __m256i first_lanes8(int live) {
 template <int L> SOFIEC_ALWAYS_INLINE void load_first(const float* p, int64_t n, vec<float, L>& v) {
   typedef vec<float, L> V;
   typedef typename V::piece piece;
-  V::each([&](auto i) {
+  V::each([&](auto i) SOFIEC_INLINE_LAMBDA {
     const float* at = p + i * V::P;
 #if SOFIEC_ISA_AVX512
     if constexpr (V::P == 16) {
@@ -115,13 +115,13 @@ SOFIEC_ALWAYS_INLINE uint32_t lane_bits(const i32x16& m) {
          uint32_t(_mm_movemask_ps((__m128)m.p[2])) << 8 | uint32_t(_mm_movemask_ps((__m128)m.p[3])) << 12;
 #else
   uint32_t bits = 0;
-  for_each_index([&](auto l) { bits |= uint32_t(m[l] != 0) << l; }, std::make_integer_sequence<int, 16>{});
+  for_each_index([&](auto l) SOFIEC_INLINE_LAMBDA { bits |= uint32_t(m[l] != 0) << l; }, std::make_integer_sequence<int, 16>{});
   return bits;
 #endif
 }
 template <int L> SOFIEC_ALWAYS_INLINE void store_first(float* p, int64_t n, const vec<float, L>& v) {
   typedef vec<float, L> V;
-  V::each([&](auto i) {
+  V::each([&](auto i) SOFIEC_INLINE_LAMBDA {
     float* at = p + i * V::P;
 #if SOFIEC_ISA_AVX512
     if constexpr (V::P == 16) {

@@ -34,6 +34,17 @@
 #define SOFIEC_ALWAYS_INLINE inline
 #endif
 #endif
+#ifndef SOFIEC_INLINE_LAMBDA
+// The same for the lambdas the vector operations apply to each register: a lambda's call
+// operator is an ordinary function to the inliner, and past the budget a 16-lane FMA became a
+// call per register (resnet18 at -O3, 7x slower in a translation unit with a few more
+// functions).
+#if defined(__GNUC__)
+#define SOFIEC_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define SOFIEC_INLINE_LAMBDA
+#endif
+#endif
 
 // Once per translation unit for the header's target, and once more for the AVX-512 copy of
 // a dispatching header (isa.hpp).
@@ -120,7 +131,7 @@ template <class T, int L> struct vec {
   vec() = default;
   // A broadcast: every lane x. Implicit, so that mixed expressions (2.0f * v) read as math.
   SOFIEC_ALWAYS_INLINE vec(T x) {               // NOLINT(google-explicit-constructor)
-    each([&](auto i) { p[i] = x - piece{}; });  // x - 0 is x, also for -0
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { p[i] = x - piece{}; });  // x - 0 is x, also for -0
   }
 
   template <class F> static SOFIEC_ALWAYS_INLINE void each(F&& f) {
@@ -139,23 +150,23 @@ template <class T, int L> struct vec {
 
   static SOFIEC_ALWAYS_INLINE vec load(const T* src) {
     vec v;
-    each([&](auto i) { std::memcpy(&v.p[i], src + i * P, sizeof(piece)); });
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { std::memcpy(&v.p[i], src + i * P, sizeof(piece)); });
     return v;
   }
   SOFIEC_ALWAYS_INLINE void store(T* dst) const {
-    each([&](auto i) { std::memcpy(dst + i * P, &p[i], sizeof(piece)); });
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { std::memcpy(dst + i * P, &p[i], sizeof(piece)); });
   }
 
 #define SOFIEC_VEC_BINARY(op)                                                            \
   friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, const vec& b) {              \
     vec r;                                                                               \
-    each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                                    \
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = a.p[i] op b.p[i]; });                                    \
     return r;                                                                            \
   }                                                                                      \
   friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, T b) { return a op vec(b); } \
   friend SOFIEC_ALWAYS_INLINE vec operator op(T a, const vec& b) { return vec(a) op b; } \
   SOFIEC_ALWAYS_INLINE vec& operator op##=(const vec& b) {                               \
-    each([&](auto i) { p[i] = p[i] op b.p[i]; });                                        \
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { p[i] = p[i] op b.p[i]; });                                        \
     return *this;                                                                        \
   }
   SOFIEC_VEC_BINARY(+)
@@ -165,7 +176,7 @@ template <class T, int L> struct vec {
 #undef SOFIEC_VEC_BINARY
   friend SOFIEC_ALWAYS_INLINE vec operator-(const vec& a) {
     vec r;
-    each([&](auto i) { r.p[i] = -a.p[i]; });
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = -a.p[i]; });
     return r;
   }
 
@@ -173,7 +184,7 @@ template <class T, int L> struct vec {
   template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0> \
   friend SOFIEC_ALWAYS_INLINE vec operator op(const vec& a, const vec& b) {     \
     vec r;                                                                      \
-    each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                           \
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = a.p[i] op b.p[i]; });                           \
     return r;                                                                   \
   }
   SOFIEC_VEC_INTEGER(&)
@@ -183,19 +194,19 @@ template <class T, int L> struct vec {
   template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0>
   friend SOFIEC_ALWAYS_INLINE vec operator~(const vec& a) {
     vec r;
-    each([&](auto i) { r.p[i] = ~a.p[i]; });
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = ~a.p[i]; });
     return r;
   }
   template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0>
   friend SOFIEC_ALWAYS_INLINE vec operator<<(const vec& a, int s) {
     vec r;
-    each([&](auto i) { r.p[i] = a.p[i] << s; });
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = a.p[i] << s; });
     return r;
   }
   template <class U = T, std::enable_if_t<std::is_integral<U>::value, int> = 0>
   friend SOFIEC_ALWAYS_INLINE vec operator>>(const vec& a, int s) {
     vec r;
-    each([&](auto i) { r.p[i] = a.p[i] >> s; });
+    each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = a.p[i] >> s; });
     return r;
   }
   // Masks (all ones or 0 per lane) combine as bits.
@@ -215,8 +226,8 @@ template <class T, int L> struct vec {
 #define SOFIEC_VEC_COMPARE(op)                                                                          \
   friend SOFIEC_ALWAYS_INLINE mask operator op(const vec& a, const vec& b) {                            \
     mask r;                                                                                             \
-    if constexpr (P == 1) each([&](auto i) { r.p[i] = -typename mask::value_type(a.p[i] op b.p[i]); }); \
-    else each([&](auto i) { r.p[i] = a.p[i] op b.p[i]; });                                              \
+    if constexpr (P == 1) each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = -typename mask::value_type(a.p[i] op b.p[i]); }); \
+    else each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = a.p[i] op b.p[i]; });                                              \
     return r;                                                                                           \
   }                                                                                                     \
   friend SOFIEC_ALWAYS_INLINE mask operator op(const vec& a, T b) { return a op vec(b); }               \
@@ -245,7 +256,7 @@ template <class T, int L> SOFIEC_ALWAYS_INLINE void store(T* p, const vec<T, L>&
 template <class T, int L>
 SOFIEC_ALWAYS_INLINE vec<T, L> select(const mask_vec<T, L>& m, const vec<T, L>& a, const vec<T, L>& b) {
   vec<T, L> r;
-  vec<T, L>::each([&](auto i) { r.p[i] = m.p[i] ? a.p[i] : b.p[i]; });
+  vec<T, L>::each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = m.p[i] ? a.p[i] : b.p[i]; });
   return r;
 }
 template <class T, std::enable_if_t<std::is_arithmetic<T>::value, int> = 0>
@@ -256,7 +267,7 @@ SOFIEC_ALWAYS_INLINE T select(bool m, T a, T b) {
 // Lanes 0, 1, ..., L-1 (a constant: masks of the first n lanes are lane_indices < n).
 template <class T, int L> SOFIEC_ALWAYS_INLINE vec<T, L> lane_indices() {
   vec<T, L> r;
-  for_each_index([&](auto l) { r.set(l, T(l)); }, std::make_integer_sequence<int, L>{});
+  for_each_index([&](auto l) SOFIEC_INLINE_LAMBDA { r.set(l, T(l)); }, std::make_integer_sequence<int, L>{});
   return r;
 }
 
@@ -264,7 +275,7 @@ template <class T, int L> SOFIEC_ALWAYS_INLINE vec<T, L> lane_indices() {
 template <class To, class T, int L> SOFIEC_ALWAYS_INLINE vec<To, L> bit_cast_lanes(const vec<T, L>& v) {
   static_assert(sizeof(To) == sizeof(T), "same-size lanes");
   vec<To, L> r;
-  vec<T, L>::each([&](auto i) { std::memcpy(&r.p[i], &v.p[i], sizeof(r.p[i])); });
+  vec<T, L>::each([&](auto i) SOFIEC_INLINE_LAMBDA { std::memcpy(&r.p[i], &v.p[i], sizeof(r.p[i])); });
   return r;
 }
 // The scalar forms, so that one template serves a float and its 16 lanes (exp_poly).
@@ -291,15 +302,15 @@ template <class To, class T, int L> SOFIEC_ALWAYS_INLINE vec<To, L> convert_lane
   typedef vec<T, L> V;
   R r;
   if constexpr (R::P == V::P && V::P > 1) {
-    V::each([&](auto i) { r.p[i] = __builtin_convertvector(v.p[i], typename R::piece); });
+    V::each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = __builtin_convertvector(v.p[i], typename R::piece); });
   } else if constexpr (R::P < V::P && R::P > 1) {
-    R::each([&](auto j) {
+    R::each([&](auto j) SOFIEC_INLINE_LAMBDA {
       constexpr int from = decltype(j)::value * R::P;
       r.p[j] = __builtin_convertvector(
           convert_part<from % V::P>(v.p[from / V::P], std::make_integer_sequence<int, R::P>{}), typename R::piece);
     });
   } else {
-    for_each_index([&](auto l) { r.set(l, To(v[l])); }, std::make_integer_sequence<int, L>{});
+    for_each_index([&](auto l) SOFIEC_INLINE_LAMBDA { r.set(l, To(v[l])); }, std::make_integer_sequence<int, L>{});
   }
   return r;
 }
@@ -334,7 +345,7 @@ template <class P> SOFIEC_ALWAYS_INLINE P fma_piece(const P& a, const P& b, cons
 template <class T, int L>
 SOFIEC_ALWAYS_INLINE vec<T, L> fma(const vec<T, L>& a, const vec<T, L>& b, const vec<T, L>& c) {
   vec<T, L> r;
-  vec<T, L>::each([&](auto i) { r.p[i] = fma_piece(a.p[i], b.p[i], c.p[i]); });
+  vec<T, L>::each([&](auto i) SOFIEC_INLINE_LAMBDA { r.p[i] = fma_piece(a.p[i], b.p[i], c.p[i]); });
   return r;
 }
 SOFIEC_ALWAYS_INLINE float fma(float a, float b, float c) { return fma_piece(a, b, c); }
@@ -358,7 +369,7 @@ template <class P> SOFIEC_ALWAYS_INLINE void keep_in_register(P& p) {
   p = t;
 }
 template <class T, int L> SOFIEC_ALWAYS_INLINE void keep_in_registers(vec<T, L>& v) {
-  vec<T, L>::each([&](auto i) { keep_in_register(v.p[i]); });
+  vec<T, L>::each([&](auto i) SOFIEC_INLINE_LAMBDA { keep_in_register(v.p[i]); });
 }
 
 // out = (a, b)[I...], lanes of a numbered 0..L-1 and of b L..2L-1, as __builtin_shufflevector.
@@ -404,7 +415,7 @@ template <class T, int L, int... I> struct shuffler {
     if constexpr (P == 1) {
       ((r.p[J] = lane_of(a, b, idx[J])), ...);
     } else {
-      auto one = [&](auto j) {
+      auto one = [&](auto j) SOFIEC_INLINE_LAMBDA {
         constexpr int Jc = decltype(j)::value;
         if constexpr (two_registers(Jc)) r.p[Jc] = from_two<Jc>(a, b, std::make_integer_sequence<int, RP>{});
         else r.p[Jc] = gathered<Jc>(a, b, std::make_integer_sequence<int, RP>{});

@@ -16,7 +16,11 @@
 #if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__) && defined(__GLIBC__)
 #include <malloc.h>
 #define MEASURE_HEAP 1
-static std::size_t heap_bytes() { return mallinfo2().uordblks; }
+// Bytes in use: small chunks from the heap and large ones mmapped apart.
+static std::size_t heap_bytes() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
 #endif
 
 #include MODEL_HEADER
