@@ -1,16 +1,19 @@
 # sofie_generate(TARGET <name> MODEL <file.onnx> [OPTIMIZE 0|basic|extended] [NAMESPACE <ns>]
 #                [WEIGHTS embed|file] [DISPATCH none|avx512] [DIMS NAME=VALUE ...] [PROFILE]
-#                [VERIFY <inputs folder>])
+#                [VERIFY <inputs folder>] [INPUT_SHAPES NAME=SHAPE ...] [PYTHON <interpreter>])
 # Runs sofiec at build time (again whenever the model changes) and makes <name> an INTERFACE
 # library carrying the generated header's folder and the BLAS link. The header is
 # <build>/sofiec_generated/<name>/<name>.hxx; its namespace defaults to <name>. PROFILE: the
 # Session times each node (sofiec --profile). VERIFY: a test <name>.verify (with
 # enable_testing()) runs `sofiec verify` on the inputs in the folder (and the expected outputs
-# beside them), at OPTIMIZE against -O 0, built with CMAKE_CXX_COMPILER.
+# beside them), at OPTIMIZE against -O 0, built with CMAKE_CXX_COMPILER. A PyTorch MODEL (.pt,
+# .pth, .ts TorchScript; .pt2) needs INPUT_SHAPES (sofiec --input-shape) and is exported by the
+# torch of PYTHON (default: python3).
 # SOFIEC_EXECUTABLE must name the compiler (set by sofiecConfig.cmake or the sofiec build).
 if(NOT COMMAND sofie_generate)
 function(sofie_generate)
-  cmake_parse_arguments(ARG "PROFILE" "TARGET;MODEL;OPTIMIZE;NAMESPACE;WEIGHTS;DISPATCH;VERIFY" "DIMS" ${ARGN})
+  cmake_parse_arguments(ARG "PROFILE" "TARGET;MODEL;OPTIMIZE;NAMESPACE;WEIGHTS;DISPATCH;VERIFY;PYTHON"
+                        "DIMS;INPUT_SHAPES" ${ARGN})
   if(NOT ARG_TARGET OR NOT ARG_MODEL)
     message(FATAL_ERROR "sofie_generate: TARGET and MODEL are required")
   endif()
@@ -36,6 +39,12 @@ function(sofie_generate)
   if(ARG_PROFILE)
     set(profile_arg --profile)
   endif()
+  foreach(s IN LISTS ARG_INPUT_SHAPES)
+    list(APPEND profile_arg --input-shape ${s})
+  endforeach()
+  if(ARG_PYTHON)
+    list(APPEND profile_arg --python-exe ${ARG_PYTHON})
+  endif()
   set(outputs ${header})
   if(ARG_WEIGHTS STREQUAL "file")
     list(APPEND outputs ${header}.dat)
@@ -56,8 +65,12 @@ function(sofie_generate)
   find_package(BLAS REQUIRED)
   target_link_libraries(${ARG_TARGET} INTERFACE ${BLAS_LIBRARIES})
   if(ARG_VERIFY)
+    if(ARG_INPUT_SHAPES)
+      message(FATAL_ERROR "sofie_generate(${ARG_TARGET}): VERIFY takes ONNX models (export the PyTorch model first)")
+    endif()
+    get_filename_component(verify_dir ${ARG_VERIFY} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
     add_test(NAME ${ARG_TARGET}.verify
-             COMMAND ${SOFIEC_EXECUTABLE} verify ${ARG_MODEL} -O ${ARG_OPTIMIZE} --inputs ${ARG_VERIFY}
+             COMMAND ${SOFIEC_EXECUTABLE} verify ${ARG_MODEL} -O ${ARG_OPTIMIZE} --inputs ${verify_dir}
                      --cxx ${CMAKE_CXX_COMPILER})
   endif()
 endfunction()

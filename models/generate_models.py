@@ -90,6 +90,9 @@ def export(name, out_dir):
                       opset_version=13, do_constant_folding=False)
     x.numpy().astype("<f4").tofile(out_dir / f"{name}.input.bin")
     y.numpy().astype("<f4").tofile(out_dir / f"{name}.output.bin")
+    if name == "mlp_b64":  # the same model as TorchScript, for sofiec's PyTorch front-end
+        with torch.no_grad():
+            torch.jit.trace(model, x).save(str(out_dir / f"{name}.pt"))
 
 
 def main(models=None, export_model=None):

@@ -41,12 +41,10 @@ int64_t node_flops(const Node& n, const Graph& g, const Analysis& a) {
 int64_t node_bytes(const Node& n, const Graph& g) {
   int64_t bytes = 0;
   for (const std::string& i : n.inputs) bytes += tensor_bytes(g, i);
-  // An epilogue reads the chain's own results in registers: only its other operands count.
-  std::set<std::string> chain(n.outputs.begin(), n.outputs.end());
-  for (const Node& f : n.epilogue) chain.insert(f.outputs.begin(), f.outputs.end());
+  // An epilogue's first input is the chain's own result, in registers (EpilogueFusion): only
+  // its other operands (a Clip's bounds) count.
   for (const Node& f : n.epilogue)
-    for (const std::string& i : f.inputs)
-      if (!chain.count(i)) bytes += tensor_bytes(g, i);
+    for (std::size_t i = 1; i < f.inputs.size(); ++i) bytes += tensor_bytes(g, f.inputs[i]);
   for (const std::string& o : n.outputs) bytes += tensor_bytes(g, o);
   return bytes;
 }

@@ -195,7 +195,8 @@ inline Workspace::Workspace(const Session& session) : Workspace(session.workspac
 
 inline Workspace::Workspace(const Session& session, void* buffer, std::size_t bytes)
     : data_(static_cast<unsigned char*>(buffer)), bytes_(bytes) {
-  if (bytes < session.workspace_bytes() || (bytes > 0 && reinterpret_cast<std::uintptr_t>(buffer) % 64 != 0))
+  if (bytes < session.workspace_bytes() ||
+      (bytes > 0 && (buffer == nullptr || reinterpret_cast<std::uintptr_t>(buffer) % 64 != 0)))
     throw std::invalid_argument("Workspace: the buffer must hold " + std::to_string(session.workspace_bytes()) +
                                 " bytes at a 64-byte aligned address");
   // Zeroed as owned memory is, so that the first infer() reads the same bytes either way.

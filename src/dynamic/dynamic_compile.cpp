@@ -221,6 +221,8 @@ CompiledModel compile_dynamic(const Model& model, const CompileOptions& options,
   if (!options.profile) return compile(false);
   try {
     return compile(true);
+  } catch (const UnsupportedError&) {
+    throw;  // (not the counts' fault)
   } catch (const Error&) {
     // A node whose FLOPs are no polynomial of the dims (a sort): --profile then times the
     // nodes without counting (the same error comes back if the counts were not the cause).

@@ -1,8 +1,10 @@
-// One Session shared by every thread, each thread with a Workspace of its own (built with
-// ThreadSanitizer in one test, plainly in another): every output must be bit-identical to a
-// single-threaded run, TSan must report no race (infer(Workspace&, ...) is const: the weights
-// are only read), and, built without a sanitizer, the heap must hold the weights once and one
-// workspace per thread (glibc's mallinfo2 counts the bytes allocated).
+// Sessions on threads (built with ThreadSanitizer in one test, plainly in another): first a
+// Session per thread, then one Session shared by every thread, each thread with a Workspace of
+// its own. Every output must be bit-identical to a single-threaded run, TSan must report no race
+// (a Session holds all the mutable state its infer() touches, infer(Workspace&, ...) is const
+// and only reads the weights, the header has no global mutable state), and, built without a
+// sanitizer, the heap must hold the weights once and one workspace per thread (glibc's
+// mallinfo2 counts the bytes allocated).
 // MODEL_HEADER, MODEL_NS, MODEL_DATA (<model>.input.bin) as for model_test.cpp;
 // MODEL_WEIGHTS_FILE for a header written with --weights file.
 #include <cstdio>
@@ -57,6 +59,22 @@ int main() {
   const std::size_t session_heap = heap_bytes() - before;
 #endif
   int failures = 0;
+  {
+    constexpr int kThreads = 4, kRuns = 8;
+    std::vector<std::vector<float>> results(kThreads * kRuns, std::vector<float>(n));
+    std::vector<std::thread> pool;
+    for (int t = 0; t < kThreads; ++t)
+      pool.emplace_back([&, t] {
+        auto own = make_session();
+        for (int r = 0; r < kRuns; ++r) own->infer(x.data(), results[std::size_t(t * kRuns + r)].data());
+      });
+    for (auto& th : pool) th.join();
+    int mismatches = 0;
+    for (const auto& y : results) mismatches += std::memcmp(y.data(), reference.data(), n * sizeof(float)) != 0;
+    std::printf("a Session per thread, %d threads x %d runs: %d results differ from the single-threaded run\n",
+                kThreads, kRuns, mismatches);
+    failures += mismatches;
+  }
   try {
     session->infer(x.data(), reference.data());
     std::fprintf(stderr, "infer() without a Workspace after release_workspace() did not throw\n");

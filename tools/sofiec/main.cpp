@@ -15,6 +15,7 @@
 #include "sofiec/error.hpp"
 #include "sofiec/loader.hpp"
 #include "sofiec/python_module.hpp"
+#include "torch_frontend.hpp"
 
 namespace {
 
@@ -120,6 +121,9 @@ void add_run_options(CLI::App& sub, sofiec::RunArgs& a) {
   sub.add_option("--work", a.work, "keep the generated headers and the driver in this folder (default: a temporary one)");
   sub.add_option("--seed", a.seed, "the seed of the random inputs")->capture_default_str();
   sub.add_flag("--json", a.json, "print JSON");
+  sub.add_option("--input-shape", a.input_shapes, "for a PyTorch model: NAME=SHAPE[:DTYPE] of an input of forward()");
+  sub.add_option("--python-exe", a.python, "for a PyTorch model: the interpreter whose torch exports it")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -132,7 +136,13 @@ int main(int argc, char** argv) {
   bool show_version = false, show_operators = false, show_table = false, python = false, python_source = false;
   std::string python_name;
   sofiec::PythonBuild python_build;
-  app.add_option("model", model_path, "the .onnx model to compile");
+  app.add_option("model", model_path,
+                 "the model to compile: .onnx, or a PyTorch file (.pt/.pth/.ts TorchScript, .pt2 exported program) "
+                 "with --input-shape");
+  std::vector<std::string> input_shapes;
+  app.add_option("--input-shape", input_shapes,
+                 "for a PyTorch model: an input of forward(), NAME=SHAPE[:DTYPE] (repeatable); a dim is a number, a "
+                 "name (a run-time dim) or ?; exported to ONNX by the torch of --python-exe");
   app.add_option("-o,--output", output, "header to write (default: <model stem>.hxx in the current folder)");
   app.add_option("-O,--optimize", level, "optimization level: 0, basic or extended")->capture_default_str();
   app.add_option("--namespace", ns, "C++ namespace of the generated code (default: the output file's stem)");
@@ -166,7 +176,9 @@ int main(int argc, char** argv) {
                "with --python: write the module's C++ source and header only (for CMake's "
                "sofiec_add_python_module)");
   app.add_option("--python-name", python_name, "with --python: the module's name (default: <model stem>_<hash>)");
-  app.add_option("--python-exe", python_build.python, "with --python: the interpreter that will import the module")
+  app.add_option("--python-exe", python_build.python,
+                 "with --python: the interpreter that will import the module; for a PyTorch model: the one whose "
+                 "torch exports it")
       ->capture_default_str();
   app.add_option("--cxx", python_build.cxx, "with --python: the C++ compiler (default: $CXX, else c++)");
   app.add_option("--cxxflags", python_build.cxxflags,
@@ -233,7 +245,11 @@ int main(int argc, char** argv) {
     options.dispatch_avx512 = dispatch == "avx512";
     options.target = target == "cuda" ? sofiec::Target::Cuda : sofiec::Target::Cpu;
     options.profile = profile_header;
-    sofiec::Model model = sofiec::load_model(model_path);
+    const bool torch_model = sofiec::is_torch_file(model_path);
+    if (!torch_model && !input_shapes.empty())
+      throw sofiec::Error("--input-shape is for PyTorch models (.pt, .pth, .pt2, .ts); ONNX files carry their shapes");
+    sofiec::Model model = torch_model ? sofiec::load_torch_model(model_path, input_shapes, python_build.python)
+                                      : sofiec::load_model(model_path);
     for (const auto& spec : freeze_specs) {
       auto [name, values] = sofiec::parse_freeze(spec);
       options.frozen_inputs[name] = sofiec::frozen_value(model.graph, name, values);
@@ -245,6 +261,7 @@ int main(int argc, char** argv) {
       for (const auto& [name, value] : options.fixed_dims) options_text += fmt::format(" --dim {}={}", name, value);
       for (const auto& spec : freeze_specs) options_text += " --freeze " + spec;
       if (profile_header) options_text += " --profile";
+      for (const auto& spec : input_shapes) options_text += " --input-shape " + spec;
       // and how the module is built: another CPU target is another module.
       options_text += " --cxx " + python_build.cxx + " --cxxflags " + python_build.cxxflags;
       const std::string module =

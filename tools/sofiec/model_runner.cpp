@@ -18,6 +18,7 @@
 #include "sofiec/compiler.hpp"
 #include "sofiec/error.hpp"
 #include "sofiec/loader.hpp"
+#include "torch_frontend.hpp"
 
 namespace sofiec {
 namespace {
@@ -58,9 +59,10 @@ Tensor load_npy(const fs::path& p) {
   }
   if (start + header_len > data.size()) throw bad("truncated header");
   const std::string header = data.substr(start, header_len);
+  if (major < 1 || major > 3) throw bad(fmt::format("format version {} is not supported", major));
   auto field = [&](const std::string& key) {
     const std::size_t k = header.find("'" + key + "'");
-    if (k == std::string::npos) throw bad("no '" + key + "' in the header");
+    if (k == std::string::npos || header.find(':', k) == std::string::npos) throw bad("no '" + key + "' in the header");
     std::size_t v = header.find(':', k) + 1;
     while (v < header.size() && header[v] == ' ') ++v;
     return v;
@@ -73,8 +75,17 @@ Tensor load_npy(const fs::path& p) {
   const std::string shape_text = header.substr(s + 1, header.find(')', s) - s - 1);
   std::vector<int64_t> dims;
   std::istringstream shape_in(shape_text);
-  for (std::string item; std::getline(shape_in, item, ',');)
-    if (item.find_first_not_of(' ') != std::string::npos) dims.push_back(std::stoll(item));
+  for (std::string item; std::getline(shape_in, item, ',');) {
+    if (item.find_first_not_of(' ') == std::string::npos) continue;
+    std::size_t used = 0;
+    long long d = -1;
+    try {
+      d = std::stoll(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (d < 0 || item.find_first_not_of(' ', used) != std::string::npos) throw bad("malformed shape in the header");
+    dims.push_back(d);
+  }
   static const std::map<std::string, DType> types = {
       {"<f4", DType::Float}, {"<f8", DType::Double}, {"<f2", DType::Float16}, {"|i1", DType::Int8},
       {"<i2", DType::Int16}, {"<i4", DType::Int32},  {"<i8", DType::Int64},   {"|u1", DType::UInt8},
@@ -91,8 +102,9 @@ Tensor load_npy(const fs::path& p) {
 
 // Tensor i of a data-set folder: <kind>_<i>.pb, <kind>_<i>.npy or <name>.npy; none: empty.
 std::optional<Tensor> find_tensor(const fs::path& dir, const std::string& kind, std::size_t i, const std::string& name) {
+  // (The name made an identifier: tensor names such as "/fc/Gemm_output_0" are no file names.)
   for (const fs::path& p : {dir / fmt::format("{}_{}.pb", kind, i), dir / fmt::format("{}_{}.npy", kind, i),
-                            dir / (sanitize_identifier(name) + ".npy"), dir / (name + ".npy")}) {
+                            dir / (sanitize_identifier(name) + ".npy")}) {
     if (!fs::exists(p)) continue;
     return p.extension() == ".pb" ? load_tensor_file(p.string()) : load_npy(p);
   }
@@ -123,7 +135,7 @@ std::vector<DataSet> load_data_sets(const Graph& g, const RunArgs& args) {
       std::optional<Tensor> t = find_tensor(dirs[s], "input", i, g.inputs[i]);
       if (!t)
         throw Error(fmt::format("'{}' has no input_{}.pb, input_{}.npy or {}.npy for the input '{}'", dirs[s].string(),
-                                i, i, g.inputs[i], g.inputs[i]));
+                                i, i, sanitize_identifier(g.inputs[i]), g.inputs[i]));
       if (t->dtype != g.value(g.inputs[i]).dtype)
         throw Error(fmt::format("'{}': the input '{}' is {}, the model takes {}", dirs[s].string(), g.inputs[i],
                                 dtype_name(t->dtype), dtype_name(g.value(g.inputs[i]).dtype)));
@@ -235,7 +247,7 @@ std::string element_count_text(const TensorInterface& t) {
 
 // main(work, sets, iters, trace): every build runs every data set (set<d>_in<i>.bin), writes
 // its outputs (b<k>_set<d>_out<i>.bin, .dims) and, traced, its nodes' outputs
-// (b<k>_set<d>.trace); with iters > 0 it then times infer() on set 0 and writes the profile
+// (b<k>_set<d>.trace); with iters > 0 it then times infer() on the last set and writes the profile
 // (b<k>.profile) and the machine's peak (peak).
 std::string driver_source(const std::vector<Build>& builds) {
   std::string s = R"(// Written by sofiec profile / verify: runs the model's Sessions on raw inputs.
@@ -475,15 +487,25 @@ struct Runner {
   std::map<std::string, int64_t> dims;  // fixed for every build
   WorkDir work;
 
-  Runner(const RunArgs& a, int random_sets) : args(a), model(load_model(a.model)), work(a.work) {
+  Runner(const RunArgs& a, int random_sets)
+      : args(a),
+        model(is_torch_file(a.model) ? load_torch_model(a.model, a.input_shapes, a.python) : load_model(a.model)),
+        work(a.work) {
     if (!args.inputs.empty()) {
       sets = load_data_sets(model.graph, args);
       dims = dims_of(model.graph, sets);
     } else {
       for (const std::string& spec : args.dims) {
         const auto eq = spec.find('=');
-        if (eq == std::string::npos) throw Error(fmt::format("--dim '{}': expected NAME=VALUE", spec));
-        dims[spec.substr(0, eq)] = std::stoll(spec.substr(eq + 1));
+        std::size_t used = 0;
+        long long v = -1;
+        try {
+          if (eq != std::string::npos && eq > 0) v = std::stoll(spec.substr(eq + 1), &used);
+        } catch (const std::exception&) {
+        }
+        if (v < 1 || used != spec.size() - eq - 1)
+          throw Error(fmt::format("--dim '{}': expected NAME=VALUE with a positive integer value", spec));
+        dims[spec.substr(0, eq)] = v;
       }
       sets = random_data_sets(model.graph, dims, random_sets, args.seed);
     }
@@ -518,7 +540,11 @@ struct Runner {
     std::string out;
     const std::string run = fmt::format("{} {} {} {} {} {}", shell_quote(exe.string()),
                                         shell_quote(work.path().string()), sets.size(), iters, trace_set, peak ? 1 : 0);
-    if (run_command(run, out) != 0) throw Error(fmt::format("the compiled model failed:\n{}", last_lines(out, 10)));
+    if (run_command(run, out) != 0) {
+      const std::string last = last_lines(out, 1);
+      throw Error(fmt::format("the compiled {} failed: {}", fs::path(args.model).filename().string(),
+                              last.empty() ? "no message" : last.substr(0, last.size() - 1)));
+    }
   }
 
   void build(const std::string& text, const fs::path& source, const fs::path& exe) {
@@ -529,8 +555,12 @@ struct Runner {
                                             shell_quote(exe.string()));
     progress(fmt::format("compiling {} with {} {}", fs::path(args.model).filename().string(), cxx, args.cxxflags));
     std::string out;
-    if (run_command(command, out) != 0)
-      throw Error(fmt::format("compiling the generated code failed:\n{}{}", last_lines(out, 15), command));
+    if (run_command(command, out) != 0) {
+      std::cerr << last_lines(out, 15) << command << "\n";
+      throw Error(fmt::format("compiling the generated code of {} with {} failed (its messages above; --work DIR keeps "
+                              "the files)",
+                              fs::path(args.model).filename().string(), cxx));
+    }
     built_ = text;
   }
   std::string built_;  // the driver source built last
@@ -571,7 +601,7 @@ Difference compare(const Tensor& expected, const Tensor& actual, double rtol, do
   const bool exact = !dtype_is_float(expected.dtype);
   for (int64_t i = 0; i < expected.size(); ++i) {
     const double e = expected.float_at(i), a = actual.float_at(i);
-    if (std::isnan(e) && std::isnan(a)) continue;
+    if (a == e || (std::isnan(e) && std::isnan(a))) continue;  // (equal infinities too)
     const double diff = std::fabs(a - e);
     if (!(diff <= (exact ? 0 : atol + rtol * std::fabs(e)))) d.ok = false;
     if (std::isnan(diff)) d.max_abs = d.max_rel = INFINITY;
@@ -586,6 +616,9 @@ std::string seconds_text(double s) {
   if (s >= 1e-3) return fmt::format("{:.2f} ms", s * 1e3);
   return fmt::format("{:.2f} us", s * 1e6);
 }
+
+// JSON has no infinities or NaN: null for those.
+std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
 
 std::string json_string(const std::string& s) {
   std::string r = "\"";
@@ -728,6 +761,7 @@ int profile_command(const ProfileArgs& args) {
 }
 
 int verify_command(const VerifyArgs& args) {
+  if (args.draws < 1) throw Error(fmt::format("--draws {}: at least 1", args.draws));
   Runner runner(args, args.draws);
   const OptLevel level = parse_opt_level(args.level);
   progress(fmt::format("generating the header at -O {} and at -O 0", args.level));
@@ -762,10 +796,11 @@ int verify_command(const VerifyArgs& args) {
         }
         report += fmt::format("  {:<28} vs {:<14} max abs {:<10.3g} max rel {:<10.3g} {}\n", g.outputs[i], c.what,
                               c.d.max_abs, c.d.max_rel, c.d.ok ? "pass" : c.d.problem.empty() ? "FAIL" : "FAIL: " + c.d.problem);
-        json_outputs += fmt::format("{}{{\"set\": {}, \"output\": {}, \"against\": {}, \"max_abs\": {:.6g}, "
-                                    "\"max_rel\": {:.6g}, \"pass\": {}}}",
+        json_outputs += fmt::format("{}{{\"set\": {}, \"output\": {}, \"against\": {}, \"max_abs\": {}, "
+                                    "\"max_rel\": {}, \"pass\": {}}}",
                                     json_outputs.empty() ? "" : ", ", s, json_string(g.outputs[i]),
-                                    json_string(c.what), c.d.max_abs, c.d.max_rel, c.d.ok ? "true" : "false");
+                                    json_string(c.what), json_number(c.d.max_abs), json_number(c.d.max_rel),
+                                    c.d.ok ? "true" : "false");
       }
     }
   }

@@ -21,6 +21,8 @@ struct RunArgs {
   std::string work;  // where the headers and the driver go (default: a temporary folder, removed)
   unsigned seed = 1;
   bool json = false;
+  std::vector<std::string> input_shapes;  // a PyTorch model: --input-shape, exported by `python`'s torch
+  std::string python = "python3";
 };
 
 struct ProfileArgs : RunArgs {
