@@ -67,9 +67,10 @@ inline std::unique_ptr<model::Session> make_session(const std::string& weights, 
   (void)max;
   return std::make_unique<model::Session>();
 }
-inline void run(model::Session& s, const int64_t* d, const void* const* in, void* const* out) {
+inline void run(const model::Session& s, model::Workspace& w, const int64_t* d, const void* const* in,
+                void* const* out) {
   (void)d;
-  s.infer(static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
+  s.infer(w, static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
 }
 }  // namespace sofiec_py_model
 //@end model
@@ -172,6 +173,8 @@ class Session {
     }
     weights_path_ = path;
     session_ = m::make_session(path, max_.data());
+    // Every call runs on a Workspace of the pool below: the Session's own is never used.
+    session_->release_workspace();
   }
 
   const std::optional<std::string>& weights_arg() const { return weights_arg_; }
@@ -200,15 +203,14 @@ class Session {
       steps.in[i] = events == 0 ? 0 : static_cast<std::size_t>(arrays[i].nbytes()) / events;
     std::vector<std::vector<py::ssize_t>> filled(m::num_outputs);
     {
-      // Other threads run Python (or their own Sessions) meanwhile; a second thread calling this
-      // Session waits for the first, since its arena holds the intermediates of one run (and its
-      // record of the dims the data decided, read here before the next run).
+      // Other threads run Python meanwhile, or this Session on Workspaces of their own: the
+      // weights are shared and only read (infer(workspace, ...) is const).
       py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(mutex_);
-      execute(plan, in, out, steps);
+      Borrowed workspace(*this);
+      execute(plan, in, out, steps, *workspace);
       for (std::size_t i = 0; i < m::num_outputs; ++i)
         if (m::output_by_data[i]) {
-          const auto shape = session_->output_shape(i);
+          const auto shape = workspace->output_shape(i);
           filled[i].assign(shape.dims, shape.dims + shape.rank);
         }
     }
@@ -409,11 +411,39 @@ class Session {
     return shape;
   }
 
+  // A Workspace of the pool for one call: made when every one is in use (so there are as many
+  // as calls have run at once), given back after. The pool's lock is held only to take or
+  // return one.
+  class Borrowed {
+   public:
+    explicit Borrowed(Session& owner) : owner_(owner) {
+      std::lock_guard<std::mutex> lock(owner_.pool_mutex_);
+      if (owner_.pool_.empty()) {
+        workspace_ = std::make_unique<m::model::Workspace>(*owner_.session_);
+      } else {
+        workspace_ = std::move(owner_.pool_.back());
+        owner_.pool_.pop_back();
+      }
+    }
+    ~Borrowed() {
+      std::lock_guard<std::mutex> lock(owner_.pool_mutex_);
+      owner_.pool_.push_back(std::move(workspace_));
+    }
+    Borrowed(const Borrowed&) = delete;
+    Borrowed& operator=(const Borrowed&) = delete;
+    m::model::Workspace& operator*() const { return *workspace_; }
+    m::model::Workspace* operator->() const { return workspace_.get(); }
+
+   private:
+    Session& owner_;
+    std::unique_ptr<m::model::Workspace> workspace_;
+  };
+
   // Runs without the GIL: touches no Python object.
   void execute(const CallPlan& plan, std::array<const void*, m::num_inputs>& in,
-               std::array<void*, m::num_outputs>& out, const Steps& steps) {
+               std::array<void*, m::num_outputs>& out, const Steps& steps, m::model::Workspace& workspace) {
     if (plan.mode == Mode::Exact) {
-      m::run(*session_, plan.d.data(), in.data(), out.data());
+      m::run(*session_, workspace, plan.d.data(), in.data(), out.data());
       return;
     }
     const int64_t events = plan.events;
@@ -428,7 +458,7 @@ class Session {
         in_e[i] = static_cast<const unsigned char*>(in[i]) + static_cast<std::size_t>(e) * steps.in[i];
       for (std::size_t i = 0; i < m::num_outputs; ++i)
         out_e[i] = static_cast<unsigned char*>(out[i]) + static_cast<std::size_t>(e) * steps.out[i];
-      m::run(*session_, d.data(), in_e.data(), out_e.data());
+      m::run(*session_, workspace, d.data(), in_e.data(), out_e.data());
     }
   }
 
@@ -444,7 +474,8 @@ class Session {
   std::array<std::size_t, m::num_dims> max_;
   std::unique_ptr<m::model::Session> session_;
   bool chunks_;
-  std::mutex mutex_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<m::model::Workspace>> pool_;  // the Workspaces not in use
 };
 
 std::array<std::size_t, m::num_dims> dim_maxima(const py::args& args, const py::kwargs& kwargs,
@@ -507,8 +538,8 @@ void bind(py::module_& module) {
   // module_local: every sofiec module has a class of this C++ name, and pybind11 would otherwise
   // register them in one table shared by all modules of the process.
   py::class_<Session> cls(module, "Session", py::module_local(),
-                          "One instance of the model: its weights and the memory for one run at a time. Use one "
-                          "Session per thread.");
+                          "One instance of the model: its weights, shared by every thread that calls it (each "
+                          "call runs on memory of its own).");
   cls.def(py::init([](const py::args& args, const py::kwargs& kwargs) {
             std::optional<std::string> weights;
             bool chunks = false;

@@ -146,9 +146,10 @@ std::string python_module_source(const CompiledModel& compiled, const PythonModu
   r += "inline std::unique_ptr<model::Session> make_session(const std::string& weights, const std::size_t* max) {\n"
        "  (void)weights;\n  (void)max;\n";
   r += fmt::format("  return std::make_unique<model::Session>({});\n}}\n", fmt::join(ctor, ", "));
-  r += "inline void run(model::Session& s, const int64_t* d, const void* const* in, void* const* out) {\n"
+  r += "inline void run(const model::Session& s, model::Workspace& w, const int64_t* d, const void* const* in,\n"
+       "                void* const* out) {\n"
        "  (void)d;\n  (void)in;\n  (void)out;\n";
-  r += fmt::format("  s.infer({});\n}}\n", fmt::join(call, ", "));
+  r += fmt::format("  s.infer(w{}{});\n}}\n", call.empty() ? "" : ", ", fmt::join(call, ", "));
   r += "}  // namespace sofiec_py_model\n";
 
   std::map<std::string, std::string> regions;

@@ -151,7 +151,7 @@ def test_pickle_round_trip():
         assert np.array_equal(again.infer(arg), session.infer(arg))
 
 
-def test_threads_with_sessions_of_their_own():
+def test_threads_with_sessions_of_their_own_and_one_shared():
     mod = load("mlp_b64")
     rng = np.random.default_rng(3)
     inputs = [rng.standard_normal((64, 100), dtype=np.float32) for _ in range(16)]
@@ -162,8 +162,9 @@ def test_threads_with_sessions_of_their_own():
     def work(t, session):
         results[t] = [[session.infer(x) for x in inputs] for _ in range(20)]
 
-    shared = mod.Session()  # also one Session called by every thread: serialized, still right
-    threads = [threading.Thread(target=work, args=(t, mod.Session() if t < 4 else shared)) for t in range(6)]
+    # Two threads with Sessions of their own, six sharing one (each call on a Workspace of its pool).
+    shared = mod.Session()
+    threads = [threading.Thread(target=work, args=(t, mod.Session() if t < 2 else shared)) for t in range(8)]
     for t in threads:
         t.start()
     for t in threads:
