@@ -258,6 +258,7 @@ std::string driver_source(const std::vector<Build>& builds) {
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 )";
   for (const Build& b : builds) s += fmt::format("#include \"{}\"\n", b.header);
@@ -307,6 +308,15 @@ void trace(void* user, const char* tensor, const char* dtype, const int64_t* dim
 // vectors of the width the header's kernels use, held in registers, long enough for the clock
 // to settle. How many chains hide the latency without spilling depends on the core: the best
 // of a few counts.
+// One FMA per chain, written out (a loop over the chains stays a loop at -O2, and the
+// accumulators then live in memory).
+template <class V, int... I>
+inline void fma_round(V* acc, const V& a, const V& b, std::integer_sequence<int, I...>) {
+  namespace simd = ::sofiec::SOFIEC_VEC_NAMESPACE;
+  ((acc[I] = simd::fma(acc[I], a, b)), ...);
+  (simd::keep_in_registers(acc[I]), ...);
+}
+
 // (Not inlined: inside a large caller GCC keeps the accumulators in memory.)
 template <int kChains>
 #if defined(__GNUC__)
@@ -322,10 +332,7 @@ double peak_with() {
   double seconds = 0;
   long rounds = 0;
   while (seconds < 0.15) {
-    for (int r = 0; r < 4096; ++r) {
-      for (int i = 0; i < kChains; ++i) acc[i] = simd::fma(acc[i], a, b);
-      for (int i = 0; i < kChains; ++i) simd::keep_in_registers(acc[i]);
-    }
+    for (int r = 0; r < 4096; ++r) fma_round(acc, a, b, std::make_integer_sequence<int, kChains>());
     rounds += 4096;
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
