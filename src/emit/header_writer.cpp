@@ -715,9 +715,10 @@ class HeaderBuilder {
       io_total += (io_bytes.back() + 255) / 256 * 256;
     }
     const bool has_weights = !weights_.empty();
-    std::string init = "rt_(stream), arena_(arena_bytes)";
-    if (has_weights) init += ", weights_storage_(detail::weights_bytes), weights_(weights_storage_.data())";
-    init += fmt::format(", io_({})", io_total);
+    std::string init = "rt_(stream), arena_(arena_bytes, rt_.stream())";
+    if (has_weights)
+      init += ", weights_storage_(detail::weights_bytes, rt_.stream()), weights_(weights_storage_.data())";
+    init += fmt::format(", io_({}, rt_.stream())", io_total);
     std::string ctor =
         "  // stream: the caller's stream to run on; none (nullptr): the Session makes its own. Uploads\n"
         "  // the weights and allocates all device memory; throws std::runtime_error naming the CUDA\n"
@@ -726,9 +727,7 @@ class HeaderBuilder {
       ctor += fmt::format("  explicit Session(cudaStream_t stream = nullptr) : {} {{\n", init);
       if (has_weights)
         ctor +=
-            "    detail::check_cuda(cudaMemcpy(weights_storage_.data(), detail::weights_blob, detail::weights_bytes,\n"
-            "                                  cudaMemcpyHostToDevice),\n"
-            "                       \"cudaMemcpy\");\n";
+            "    upload_weights(detail::weights_blob);\n";
     } else {
       ctor += fmt::format(
           "  // weights_path: the weights file written beside this header (<header>.dat).\n"
@@ -736,14 +735,21 @@ class HeaderBuilder {
           init);
       if (has_weights) {
         ctor += "    std::vector<unsigned char> host(detail::weights_bytes);\n" + read_weights_file("host.data()", "host[i]") +
-                "    detail::check_cuda(cudaMemcpy(weights_storage_.data(), host.data(), detail::weights_bytes,\n"
-                "                                  cudaMemcpyHostToDevice),\n"
-                "                       \"cudaMemcpy\");\n";
+                "    upload_weights(host.data());\n";
       } else {
         ctor += "    (void)weights_path;\n";
       }
     }
     regions["constructor"] = ctor + "  }\n";
+    if (has_weights)
+      regions["constructor"] +=
+          "\n private:\n  // On the Session's stream, waited for (a synchronous cudaMemcpy would wait for the whole\n"
+          "  // device, and break a graph another thread's Session is capturing).\n"
+          "  void upload_weights(const unsigned char* host) {\n"
+          "    detail::check_cuda(cudaMemcpyAsync(weights_storage_.data(), host, detail::weights_bytes,\n"
+          "                                       cudaMemcpyHostToDevice, rt_.stream()),\n"
+          "                       \"cudaMemcpyAsync\");\n"
+          "    detail::check_cuda(cudaStreamSynchronize(rt_.stream()), \"cudaStreamSynchronize\");\n  }\n\n public:\n";
 
     std::vector<std::string> params, host_params, buffers, device_args;
     for (std::size_t i = 0; i < io_names.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <utility>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -20,17 +21,27 @@ inline void check_cuda(cublasStatus_t status, const char* call) {
     throw std::runtime_error(std::string(call) + ": cuBLAS status " + std::to_string(static_cast<int>(status)));
 }
 
-// Device memory, allocated once (in a Session's constructor) and freed with it.
+// Device memory, allocated once (in a Session's constructor) and freed with it, in the order
+// of the Session's stream (cudaMallocAsync, cudaFreeAsync): cudaMalloc and cudaFree may
+// synchronize the device, which breaks a graph another thread's Session is capturing.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
-    if (bytes > 0) check_cuda(cudaMalloc(&data_, bytes), "cudaMalloc");
+  DeviceBuffer(std::size_t bytes, cudaStream_t stream) : bytes_(bytes), stream_(stream) {
+    if (bytes > 0) check_cuda(cudaMallocAsync(&data_, bytes, stream), "cudaMallocAsync");
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
-    if (data_) cudaFree(data_);
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(bytes_, other.bytes_);
+    std::swap(stream_, other.stream_);
+    return *this;
+  }
+  ~DeviceBuffer() { release(); }
+  void release() {
+    if (data_) cudaFreeAsync(data_, stream_);
+    data_ = nullptr;
   }
   unsigned char* data() const { return static_cast<unsigned char*>(data_); }
   std::size_t bytes() const { return bytes_; }
@@ -38,6 +49,7 @@ class DeviceBuffer {
  private:
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
+  cudaStream_t stream_ = nullptr;
 };
 
 // The stream a Session runs on (the caller's, or one of its own), its cuBLAS handle with a
@@ -48,10 +60,11 @@ class Runtime {
  public:
   static constexpr std::size_t kBlasWorkspace = std::size_t(8) << 20;
 
-  explicit Runtime(cudaStream_t stream) : own_stream_(stream == nullptr), stream_(stream), blas_workspace_(kBlasWorkspace) {
+  explicit Runtime(cudaStream_t stream) : own_stream_(stream == nullptr), stream_(stream) {
     // The legacy default stream cannot be captured: a Session given none makes its own.
     if (own_stream_) check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     try {
+      blas_workspace_ = DeviceBuffer(kBlasWorkspace, stream_);
       check_cuda(cublasCreate(&blas_), "cublasCreate");
       check_cuda(cublasSetStream(blas_, stream_), "cublasSetStream");
       check_cuda(cublasSetWorkspace(blas_, blas_workspace_.data(), kBlasWorkspace), "cublasSetWorkspace");
@@ -59,6 +72,7 @@ class Runtime {
       check_cuda(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     } catch (...) {
       if (blas_) cublasDestroy(blas_);
+      blas_workspace_.release();
       if (own_stream_) cudaStreamDestroy(stream_);
       throw;
     }
@@ -68,6 +82,7 @@ class Runtime {
   ~Runtime() {
     if (exec_) cudaGraphExecDestroy(exec_);
     cublasDestroy(blas_);
+    blas_workspace_.release();  // (on the stream, before it goes)
     if (own_stream_) cudaStreamDestroy(stream_);
   }
 

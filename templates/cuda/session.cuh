@@ -80,7 +80,7 @@ class Session {
 
   //@begin constructor
   // stream: the caller's stream to run on; none (nullptr): the Session makes its own.
-  explicit Session(cudaStream_t stream = nullptr) : rt_(stream), arena_(arena_bytes), io_(32) {}
+  explicit Session(cudaStream_t stream = nullptr) : rt_(stream), arena_(arena_bytes, rt_.stream()), io_(32, rt_.stream()) {}
   //@end constructor
 
   Session(const Session&) = delete;
