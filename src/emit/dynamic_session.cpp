@@ -18,6 +18,24 @@ std::string shape_text(const std::vector<Polynomial>& dims, const std::vector<bo
 
 }  // namespace
 
+std::string infer_functions(const std::vector<std::string>& params, const std::vector<std::string>& args,
+                            const std::string& check) {
+  std::string r = fmt::format("  void infer({}) {{\n{}    run_(own_workspace_(), {});\n  }}\n", fmt::join(params, ", "),
+                              check, fmt::join(args, ", "));
+  r += "\n  // The same on the caller's Workspace, made for this Session (or one of the same\n"
+       "  // workspace_bytes()): const, so one Session serves any number of threads, each with a\n"
+       "  // Workspace of its own. Throws std::invalid_argument if the Workspace is too small.\n";
+  r += fmt::format("  void infer(Workspace& workspace, {}) const {{\n    check_workspace_(workspace);\n{}    run_(workspace, {});\n"
+                   "  }}\n",
+                   fmt::join(params, ", "), check, fmt::join(args, ", "));
+  return r;
+}
+
+std::string run_function(const std::vector<std::string>& params, const std::string& body) {
+  return fmt::format("\n private:\n  void run_(Workspace& workspace, {}) const {{\n    (void)workspace;\n{}  }}\n\n public:\n",
+                     fmt::join(params, ", "), body);
+}
+
 std::vector<std::string> DynamicSessionParts::dim_params() const {
   std::vector<std::string> names;
   for (const std::string& s : layout.symbols) {
@@ -180,14 +198,8 @@ std::string DynamicSessionParts::infer() const {
   std::vector<std::string> args = dims;
   args.insert(args.end(), input_params.begin(), input_params.end());
   args.insert(args.end(), output_params.begin(), output_params.end());
-  r += fmt::format("  void infer({}) {{\n{}    run_(own_workspace_(), {});\n  }}\n", fmt::join(params, ", "), check,
-                   fmt::join(args, ", "));
-  r += "\n" + std::string(kWorkspaceInferComment);
-  r += fmt::format("  void infer(Workspace& workspace, {}) const {{\n    check_workspace_(workspace);\n{}    run_(workspace, {});\n  }}\n",
-                   fmt::join(params, ", "), check, fmt::join(args, ", "));
-  const std::string run =
-      fmt::format("\n private:\n  void run_(Workspace& workspace, {}) const {{\n    (void)workspace;\n{}{}{}{}  }}\n\n public:\n",
-                  fmt::join(params, ", "), dim_locals(false), record, unused_inputs, layout.infer_body);
+  r += infer_functions(params, args, check);
+  const std::string run = run_function(params, dim_locals(false) + record + unused_inputs + layout.infer_body);
   if (graph.outputs.size() == 1) {
     const ValueInfo& v = graph.value(graph.outputs[0]);
     std::string call_args = fmt::format("{}", fmt::join(dims, ", "));

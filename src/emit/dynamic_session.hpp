@@ -10,8 +10,12 @@
 
 namespace sofiec {
 
-// The comment above infer(Workspace&, ...), shared by static and dynamic Sessions.
-extern const char* const kWorkspaceInferComment;
+// The two infer() of every Session, static or with run-time dims: on the Session's own
+// Workspace and, const, on the caller's; both run `check` (statements), then run_(). And
+// run_() itself, private, which holds `body`.
+std::string infer_functions(const std::vector<std::string>& params, const std::vector<std::string>& args,
+                            const std::string& check);
+std::string run_function(const std::vector<std::string>& params, const std::string& body);
 
 struct DynamicSessionParts {
   const Graph& graph;

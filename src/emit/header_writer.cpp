@@ -195,14 +195,6 @@ std::string read_weights_file(const std::string& data, const std::string& byte) 
 }
 const std::string kReadWeightsFile = read_weights_file("weights_storage_.data()", "weights_[i]");
 
-}  // namespace
-
-const char* const kWorkspaceInferComment =
-    "  // The same on the caller's Workspace, made for this Session (or one of the same\n"
-    "  // workspace_bytes()): const, so one Session serves any number of threads, each with a\n"
-    "  // Workspace of its own. Throws std::invalid_argument if the Workspace is too small.\n";
-
-namespace {
 
 enum class Storage { Input, Output, Weight, Arena };
 
@@ -860,15 +852,8 @@ class HeaderBuilder {
     std::string r =
         "  // Runs the model: inputs, then outputs, each a contiguous row-major buffer owned by the\n"
         "  // caller. Allocates nothing.\n";
-    r += fmt::format("  void infer({}) {{ run_(own_workspace_(), {}); }}\n", fmt::join(params, ", "), fmt::join(args, ", "));
-    r += "\n" + std::string(kWorkspaceInferComment);
-    r += fmt::format(
-        "  void infer(Workspace& workspace, {}) const {{\n    check_workspace_(workspace);\n    run_(workspace, {});\n"
-        "  }}\n",
-        fmt::join(params, ", "), fmt::join(args, ", "));
-    const std::string run = fmt::format(
-        "\n private:\n  void run_(Workspace& workspace, {}) const {{\n    (void)workspace;\n{}{}  }}\n\n public:\n",
-        fmt::join(params, ", "), unused, body);
+    r += infer_functions(params, args, "");
+    const std::string run = run_function(params, unused + body);
     if (g_.outputs.size() == 1) {
       const ValueInfo& v = g_.value(g_.outputs[0]);
       const std::string type(dtype_cpp(v.dtype));

@@ -109,12 +109,12 @@ void write_python_module(const std::string& model_path, const std::string& dir, 
 }
 
 // The options profile and verify share.
-void add_run_options(CLI::App& sub, sofiec::RunArgs& a) {
+void add_run_options(CLI::App& sub, sofiec::RunArgs& a, std::vector<std::string>& dim_specs) {
   sub.add_option("model", a.model, "the .onnx model")->required();
   sub.add_option("--inputs", a.inputs,
                  "a folder of inputs: input_<i>.pb (ONNX test data), input_<i>.npy or <input name>.npy, or "
                  "test_data_set_*/ folders of them (default: random inputs)");
-  sub.add_option("--dim", a.dims, "with random inputs: the value of a run-time dim, NAME=VALUE (repeatable)");
+  sub.add_option("--dim", dim_specs, "with random inputs: the value of a run-time dim, NAME=VALUE (repeatable)");
   sub.add_option("-O,--optimize", a.level, "optimization level: 0, basic or extended")->capture_default_str();
   sub.add_option("--cxx", a.cxx, "the C++ compiler (default: $CXX, else c++)");
   sub.add_option("--cxxflags", a.cxxflags, "flags for the build")->capture_default_str();
@@ -192,7 +192,8 @@ int main(int argc, char** argv) {
   sofiec::ProfileArgs profile_args;
   CLI::App* profile = app.add_subcommand(
       "profile", "compile the model with --profile, run it, and print where the time goes, node by node");
-  add_run_options(*profile, profile_args);
+  std::vector<std::string> profile_dims, verify_dims;
+  add_run_options(*profile, profile_args, profile_dims);
   profile->add_option("--iters", profile_args.iters, "timed infer() calls (at most 20 s of them)")
       ->capture_default_str();
   sofiec::VerifyArgs verify_args;
@@ -200,7 +201,7 @@ int main(int argc, char** argv) {
       "verify",
       "compile the model at -O LEVEL and at -O 0, run both, compare (and with stored outputs); exit 0 only if all "
       "agree, else name the first node that differs");
-  add_run_options(*verify, verify_args);
+  add_run_options(*verify, verify_args, verify_dims);
   verify->add_option("--outputs", verify_args.outputs,
                      "a folder of expected outputs, laid out as --inputs (default: output_<i> files beside the inputs)");
   verify->add_option("--draws", verify_args.draws, "with random inputs: how many sets")->capture_default_str();
@@ -227,8 +228,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (profile->parsed()) return sofiec::profile_command(profile_args);
-    if (verify->parsed()) return sofiec::verify_command(verify_args);
+    if (profile->parsed()) {
+      profile_args.dims = parse_dims(profile_dims);
+      return sofiec::profile_command(profile_args);
+    }
+    if (verify->parsed()) {
+      verify_args.dims = parse_dims(verify_dims);
+      return sofiec::verify_command(verify_args);
+    }
     if (model_path.empty()) throw sofiec::Error("no model given (sofiec model.onnx -o model.hxx; see --help)");
     namespace fs = std::filesystem;
     if (python_source && !python) throw sofiec::Error("--python-source goes with --python");

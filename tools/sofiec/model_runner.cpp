@@ -502,18 +502,7 @@ struct Runner {
       sets = load_data_sets(model.graph, args);
       dims = dims_of(model.graph, sets);
     } else {
-      for (const std::string& spec : args.dims) {
-        const auto eq = spec.find('=');
-        std::size_t used = 0;
-        long long v = -1;
-        try {
-          if (eq != std::string::npos && eq > 0) v = std::stoll(spec.substr(eq + 1), &used);
-        } catch (const std::exception&) {
-        }
-        if (v < 1 || used != spec.size() - eq - 1)
-          throw Error(fmt::format("--dim '{}': expected NAME=VALUE with a positive integer value", spec));
-        dims[spec.substr(0, eq)] = v;
-      }
+      dims = args.dims;
       sets = random_data_sets(model.graph, dims, random_sets, args.seed);
     }
     for (std::size_t s = 0; s < sets.size(); ++s)

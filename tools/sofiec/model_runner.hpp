@@ -14,7 +14,7 @@ struct RunArgs {
   std::string model;
   std::string inputs;   // a folder: input_<i>.pb / .npy, <input name>.npy, or test_data_set_*/ of them
   std::string outputs;  // the same layout with output_<i> (default: those beside the inputs)
-  std::vector<std::string> dims;  // --dim NAME=VALUE for random inputs
+  std::map<std::string, int64_t> dims;  // --dim NAME=VALUE for random inputs
   std::string level = "extended";
   std::string cxx;
   std::string cxxflags = "-O2 -march=native";  // as the benchmarks build (GCC's -O3 was slower on resnet18)
