@@ -1,6 +1,7 @@
 # sofie_generate(TARGET <name> MODEL <file.onnx> [OPTIMIZE 0|basic|extended] [NAMESPACE <ns>]
 #                [WEIGHTS embed|file] [DISPATCH none|avx512] [DIMS NAME=VALUE ...] [PROFILE]
-#                [VERIFY <inputs folder>] [INPUT_SHAPES NAME=SHAPE ...] [PYTHON <interpreter>])
+#                [VERIFY <inputs folder>] [INPUT_SHAPES NAME=SHAPE ...] [PYTHON <interpreter>]
+#                [KERAS_WEIGHTS <weights.h5>])
 # Runs sofiec at build time (again whenever the model changes) and makes <name> an INTERFACE
 # library carrying the generated header's folder and the BLAS link. The header is
 # <build>/sofiec_generated/<name>/<name>.hxx; its namespace defaults to <name>. PROFILE: the
@@ -8,11 +9,12 @@
 # enable_testing()) runs `sofiec verify` on the inputs in the folder (and the expected outputs
 # beside them), at OPTIMIZE against -O 0, built with CMAKE_CXX_COMPILER. A PyTorch MODEL (.pt,
 # .pth, .ts TorchScript; .pt2) needs INPUT_SHAPES (sofiec --input-shape) and is exported by the
-# torch of PYTHON (default: python3).
+# torch of PYTHON (default: python3). A Keras MODEL (.h5, .keras) is read as it is; a Keras
+# architecture (.json) needs KERAS_WEIGHTS.
 # SOFIEC_EXECUTABLE must name the compiler (set by sofiecConfig.cmake or the sofiec build).
 if(NOT COMMAND sofie_generate)
 function(sofie_generate)
-  cmake_parse_arguments(ARG "PROFILE" "TARGET;MODEL;OPTIMIZE;NAMESPACE;WEIGHTS;DISPATCH;VERIFY;PYTHON"
+  cmake_parse_arguments(ARG "PROFILE" "TARGET;MODEL;OPTIMIZE;NAMESPACE;WEIGHTS;DISPATCH;VERIFY;PYTHON;KERAS_WEIGHTS"
                         "DIMS;INPUT_SHAPES" ${ARGN})
   if(NOT ARG_TARGET OR NOT ARG_MODEL)
     message(FATAL_ERROR "sofie_generate: TARGET and MODEL are required")
@@ -45,6 +47,13 @@ function(sofie_generate)
   if(ARG_PYTHON)
     list(APPEND profile_arg --python-exe ${ARG_PYTHON})
   endif()
+  set(keras_arg)
+  set(model_files ${ARG_MODEL})
+  if(ARG_KERAS_WEIGHTS)
+    get_filename_component(keras_weights ${ARG_KERAS_WEIGHTS} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
+    set(keras_arg --keras-weights ${keras_weights})
+    list(APPEND model_files ${keras_weights})
+  endif()
   set(outputs ${header})
   if(ARG_WEIGHTS STREQUAL "file")
     list(APPEND outputs ${header}.dat)
@@ -53,8 +62,8 @@ function(sofie_generate)
     OUTPUT ${outputs}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
     COMMAND ${SOFIEC_EXECUTABLE} ${ARG_MODEL} -O ${ARG_OPTIMIZE} --namespace ${ARG_NAMESPACE}
-            --weights ${ARG_WEIGHTS} --dispatch ${ARG_DISPATCH} ${dim_args} ${profile_arg} -o ${header}
-    DEPENDS ${ARG_MODEL} ${SOFIEC_EXECUTABLE_TARGET}
+            --weights ${ARG_WEIGHTS} --dispatch ${ARG_DISPATCH} ${dim_args} ${profile_arg} ${keras_arg} -o ${header}
+    DEPENDS ${model_files} ${SOFIEC_EXECUTABLE_TARGET}
     COMMENT "sofiec: generating ${ARG_TARGET}.hxx from ${ARG_MODEL}"
     VERBATIM)
   add_custom_target(${ARG_TARGET}_generate DEPENDS ${outputs})
@@ -71,7 +80,7 @@ function(sofie_generate)
     get_filename_component(verify_dir ${ARG_VERIFY} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
     add_test(NAME ${ARG_TARGET}.verify
              COMMAND ${SOFIEC_EXECUTABLE} verify ${ARG_MODEL} -O ${ARG_OPTIMIZE} --inputs ${verify_dir}
-                     --cxx ${CMAKE_CXX_COMPILER})
+                     --cxx ${CMAKE_CXX_COMPILER} ${keras_arg})
   endif()
 endfunction()
 endif()

@@ -6,6 +6,8 @@
 # Google Benchmark, matplotlib, Node.js and npm for ONNX Runtime).
 set -eu
 packages="g++ cmake make libprotobuf-dev protobuf-compiler libonnx-dev libopenblas-dev libfmt-dev libcli11-dev"
+# The Keras front-end: HDF5, JSON and zip readers.
+packages="$packages libhdf5-dev nlohmann-json3-dev libzip-dev pkg-config"
 if [ "${1:-}" = "tests" ]; then
   packages="$packages libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3-torch python3-torchvision python3-onnx python3-numpy"
   # The aarch64 (NEON) builds of the tests, run under user-mode emulation, which also runs the

@@ -15,6 +15,8 @@
 #include "sofiec/error.hpp"
 #include "sofiec/loader.hpp"
 #include "sofiec/python_module.hpp"
+#include "frontends.hpp"
+#include "sofiec/keras.hpp"
 #include "torch_frontend.hpp"
 
 namespace {
@@ -110,7 +112,7 @@ void write_python_module(const std::string& model_path, const std::string& dir, 
 
 // The options profile and verify share.
 void add_run_options(CLI::App& sub, sofiec::RunArgs& a, std::vector<std::string>& dim_specs) {
-  sub.add_option("model", a.model, "the .onnx model")->required();
+  sub.add_option("model", a.model, "the model (.onnx, Keras, PyTorch: as for sofiec itself)")->required();
   sub.add_option("--inputs", a.inputs,
                  "a folder of inputs: input_<i>.pb (ONNX test data), input_<i>.npy or <input name>.npy, or "
                  "test_data_set_*/ folders of them (default: random inputs)");
@@ -124,6 +126,7 @@ void add_run_options(CLI::App& sub, sofiec::RunArgs& a, std::vector<std::string>
   sub.add_option("--input-shape", a.input_shapes, "for a PyTorch model: NAME=SHAPE[:DTYPE] of an input of forward()");
   sub.add_option("--python-exe", a.python, "for a PyTorch model: the interpreter whose torch exports it")
       ->capture_default_str();
+  sub.add_option("--keras-weights", a.keras_weights, "for a Keras architecture (.json): its weights (.h5)");
 }
 
 }  // namespace
@@ -137,12 +140,16 @@ int main(int argc, char** argv) {
   std::string python_name;
   sofiec::PythonBuild python_build;
   app.add_option("model", model_path,
-                 "the model to compile: .onnx, or a PyTorch file (.pt/.pth/.ts TorchScript, .pt2 exported program) "
-                 "with --input-shape");
+                 "the model to compile: .onnx; a Keras model (.h5 Keras 2, .keras Keras 3, or an architecture .json "
+                 "with --keras-weights); or a PyTorch file (.pt/.pth/.ts TorchScript, .pt2 exported program) with "
+                 "--input-shape");
   std::vector<std::string> input_shapes;
   app.add_option("--input-shape", input_shapes,
                  "for a PyTorch model: an input of forward(), NAME=SHAPE[:DTYPE] (repeatable); a dim is a number, a "
                  "name (a run-time dim) or ?; exported to ONNX by the torch of --python-exe");
+  std::string keras_weights;
+  app.add_option("--keras-weights", keras_weights,
+                 "for a Keras architecture (.json, from model.to_json()): the weights save_weights() wrote (.h5)");
   app.add_option("-o,--output", output, "header to write (default: <model stem>.hxx in the current folder)");
   app.add_option("-O,--optimize", level, "optimization level: 0, basic or extended")->capture_default_str();
   app.add_option("--namespace", ns, "C++ namespace of the generated code (default: the output file's stem)");
@@ -213,6 +220,9 @@ int main(int argc, char** argv) {
   app.add_flag("--list-operators", show_operators,
                "print the supported operators and exit (with --target cuda: those the CUDA target runs)");
   app.add_flag("--operator-table", show_table, "print the supported operators as a markdown table and exit");
+  bool show_keras_table = false;
+  app.add_flag("--keras-layer-table", show_keras_table,
+               "print the Keras layers the Keras front-end reads as a markdown table and exit");
   CLI11_PARSE(app, argc, argv);
 
   if (show_version) {
@@ -225,6 +235,12 @@ int main(int argc, char** argv) {
   }
   if (show_table) {
     operator_table();
+    return 0;
+  }
+  if (show_keras_table) {
+    std::cout << "| Keras layer | becomes |\n|---|---|\n";
+    for (const auto& row : sofiec::keras_layer_table())
+      std::cout << "| " << row.class_name << " | " << row.translation << " |\n";
     return 0;
   }
   try {
@@ -252,11 +268,7 @@ int main(int argc, char** argv) {
     options.dispatch_avx512 = dispatch == "avx512";
     options.target = target == "cuda" ? sofiec::Target::Cuda : sofiec::Target::Cpu;
     options.profile = profile_header;
-    const bool torch_model = sofiec::is_torch_file(model_path);
-    if (!torch_model && !input_shapes.empty())
-      throw sofiec::Error("--input-shape is for PyTorch models (.pt, .pth, .pt2, .ts); ONNX files carry their shapes");
-    sofiec::Model model = torch_model ? sofiec::load_torch_model(model_path, input_shapes, python_build.python)
-                                      : sofiec::load_model(model_path);
+    sofiec::Model model = sofiec::load_model_file({model_path, input_shapes, python_build.python, keras_weights});
     for (const auto& spec : freeze_specs) {
       auto [name, values] = sofiec::parse_freeze(spec);
       options.frozen_inputs[name] = sofiec::frozen_value(model.graph, name, values);

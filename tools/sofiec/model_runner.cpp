@@ -18,7 +18,7 @@
 #include "sofiec/compiler.hpp"
 #include "sofiec/error.hpp"
 #include "sofiec/loader.hpp"
-#include "torch_frontend.hpp"
+#include "frontends.hpp"
 
 namespace sofiec {
 namespace {
@@ -496,7 +496,7 @@ struct Runner {
 
   Runner(const RunArgs& a, int random_sets)
       : args(a),
-        model(is_torch_file(a.model) ? load_torch_model(a.model, a.input_shapes, a.python) : load_model(a.model)),
+        model(load_model_file({a.model, a.input_shapes, a.python, a.keras_weights})),
         work(a.work) {
     if (!args.inputs.empty()) {
       sets = load_data_sets(model.graph, args);

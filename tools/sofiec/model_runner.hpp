@@ -23,6 +23,7 @@ struct RunArgs {
   bool json = false;
   std::vector<std::string> input_shapes;  // a PyTorch model: --input-shape, exported by `python`'s torch
   std::string python = "python3";
+  std::string keras_weights;  // a Keras architecture .json: its weights
 };
 
 struct ProfileArgs : RunArgs {
