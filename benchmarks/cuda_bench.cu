@@ -6,37 +6,51 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <utility>
 #include <vector>
+
+template <class Session, std::size_t... I, std::size_t... O>
+void infer(Session& s, const std::vector<float*>& x, const std::vector<float*>& y, std::index_sequence<I...>,
+           std::index_sequence<O...>) {
+  s.infer(static_cast<const float*>(x[I])..., y[O]...);
+}
 
 int main(int argc, char** argv) {
   using Session = MODEL_NS::Session;
   const char* name = argc > 1 ? argv[1] : "model";
   const int batch = argc > 2 ? std::atoi(argv[2]) : 1;
-  std::size_t in_bytes = 4 * std::size_t(Session::input_shapes[0].size());
-  std::size_t out_bytes = 4 * std::size_t(Session::output_shapes[0].size());
   std::size_t free_before = 0, free_after = 0, total = 0;
   cudaFree(nullptr);  // the context, before the first measurement
   cudaMemGetInfo(&free_before, &total);
   Session session;
   cudaMemGetInfo(&free_after, &total);
-  float *x = nullptr, *y = nullptr;
-  cudaMalloc(&x, in_bytes);
-  cudaMalloc(&y, out_bytes);
-  std::vector<float> host(in_bytes / 4, 0.5f);
-  cudaMemcpy(x, host.data(), in_bytes, cudaMemcpyHostToDevice);
+  // Every input 0.5 (timing only), every output a buffer of its own.
+  std::vector<float*> xs(Session::num_inputs), ys(Session::num_outputs);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const std::size_t n = std::size_t(Session::input_shapes[i].size());
+    cudaMalloc(&xs[i], 4 * n);
+    std::vector<float> host(n, 0.5f);
+    cudaMemcpy(xs[i], host.data(), 4 * n, cudaMemcpyHostToDevice);
+  }
+  for (std::size_t i = 0; i < ys.size(); ++i) cudaMalloc(&ys[i], 4 * std::size_t(Session::output_shapes[i].size()));
+  const auto run = [&] {
+    infer(session, xs, ys, std::make_index_sequence<Session::num_inputs>{},
+          std::make_index_sequence<Session::num_outputs>{});
+  };
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
   auto time_calls = [&](bool graph) {
     session.use_graph(graph);
-    for (int i = 0; i < 50; ++i) session.infer(x, y);
+    for (int i = 0; i < 50; ++i) run();
     cudaStreamSynchronize(session.stream());
     // The median of 7 rounds of back-to-back calls, microseconds per call.
     std::vector<double> rounds;
     const int calls = batch >= 1024 ? 50 : 1000;
     for (int r = 0; r < 7; ++r) {
       cudaEventRecord(start, session.stream());
-      for (int i = 0; i < calls; ++i) session.infer(x, y);
+      for (int i = 0; i < calls; ++i) run();
       cudaEventRecord(stop, session.stream());
       cudaEventSynchronize(stop);
       float ms = 0;

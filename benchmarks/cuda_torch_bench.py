@@ -4,6 +4,7 @@ memory PyTorch allocated for the weights and one run. Runs on the GPU host (its 
 prints one JSON line per model and batch."""
 import json
 import sys
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -31,31 +32,32 @@ def time_us(fn, calls):
     return sorted(rounds)[3]
 
 
-def bench(name, make, shape):
+def bench(name, make, shapes):
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
     model = make().cuda().eval()
-    x = torch.full(shape, 0.5, device="cuda")
-    calls = 50 if shape[0] >= 1024 else 1000
+    xs = [torch.full(s, 0.5, device="cuda") for s in shapes]
+    batch = shapes[0][0]
+    calls = 50 if batch >= 64 and name != "mlp" or batch >= 1024 else 1000
     with torch.no_grad():
         for _ in range(20):
-            model(x)
+            model(*xs)
         torch.cuda.synchronize()
-        eager = time_us(lambda: model(x), calls)
+        eager = time_us(lambda: model(*xs), calls)
         peak = torch.cuda.max_memory_allocated() - base
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(3):
-                model(x)
+                model(*xs)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            model(x)
+            model(*xs)
         replay = time_us(graph.replay, calls)
-    print(json.dumps({"model": name, "batch": shape[0], "torch_eager_us": round(eager, 2),
-                      "torch_graph_us": round(replay, 2), "torch_events_per_s": round(shape[0] * 1e6 / replay),
+    print(json.dumps({"model": name, "batch": batch, "torch_eager_us": round(eager, 2),
+                      "torch_graph_us": round(replay, 2), "torch_events_per_s": round(batch * 1e6 / replay),
                       "torch_peak_bytes": peak, "torch": torch.__version__,
                       "gpu": torch.cuda.get_device_name()}))
     sys.stdout.flush()
@@ -63,4 +65,11 @@ def bench(name, make, shape):
 
 if __name__ == "__main__":
     for batch in (1, 16384):
-        bench("mlp", mlp, (batch, 100))
+        bench("mlp", mlp, [(batch, 100)])
+    # The benchmark set's transformers (benchmarks/models.py, copied beside this file).
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_models
+    for name, batches in (("gn2", (1, 1024)), ("calodit", (1, 64))):
+        make, shapes = bench_models.MODELS[name]
+        for batch in batches:
+            bench(name, make, [(batch, *s[1:]) for s in shapes])

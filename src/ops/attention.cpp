@@ -4,6 +4,7 @@
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -286,6 +287,17 @@ ScaledDotPlan plan_scaled_dot(const NodeView& v) {
   return p;
 }
 
+// Declares the node's ScaledDotShape `shape` (the same struct in the CPU and CUDA kernels) and
+// returns the kernel's operands before it: "q, kt, v, y".
+std::string scaled_dot_operands(EmitContext& e, const ScaledDotPlan& p) {
+  e.line("static constexpr detail::ScaledDotShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};", braced(p.batch),
+         p.sizes[0], p.sizes[1], p.sizes[2], p.sizes[3], braced(p.q_strides), braced(p.k_strides), braced(p.v_strides),
+         braced(p.y_strides), cpp_float(e.node().attr_float("scale", 1.f)), e.node().attr_int("divide", 0) != 0);
+  auto at = [](const std::string& base, int64_t offset) { return offset ? fmt::format("{} + {}", base, offset) : base; };
+  return fmt::format("{}, {}, {}, {}", at(e.in(0), p.offsets[0]), at(e.in(1), p.offsets[1]), at(e.in(2), p.offsets[2]),
+                     e.out(0));
+}
+
 void add_scaled_dot_attention(Registry& r) {
   OpDef d;
   d.op_type = "ScaledDotAttention";
@@ -301,15 +313,18 @@ void add_scaled_dot_attention(Registry& r) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("attention");
     const ScaledDotPlan p = plan_scaled_dot(e);
-    e.line("static constexpr detail::ScaledDotShape shape{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}}};",
-           braced(p.batch), p.sizes[0], p.sizes[1], p.sizes[2], p.sizes[3], braced(p.q_strides), braced(p.k_strides),
-           braced(p.v_strides), braced(p.y_strides), cpp_float(e.node().attr_float("scale", 1.f)),
-           e.node().attr_int("divide", 0) != 0);
-    auto at = [](const std::string& base, int64_t offset) {
-      return offset ? fmt::format("{} + {}", base, offset) : base;
-    };
-    e.line("detail::scaled_dot_attention({}, {}, {}, {}, shape, reinterpret_cast<float*>({}));",
-           at(e.in(0), p.offsets[0]), at(e.in(1), p.offsets[1]), at(e.in(2), p.offsets[2]), e.out(0), e.workspace());
+    e.line("detail::scaled_dot_attention({}, shape, reinterpret_cast<float*>({}));", scaled_dot_operands(e, p),
+           e.workspace());
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e);
+    const ScaledDotPlan p = plan_scaled_dot(e);
+    // A block's four warps keep each a row of scores and the query row in shared memory,
+    // which holds 48 KiB without opting in to more.
+    if (4 * (p.sizes[1] + p.sizes[2]) * int64_t(sizeof(float)) > 48 * 1024)
+      e.unsupported("{} keys and heads of {} exceed the CUDA kernel's shared memory", p.sizes[1], p.sizes[2]);
+    e.use_kernel("attention");
+    e.line("detail::scaled_dot_attention({}, shape, stream);", scaled_dot_operands(e, p));
   };
   d.flops = [](const NodeView& v) {
     const ScaledDotPlan p = plan_scaled_dot(v);

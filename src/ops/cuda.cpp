@@ -23,8 +23,8 @@ const std::set<std::string>& cuda_functors() {
 
 }  // namespace
 
-void cuda_require_float(const EmitContext& e) {
-  for (std::size_t i = 0; i < e.num_inputs(); ++i)
+void cuda_require_float(const EmitContext& e, std::size_t data_inputs) {
+  for (std::size_t i = 0; i < e.num_inputs() && i < data_inputs; ++i)
     if (e.has_input(i) && e.input_dtype(i) != DType::Float)
       e.unsupported("input {} is {}; the CUDA target runs float32", i, dtype_name(e.input_dtype(i)));
   for (std::size_t i = 0; i < e.num_outputs(); ++i)

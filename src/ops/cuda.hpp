@@ -2,6 +2,7 @@
 // (float32), the functions templates/cuda/functors.cuh defines, the fused epilogue.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,8 +10,9 @@
 
 namespace sofiec {
 
-// Every input the node reads and every output it writes is float32, else unsupported().
-void cuda_require_float(const EmitContext& e);
+// Every input the node reads (or its first data_inputs, the others being shapes, axes or
+// indices known at generation time) and every output it writes is float32, else unsupported().
+void cuda_require_float(const EmitContext& e, std::size_t data_inputs = SIZE_MAX);
 
 // The functor expression f (as the CPU emitter writes it: "detail::op_elu{1.f}"), checked
 // against the structs of templates/cuda/functors.cuh: unsupported() for a function it lacks.

@@ -4,6 +4,7 @@
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -64,6 +65,14 @@ void add_concat(Registry& r) {
     for (std::size_t i = 0; i < e.num_inputs(); ++i) {
       const auto b = blocks(e, e.output_dims(0), i);
       e.line("detail::copy_blocks({}, {}, {}, {}, {}, {});", e.in(i), e.out(0), b[0], b[1], b[2], b[3]);
+    }
+  };
+  d.emit_cuda = [blocks](EmitContext& e) {
+    cuda_require_float(e);
+    e.use_kernel("movement");
+    for (std::size_t i = 0; i < e.num_inputs(); ++i) {
+      const auto b = blocks(e, e.output_dims(0), i);
+      e.line("detail::copy_rows({}, {} + {}, {}, {}, {}, stream);", e.in(i), e.out(0), b[3], b[0], b[1], b[2]);
     }
   };
   r.add(std::move(d));

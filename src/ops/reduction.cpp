@@ -116,6 +116,29 @@ void add_reduce(Registry& r, const char* op, const char* reducer, int64_t axes_i
            p.red_dims.size(), e.int_array("red_dims", p.red_dims), e.int_array("red_strides", p.red_strides), reducer,
            e.in_type(0));
   };
+  d.emit_cuda = [plan, reducer](EmitContext& e) {
+    cuda_require_float(e, 1);
+    const ReducePlan p = plan(e);
+    const int64_t n = element_count(e.output_dims(0));
+    if (p.identity) {
+      e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), e.in(0), n * int64_t(sizeof(float)));
+      return;
+    }
+    if (p.kept_dims.size() > 8 || p.red_dims.size() > 8) e.unsupported("more than 8 kept or reduced dimensions on the CUDA target");
+    static const std::map<std::string, const char*> ops{
+        {"reduce_sum", "Sum"}, {"reduce_mean", "Mean"}, {"reduce_max", "Max"}, {"reduce_min", "Min"},
+        {"reduce_prod", "Prod"}, {"reduce_l1", "L1"}, {"reduce_l2", "L2"}, {"reduce_sum_square", "SumSquare"},
+        {"reduce_log_sum", "LogSum"}, {"reduce_log_sum_exp", "LogSumExp"}};
+    e.use_kernel("reduce");
+    auto padded = [](const std::vector<int64_t>& v) {
+      std::vector<int64_t> out = v;
+      out.resize(8, 1);
+      return fmt::format("{{{}}}", fmt::join(out, ", "));
+    };
+    e.line("detail::reduce({}, {}, {}, detail::ReduceLayout{{{}, {}, {}, {}, {}, {}, {}}}, detail::ReduceOp::{}, stream);",
+           e.in(0), e.out(0), n, p.kept_dims.size(), p.red_dims.size(), padded(p.kept_dims), padded(p.kept_strides),
+           padded(p.red_dims), padded(p.red_strides), element_count(p.red_dims), ops.at(reducer));
+  };
   r.add(std::move(d));
 }
 

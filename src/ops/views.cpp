@@ -7,6 +7,7 @@
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -84,6 +85,22 @@ void add_view(Registry& r, const char* op, int64_t min_opset, PlanFn plan) {
     }
     e.line("detail::copy_strided({}, {}, {}, {}, {});", x, e.out(0), p.view_dims.size(),
            e.int_array("dims", p.view_dims), e.int_array("in_strides", p.view_strides));
+  };
+  d.emit_cuda = [plan](EmitContext& e) {
+    cuda_require_float(e, 1);
+    View p = plan(e);
+    simplify(p);
+    const int64_t n = element_count(p.out_dims);
+    if (n == 0) return;
+    if (p.view_dims.size() > 16) e.unsupported("a view of more than 16 dimensions");
+    const std::string x = p.offset ? fmt::format("{} + {}", e.in(0), p.offset) : e.in(0);
+    if (p.view_dims.empty() || (p.view_dims.size() == 1 && p.view_strides[0] == 1)) {
+      e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), x, n * int64_t(sizeof(float)));
+      return;
+    }
+    e.use_kernel("movement");
+    e.line("detail::copy_strided({}, {}, {}, detail::StridedView{{{}, {{{}}}, {{{}}}}}, stream);", x, e.out(0), n,
+           p.view_dims.size(), fmt::join(p.view_dims, ", "), fmt::join(p.view_strides, ", "));
   };
   r.add(std::move(d));
 }

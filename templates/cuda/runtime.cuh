@@ -91,46 +91,69 @@ class Runtime {
 
   // Runs `enqueue` (which puts the model's work on the stream) through the graph captured for
   // these buffers; captures it again (updating the instantiated graph) when they change.
+  // The first call launches directly instead: it loads the kernels' modules (lazily loaded
+  // since CUDA 12) and lets cuBLAS set itself up outside any capture, as a capture must not
+  // contain either. A capture can still be invalidated by what another thread does meanwhile
+  // (a device-wide synchronization, such as cuBLAS's when another Session is made or
+  // destroyed): the work is then launched directly this time and captured on a later call.
   template <class F> void run(const void* const* buffers, std::size_t count, bool use_graph, F&& enqueue) {
-    if (!use_graph) {
-      enqueue();
-      check_cuda(cudaGetLastError(), "kernel launch");
+    if (use_graph && exec_ && buffers_.size() == count && std::equal(buffers_.begin(), buffers_.end(), buffers)) {
+      check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
       return;
     }
-    if (!exec_ || buffers_.size() != count || !std::equal(buffers_.begin(), buffers_.end(), buffers)) {
-      cudaGraph_t graph = nullptr;
-      check_cuda(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-      try {
-        enqueue();
-      } catch (...) {
-        cudaStreamEndCapture(stream_, &graph);
-        if (graph) cudaGraphDestroy(graph);
-        throw;
-      }
-      check_cuda(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
-      cudaGraphExecUpdateResultInfo info;
-      if (!exec_ || cudaGraphExecUpdate(exec_, graph, &info) != cudaSuccess) {
-        cudaGetLastError();  // a failed update is not an error: instantiate anew
-        if (exec_) cudaGraphExecDestroy(exec_);
-        exec_ = nullptr;
-        const cudaError_t made = cudaGraphInstantiate(&exec_, graph, 0);
-        cudaGraphDestroy(graph);
-        check_cuda(made, "cudaGraphInstantiate");
-      } else {
-        cudaGraphDestroy(graph);
-      }
+    if (use_graph && warmed_up_ && capture(enqueue)) {
       buffers_.assign(buffers, buffers + count);
+      check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
+      return;
     }
-    check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
+    enqueue();
+    check_cuda(cudaGetLastError(), "kernel launch");
+    warmed_up_ = true;
   }
 
  private:
+  // Captures `enqueue` into exec_ (updated in place when the graph's topology allows);
+  // false, with no error left pending, if the capture was invalidated. An error raised during
+  // a capture is not reported from here: the direct launch that follows raises it again.
+  template <class F> bool capture(F& enqueue) {
+    if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    bool enqueued = true;
+    try {
+      enqueue();
+    } catch (...) {
+      enqueued = false;
+    }
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    if (!enqueued || ended != cudaSuccess || graph == nullptr) {
+      if (graph) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      return false;
+    }
+    cudaGraphExecUpdateResultInfo info;
+    if (!exec_ || cudaGraphExecUpdate(exec_, graph, &info) != cudaSuccess) {
+      cudaGetLastError();  // a failed update is not an error: instantiate anew
+      if (exec_) cudaGraphExecDestroy(exec_);
+      exec_ = nullptr;
+      const cudaError_t made = cudaGraphInstantiate(&exec_, graph, 0);
+      cudaGraphDestroy(graph);
+      check_cuda(made, "cudaGraphInstantiate");
+    } else {
+      cudaGraphDestroy(graph);
+    }
+    return true;
+  }
+
   bool own_stream_;
   cudaStream_t stream_;
   cublasHandle_t blas_ = nullptr;
   DeviceBuffer blas_workspace_;
   cudaGraphExec_t exec_ = nullptr;
   std::vector<const void*> buffers_;
+  bool warmed_up_ = false;
 };
 
 // A device-to-device copy on the stream (a view that must be a copy, an output that is an

@@ -1,4 +1,5 @@
-// Runs a CUDA header (sofiec --target cuda) on torch's input and compares with torch's output:
+// Runs a CUDA header (sofiec --target cuda) on torch's inputs and compares with torch's outputs
+// (each file the model's tensors one after the other, in order):
 // through infer_host, through infer on device buffers (replaying its CUDA graph, and kernel by
 // kernel), and on several Sessions, each on its own stream and host thread, at once. Built by
 // nvcc with MODEL_NS and -include the header; run on a GPU host (tools/gpu_check.sh) as
@@ -11,16 +12,25 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
 
-bool read_floats(const std::string& path, std::vector<float>& v) {
+// Fills the tensors from one file holding them one after the other.
+bool read_floats(const std::string& path, std::vector<std::vector<float>>& tensors) {
+  std::vector<float> all;
+  for (const auto& t : tensors) all.insert(all.end(), t.size(), 0.f);
   std::ifstream in(path, std::ios::binary);
-  in.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
+  in.read(reinterpret_cast<char*>(all.data()), std::streamsize(all.size() * sizeof(float)));
   if (!in || in.peek() != std::char_traits<char>::eof()) {
-    std::fprintf(stderr, "%s: missing, short or larger than the model's tensor\n", path.c_str());
+    std::fprintf(stderr, "%s: missing, short or larger than the model's tensors\n", path.c_str());
     return false;
+  }
+  std::size_t at = 0;
+  for (auto& t : tensors) {
+    std::copy(all.begin() + std::ptrdiff_t(at), all.begin() + std::ptrdiff_t(at + t.size()), t.begin());
+    at += t.size();
   }
   return true;
 }
@@ -36,21 +46,43 @@ double worst_error(const std::vector<float>& y, const std::vector<float>& expect
 
 }  // namespace
 
+template <class Session, std::size_t... I, std::size_t... O>
+void infer_host(Session& s, const std::vector<std::vector<float>>& x, std::vector<std::vector<float>>& y,
+                std::index_sequence<I...>, std::index_sequence<O...>) {
+  s.infer_host(x[I].data()..., y[O].data()...);
+}
+
+template <class Session, std::size_t... I, std::size_t... O>
+void infer_device(Session& s, const std::vector<float*>& x, const std::vector<float*>& y, std::index_sequence<I...>,
+                  std::index_sequence<O...>) {
+  s.infer(static_cast<const float*>(x[I])..., y[O]...);
+}
+
+std::vector<float> joined(const std::vector<std::vector<float>>& tensors) {
+  std::vector<float> all;
+  for (const auto& t : tensors) all.insert(all.end(), t.begin(), t.end());
+  return all;
+}
+
 int main(int argc, char** argv) {
   using Session = MODEL_NS::Session;
-  static_assert(Session::num_inputs == 1 && Session::num_outputs == 1, "test models have one input and one output");
+  constexpr std::size_t num_in = Session::num_inputs, num_out = Session::num_outputs;
+  const auto ins = std::make_index_sequence<num_in>{};
+  const auto outs = std::make_index_sequence<num_out>{};
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s DATA_PREFIX\n", argv[0]);
     return 2;
   }
   const std::string data = argv[1];
-  std::vector<float> x(std::size_t(Session::input_shapes[0].size())),
-      expected(std::size_t(Session::output_shapes[0].size()));
-  if (!read_floats(data + ".input.bin", x) || !read_floats(data + ".output.bin", expected)) return 1;
+  std::vector<std::vector<float>> x, expected_parts;
+  for (std::size_t i = 0; i < num_in; ++i) x.emplace_back(std::size_t(Session::input_shapes[i].size()));
+  for (std::size_t i = 0; i < num_out; ++i) expected_parts.emplace_back(std::size_t(Session::output_shapes[i].size()));
+  if (!read_floats(data + ".input.bin", x) || !read_floats(data + ".output.bin", expected_parts)) return 1;
+  const std::vector<float> expected = joined(expected_parts);
   const double tolerance = 1e-4;
   int failures = 0;
-  auto check = [&](const char* what, const std::vector<float>& y) {
-    const double err = worst_error(y, expected);
+  auto check = [&](const char* what, const std::vector<std::vector<float>>& y) {
+    const double err = worst_error(joined(y), expected);
     std::printf("%-40s max relative error %.3g\n", what, err);
     if (!(err <= tolerance)) ++failures;
   };
@@ -66,36 +98,50 @@ int main(int argc, char** argv) {
   try {
     auto owned = make();
     Session& session = *owned;
-    std::vector<float> y(expected.size());
-    session.infer_host(x.data(), y.data());
+    std::vector<std::vector<float>> y = expected_parts;
+    infer_host(session, x, y, ins, outs);
     check("infer_host", y);
     // Device buffers: the trigger case.
-    float *dx = nullptr, *dy = nullptr;
-    cudaMalloc(&dx, x.size() * sizeof(float));
-    cudaMalloc(&dy, y.size() * sizeof(float));
-    cudaMemcpy(dx, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice);
+    std::vector<float*> dx(num_in), dy(num_out);
+    for (std::size_t i = 0; i < num_in; ++i) {
+      cudaMalloc(&dx[i], x[i].size() * sizeof(float));
+      cudaMemcpy(dx[i], x[i].data(), x[i].size() * sizeof(float), cudaMemcpyHostToDevice);
+    }
+    for (std::size_t i = 0; i < num_out; ++i) cudaMalloc(&dy[i], y[i].size() * sizeof(float));
     for (bool graph : {true, false}) {
       session.use_graph(graph);
       for (int round = 0; round < 3; ++round) {
-        cudaMemset(dy, 0, y.size() * sizeof(float));
-        session.infer(dx, dy);
+        for (std::size_t i = 0; i < num_out; ++i) cudaMemset(dy[i], 0, y[i].size() * sizeof(float));
+        infer_device(session, dx, dy, ins, outs);
         cudaStreamSynchronize(session.stream());
-        cudaMemcpy(y.data(), dy, y.size() * sizeof(float), cudaMemcpyDeviceToHost);
+        for (std::size_t i = 0; i < num_out; ++i)
+          cudaMemcpy(y[i].data(), dy[i], y[i].size() * sizeof(float), cudaMemcpyDeviceToHost);
         check(graph ? "infer (device buffers, graph replay)" : "infer (device buffers, no graph)", y);
       }
     }
-    cudaFree(dx);
-    cudaFree(dy);
-    // Four Sessions on four threads, each on its own stream, 50 runs each.
-    std::vector<std::vector<float>> results(4, std::vector<float>(expected.size()));
+    for (float* p : dx) cudaFree(p);
+    for (float* p : dy) cudaFree(p);
+    // Four Sessions on four threads, each made on its thread, on its own stream, 50 runs each.
+    std::vector<std::vector<std::vector<float>>> results(4, expected_parts);
+    std::vector<std::string> errors(4);
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&, t] {
-        auto own = make();
-        for (int i = 0; i < 50; ++i) own->infer_host(x.data(), results[t].data());
+        try {
+          auto own = make();
+          for (int i = 0; i < 50; ++i) infer_host(*own, x, results[std::size_t(t)], ins, outs);
+        } catch (const std::exception& e) {
+          errors[std::size_t(t)] = e.what();
+        }
       });
     for (auto& t : threads) t.join();
-    for (const auto& r : results) check("threads, a Session and stream each", r);
+    for (std::size_t t = 0; t < 4; ++t) {
+      if (!errors[t].empty()) {
+        std::fprintf(stderr, "thread %zu: %s\n", t, errors[t].c_str());
+        ++failures;
+      }
+      check("threads, a Session and stream each", results[t]);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

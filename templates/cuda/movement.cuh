@@ -1,0 +1,39 @@
+// Data movement on the device: strided views (Transpose, Slice, Expand, Tile, DepthToSpace,
+// SpaceToDepth: one thread per output element, its input offset from the view's strides) and
+// Concat's blocks (one 2-D copy per input, which the copy engines do without a kernel).
+#pragma once
+
+#include "runtime.cuh"
+
+// A view of up to 16 dims over its input (row-major over the output), as views.cpp plans it.
+struct StridedView {
+  int rank;
+  long long dims[16];
+  long long strides[16];
+};
+
+template <int = 0>
+__global__ void copy_strided_kernel(const float* __restrict__ x, float* __restrict__ y, long long n, StridedView v) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    long long rest = i, offset = 0;
+    for (int d = v.rank - 1; d >= 0; --d) {
+      offset += (rest % v.dims[d]) * v.strides[d];
+      rest /= v.dims[d];
+    }
+    y[i] = x[offset];
+  }
+}
+
+inline void copy_strided(const float* x, float* y, long long n, const StridedView& v, cudaStream_t stream) {
+  if (n > 0) copy_strided_kernel<><<<blocks_for(n), 256, 0, stream>>>(x, y, n, v);
+}
+
+// rows x width floats from src (contiguous rows) into dst, whose rows are `pitch` floats apart.
+inline void copy_rows(const float* src, float* dst, long long rows, long long width, long long pitch,
+                      cudaStream_t stream) {
+  if (rows * width == 0) return;
+  check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(pitch) * sizeof(float), src,
+                               static_cast<std::size_t>(width) * sizeof(float), static_cast<std::size_t>(width) * sizeof(float),
+                               static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, stream),
+             "cudaMemcpy2DAsync");
+}
