@@ -1,7 +1,8 @@
 // Times a CUDA header (sofiec --target cuda) on the GPU: infer() on device buffers, replaying
 // its CUDA graph and kernel by kernel, per call and in events/s, and the device memory the
 // Session holds. Built by benchmarks/run_cuda.sh with -include the header and MODEL_NS; prints
-// one JSON line.
+// one JSON line. Built with -DWEIGHTS_FILE_MODE for a header written with --weights file:
+//   bench NAME BATCH [WEIGHTS_FILE]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -23,7 +24,16 @@ int main(int argc, char** argv) {
   std::size_t free_before = 0, free_after = 0, total = 0;
   cudaFree(nullptr);  // the context, before the first measurement
   cudaMemGetInfo(&free_before, &total);
+#ifdef WEIGHTS_FILE_MODE
+  // A header written with --weights file: its .dat (third argument).
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s NAME BATCH WEIGHTS_FILE\n", argv[0]);
+    return 2;
+  }
+  Session session(argv[3]);
+#else
   Session session;
+#endif
   cudaMemGetInfo(&free_after, &total);
   // Every input 0.5 (timing only), every output a buffer of its own.
   std::vector<float*> xs(Session::num_inputs), ys(Session::num_outputs);

@@ -45,16 +45,17 @@ for name, batches in (("gn2", (1, 1024)), ("calodit", (1, 64))):
 PY
     sofiec="${SOFIEC:-build/sofiec}"
     arch='arch=compute_90,code=[sm_90,compute_90]'
+    # Weights in a file beside each program (<model>.cuh.dat), which keeps the programs small.
     for model in mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 calodit_b1 calodit_b64; do
       ns="${model%_b*}"
-      "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" -o "$dir/$model.cuh"
-      "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" \
-        -DMODEL_NS="$ns" benchmarks/cuda_bench.cu -o "$dir/bench_$model" -lcublas &
+      "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file -o "$dir/$model.cuh"
+      "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" -DWEIGHTS_FILE_MODE \
+        -DMODEL_NS="$ns" benchmarks/cuda_bench.cu -o "$dir/bench_$model" -lcublas -lcublasLt &
     done
     # The transformers against torch, as tools/gpu_check.sh checks the test models.
     for model in gn2_b1 calodit_b1; do
       "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" -DMODEL_NS="${model%_b*}" \
-        tests/models/cuda_model_check.cu -o "$dir/check_$model" -lcublas &
+        -DWEIGHTS_FILE_MODE tests/models/cuda_model_check.cu -o "$dir/check_$model" -lcublas -lcublasLt &
     done
     wait
     cp benchmarks/models.py "$dir/bench_models.py"
@@ -63,9 +64,9 @@ PY
     echo "built into $dir"
     ;;
   run)
-    for model in gn2_b1 calodit_b1; do "$dir/check_$model" "$dir/$model"; done
+    for model in gn2_b1 calodit_b1; do "$dir/check_$model" "$dir/$model" "$dir/$model.cuh.dat"; done
     for model in mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 calodit_b1 calodit_b64; do
-      "$dir/bench_$model" "${model%_b*}" "${model##*_b}"
+      "$dir/bench_$model" "${model%_b*}" "${model##*_b}" "$dir/$model.cuh.dat"
     done
     python3 "$dir/cuda_torch_bench.py"
     ;;

@@ -1,5 +1,6 @@
 // Matrix products: Gemm and MatMul (numpy semantics, batched with broadcasting).
 #include <cctype>
+#include <functional>
 
 #include "ops/cuda.hpp"
 #include "emit/emit_context.hpp"
@@ -86,6 +87,38 @@ void emit_bias_rows(EmitContext& e, int64_t rows, int64_t n) {
   e.line("detail::add_bias_rows({}, {}, {}, {}, {});", e.out(0), e.in(2), rows, n, f.empty() ? "detail::chain()" : f);
 }
 
+// A product of the CUDA target through cuBLASLt (templates/cuda/runtime.cuh's LtGemm), with the
+// bias row (a constant's expression, or "" for none) and the node's epilogue in cuBLASLt's
+// epilogue where the epilogue is nothing or a ReLU; `fallback` emits the cuBLAS path, taken where the
+// epilogue is anything else, and at run time where cuBLASLt had no algorithm or the operands
+// are less aligned than on the first call. The plan is the Session's, one per graph node.
+void emit_cuda_lt_product(EmitContext& e, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const std::string& alpha,
+                          const std::string& bias, const std::function<void()>& fallback) {
+  const auto& nodes = e.graph().nodes;
+  const std::ptrdiff_t index = &e.node() - nodes.data();
+  const auto& epilogue = e.node().epilogue;
+  const bool relu = epilogue.size() == 1 && epilogue[0].op_type == "Relu";
+  // The plan holds the bias's address: only a constant's (weights do not move). A product
+  // with nothing to multiply (k = 0) or to write goes the cuBLAS way, which handles it.
+  const bool constant_bias = bias.empty() || (e.node().inputs.size() > 2 && e.graph().is_constant(e.node().inputs[2]));
+  if (!(epilogue.empty() || relu) || !constant_bias || m == 0 || n == 0 || k == 0 || index < 0 ||
+      index >= std::ptrdiff_t(nodes.size()))
+    return fallback();
+  cuda_int_dim(e, m);
+  cuda_int_dim(e, n);
+  cuda_int_dim(e, k);
+  e.line("detail::LtGemm& lt = rt_.lt_gemm({});", index);
+  e.line("if (!lt.planned())");
+  e.line("  lt.plan(rt_.lt(), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, detail::Runtime::kBlasWorkspace);", ta, tb, m, n, k,
+         bias.empty() ? "static_cast<const float*>(nullptr)" : bias, relu, e.in(0), e.in(1), e.out(0));
+  e.line("if (lt.usable() && lt.aligned({}, {}, {})) {{", e.in(0), e.in(1), e.out(0));
+  e.line("  lt.run(rt_.lt(), {}, {}, {}, {}, rt_.blas_workspace(), detail::Runtime::kBlasWorkspace, stream);", alpha,
+         e.in(0), e.in(1), e.out(0));
+  e.line("}} else {{");
+  fallback();
+  e.line("}}");
+}
+
 void add_gemm(Registry& r) {
   OpDef d;
   d.op_type = "Gemm";
@@ -116,25 +149,38 @@ void add_gemm(Registry& r) {
     }
     e.apply_epilogue(e.out(0), g.m * g.n);
   };
-  // cuBLAS's product, then the bias and the epilogue in one elementwise pass.
+  // cuBLASLt's product with the bias row and a ReLU in its epilogue where that is all there is;
+  // else (and where cuBLASLt has no algorithm) cuBLAS's product, then the bias and the epilogue
+  // in one elementwise pass.
   d.emit_cuda = [](EmitContext& e) {
     cuda_require_float(e);
     e.use_kernel("gemm");
     e.use_kernel("elementwise");
     const GemmDims g = gemm_dims(e);
     const bool ta = e.node().attr_int("transA", 0) != 0, tb = e.node().attr_int("transB", 0) != 0;
-    e.line("detail::gemm(blas, {}, {}, {}, {}, {}, {}, {}, {}, 0.0f, {});", ta, tb, cuda_int_dim(e, g.m),
-           cuda_int_dim(e, g.n), cuda_int_dim(e, g.k), cpp_float(e.node().attr_float("alpha", 1.f)), e.in(0), e.in(1),
-           e.out(0));
-    const std::string epilogue = cuda_epilogue(e);
+    const std::string alpha = cpp_float(e.node().attr_float("alpha", 1.f));
+    auto sgemm = [&] {
+      e.line("detail::gemm(blas, {}, {}, {}, {}, {}, {}, {}, {}, 0.0f, {});", ta, tb, cuda_int_dim(e, g.m),
+             cuda_int_dim(e, g.n), cuda_int_dim(e, g.k), alpha, e.in(0), e.in(1), e.out(0));
+      const std::string epilogue = cuda_epilogue(e);
+      if (e.has_input(2)) {
+        const auto [rs, cs] = bias_strides(e, g);
+        e.line("detail::bias_epilogue({}, {}, {}, {}, {}, {}, {}, {}, stream);", e.out(0), g.m, g.n, e.in(2), rs, cs,
+               cpp_float(e.node().attr_float("beta", 1.f)), epilogue);
+      } else if (!e.node().epilogue.empty()) {
+        e.line("detail::bias_epilogue({}, {}, {}, static_cast<const float*>(nullptr), 0, 0, 0.0f, {}, stream);",
+               e.out(0), g.m, g.n, epilogue);
+      }
+    };
+    std::string bias;
+    bool row_bias = true;
     if (e.has_input(2)) {
       const auto [rs, cs] = bias_strides(e, g);
-      e.line("detail::bias_epilogue({}, {}, {}, {}, {}, {}, {}, {}, stream);", e.out(0), g.m, g.n, e.in(2), rs, cs,
-             cpp_float(e.node().attr_float("beta", 1.f)), epilogue);
-    } else if (!e.node().epilogue.empty()) {
-      e.line("detail::bias_epilogue({}, {}, {}, static_cast<const float*>(nullptr), 0, 0, 0.0f, {}, stream);", e.out(0),
-             g.m, g.n, epilogue);
+      row_bias = rs == 0 && cs == 1 && e.node().attr_float("beta", 1.f) == 1.f;
+      bias = e.in(2);
     }
+    if (row_bias) emit_cuda_lt_product(e, ta, tb, g.m, g.n, g.k, alpha, bias, sgemm);
+    else sgemm();
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
@@ -226,10 +272,22 @@ void add_matmul(Registry& r) {
     e.use_kernel("elementwise");
     const MatMulPlan p = plan_matmul(e);
     int64_t rows = p.m;
+    auto bias_and_epilogue = [&] {
+      const std::string epilogue = cuda_epilogue(e);
+      if (e.has_input(2))
+        e.line("detail::bias_epilogue({}, {}, {}, {}, 0, 1, 1.0f, {}, stream);", e.out(0), rows, p.n, e.in(2), epilogue);
+      else if (!e.node().epilogue.empty())
+        e.line("detail::bias_epilogue({}, {}, {}, static_cast<const float*>(nullptr), 0, 0, 0.0f, {}, stream);",
+               e.out(0), rows, p.n, epilogue);
+    };
     if (single_gemm(e, p)) {
       rows = int64_t(p.a_offsets.size()) * p.m;
-      e.line("detail::gemm(blas, false, false, {}, {}, {}, 1.0f, {}, {}, 0.0f, {});", cuda_int_dim(e, rows),
-             cuda_int_dim(e, p.n), cuda_int_dim(e, p.k), e.in(0), e.in(1), e.out(0));
+      emit_cuda_lt_product(e, false, false, rows, p.n, p.k, "1.0f", e.has_input(2) ? e.in(2) : "", [&] {
+        e.line("detail::gemm(blas, false, false, {}, {}, {}, 1.0f, {}, {}, 0.0f, {});", cuda_int_dim(e, rows),
+               cuda_int_dim(e, p.n), cuda_int_dim(e, p.k), e.in(0), e.in(1), e.out(0));
+        bias_and_epilogue();
+      });
+      return;
     } else {
       const std::size_t batch = p.a_offsets.size();
       auto step = [&](const std::vector<int64_t>& offsets) -> int64_t {
@@ -243,12 +301,7 @@ void add_matmul(Registry& r) {
              cuda_int_dim(e, p.m), cuda_int_dim(e, p.n), cuda_int_dim(e, p.k), e.in(0), sa, e.in(1), sb, e.out(0));
       rows = int64_t(batch) * p.m;
     }
-    const std::string epilogue = cuda_epilogue(e);
-    if (e.has_input(2))
-      e.line("detail::bias_epilogue({}, {}, {}, {}, 0, 1, 1.0f, {}, stream);", e.out(0), rows, p.n, e.in(2), epilogue);
-    else if (!e.node().epilogue.empty())
-      e.line("detail::bias_epilogue({}, {}, {}, static_cast<const float*>(nullptr), 0, 0, 0.0f, {}, stream);", e.out(0),
-             rows, p.n, epilogue);
+    bias_and_epilogue();
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {

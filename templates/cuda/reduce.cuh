@@ -37,8 +37,9 @@ __global__ void reduce_kernel(const float* __restrict__ x, float* __restrict__ y
     for (long long k = 0; k < l.red_count; ++k) {
       const float v = at(k);
       switch (op) {
-        case ReduceOp::Max: acc = fmaxf(acc, v); break;
-        case ReduceOp::Min: acc = fminf(acc, v); break;
+        // NaN propagates, as in the CPU kernels (fmaxf and fminf would drop it).
+        case ReduceOp::Max: acc = (v > acc || v != v) ? v : acc; break;
+        case ReduceOp::Min: acc = (v < acc || v != v) ? v : acc; break;
         case ReduceOp::Prod: acc *= v; break;
         case ReduceOp::L1: acc += fabsf(v); break;
         case ReduceOp::L2:
@@ -47,7 +48,7 @@ __global__ void reduce_kernel(const float* __restrict__ x, float* __restrict__ y
         default: acc += v;
       }
     }
-    if (op == ReduceOp::Mean) acc /= static_cast<float>(l.red_count);
+    if (op == ReduceOp::Mean && l.red_count > 0) acc /= static_cast<float>(l.red_count);
     if (op == ReduceOp::L2) acc = sqrtf(acc);
     if (op == ReduceOp::LogSum) acc = logf(acc);
     if (op == ReduceOp::LogSumExp) acc = top + logf(acc);

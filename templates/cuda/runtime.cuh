@@ -2,12 +2,15 @@
 // device memory owned by RAII, and the stream, cuBLAS handle and CUDA graph of one Session.
 #pragma once
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -52,6 +55,96 @@ class DeviceBuffer {
   cudaStream_t stream_ = nullptr;
 };
 
+// One product through cuBLASLt with the bias (one value per output column) and a ReLU done in
+// the product's epilogue: one kernel where cublasSgemm and an elementwise pass take two, which
+// is most of a small MLP's time. Row-major Y[m][n] = alpha op(A) op(B) is cuBLASLt's
+// column-major Y^T = op(B)^T op(A)^T, whose epilogue bias runs along Y^T's rows: Y's columns.
+// Planned once (descriptors, and the algorithm cuBLASLt's heuristic picks for the workspace)
+// on a Session's first call, which runs outside any graph capture.
+class LtGemm {
+ public:
+  LtGemm() = default;
+  LtGemm(const LtGemm&) = delete;
+  LtGemm& operator=(const LtGemm&) = delete;
+  ~LtGemm() {
+    if (desc_) cublasLtMatmulDescDestroy(desc_);
+    for (cublasLtMatrixLayout_t l : {a_, b_, y_})
+      if (l) cublasLtMatrixLayoutDestroy(l);
+  }
+
+  bool planned() const { return planned_; }
+  // Whether cuBLASLt had an algorithm for it (else the caller uses cublasSgemm).
+  bool usable() const { return usable_; }
+
+  // a, b, y: the first call's operands. The algorithm is chosen for their alignment, which
+  // later operands must have too (aligned()).
+  void plan(cublasLtHandle_t lt, bool trans_a, bool trans_b, int m, int n, int k, const float* bias, bool relu,
+            const float* a, const float* b, const float* y, std::size_t workspace_bytes) {
+    planned_ = true;
+    alignment_ = std::min({alignment(a), alignment(b), alignment(y)});
+    const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const int kk = k > 0 ? k : 1;
+    check_cuda(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+    // cuBLASLt's first operand is B (n x k after op), its second A (k x m after op).
+    check_cuda(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof(op_b)),
+               "cublasLtMatmulDescSetAttribute");
+    check_cuda(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof(op_a)),
+               "cublasLtMatmulDescSetAttribute");
+    const cublasLtEpilogue_t epilogue = bias ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                             : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+    check_cuda(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)),
+               "cublasLtMatmulDescSetAttribute");
+    if (bias)
+      check_cuda(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)),
+                 "cublasLtMatmulDescSetAttribute");
+    check_cuda(cublasLtMatrixLayoutCreate(&b_, CUDA_R_32F, trans_b ? kk : n, trans_b ? n : kk, trans_b ? kk : n),
+               "cublasLtMatrixLayoutCreate");
+    check_cuda(cublasLtMatrixLayoutCreate(&a_, CUDA_R_32F, trans_a ? m : kk, trans_a ? kk : m, trans_a ? m : kk),
+               "cublasLtMatrixLayoutCreate");
+    check_cuda(cublasLtMatrixLayoutCreate(&y_, CUDA_R_32F, n, m, n), "cublasLtMatrixLayoutCreate");
+    cublasLtMatmulPreference_t preference = nullptr;
+    check_cuda(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
+    cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
+                                         sizeof(workspace_bytes));
+    const uint32_t align = alignment_;
+    for (auto attribute : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                           CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+      cublasLtMatmulPreferenceSetAttribute(preference, attribute, &align, sizeof(align));
+    int found = 0;
+    const cublasStatus_t status =
+        cublasLtMatmulAlgoGetHeuristic(lt, desc_, b_, a_, y_, y_, preference, 1, &heuristic_, &found);
+    cublasLtMatmulPreferenceDestroy(preference);
+    usable_ = status == CUBLAS_STATUS_SUCCESS && found > 0;
+  }
+
+  bool aligned(const float* a, const float* b, const float* y) const {
+    return std::min({alignment(a), alignment(b), alignment(y)}) >= alignment_;
+  }
+
+  void run(cublasLtHandle_t lt, float alpha, const float* a, const float* b, float* y, void* workspace,
+           std::size_t workspace_bytes, cudaStream_t stream) const {
+    const float zero = 0.f;
+    check_cuda(cublasLtMatmul(lt, desc_, &alpha, b, b_, a, a_, &zero, y, y_, y, y_, &heuristic_.algo, workspace,
+                              workspace_bytes, stream),
+               "cublasLtMatmul");
+  }
+
+ private:
+  // The largest power of two (up to 256) dividing the address.
+  static uint32_t alignment(const float* p) {
+    const auto address = reinterpret_cast<std::uintptr_t>(p);
+    uint32_t a = 256;
+    while (a > 4 && address % a) a /= 2;
+    return a;
+  }
+
+  bool planned_ = false, usable_ = false;
+  uint32_t alignment_ = 256;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, y_ = nullptr;
+  cublasLtMatmulHeuristicResult_t heuristic_{};
+};
+
 // The stream a Session runs on (the caller's, or one of its own), its cuBLAS handle with a
 // workspace of its own (so that cuBLAS allocates nothing while a graph is captured), and the
 // CUDA graph of infer(): captured on the first call for a set of buffers and replayed while
@@ -66,11 +159,13 @@ class Runtime {
     try {
       blas_workspace_ = DeviceBuffer(kBlasWorkspace, stream_);
       check_cuda(cublasCreate(&blas_), "cublasCreate");
+      check_cuda(cublasLtCreate(&lt_), "cublasLtCreate");
       check_cuda(cublasSetStream(blas_, stream_), "cublasSetStream");
       check_cuda(cublasSetWorkspace(blas_, blas_workspace_.data(), kBlasWorkspace), "cublasSetWorkspace");
       // Full float32 products: no TF32 unless asked.
       check_cuda(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     } catch (...) {
+      if (lt_) cublasLtDestroy(lt_);
       if (blas_) cublasDestroy(blas_);
       blas_workspace_.release();
       if (own_stream_) cudaStreamDestroy(stream_);
@@ -81,6 +176,8 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
   ~Runtime() {
     if (exec_) cudaGraphExecDestroy(exec_);
+    lt_gemms_.clear();
+    cublasLtDestroy(lt_);
     cublasDestroy(blas_);
     blas_workspace_.release();  // (on the stream, before it goes)
     if (own_stream_) cudaStreamDestroy(stream_);
@@ -88,6 +185,15 @@ class Runtime {
 
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t blas() const { return blas_; }
+  cublasLtHandle_t lt() const { return lt_; }
+  // The cuBLAS workspace, which cuBLASLt's products share (they run in the stream's order).
+  void* blas_workspace() const { return blas_workspace_.data(); }
+  // The cuBLASLt plan of the graph's node `node` (made empty on first use, planned by it).
+  LtGemm& lt_gemm(std::size_t node) {
+    if (node >= lt_gemms_.size()) lt_gemms_.resize(node + 1);
+    if (!lt_gemms_[node]) lt_gemms_[node] = std::make_unique<LtGemm>();
+    return *lt_gemms_[node];
+  }
 
   // Runs `enqueue` (which puts the model's work on the stream) through the graph captured for
   // these buffers; captures it again (updating the instantiated graph) when they change.
@@ -116,6 +222,7 @@ class Runtime {
   // false, with no error left pending, if the capture was invalidated. An error raised during
   // a capture is not reported from here: the direct launch that follows raises it again.
   template <class F> bool capture(F& enqueue) {
+    buffers_.clear();  // exec_ is for no buffers until this capture succeeds
     if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
       cudaGetLastError();
       return false;
@@ -128,7 +235,8 @@ class Runtime {
     }
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
-    if (!enqueued || ended != cudaSuccess || graph == nullptr) {
+    const cudaError_t launched = cudaGetLastError();  // a kernel launch that failed while captured
+    if (!enqueued || ended != cudaSuccess || launched != cudaSuccess || graph == nullptr) {
       if (graph) cudaGraphDestroy(graph);
       cudaGetLastError();
       return false;
@@ -140,6 +248,7 @@ class Runtime {
       exec_ = nullptr;
       const cudaError_t made = cudaGraphInstantiate(&exec_, graph, 0);
       cudaGraphDestroy(graph);
+      if (made != cudaSuccess) exec_ = nullptr;
       check_cuda(made, "cudaGraphInstantiate");
     } else {
       cudaGraphDestroy(graph);
@@ -150,7 +259,9 @@ class Runtime {
   bool own_stream_;
   cudaStream_t stream_;
   cublasHandle_t blas_ = nullptr;
+  cublasLtHandle_t lt_ = nullptr;
   DeviceBuffer blas_workspace_;
+  std::vector<std::unique_ptr<LtGemm>> lt_gemms_;
   cudaGraphExec_t exec_ = nullptr;
   std::vector<const void*> buffers_;
   bool warmed_up_ = false;

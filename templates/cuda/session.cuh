@@ -8,6 +8,7 @@
 #ifndef SOFIEC_SKELETON_GUARD_
 #define SOFIEC_SKELETON_GUARD_
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -16,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
