@@ -3,10 +3,14 @@
 # run there.
 #   tools/gpu_check.sh pack [BUILD_DIR] [DIR]   (here, after the test build) copies the CUDA test
 #       programs (BUILD_DIR/tests/cuda/check_*, built by nvcc from tests/models/cuda_model_check.cu),
-#       the torch data they read and the weights files into DIR (default build-gpu, git-ignored);
-#   tools/gpu_check.sh run [DIR]                (on the GPU host) runs each against torch's output,
-#       through infer_host, device buffers with and without graph replay, and four Sessions on
-#       four threads and streams; exits non-zero if any fails.
+#       the torch data they read and the weights files into DIR (default build-gpu, git-ignored),
+#       the supported ONNX backend cases built by the cuda.conformance_compiles test
+#       (BUILD_DIR/tests/cuda-conformance: programs and data) into DIR/conformance, and the
+#       benchmarks (benchmarks/run_cuda.sh build) into DIR/bench;
+#   tools/gpu_check.sh run [DIR]                (on the GPU host) runs each model against torch's
+#       output, through infer_host, device buffers with and without graph replay, and four
+#       Sessions on four threads and streams; the backend cases against their stored outputs; then
+#       the benchmarks beside PyTorch. Exits non-zero if any check fails.
 set -eu
 cd "$(dirname "$0")/.."
 mode="${1:-}"
@@ -22,7 +26,16 @@ case "$mode" in
       cp "$build/tests/models/$model.input.bin" "$build/tests/models/$model.output.bin" "$dir/"
       [ -f "$build/tests/cuda/$variant.cuh.dat" ] && cp "$build/tests/cuda/$variant.cuh.dat" "$dir/"
     done
-    echo "packed $(ls "$dir"/check_* | wc -l) CUDA checks into $dir"
+    if [ -d "$build/tests/cuda-conformance" ]; then
+      mkdir -p "$dir/conformance"
+      cp "$build"/tests/cuda-conformance/group_* "$dir/conformance/"
+      rm -f "$dir"/conformance/group_*.cu
+      cp -r "$build/tests/cuda-conformance/data" "$dir/conformance/"
+      cp tools/cuda_conformance.py "$dir/"
+    fi
+    SOFIEC="$build/sofiec" sh benchmarks/run_cuda.sh build "$dir/bench" > /dev/null
+    rm -f "$dir"/bench/*.onnx "$dir"/bench/*.cuh
+    echo "packed $(ls "$dir"/check_* | wc -l) CUDA checks, the backend cases and the benchmarks into $dir"
     ;;
   run)
     dir="${2:-build-gpu}"
@@ -37,6 +50,13 @@ case "$mode" in
         "$check" "$dir/$model" || failed=$((failed + 1))
       fi
     done
+    if [ -d "$dir/conformance" ]; then
+      python3 "$dir/cuda_conformance.py" run "$dir/conformance" > "$dir/conformance.log" || failed=$((failed + 1))
+      grep -v '^pass ' "$dir/conformance.log"
+    fi
+    if [ -d "$dir/bench" ]; then
+      sh benchmarks/run_cuda.sh run "$dir/bench" || failed=$((failed + 1))
+    fi
     echo "gpu_check: $failed failed"
     [ "$failed" -eq 0 ]
     ;;
