@@ -11,11 +11,7 @@
 #include <utility>
 #include <vector>
 
-template <class Session, std::size_t... I, std::size_t... O>
-void infer(Session& s, const std::vector<float*>& x, const std::vector<float*>& y, std::index_sequence<I...>,
-           std::index_sequence<O...>) {
-  s.infer(static_cast<const float*>(x[I])..., y[O]...);
-}
+#include "../tests/cuda/session_calls.cuh"
 
 int main(int argc, char** argv) {
   using Session = MODEL_NS::Session;
@@ -44,10 +40,7 @@ int main(int argc, char** argv) {
     cudaMemcpy(xs[i], host.data(), 4 * n, cudaMemcpyHostToDevice);
   }
   for (std::size_t i = 0; i < ys.size(); ++i) cudaMalloc(&ys[i], 4 * std::size_t(Session::output_shapes[i].size()));
-  const auto run = [&] {
-    infer(session, xs, ys, std::make_index_sequence<Session::num_inputs>{},
-          std::make_index_sequence<Session::num_outputs>{});
-  };
+  const auto run = [&] { session_calls::infer_device(session, xs, ys); };
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);

@@ -95,6 +95,9 @@ PlannedModel plan_model(Model model, const CompileOptions& options) {
   const std::vector<std::unique_ptr<Pass>> passes = passes_for_level(options.level, options.target);
   for (const auto& pass : passes) stats.pass_changes.emplace_back(pass->name(), pass->run(g, analysis));
   if (!passes.empty()) analysis = infer_graph(g);
+  // The scratch sizes inference gives are the CPU kernels'; no CUDA kernel takes scratch from
+  // the arena, so the device arena holds none.
+  if (options.target == Target::Cuda) analysis.workspace.clear();
 
   MemoryPlan plan = options.level == OptLevel::Extended
                         ? choose_schedule(g, analysis, options, stats)

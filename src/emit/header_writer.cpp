@@ -234,13 +234,11 @@ class HeaderBuilder {
         decls += fmt::format("    {0}* const {1} = reinterpret_cast<{0}*>(arena + {2});  // {3} {4}\n", type, tv.var,
                              tv.offset, quoted(name), shape_str(g_.value(name).shape));
     }
-    // (A CUDA kernel may not need the scratch its operator's CPU kernel asked for.)
-    const char* ws_attr = spec_.target == Target::Cuda ? "[[maybe_unused]] " : "";
     for (const auto& [node, offset] : plan_.workspace_offsets)
       decls += spec_.runtime_offsets
-                   ? fmt::format("    {}unsigned char* const {} = arena + offsets_[{}];\n", ws_attr, workspace_var(node),
+                   ? fmt::format("    unsigned char* const {} = arena + offsets_[{}];\n", workspace_var(node),
                                  plan_.workspace_blocks.at(node))
-                   : fmt::format("    {}unsigned char* const {} = arena + {};\n", ws_attr, workspace_var(node), offset);
+                   : fmt::format("    unsigned char* const {} = arena + {};\n", workspace_var(node), offset);
     if (decls.find("arena +") != std::string::npos)
       decls = (spec_.target == Target::Cuda ? "    unsigned char* const arena = arena_.data();\n"
                                             : "    unsigned char* const arena = workspace.data_;\n") +

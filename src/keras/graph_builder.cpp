@@ -6,49 +6,13 @@
 
 namespace sofiec::keras {
 
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
-Attribute attr_float(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Float;
-  a.f = v;
-  return a;
-}
-Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute attr_floats(std::vector<float> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Floats;
-  a.floats = std::move(v);
-  return a;
-}
-Attribute attr_string(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = std::move(v);
-  return a;
-}
-Attribute attr_strings(std::vector<std::string> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Strings;
-  a.strings = std::move(v);
-  return a;
-}
-
 std::string GraphBuilder::unique(const std::string& base) {
   const std::string name = scope_.empty() ? base : scope_ + "/" + base;
   int& count = used_[name];
   std::string out = count == 0 ? name : fmt::format("{}_{}", name, count);
   ++count;
-  while (g_.values.count(out) || g_.constants.count(out) || shadow_[0].values.count(out)) out = fmt::format("{}_{}", name, count++);
+  // (The shadow graphs hold every name the graph has.)
+  while (shadow_[0].values.count(out)) out = fmt::format("{}_{}", name, count++);
   return out;
 }
 
@@ -138,7 +102,7 @@ int64_t GraphBuilder::dim(const std::string& tensor, int64_t axis) const {
 }
 
 std::string GraphBuilder::transpose(const std::string& x, std::vector<int64_t> perm) {
-  return op("Transpose", {x}, {{"perm", attr_ints(std::move(perm))}});
+  return op("Transpose", {x}, {{"perm", ints_attribute(std::move(perm))}});
 }
 
 std::string GraphBuilder::to_channels_first(const std::string& x) {

@@ -10,17 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "passes/rewrite.hpp"  // the attribute makers
 #include "sofiec/error.hpp"
 #include "sofiec/ir.hpp"
 
 namespace sofiec::keras {
-
-Attribute attr_int(int64_t v);
-Attribute attr_float(float v);
-Attribute attr_ints(std::vector<int64_t> v);
-Attribute attr_floats(std::vector<float> v);
-Attribute attr_string(std::string v);
-Attribute attr_strings(std::vector<std::string> v);
 
 class GraphBuilder {
  public:

@@ -368,9 +368,11 @@ class ModelBuilder {
 
   std::vector<std::string> call(const LayerEntry& e, const std::vector<std::string>& inputs) {
     const LayerDef* def = LayerRegistry::instance().find(e.class_name);
+    // (Errors of the weights name their file already; the layer's are prefixed with the model's.)
+    std::vector<Tensor> weights = weights_of(e);
     b_.set_scope(e.name);
     try {
-      Layer layer(e.class_name, e.name, *e.config, weights_of(e), src_.version);
+      Layer layer(e.class_name, e.name, *e.config, std::move(weights), src_.version);
       std::vector<std::string> out = def->build(layer, b_, inputs);
       b_.set_scope("");
       return out;

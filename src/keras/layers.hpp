@@ -33,6 +33,9 @@ class Layer {
   KerasVersion version() const { return version_; }
   std::string describe() const;  // "Keras layer 'dense_1' (Dense)"
 
+  // The one input of a layer that takes one (fails otherwise).
+  const std::string& single(const std::vector<std::string>& inputs) const;
+
   [[noreturn]] void fail(const std::string& message) const;
   [[noreturn]] void unsupported(const std::string& message) const;
 
@@ -60,9 +63,12 @@ class Layer {
   KerasVersion version_;
 };
 
+using Inputs = std::vector<std::string>;
+using Outputs = std::vector<std::string>;
+
 // A layer's translation: its outputs (in Keras's layout) from its inputs (positional
 // arguments first, then the named tensors it takes, such as MultiHeadAttention's value).
-using LayerFn = std::function<std::vector<std::string>(const Layer&, GraphBuilder&, const std::vector<std::string>&)>;
+using LayerFn = std::function<Outputs(const Layer&, GraphBuilder&, const Inputs&)>;
 
 struct LayerDef {
   LayerFn build;

@@ -11,17 +11,17 @@
 namespace sofiec::keras {
 namespace {
 
-using Inputs = std::vector<std::string>;
-using Outputs = std::vector<std::string>;
-
-const std::string& single(const Layer& l, const Inputs& in) {
-  if (in.size() != 1) l.fail(fmt::format("takes one input, is called on {}", in.size()));
-  return in[0];
-}
-
 void require_channels_last(const Layer& l) {
   if (l.get_string("data_format", "channels_last") != "channels_last")
     l.unsupported("data_format channels_first is not supported (Keras's default, channels_last, is)");
+}
+
+// The input of a windowed layer over `rank` spatial axes: one channels-last tensor (N, spatial..., C).
+const std::string& windowed_input(const Layer& l, GraphBuilder& b, const Inputs& ins, std::size_t rank) {
+  const std::string& x = l.single(ins);
+  require_channels_last(l);
+  if (b.rank(x) != static_cast<int64_t>(rank) + 2) l.fail(fmt::format("expects a rank-{} input", rank + 2));
+  return x;
 }
 
 // The spatial extents of a channels-last tensor (N, spatial..., C); -1 where decided at run time.
@@ -38,7 +38,7 @@ std::map<std::string, Attribute> window_padding(const Layer& l, const std::strin
                                                 const std::vector<int64_t>& dilations) {
   const std::size_t n = kernel.size();
   std::vector<int64_t> pads(2 * n, 0);
-  if (padding == "valid") return {{"pads", attr_ints(pads)}};
+  if (padding == "valid") return {{"pads", ints_attribute(pads)}};
   for (std::size_t i = 0; i < n; ++i) {
     const int64_t effective = (kernel[i] - 1) * dilations[i] + 1;
     if (padding == "causal") {
@@ -46,13 +46,13 @@ std::map<std::string, Attribute> window_padding(const Layer& l, const std::strin
       continue;
     }
     if (padding != "same") l.unsupported(fmt::format("padding '{}' is not supported", padding));
-    if (in[i] < 0) return {{"auto_pad", attr_string("SAME_UPPER")}};
+    if (in[i] < 0) return {{"auto_pad", string_attribute("SAME_UPPER")}};
     const int64_t out = (in[i] + strides[i] - 1) / strides[i];
     const int64_t total = std::max<int64_t>((out - 1) * strides[i] + effective - in[i], 0);
     pads[i] = total / 2;
     pads[i + n] = total - total / 2;
   }
-  return {{"pads", attr_ints(pads)}};
+  return {{"pads", ints_attribute(pads)}};
 }
 
 std::string conv(GraphBuilder& b, const Layer& l, const std::string& x_first, const Tensor& w_onnx, const Tensor* bias,
@@ -60,10 +60,10 @@ std::string conv(GraphBuilder& b, const Layer& l, const std::string& x_first, co
                  int64_t group, const std::string& padding) {
   std::vector<int64_t> kernel(w_onnx.dims.begin() + 2, w_onnx.dims.end());
   auto attrs = window_padding(l, padding, in, kernel, strides, dilations);
-  attrs["kernel_shape"] = attr_ints(kernel);
-  attrs["strides"] = attr_ints(strides);
-  attrs["dilations"] = attr_ints(dilations);
-  attrs["group"] = attr_int(group);
+  attrs["kernel_shape"] = ints_attribute(kernel);
+  attrs["strides"] = ints_attribute(strides);
+  attrs["dilations"] = ints_attribute(dilations);
+  attrs["group"] = int_attribute(group);
   std::vector<std::string> inputs{x_first, b.constant(w_onnx, "kernel")};
   if (bias) inputs.push_back(b.constant(*bias, "bias"));
   return b.op("Conv", inputs, attrs);
@@ -79,9 +79,7 @@ Tensor to_onnx_kernel(const Tensor& k) {
 
 LayerFn build_conv(std::size_t rank) {
   return [rank](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
-    require_channels_last(l);
-    if (b.rank(x) != static_cast<int64_t>(rank) + 2) l.fail(fmt::format("expects a rank-{} input", rank + 2));
+    const std::string& x = windowed_input(l, b, ins, rank);
     const bool use_bias = l.get_bool("use_bias", true);
     l.expect_weights(use_bias ? 2 : 1);
     const Tensor& kernel = l.weight(0, rank + 2, "kernel");
@@ -116,9 +114,7 @@ Tensor depthwise_onnx_kernel(const Tensor& k) {
 
 LayerFn build_depthwise(std::size_t rank, bool separable) {
   return [rank, separable](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
-    require_channels_last(l);
-    if (b.rank(x) != static_cast<int64_t>(rank) + 2) l.fail(fmt::format("expects a rank-{} input", rank + 2));
+    const std::string& x = windowed_input(l, b, ins, rank);
     const bool use_bias = l.get_bool("use_bias", true);
     l.expect_weights((separable ? 2 : 1) + (use_bias ? 1 : 0));
     const Tensor& dw = l.weight(0, rank + 2, "depthwise kernel");
@@ -141,9 +137,7 @@ LayerFn build_depthwise(std::size_t rank, bool separable) {
 
 LayerFn build_conv_transpose(std::size_t rank) {
   return [rank](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
-    require_channels_last(l);
-    if (b.rank(x) != static_cast<int64_t>(rank) + 2) l.fail(fmt::format("expects a rank-{} input", rank + 2));
+    const std::string& x = windowed_input(l, b, ins, rank);
     const bool use_bias = l.get_bool("use_bias", true);
     l.expect_weights(use_bias ? 2 : 1);
     const Tensor& kernel = l.weight(0, rank + 2, "kernel");  // (k..., out, in)
@@ -180,8 +174,8 @@ LayerFn build_conv_transpose(std::size_t rank) {
     std::vector<std::string> inputs{b.to_channels_first(x), b.constant(permute_tensor(kernel, perm), "kernel")};
     if (bias) inputs.push_back(b.constant(*bias, "bias"));
     std::string y = b.op("ConvTranspose", inputs,
-                         {{"kernel_shape", attr_ints(kernel_shape)}, {"strides", attr_ints(strides)},
-                          {"dilations", attr_ints(dilations)}, {"pads", attr_ints(pads)}, {"output_padding", attr_ints(extra)}});
+                         {{"kernel_shape", ints_attribute(kernel_shape)}, {"strides", ints_attribute(strides)},
+                          {"dilations", ints_attribute(dilations)}, {"pads", ints_attribute(pads)}, {"output_padding", ints_attribute(extra)}});
     y = apply_activation(b, l, y, l.activation("activation", "linear"));
     return {b.to_channels_last(y)};
   };
@@ -189,15 +183,13 @@ LayerFn build_conv_transpose(std::size_t rank) {
 
 LayerFn build_pool(std::size_t rank, bool max) {
   return [rank, max](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
-    require_channels_last(l);
-    if (b.rank(x) != static_cast<int64_t>(rank) + 2) l.fail(fmt::format("expects a rank-{} input", rank + 2));
+    const std::string& x = windowed_input(l, b, ins, rank);
     const auto size = l.get_ints("pool_size", rank, std::vector<int64_t>(rank, 2));
     const auto strides = l.get_ints("strides", rank, size);
     const std::vector<int64_t> ones(rank, 1);
     auto attrs = window_padding(l, l.get_string("padding", "valid"), spatial_dims(b, x), size, strides, ones);
-    attrs["kernel_shape"] = attr_ints(size);
-    attrs["strides"] = attr_ints(strides);
+    attrs["kernel_shape"] = ints_attribute(size);
+    attrs["strides"] = ints_attribute(strides);
     // TensorFlow's average leaves the padding out of the count (count_include_pad 0).
     const std::string y = b.op(max ? "MaxPool" : "AveragePool", {b.to_channels_first(x)}, attrs);
     return {b.to_channels_last(y)};
@@ -206,13 +198,11 @@ LayerFn build_pool(std::size_t rank, bool max) {
 
 LayerFn build_global_pool(std::size_t rank, bool max) {
   return [rank, max](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
-    require_channels_last(l);
-    if (b.rank(x) != static_cast<int64_t>(rank) + 2) l.fail(fmt::format("expects a rank-{} input", rank + 2));
+    const std::string& x = windowed_input(l, b, ins, rank);
     std::vector<int64_t> axes;
     for (std::size_t i = 1; i <= rank; ++i) axes.push_back(static_cast<int64_t>(i));
     const int64_t keep = l.get_bool("keepdims", false) ? 1 : 0;
-    return {b.op(max ? "ReduceMax" : "ReduceMean", {x, b.ints(axes, "axes")}, {{"keepdims", attr_int(keep)}})};
+    return {b.op(max ? "ReduceMax" : "ReduceMean", {x, b.ints(axes, "axes")}, {{"keepdims", int_attribute(keep)}})};
   };
 }
 
@@ -242,7 +232,7 @@ std::vector<std::pair<int64_t, int64_t>> pairs(const Layer& l, const std::string
 
 LayerFn build_zero_padding(std::size_t rank) {
   return [rank](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
+    const std::string& x = l.single(ins);
     require_channels_last(l);
     const auto p = pairs(l, "padding", rank);
     std::vector<int64_t> pads(2 * (rank + 2), 0);
@@ -256,7 +246,7 @@ LayerFn build_zero_padding(std::size_t rank) {
 
 LayerFn build_cropping(std::size_t rank) {
   return [rank](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
+    const std::string& x = l.single(ins);
     require_channels_last(l);
     const auto p = pairs(l, "cropping", rank);
     std::vector<int64_t> starts, ends, axes;
@@ -271,9 +261,9 @@ LayerFn build_cropping(std::size_t rank) {
 
 LayerFn build_upsampling(std::size_t rank) {
   return [rank](const Layer& l, GraphBuilder& b, const Inputs& ins) -> Outputs {
-    const std::string& x = single(l, ins);
+    const std::string& x = l.single(ins);
     require_channels_last(l);
-    const auto size = l.get_ints(rank == 1 ? "size" : "size", rank, std::vector<int64_t>(rank, 2));
+    const auto size = l.get_ints("size", rank, std::vector<int64_t>(rank, 2));
     std::vector<float> scales{1.f};
     for (int64_t s : size) scales.push_back(static_cast<float>(s));
     scales.push_back(1.f);
@@ -281,10 +271,10 @@ LayerFn build_upsampling(std::size_t rank) {
     std::map<std::string, Attribute> attrs;
     if (interpolation == "nearest") {
       // Keras repeats each element: output i takes input floor(i / size).
-      attrs = {{"mode", attr_string("nearest")}, {"coordinate_transformation_mode", attr_string("asymmetric")},
-               {"nearest_mode", attr_string("floor")}};
+      attrs = {{"mode", string_attribute("nearest")}, {"coordinate_transformation_mode", string_attribute("asymmetric")},
+               {"nearest_mode", string_attribute("floor")}};
     } else if (interpolation == "bilinear") {
-      attrs = {{"mode", attr_string("linear")}, {"coordinate_transformation_mode", attr_string("half_pixel")}};
+      attrs = {{"mode", string_attribute("linear")}, {"coordinate_transformation_mode", string_attribute("half_pixel")}};
     } else {
       l.unsupported(fmt::format("interpolation '{}' is not supported (nearest, bilinear are)", interpolation));
     }

@@ -4,11 +4,17 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels.hpp"
 #include "keras/layers.hpp"
 
 namespace sofiec::keras {
 
 std::string Layer::describe() const { return fmt::format("Keras layer '{}' ({})", name_, class_name_); }
+
+const std::string& Layer::single(const std::vector<std::string>& inputs) const {
+  if (inputs.size() != 1) fail(fmt::format("takes one input, is called on {}", inputs.size()));
+  return inputs[0];
+}
 
 void Layer::fail(const std::string& message) const { throw Error(describe() + ": " + message); }
 void Layer::unsupported(const std::string& message) const { throw UnsupportedError(describe() + ": " + message); }
@@ -106,24 +112,16 @@ const LayerRegistry& LayerRegistry::instance() {
 }
 
 Tensor permute_tensor(const Tensor& t, const std::vector<int64_t>& perm) {
-  const std::size_t r = t.dims.size();
-  std::vector<int64_t> out_dims(r), in_strides(r, 1);
-  for (std::size_t i = r; i-- > 1;) in_strides[i - 1] = in_strides[i] * t.dims[i];
-  for (std::size_t i = 0; i < r; ++i) out_dims[i] = t.dims[static_cast<std::size_t>(perm[i])];
-  Tensor out(t.dtype, out_dims);
-  const float* src = t.data<float>();
-  float* dst = out.data<float>();
-  std::vector<int64_t> idx(r, 0);
-  const int64_t n = out.size();
-  for (int64_t k = 0; k < n; ++k) {
-    int64_t offset = 0;
-    for (std::size_t i = 0; i < r; ++i) offset += idx[i] * in_strides[static_cast<std::size_t>(perm[i])];
-    dst[k] = src[offset];
-    for (std::size_t i = r; i-- > 0;) {
-      if (++idx[i] < out_dims[i]) break;
-      idx[i] = 0;
-    }
+  // The view Transpose folds with: the output's dims, each walking its input axis's stride.
+  std::vector<int64_t> in_strides(t.dims.size(), 1), out_dims, view_strides;
+  for (std::size_t i = t.dims.size(); i-- > 1;) in_strides[i - 1] = in_strides[i] * t.dims[i];
+  for (int64_t p : perm) {
+    out_dims.push_back(t.dims[static_cast<std::size_t>(p)]);
+    view_strides.push_back(in_strides[static_cast<std::size_t>(p)]);
   }
+  Tensor out(t.dtype, out_dims);
+  if (out.size() > 0)
+    rt::copy_strided(t.data<float>(), out.data<float>(), int(out_dims.size()), out_dims.data(), view_strides.data());
   return out;
 }
 
@@ -161,20 +159,20 @@ std::string apply_activation(GraphBuilder& b, const Layer& layer, const std::str
   if (name == "linear" || name.empty()) return x;
   if (name == "relu") return unary(b, "Relu", x);
   if (name == "relu6") return b.op("Clip", {x, b.scalar(0.f, "min"), b.scalar(6.f, "max")});
-  if (name == "leaky_relu") return unary(b, "LeakyRelu", x, {{"alpha", attr_float(0.2f)}});
-  if (name == "elu") return unary(b, "Elu", x, {{"alpha", attr_float(1.f)}});
+  if (name == "leaky_relu") return unary(b, "LeakyRelu", x, {{"alpha", float_attribute(0.2f)}});
+  if (name == "elu") return unary(b, "Elu", x, {{"alpha", float_attribute(1.f)}});
   if (name == "selu")
-    return unary(b, "Selu", x, {{"alpha", attr_float(1.67326324f)}, {"gamma", attr_float(1.05070098f)}});
-  if (name == "celu") return unary(b, "Celu", x, {{"alpha", attr_float(1.f)}});
+    return unary(b, "Selu", x, {{"alpha", float_attribute(1.67326324f)}, {"gamma", float_attribute(1.05070098f)}});
+  if (name == "celu") return unary(b, "Celu", x, {{"alpha", float_attribute(1.f)}});
   if (name == "gelu") return unary(b, "Gelu", x);  // the exact (erf) form, Keras's default
-  if (name == "gelu_new") return unary(b, "Gelu", x, {{"approximate", attr_string("tanh")}});
+  if (name == "gelu_new") return unary(b, "Gelu", x, {{"approximate", string_attribute("tanh")}});
   if (name == "swish" || name == "silu") return b.op("Mul", {x, unary(b, "Sigmoid", x)});
   if (name == "hard_swish" || name == "hard_silu") return unary(b, "HardSwish", x);
   if (name == "sigmoid") return unary(b, "Sigmoid", x);
   if (name == "hard_sigmoid") {
     // Keras 2 (and tfjs): clip(0.2 x + 0.5, 0, 1); Keras 3: relu6(x + 3) / 6.
     const float alpha = layer.version() == KerasVersion::V3 ? 1.f / 6.f : 0.2f;
-    return unary(b, "HardSigmoid", x, {{"alpha", attr_float(alpha)}, {"beta", attr_float(0.5f)}});
+    return unary(b, "HardSigmoid", x, {{"alpha", float_attribute(alpha)}, {"beta", float_attribute(0.5f)}});
   }
   if (name == "log_sigmoid") return b.op("Neg", {unary(b, "Softplus", b.op("Neg", {x}))});
   if (name == "tanh") return unary(b, "Tanh", x);
@@ -182,13 +180,13 @@ std::string apply_activation(GraphBuilder& b, const Layer& layer, const std::str
   if (name == "tanh_shrink") return b.op("Sub", {x, unary(b, "Tanh", x)});
   if (name == "softplus") return unary(b, "Softplus", x);
   if (name == "softsign") return unary(b, "Softsign", x);
-  if (name == "softmax") return unary(b, "Softmax", x, {{"axis", attr_int(-1)}});
+  if (name == "softmax") return unary(b, "Softmax", x, {{"axis", int_attribute(-1)}});
   // Keras 2 saves the activation "log_softmax" under TensorFlow's function name.
-  if (name == "log_softmax" || name == "log_softmax_v2") return unary(b, "LogSoftmax", x, {{"axis", attr_int(-1)}});
+  if (name == "log_softmax" || name == "log_softmax_v2") return unary(b, "LogSoftmax", x, {{"axis", int_attribute(-1)}});
   if (name == "exponential") return unary(b, "Exp", x);
   if (name == "mish") return unary(b, "Mish", x);
-  if (name == "soft_shrink") return unary(b, "Shrink", x, {{"lambd", attr_float(0.5f)}, {"bias", attr_float(0.5f)}});
-  if (name == "hard_shrink") return unary(b, "Shrink", x, {{"lambd", attr_float(0.5f)}, {"bias", attr_float(0.f)}});
+  if (name == "soft_shrink") return unary(b, "Shrink", x, {{"lambd", float_attribute(0.5f)}, {"bias", float_attribute(0.5f)}});
+  if (name == "hard_shrink") return unary(b, "Shrink", x, {{"lambd", float_attribute(0.5f)}, {"bias", float_attribute(0.f)}});
   if (name == "squareplus") {  // (x + sqrt(x^2 + 4)) / 2
     const std::string root = unary(b, "Sqrt", b.op("Add", {b.op("Mul", {x, x}), b.scalar(4.f)}));
     return times(b, b.op("Add", {x, root}), 0.5f);
@@ -203,14 +201,6 @@ std::string apply_activation(GraphBuilder& b, const Layer& layer, const std::str
 }
 
 namespace {
-
-using Inputs = std::vector<std::string>;
-using Outputs = std::vector<std::string>;
-
-const std::string& single(const Layer& l, const Inputs& in) {
-  if (in.size() != 1) l.fail(fmt::format("takes one input, is called on {}", in.size()));
-  return in[0];
-}
 
 // x @ kernel + bias over x's last axis, then the activation: Dense, and the projections of
 // other layers.
@@ -228,7 +218,7 @@ std::string dense(GraphBuilder& b, const std::string& x, const Tensor& kernel, c
 }
 
 Outputs build_dense(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   const bool use_bias = l.get_bool("use_bias", true);
   l.expect_weights(use_bias ? 2 : 1);
   const Tensor& kernel = l.weight(0, 2, "kernel");
@@ -242,20 +232,20 @@ Outputs build_dense(const Layer& l, GraphBuilder& b, const Inputs& in) {
 }
 
 Outputs build_activation(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  return {apply_activation(b, l, single(l, in), l.activation("activation", "linear"))};
+  return {apply_activation(b, l, l.single(in), l.activation("activation", "linear"))};
 }
 
-Outputs build_identity(const Layer& l, GraphBuilder&, const Inputs& in) { return {single(l, in)}; }
+Outputs build_identity(const Layer& l, GraphBuilder&, const Inputs& in) { return {l.single(in)}; }
 
 Outputs build_relu(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   const float slope = l.get_float("negative_slope", 0.f);
   const float threshold = l.get_float("threshold", 0.f);
   const bool capped = l.has("max_value");
   const float cap = l.get_float("max_value", 0.f);
   std::string y;
   if (threshold == 0.f) {
-    y = slope == 0.f ? b.op("Relu", {x}) : b.op("LeakyRelu", {x}, {{"alpha", attr_float(slope)}});
+    y = slope == 0.f ? b.op("Relu", {x}) : b.op("LeakyRelu", {x}, {{"alpha", float_attribute(slope)}});
     if (capped) y = b.op("Min", {y, b.scalar(cap, "max_value")});
     return {y};
   }
@@ -268,45 +258,45 @@ Outputs build_relu(const Layer& l, GraphBuilder& b, const Inputs& in) {
 
 Outputs build_leaky_relu(const Layer& l, GraphBuilder& b, const Inputs& in) {
   const float alpha = l.has("negative_slope") ? l.get_float("negative_slope", 0.3f) : l.get_float("alpha", 0.3f);
-  return {b.op("LeakyRelu", {single(l, in)}, {{"alpha", attr_float(alpha)}})};
+  return {b.op("LeakyRelu", {l.single(in)}, {{"alpha", float_attribute(alpha)}})};
 }
 
 Outputs build_elu(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  return {b.op("Elu", {single(l, in)}, {{"alpha", attr_float(l.get_float("alpha", 1.f))}})};
+  return {b.op("Elu", {l.single(in)}, {{"alpha", float_attribute(l.get_float("alpha", 1.f))}})};
 }
 
 Outputs build_thresholded_relu(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  return {b.op("ThresholdedRelu", {single(l, in)}, {{"alpha", attr_float(l.get_float("theta", 1.f))}})};
+  return {b.op("ThresholdedRelu", {l.single(in)}, {{"alpha", float_attribute(l.get_float("theta", 1.f))}})};
 }
 
 Outputs build_prelu(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   l.expect_weights(1);
   const Tensor& alpha = l.weight(0, static_cast<std::size_t>(b.rank(x) - 1), "alpha");
   return {b.op("PRelu", {x, b.constant(alpha, "alpha")})};
 }
 
 Outputs build_softmax(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   const int64_t axis = keras_axis(l, l.get_ints("axis", 0, {-1}).at(0), b.rank(x));
-  return {b.op("Softmax", {x}, {{"axis", attr_int(axis)}})};
+  return {b.op("Softmax", {x}, {{"axis", int_attribute(axis)}})};
 }
 
 Outputs build_flatten(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   if (l.get_string("data_format", "channels_last") != "channels_last")
     l.unsupported("data_format channels_first is not supported");
-  return {b.op("Flatten", {x}, {{"axis", attr_int(1)}})};
+  return {b.op("Flatten", {x}, {{"axis", int_attribute(1)}})};
 }
 
 Outputs build_reshape(const Layer& l, GraphBuilder& b, const Inputs& in) {
   std::vector<int64_t> shape{0};  // 0: the batch dim as it is
   for (int64_t d : l.get_ints("target_shape", 0, {})) shape.push_back(d);
-  return {b.op("Reshape", {single(l, in), b.ints(shape)})};
+  return {b.op("Reshape", {l.single(in), b.ints(shape)})};
 }
 
 Outputs build_permute(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   std::vector<int64_t> perm{0};
   for (int64_t d : l.get_ints("dims", 0, {})) perm.push_back(d);  // 1-based: the batch axis stays first
   if (static_cast<int64_t>(perm.size()) != b.rank(x)) l.fail("'dims' does not permute every non-batch axis");
@@ -314,7 +304,7 @@ Outputs build_permute(const Layer& l, GraphBuilder& b, const Inputs& in) {
 }
 
 Outputs build_repeat_vector(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   const int64_t n = l.get_int("n", 1);
   const std::string u = b.op("Unsqueeze", {x, b.ints({1}, "axes")});
   return {b.op("Tile", {u, b.ints({1, n, 1}, "repeats")})};
@@ -323,7 +313,7 @@ Outputs build_repeat_vector(const Layer& l, GraphBuilder& b, const Inputs& in) {
 Outputs build_concatenate(const Layer& l, GraphBuilder& b, const Inputs& in) {
   if (in.size() < 2) l.fail("needs at least two inputs");
   const int64_t axis = keras_axis(l, l.get_int("axis", -1), b.rank(in[0]));
-  return {b.op("Concat", in, {{"axis", attr_int(axis)}})};
+  return {b.op("Concat", in, {{"axis", int_attribute(axis)}})};
 }
 
 // Add, Subtract, Multiply, Average, Maximum, Minimum.
@@ -346,7 +336,7 @@ LayerFn merge(const std::string& kind) {
 
 // L2 normalization along `axis`, as Keras's Dot(normalize=True) does it: x / sqrt(max(sum x^2, 1e-12)).
 std::string l2_normalize(GraphBuilder& b, const std::string& x, int64_t axis) {
-  const std::string sq = b.op("ReduceSum", {b.op("Mul", {x, x}), b.ints({axis}, "axes")}, {{"keepdims", attr_int(1)}});
+  const std::string sq = b.op("ReduceSum", {b.op("Mul", {x, x}), b.ints({axis}, "axes")}, {{"keepdims", int_attribute(1)}});
   const std::string norm = b.op("Sqrt", {b.op("Max", {sq, b.scalar(1e-12f, "epsilon")})});
   return b.op("Div", {x, norm});
 }
@@ -381,7 +371,7 @@ Outputs build_dot(const Layer& l, GraphBuilder& b, const Inputs& in) {
 
 // Per-channel scale and shift along the last axis (or axis 1): BatchNormalization.
 Outputs build_batch_norm(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   const int64_t rank = b.rank(x);
   const int64_t axis = keras_axis(l, l.get_ints("axis", 0, {-1}).at(0), rank);
   const bool scale = l.get_bool("scale", true), center = l.get_bool("center", true);
@@ -402,7 +392,7 @@ Outputs build_batch_norm(const Layer& l, GraphBuilder& b, const Inputs& in) {
     std::string t = axis == 1 || rank == 2 ? x : b.to_channels_first(x);
     t = b.op("BatchNormalization",
              {t, b.constant(g, "gamma"), b.constant(bt, "beta"), b.constant(mean, "moving_mean"), b.constant(var, "moving_variance")},
-             {{"epsilon", attr_float(eps)}});
+             {{"epsilon", float_attribute(eps)}});
     return {axis == 1 || rank == 2 ? t : b.to_channels_last(t)};
   }
   // Another axis: the same arithmetic as a broadcast multiply-add.
@@ -418,7 +408,7 @@ Outputs build_batch_norm(const Layer& l, GraphBuilder& b, const Inputs& in) {
 }
 
 Outputs build_layer_norm(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   const int64_t rank = b.rank(x);
   std::vector<int64_t> axes = l.get_ints("axis", 0, {-1});
   for (int64_t& a : axes) a = keras_axis(l, a, rank);
@@ -441,15 +431,15 @@ Outputs build_layer_norm(const Layer& l, GraphBuilder& b, const Inputs& in) {
   Tensor beta = center ? l.weight(w++, axes.size(), "beta")
                        : Tensor::from<float>(norm_dims, std::vector<float>(static_cast<std::size_t>(n), 0.f));
   return {b.op("LayerNormalization", {x, b.constant(gamma, "gamma"), b.constant(beta, "beta")},
-               {{"axis", attr_int(axes[0])}, {"epsilon", attr_float(l.get_float("epsilon", 1e-3f))}})};
+               {{"axis", int_attribute(axes[0])}, {"epsilon", float_attribute(l.get_float("epsilon", 1e-3f))}})};
 }
 
 Outputs build_embedding(const Layer& l, GraphBuilder& b, const Inputs& in) {
-  const std::string& x = single(l, in);
+  const std::string& x = l.single(in);
   l.expect_weights(1);
   const Tensor& table = l.weight(0, 2, "embeddings");
-  const std::string idx = b.info(x).dtype == DType::Int64 ? x : b.op("Cast", {x}, {{"to", attr_int(7)}});  // INT64
-  return {b.op("Gather", {b.constant(table, "embeddings"), idx}, {{"axis", attr_int(0)}})};
+  const std::string idx = b.info(x).dtype == DType::Int64 ? x : b.op("Cast", {x}, {{"to", int_attribute(7)}});  // INT64
+  return {b.op("Gather", {b.constant(table, "embeddings"), idx}, {{"axis", int_attribute(0)}})};
 }
 
 }  // namespace

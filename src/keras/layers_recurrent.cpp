@@ -10,9 +10,6 @@
 namespace sofiec::keras {
 namespace {
 
-using Inputs = std::vector<std::string>;
-using Outputs = std::vector<std::string>;
-
 enum class Cell { Rnn, Gru, Lstm };
 
 Cell cell_of(const std::string& class_name) {
@@ -133,11 +130,11 @@ std::vector<std::string> run_recurrent(const Layer& l, GraphBuilder& b, const st
     else if (cell == Cell::Gru) acts.insert(acts.end(), {rec, act});
     else acts.push_back(act);
   }
-  std::map<std::string, Attribute> attrs{{"hidden_size", attr_int(hidden)},
-                                         {"layout", attr_int(1)},
-                                         {"activations", attr_strings(acts)},
-                                         {"direction", attr_string(bidirectional ? "bidirectional" : "forward")}};
-  if (cell == Cell::Gru) attrs["linear_before_reset"] = attr_int(lbr ? 1 : 0);
+  std::map<std::string, Attribute> attrs{{"hidden_size", int_attribute(hidden)},
+                                         {"layout", int_attribute(1)},
+                                         {"activations", strings_attribute(acts)},
+                                         {"direction", string_attribute(bidirectional ? "bidirectional" : "forward")}};
+  if (cell == Cell::Gru) attrs["linear_before_reset"] = int_attribute(lbr ? 1 : 0);
   const std::string input = !bidirectional && l.get_bool("go_backwards", false) ? reverse_time(b, x) : x;
   const char* op = cell == Cell::Lstm ? "LSTM" : cell == Cell::Gru ? "GRU" : "RNN";
   return b.node(op, {input, b.constant(stack(ws), "W"), b.constant(stack(rs), "R"), b.constant(stack(bs), "B")}, attrs,
@@ -155,9 +152,9 @@ Outputs recurrent_outputs(const Layer& l, GraphBuilder& b, const std::vector<std
     const std::string& both = sequences ? y[0] : y[1];
     const int64_t axis = sequences ? 2 : 1;
     if (merge == "concat") out = b.op("Reshape", {both, b.ints(sequences ? std::vector<int64_t>{0, 0, -1} : std::vector<int64_t>{0, -1})});
-    else if (merge == "sum") out = b.op("ReduceSum", {both, b.ints({axis}, "axes")}, {{"keepdims", attr_int(0)}});
-    else if (merge == "ave") out = b.op("ReduceMean", {both, b.ints({axis}, "axes")}, {{"keepdims", attr_int(0)}});
-    else if (merge == "mul") out = b.op("ReduceProd", {both, b.ints({axis}, "axes")}, {{"keepdims", attr_int(0)}});
+    else if (merge == "sum") out = b.op("ReduceSum", {both, b.ints({axis}, "axes")}, {{"keepdims", int_attribute(0)}});
+    else if (merge == "ave") out = b.op("ReduceMean", {both, b.ints({axis}, "axes")}, {{"keepdims", int_attribute(0)}});
+    else if (merge == "mul") out = b.op("ReduceProd", {both, b.ints({axis}, "axes")}, {{"keepdims", int_attribute(0)}});
     else l.unsupported(fmt::format("merge_mode '{}' is not supported (concat, sum, ave, mul are)", merge));
   }
   Outputs outs{out};
@@ -194,7 +191,6 @@ Outputs build_bidirectional(const Layer& l, GraphBuilder& b, const Inputs& in) {
   if (inner_class != "LSTM" && inner_class != "GRU" && inner_class != "SimpleRNN")
     l.unsupported(fmt::format("wraps a {}: only LSTM, GRU and SimpleRNN are supported", inner_class));
   if (l.has("backward_layer")) {
-    std::string back_class;
     const json& back = l.config().at("backward_layer");
     if (back.value("class_name", "") != inner_class || back.at("config").value("units", -1) != config.value("units", -2))
       l.unsupported("a backward layer unlike the forward one is not supported");
@@ -262,14 +258,14 @@ Outputs build_multi_head_attention(const Layer& l, GraphBuilder& b, const Inputs
   const bool use_bias = l.get_bool("use_bias", true);
   l.expect_weights(use_bias ? 8 : 4);
   const std::size_t step = use_bias ? 2 : 1;
-  auto kernel = [&](std::size_t i) -> const Tensor& { return l.weight(i * step, i == 3 ? 3 : 3, "projection kernel"); };
+  auto kernel = [&](std::size_t i) -> const Tensor& { return l.weight(i * step, 3, "projection kernel"); };
   auto bias = [&](std::size_t i) -> const Tensor* { return use_bias ? &l.weights_at(i * step + 1) : nullptr; };
   const int64_t key_dim = kernel(0).dims[2];
   std::string q = project_heads(b, l, query, kernel(0), bias(0), false);
   q = b.op("Mul", {q, b.scalar(static_cast<float>(1.0 / std::sqrt(double(key_dim))), "scale")});
   const std::string k = project_heads(b, l, key, kernel(1), bias(1), true);
   const std::string v = project_heads(b, l, value, kernel(2), bias(2), false);
-  const std::string weights = b.op("Softmax", {b.op("MatMul", {q, k})}, {{"axis", attr_int(-1)}});
+  const std::string weights = b.op("Softmax", {b.op("MatMul", {q, k})}, {{"axis", int_attribute(-1)}});
   std::string y = b.transpose(b.op("MatMul", {weights, v}), {0, 2, 1, 3});  // (N, T, heads, value_dim)
   const Tensor& out_kernel = kernel(3);  // (heads, value_dim, output)
   y = b.op("Reshape", {y, b.ints({0, 0, out_kernel.dims[0] * out_kernel.dims[1]})});

@@ -3,6 +3,7 @@
 // only computes its view — the output dims, the view's dims and strides over the input, and
 // the offset of the first element — at generation time.
 #include <numeric>
+#include <optional>
 
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
@@ -50,6 +51,19 @@ View reshape_transpose(const std::vector<int64_t>& shape, const std::vector<int6
 
 using PlanFn = std::function<View(const NodeView&)>;
 
+// The node's view as both targets emit it: simplified, with `x` the expression of its first
+// input element; nullopt for an empty output. A view that is one contiguous run (a plain copy)
+// comes back with no dims.
+std::optional<View> emitted_view(const EmitContext& e, const PlanFn& plan, std::string& x) {
+  View p = plan(e);
+  simplify(p);
+  if (element_count(p.out_dims) == 0) return std::nullopt;
+  if (p.view_dims.size() > 16) e.unsupported("a view of more than 16 dimensions");
+  if (p.view_dims.size() == 1 && p.view_strides[0] == 1) p.view_dims.clear(), p.view_strides.clear();
+  x = p.offset ? fmt::format("{} + {}", e.in(0), p.offset) : e.in(0);
+  return p;
+}
+
 void add_view(Registry& r, const char* op, int64_t min_opset, PlanFn plan) {
   OpDef d;
   d.op_type = op;
@@ -72,35 +86,31 @@ void add_view(Registry& r, const char* op, int64_t min_opset, PlanFn plan) {
     return std::vector<Tensor>{std::move(y)};
   };
   d.emit = [plan](EmitContext& e) {
-    View p = plan(e);
-    simplify(p);
-    if (element_count(p.out_dims) == 0) return;
-    if (p.view_dims.size() > 16) e.unsupported("a view of more than 16 dimensions");
+    std::string x;
+    const std::optional<View> p = emitted_view(e, plan, x);
+    if (!p) return;
     e.use_kernel("movement");
-    const std::string x = p.offset ? fmt::format("{} + {}", e.in(0), p.offset) : e.in(0);
-    if (p.view_dims.empty() || (p.view_dims.size() == 1 && p.view_strides[0] == 1)) {
+    if (p->view_dims.empty()) {
       e.use_kernel("elementwise");
-      e.line("detail::copy_elements({}, {}, {});", x, e.out(0), element_count(p.out_dims));
+      e.line("detail::copy_elements({}, {}, {});", x, e.out(0), element_count(p->out_dims));
       return;
     }
-    e.line("detail::copy_strided({}, {}, {}, {}, {});", x, e.out(0), p.view_dims.size(),
-           e.int_array("dims", p.view_dims), e.int_array("in_strides", p.view_strides));
+    e.line("detail::copy_strided({}, {}, {}, {}, {});", x, e.out(0), p->view_dims.size(),
+           e.int_array("dims", p->view_dims), e.int_array("in_strides", p->view_strides));
   };
   d.emit_cuda = [plan](EmitContext& e) {
     cuda_require_float(e, 1);
-    View p = plan(e);
-    simplify(p);
-    const int64_t n = element_count(p.out_dims);
-    if (n == 0) return;
-    if (p.view_dims.size() > 16) e.unsupported("a view of more than 16 dimensions");
-    const std::string x = p.offset ? fmt::format("{} + {}", e.in(0), p.offset) : e.in(0);
-    if (p.view_dims.empty() || (p.view_dims.size() == 1 && p.view_strides[0] == 1)) {
+    std::string x;
+    const std::optional<View> p = emitted_view(e, plan, x);
+    if (!p) return;
+    const int64_t n = element_count(p->out_dims);
+    if (p->view_dims.empty()) {
       e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), x, n * int64_t(sizeof(float)));
       return;
     }
     e.use_kernel("movement");
     e.line("detail::copy_strided({}, {}, {}, detail::StridedView{{{}, {{{}}}, {{{}}}}}, stream);", x, e.out(0), n,
-           p.view_dims.size(), fmt::join(p.view_dims, ", "), fmt::join(p.view_strides, ", "));
+           p->view_dims.size(), fmt::join(p->view_dims, ", "), fmt::join(p->view_strides, ", "));
   };
   r.add(std::move(d));
 }

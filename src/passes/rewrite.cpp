@@ -113,6 +113,20 @@ Attribute float_attribute(float value) {
   return a;
 }
 
+Attribute string_attribute(std::string value) {
+  Attribute a;
+  a.kind = Attribute::Kind::String;
+  a.s = std::move(value);
+  return a;
+}
+
+Attribute strings_attribute(std::vector<std::string> values) {
+  Attribute a;
+  a.kind = Attribute::Kind::Strings;
+  a.strings = std::move(values);
+  return a;
+}
+
 bool unit_stride_dense_conv(const Node& n) {
   if (n.op_type != "Conv" || !n.domain.empty() || !n.epilogue.empty() || n.attr_int("group", 1) != 1) return false;
   const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");

@@ -52,6 +52,8 @@ Tensor transposed_matrices(const Tensor& m);
 Attribute ints_attribute(std::vector<int64_t> values);
 Attribute int_attribute(int64_t value);
 Attribute float_attribute(float value);
+Attribute string_attribute(std::string value);
+Attribute strings_attribute(std::vector<std::string> values);
 
 // A default-domain Conv without a fused epilogue, one group, and unit strides and dilations
 // with explicit (or VALID) padding: what the Conv rewrites (Winograd, EdgeConv) start from.

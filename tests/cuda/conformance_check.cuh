@@ -12,18 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "session_calls.cuh"
+
 namespace conformance {
 
 inline bool read_floats(const std::string& path, std::vector<float>& v) {
   std::ifstream in(path, std::ios::binary);
   in.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
   return in && in.peek() == std::char_traits<char>::eof();
-}
-
-template <class Session, std::size_t... I, std::size_t... O>
-void infer_host(Session& s, const std::vector<std::vector<float>>& x, std::vector<std::vector<float>>& y,
-                std::index_sequence<I...>, std::index_sequence<O...>) {
-  s.infer_host(x[I].data()..., y[O].data()...);
 }
 
 // Runs one case from its folder (input_<i>.bin, output_<i>.bin); false with a message if it
@@ -47,8 +43,7 @@ template <class Session> bool check(const char* name, const std::string& dir) {
   }
   try {
     Session session;
-    infer_host(session, x, y, std::make_index_sequence<Session::num_inputs>{},
-               std::make_index_sequence<Session::num_outputs>{});
+    session_calls::infer_host(session, x, y);
   } catch (const std::exception& e) {
     std::printf("FAIL %s: %s\n", name, e.what());
     return false;

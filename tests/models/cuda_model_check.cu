@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "../cuda/session_calls.cuh"
+
 namespace {
 
 // Fills the tensors from one file holding them one after the other.
@@ -46,18 +48,6 @@ double worst_error(const std::vector<float>& y, const std::vector<float>& expect
 
 }  // namespace
 
-template <class Session, std::size_t... I, std::size_t... O>
-void infer_host(Session& s, const std::vector<std::vector<float>>& x, std::vector<std::vector<float>>& y,
-                std::index_sequence<I...>, std::index_sequence<O...>) {
-  s.infer_host(x[I].data()..., y[O].data()...);
-}
-
-template <class Session, std::size_t... I, std::size_t... O>
-void infer_device(Session& s, const std::vector<float*>& x, const std::vector<float*>& y, std::index_sequence<I...>,
-                  std::index_sequence<O...>) {
-  s.infer(static_cast<const float*>(x[I])..., y[O]...);
-}
-
 std::vector<float> joined(const std::vector<std::vector<float>>& tensors) {
   std::vector<float> all;
   for (const auto& t : tensors) all.insert(all.end(), t.begin(), t.end());
@@ -67,8 +57,6 @@ std::vector<float> joined(const std::vector<std::vector<float>>& tensors) {
 int main(int argc, char** argv) {
   using Session = MODEL_NS::Session;
   constexpr std::size_t num_in = Session::num_inputs, num_out = Session::num_outputs;
-  const auto ins = std::make_index_sequence<num_in>{};
-  const auto outs = std::make_index_sequence<num_out>{};
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s DATA_PREFIX\n", argv[0]);
     return 2;
@@ -99,7 +87,7 @@ int main(int argc, char** argv) {
     auto owned = make();
     Session& session = *owned;
     std::vector<std::vector<float>> y = expected_parts;
-    infer_host(session, x, y, ins, outs);
+    session_calls::infer_host(session, x, y);
     check("infer_host", y);
     // Device buffers: the trigger case.
     std::vector<float*> dx(num_in), dy(num_out);
@@ -112,7 +100,7 @@ int main(int argc, char** argv) {
       session.use_graph(graph);
       for (int round = 0; round < 3; ++round) {
         for (std::size_t i = 0; i < num_out; ++i) cudaMemset(dy[i], 0, y[i].size() * sizeof(float));
-        infer_device(session, dx, dy, ins, outs);
+        session_calls::infer_device(session, dx, dy);
         cudaStreamSynchronize(session.stream());
         for (std::size_t i = 0; i < num_out; ++i)
           cudaMemcpy(y[i].data(), dy[i], y[i].size() * sizeof(float), cudaMemcpyDeviceToHost);
@@ -129,7 +117,7 @@ int main(int argc, char** argv) {
       threads.emplace_back([&, t] {
         try {
           auto own = make();
-          for (int i = 0; i < 50; ++i) infer_host(*own, x, results[std::size_t(t)], ins, outs);
+          for (int i = 0; i < 50; ++i) session_calls::infer_host(*own, x, results[std::size_t(t)]);
         } catch (const std::exception& e) {
           errors[std::size_t(t)] = e.what();
         }

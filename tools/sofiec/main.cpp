@@ -132,7 +132,8 @@ void add_run_options(CLI::App& sub, sofiec::RunArgs& a, std::vector<std::string>
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"sofiec: compiles an ONNX model into one self-contained C++17 header with a Session class."};
+  CLI::App app{"sofiec: compiles an ONNX, Keras or PyTorch model into one self-contained C++17 header (or CUDA "
+                "header) with a Session class."};
   std::string model_path, output, level = "extended", ns, weights = "embed", report_format, dispatch = "none",
                             target = "cpu";
   std::vector<std::string> dim_specs, freeze_specs;
