@@ -32,7 +32,9 @@ def time_us(fn, calls):
     return sorted(rounds)[3]
 
 
-def bench(name, make, shapes):
+def bench(name, make, shapes, tf32=False):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
@@ -56,7 +58,7 @@ def bench(name, make, shapes):
         with torch.cuda.graph(graph):
             model(*xs)
         replay = time_us(graph.replay, calls)
-    print(json.dumps({"model": name, "batch": batch, "torch_eager_us": round(eager, 2),
+    print(json.dumps({"model": name + ("+tf32" if tf32 else ""), "batch": batch, "torch_eager_us": round(eager, 2),
                       "torch_graph_us": round(replay, 2), "torch_events_per_s": round(batch * 1e6 / replay),
                       "torch_peak_bytes": peak, "torch": torch.__version__,
                       "gpu": torch.cuda.get_device_name()}))
@@ -64,12 +66,24 @@ def bench(name, make, shapes):
 
 
 if __name__ == "__main__":
-    for batch in (1, 16384):
-        bench("mlp", mlp, [(batch, 100)])
+    # The models named on the command line (all of them without).
+    wanted = set(sys.argv[1:]) or {"mlp", "gn2", "calodit", "resnet18", "unet"}
+    if "mlp" in wanted:
+        for batch in (1, 16384):
+            bench("mlp", mlp, [(batch, 100)])
+        bench("mlp", mlp, [(16384, 100)], tf32=True)
     # The benchmark set's transformers (benchmarks/models.py, copied beside this file).
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_models
-    for name, batches in (("gn2", (1, 1024)), ("calodit", (1, 64))):
+    bench_models.MODELS["resnet18"] = bench_models.MODELS["resnet18_b1"]
+    for name, batches in (("gn2", (1, 1024)), ("calodit", (1, 64)), ("resnet18", (1, 64)), ("unet", (1, 64))):
+        if name not in wanted:
+            continue
         make, shapes = bench_models.MODELS[name]
         for batch in batches:
-            bench(name, make, [(batch, *s[1:]) for s in shapes])
+            try:
+                bench(name, make, [(batch, *s[1:]) for s in shapes])
+                if batch > 1:  # and with TF32 where sofiec --tf32 is measured too
+                    bench(name, make, [(batch, *s[1:]) for s in shapes], tf32=True)
+            except ImportError as e:  # resnet18 needs torchvision, which a GPU host may lack
+                print(json.dumps({"model": name, "batch": batch, "skipped": str(e)}))

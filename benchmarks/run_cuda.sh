@@ -1,16 +1,19 @@
 #!/bin/sh
 # The CUDA target beside PyTorch on the same GPU. Two steps, since the GPU host has no Debian
 # packages and no network:
-#   benchmarks/run_cuda.sh build [DIR]   here: exports the models (the SOFIE MLP, GN2, CaloDiT at
-#       batch 1 and a large batch) with Debian's torch, writes their
+#   benchmarks/run_cuda.sh build [DIR]   here: exports the models (the SOFIE MLP, GN2, CaloDiT,
+#       resnet18 and the diffusion UNet at batch 1 and a large batch) with Debian's torch, writes their
 #       CUDA headers with build/sofiec, compiles benchmarks/cuda_bench.cu for each with nvcc,
 #       and copies them with benchmarks/cuda_torch_bench.py into DIR (default build-gpu/bench);
-#   benchmarks/run_cuda.sh run [DIR]     on the GPU host: checks the transformers against torch,
-#       then runs both, one JSON line per model and batch (sofiec's, then PyTorch's).
+#   benchmarks/run_cuda.sh run [DIR]     on the GPU host: checks each model at batch 1 against
+#       torch, then runs both, one JSON line per model and batch (sofiec's, then PyTorch's).
 # SOFIEC names the compiler (default build/sofiec).
 set -eu
 cd "$(dirname "$0")/.."
 dir="${2:-build-gpu/bench}"
+# Each model at batch 1 (latency) and at the issue's large batch (throughput); `run` runs those
+# that `build` built.
+models="${CUDA_BENCH_MODELS:-mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 calodit_b1 calodit_b64 resnet18_b1 resnet18_b64 unet_b1 unet_b64}"
 case "${1:-}" in
   build)
     mkdir -p "$dir"
@@ -23,15 +26,19 @@ sys.path.insert(0, "benchmarks")
 from generate_models import mlp
 import models as bench_models
 torch.manual_seed(0)
-for batch in (1, 16384):
-    torch.onnx.export(mlp().eval(), torch.zeros(batch, 100), f"{sys.argv[1]}/mlp_b{batch}.onnx",
-                      input_names=["input"], output_names=["output"], opset_version=13)
-# The transformers at batch 1 (latency) and at the issue's large batch (throughput).
-for name, batches in (("gn2", (1, 1024)), ("calodit", (1, 64))):
+bench_models.MODELS["mlp"] = (mlp, [(1, 100)])
+bench_models.MODELS["resnet18"] = bench_models.MODELS["resnet18_b1"]
+for name, batches in (("mlp", (1, 16384)), ("gn2", (1, 1024)), ("calodit", (1, 64)), ("resnet18", (1, 64)),
+                      ("unet", (1, 64))):
     make, shapes = bench_models.MODELS[name]
     model = make().eval()
+    for m in model.modules():  # normalization statistics that are not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
     for batch in batches:
-        inputs = tuple(torch.rand(batch, *s[1:]) for s in shapes)
+        # (The UNet's second input is the diffusion time, in [0, 500).)
+        inputs = tuple(torch.rand(batch, *s[1:]) * (1.0 if len(s) > 1 else 500.0) for s in shapes)
         names = [f"input{i}" for i in range(len(shapes))] if len(shapes) > 1 else ["input"]
         torch.onnx.export(model, inputs, f"{sys.argv[1]}/{name}_b{batch}.onnx", input_names=names,
                           output_names=["output"], opset_version=17)
@@ -46,20 +53,29 @@ PY
     sofiec="${SOFIEC:-build/sofiec}"
     arch='arch=compute_90,code=[sm_90,compute_90]'
     # Weights in a file beside each program (<model>.cuh.dat), which keeps the programs small.
-    for model in mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 calodit_b1 calodit_b64; do
+    for model in $models; do
       ns="${model%_b*}"
       "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file -o "$dir/$model.cuh"
       "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" -DWEIGHTS_FILE_MODE \
-        -DMODEL_NS="$ns" benchmarks/cuda_bench.cu -o "$dir/bench_$model" -lcublas -lcublasLt &
+        -DMODEL_NS="$ns" -cudart shared benchmarks/cuda_bench.cu -o "$dir/bench_$model" -lcublas -lcublasLt &
+      # At large batch also with the products in TF32 (the same weights file).
+      case "$model" in
+        *_b1) ;;
+        *) "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file --tf32 -o "$dir/${model}_tf32.cuh"
+           "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/${model}_tf32.cuh" -DWEIGHTS_FILE_MODE \
+             -DMODEL_NS="$ns" -cudart shared benchmarks/cuda_bench.cu -o "$dir/bench_${model}_tf32" -lcublas -lcublasLt &
+           rm "$dir/${model}_tf32.cuh.dat" ;;
+      esac
+      # Batch 1 against torch, as tools/gpu_check.sh checks the test models.
+      case "$model" in
+        *_b1) "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" -DMODEL_NS="$ns" -DWEIGHTS_FILE_MODE \
+                -cudart shared tests/models/cuda_model_check.cu -o "$dir/check_$model" -lcublas -lcublasLt & ;;
+      esac
+      wait
     done
-    # The transformers against torch, as tools/gpu_check.sh checks the test models.
-    for model in gn2_b1 calodit_b1; do
-      "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" -DMODEL_NS="${model%_b*}" \
-        -DWEIGHTS_FILE_MODE tests/models/cuda_model_check.cu -o "$dir/check_$model" -lcublas -lcublasLt &
-    done
-    wait
     # A large batch's weights identical to batch 1's are read from batch 1's file (less to carry).
-    for model in mlp_b16384 gn2_b1024 calodit_b64; do
+    for model in $models; do
+      case "$model" in *_b1) continue ;; esac
       if cmp -s "$dir/$model.cuh.dat" "$dir/${model%_b*}_b1.cuh.dat"; then rm "$dir/$model.cuh.dat"; fi
     done
     cp benchmarks/models.py "$dir/bench_models.py"
@@ -68,13 +84,24 @@ PY
     echo "built into $dir"
     ;;
   run)
-    for model in gn2_b1 calodit_b1; do "$dir/check_$model" "$dir/$model" "$dir/$model.cuh.dat"; done
-    for model in mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 calodit_b1 calodit_b64; do
+    failed=0
+    variants=$(cd "$dir" && ls bench_* | grep -v '\.py$' | sed 's/^bench_//')
+    models=$(for v in $variants; do echo "${v%_tf32}"; done | sort -u)
+    for model in $models; do
+      case "$model" in
+        *_b1) "$dir/check_$model" "$dir/$model" "$dir/$model.cuh.dat" || failed=$((failed + 1)) ;;
+      esac
+    done
+    for variant in $variants; do
+      model="${variant%_tf32}"
+      name="${model%_b*}"
+      [ "$variant" = "$model" ] || name="$name+tf32"
       weights="$dir/$model.cuh.dat"
       [ -f "$weights" ] || weights="$dir/${model%_b*}_b1.cuh.dat"
-      "$dir/bench_$model" "${model%_b*}" "${model##*_b}" "$weights"
+      "$dir/bench_$variant" "$name" "${model##*_b}" "$weights"
     done
-    python3 "$dir/cuda_torch_bench.py"
+    python3 "$dir/cuda_torch_bench.py" $(for m in $models; do echo "${m%_b*}"; done | sort -u)
+    [ "$failed" -eq 0 ]
     ;;
   *)
     echo "usage: $0 build|run [DIR]" >&2

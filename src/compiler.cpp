@@ -9,6 +9,7 @@
 #include <set>
 
 #include "options.hpp"
+#include "ops/registry.hpp"
 #include "emit/session_interface.hpp"
 #include "pipeline.hpp"
 #include "sofiec/error.hpp"
@@ -95,9 +96,16 @@ PlannedModel plan_model(Model model, const CompileOptions& options) {
   const std::vector<std::unique_ptr<Pass>> passes = passes_for_level(options.level, options.target);
   for (const auto& pass : passes) stats.pass_changes.emplace_back(pass->name(), pass->run(g, analysis));
   if (!passes.empty()) analysis = infer_graph(g);
-  // The scratch sizes inference gives are the CPU kernels'; no CUDA kernel takes scratch from
-  // the arena, so the device arena holds none.
-  if (options.target == Target::Cuda) analysis.workspace.clear();
+  // The scratch sizes inference gives are the CPU kernels'; the CUDA emitters say their own.
+  if (options.target == Target::Cuda) {
+    analysis.workspace.clear();
+    for (const Node& n : g.nodes) {
+      const OpDef* def = Registry::instance().find(n, g);
+      if (!def || !def->cuda_workspace) continue;
+      const int64_t bytes = def->cuda_workspace(NodeView(n, g, &analysis.known));
+      if (bytes > 0) analysis.workspace[n.name] = bytes;
+    }
+  }
 
   MemoryPlan plan = options.level == OptLevel::Extended
                         ? choose_schedule(g, analysis, options, stats)
@@ -116,6 +124,7 @@ HeaderSpec header_spec(const Model& model, const CompileOptions& options) {
   spec.dispatch_avx512 = options.dispatch_avx512;
   spec.target = options.target;
   spec.profile = options.profile;
+  spec.tf32 = options.tf32;
   spec.trace = options.trace;
   spec.perturb_node = options.perturb_node;
   const std::string source = std::filesystem::path(model.source_path).filename().string();

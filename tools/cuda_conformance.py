@@ -99,7 +99,8 @@ def build(args):
     def compile_group(cu):
         r = subprocess.run([args.nvcc, "-std=c++17", "-O1", "-gencode", ARCH, "-Xcompiler", "-Wall,-Wextra,-Werror",
                             "-I", str(SOURCE / "tests" / "cuda"), "-I", str(out), str(cu), "-o",
-                            str(cu.with_suffix("")), "-lcublas", "-lcublasLt"], capture_output=True, text=True)
+                            str(cu.with_suffix("")), "-cudart", "shared", "-lcublas", "-lcublasLt"],
+                           capture_output=True, text=True)
         return cu, r.returncode, r.stdout + r.stderr
 
     failures = 0

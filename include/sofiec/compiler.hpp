@@ -38,6 +38,8 @@ struct CompileOptions {
   // where the CPU has AVX-512 and the header is built for less (x86-64, GCC or Clang).
   bool dispatch_avx512 = false;
   Target target = Target::Cpu;
+  // --tf32 (CUDA target): products in TF32 on the tensor cores.
+  bool tf32 = false;
   // --profile: infer() times each node (steady clock) into the Workspace; Session::profile()
   // gives calls, total and median time, FLOPs and bytes per node.
   bool profile = false;

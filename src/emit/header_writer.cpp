@@ -707,7 +707,7 @@ class HeaderBuilder {
       io_total += (io_bytes.back() + 255) / 256 * 256;
     }
     const bool has_weights = !weights_.empty();
-    std::string init = "rt_(stream), arena_(arena_bytes, rt_.stream())";
+    std::string init = std::string(spec_.tf32 ? "rt_(stream, true)" : "rt_(stream)") + ", arena_(arena_bytes, rt_.stream())";
     if (has_weights)
       init += ", weights_storage_(detail::weights_bytes, rt_.stream()), weights_(weights_storage_.data())";
     init += fmt::format(", io_({}, rt_.stream())", io_total);
@@ -767,6 +767,8 @@ class HeaderBuilder {
         "\n  // Runs the model on host buffers: copies the inputs in, runs, copies the outputs out and\n"
         "  // waits for them.\n";
     infer += fmt::format("  void infer_host({}) {{\n", fmt::join(params, ", "));
+    for (std::size_t i = 0; i < io_names.size(); ++i)
+      if (io_bytes[i] == 0) infer += fmt::format("    (void){};  // empty: nothing to copy\n", io_params[i]);
     for (std::size_t i = 0; i < g_.inputs.size(); ++i)
       if (io_bytes[i] > 0)
         infer += fmt::format(

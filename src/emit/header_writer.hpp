@@ -35,6 +35,7 @@ struct HeaderSpec {
   bool dispatch_avx512 = false;            // an AVX-512 copy of the kernels, chosen at run time
   Target target = Target::Cpu;
   bool profile = false;       // time each node (CompileOptions::profile)
+  bool tf32 = false;          // CUDA target: products in TF32 (CompileOptions::tf32)
   bool profile_counts = true;  // with profile: each node's FLOPs and bytes too (run-time dims: where they lift)
   bool trace = false;         // hand each node's outputs to the Workspace's tracer
   std::string perturb_node;   // CompileOptions::perturb_node

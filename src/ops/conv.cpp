@@ -1,6 +1,9 @@
 // Convolution and pooling over any spatial rank, on the shared window geometry.
+#include <fmt/ranges.h>
+
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 #include "ops/window.hpp"
 
@@ -54,6 +57,42 @@ std::vector<int64_t> with_spatial_dims(int64_t a, int64_t b, const std::vector<i
   return d;
 }
 
+// templates/cuda/conv.cuh's WindowShape of a window of 1 to 3 spatial dims (the rest extent 1).
+std::string cuda_window(const EmitContext& e, const Window& w) {
+  if (w.rank() > 3) e.unsupported("the CUDA target runs windows of 1 to 3 spatial dims, this one has {}", w.rank());
+  auto padded = [&](const std::vector<int64_t>& v, int64_t fill) {
+    std::vector<int64_t> r(v.begin(), v.end());
+    r.resize(3, fill);
+    return fmt::format("{{{}}}", fmt::join(r, ", "));
+  };
+  return fmt::format("detail::WindowShape{{{}, {}, {}, {}, {}, {}}}", padded(w.in, 1), padded(w.out, 1),
+                     padded(w.kernel, 1), padded(w.strides, 1), padded(w.dilations, 1), padded(w.pad_begin, 0));
+}
+
+// How the CUDA target runs a convolution (templates/cuda/conv.cuh): a product per image on
+// im2col columns, gathered for `chunk` images at a time into at most kCudaConvScratch bytes
+// of scratch (at least one image's); pointwise ones read the input as it is, grouped ones
+// run directly. Both need no scratch.
+struct CudaConvPlan {
+  bool pointwise = false, direct = false;
+  int64_t chunk = 1, scratch_bytes = 0;
+};
+constexpr int64_t kCudaConvScratch = int64_t(32) << 20;
+
+CudaConvPlan plan_cuda_conv(const ConvPlan& p) {
+  CudaConvPlan c;
+  c.pointwise = true;
+  for (int d = 0; d < p.w.rank(); ++d)
+    c.pointwise = c.pointwise && p.w.kernel[d] == 1 && p.w.strides[d] == 1 && p.w.pad_begin[d] == 0 &&
+                  p.w.in[d] == p.w.out[d];
+  c.direct = p.groups > 1;
+  if (c.pointwise || c.direct) return c;
+  const int64_t image = p.channels * element_count(p.w.kernel) * element_count(p.w.out) * int64_t(sizeof(float));
+  c.chunk = std::max<int64_t>(1, std::min<int64_t>(p.batch, kCudaConvScratch / std::max<int64_t>(image, 1)));
+  c.scratch_bytes = c.chunk * image;
+  return c;
+}
+
 void add_conv(Registry& r) {
   OpDef d;
   d.op_type = "Conv";
@@ -73,6 +112,21 @@ void add_conv(Registry& r) {
            e.in_or_null(2, e.in_type(0)), e.out(0), e.in_type(0), e.workspace(), p.batch, p.channels, p.filters,
            p.groups, epilogue.empty() ? "" : ", " + epilogue);
   };
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e);
+    e.use_kernel("conv");
+    const ConvPlan p = plan_conv(e);
+    const CudaConvPlan c = plan_cuda_conv(p);
+    for (int64_t v : {p.batch, p.filters, element_count(p.w.out), p.channels * element_count(p.w.kernel)})
+      cuda_int_dim(e, v);
+    const std::string epilogue = cuda_epilogue(e);
+    e.line("detail::conv(blas, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1),
+           e.in_or_null(2, "float"), e.out(0),
+           c.scratch_bytes > 0 ? fmt::format("reinterpret_cast<float*>({})", e.workspace()) : "static_cast<float*>(nullptr)",
+           p.batch, p.channels, p.filters, p.groups, c.chunk, c.pointwise, cuda_window(e, p.w),
+           e.has_input(2) || !e.node().epilogue.empty(), epilogue);
+  };
+  d.cuda_workspace = [](const NodeView& v) { return plan_cuda_conv(plan_conv(v)).scratch_bytes; };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
     const ConvPlan p = plan_conv(v);
@@ -339,6 +393,20 @@ void add_pool(Registry& r, const char* op, Pooling kind) {
            x[0] * x[1], e.int_array("pad_end", w.pad_end), k, indices ? e.out(1) : "static_cast<int64_t*>(nullptr)",
            e.node().attr_int("storage_order", 0) != 0, cpp_float(lp_exponent(e)));
   };
+  d.emit_cuda = [kind](EmitContext& e) {
+    cuda_require_float(e);
+    e.use_kernel("conv");
+    const Window w = plan_pool(e);
+    const bool count_pad = e.node().attr_int("count_include_pad", 0) != 0;
+    const char* k = kind == Pooling::Max  ? "Max"
+                    : kind == Pooling::Lp ? "Lp"
+                                          : (count_pad ? "AverageCountPad" : "Average");
+    std::vector<int64_t> ends = w.pad_end;
+    ends.resize(3, 0);
+    const auto x = e.input_dims(0);
+    e.line("detail::pool({}, {}, {}, {}, {}, {}, {}, detail::PoolKind::{}, {}, stream);", e.in(0), e.out(0),
+           x[0] * x[1], cuda_window(e, w), ends[0], ends[1], ends[2], k, cpp_float(lp_exponent(e)));
+  };
   r.add(std::move(d));
 }
 
@@ -359,6 +427,23 @@ void add_global_pool(Registry& r, const char* op, Pooling kind) {
     const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : "Average";
     e.line("detail::global_pool({}, {}, {}, {}, detail::PoolKind::{}, {});", e.in(0), e.out(0), x[0] * x[1],
            element_count(spatial_dims(x)), k, cpp_float(lp_exponent(e)));
+  };
+  // A window as large as the input, at one position.
+  d.emit_cuda = [kind](EmitContext& e) {
+    cuda_require_float(e);
+    e.use_kernel("conv");
+    const auto x = e.input_dims(0);
+    Window w;
+    w.in = spatial_dims(x);
+    w.kernel = w.in;
+    w.out.assign(w.in.size(), 1);
+    w.strides.assign(w.in.size(), 1);
+    w.dilations.assign(w.in.size(), 1);
+    w.pad_begin.assign(w.in.size(), 0);
+    w.pad_end = w.pad_begin;
+    const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : "Average";
+    e.line("detail::pool({}, {}, {}, {}, 0, 0, 0, detail::PoolKind::{}, {}, stream);", e.in(0), e.out(0), x[0] * x[1],
+           cuda_window(e, w), k, cpp_float(lp_exponent(e)));
   };
   r.add(std::move(d));
 }

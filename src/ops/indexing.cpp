@@ -4,6 +4,7 @@
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/broadcast.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -445,6 +446,22 @@ void add_split(Registry& r) {
       if (!e.node().outputs[i].empty() && sizes[i] > 0)
         e.line("detail::copy_columns({}, {}, {}, {}, {}, {});", e.in(0), e.out(i), outer, x[std::size_t(axis)] * inner,
                sizes[i] * inner, offset);
+      offset += sizes[i] * inner;
+    }
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e, 1);
+    e.use_kernel("movement");
+    const auto x = e.input_dims(0);
+    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
+    const int64_t outer = element_count(std::vector<int64_t>(x.begin(), x.begin() + axis));
+    const int64_t inner = element_count(std::vector<int64_t>(x.begin() + axis + 1, x.end()));
+    int64_t offset = 0;
+    const auto sizes = split_sizes(e, x[std::size_t(axis)]);
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      if (!e.node().outputs[i].empty() && sizes[i] > 0)
+        e.line("detail::copy_columns({}, {}, {}, {}, {}, {}, stream);", e.in(0), e.out(i), outer,
+               x[std::size_t(axis)] * inner, sizes[i] * inner, offset);
       offset += sizes[i] * inner;
     }
   };

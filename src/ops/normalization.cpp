@@ -149,6 +149,21 @@ OpDef group_norm_def(const char* op, int64_t min_opset, int64_t max_opset, bool 
            channels, element_count(std::vector<int64_t>(x.begin() + 2, x.end())), groups,
            cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group, epilogue.empty() ? "" : ", " + epilogue);
   };
+  d.emit_cuda = [instance, internal](EmitContext& e) {
+    cuda_require_float(e);
+    e.use_kernel("rows");
+    const auto x = e.input_dims(0);
+    const int64_t channels = x[1];
+    const int64_t groups = instance ? channels : e.node().require_attr("num_groups", Attribute::Kind::Int).i;
+    if (groups <= 0 || channels % groups) e.fail("{} channels do not split into {} groups", channels, groups);
+    const bool per_group = !instance && !internal && e.opset() < 21;
+    const int64_t params = per_group ? groups : channels;
+    if (element_count(e.input_dims(1)) != params || element_count(e.input_dims(2)) != params)
+      e.fail("scale and bias must hold {} values", params);
+    e.line("detail::group_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.in(2),
+           e.out(0), x[0], channels, element_count(std::vector<int64_t>(x.begin() + 2, x.end())), groups,
+           cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group, cuda_epilogue(e));
+  };
   d.accepts_epilogue = internal;
   d.in_place = true;  // kernels/normalization.hpp reads a group for its statistics before writing it
   return d;

@@ -94,6 +94,9 @@ struct OpDef {
   // The node as CUDA code (--target cuda), on templates/cuda/ kernels; without it the operator
   // is refused on that target. It may call EmitContext::unsupported for forms it lacks.
   EmitFn emit_cuda;
+  // Scratch bytes emit_cuda needs while the node runs (its InferResult::workspace_bytes are the
+  // CPU kernels'); without it, none.
+  std::function<int64_t(const NodeView&)> cuda_workspace;
   // The outputs depend on the inputs' shapes only (Shape, Size): eval runs as soon as the
   // shapes are static, with null input tensors.
   bool depends_on_shapes_only = false;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "emit/emit_context.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -329,6 +330,42 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
              p.out_len, p.taps, index, weight, outside, cpp_float(plan.extrapolation, DType::Double));
       src = dst;
     }
+  };
+  // The same passes on the GPU, each pass's tables in its kernel's parameters.
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e, 1);
+    const ResizePlan plan = plan_resize(e);
+    const auto x = e.input_dims(0);
+    if (plan.passes.empty()) {
+      e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), e.in(0), element_count(x) * 4);
+      return;
+    }
+    e.use_kernel("resize");
+    const int64_t half = scratch_elements(plan, x);
+    std::string src = e.in(0);
+    for (std::size_t i = 0; i < plan.passes.size(); ++i) {
+      const AxisPass& p = plan.passes[i];
+      if (!p.outside.empty()) e.unsupported("tf_crop_and_resize extrapolation on the CUDA target");
+      if (p.index.size() > 1024)
+        e.unsupported("a resized axis of {} positions x {} taps (the CUDA target's tables hold 1024)", p.out_len,
+                      p.taps);
+      const bool last = i + 1 == plan.passes.size();
+      const std::string dst =
+          last ? e.out(0) : fmt::format("reinterpret_cast<float*>({}) + {}", e.workspace(), (i % 2) * half);
+      std::string index, weight;
+      for (std::size_t k = 0; k < p.index.size(); ++k) {
+        index += fmt::format("{}{}", k ? ", " : "", p.index[k]);
+        weight += (k ? ", " : "") + cpp_float(float(p.weight[k]));
+      }
+      e.line("static constexpr detail::ResizeTable table{} = {{{{{}}}, {{{}}}}};", i, index, weight);
+      e.line("detail::resize_axis({}, {}, {}, {}, {}, {}, {}, table{}, stream);", src, dst, p.outer, p.in_len, p.inner,
+             p.out_len, p.taps, i);
+      src = dst;
+    }
+  };
+  d.cuda_workspace = [](const NodeView& v) {
+    const ResizePlan plan = plan_resize(v);
+    return 2 * scratch_elements(plan, v.input_dims(0)) * 4;
   };
   r.add(std::move(d));
 }

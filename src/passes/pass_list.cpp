@@ -47,7 +47,8 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level, Target targe
   // before it (after EpilogueFusion, so that the pool follows the activation), and the nodes
   // the rewrites left unread.
   passes.push_back(make_epilogue_fusion());
-  passes.push_back(make_conv_max_pool_fusion());
+  // (The fused conv-and-pool kernel is the CPU's: the CUDA target pools in a kernel of its own.)
+  if (target == Target::Cpu) passes.push_back(make_conv_max_pool_fusion());
   passes.push_back(make_dead_node_elimination());
   return passes;
 }

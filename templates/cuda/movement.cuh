@@ -1,6 +1,7 @@
 // Data movement on the device: strided views (Transpose, Slice, Expand, Tile, DepthToSpace,
 // SpaceToDepth: one thread per output element, its input offset from the view's strides) and
-// Concat's blocks (one 2-D copy per input, which the copy engines do without a kernel).
+// Concat's and Split's blocks (one 2-D copy per input or output, which the copy engines do
+// without a kernel).
 #pragma once
 
 #include "runtime.cuh"
@@ -34,6 +35,17 @@ inline void copy_rows(const float* src, float* dst, long long rows, long long wi
   if (rows * width == 0) return;
   check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(pitch) * sizeof(float), src,
                                static_cast<std::size_t>(width) * sizeof(float), static_cast<std::size_t>(width) * sizeof(float),
+                               static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, stream),
+             "cudaMemcpy2DAsync");
+}
+
+// Split's blocks: rows x width floats from src + offset, whose rows are `pitch` floats apart,
+// into dst (contiguous rows).
+inline void copy_columns(const float* src, float* dst, long long rows, long long pitch, long long width,
+                         long long offset, cudaStream_t stream) {
+  if (rows * width == 0) return;
+  check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(width) * sizeof(float), src + offset,
+                               static_cast<std::size_t>(pitch) * sizeof(float), static_cast<std::size_t>(width) * sizeof(float),
                                static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, stream),
              "cudaMemcpy2DAsync");
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <cstddef>
 #include <cstdint>
@@ -78,13 +79,15 @@ class LtGemm {
 
   // a, b, y: the first call's operands. The algorithm is chosen for their alignment, which
   // later operands must have too (aligned()).
+  // tf32: on the tensor cores, inputs rounded to TF32.
   void plan(cublasLtHandle_t lt, bool trans_a, bool trans_b, int m, int n, int k, const float* bias, bool relu,
-            const float* a, const float* b, const float* y, std::size_t workspace_bytes) {
+            const float* a, const float* b, const float* y, std::size_t workspace_bytes, bool tf32) {
     planned_ = true;
     alignment_ = std::min({alignment(a), alignment(b), alignment(y)});
     const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int kk = k > 0 ? k : 1;
-    check_cuda(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+    check_cuda(cublasLtMatmulDescCreate(&desc_, tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F),
+               "cublasLtMatmulDescCreate");
     // cuBLASLt's first operand is B (n x k after op), its second A (k x m after op).
     check_cuda(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof(op_b)),
                "cublasLtMatmulDescSetAttribute");
@@ -153,7 +156,10 @@ class Runtime {
  public:
   static constexpr std::size_t kBlasWorkspace = std::size_t(8) << 20;
 
-  explicit Runtime(cudaStream_t stream) : own_stream_(stream == nullptr), stream_(stream) {
+  // tf32: products (cuBLAS's and cuBLASLt's) on the tensor cores in TF32 (sofiec --tf32).
+  explicit Runtime(cudaStream_t stream, bool tf32 = false)
+      : own_stream_(stream == nullptr), tf32_(tf32), stream_(stream) {
+    const std::lock_guard<std::mutex> lock(launch_lock());
     // The legacy default stream cannot be captured: a Session given none makes its own.
     if (own_stream_) check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     try {
@@ -162,8 +168,8 @@ class Runtime {
       check_cuda(cublasLtCreate(&lt_), "cublasLtCreate");
       check_cuda(cublasSetStream(blas_, stream_), "cublasSetStream");
       check_cuda(cublasSetWorkspace(blas_, blas_workspace_.data(), kBlasWorkspace), "cublasSetWorkspace");
-      // Full float32 products: no TF32 unless asked.
-      check_cuda(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+      // Full float32 products unless TF32 was asked for.
+      check_cuda(cublasSetMathMode(blas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     } catch (...) {
       if (lt_) cublasLtDestroy(lt_);
       if (blas_) cublasDestroy(blas_);
@@ -175,6 +181,7 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
   ~Runtime() {
+    const std::lock_guard<std::mutex> lock(launch_lock());
     if (exec_) cudaGraphExecDestroy(exec_);
     lt_gemms_.clear();
     cublasLtDestroy(lt_);
@@ -184,6 +191,7 @@ class Runtime {
   }
 
   cudaStream_t stream() const { return stream_; }
+  bool tf32() const { return tf32_; }
   cublasHandle_t blas() const { return blas_; }
   cublasLtHandle_t lt() const { return lt_; }
   // The cuBLAS workspace, which cuBLASLt's products share (they run in the stream's order).
@@ -200,13 +208,15 @@ class Runtime {
   // The first call launches directly instead: it loads the kernels' modules (lazily loaded
   // since CUDA 12) and lets cuBLAS set itself up outside any capture, as a capture must not
   // contain either. A capture can still be invalidated by what another thread does meanwhile
-  // (a device-wide synchronization, such as cuBLAS's when another Session is made or
-  // destroyed): the work is then launched directly this time and captured on a later call.
+  // (a device-wide synchronization by code that does not hold launch_lock()): the work is
+  // then launched directly this time and captured on a later call. Everything but a replay
+  // holds launch_lock(), so that no Session loads a kernel while another captures.
   template <class F> void run(const void* const* buffers, std::size_t count, bool use_graph, F&& enqueue) {
     if (use_graph && exec_ && buffers_.size() == count && std::equal(buffers_.begin(), buffers_.end(), buffers)) {
       check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
       return;
     }
+    const std::lock_guard<std::mutex> lock(launch_lock());
     if (use_graph && warmed_up_ && capture(enqueue)) {
       buffers_.assign(buffers, buffers + count);
       check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
@@ -218,6 +228,16 @@ class Runtime {
   }
 
  private:
+  // The process-wide lock (session.cuh); a test build may leave it out to show why it is there.
+  static std::mutex& launch_lock() {
+#ifdef SOFIEC_CUDA_NO_LAUNCH_LOCK
+    thread_local std::mutex own;
+    return own;
+#else
+    return ::sofiec::cuda_launch_lock();
+#endif
+  }
+
   // Captures `enqueue` into exec_ (updated in place when the graph's topology allows);
   // false, with no error left pending, if the capture was invalidated. An error raised during
   // a capture is not reported from here: the direct launch that follows raises it again.
@@ -257,6 +277,7 @@ class Runtime {
   }
 
   bool own_stream_;
+  bool tf32_;
   cudaStream_t stream_;
   cublasHandle_t blas_ = nullptr;
   cublasLtHandle_t lt_ = nullptr;

@@ -18,9 +18,28 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+// One lock for every sofiec Session in the process, whatever header it comes from (hence
+// outside the model's namespace, defined once whichever header comes first). CUDA loads a
+// kernel's module on its first launch, and cuBLAS sets itself up and synchronizes the device
+// when a handle is made or destroyed: done while another thread captures a CUDA graph, either
+// fails ("operation not permitted when stream is capturing", a cuBLAS execution failure) or
+// invalidates that capture. So Sessions make and destroy their handles, launch directly and
+// capture only while holding this lock; a replay, the steady state, takes no lock. Code of
+// the caller's own that captures graphs or loads kernels beside Sessions may hold it too.
+#ifndef SOFIEC_CUDA_LAUNCH_LOCK_DEFINED_
+#define SOFIEC_CUDA_LAUNCH_LOCK_DEFINED_
+namespace sofiec {
+inline std::mutex& cuda_launch_lock() {
+  static std::mutex lock;
+  return lock;
+}
+}  // namespace sofiec
+#endif
 
 //@begin kernels
 namespace sofiec {

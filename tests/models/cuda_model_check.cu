@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
       cudaMemcpy(dx[i], x[i].data(), x[i].size() * sizeof(float), cudaMemcpyHostToDevice);
     }
     for (std::size_t i = 0; i < num_out; ++i) cudaMalloc(&dy[i], y[i].size() * sizeof(float));
+    // A pageable cudaMemcpy may return before its copy lands, and the Session's stream does not
+    // wait for the legacy stream's work.
+    cudaDeviceSynchronize();
     for (bool graph : {true, false}) {
       session.use_graph(graph);
       for (int round = 0; round < 3; ++round) {
@@ -109,27 +112,38 @@ int main(int argc, char** argv) {
     }
     for (float* p : dx) cudaFree(p);
     for (float* p : dy) cudaFree(p);
-    // Four Sessions on four threads, each made on its thread, on its own stream, 50 runs each.
-    std::vector<std::vector<std::vector<float>>> results(4, expected_parts);
-    std::vector<std::string> errors(4);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t)
-      threads.emplace_back([&, t] {
-        try {
-          auto own = make();
-          for (int i = 0; i < 50; ++i) session_calls::infer_host(*own, x, results[std::size_t(t)]);
-        } catch (const std::exception& e) {
-          errors[std::size_t(t)] = e.what();
+    // Four Sessions on four threads, each made, run 20 times and destroyed on its thread, on
+    // its own stream; ten rounds, so that one thread's set-up, first run, capture or teardown
+    // meets the others' at every stage.
+    constexpr int rounds = 10, per_round = 4;
+    int thread_failures = 0;
+    double worst = 0;
+    for (int round = 0; round < rounds; ++round) {
+      std::vector<std::vector<std::vector<float>>> results(per_round, expected_parts);
+      std::vector<std::string> errors(per_round);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < per_round; ++t)
+        threads.emplace_back([&, t] {
+          try {
+            auto own = make();
+            for (int i = 0; i < 20; ++i) session_calls::infer_host(*own, x, results[std::size_t(t)]);
+          } catch (const std::exception& e) {
+            errors[std::size_t(t)] = e.what();
+          }
+        });
+      for (auto& t : threads) t.join();
+      for (std::size_t t = 0; t < per_round; ++t) {
+        if (!errors[t].empty()) {
+          std::fprintf(stderr, "round %d, thread %zu: %s\n", round, t, errors[t].c_str());
+          ++thread_failures;
+        } else {
+          worst = std::max(worst, worst_error(joined(results[t]), expected));
         }
-      });
-    for (auto& t : threads) t.join();
-    for (std::size_t t = 0; t < 4; ++t) {
-      if (!errors[t].empty()) {
-        std::fprintf(stderr, "thread %zu: %s\n", t, errors[t].c_str());
-        ++failures;
       }
-      check("threads, a Session and stream each", results[t]);
     }
+    std::printf("%-40s %d of %d Sessions failed, max relative error %.3g\n", "threads, a Session and stream each",
+                thread_failures, rounds * per_round, worst);
+    if (thread_failures || !(worst <= tolerance)) ++failures;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

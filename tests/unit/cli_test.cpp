@@ -277,14 +277,13 @@ TEST_F(Cli, CudaTarget) {
 
   sofiec_test::ModelBuilder c;
   c.input("x", {1, 1, 4, 4}).output("y");
-  c.init_floats("k", {1, 1, 3, 3}, std::vector<float>(9, 1.f));
-  c.node("Acos", {"x"}, {"a"}, "the_acos");  // (after the Conv it would be fused into it)
-  c.node("Conv", {"a", "k"}, {"y"});
+  c.node("Acos", {"x"}, {"a"}, "the_acos");
+  sofiec_test::ModelBuilder::attr_int(c.node("LRN", {"a"}, {"y"}), "size", 3);
   c.save(path("conv.onnx"));
   expect_refused(sofiec(path("conv.onnx") + " --target cuda -o " + path("conv.cuh")),
                  "not supported by --target cuda (yet): ", path("conv.cuh"));
   const CliResult r = sofiec(path("conv.onnx") + " --target cuda -o " + path("conv.cuh"));
-  EXPECT_NE(r.err.find("Conv (\"Conv_1\")"), std::string::npos) << r.err;  // every node, at once
+  EXPECT_NE(r.err.find("LRN (\"LRN_1\")"), std::string::npos) << r.err;  // every node, at once
   EXPECT_NE(r.err.find("the_acos"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("no kernel for acos"), std::string::npos) << r.err;
 
@@ -298,6 +297,10 @@ TEST_F(Cli, CudaTarget) {
   expect_refused(sofiec(path("mlp.onnx") + " --target cuda --dispatch avx512 -o " + path("a.cuh")), "CPU headers",
                  path("a.cuh"));
   expect_refused(sofiec(path("mlp.onnx") + " --target cuda --python -o " + path("py")), "CPU modules", path("py"));
+  expect_refused(sofiec(path("mlp.onnx") + " --tf32 -o " + path("t.hxx")), "--tf32 goes with --target cuda",
+                 path("t.hxx"));
+  ASSERT_EQ(sofiec(path("mlp.onnx") + " --target cuda --tf32 -o " + path("t.cuh")).status, 0);
+  EXPECT_NE(read(path("t.cuh")).find("rt_(stream, true)"), std::string::npos);
 }
 
 TEST_F(Cli, WeightsFileMode) {

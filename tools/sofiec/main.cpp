@@ -193,6 +193,10 @@ int main(int argc, char** argv) {
                  "with --python: flags for the module's build (the target CPU: -march=x86-64-v3 for a cluster "
                  "of mixed machines)")
       ->capture_default_str();
+  bool tf32 = false;
+  app.add_flag("--tf32", tf32,
+               "with --target cuda: matrix products and convolutions on the tensor cores in TF32 (inputs rounded "
+               "to 10-bit mantissas, float32 sums), as torch's allow_tf32; default: full float32");
   bool profile_header = false;
   app.add_flag("--profile", profile_header,
                "time each node in infer(): Session::profile() gives per node calls, total and median time, FLOPs "
@@ -269,6 +273,8 @@ int main(int argc, char** argv) {
     options.dispatch_avx512 = dispatch == "avx512";
     options.target = target == "cuda" ? sofiec::Target::Cuda : sofiec::Target::Cpu;
     options.profile = profile_header;
+    if (tf32 && options.target != sofiec::Target::Cuda) throw sofiec::Error("--tf32 goes with --target cuda");
+    options.tf32 = tf32;
     sofiec::Model model = sofiec::load_model_file({model_path, input_shapes, python_build.python, keras_weights});
     for (const auto& spec : freeze_specs) {
       auto [name, values] = sofiec::parse_freeze(spec);
