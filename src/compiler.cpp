@@ -81,6 +81,7 @@ PlannedModel plan_model(Model model, const CompileOptions& options) {
   PlannedModel pm;
   Graph& g = model.graph;
   apply_fixed_dims(g, options.fixed_dims);
+  g.runtime_dims_sampled = options.sampling_runtime_dims;
   freeze_inputs(g, options.frozen_inputs);
   CompileStats& stats = pm.stats;
   stats.nodes_before = g.nodes.size();
@@ -132,7 +133,8 @@ HeaderSpec header_spec(const Model& model, const CompileOptions& options) {
                             source.empty() ? "a model" : source, level_name(options.level),
                             spec.embed_weights ? "" : fmt::format(" (weights in {})", options.weights_file_name));
   spec.banner += options.target == Target::Cuda
-                     ? "// CUDA C++17 for NVIDIA GPUs: needs nvcc, the CUDA runtime (12 or later) and cuBLAS (-lcublas).\n"
+                     ? "// CUDA C++17 for NVIDIA GPUs: needs nvcc, the CUDA runtime (12.1 or later) and cuBLAS\n"
+                       "// (-lcublas -lcublasLt).\n"
                      : "// Needs only the C++17 standard library; defining SOFIEC_USE_BLAS (and linking a BLAS that "
                        "provides\n// sgemm_) sends the matrix products of 2^21 multiply-adds or more to that BLAS.\n";
   return spec;
@@ -141,9 +143,6 @@ HeaderSpec header_spec(const Model& model, const CompileOptions& options) {
 CompiledModel compile_model(Model model, const CompileOptions& options) {
   const std::vector<std::string> symbols = runtime_dims(model, options);
   if (options.target == Target::Cuda) {
-    if (!symbols.empty())
-      throw Error(fmt::format("--target cuda needs static shapes for now: fix the run-time dims with --dim ({})",
-                              fmt::join(symbols, ", ")));
     if (options.dispatch_avx512) throw Error("--dispatch avx512 is for CPU headers, not --target cuda");
     if (options.profile) throw Error("--profile is for CPU headers (--target cuda: time with Nsight Systems)");
   }

@@ -9,7 +9,8 @@
 #       benchmarks (benchmarks/run_cuda.sh build) into DIR/bench;
 #   tools/gpu_check.sh run [DIR]                (on the GPU host) runs each model against torch's
 #       output, through infer_host, device buffers with and without graph replay, and four
-#       Sessions on four threads and streams; the backend cases against their stored outputs; then
+#       Sessions on four threads and streams (the models with run-time dims at each size torch
+#       computed, tests/models/cuda_dynamic_check.cu); the backend cases against their stored outputs; then
 #       the benchmarks beside PyTorch. Exits non-zero if any check fails.
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,7 +24,10 @@ case "$mode" in
       variant="${check##*/check_}"
       model="${variant%_file}"
       cp "$check" "$dir/"
-      cp "$build/tests/models/$model.input.bin" "$build/tests/models/$model.output.bin" "$dir/"
+      case "$model" in
+        dyn_*) cp "$build/tests/models/$model".*.bin "$build/tests/models/$model.cases" "$dir/" ;;
+        *) cp "$build/tests/models/$model.input.bin" "$build/tests/models/$model.output.bin" "$dir/" ;;
+      esac
       [ -f "$build/tests/cuda/$variant.cuh.dat" ] && cp "$build/tests/cuda/$variant.cuh.dat" "$dir/"
     done
     if [ -d "$build/tests/cuda-conformance" ]; then

@@ -40,6 +40,8 @@ struct CompileOptions {
   Target target = Target::Cpu;
   // --tf32 (CUDA target): products in TF32 on the tensor cores.
   bool tf32 = false;
+  // Set by the run-time dims' compilation for its samples (Graph::runtime_dims_sampled).
+  bool sampling_runtime_dims = false;
   // --profile: infer() times each node (steady clock) into the Workspace; Session::profile()
   // gives calls, total and median time, FLOPs and bytes per node.
   bool profile = false;

@@ -131,6 +131,10 @@ struct Graph {
   // Dims that the data decides at run time (NonZero's count, Unique's length...): symbol ->
   // its upper bound. Buffers are sized for the bound; the Session reports the actual value.
   std::map<std::string, int64_t> data_dependent_dims;
+  // Compiled at sampled values of the run-time dims, whose code becomes expressions of them:
+  // a choice that depends on sizes (how many images a scratch buffer holds) must then follow
+  // them as a polynomial does, or not at all.
+  bool runtime_dims_sampled = false;
 
   int64_t opset(const std::string& domain = "") const;
   bool is_constant(const std::string& n) const { return constants.count(n) != 0; }

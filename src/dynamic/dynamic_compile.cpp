@@ -80,6 +80,7 @@ int64_t smallest_valid(const Model& model, const CompileOptions& options, const 
     std::vector<int64_t> point = grid.points[0];
     point[s] = v;
     for (std::size_t k = 0; k < symbols.size(); ++k) o.fixed_dims[symbols[k]] = point[k];
+    o.sampling_runtime_dims = true;
     try {
       const PlannedModel planned = plan_model(model, o);
       const Graph& g = planned.graph;
@@ -117,6 +118,7 @@ CompiledModel compile_on_grid(const Model& model, const CompileOptions& options,
   for (const std::vector<int64_t>& point : grid.points) {
     CompileOptions o = options;
     for (std::size_t s = 0; s < symbols.size(); ++s) o.fixed_dims[symbols[s]] = point[s];
+    o.sampling_runtime_dims = true;
     if (!samples.empty()) {
       o.memory_aware_order = samples[0].planned.stats.reordered;
       o.split_views = samples[0].planned.stats.split_views;

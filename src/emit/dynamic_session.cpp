@@ -126,34 +126,41 @@ std::string DynamicSessionParts::constructor() const {
   r += "  // The bytes a Workspace for this Session holds (the arena for the maxima).\n";
   r += "  std::size_t workspace_bytes() const { return arena_bytes_; }\n\n";
   r += " private:\n  void place_arena() {\n";
-  r += "    for (std::size_t i = 0; i < num_dims; ++i)\n"
-       "      if (dim_max_[i] < dim_min[i] || dim_max_[i] > detail::kMaxRuntimeDim)\n"
-       "        throw std::invalid_argument(std::string(\"Session: the maximum of \") + dim_names[i] + \" must be "
-       "between \" +\n"
-       "                                    std::to_string(dim_min[i]) + \" and 2^31\");\n";
-  r += dim_locals(true);
+  r += maxima_checks() + dim_locals(true);
   // Inputs and outputs too, so that no size infer() computes can overflow.
   for (const auto& list : {graph.inputs, graph.outputs})
     for (const std::string& t : list)
       r += fmt::format("    (void)detail::CheckedSize({} * {}).bytes();  // {}\n", size_of(t, layout.vars),
                        dtype_size(graph.value(t).dtype), t);
-  const std::vector<ArenaBlock>& blocks = plan.blocks;
-  if (blocks.empty()) {
-    r += "    arena_bytes_ = 0;\n";
-  } else {
-    r += fmt::format("    const detail::ArenaBlockSize blocks[{}] = {{\n", blocks.size());
-    for (std::size_t i = 0; i < blocks.size(); ++i)
-      r += fmt::format("        {{detail::CheckedSize({}).bytes(), {}, {}}},  // {}\n",
-                       layout.block_bytes[i].cpp(layout.vars), blocks[i].first, blocks[i].last,
-                       blocks[i].is_workspace ? "scratch of " + blocks[i].name : blocks[i].name);
-    r += "    };\n";
-    r += fmt::format("    arena_bytes_ = detail::place_arena_blocks(blocks, {}, offsets_.data());\n", blocks.size());
-  }
+  r += arena_blocks("arena_bytes_ = ");
   r += "    workspace_ = Workspace(arena_bytes_);\n  }\n\n";
-  r += "  void check_dims(";
+  return r + check_dims_function() + " public:\n";
+}
+
+std::string DynamicSessionParts::maxima_checks() const {
+  return "    for (std::size_t i = 0; i < num_dims; ++i)\n"
+         "      if (dim_max_[i] < dim_min[i] || dim_max_[i] > detail::kMaxRuntimeDim)\n"
+         "        throw std::invalid_argument(std::string(\"Session: the maximum of \") + dim_names[i] + \" must be "
+         "between \" +\n"
+         "                                    std::to_string(dim_min[i]) + \" and 2^31\");\n";
+}
+
+std::string DynamicSessionParts::arena_blocks(const std::string& result) const {
+  const std::vector<ArenaBlock>& blocks = plan.blocks;
+  if (blocks.empty()) return "    " + result + "0;\n";
+  std::string r = fmt::format("    const detail::ArenaBlockSize blocks[{}] = {{\n", blocks.size());
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    r += fmt::format("        {{detail::CheckedSize({}).bytes(), {}, {}}},  // {}\n",
+                     layout.block_bytes[i].cpp(layout.vars), blocks[i].first, blocks[i].last,
+                     blocks[i].is_workspace ? "scratch of " + blocks[i].name : blocks[i].name);
+  r += "    };\n";
+  return r + fmt::format("    {}detail::place_arena_blocks(blocks, {}, offsets_.data());\n", result, blocks.size());
+}
+
+std::string DynamicSessionParts::check_dims_function() const {
   std::vector<std::string> args;
   for (const std::string& p : dim_params()) args.push_back("std::size_t " + p);
-  r += fmt::format("{}) const {{\n", fmt::join(args, ", "));
+  std::string r = fmt::format("  void check_dims({}) const {{\n", fmt::join(args, ", "));
   r += fmt::format("    const std::size_t values[] = {{{}}};\n", fmt::join(dim_params(), ", "));
   r += "    for (std::size_t i = 0; i < num_dims; ++i)\n"
        "      if (values[i] < dim_min[i] || values[i] > dim_max_[i])\n"
@@ -161,7 +168,7 @@ std::string DynamicSessionParts::constructor() const {
        "+ \" is outside \" +\n"
        "                                std::to_string(dim_min[i]) + \"..\" + std::to_string(dim_max_[i]) + \", the "
        "maximum given to the Session\");\n"
-       "  }\n\n public:\n";
+       "  }\n\n";
   return r;
 }
 

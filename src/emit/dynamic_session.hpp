@@ -34,10 +34,17 @@ struct DynamicSessionParts {
   std::string members() const;            // the Session's: maxima, arena layout
   std::string workspace_members() const;  // the Workspace's: the outputs' dims
 
- private:
+  // Parts of the above that the CUDA Session shares.
   std::vector<std::string> dim_params() const;  // infer()'s parameters for the dims' values
   std::string dim_locals(bool checked) const;   // the rt_ variables
   std::string size_of(const std::string& tensor, const std::vector<std::string>& vars) const;
+  std::string maxima_checks() const;            // statements: each dim_max_ within its bounds
+  // Statements: the arena's blocks for the maxima (after dim_locals(true)), placed into
+  // offsets_; `result` prefixes the arena's size ("arena_bytes_ = ", "return ").
+  std::string arena_blocks(const std::string& result) const;
+  std::string check_dims_function() const;  // check_dims(values...): each within dim_min..dim_max_
+
+ private:
   bool sized_by_data(const std::string& output) const;  // some dim the data decides
 };
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <functional>
 #include <set>
 
@@ -121,8 +122,20 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
 // after the files it includes, in sofiec::cuda_<id> with one include guard per file.
 std::string cuda_kernels_text(std::set<std::string> used, const std::string& id) {
   used.insert("runtime");
+  // The arena layout of run-time dims is host code, the CPU headers' kernels/arena.hpp.
+  const bool arena = used.erase("arena") > 0;
   const std::vector<std::string> order = kernel_order(used, "cuda/", ".cuh");
   std::string out;
+  if (arena)
+    out += fmt::format(
+        "// ---- kernels/arena.hpp\n#ifndef SOFIEC_CUDA_{0}_ARENA_\n#define SOFIEC_CUDA_{0}_ARENA_\nnamespace sofiec {{\n"
+        "namespace cuda_{1} {{\n{2}}}  // namespace cuda_{1}\n}}  // namespace sofiec\n#endif\n",
+        [&] {
+          std::string upper = id;
+          std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+          return upper;
+        }(),
+        id, kernel_body(template_text("kernels/arena.hpp")));
   for (const std::string& name : order) {
     std::string guard = fmt::format("SOFIEC_CUDA_{}_{}_", id, name);
     std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
@@ -683,7 +696,9 @@ class HeaderBuilder {
 
   // The CUDA header (templates/cuda/session.cuh): the same metadata and weights blob, the body
   // of infer() enqueued on the Session's stream through its CUDA graph, infer_host() for host
-  // buffers, device memory made by the constructor.
+  // buffers, device memory made by the constructor. With run-time dims, the constructor takes
+  // their maxima and sizes the arena and infer_host's buffers for them; infer() takes their
+  // values first.
   std::string cuda_text(const std::string& body) {
     if (!dim_vars_.empty()) throw UnsupportedError("--target cuda: outputs whose size the data decides (NonZero...)");
     const std::string id = kernels_id();
@@ -694,45 +709,88 @@ class HeaderBuilder {
     regions["weights"] = weights_region();
     regions["metadata"] = metadata_region();
 
-    // infer_host's device copies of the inputs and outputs, 256-byte aligned.
+    const bool dynamic = spec_.dynamic != nullptr;
+    const std::optional<DynamicSessionParts> parts =
+        dynamic ? std::optional<DynamicSessionParts>(dynamic_parts()) : std::nullopt;
+    std::vector<std::string> dims, vars;  // the run-time dims' parameters and code variables
+    if (dynamic) {
+      dims = parts->dim_params();
+      vars = spec_.dynamic->vars;
+    }
+    // infer_host's device copies of the inputs and outputs, 256-byte aligned: their bytes (an
+    // expression of the dims' values) and offsets (io_offsets_[i] with run-time dims).
     std::vector<std::string> io_names = g_.inputs, io_params = input_params_;
     io_names.insert(io_names.end(), g_.outputs.begin(), g_.outputs.end());
     io_params.insert(io_params.end(), output_params_.begin(), output_params_.end());
-    std::vector<int64_t> io_offsets, io_bytes;
+    std::vector<std::string> io_offsets, io_bytes;
     int64_t io_total = 0;
-    for (const std::string& t : io_names) {
-      const ValueInfo& v = g_.value(t);
-      io_offsets.push_back(io_total);
-      io_bytes.push_back(element_count(g_.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype)));
-      io_total += (io_bytes.back() + 255) / 256 * 256;
+    for (std::size_t i = 0; i < io_names.size(); ++i) {
+      const ValueInfo& v = g_.value(io_names[i]);
+      if (dynamic) {
+        io_offsets.push_back(fmt::format("io_offsets_[{}]", i));
+        io_bytes.push_back(fmt::format("static_cast<std::size_t>({}) * {}", parts->size_of(io_names[i], vars),
+                                       dtype_size(v.dtype)));
+      } else {
+        const int64_t bytes = element_count(g_.capacity_dims(v.shape)) * int64_t(dtype_size(v.dtype));
+        io_offsets.push_back(std::to_string(io_total));
+        io_bytes.push_back(bytes > 0 ? std::to_string(bytes) : "");
+        io_total += (bytes + 255) / 256 * 256;
+      }
     }
     const bool has_weights = !weights_.empty();
-    std::string init = std::string(spec_.tf32 ? "rt_(stream, true)" : "rt_(stream)") + ", arena_(arena_bytes, rt_.stream())";
+    std::string init = dynamic ? fmt::format("dim_max_{{{{{}_max}}}}, arena_bytes_(place_arena()), ",
+                                             fmt::join(dims, "_max, "))
+                               : "";
+    init += std::string(spec_.tf32 ? "rt_(stream, true)" : "rt_(stream)") +
+            (dynamic ? ", arena_(arena_bytes_, rt_.stream())" : ", arena_(arena_bytes, rt_.stream())");
     if (has_weights)
       init += ", weights_storage_(detail::weights_bytes, rt_.stream()), weights_(weights_storage_.data())";
-    init += fmt::format(", io_({}, rt_.stream())", io_total);
+    init += dynamic ? ", io_(io_bytes_, rt_.stream())" : fmt::format(", io_({}, rt_.stream())", io_total);
+    std::vector<std::string> ctor_params;
+    if (!spec_.embed_weights) ctor_params.push_back("const std::string& weights_path");
+    for (const std::string& d : dims) ctor_params.push_back(fmt::format("std::size_t {}_max", d));
+    ctor_params.push_back("cudaStream_t stream = nullptr");
     std::string ctor =
         "  // stream: the caller's stream to run on; none (nullptr): the Session makes its own. Uploads\n"
         "  // the weights and allocates all device memory; throws std::runtime_error naming the CUDA\n"
         "  // call that failed.\n";
-    if (spec_.embed_weights) {
-      ctor += fmt::format("  explicit Session(cudaStream_t stream = nullptr) : {} {{\n", init);
-      if (has_weights)
-        ctor +=
-            "    upload_weights(detail::weights_blob);\n";
-    } else {
+    if (!spec_.embed_weights) ctor += "  // weights_path: the weights file written beside this header (<header>.dat).\n";
+    if (dynamic)
       ctor += fmt::format(
-          "  // weights_path: the weights file written beside this header (<header>.dat).\n"
-          "  explicit Session(const std::string& weights_path, cudaStream_t stream = nullptr) : {} {{\n",
-          init);
-      if (has_weights) {
+          "  // {}_max: the largest value each run-time dim ({}) will be given; the arena and infer_host's\n"
+          "  // buffers are sized for them here, once (std::invalid_argument for a maximum below\n"
+          "  // dim_min or above 2^31, or one that makes a buffer too large).\n",
+          fmt::join(dims, "_max, "), fmt::join(spec_.dynamic->symbols, ", "));
+    ctor += fmt::format("  {}Session({}) : {} {{\n", ctor_params.size() <= 2 ? "explicit " : "",
+                        fmt::join(ctor_params, ", "), init);
+    if (has_weights) {
+      if (spec_.embed_weights)
+        ctor += "    upload_weights(detail::weights_blob);\n";
+      else
         ctor += "    std::vector<unsigned char> host(detail::weights_bytes);\n" + read_weights_file("host.data()", "host[i]") +
                 "    upload_weights(host.data());\n";
-      } else {
-        ctor += "    (void)weights_path;\n";
-      }
+    } else if (!spec_.embed_weights) {
+      ctor += "    (void)weights_path;\n";
     }
     regions["constructor"] = ctor + "  }\n";
+    if (dynamic) {
+      std::string r =
+          "  std::size_t max_dim(std::size_t i) const { return dim_max_[i]; }\n"
+          "  // The device arena's bytes, for the maxima.\n"
+          "  std::size_t arena_bytes() const { return arena_bytes_; }\n\n"
+          " private:\n"
+          "  // Checks the maxima; lays out infer_host's buffers and the arena for them.\n"
+          "  std::size_t place_arena() {\n";
+      r += parts->maxima_checks() + parts->dim_locals(true);
+      r += "    std::size_t io = 0;\n";
+      for (std::size_t i = 0; i < io_names.size(); ++i)
+        r += fmt::format(
+            "    io_offsets_[{}] = io;\n    io += (detail::CheckedSize({} * {}).bytes() + 255) / 256 * 256;  // {}\n", i,
+            parts->size_of(io_names[i], vars), dtype_size(g_.value(io_names[i]).dtype), io_names[i]);
+      r += "    io_bytes_ = io;\n";
+      r += parts->arena_blocks("return ") + "  }\n\n" + parts->check_dims_function() + " public:\n";
+      regions["constructor"] += r;
+    }
     if (has_weights)
       regions["constructor"] +=
           "\n private:\n  // On the Session's stream, waited for (a synchronous cudaMemcpy would wait for the whole\n"
@@ -743,7 +801,12 @@ class HeaderBuilder {
           "                       \"cudaMemcpyAsync\");\n"
           "    detail::check_cuda(cudaStreamSynchronize(rt_.stream()), \"cudaStreamSynchronize\");\n  }\n\n public:\n";
 
-    std::vector<std::string> params, host_params, buffers, device_args;
+    std::vector<std::string> params, buffers, device_args, dim_args;
+    for (const std::string& d : dims) {
+      params.push_back("std::size_t " + d);
+      dim_args.push_back(d);
+    }
+    device_args = dim_args;
     for (std::size_t i = 0; i < io_names.size(); ++i) {
       const bool input = i < g_.inputs.size();
       const std::string type(dtype_cpp(g_.value(io_names[i]).dtype));
@@ -755,37 +818,75 @@ class HeaderBuilder {
     for (const auto& p : input_params_)
       if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
     buffers.push_back("nullptr");
+    std::string prologue, shape = "static_cast<const int64_t*>(nullptr), 0";
+    if (dynamic) {
+      prologue = fmt::format("    check_dims({});\n", fmt::join(dims, ", ")) + parts->dim_locals(false);
+      std::size_t offset = 0;
+      for (const std::string& o : g_.outputs) {
+        const std::vector<Polynomial>& d = spec_.dynamic->io_dims.at(o);
+        for (std::size_t k = 0; k < d.size(); ++k)
+          if (!d[k].is_constant()) prologue += fmt::format("    output_dims_[{}] = {};\n", offset + k, d[k].cpp(vars));
+        offset += d.size();
+      }
+      prologue += fmt::format("    const int64_t shape[] = {{{}}};\n", fmt::join(vars, ", "));
+      shape = fmt::format("shape, {}", vars.size());
+    }
     std::string infer =
         "  // Runs the model on device buffers (inputs, then outputs, each a contiguous row-major\n"
         "  // buffer owned by the caller), asynchronously on stream(). Allocates nothing.\n";
+    if (dynamic)
+      infer += fmt::format(
+          "  // First the values of the run-time dims ({}), each between dim_min and its maximum\n"
+          "  // (std::out_of_range otherwise, before anything is launched).\n",
+          fmt::join(spec_.dynamic->symbols, ", "));
     infer += fmt::format(
-        "  void infer({}) {{\n{}    const void* buffers[] = {{{}}};\n    rt_.run(buffers, {}, use_graph_, [&] {{\n"
+        "  void infer({}) {{\n{}{}    const void* buffers[] = {{{}}};\n    rt_.run(buffers, {}, {}, use_graph_, [&] {{\n"
         "    cudaStream_t const stream = rt_.stream();\n    cublasHandle_t const blas = rt_.blas();\n"
         "    (void)stream;\n    (void)blas;\n{}    }});\n  }}\n",
-        fmt::join(params, ", "), unused, fmt::join(buffers, ", "), io_names.size(), body);
+        fmt::join(params, ", "), prologue, unused, fmt::join(buffers, ", "), io_names.size(), shape, body);
     infer +=
         "\n  // Runs the model on host buffers: copies the inputs in, runs, copies the outputs out and\n"
         "  // waits for them.\n";
     infer += fmt::format("  void infer_host({}) {{\n", fmt::join(params, ", "));
+    if (dynamic)
+      infer += fmt::format("    check_dims({});\n", fmt::join(dims, ", ")) + parts->dim_locals(false);
     for (std::size_t i = 0; i < io_names.size(); ++i)
-      if (io_bytes[i] == 0) infer += fmt::format("    (void){};  // empty: nothing to copy\n", io_params[i]);
+      if (io_bytes[i].empty()) infer += fmt::format("    (void){};  // empty: nothing to copy\n", io_params[i]);
     for (std::size_t i = 0; i < g_.inputs.size(); ++i)
-      if (io_bytes[i] > 0)
+      if (!io_bytes[i].empty())
         infer += fmt::format(
             "    detail::check_cuda(cudaMemcpyAsync(io_.data() + {}, {}, {}, cudaMemcpyHostToDevice, rt_.stream()),\n"
             "                       \"cudaMemcpyAsync\");\n",
             io_offsets[i], io_params[i], io_bytes[i]);
     infer += fmt::format("    infer({});\n", fmt::join(device_args, ", "));
     for (std::size_t i = g_.inputs.size(); i < io_names.size(); ++i)
-      if (io_bytes[i] > 0)
+      if (!io_bytes[i].empty())
         infer += fmt::format(
             "    detail::check_cuda(cudaMemcpyAsync({}, io_.data() + {}, {}, cudaMemcpyDeviceToHost, rt_.stream()),\n"
             "                       \"cudaMemcpyAsync\");\n",
             io_params[i], io_offsets[i], io_bytes[i]);
     infer += "    detail::check_cuda(cudaStreamSynchronize(rt_.stream()), \"cudaStreamSynchronize\");\n  }\n";
+    if (dynamic)
+      infer +=
+          "\n  // The dims of output i for the values of the run-time dims of the last infer() (before\n"
+          "  // any: their maxima's shape is not known, the dims read 0).\n"
+          "  TensorShape output_shape(std::size_t i) const {\n"
+          "    return TensorShape{output_dims_.data() + output_dims_offset[i], output_shapes[i].rank};\n  }\n";
+    else
+      infer +=
+          "\n  // The dims of output i (output_shapes[i]: the CUDA target has no outputs sized by the data).\n"
+          "  TensorShape output_shape(std::size_t i) const { return output_shapes[i]; }\n";
     regions["infer"] = infer;
 
-    std::string members = "  detail::Runtime rt_;\n  detail::DeviceBuffer arena_;\n";
+    std::string members;
+    if (dynamic) {
+      // (Declared before arena_bytes_, whose initializer place_arena() sets them.)
+      members += fmt::format("  std::array<std::size_t, {}> io_offsets_{{}};\n  std::size_t io_bytes_ = 0;\n",
+                             io_names.size());
+      members += parts->members();
+      members += parts->workspace_members();
+    }
+    members += "  detail::Runtime rt_;\n  detail::DeviceBuffer arena_;\n";
     if (has_weights) members += "  detail::DeviceBuffer weights_storage_;\n  const unsigned char* weights_;\n";
     members += "  detail::DeviceBuffer io_;  // infer_host's device copies of the inputs and outputs\n";
     regions["members"] = members;

@@ -1,6 +1,8 @@
 // Convolution and pooling over any spatial rank, on the shared window geometry.
 #include <fmt/ranges.h>
 
+#include <limits>
+
 #include "emit/emit_context.hpp"
 #include "kernels.hpp"
 #include "ops/cuda.hpp"
@@ -60,6 +62,8 @@ std::vector<int64_t> with_spatial_dims(int64_t a, int64_t b, const std::vector<i
 // templates/cuda/conv.cuh's WindowShape of a window of 1 to 3 spatial dims (the rest extent 1).
 std::string cuda_window(const EmitContext& e, const Window& w) {
   if (w.rank() > 3) e.unsupported("the CUDA target runs windows of 1 to 3 spatial dims, this one has {}", w.rank());
+  if (element_count(w.kernel) > std::numeric_limits<int>::max())
+    e.unsupported("a window of {} taps (the CUDA kernels count them in an int)", element_count(w.kernel));
   auto padded = [&](const std::vector<int64_t>& v, int64_t fill) {
     std::vector<int64_t> r(v.begin(), v.end());
     r.resize(3, fill);
@@ -72,14 +76,15 @@ std::string cuda_window(const EmitContext& e, const Window& w) {
 // How the CUDA target runs a convolution (templates/cuda/conv.cuh): a product per image on
 // im2col columns, gathered for `chunk` images at a time into at most kCudaConvScratch bytes
 // of scratch (at least one image's); pointwise ones read the input as it is, grouped ones
-// run directly. Both need no scratch.
+// run directly. Both need no scratch. With run-time dims the chunk is a constant, 4 images
+// (1 if that exceeds the bound), so that the scratch stays a polynomial of the dims.
 struct CudaConvPlan {
   bool pointwise = false, direct = false;
   int64_t chunk = 1, scratch_bytes = 0;
 };
 constexpr int64_t kCudaConvScratch = int64_t(32) << 20;
 
-CudaConvPlan plan_cuda_conv(const ConvPlan& p) {
+CudaConvPlan plan_cuda_conv(const ConvPlan& p, bool runtime_dims) {
   CudaConvPlan c;
   c.pointwise = true;
   for (int d = 0; d < p.w.rank(); ++d)
@@ -88,7 +93,8 @@ CudaConvPlan plan_cuda_conv(const ConvPlan& p) {
   c.direct = p.groups > 1;
   if (c.pointwise || c.direct) return c;
   const int64_t image = p.channels * element_count(p.w.kernel) * element_count(p.w.out) * int64_t(sizeof(float));
-  c.chunk = std::max<int64_t>(1, std::min<int64_t>(p.batch, kCudaConvScratch / std::max<int64_t>(image, 1)));
+  c.chunk = runtime_dims ? (4 * image <= kCudaConvScratch ? 4 : 1)
+                         : std::max<int64_t>(1, std::min<int64_t>(p.batch, kCudaConvScratch / std::max<int64_t>(image, 1)));
   c.scratch_bytes = c.chunk * image;
   return c;
 }
@@ -116,7 +122,7 @@ void add_conv(Registry& r) {
     cuda_require_float(e);
     e.use_kernel("conv");
     const ConvPlan p = plan_conv(e);
-    const CudaConvPlan c = plan_cuda_conv(p);
+    const CudaConvPlan c = plan_cuda_conv(p, e.graph().runtime_dims_sampled);
     for (int64_t v : {p.batch, p.filters, element_count(p.w.out), p.channels * element_count(p.w.kernel)})
       cuda_int_dim(e, v);
     const std::string epilogue = cuda_epilogue(e);
@@ -126,7 +132,9 @@ void add_conv(Registry& r) {
            p.batch, p.channels, p.filters, p.groups, c.chunk, c.pointwise, cuda_window(e, p.w),
            e.has_input(2) || !e.node().epilogue.empty(), epilogue);
   };
-  d.cuda_workspace = [](const NodeView& v) { return plan_cuda_conv(plan_conv(v)).scratch_bytes; };
+  d.cuda_workspace = [](const NodeView& v) {
+    return plan_cuda_conv(plan_conv(v), v.graph().runtime_dims_sampled).scratch_bytes;
+  };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {
     const ConvPlan p = plan_conv(v);

@@ -107,7 +107,7 @@ void emit_cuda_lt_product(EmitContext& e, bool ta, bool tb, int64_t m, int64_t n
   cuda_int_dim(e, m);
   cuda_int_dim(e, n);
   cuda_int_dim(e, k);
-  e.line("detail::LtGemm& lt = rt_.lt_gemm({});", index);
+  e.line("detail::LtGemm& lt = rt_.lt_gemm({}, {}, {}, {});", index, m, n, k);
   e.line("if (!lt.planned())");
   e.line("  lt.plan(rt_.lt(), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, detail::Runtime::kBlasWorkspace, rt_.tf32());", ta, tb, m, n, k,
          bias.empty() ? "static_cast<const float*>(nullptr)" : bias, relu, e.in(0), e.in(1), e.out(0));

@@ -7,6 +7,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -67,11 +69,7 @@ class LtGemm {
   LtGemm() = default;
   LtGemm(const LtGemm&) = delete;
   LtGemm& operator=(const LtGemm&) = delete;
-  ~LtGemm() {
-    if (desc_) cublasLtMatmulDescDestroy(desc_);
-    for (cublasLtMatrixLayout_t l : {a_, b_, y_})
-      if (l) cublasLtMatrixLayoutDestroy(l);
-  }
+  ~LtGemm() { reset(); }
 
   bool planned() const { return planned_; }
   // Whether cuBLASLt had an algorithm for it (else the caller uses cublasSgemm).
@@ -82,6 +80,7 @@ class LtGemm {
   // tf32: on the tensor cores, inputs rounded to TF32.
   void plan(cublasLtHandle_t lt, bool trans_a, bool trans_b, int m, int n, int k, const float* bias, bool relu,
             const float* a, const float* b, const float* y, std::size_t workspace_bytes, bool tf32) {
+    reset();
     planned_ = true;
     alignment_ = std::min({alignment(a), alignment(b), alignment(y)});
     const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -133,6 +132,15 @@ class LtGemm {
   }
 
  private:
+  void reset() {
+    if (desc_) cublasLtMatmulDescDestroy(desc_);
+    for (cublasLtMatrixLayout_t l : {a_, b_, y_})
+      if (l) cublasLtMatrixLayoutDestroy(l);
+    desc_ = nullptr;
+    a_ = b_ = y_ = nullptr;
+    planned_ = usable_ = false;
+  }
+
   // The largest power of two (up to 256) dividing the address.
   static uint32_t alignment(const float* p) {
     const auto address = reinterpret_cast<std::uintptr_t>(p);
@@ -159,7 +167,7 @@ class Runtime {
   // tf32: products (cuBLAS's and cuBLASLt's) on the tensor cores in TF32 (sofiec --tf32).
   explicit Runtime(cudaStream_t stream, bool tf32 = false)
       : own_stream_(stream == nullptr), tf32_(tf32), stream_(stream) {
-    const std::lock_guard<std::mutex> lock(launch_lock());
+    const std::lock_guard<std::recursive_mutex> lock(launch_lock());
     // The legacy default stream cannot be captured: a Session given none makes its own.
     if (own_stream_) check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     try {
@@ -181,7 +189,7 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
   ~Runtime() {
-    const std::lock_guard<std::mutex> lock(launch_lock());
+    const std::lock_guard<std::recursive_mutex> lock(launch_lock());
     if (exec_) cudaGraphExecDestroy(exec_);
     lt_gemms_.clear();
     cublasLtDestroy(lt_);
@@ -196,42 +204,64 @@ class Runtime {
   cublasLtHandle_t lt() const { return lt_; }
   // The cuBLAS workspace, which cuBLASLt's products share (they run in the stream's order).
   void* blas_workspace() const { return blas_workspace_.data(); }
-  // The cuBLASLt plan of the graph's node `node` (made empty on first use, planned by it).
-  LtGemm& lt_gemm(std::size_t node) {
-    if (node >= lt_gemms_.size()) lt_gemms_.resize(node + 1);
-    if (!lt_gemms_[node]) lt_gemms_[node] = std::make_unique<LtGemm>();
-    return *lt_gemms_[node];
+  // The cuBLASLt plan of the graph's node `node` for the product's dims (made empty on first
+  // use, planned by it: on the first, direct launch of a shape, never while capturing).
+  LtGemm& lt_gemm(std::size_t node, long long m, long long n, long long k) {
+    std::unique_ptr<LtGemm>& plan = lt_gemms_[{static_cast<long long>(node), m, n, k}];
+    if (!plan) plan = std::make_unique<LtGemm>();
+    return *plan;
   }
 
   // Runs `enqueue` (which puts the model's work on the stream) through the graph captured for
-  // these buffers; captures it again (updating the instantiated graph) when they change.
-  // The first call launches directly instead: it loads the kernels' modules (lazily loaded
-  // since CUDA 12) and lets cuBLAS set itself up outside any capture, as a capture must not
-  // contain either. A capture can still be invalidated by what another thread does meanwhile
+  // these buffers and values of the run-time dims (`shape`, `dims` of them; none for a static
+  // model); captures it again (updating the instantiated graph) when they change. The first
+  // call for a shape launches directly instead: it loads the kernels' modules (lazily loaded
+  // since CUDA 12; cuBLAS picks other kernels for other sizes), plans the cuBLASLt products
+  // and lets cuBLAS set itself up outside any capture, as a capture must not contain either. A capture can still be invalidated by what another thread does meanwhile
   // (a device-wide synchronization by code that does not hold launch_lock()): the work is
   // then launched directly this time and captured on a later call. Everything but a replay
-  // holds launch_lock(), so that no Session loads a kernel while another captures.
-  template <class F> void run(const void* const* buffers, std::size_t count, bool use_graph, F&& enqueue) {
-    if (use_graph && exec_ && buffers_.size() == count && std::equal(buffers_.begin(), buffers_.end(), buffers)) {
+  // holds launch_lock() for a shape's first launch and for a capture, so that no Session loads
+  // a kernel while another captures; replays and later direct launches (use_graph(false))
+  // take no lock. Called while the caller captures the stream into a graph of its own, it
+  // puts its work into that graph (direct launches: the Session must have run that shape
+  // once before, outside the capture).
+  template <class F>
+  void run(const void* const* buffers, std::size_t count, const int64_t* shape, std::size_t dims, bool use_graph,
+           F&& enqueue) {
+    if (use_graph && exec_ && buffers_.size() == count && std::equal(buffers_.begin(), buffers_.end(), buffers) &&
+        std::equal(shape_.begin(), shape_.end(), shape, shape + dims)) {
       check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
       return;
     }
-    const std::lock_guard<std::mutex> lock(launch_lock());
-    if (use_graph && warmed_up_ && capture(enqueue)) {
+    const std::vector<int64_t> key(shape, shape + dims);
+    const bool warmed_up = std::find(warmed_up_.begin(), warmed_up_.end(), key) != warmed_up_.end();
+    cudaStreamCaptureStatus outer = cudaStreamCaptureStatusNone;
+    check_cuda(cudaStreamIsCapturing(stream_, &outer), "cudaStreamIsCapturing");
+    if (warmed_up && (!use_graph || outer != cudaStreamCaptureStatusNone)) {
+      enqueue();
+      check_cuda(cudaGetLastError(), "kernel launch");
+      return;
+    }
+    if (outer != cudaStreamCaptureStatusNone)
+      throw std::runtime_error("infer: the stream is being captured and this Session has not run these shapes yet "
+                               "(run it once before capturing)");
+    const std::lock_guard<std::recursive_mutex> lock(launch_lock());
+    if (use_graph && warmed_up && capture(enqueue)) {
       buffers_.assign(buffers, buffers + count);
+      shape_ = key;
       check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
       return;
     }
     enqueue();
     check_cuda(cudaGetLastError(), "kernel launch");
-    warmed_up_ = true;
+    if (!warmed_up) warmed_up_.push_back(key);
   }
 
  private:
   // The process-wide lock (session.cuh); a test build may leave it out to show why it is there.
-  static std::mutex& launch_lock() {
+  static std::recursive_mutex& launch_lock() {
 #ifdef SOFIEC_CUDA_NO_LAUNCH_LOCK
-    thread_local std::mutex own;
+    thread_local std::recursive_mutex own;
     return own;
 #else
     return ::sofiec::cuda_launch_lock();
@@ -282,10 +312,11 @@ class Runtime {
   cublasHandle_t blas_ = nullptr;
   cublasLtHandle_t lt_ = nullptr;
   DeviceBuffer blas_workspace_;
-  std::vector<std::unique_ptr<LtGemm>> lt_gemms_;
+  std::map<std::array<long long, 4>, std::unique_ptr<LtGemm>> lt_gemms_;
   cudaGraphExec_t exec_ = nullptr;
   std::vector<const void*> buffers_;
-  bool warmed_up_ = false;
+  std::vector<int64_t> shape_;
+  std::vector<std::vector<int64_t>> warmed_up_;  // the shapes launched directly once
 };
 
 // A device-to-device copy on the stream (a view that must be a copy, an output that is an

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -30,12 +31,14 @@
 // fails ("operation not permitted when stream is capturing", a cuBLAS execution failure) or
 // invalidates that capture. So Sessions make and destroy their handles, launch directly and
 // capture only while holding this lock; a replay, the steady state, takes no lock. Code of
-// the caller's own that captures graphs or loads kernels beside Sessions may hold it too.
+// the caller's own that captures graphs or loads kernels beside Sessions may hold it too (it
+// is recursive: Sessions may be used while holding it). One per shared object: two libraries
+// built with hidden symbols, each with sofiec headers, have one each.
 #ifndef SOFIEC_CUDA_LAUNCH_LOCK_DEFINED_
 #define SOFIEC_CUDA_LAUNCH_LOCK_DEFINED_
 namespace sofiec {
-inline std::mutex& cuda_launch_lock() {
-  static std::mutex lock;
+inline std::recursive_mutex& cuda_launch_lock() {
+  static std::recursive_mutex lock;
   return lock;
 }
 }  // namespace sofiec
@@ -117,7 +120,7 @@ class Session {
   // Runs the model on device buffers (inputs, then outputs), asynchronously on stream().
   void infer(const float* in_x, float* out_y) {
     const void* buffers[] = {in_x, out_y};
-    rt_.run(buffers, 2, use_graph_, [&] {
+    rt_.run(buffers, 2, static_cast<const int64_t*>(nullptr), 0, use_graph_, [&] {
       cudaStream_t stream = rt_.stream();
       detail::map1(in_x, out_y, 4, detail::op_relu{}, stream);
     });
@@ -133,10 +136,10 @@ class Session {
     detail::check_cuda(cudaMemcpyAsync(out_y, d_y, 16, cudaMemcpyDeviceToHost, rt_.stream()), "cudaMemcpyAsync");
     detail::check_cuda(cudaStreamSynchronize(rt_.stream()), "cudaStreamSynchronize");
   }
-  //@end infer
 
   // The dims of output i (output_shapes[i]: the CUDA target has no outputs sized by the data).
   TensorShape output_shape(std::size_t i) const { return output_shapes[i]; }
+  //@end infer
 
  private:
   //@begin members

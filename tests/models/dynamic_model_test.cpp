@@ -14,6 +14,7 @@
 #include <vector>
 
 #include MODEL_HEADER
+#include "model_cases.hpp"
 
 namespace {
 
@@ -21,24 +22,11 @@ using Session = MODEL_NS::Session;
 constexpr std::size_t kDims = Session::num_dims;
 using Dims = std::array<std::size_t, kDims>;
 
-struct Case {
-  Dims dims;
-  std::vector<int64_t> output_dims;
-};
+using Case = model_cases::Case<kDims>;
 
 std::vector<Case> read_cases() {
-  std::ifstream in(std::string(MODEL_DATA) + ".cases");
-  EXPECT_TRUE(in) << "cannot read " << MODEL_DATA << ".cases";
-  std::vector<Case> cases;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    Case c;
-    for (std::size_t& d : c.dims) fields >> d;
-    std::string colon;
-    fields >> colon;
-    for (int64_t d; fields >> d;) c.output_dims.push_back(d);
-    cases.push_back(c);
-  }
+  std::vector<Case> cases = model_cases::read<kDims>(std::string(MODEL_DATA) + ".cases");
+  EXPECT_FALSE(cases.empty()) << "cannot read " << MODEL_DATA << ".cases";
   return cases;
 }
 

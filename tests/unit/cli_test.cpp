@@ -259,8 +259,8 @@ TEST_F(Cli, PythonModule) {
   }
 }
 
-// --target cuda: a .cuh by default; every node it cannot run yet named at once; run-time dims,
-// --dispatch and --python refused.
+// --target cuda: a .cuh by default; every node it cannot run yet named at once; run-time dims
+// taken by the constructor (maxima) and infer (values); --dispatch and --python refused.
 TEST_F(Cli, CudaTarget) {
   sofiec_test::ModelBuilder b;
   b.input("x", {1, 4}).output("y", {1, 4});
@@ -291,9 +291,13 @@ TEST_F(Cli, CudaTarget) {
   d.input("x", {-1, 4}, onnx::TensorProto::FLOAT, {"N"}).output("y");
   d.node("Relu", {"x"}, {"y"});
   d.save(path("dyn.onnx"));
-  expect_refused(sofiec(path("dyn.onnx") + " --target cuda -o " + path("dyn.cuh")), "needs static shapes",
-                 path("dyn.cuh"));
+  ASSERT_EQ(sofiec(path("dyn.onnx") + " --target cuda -o " + path("dyn.cuh")).status, 0);
+  const std::string dyn = read(path("dyn.cuh"));
+  EXPECT_NE(dyn.find("explicit Session(std::size_t N_max, cudaStream_t stream = nullptr)"), std::string::npos);
+  EXPECT_NE(dyn.find("void infer(std::size_t N, const float* in_x, float* out_y)"), std::string::npos);
+  EXPECT_NE(dyn.find("void infer_host(std::size_t N, const float* in_x, float* out_y)"), std::string::npos);
   EXPECT_EQ(sofiec(path("dyn.onnx") + " --target cuda --dim N=8 -o " + path("dyn.cuh")).status, 0);
+  EXPECT_NE(read(path("dyn.cuh")).find("explicit Session(cudaStream_t stream = nullptr)"), std::string::npos);
   expect_refused(sofiec(path("mlp.onnx") + " --target cuda --dispatch avx512 -o " + path("a.cuh")), "CPU headers",
                  path("a.cuh"));
   expect_refused(sofiec(path("mlp.onnx") + " --target cuda --python -o " + path("py")), "CPU modules", path("py"));
