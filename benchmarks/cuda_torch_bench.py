@@ -67,7 +67,7 @@ def bench(name, make, shapes, tf32=False):
 
 if __name__ == "__main__":
     # The models named on the command line (all of them without).
-    wanted = set(sys.argv[1:]) or {"mlp", "gn2", "calodit", "resnet18", "unet"}
+    wanted = set(sys.argv[1:]) or {"mlp", "gn2", "particlenet", "calodit", "resnet18", "unet"}
     if "mlp" in wanted:
         for batch in (1, 16384):
             bench("mlp", mlp, [(batch, 100)])
@@ -76,7 +76,8 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_models
     bench_models.MODELS["resnet18"] = bench_models.MODELS["resnet18_b1"]
-    for name, batches in (("gn2", (1, 1024)), ("calodit", (1, 64)), ("resnet18", (1, 64)), ("unet", (1, 64))):
+    for name, batches in (("gn2", (1, 1024)), ("particlenet", (1, 512)), ("calodit", (1, 64)), ("resnet18", (1, 64)),
+                          ("unet", (1, 64))):
         if name not in wanted:
             continue
         make, shapes = bench_models.MODELS[name]

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The CUDA target beside PyTorch on the same GPU. Two steps, since the GPU host has no Debian
 # packages and no network:
-#   benchmarks/run_cuda.sh build [DIR]   here: exports the models (the SOFIE MLP, GN2, CaloDiT,
-#       resnet18 and the diffusion UNet at batch 1 and a large batch) with Debian's torch, writes their
+#   benchmarks/run_cuda.sh build [DIR]   here: exports the models (the SOFIE MLP, GN2, ParticleNet,
+#       CaloDiT, resnet18 and the diffusion UNet at batch 1 and a large batch) with Debian's torch, writes their
 #       CUDA headers with build/sofiec, compiles benchmarks/cuda_bench.cu for each with nvcc,
 #       and copies them with benchmarks/cuda_torch_bench.py into DIR (default build-gpu/bench);
 #   benchmarks/run_cuda.sh run [DIR]     on the GPU host: checks each model at batch 1 against
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 dir="${2:-build-gpu/bench}"
 # Each model at batch 1 (latency) and at the issue's large batch (throughput); `run` runs those
 # that `build` built.
-models="${CUDA_BENCH_MODELS:-mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 calodit_b1 calodit_b64 resnet18_b1 resnet18_b64 unet_b1 unet_b64}"
+models="${CUDA_BENCH_MODELS:-mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 particlenet_b1 particlenet_b512 calodit_b1 calodit_b64 resnet18_b1 resnet18_b64 unet_b1 unet_b64}"
 case "${1:-}" in
   build)
     mkdir -p "$dir"
@@ -28,8 +28,8 @@ import models as bench_models
 torch.manual_seed(0)
 bench_models.MODELS["mlp"] = (mlp, [(1, 100)])
 bench_models.MODELS["resnet18"] = bench_models.MODELS["resnet18_b1"]
-for name, batches in (("mlp", (1, 16384)), ("gn2", (1, 1024)), ("calodit", (1, 64)), ("resnet18", (1, 64)),
-                      ("unet", (1, 64))):
+for name, batches in (("mlp", (1, 16384)), ("gn2", (1, 1024)), ("particlenet", (1, 512)), ("calodit", (1, 64)),
+                      ("resnet18", (1, 64)), ("unet", (1, 64))):
     make, shapes = bench_models.MODELS[name]
     model = make().eval()
     for m in model.modules():  # normalization statistics that are not the identity

@@ -32,6 +32,18 @@ void cuda_require_float(const EmitContext& e, std::size_t data_inputs) {
       e.unsupported("output {} is {}; the CUDA target runs float32", i, dtype_name(e.output(i).dtype));
 }
 
+void cuda_require_float_or_index(const EmitContext& e, std::size_t data_inputs) {
+  const DType t = e.output(0).dtype;
+  if (t != DType::Float && t != DType::Int64 && t != DType::Int32)
+    e.unsupported("output 0 is {}; the CUDA target runs float32 (and int64/int32 indices)", dtype_name(t));
+  for (std::size_t i = 0; i < e.num_inputs() && i < data_inputs; ++i)
+    if (e.has_input(i) && e.input_dtype(i) != t)
+      e.unsupported("input {} is {}, output 0 {}", i, dtype_name(e.input_dtype(i)), dtype_name(t));
+  for (std::size_t i = 1; i < e.num_outputs(); ++i)
+    if (!e.node().outputs[i].empty() && e.output(i).dtype != t)
+      e.unsupported("output {} is {}, output 0 {}", i, dtype_name(e.output(i).dtype), dtype_name(t));
+}
+
 std::string cuda_functor(EmitContext& e, const std::string& f) {
   for (std::size_t p = f.find("detail::"); p != std::string::npos; p = f.find("detail::", p + 1)) {
     const std::size_t start = p + 8, end = f.find_first_of("{(,)} ", start);

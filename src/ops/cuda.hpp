@@ -13,6 +13,9 @@ namespace sofiec {
 // Every input the node reads (or its first data_inputs, the others being shapes, axes or
 // indices known at generation time) and every output it writes is float32, else unsupported().
 void cuda_require_float(const EmitContext& e, std::size_t data_inputs = SIZE_MAX);
+// The same for nodes that move or combine index tensors too (views, Concat, Add): float32,
+// int64 or int32, all of one type.
+void cuda_require_float_or_index(const EmitContext& e, std::size_t data_inputs = SIZE_MAX);
 
 // The functor expression f (as the CPU emitter writes it: "detail::op_elu{1.f}"), checked
 // against the structs of templates/cuda/functors.cuh: unsupported() for a function it lacks.

@@ -3,6 +3,7 @@
 // (per point the centre's F channels, then the neighbour's), indices (B * P * K points of the flattened
 // batch, int32 or int64), optional bias [F]; output [B, F, P, K] (kernels/edge_conv.hpp).
 #include "emit/emit_context.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -42,6 +43,13 @@ void register_edge_conv_ops(Registry& r) {
     const std::string epilogue = e.epilogue();
     e.line("detail::edge_conv_gather({}, {}, {}, {}, {}, {}, {}, {}{});", e.in(0), e.in(1), e.in_or_null(2, "float"),
            e.out(0), s.batch, s.filters, s.points, s.k, epilogue.empty() ? "" : ", " + epilogue);
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float(e, 1);
+    e.use_kernel("select");
+    const EdgeShape s = edge_shape(e);
+    e.line("detail::edge_conv_gather({}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1),
+           e.in_or_null(2, "float"), e.out(0), s.batch, s.filters, s.points, s.k, cuda_epilogue(e));
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {

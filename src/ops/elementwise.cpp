@@ -189,7 +189,13 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
   // On the GPU: float32, the functions of templates/cuda/functors.cuh, one launch per pair of
   // operands (operands broadcast by strides).
   d.emit_cuda = [params, functor](EmitContext& e) {
-    cuda_require_float(e);
+    // Index arithmetic (a batch offset added to TopK's indices) runs on integers too.
+    const bool sum = std::string(functor) == "op_add" || std::string(functor) == "op_sub" ||
+                     std::string(functor) == "op_mul";
+    if (sum && arity == Arity::Binary && e.node().epilogue.empty() && e.output(0).dtype != DType::Float)
+      cuda_require_float_or_index(e);
+    else
+      cuda_require_float(e);
     std::string f = cuda_functor(e, functor_expr(functor, params.values(e.node())));
     if (!e.node().epilogue.empty()) f = fmt::format("detail::then({}, {})", f, cuda_epilogue(e));
     e.use_kernel("elementwise");
@@ -199,7 +205,7 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
       if (arity == Arity::Unary)
         e.line("detail::map1({}, {}, {}, {}, stream);", e.in(0), e.out(0), n, f);
       else
-        e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), e.in(0), n * 4);
+        e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), e.in(0), n * int64_t(dtype_size(e.output(0).dtype)));
       return;
     }
     if (out.size() > 6) e.unsupported("the CUDA target broadcasts up to 6 dims, not {}", out.size());

@@ -68,7 +68,7 @@ void add_concat(Registry& r) {
     }
   };
   d.emit_cuda = [blocks](EmitContext& e) {
-    cuda_require_float(e);
+    cuda_require_float_or_index(e);
     e.use_kernel("movement");
     for (std::size_t i = 0; i < e.num_inputs(); ++i) {
       const auto b = blocks(e, e.output_dims(0), i);

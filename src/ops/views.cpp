@@ -99,13 +99,13 @@ void add_view(Registry& r, const char* op, int64_t min_opset, PlanFn plan) {
            e.int_array("dims", p->view_dims), e.int_array("in_strides", p->view_strides));
   };
   d.emit_cuda = [plan](EmitContext& e) {
-    cuda_require_float(e, 1);
+    cuda_require_float_or_index(e, 1);
     std::string x;
     const std::optional<View> p = emitted_view(e, plan, x);
     if (!p) return;
     const int64_t n = element_count(p->out_dims);
     if (p->view_dims.empty()) {
-      e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), x, n * int64_t(sizeof(float)));
+      e.line("detail::copy_device({}, {}, {}, stream);", e.out(0), x, n * int64_t(dtype_size(e.output(0).dtype)));
       return;
     }
     e.use_kernel("movement");

@@ -23,9 +23,10 @@ struct Broadcast2 {
   long long a_strides[6], b_strides[6];
 };
 
-template <class F>
-__global__ void map2_kernel(const float* __restrict__ a, const float* __restrict__ b, float* y, long long n,
-                            Broadcast2 shape, F f) {
+// (T: float, or int64_t / int32_t for index arithmetic: Add, Sub, Mul.)
+template <class T, class F>
+__global__ void map2_kernel(const T* __restrict__ a, const T* __restrict__ b, T* y, long long n, Broadcast2 shape,
+                            F f) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
     long long rest = i, ia = 0, ib = 0;
     for (int d = shape.rank - 1; d >= 0; --d) {
@@ -38,14 +39,14 @@ __global__ void map2_kernel(const float* __restrict__ a, const float* __restrict
   }
 }
 
-template <class F>
-__global__ void map2_same_kernel(const float* __restrict__ a, const float* __restrict__ b, float* y, long long n, F f) {
+template <class T, class F>
+__global__ void map2_same_kernel(const T* __restrict__ a, const T* __restrict__ b, T* y, long long n, F f) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) y[i] = f(a[i], b[i]);
 }
 
 // y = f(a, b); same_shape: neither operand is broadcast (the common case gets no index math).
-template <class F>
-void map2(const float* a, const float* b, float* y, long long n, const Broadcast2& shape, bool same_shape, F f,
+template <class T, class F>
+void map2(const T* a, const T* b, T* y, long long n, const Broadcast2& shape, bool same_shape, F f,
           cudaStream_t stream) {
   if (n <= 0) return;
   if (same_shape)

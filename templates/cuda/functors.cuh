@@ -9,14 +9,15 @@
 
 #define SOFIEC_DEVICE __device__ __forceinline__
 
+// (Add, Sub and Mul also serve integer index arithmetic.)
 struct op_add {
-  SOFIEC_DEVICE float operator()(float a, float b) const { return a + b; }
+  template <class T> SOFIEC_DEVICE T operator()(T a, T b) const { return a + b; }
 };
 struct op_sub {
-  SOFIEC_DEVICE float operator()(float a, float b) const { return a - b; }
+  template <class T> SOFIEC_DEVICE T operator()(T a, T b) const { return a - b; }
 };
 struct op_mul {
-  SOFIEC_DEVICE float operator()(float a, float b) const { return a * b; }
+  template <class T> SOFIEC_DEVICE T operator()(T a, T b) const { return a * b; }
 };
 struct op_div {
   SOFIEC_DEVICE float operator()(float a, float b) const { return a / b; }

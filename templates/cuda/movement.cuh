@@ -13,8 +13,9 @@ struct StridedView {
   long long strides[16];
 };
 
-template <int = 0>
-__global__ void copy_strided_kernel(const float* __restrict__ x, float* __restrict__ y, long long n, StridedView v) {
+// (T: float, or the integers of index tensors.)
+template <class T>
+__global__ void copy_strided_kernel(const T* __restrict__ x, T* __restrict__ y, long long n, StridedView v) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
     long long rest = i, offset = 0;
     for (int d = v.rank - 1; d >= 0; --d) {
@@ -25,8 +26,8 @@ __global__ void copy_strided_kernel(const float* __restrict__ x, float* __restri
   }
 }
 
-inline void copy_strided(const float* x, float* y, long long n, const StridedView& v, cudaStream_t stream) {
-  if (n > 0) copy_strided_kernel<><<<blocks_for(n), 256, 0, stream>>>(x, y, n, v);
+template <class T> void copy_strided(const T* x, T* y, long long n, const StridedView& v, cudaStream_t stream) {
+  if (n > 0) copy_strided_kernel<<<blocks_for(n), 256, 0, stream>>>(x, y, n, v);
 }
 
 // rows x width floats from src (contiguous rows) into dst, whose rows are `pitch` floats apart.
