@@ -818,14 +818,14 @@ class HeaderBuilder {
     for (const auto& p : input_params_)
       if (!used_vars_.count(p)) unused += fmt::format("    (void){};\n", p);
     buffers.push_back("nullptr");
-    std::string prologue, shape = "static_cast<const int64_t*>(nullptr), 0";
+    std::string prologue, epilogue, shape = "static_cast<const int64_t*>(nullptr), 0";
     if (dynamic) {
       prologue = fmt::format("    check_dims({});\n", fmt::join(dims, ", ")) + parts->dim_locals(false);
       std::size_t offset = 0;
       for (const std::string& o : g_.outputs) {
         const std::vector<Polynomial>& d = spec_.dynamic->io_dims.at(o);
         for (std::size_t k = 0; k < d.size(); ++k)
-          if (!d[k].is_constant()) prologue += fmt::format("    output_dims_[{}] = {};\n", offset + k, d[k].cpp(vars));
+          if (!d[k].is_constant()) epilogue += fmt::format("    output_dims_[{}] = {};\n", offset + k, d[k].cpp(vars));
         offset += d.size();
       }
       prologue += fmt::format("    const int64_t shape[] = {{{}}};\n", fmt::join(vars, ", "));
@@ -842,8 +842,8 @@ class HeaderBuilder {
     infer += fmt::format(
         "  void infer({}) {{\n{}{}    const void* buffers[] = {{{}}};\n    rt_.run(buffers, {}, {}, use_graph_, [&] {{\n"
         "    cudaStream_t const stream = rt_.stream();\n    cublasHandle_t const blas = rt_.blas();\n"
-        "    (void)stream;\n    (void)blas;\n{}    }});\n  }}\n",
-        fmt::join(params, ", "), prologue, unused, fmt::join(buffers, ", "), io_names.size(), shape, body);
+        "    (void)stream;\n    (void)blas;\n{}    }});\n{}  }}\n",
+        fmt::join(params, ", "), prologue, unused, fmt::join(buffers, ", "), io_names.size(), shape, body, epilogue);
     infer +=
         "\n  // Runs the model on host buffers: copies the inputs in, runs, copies the outputs out and\n"
         "  // waits for them.\n";

@@ -462,7 +462,7 @@ void add_split(Registry& r) {
     }
   };
   d.emit_cuda = [](EmitContext& e) {
-    cuda_require_float(e, 1);
+    cuda_require_float_or_index(e, 1);
     e.use_kernel("movement");
     const auto x = e.input_dims(0);
     const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));

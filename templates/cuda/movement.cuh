@@ -30,23 +30,24 @@ template <class T> void copy_strided(const T* x, T* y, long long n, const Stride
   if (n > 0) copy_strided_kernel<<<blocks_for(n), 256, 0, stream>>>(x, y, n, v);
 }
 
-// rows x width floats from src (contiguous rows) into dst, whose rows are `pitch` floats apart.
-inline void copy_rows(const float* src, float* dst, long long rows, long long width, long long pitch,
-                      cudaStream_t stream) {
+// rows x width elements from src (contiguous rows) into dst, whose rows are `pitch` elements apart.
+template <class T>
+void copy_rows(const T* src, T* dst, long long rows, long long width, long long pitch, cudaStream_t stream) {
   if (rows * width == 0) return;
-  check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(pitch) * sizeof(float), src,
-                               static_cast<std::size_t>(width) * sizeof(float), static_cast<std::size_t>(width) * sizeof(float),
+  check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(pitch) * sizeof(T), src,
+                               static_cast<std::size_t>(width) * sizeof(T), static_cast<std::size_t>(width) * sizeof(T),
                                static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, stream),
              "cudaMemcpy2DAsync");
 }
 
-// Split's blocks: rows x width floats from src + offset, whose rows are `pitch` floats apart,
-// into dst (contiguous rows).
-inline void copy_columns(const float* src, float* dst, long long rows, long long pitch, long long width,
-                         long long offset, cudaStream_t stream) {
+// Split's blocks: rows x width elements from src + offset, whose rows are `pitch` elements
+// apart, into dst (contiguous rows).
+template <class T>
+void copy_columns(const T* src, T* dst, long long rows, long long pitch, long long width, long long offset,
+                  cudaStream_t stream) {
   if (rows * width == 0) return;
-  check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(width) * sizeof(float), src + offset,
-                               static_cast<std::size_t>(pitch) * sizeof(float), static_cast<std::size_t>(width) * sizeof(float),
+  check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(width) * sizeof(T), src + offset,
+                               static_cast<std::size_t>(pitch) * sizeof(T), static_cast<std::size_t>(width) * sizeof(T),
                                static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, stream),
              "cudaMemcpy2DAsync");
 }

@@ -120,7 +120,7 @@ template <int Threads> __device__ __forceinline__ float block_sum(float v, float
 constexpr int kGroupNormThreads = 1024;
 
 template <class E>
-__global__ void group_norm_kernel(const float* x, const float* __restrict__ scale, const float* __restrict__ bias,
+__global__ void __launch_bounds__(kGroupNormThreads) group_norm_kernel(const float* x, const float* __restrict__ scale, const float* __restrict__ bias,
                                   float* y, long long channels, long long spatial, long long groups, bool per_group,
                                   float eps, E e) {
   constexpr int T = kGroupNormThreads;

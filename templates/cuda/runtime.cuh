@@ -163,6 +163,8 @@ class LtGemm {
 class Runtime {
  public:
   static constexpr std::size_t kBlasWorkspace = std::size_t(8) << 20;
+  // The run-time dims' values whose cuBLASLt plans are kept at most.
+  static constexpr std::size_t kShapesKept = 64;
 
   // tf32: products (cuBLAS's and cuBLASLt's) on the tensor cores in TF32 (sofiec --tf32).
   explicit Runtime(cudaStream_t stream, bool tf32 = false)
@@ -228,15 +230,23 @@ class Runtime {
   template <class F>
   void run(const void* const* buffers, std::size_t count, const int64_t* shape, std::size_t dims, bool use_graph,
            F&& enqueue) {
-    if (use_graph && exec_ && buffers_.size() == count && std::equal(buffers_.begin(), buffers_.end(), buffers) &&
+    // (A graph launch cannot join the caller's capture: its kernels are enqueued instead.)
+    cudaStreamCaptureStatus outer = cudaStreamCaptureStatusNone;
+    check_cuda(cudaStreamIsCapturing(stream_, &outer), "cudaStreamIsCapturing");
+    if (use_graph && outer == cudaStreamCaptureStatusNone && exec_ && buffers_.size() == count &&
+        std::equal(buffers_.begin(), buffers_.end(), buffers) &&
         std::equal(shape_.begin(), shape_.end(), shape, shape + dims)) {
       check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
       return;
     }
     const std::vector<int64_t> key(shape, shape + dims);
     const bool warmed_up = std::find(warmed_up_.begin(), warmed_up_.end(), key) != warmed_up_.end();
-    cudaStreamCaptureStatus outer = cudaStreamCaptureStatusNone;
-    check_cuda(cudaStreamIsCapturing(stream_, &outer), "cudaStreamIsCapturing");
+    if (!warmed_up && warmed_up_.size() >= kShapesKept && outer == cudaStreamCaptureStatusNone) {
+      // Many sizes seen: the cuBLASLt plans start over (they are made again as shapes recur).
+      const std::lock_guard<std::recursive_mutex> lock(launch_lock());
+      warmed_up_.clear();
+      lt_gemms_.clear();
+    }
     if (warmed_up && (!use_graph || outer != cudaStreamCaptureStatusNone)) {
       enqueue();
       check_cuda(cudaGetLastError(), "kernel launch");

@@ -12,8 +12,9 @@
 constexpr int kTopKMax = 64;
 
 // Rows of `length` elements `inner` apart (outer x length x inner): the k largest (or smallest)
-// of each, sorted, with their indices; equal values keep the lower index first, NaN is never
-// selected over a number. values or indices may be null.
+// of each, sorted, with their indices; equal values keep the lower index first, and NaN counts
+// as the largest value (as on the CPU): first when largest, last when smallest. values or
+// indices may be null.
 template <int = 0>
 __global__ void top_k_kernel(const float* __restrict__ x, float* __restrict__ values, int64_t* __restrict__ indices,
                              long long outer, long long length, long long inner, int k, bool largest) {
@@ -24,13 +25,22 @@ __global__ void top_k_kernel(const float* __restrict__ x, float* __restrict__ va
     float best[kTopKMax];
     long long at[kTopKMax];
     int kept = 0;
-    for (long long j = 0; j < length; ++j) {
+    auto take_nans = [&] {  // in index order
+      for (long long j = 0; j < length && kept < k; ++j)
+        if (row[j * inner] != row[j * inner]) {
+          best[kept] = row[j * inner];
+          at[kept++] = j;
+        }
+    };
+    if (largest) take_nans();
+    const int first = kept;  // the numbers go after the NaNs taken first
+    for (long long j = 0; j < length && first < k; ++j) {
       const float v = row[j * inner];
       if (v != v) continue;
       // Strictly better than the last kept one (a later equal value has a higher index).
       if (kept == k && !(largest ? v > best[k - 1] : v < best[k - 1])) continue;
       int p = kept < k ? kept++ : k - 1;
-      while (p > 0 && (largest ? v > best[p - 1] : v < best[p - 1])) {
+      while (p > first && (largest ? v > best[p - 1] : v < best[p - 1])) {
         best[p] = best[p - 1];
         at[p] = at[p - 1];
         --p;
@@ -38,12 +48,7 @@ __global__ void top_k_kernel(const float* __restrict__ x, float* __restrict__ va
       best[p] = v;
       at[p] = j;
     }
-    // Rows with NaN: the NaNs come last, in index order.
-    for (long long j = 0; j < length && kept < k; ++j)
-      if (row[j * inner] != row[j * inner]) {
-        best[kept] = row[j * inner];
-        at[kept++] = j;
-      }
+    if (!largest) take_nans();
     for (int t = 0; t < k; ++t) {
       const long long out = (o * k + t) * inner + i;
       if (values) values[out] = best[t];
