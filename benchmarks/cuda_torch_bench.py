@@ -7,16 +7,9 @@ import sys
 from pathlib import Path
 
 import torch
-from torch import nn
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
-
-
-def mlp():
-    # The SOFIE MLP of models/generate_models.py: 100 -> 50 -> 100 -> 100 -> 4 with ReLU.
-    return nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(),
-                         nn.Linear(100, 4))
 
 
 def time_us(fn, calls):
@@ -66,25 +59,19 @@ def bench(name, make, shapes, tf32=False):
 
 
 if __name__ == "__main__":
-    # The models named on the command line (all of them without).
-    wanted = set(sys.argv[1:]) or {"mlp", "gn2", "particlenet", "calodit", "resnet18", "unet"}
-    if "mlp" in wanted:
-        for batch in (1, 16384):
-            bench("mlp", mlp, [(batch, 100)])
-        bench("mlp", mlp, [(16384, 100)], tf32=True)
-    # The benchmark set's transformers (benchmarks/models.py, copied beside this file).
+    # The variants named on the command line, NAME_bBATCH as benchmarks/run_cuda.sh names them:
+    # the benchmark set's models (benchmarks/models.py, copied beside this file).
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_models
-    bench_models.MODELS["resnet18"] = bench_models.MODELS["resnet18_b1"]
-    for name, batches in (("gn2", (1, 1024)), ("particlenet", (1, 512)), ("calodit", (1, 64)), ("resnet18", (1, 64)),
-                          ("unet", (1, 64))):
-        if name not in wanted:
-            continue
+    for name in ("mlp", "resnet18"):
+        bench_models.MODELS[name] = bench_models.MODELS[name + "_b1"]
+    for variant in sys.argv[1:]:
+        name, batch = variant.rsplit("_b", 1)
+        batch = int(batch)
         make, shapes = bench_models.MODELS[name]
-        for batch in batches:
-            try:
-                bench(name, make, [(batch, *s[1:]) for s in shapes])
-                if batch > 1:  # and with TF32 where sofiec --tf32 is measured too
-                    bench(name, make, [(batch, *s[1:]) for s in shapes], tf32=True)
-            except ImportError as e:  # resnet18 needs torchvision, which a GPU host may lack
-                print(json.dumps({"model": name, "batch": batch, "skipped": str(e)}))
+        try:
+            bench(name, make, [(batch, *s[1:]) for s in shapes])
+            if batch > 1:  # and with TF32 where sofiec --tf32 is measured too
+                bench(name, make, [(batch, *s[1:]) for s in shapes], tf32=True)
+        except ImportError as e:  # resnet18 needs torchvision, which a GPU host may lack
+            print(json.dumps({"model": name, "batch": batch, "skipped": str(e)}))

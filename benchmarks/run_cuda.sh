@@ -18,25 +18,28 @@ case "${1:-}" in
   build)
     mkdir -p "$dir"
     nvcc="${NVCC:-/usr/local/cuda/bin/nvcc}"
-    /usr/bin/python3 - "$dir" <<'PY'
+    # shellcheck disable=SC2086
+    /usr/bin/python3 - "$dir" $models <<'PY'
 import sys
 import torch
 sys.path.insert(0, "models")
 sys.path.insert(0, "benchmarks")
-from generate_models import mlp
 import models as bench_models
 torch.manual_seed(0)
-bench_models.MODELS["mlp"] = (mlp, [(1, 100)])
-bench_models.MODELS["resnet18"] = bench_models.MODELS["resnet18_b1"]
-for name, batches in (("mlp", (1, 16384)), ("gn2", (1, 1024)), ("particlenet", (1, 512)), ("calodit", (1, 64)),
-                      ("resnet18", (1, 64)), ("unet", (1, 64))):
+for name in ("mlp", "resnet18"):
+    bench_models.MODELS[name] = bench_models.MODELS[name + "_b1"]
+batches = {}  # each model's batches, from the variants named (NAME_bBATCH)
+for variant in sys.argv[2:]:
+    name, batch = variant.rsplit("_b", 1)
+    batches.setdefault(name, []).append(int(batch))
+for name, sizes in batches.items():
     make, shapes = bench_models.MODELS[name]
     model = make().eval()
     for m in model.modules():  # normalization statistics that are not the identity
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-    for batch in batches:
+    for batch in sizes:
         # (The UNet's second input is the diffusion time, in [0, 500).)
         inputs = tuple(torch.rand(batch, *s[1:]) * (1.0 if len(s) > 1 else 500.0) for s in shapes)
         names = [f"input{i}" for i in range(len(shapes))] if len(shapes) > 1 else ["input"]
@@ -52,24 +55,23 @@ for name, batches in (("mlp", (1, 16384)), ("gn2", (1, 1024)), ("particlenet", (
 PY
     sofiec="${SOFIEC:-build/sofiec}"
     arch='arch=compute_90,code=[sm_90,compute_90]'
-    # Weights in a file beside each program (<model>.cuh.dat), which keeps the programs small.
+    # program HEADER SOURCE OUTPUT NAMESPACE: SOURCE built with -include HEADER (weights in a file
+    # beside it, <model>.cuh.dat, which keeps the programs small), in the background.
+    program() {
+      "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$1" -DWEIGHTS_FILE_MODE -DMODEL_NS="$4" -cudart shared "$2" \
+        -o "$3" -lcublas -lcublasLt &
+    }
     for model in $models; do
       ns="${model%_b*}"
       "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file -o "$dir/$model.cuh"
-      "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" -DWEIGHTS_FILE_MODE \
-        -DMODEL_NS="$ns" -cudart shared benchmarks/cuda_bench.cu -o "$dir/bench_$model" -lcublas -lcublasLt &
-      # At large batch also with the products in TF32 (the same weights file).
+      program "$dir/$model.cuh" benchmarks/cuda_bench.cu "$dir/bench_$model" "$ns"
       case "$model" in
-        *_b1) ;;
+        # Batch 1 against torch, as tools/gpu_check.sh checks the test models.
+        *_b1) program "$dir/$model.cuh" tests/models/cuda_model_check.cu "$dir/check_$model" "$ns" ;;
+        # Large batches also with the products in TF32 (the same weights file).
         *) "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file --tf32 -o "$dir/${model}_tf32.cuh"
-           "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/${model}_tf32.cuh" -DWEIGHTS_FILE_MODE \
-             -DMODEL_NS="$ns" -cudart shared benchmarks/cuda_bench.cu -o "$dir/bench_${model}_tf32" -lcublas -lcublasLt &
-           rm "$dir/${model}_tf32.cuh.dat" ;;
-      esac
-      # Batch 1 against torch, as tools/gpu_check.sh checks the test models.
-      case "$model" in
-        *_b1) "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$dir/$model.cuh" -DMODEL_NS="$ns" -DWEIGHTS_FILE_MODE \
-                -cudart shared tests/models/cuda_model_check.cu -o "$dir/check_$model" -lcublas -lcublasLt & ;;
+           rm "$dir/${model}_tf32.cuh.dat"
+           program "$dir/${model}_tf32.cuh" benchmarks/cuda_bench.cu "$dir/bench_${model}_tf32" "$ns" ;;
       esac
       wait
     done
@@ -100,7 +102,8 @@ PY
       [ -f "$weights" ] || weights="$dir/${model%_b*}_b1.cuh.dat"
       "$dir/bench_$variant" "$name" "${model##*_b}" "$weights"
     done
-    python3 "$dir/cuda_torch_bench.py" $(for m in $models; do echo "${m%_b*}"; done | sort -u)
+    # shellcheck disable=SC2086
+    python3 "$dir/cuda_torch_bench.py" $models
     [ "$failed" -eq 0 ]
     ;;
   *)

@@ -122,28 +122,18 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
 // after the files it includes, in sofiec::cuda_<id> with one include guard per file.
 std::string cuda_kernels_text(std::set<std::string> used, const std::string& id) {
   used.insert("runtime");
-  // The arena layout of run-time dims is host code, the CPU headers' kernels/arena.hpp.
-  const bool arena = used.erase("arena") > 0;
-  const std::vector<std::string> order = kernel_order(used, "cuda/", ".cuh");
-  std::string out;
-  if (arena)
-    out += fmt::format(
-        "// ---- kernels/arena.hpp\n#ifndef SOFIEC_CUDA_{0}_ARENA_\n#define SOFIEC_CUDA_{0}_ARENA_\nnamespace sofiec {{\n"
-        "namespace cuda_{1} {{\n{2}}}  // namespace cuda_{1}\n}}  // namespace sofiec\n#endif\n",
-        [&] {
-          std::string upper = id;
-          std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return char(std::toupper(c)); });
-          return upper;
-        }(),
-        id, kernel_body(template_text("kernels/arena.hpp")));
-  for (const std::string& name : order) {
+  auto wrapped = [&](const std::string& name, const std::string& file) {
     std::string guard = fmt::format("SOFIEC_CUDA_{}_{}_", id, name);
     std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
-    out += fmt::format(
-        "// ---- cuda/{0}.cuh\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace cuda_{2} {{\n{3}"
+    return fmt::format(
+        "// ---- {0}\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace cuda_{2} {{\n{3}"
         "}}  // namespace cuda_{2}\n}}  // namespace sofiec\n#endif  // {1}\n",
-        name, guard, id, kernel_body(template_text("cuda/" + name + ".cuh")));
-  }
+        file, guard, id, kernel_body(template_text(file)));
+  };
+  std::string out;
+  // The arena layout of run-time dims is host code, the CPU headers' kernels/arena.hpp.
+  if (used.erase("arena") > 0) out += wrapped("arena", "kernels/arena.hpp");
+  for (const std::string& name : kernel_order(used, "cuda/", ".cuh")) out += wrapped(name, "cuda/" + name + ".cuh");
   return out;
 }
 
@@ -801,12 +791,8 @@ class HeaderBuilder {
           "                       \"cudaMemcpyAsync\");\n"
           "    detail::check_cuda(cudaStreamSynchronize(rt_.stream()), \"cudaStreamSynchronize\");\n  }\n\n public:\n";
 
-    std::vector<std::string> params, buffers, device_args, dim_args;
-    for (const std::string& d : dims) {
-      params.push_back("std::size_t " + d);
-      dim_args.push_back(d);
-    }
-    device_args = dim_args;
+    std::vector<std::string> params, buffers, device_args = dims;
+    for (const std::string& d : dims) params.push_back("std::size_t " + d);
     for (std::size_t i = 0; i < io_names.size(); ++i) {
       const bool input = i < g_.inputs.size();
       const std::string type(dtype_cpp(g_.value(io_names[i]).dtype));

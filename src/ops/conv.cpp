@@ -30,13 +30,14 @@ ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, 
   p.w = compute_window(v, spatial_dims(x), kernel, false);
   if (v.has_input(bias_input) && v.input_dims(bias_input) != std::vector<int64_t>{p.filters})
     v.fail("bias must have shape [{}]", p.filters);
-  bool pointwise = true;
+  p.pointwise = true;
   int64_t ksize = 1, osize = 1;
   for (int d = 0; d < p.w.rank(); ++d) {
     ksize *= kernel[d];
     osize *= p.w.out[d];
-    pointwise = pointwise && kernel[d] == 1 && p.w.strides[d] == 1 && p.w.pad_begin[d] == 0 && p.w.in[d] == p.w.out[d];
+    p.pointwise = p.pointwise && kernel[d] == 1 && p.w.strides[d] == 1 && p.w.pad_begin[d] == 0 && p.w.in[d] == p.w.out[d];
   }
+  const bool pointwise = p.pointwise;
   p.workspace_elements = pointwise ? 0 : (p.channels / p.groups) * ksize * osize;
   // 2-D float convolutions run directly or by phases where that pays (conv.hpp's conv2d_direct,
   // conv2d_by_phases).
@@ -79,19 +80,13 @@ std::string cuda_window(const EmitContext& e, const Window& w) {
 // run directly. Both need no scratch. With run-time dims the chunk is a constant, 4 images
 // (1 if that exceeds the bound), so that the scratch stays a polynomial of the dims.
 struct CudaConvPlan {
-  bool pointwise = false, direct = false;
   int64_t chunk = 1, scratch_bytes = 0;
 };
 constexpr int64_t kCudaConvScratch = int64_t(32) << 20;
 
 CudaConvPlan plan_cuda_conv(const ConvPlan& p, bool runtime_dims) {
   CudaConvPlan c;
-  c.pointwise = true;
-  for (int d = 0; d < p.w.rank(); ++d)
-    c.pointwise = c.pointwise && p.w.kernel[d] == 1 && p.w.strides[d] == 1 && p.w.pad_begin[d] == 0 &&
-                  p.w.in[d] == p.w.out[d];
-  c.direct = p.groups > 1;
-  if (c.pointwise || c.direct) return c;
+  if (p.pointwise || p.groups > 1) return c;
   const int64_t image = p.channels * element_count(p.w.kernel) * element_count(p.w.out) * int64_t(sizeof(float));
   c.chunk = runtime_dims ? (4 * image <= kCudaConvScratch ? 4 : 1)
                          : std::max<int64_t>(1, std::min<int64_t>(p.batch, kCudaConvScratch / std::max<int64_t>(image, 1)));
@@ -129,7 +124,7 @@ void add_conv(Registry& r) {
     e.line("detail::conv(blas, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1),
            e.in_or_null(2, "float"), e.out(0),
            c.scratch_bytes > 0 ? fmt::format("reinterpret_cast<float*>({})", e.workspace()) : "static_cast<float*>(nullptr)",
-           p.batch, p.channels, p.filters, p.groups, c.chunk, c.pointwise, cuda_window(e, p.w),
+           p.batch, p.channels, p.filters, p.groups, c.chunk, p.pointwise, cuda_window(e, p.w),
            e.has_input(2) || !e.node().epilogue.empty(), epilogue);
   };
   d.cuda_workspace = [](const NodeView& v) {
@@ -371,6 +366,13 @@ float lp_exponent(const NodeView& v) {
   return p->kind == Attribute::Kind::Float ? p->f : float(p->i);
 }
 
+// The PoolKind (kernels/pool.hpp, cuda/conv.cuh) of a pooling node.
+const char* pool_kind(const NodeView& v, Pooling kind) {
+  if (kind == Pooling::Max) return "Max";
+  if (kind == Pooling::Lp) return "Lp";
+  return v.node().attr_int("count_include_pad", 0) != 0 ? "AverageCountPad" : "Average";
+}
+
 bool max_pool_type(DType t) { return t == DType::Float || t == DType::Double || t == DType::Int8 || t == DType::UInt8; }
 
 void add_pool(Registry& r, const char* op, Pooling kind) {
@@ -391,10 +393,7 @@ void add_pool(Registry& r, const char* op, Pooling kind) {
     e.use_kernel("pool");
     const auto x = e.input_dims(0);
     const Window w = plan_pool(e);
-    const bool count_pad = e.node().attr_int("count_include_pad", 0) != 0;
-    const char* k = kind == Pooling::Max  ? "Max"
-                    : kind == Pooling::Lp ? "Lp"
-                                          : (count_pad ? "AverageCountPad" : "Average");
+    const char* k = pool_kind(e, kind);
     const bool indices = kind == Pooling::Max && e.num_outputs() > 1 && !e.node().outputs[1].empty();
     e.line("static constexpr auto geometry = {};", geometry_initializer(w));
     e.line("detail::pool_nd({}, {}, {}, geometry, {}, detail::PoolKind::{}, {}, {}, {});", e.in(0), e.out(0),
@@ -405,10 +404,7 @@ void add_pool(Registry& r, const char* op, Pooling kind) {
     cuda_require_float(e);
     e.use_kernel("conv");
     const Window w = plan_pool(e);
-    const bool count_pad = e.node().attr_int("count_include_pad", 0) != 0;
-    const char* k = kind == Pooling::Max  ? "Max"
-                    : kind == Pooling::Lp ? "Lp"
-                                          : (count_pad ? "AverageCountPad" : "Average");
+    const char* k = pool_kind(e, kind);
     std::vector<int64_t> ends = w.pad_end;
     ends.resize(3, 0);
     const auto x = e.input_dims(0);
@@ -432,7 +428,7 @@ void add_global_pool(Registry& r, const char* op, Pooling kind) {
   d.emit = [kind](EmitContext& e) {
     e.use_kernel("pool");
     const auto x = e.input_dims(0);
-    const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : "Average";
+    const char* k = pool_kind(e, kind);  // (no padding: never AverageCountPad)
     e.line("detail::global_pool({}, {}, {}, {}, detail::PoolKind::{}, {});", e.in(0), e.out(0), x[0] * x[1],
            element_count(spatial_dims(x)), k, cpp_float(lp_exponent(e)));
   };
@@ -449,9 +445,8 @@ void add_global_pool(Registry& r, const char* op, Pooling kind) {
     w.dilations.assign(w.in.size(), 1);
     w.pad_begin.assign(w.in.size(), 0);
     w.pad_end = w.pad_begin;
-    const char* k = kind == Pooling::Max ? "Max" : kind == Pooling::Lp ? "Lp" : "Average";
     e.line("detail::pool({}, {}, {}, {}, 0, 0, 0, detail::PoolKind::{}, {}, stream);", e.in(0), e.out(0), x[0] * x[1],
-           cuda_window(e, w), k, cpp_float(lp_exponent(e)));
+           cuda_window(e, w), pool_kind(e, kind), cpp_float(lp_exponent(e)));
   };
   r.add(std::move(d));
 }

@@ -446,7 +446,9 @@ void add_split(Registry& r) {
     }
     return ys;
   };
-  d.emit = [](EmitContext& e) {
+  // Each written output, a block of columns of the input seen as outer x pitch (both targets'
+  // copy_columns): rows, pitch, width and offset of the block, and the statement's tail.
+  auto emit_blocks = [](EmitContext& e, const char* tail) {
     e.use_kernel("movement");
     const auto x = e.input_dims(0);
     const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
@@ -456,26 +458,15 @@ void add_split(Registry& r) {
     const auto sizes = split_sizes(e, x[std::size_t(axis)]);
     for (std::size_t i = 0; i < sizes.size(); ++i) {
       if (!e.node().outputs[i].empty() && sizes[i] > 0)
-        e.line("detail::copy_columns({}, {}, {}, {}, {}, {});", e.in(0), e.out(i), outer, x[std::size_t(axis)] * inner,
-               sizes[i] * inner, offset);
+        e.line("detail::copy_columns({}, {}, {}, {}, {}, {}{});", e.in(0), e.out(i), outer,
+               x[std::size_t(axis)] * inner, sizes[i] * inner, offset, tail);
       offset += sizes[i] * inner;
     }
   };
-  d.emit_cuda = [](EmitContext& e) {
+  d.emit = [emit_blocks](EmitContext& e) { emit_blocks(e, ""); };
+  d.emit_cuda = [emit_blocks](EmitContext& e) {
     cuda_require_float_or_index(e, 1);
-    e.use_kernel("movement");
-    const auto x = e.input_dims(0);
-    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
-    const int64_t outer = element_count(std::vector<int64_t>(x.begin(), x.begin() + axis));
-    const int64_t inner = element_count(std::vector<int64_t>(x.begin() + axis + 1, x.end()));
-    int64_t offset = 0;
-    const auto sizes = split_sizes(e, x[std::size_t(axis)]);
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      if (!e.node().outputs[i].empty() && sizes[i] > 0)
-        e.line("detail::copy_columns({}, {}, {}, {}, {}, {}, stream);", e.in(0), e.out(i), outer,
-               x[std::size_t(axis)] * inner, sizes[i] * inner, offset);
-      offset += sizes[i] * inner;
-    }
+    emit_blocks(e, ", stream");
   };
   r.add(std::move(d));
 }

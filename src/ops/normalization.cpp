@@ -134,8 +134,9 @@ OpDef group_norm_def(const char* op, int64_t min_opset, int64_t max_opset, bool 
     if (v.input_dims(0).size() < 2) v.fail("input must have rank >= 2");
     return InferResult{{v.input(0)}};
   };
-  d.emit = [instance, internal](EmitContext& e) {
-    e.use_kernel("normalization");
+  // The arguments both targets' group_norm take after the tensors: batch, channels, spatial
+  // size, groups, epsilon and whether scale and bias are per group.
+  auto group_args = [instance, internal](const EmitContext& e) {
     const auto x = e.input_dims(0);
     const int64_t channels = x[1];
     const int64_t groups = instance ? channels : e.node().require_attr("num_groups", Attribute::Kind::Int).i;
@@ -144,25 +145,21 @@ OpDef group_norm_def(const char* op, int64_t min_opset, int64_t max_opset, bool 
     const int64_t params = per_group ? groups : channels;
     if (element_count(e.input_dims(1)) != params || element_count(e.input_dims(2)) != params)
       e.fail("scale and bias must hold {} values", params);
-    const std::string epilogue = e.epilogue();
-    e.line("detail::group_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}{});", e.in(0), e.in(1), e.in(2), e.out(0), x[0],
-           channels, element_count(std::vector<int64_t>(x.begin() + 2, x.end())), groups,
-           cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group, epilogue.empty() ? "" : ", " + epilogue);
+    return fmt::format("{}, {}, {}, {}, {}, {}", x[0], channels,
+                       element_count(std::vector<int64_t>(x.begin() + 2, x.end())), groups,
+                       cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group);
   };
-  d.emit_cuda = [instance, internal](EmitContext& e) {
+  d.emit = [group_args](EmitContext& e) {
+    e.use_kernel("normalization");
+    const std::string epilogue = e.epilogue();
+    e.line("detail::group_norm({}, {}, {}, {}, {}{});", e.in(0), e.in(1), e.in(2), e.out(0), group_args(e),
+           epilogue.empty() ? "" : ", " + epilogue);
+  };
+  d.emit_cuda = [group_args](EmitContext& e) {
     cuda_require_float(e);
     e.use_kernel("rows");
-    const auto x = e.input_dims(0);
-    const int64_t channels = x[1];
-    const int64_t groups = instance ? channels : e.node().require_attr("num_groups", Attribute::Kind::Int).i;
-    if (groups <= 0 || channels % groups) e.fail("{} channels do not split into {} groups", channels, groups);
-    const bool per_group = !instance && !internal && e.opset() < 21;
-    const int64_t params = per_group ? groups : channels;
-    if (element_count(e.input_dims(1)) != params || element_count(e.input_dims(2)) != params)
-      e.fail("scale and bias must hold {} values", params);
-    e.line("detail::group_norm({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.in(2),
-           e.out(0), x[0], channels, element_count(std::vector<int64_t>(x.begin() + 2, x.end())), groups,
-           cpp_float(e.node().attr_float("epsilon", 1e-5f)), per_group, cuda_epilogue(e));
+    e.line("detail::group_norm({}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.in(2), e.out(0), group_args(e),
+           cuda_epilogue(e));
   };
   d.accepts_epilogue = internal;
   d.in_place = true;  // kernels/normalization.hpp reads a group for its statistics before writing it

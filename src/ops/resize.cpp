@@ -2,6 +2,8 @@
 // taps of every output position (input indices and weights, for nearest, linear and cubic,
 // with antialiasing, exclude_outside and every coordinate transformation) are computed here.
 #include <cmath>
+#include <functional>
+#include <string>
 
 #include "emit/emit_context.hpp"
 #include "ops/cuda.hpp"
@@ -282,6 +284,27 @@ int64_t scratch_elements(const ResizePlan& plan, const std::vector<int64_t>& x) 
   return most;
 }
 
+// Two float buffers, each large enough for any intermediate result.
+int64_t scratch_bytes(const ResizePlan& plan, const std::vector<int64_t>& x) {
+  return 2 * scratch_elements(plan, x) * 4;
+}
+
+// Emits each pass with its operands: pass i reads `src` and writes `dst` (the node's output
+// after the last pass, else one half of its scratch, the halves taken in turn).
+void for_each_pass(EmitContext& e, const ResizePlan& plan,
+                   const std::function<void(std::size_t, const AxisPass&, const std::string& src,
+                                            const std::string& dst)>& emit_pass) {
+  const int64_t half = scratch_elements(plan, e.input_dims(0));
+  std::string src = e.in(0);
+  for (std::size_t i = 0; i < plan.passes.size(); ++i) {
+    const bool last = i + 1 == plan.passes.size();
+    const std::string dst =
+        last ? e.out(0) : fmt::format("reinterpret_cast<float*>({}) + {}", e.workspace(), (i % 2) * half);
+    emit_pass(i, plan.passes[i], src, dst);
+    src = dst;
+  }
+}
+
 void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opset) {
   OpDef d;
   d.op_type = op;
@@ -293,8 +316,7 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
     if (t != DType::Float && t != DType::Double && t != DType::Int8 && t != DType::UInt8)
       v.unsupported("input type {} is not supported", dtype_name(t));
     const ResizePlan plan = plan_resize(v);
-    // Two float buffers, each large enough for any intermediate result.
-    return InferResult{{static_value(t, plan.out_dims)}, 2 * scratch_elements(plan, v.input_dims(0)) * 4};
+    return InferResult{{static_value(t, plan.out_dims)}, scratch_bytes(plan, v.input_dims(0))};
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("resize");
@@ -305,13 +327,7 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
       e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(x));
       return;
     }
-    const int64_t half = scratch_elements(plan, x);
-    std::string src = e.in(0);
-    for (std::size_t i = 0; i < plan.passes.size(); ++i) {
-      const AxisPass& p = plan.passes[i];
-      const bool last = i + 1 == plan.passes.size();
-      const std::string dst =
-          last ? e.out(0) : fmt::format("reinterpret_cast<float*>({}) + {}", e.workspace(), (i % 2) * half);
+    for_each_pass(e, plan, [&](std::size_t i, const AxisPass& p, const std::string& src, const std::string& dst) {
       const std::string index = fmt::format("index{}", i), weight = fmt::format("weight{}", i);
       e.int_array(index, p.index);
       std::string weights;
@@ -328,8 +344,7 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
       }
       e.line("detail::resize_axis({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {});", src, dst, p.outer, p.in_len, p.inner,
              p.out_len, p.taps, index, weight, outside, cpp_float(plan.extrapolation, DType::Double));
-      src = dst;
-    }
+    });
   };
   // The same passes on the GPU, each pass's tables in its kernel's parameters.
   d.emit_cuda = [](EmitContext& e) {
@@ -341,17 +356,11 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
       return;
     }
     e.use_kernel("resize");
-    const int64_t half = scratch_elements(plan, x);
-    std::string src = e.in(0);
-    for (std::size_t i = 0; i < plan.passes.size(); ++i) {
-      const AxisPass& p = plan.passes[i];
+    for_each_pass(e, plan, [&](std::size_t i, const AxisPass& p, const std::string& src, const std::string& dst) {
       if (!p.outside.empty()) e.unsupported("tf_crop_and_resize extrapolation on the CUDA target");
       if (p.index.size() > 1024)
         e.unsupported("a resized axis of {} positions x {} taps (the CUDA target's tables hold 1024)", p.out_len,
                       p.taps);
-      const bool last = i + 1 == plan.passes.size();
-      const std::string dst =
-          last ? e.out(0) : fmt::format("reinterpret_cast<float*>({}) + {}", e.workspace(), (i % 2) * half);
       std::string index, weight;
       for (std::size_t k = 0; k < p.index.size(); ++k) {
         index += fmt::format("{}{}", k ? ", " : "", p.index[k]);
@@ -360,13 +369,9 @@ void add_resize(Registry& r, const char* op, int64_t min_opset, int64_t max_opse
       e.line("static constexpr detail::ResizeTable table{} = {{{{{}}}, {{{}}}}};", i, index, weight);
       e.line("detail::resize_axis({}, {}, {}, {}, {}, {}, {}, table{}, stream);", src, dst, p.outer, p.in_len, p.inner,
              p.out_len, p.taps, i);
-      src = dst;
-    }
+    });
   };
-  d.cuda_workspace = [](const NodeView& v) {
-    const ResizePlan plan = plan_resize(v);
-    return 2 * scratch_elements(plan, v.input_dims(0)) * 4;
-  };
+  d.cuda_workspace = [](const NodeView& v) { return scratch_bytes(plan_resize(v), v.input_dims(0)); };
   r.add(std::move(d));
 }
 

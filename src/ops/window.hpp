@@ -28,6 +28,7 @@ struct ConvPlan {
   Window w;
   int64_t batch, channels, filters, groups;
   int64_t workspace_elements;  // im2col columns, or stride phases of 2-D float convolutions (0 if pointwise)
+  bool pointwise;              // 1x1 taps, stride 1, no padding: the input is already the columns
 };
 ConvPlan plan_conv(const NodeView& v, std::size_t x_input = 0, std::size_t w_input = 1, std::size_t bias_input = 2);
 // Multiply-adds (times 2) of the convolution as written.

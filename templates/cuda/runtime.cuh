@@ -69,18 +69,21 @@ class LtGemm {
   LtGemm() = default;
   LtGemm(const LtGemm&) = delete;
   LtGemm& operator=(const LtGemm&) = delete;
-  ~LtGemm() { reset(); }
+  ~LtGemm() {
+    if (desc_) cublasLtMatmulDescDestroy(desc_);
+    for (cublasLtMatrixLayout_t l : {a_, b_, y_})
+      if (l) cublasLtMatrixLayoutDestroy(l);
+  }
 
   bool planned() const { return planned_; }
   // Whether cuBLASLt had an algorithm for it (else the caller uses cublasSgemm).
   bool usable() const { return usable_; }
 
-  // a, b, y: the first call's operands. The algorithm is chosen for their alignment, which
-  // later operands must have too (aligned()).
-  // tf32: on the tensor cores, inputs rounded to TF32.
+  // Once per plan (Runtime::lt_gemm gives each node and size its own). a, b, y: the first
+  // call's operands; the algorithm is chosen for their alignment, which later operands must
+  // have too (aligned()). tf32: on the tensor cores, inputs rounded to TF32.
   void plan(cublasLtHandle_t lt, bool trans_a, bool trans_b, int m, int n, int k, const float* bias, bool relu,
             const float* a, const float* b, const float* y, std::size_t workspace_bytes, bool tf32) {
-    reset();
     planned_ = true;
     alignment_ = std::min({alignment(a), alignment(b), alignment(y)});
     const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -132,15 +135,6 @@ class LtGemm {
   }
 
  private:
-  void reset() {
-    if (desc_) cublasLtMatmulDescDestroy(desc_);
-    for (cublasLtMatrixLayout_t l : {a_, b_, y_})
-      if (l) cublasLtMatrixLayoutDestroy(l);
-    desc_ = nullptr;
-    a_ = b_ = y_ = nullptr;
-    planned_ = usable_ = false;
-  }
-
   // The largest power of two (up to 256) dividing the address.
   static uint32_t alignment(const float* p) {
     const auto address = reinterpret_cast<std::uintptr_t>(p);
@@ -216,17 +210,16 @@ class Runtime {
 
   // Runs `enqueue` (which puts the model's work on the stream) through the graph captured for
   // these buffers and values of the run-time dims (`shape`, `dims` of them; none for a static
-  // model); captures it again (updating the instantiated graph) when they change. The first
-  // call for a shape launches directly instead: it loads the kernels' modules (lazily loaded
-  // since CUDA 12; cuBLAS picks other kernels for other sizes), plans the cuBLASLt products
-  // and lets cuBLAS set itself up outside any capture, as a capture must not contain either. A capture can still be invalidated by what another thread does meanwhile
-  // (a device-wide synchronization by code that does not hold launch_lock()): the work is
-  // then launched directly this time and captured on a later call. Everything but a replay
-  // holds launch_lock() for a shape's first launch and for a capture, so that no Session loads
-  // a kernel while another captures; replays and later direct launches (use_graph(false))
-  // take no lock. Called while the caller captures the stream into a graph of its own, it
-  // puts its work into that graph (direct launches: the Session must have run that shape
-  // once before, outside the capture).
+  // model); captures it again (updating the instantiated graph) when they change.
+  // - The first call for a shape launches directly instead: it loads the kernels' modules
+  //   (lazily loaded since CUDA 12; cuBLAS picks other kernels for other sizes), plans the
+  //   cuBLASLt products and lets cuBLAS set itself up, none of which a capture may contain.
+  // - A shape's first launch and every capture hold launch_lock(), so that no Session loads a
+  //   kernel while another captures; replays and later direct launches (use_graph(false))
+  //   take no lock. A capture invalidated anyway (a device-wide synchronization by code that
+  //   does not hold the lock) is abandoned: the work is launched directly this time.
+  // - Called while the caller captures the stream into a graph of its own, it enqueues its
+  //   kernels into that graph; the Session must have run that shape once before.
   template <class F>
   void run(const void* const* buffers, std::size_t count, const int64_t* shape, std::size_t dims, bool use_graph,
            F&& enqueue) {
@@ -239,8 +232,9 @@ class Runtime {
       check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
       return;
     }
-    const std::vector<int64_t> key(shape, shape + dims);
-    const bool warmed_up = std::find(warmed_up_.begin(), warmed_up_.end(), key) != warmed_up_.end();
+    const bool warmed_up = std::any_of(warmed_up_.begin(), warmed_up_.end(), [&](const std::vector<int64_t>& s) {
+      return std::equal(s.begin(), s.end(), shape, shape + dims);
+    });
     if (!warmed_up && warmed_up_.size() >= kShapesKept && outer == cudaStreamCaptureStatusNone) {
       // Many sizes seen: the cuBLASLt plans start over (they are made again as shapes recur).
       const std::lock_guard<std::recursive_mutex> lock(launch_lock());
@@ -258,13 +252,13 @@ class Runtime {
     const std::lock_guard<std::recursive_mutex> lock(launch_lock());
     if (use_graph && warmed_up && capture(enqueue)) {
       buffers_.assign(buffers, buffers + count);
-      shape_ = key;
+      shape_.assign(shape, shape + dims);
       check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
       return;
     }
     enqueue();
     check_cuda(cudaGetLastError(), "kernel launch");
-    if (!warmed_up) warmed_up_.push_back(key);
+    if (!warmed_up) warmed_up_.emplace_back(shape, shape + dims);
   }
 
  private:
