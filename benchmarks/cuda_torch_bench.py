@@ -25,7 +25,7 @@ def time_us(fn, calls):
     return sorted(rounds)[3]
 
 
-def bench(name, make, shapes, tf32=False):
+def bench(name, make, shapes, batch, tf32=False):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.cuda.empty_cache()
@@ -33,7 +33,6 @@ def bench(name, make, shapes, tf32=False):
     base = torch.cuda.memory_allocated()
     model = make().cuda().eval()
     xs = [torch.full(s, 0.5, device="cuda") for s in shapes]
-    batch = shapes[0][0]
     calls = 50 if batch >= 64 and name != "mlp" or batch >= 1024 else 1000
     with torch.no_grad():
         for _ in range(20):
@@ -63,15 +62,13 @@ if __name__ == "__main__":
     # the benchmark set's models (benchmarks/models.py, copied beside this file).
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_models
-    for name in ("mlp", "resnet18"):
-        bench_models.MODELS[name] = bench_models.MODELS[name + "_b1"]
     for variant in sys.argv[1:]:
         name, batch = variant.rsplit("_b", 1)
         batch = int(batch)
-        make, shapes = bench_models.MODELS[name]
+        make, shapes = bench_models.model_at(name, batch)
         try:
-            bench(name, make, [(batch, *s[1:]) for s in shapes])
+            bench(name, make, shapes, batch)
             if batch > 1:  # and with TF32 where sofiec --tf32 is measured too
-                bench(name, make, [(batch, *s[1:]) for s in shapes], tf32=True)
+                bench(name, make, shapes, batch, tf32=True)
         except ImportError as e:  # resnet18 needs torchvision, which a GPU host may lack
             print(json.dumps({"model": name, "batch": batch, "skipped": str(e)}))

@@ -286,6 +286,21 @@ MODELS = {
 }
 
 
+# Models whose inputs are one graph (its nodes and edges), not a batch of events.
+GRAPH_MODELS = {"gnn"}
+
+
+def model_at(name, batch):
+    """(constructor, input shapes) of `name` at `batch` events: a key of MODELS, or "mlp" and
+    "resnet18" for the model of their _b1 entry. A graph model has its one size (batch 1)."""
+    make, shapes = MODELS[name] if name in MODELS else MODELS[name + "_b1"]
+    if name in GRAPH_MODELS:
+        if batch != 1:
+            raise ValueError(f"{name} takes one graph (batch 1), not {batch}")
+        return make, shapes
+    return make, [(batch, *s[1:]) for s in shapes]
+
+
 def export(name, out_dir):
     make, shapes = MODELS[name]
     model = make().eval()

@@ -2,7 +2,8 @@
 # The CUDA target beside PyTorch on the same GPU. Two steps, since the GPU host has no Debian
 # packages and no network:
 #   benchmarks/run_cuda.sh build [DIR]   here: exports the models (the SOFIE MLP, GN2, ParticleNet,
-#       CaloDiT, resnet18 and the diffusion UNet at batch 1 and a large batch) with Debian's torch, writes their
+#       CaloDiT, resnet18 and the diffusion UNet at batch 1 and a large batch; the LSTM, the GRU
+#       and the graph network at batch 1) with Debian's torch, writes their
 #       CUDA headers with build/sofiec, compiles benchmarks/cuda_bench.cu for each with nvcc,
 #       and copies them with benchmarks/cuda_torch_bench.py into DIR (default build-gpu/bench);
 #   benchmarks/run_cuda.sh run [DIR]     on the GPU host: checks each model at batch 1 against
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 dir="${2:-build-gpu/bench}"
 # Each model at batch 1 (latency) and at the issue's large batch (throughput); `run` runs those
 # that `build` built.
-models="${CUDA_BENCH_MODELS:-mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 particlenet_b1 particlenet_b512 calodit_b1 calodit_b64 resnet18_b1 resnet18_b64 unet_b1 unet_b64}"
+models="${CUDA_BENCH_MODELS:-mlp_b1 mlp_b16384 gn2_b1 gn2_b1024 particlenet_b1 particlenet_b512 calodit_b1 calodit_b64 resnet18_b1 resnet18_b64 unet_b1 unet_b64 lstm_b1 gru_b1 gnn_b1}"
 case "${1:-}" in
   build)
     mkdir -p "$dir"
@@ -26,14 +27,12 @@ sys.path.insert(0, "models")
 sys.path.insert(0, "benchmarks")
 import models as bench_models
 torch.manual_seed(0)
-for name in ("mlp", "resnet18"):
-    bench_models.MODELS[name] = bench_models.MODELS[name + "_b1"]
 batches = {}  # each model's batches, from the variants named (NAME_bBATCH)
 for variant in sys.argv[2:]:
     name, batch = variant.rsplit("_b", 1)
     batches.setdefault(name, []).append(int(batch))
 for name, sizes in batches.items():
-    make, shapes = bench_models.MODELS[name]
+    make, _ = bench_models.model_at(name, 1)
     model = make().eval()
     for m in model.modules():  # normalization statistics that are not the identity
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -41,7 +40,8 @@ for name, sizes in batches.items():
             m.running_var.uniform_(0.5, 2.0)
     for batch in sizes:
         # (The UNet's second input is the diffusion time, in [0, 500).)
-        inputs = tuple(torch.rand(batch, *s[1:]) * (1.0 if len(s) > 1 else 500.0) for s in shapes)
+        shapes = bench_models.model_at(name, batch)[1]
+        inputs = tuple(torch.rand(*s) * (1.0 if len(s) > 1 else 500.0) for s in shapes)
         names = [f"input{i}" for i in range(len(shapes))] if len(shapes) > 1 else ["input"]
         torch.onnx.export(model, inputs, f"{sys.argv[1]}/{name}_b{batch}.onnx", input_names=names,
                           output_names=["output"], opset_version=17)

@@ -4,8 +4,8 @@ GPU host against their stored outputs.
 
   cuda_conformance.py build SOFIEC CASES_DIR OUT_DIR [--group N] [--jobs J] [--nvcc NVCC] [--no-run-data]
       writes each core case's --target cuda header (cases sofiec refuses are listed as
-      unsupported, with the reason), keeps those whose inputs and outputs are float32, converts
-      their test_data_set_0 to raw float32 files, and compiles them, N to a program, with nvcc
+      unsupported, with the reason), keeps those whose inputs and outputs are float32, int64 or
+      int32, converts their test_data_set_0 to raw files of those types, and compiles them, N to a program, with nvcc
       under -Wall -Wextra -Werror (tests/cuda/conformance_check.cuh is the driver). Exits non-zero
       if a header does not compile.
   cuda_conformance.py run OUT_DIR
@@ -29,12 +29,15 @@ def types_of(header, which):
     return re.findall(r'"([^"]+)"', m.group(1)) if m else []
 
 
-def to_raw(pb, out):
-    import numpy as np
+# The element types the CUDA target runs (the Session's type names) and their numpy types.
+RAW_TYPES = {"float": "float32", "int64": "int64", "int32": "int32"}
+
+
+def to_raw(pb, out, type_name):
     from onnx import TensorProto, numpy_helper
     t = TensorProto()
     t.ParseFromString(pb.read_bytes())
-    numpy_helper.to_array(t).astype(np.float32).tofile(out)
+    numpy_helper.to_array(t).astype(RAW_TYPES[type_name]).tofile(out)
 
 
 def build(args):
@@ -56,17 +59,17 @@ def build(args):
         ins, outs = types_of(text, "input"), types_of(text, "output")
         data = cases_dir / case / "test_data_set_0"
         pbs_in, pbs_out = sorted(data.glob("input_*.pb")), sorted(data.glob("output_*.pb"))
-        if any(t != "float" for t in ins + outs):
-            reason = "not float32"
+        if any(t not in RAW_TYPES for t in ins + outs):
+            reason = "a tensor that is not float32, int64 or int32"
         elif len(pbs_in) != len(ins) or len(pbs_out) != len(outs):
             reason = "test data does not match the Session's inputs and outputs"
         else:
             folder = out / "data" / ns
             folder.mkdir(exist_ok=True)
             for i, pb in enumerate(sorted(pbs_in, key=lambda p: int(p.stem.split("_")[1]))):
-                to_raw(pb, folder / f"input_{i}.bin")
+                to_raw(pb, folder / f"input_{i}.bin", ins[i])
             for i, pb in enumerate(sorted(pbs_out, key=lambda p: int(p.stem.split("_")[1]))):
-                to_raw(pb, folder / f"output_{i}.bin")
+                to_raw(pb, folder / f"output_{i}.bin", outs[i])
             return case, ns, ""
         header.unlink()
         return case, ns, reason

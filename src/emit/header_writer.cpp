@@ -226,7 +226,8 @@ class HeaderBuilder {
       if (!used_vars_.count(tv.var) || tv.storage == Storage::Input || tv.storage == Storage::Output) continue;
       const std::string type(dtype_cpp(g_.value(name).dtype));
       if (tv.storage == Storage::Weight && tv.offset < 0)
-        decls += fmt::format("    const {}* const {} = nullptr;  // {} (empty)\n", type, tv.var, quoted(name));
+        decls += fmt::format("    [[maybe_unused]] const {}* const {} = nullptr;  // {} (empty)\n", type, tv.var,
+                             quoted(name));
       else if (tv.storage == Storage::Weight)
         decls += fmt::format("    const {0}* const {1} = reinterpret_cast<const {0}*>(weights_ + {2});  // {3}\n", type,
                              tv.var, tv.offset, quoted(name));

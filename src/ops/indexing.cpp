@@ -74,6 +74,20 @@ void add_scatter_elements(Registry& r, const char* op, int64_t min_opset, int64_
            e.out(0), idx.size(), e.int_array("idx_dims", idx), e.int_array("y_strides", contiguous_strides(x)), axis,
            x[std::size_t(axis)], reduction_enum(e));
   };
+  // In the updates' order, as on the CPU (templates/cuda/indexing.cuh says how).
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float_or_index(e, 1);
+    e.use_kernel("indexing");
+    const auto x = e.input_dims(0);
+    const auto idx = e.input_dims(1);
+    if (idx != e.input_dims(2)) e.fail("indices and updates have different shapes");
+    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
+    if (x.size() > 16) e.unsupported("rank above 16");
+    e.line("detail::scatter_elements({}, {}, {}, {}, {}, detail::ScatterShape{{{}, {}, {{{}}}, {{{}}}}}, {}, "
+           "detail::ScatterReduction::{}, stream);",
+           e.in(0), e.in(2), e.in(1), e.out(0), element_count(x), idx.size(), axis, fmt::join(idx, ", "),
+           fmt::join(contiguous_strides(x), ", "), x[std::size_t(axis)], reduction_enum(e));
+  };
   r.add(std::move(d));
 }
 

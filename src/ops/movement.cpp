@@ -126,6 +126,14 @@ void add_gather(Registry& r) {
     e.line("detail::gather({}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), p.outer, p.axis_len, p.inner,
            p.count);
   };
+  // A thread per output element (templates/cuda/movement.cuh).
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float_or_index(e, 1);
+    e.use_kernel("movement");
+    const GatherPlan p = plan_gather(e, e.input_dims(0), e.input_dims(1));
+    e.line("detail::gather({}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.out(0), p.outer, p.axis_len,
+           p.inner, p.count);
+  };
   r.add(std::move(d));
 }
 

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "emit/emit_context.hpp"
+#include "ops/cuda.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -111,7 +112,9 @@ OpDef recurrent_def(const char* op, Cell cell, bool transposed) {
     res.workspace_bytes = (p.seq * p.batch * gh + p.batch * gh + 3 * p.batch * p.hidden + gh) * int64_t(dtype_size(t));
     return res;
   };
-  d.emit = [cell, transposed](EmitContext& e) {
+  // One initializer of the node's shape for both targets (kernels/recurrent.hpp and
+  // cuda/recurrent.cuh declare the same struct), then the target's call.
+  auto emit = [cell, transposed](EmitContext& e, bool cuda) {
     e.use_kernel("recurrent");
     const RecurrentPlan p = plan_recurrent(e, cell, transposed);
     const std::string t = e.in_type(0);
@@ -133,10 +136,27 @@ OpDef recurrent_def(const char* op, Cell cell, bool transposed) {
         cpp_float(e.node().attr_float("clip", 0.f)), e.node().attr_int("linear_before_reset", 0) != 0,
         e.node().attr_int("input_forget", 0) != 0, transposed, fns);
     const bool lstm = cell == Cell::Lstm;
-    e.line("detail::recurrent({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}));", e.in(0),
-           e.in(1), e.in(2), e.in_or_null(3, t), e.in_or_null(4, e.has_input(4) ? e.in_type(4) : "int32_t"),
-           e.in_or_null(5, t), e.in_or_null(lstm ? 6 : kAbsent, t), e.in_or_null(lstm ? 7 : kAbsent, t),
-           e.out_or_null(0, t), e.out_or_null(1, t), e.out_or_null(lstm ? 2 : kAbsent, t), t, e.workspace());
+    e.line("detail::recurrent({}{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, shape, reinterpret_cast<{}*>({}){});",
+           cuda ? "blas, " : "", e.in(0), e.in(1), e.in(2), e.in_or_null(3, t),
+           e.in_or_null(4, e.has_input(4) ? e.in_type(4) : "int32_t"), e.in_or_null(5, t),
+           e.in_or_null(lstm ? 6 : kAbsent, t), e.in_or_null(lstm ? 7 : kAbsent, t), e.out_or_null(0, t),
+           e.out_or_null(1, t), e.out_or_null(lstm ? 2 : kAbsent, t), t, e.workspace(), cuda ? ", stream" : "");
+  };
+  d.emit = [emit](EmitContext& e) { emit(e, false); };
+  // A block per direction and batch entry runs every step (templates/cuda/recurrent.cuh).
+  d.emit_cuda = [emit, cell, transposed](EmitContext& e) {
+    cuda_require_float(e, 4);
+    for (std::size_t i = 5; i < e.num_inputs(); ++i)
+      if (e.has_input(i) && e.input_dtype(i) != DType::Float)
+        e.unsupported("input {} is {}; the CUDA target runs float32", i, dtype_name(e.input_dtype(i)));
+    const RecurrentPlan p = plan_recurrent(e, cell, transposed);
+    if (p.hidden > 2048) e.unsupported("hidden_size {}; the CUDA target keeps at most 2048 units in a block", p.hidden);
+    for (int64_t v : {p.seq * p.batch, gates(cell) * p.hidden, p.input}) cuda_int_dim(e, v);
+    emit(e, true);
+  };
+  d.cuda_workspace = [cell, transposed](const NodeView& v) {
+    const RecurrentPlan p = plan_recurrent(v, cell, transposed);
+    return p.directions * p.seq * p.batch * gates(cell) * p.hidden * int64_t(sizeof(float));
   };
   d.flops = [cell, transposed](const NodeView& v) {  // the input and recurrent products dominate
     const RecurrentPlan p = plan_recurrent(v, cell, transposed);

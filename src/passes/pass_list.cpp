@@ -32,10 +32,10 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level, Target targe
   // and convolutions they look at. AttentionFusion, a graph rewrite that runs at `basic` too,
   // sits between the weight transposes and the convolutions: it matches the attention's
   // MatMuls, which no layout pass touches, and keeps the order the report lists.
-  if (layouts) {
-    passes.push_back(make_gemm_weight_transpose());
-    passes.push_back(make_recurrent_weight_transpose());
-  }
+  if (layouts) passes.push_back(make_gemm_weight_transpose());
+  // R stored [hidden, G*hidden] serves both targets: the CPU's vector lanes and the GPU's warps
+  // (adjacent units, adjacent addresses) run along its rows.
+  if (level == OptLevel::Extended) passes.push_back(make_recurrent_weight_transpose());
   passes.push_back(make_attention_fusion());
   if (layouts) {
     passes.push_back(make_conv_winograd());
