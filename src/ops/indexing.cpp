@@ -25,6 +25,12 @@ const char* reduction_enum(const NodeView& v) {
   v.fail("unknown reduction '{}'", r);
 }
 
+// templates/cuda/indexing.cuh's ElementsShape: the indices' dims, the data's strides.
+std::string cuda_elements_shape(const std::vector<int64_t>& idx, const std::vector<int64_t>& data, int64_t axis) {
+  return fmt::format("detail::ElementsShape{{{}, {}, {{{}}}, {{{}}}}}", idx.size(), axis, fmt::join(idx, ", "),
+                     fmt::join(contiguous_strides(data), ", "));
+}
+
 void add_gather_elements(Registry& r) {
   OpDef d;
   d.op_type = "GatherElements";
@@ -44,6 +50,15 @@ void add_gather_elements(Registry& r) {
     if (x.size() > 16) e.unsupported("rank above 16");
     e.line("detail::gather_elements({}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), idx.size(),
            e.int_array("idx_dims", idx), e.int_array("x_strides", contiguous_strides(x)), axis, x[std::size_t(axis)]);
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float_or_index(e, 1);
+    e.use_kernel("indexing");
+    const auto x = e.input_dims(0);
+    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
+    if (x.size() > 16) e.unsupported("rank above 16");
+    e.line("detail::gather_elements({}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.out(0),
+           cuda_elements_shape(e.input_dims(1), x, axis), x[std::size_t(axis)]);
   };
   r.add(std::move(d));
 }
@@ -83,10 +98,9 @@ void add_scatter_elements(Registry& r, const char* op, int64_t min_opset, int64_
     if (idx != e.input_dims(2)) e.fail("indices and updates have different shapes");
     const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
     if (x.size() > 16) e.unsupported("rank above 16");
-    e.line("detail::scatter_elements({}, {}, {}, {}, {}, detail::ScatterShape{{{}, {}, {{{}}}, {{{}}}}}, {}, "
-           "detail::ScatterReduction::{}, stream);",
-           e.in(0), e.in(2), e.in(1), e.out(0), element_count(x), idx.size(), axis, fmt::join(idx, ", "),
-           fmt::join(contiguous_strides(x), ", "), x[std::size_t(axis)], reduction_enum(e));
+    e.line("detail::scatter_elements({}, {}, {}, {}, {}, {}, {}, detail::ScatterReduction::{}, stream);", e.in(0),
+           e.in(2), e.in(1), e.out(0), element_count(x), cuda_elements_shape(idx, x, axis), x[std::size_t(axis)],
+           reduction_enum(e));
   };
   r.add(std::move(d));
 }
@@ -141,6 +155,15 @@ void add_gather_nd(Registry& r) {
     e.line("detail::gather_nd({}, {}, {}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), p.batches,
            p.batch_stride, p.tuples, p.dims.size(), e.int_array("dims", p.dims), e.int_array("strides", p.strides),
            p.slice);
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float_or_index(e, 1);
+    e.use_kernel("indexing");
+    const NdPlan p = plan_nd(e, e.node().attr_int("batch_dims", 0));
+    if (p.dims.size() > 16) e.unsupported("index tuples longer than 16");
+    e.line("detail::gather_nd({}, {}, {}, {}, {}, {}, detail::TupleShape{{{}, {{{}}}, {{{}}}}}, {}, stream);", e.in(0),
+           e.in(1), e.out(0), p.batches, p.batch_stride, p.tuples, p.dims.size(), fmt::join(p.dims, ", "),
+           fmt::join(p.strides, ", "), p.slice);
   };
   r.add(std::move(d));
 }

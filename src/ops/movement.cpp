@@ -192,6 +192,17 @@ const char* pad_mode_enum(const std::string& mode) {
   return mode == "reflect" ? "Reflect" : mode == "edge" ? "Edge" : mode == "wrap" ? "Wrap" : "Constant";
 }
 
+// Pad and CenterCropPad on the device: a thread per output element (templates/cuda/movement.cuh);
+// value_at names the fill value's tensor when the model gives it at run time (device memory).
+void emit_cuda_pad(EmitContext& e, const PadPlan& p, const std::string& value, const std::string& value_at) {
+  cuda_require_float_or_index(e, 1);
+  e.use_kernel("movement");
+  e.line("detail::pad({}, {}, detail::PadShape{{{}, {{{}}}, {{{}}}, {{{}}}}}, detail::PadMode::{}, static_cast<{}>({}), "
+         "{}, stream);",
+         e.in(0), e.out(0), p.in_dims.size(), fmt::join(p.in_dims, ", "), fmt::join(p.out_dims, ", "),
+         fmt::join(p.pad_begin, ", "), pad_mode_enum(p.mode), e.in_type(0), value, value_at);
+}
+
 void add_pad(Registry& r) {
   OpDef d;
   d.op_type = "Pad";
@@ -225,6 +236,14 @@ void add_pad(Registry& r) {
     e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::{}, {});", e.in(0), e.out(0), p.in_dims.size(),
            e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims),
            e.int_array("pad_begin", p.pad_begin), pad_mode_enum(p.mode), value);
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    const PadPlan p = plan_pad(e);
+    const DType t = e.input_dtype(0);
+    if (p.runtime_value && e.input_dtype(2) != t)
+      e.fail("constant_value is {}, data {}", dtype_name(e.input_dtype(2)), dtype_name(t));
+    emit_cuda_pad(e, p, dtype_is_float(t) ? cpp_float(p.value, t) : cpp_int(int64_t(p.value), t),
+                  p.runtime_value ? e.in(2) : fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)));
   };
   r.add(std::move(d));
 }
@@ -269,6 +288,9 @@ void add_center_crop_pad(Registry& r) {
     e.line("detail::pad({}, {}, {}, {}, {}, {}, detail::PadMode::Constant, {}(0));", e.in(0), e.out(0),
            p.in_dims.size(), e.int_array("in_dims", p.in_dims), e.int_array("out_dims", p.out_dims),
            e.int_array("pad_begin", p.pad_begin), e.in_type(0));
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    emit_cuda_pad(e, plan_center_crop_pad(e), "0", fmt::format("static_cast<const {}*>(nullptr)", e.in_type(0)));
   };
   r.add(std::move(d));
 }

@@ -1,4 +1,7 @@
-// Scatters on the device, with the CPU's bits. ScatterElements writes each element of its
+// Element-wise indexing on the device: GatherElements and GatherND (a thread per output
+// element) and ScatterElements.
+//
+// ScatterElements gives the CPU's bits. It writes each element of its
 // output from the updates whose index names it, in the updates' order: the last one wins
 // without a reduction, and a sum is added up in that order (the CPU's), so atomics, whose
 // order changes from run to run, are not used. A thread owns a column of the updates (all
@@ -10,13 +13,79 @@
 
 enum class ScatterReduction { None, Add, Mul, Max, Min };
 
-// The positions of the updates (rank <= 16): their dims, and the output's strides.
-struct ScatterShape {
+// GatherElements' and ScatterElements' positions (rank <= 16): the dims of the indices (and
+// updates), and the strides of the data they index.
+struct ElementsShape {
   int rank;
   int axis;
   long long dims[16];
-  long long y_strides[16];
+  long long strides[16];
 };
+
+// Position i of the indices: its offset in the data along every axis but s.axis.
+__device__ inline long long offset_off_axis(const ElementsShape& s, long long i) {
+  long long offset = 0;
+  for (int d = s.rank - 1; d >= 0; --d) {
+    if (d != s.axis) offset += (i % s.dims[d]) * s.strides[d];
+    i /= s.dims[d];
+  }
+  return offset;
+}
+
+// y[p] = x[p with its axis coordinate replaced by indices[p]]; zeros for an index outside the
+// axis, as on the CPU.
+template <class T, class I>
+__global__ void gather_elements_kernel(const T* __restrict__ x, const I* __restrict__ indices, T* __restrict__ y,
+                                       long long n, ElementsShape s, long long axis_len) {
+  for (long long p = blockIdx.x * 256ll + threadIdx.x; p < n; p += 256ll * gridDim.x) {
+    long long at = static_cast<long long>(indices[p]);
+    if (at < 0) at += axis_len;
+    y[p] = at >= 0 && at < axis_len ? x[offset_off_axis(s, p) + at * s.strides[s.axis]] : T(0);
+  }
+}
+
+template <class T, class I>
+void gather_elements(const T* x, const I* indices, T* y, const ElementsShape& s, long long axis_len,
+                     cudaStream_t stream) {
+  long long n = 1;
+  for (int d = 0; d < s.rank; ++d) n *= s.dims[d];
+  if (n > 0) gather_elements_kernel<<<blocks_for(n), 256, 0, stream>>>(x, indices, y, n, s, axis_len);
+}
+
+// GatherND's index tuples (k <= 16 of them address the first k dims of a batch's data).
+struct TupleShape {
+  int k;
+  long long dims[16];
+  long long strides[16];
+};
+
+// y[(b * tuples + t) * slice + e] = the slice of batch b's data that tuple t names (zeros if an
+// index is outside its dim).
+template <class T, class I>
+__global__ void gather_nd_kernel(const T* __restrict__ x, const I* __restrict__ indices, T* __restrict__ y,
+                                 long long n, long long batch_stride, long long tuples, TupleShape s,
+                                 long long slice) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    const long long e = i % slice, bt = i / slice, b = bt / tuples;
+    const I* tuple = indices + bt * s.k;
+    long long offset = b * batch_stride;
+    bool inside = true;
+    for (int j = 0; j < s.k; ++j) {
+      long long at = static_cast<long long>(tuple[j]);
+      if (at < 0) at += s.dims[j];
+      inside = inside && at >= 0 && at < s.dims[j];
+      offset += at * s.strides[j];
+    }
+    y[i] = inside ? x[offset + e] : T(0);
+  }
+}
+
+template <class T, class I>
+void gather_nd(const T* x, const I* indices, T* y, long long batches, long long batch_stride, long long tuples,
+               const TupleShape& s, long long slice, cudaStream_t stream) {
+  const long long n = batches * tuples * slice;
+  if (n > 0) gather_nd_kernel<<<blocks_for(n), 256, 0, stream>>>(x, indices, y, n, batch_stride, tuples, s, slice);
+}
 
 template <class T> __device__ inline void scatter_combine(T& dst, T value, ScatterReduction r) {
   switch (r) {
@@ -31,7 +100,7 @@ template <class T> __device__ inline void scatter_combine(T& dst, T value, Scatt
 // Thread t: column t % columns, the output's axis positions of range t / columns.
 template <class T, class I>
 __global__ void scatter_elements_kernel(const T* __restrict__ updates, const I* __restrict__ indices, T* y,
-                                        ScatterShape s, long long columns, long long ranges, long long axis_len,
+                                        ElementsShape s, long long columns, long long ranges, long long axis_len,
                                         ScatterReduction r) {
   const long long threads = columns * ranges;
   const long long length = s.dims[s.axis];
@@ -48,14 +117,14 @@ __global__ void scatter_elements_kernel(const T* __restrict__ updates, const I* 
         const long long c = rest % s.dims[d];
         rest /= s.dims[d];
         first += c * stride;
-        base += c * s.y_strides[d];
+        base += c * s.strides[d];
       }
       stride *= s.dims[d];
     }
     for (long long k = 0; k < length; ++k) {
       long long at = static_cast<long long>(indices[first + k * step]);
       if (at < 0) at += axis_len;
-      if (at >= lo && at < hi) scatter_combine(y[base + at * s.y_strides[s.axis]], updates[first + k * step], r);
+      if (at >= lo && at < hi) scatter_combine(y[base + at * s.strides[s.axis]], updates[first + k * step], r);
     }
   }
 }
@@ -63,7 +132,7 @@ __global__ void scatter_elements_kernel(const T* __restrict__ updates, const I* 
 // y = data, then the updates (positions of shape s.dims) scattered into it along s.axis.
 template <class T, class I>
 void scatter_elements(const T* data, const T* updates, const I* indices, T* y, long long data_count,
-                      const ScatterShape& s, long long axis_len, ScatterReduction r, cudaStream_t stream) {
+                      const ElementsShape& s, long long axis_len, ScatterReduction r, cudaStream_t stream) {
   if (data != y && data_count > 0)
     check_cuda(cudaMemcpyAsync(y, data, static_cast<std::size_t>(data_count) * sizeof(T), cudaMemcpyDeviceToDevice,
                                stream),

@@ -51,3 +51,76 @@ void copy_columns(const T* src, T* dst, long long rows, long long pitch, long lo
                                static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, stream),
              "cudaMemcpy2DAsync");
 }
+
+// Gather along one axis (outer x axis_len x inner, `count` indices): a thread per output
+// element. An index below zero counts from the end; one still outside the axis gives zeros,
+// as on the CPU.
+template <class T, class I>
+__global__ void gather_kernel(const T* __restrict__ x, const I* __restrict__ indices, T* __restrict__ y, long long n,
+                              long long axis_len, long long inner, long long count) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    const long long within = i % inner, row = i / inner, j = row % count, o = row / count;
+    long long at = static_cast<long long>(indices[j]);
+    if (at < 0) at += axis_len;
+    y[i] = at >= 0 && at < axis_len ? x[(o * axis_len + at) * inner + within] : T(0);
+  }
+}
+
+template <class T, class I>
+void gather(const T* x, const I* indices, T* y, long long outer, long long axis_len, long long inner, long long count,
+            cudaStream_t stream) {
+  const long long n = outer * count * inner;
+  if (n > 0) gather_kernel<<<blocks_for(n), 256, 0, stream>>>(x, indices, y, n, axis_len, inner, count);
+}
+
+enum class PadMode { Constant, Reflect, Edge, Wrap };
+
+// Pad's and CenterCropPad's dims (rank <= 16); pad_begin may be negative (a crop).
+struct PadShape {
+  int rank;
+  long long in_dims[16];
+  long long out_dims[16];
+  long long pad_begin[16];
+};
+
+// A thread per output element: its source along each axis, or the fill value (read from the
+// device when the model gives it as a tensor: value_at).
+template <class T>
+__global__ void pad_kernel(const T* __restrict__ x, T* __restrict__ y, long long total, PadShape s, PadMode mode,
+                           T value, const T* __restrict__ value_at) {
+  const T fill = value_at ? *value_at : value;
+  for (long long o = blockIdx.x * 256ll + threadIdx.x; o < total; o += 256ll * gridDim.x) {
+    long long rest = o, src = 0, stride = 1;
+    bool inside = true;
+    for (int d = s.rank - 1; d >= 0; --d) {
+      long long i = rest % s.out_dims[d] - s.pad_begin[d];
+      rest /= s.out_dims[d];
+      const long long n = s.in_dims[d];
+      if (i < 0 || i >= n) {
+        if (mode == PadMode::Constant || n == 0) {
+          inside = false;
+        } else if (mode == PadMode::Edge) {
+          i = i < 0 ? 0 : n - 1;
+        } else if (mode == PadMode::Wrap) {
+          i = ((i % n) + n) % n;
+        } else if (n == 1) {
+          i = 0;
+        } else {  // reflect about the edges without repeating them: period 2(n-1)
+          const long long period = 2 * (n - 1);
+          i = ((i % period) + period) % period;
+          if (i >= n) i = period - i;
+        }
+      }
+      src += i * stride;
+      stride *= n;
+    }
+    y[o] = inside ? x[src] : fill;
+  }
+}
+
+template <class T>
+void pad(const T* x, T* y, const PadShape& s, PadMode mode, T value, const T* value_at, cudaStream_t stream) {
+  long long total = 1;
+  for (int d = 0; d < s.rank; ++d) total *= s.out_dims[d];
+  if (total > 0) pad_kernel<<<blocks_for(total), 256, 0, stream>>>(x, y, total, s, mode, value, value_at);
+}
