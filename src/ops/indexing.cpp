@@ -74,6 +74,15 @@ void add_scatter_elements(Registry& r, const char* op, int64_t min_opset, int64_
     require_index_type(v, 1);
     if (v.input_dtype(2) != v.input_dtype(0)) v.fail("updates and data have different types");
     if (v.input_rank(0) != v.input_rank(1)) v.fail("data and indices have different ranks");
+    // Off the axis, each position of the updates writes the same position of the data.
+    const Shape& data = v.input(0).shape;
+    const Shape& idx = v.input(1).shape;
+    if (v.input(0).has_shape && v.input(1).has_shape) {
+      const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(data.size()));
+      for (std::size_t d = 0; d < data.size(); ++d)
+        if (int64_t(d) != axis && idx[d].is_static() && data[d].is_static() && idx[d].value > data[d].value)
+          v.fail("indices have {} along axis {}, beyond data's {}", idx[d].value, d, data[d].value);
+    }
     return InferResult{{v.input(0)}};
   };
   d.emit = [](EmitContext& e) {

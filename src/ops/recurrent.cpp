@@ -150,6 +150,7 @@ OpDef recurrent_def(const char* op, Cell cell, bool transposed) {
       if (e.has_input(i) && e.input_dtype(i) != DType::Float)
         e.unsupported("input {} is {}; the CUDA target runs float32", i, dtype_name(e.input_dtype(i)));
     const RecurrentPlan p = plan_recurrent(e, cell, transposed);
+    // (templates/cuda/recurrent.cuh keeps 5 rows of H floats in a block's shared memory.)
     if (p.hidden > 2048) e.unsupported("hidden_size {}; the CUDA target keeps at most 2048 units in a block", p.hidden);
     for (int64_t v : {p.seq * p.batch, gates(cell) * p.hidden, p.input}) cuda_int_dim(e, v);
     emit(e, true);

@@ -66,18 +66,15 @@ struct RecurrentShape {
   ActivationFn f[2][3];      // per direction: f, g, h (RNN uses f; GRU f, g; LSTM f, g, h)
 };
 
-// The largest hidden size a block keeps in shared memory (5 rows of it: h twice, the cell
-// state, the GRU's r*h and z).
-constexpr int64_t kRecurrentMaxHidden = 2048;
-
 __host__ __device__ inline int gate_count(CellKind c) { return c == CellKind::Rnn ? 1 : c == CellKind::Gru ? 3 : 4; }
 
 __device__ inline float clipped(float v, float clip) { return clip > 0.f ? fmaxf(-clip, fminf(clip, v)) : v; }
 
 // Unit j's dot product with v (H values in shared memory) for gate g, this thread's share of
 // k (q, q + TU, ...), summed with the other TU threads of the unit: every one gets the total.
-// R(g*H + j, k) is r[k * G*H + g*H + j] when stored transposed (adjacent units, adjacent
-// addresses: the warp's reads coalesce), r[(g*H + j) * H + k] as ONNX stores it.
+// R(g*H + j, k) is r[k * G*H + g*H + j] when stored transposed (the warp's units read
+// adjacent addresses, its TU threads of a unit rows TU apart), r[(g*H + j) * H + k] as ONNX
+// stores it (stride H between units).
 template <int TU>
 __device__ inline float unit_dot(const float* __restrict__ r, const float* v, int64_t H, int64_t GH, bool transposed,
                                  int g, int64_t j, int q) {
@@ -92,10 +89,12 @@ __device__ inline float unit_dot(const float* __restrict__ r, const float* v, in
   return sum;
 }
 
-// Block (d, b): direction d of batch entry b, all steps. xw: the input parts, [S*B, G*H] per
+// Block (d, b): direction d of batch entry b, all steps, with 5 rows of H floats in shared
+// memory (h twice, the cell state, the GRU's r*h and z: at most 40 KiB, as the emitter keeps H
+// to 2048). Up to 1024 threads (__launch_bounds__: 64 registers a thread). xw: the input parts, [S*B, G*H] per
 // direction (rows in x's order); bias_sum: W's and R's biases summed per gate.
 template <int TU, class L>
-__global__ void recurrent_kernel(const float* __restrict__ xw, const float* __restrict__ r,
+__global__ void __launch_bounds__(1024) recurrent_kernel(const float* __restrict__ xw, const float* __restrict__ r,
                                  const float* __restrict__ bias, const L* __restrict__ seq_lens,
                                  const float* __restrict__ initial_h, const float* __restrict__ initial_c,
                                  const float* __restrict__ peephole, float* __restrict__ y, float* __restrict__ y_h,
@@ -123,7 +122,9 @@ __global__ void recurrent_kernel(const float* __restrict__ xw, const float* __re
     c[j] = initial_c ? initial_c[state_at + j] : 0.f;
   }
   __syncthreads();
-  const int64_t len = seq_lens ? static_cast<int64_t>(seq_lens[b]) : S;
+  // sequence_lens' value within [0, S], as on the CPU.
+  const int64_t given = seq_lens ? static_cast<int64_t>(seq_lens[b]) : S;
+  const int64_t len = given < 0 ? 0 : given > S ? S : given;
   auto bias_of = [&](int64_t i) { return bias ? wb[i] + rb[i] : 0.f; };
   int cur = 0;
   for (int64_t step = 0; step < S; ++step) {

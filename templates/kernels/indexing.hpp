@@ -22,15 +22,26 @@ inline bool normalize_index(int64_t& i, int64_t n) {
 }
 
 // Visits every position of `dims` (rank <= 16) with the offset it has in a tensor of strides
-// `strides` along all axes but `axis`, and the position's index along `axis`.
+// `strides` along all axes but `axis`, and the position's index along `axis`. The last dim runs
+// in a loop of its own: the carry through the other dims comes once per row, not per element.
 template <class F> inline void for_each_position(int rank, const int64_t* dims, const int64_t* strides, int axis, F f) {
+  if (rank == 0) {
+    f(int64_t(0), int64_t(0), int64_t(0));
+    return;
+  }
   int64_t total = 1;
   for (int d = 0; d < rank; ++d) total *= dims[d];
+  if (total == 0) return;
+  const int last = rank - 1;
+  const int64_t row = dims[last], step = last == axis ? 0 : strides[last];
   int64_t index[16] = {0};
   int64_t offset = 0;
-  for (int64_t p = 0; p < total; ++p) {
-    f(p, offset, index[axis]);
-    for (int d = rank - 1; d >= 0; --d) {
+  for (int64_t p = 0; p < total; p += row) {
+    if (last == axis)
+      for (int64_t j = 0; j < row; ++j) f(p + j, offset, j);
+    else
+      for (int64_t j = 0; j < row; ++j) f(p + j, offset + j * step, index[axis]);
+    for (int d = last - 1; d >= 0; --d) {
       if (d != axis) offset += strides[d];
       if (++index[d] < dims[d]) break;
       if (d != axis) offset -= strides[d] * dims[d];

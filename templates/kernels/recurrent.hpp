@@ -38,7 +38,7 @@ struct ActivationFn {
       case Activation::HardSigmoid: return std::max(T(0), std::min(T(1), T(alpha) * x + T(beta)));
       case Activation::Elu: return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1));
       case Activation::Softsign: return x / (T(1) + std::fabs(x));
-      case Activation::Softplus: return std::log1p(std::exp(x));
+      case Activation::Softplus: return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
     }
     return x;
   }
@@ -237,6 +237,13 @@ inline void gru_cell(T* p, const T* gx, const T* bias_sum, const T* wb, const T*
   map_binary_same(z, r, h, H, op_add{});
 }
 
+// Batch entry b's length: sequence_lens' value, within [0, S] (a longer one would read and
+// write past the sequence).
+template <class L> inline int64_t sequence_length(const L* seq_lens, int64_t b, int64_t S) {
+  const int64_t len = seq_lens ? int64_t(seq_lens[b]) : S;
+  return len < 0 ? 0 : len > S ? S : len;
+}
+
 // Y's rows of one step: each entry's h, or zeros past its sequence length.
 template <class T, class L>
 inline void write_step_output(T* y, const T* h, int64_t step, bool backward, const L* seq_lens, int64_t d,
@@ -244,7 +251,7 @@ inline void write_step_output(T* y, const T* h, int64_t step, bool backward, con
   if (!y) return;
   const int64_t H = s.hidden, B = s.batch, S = s.seq;
   for (int64_t b = 0; b < B; ++b) {
-    const int64_t len = seq_lens ? int64_t(seq_lens[b]) : S;
+    const int64_t len = sequence_length(seq_lens, b, S);
     const int64_t t = step < len ? (backward ? len - 1 - step : step) : step;
     T* yt = y + (s.batch_first ? ((b * S + t) * s.directions + d) * H : ((t * s.directions + d) * B + b) * H);
     for (int64_t j = 0; j < H; ++j) yt[j] = step < len ? h[b * H + j] : T(0);
@@ -295,7 +302,7 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
     for (int64_t step = 0; step < S && lanes; ++step) {
       if constexpr (std::is_same<T, float>::value) {
         for (int64_t b = 0; b < B; ++b) {
-          const int64_t len = seq_lens ? int64_t(seq_lens[b]) : S;
+          const int64_t len = sequence_length(seq_lens, b, S);
           if (step >= len) continue;
           const int64_t t = backward ? len - 1 - step : step;
           const T* gx = xw + (s.batch_first ? b * S + t : t * B + b) * GH;
@@ -312,7 +319,7 @@ inline void recurrent(const T* x, const T* w, const T* r, const T* bias, const L
       const int64_t cols = gru_reset_first ? 2 * H : GH;
       gemm_rowmajor(false, !s.transposed, B, cols, H, T(1), h, H, rd, s.transposed ? GH : H, T(0), hr, GH);
       for (int64_t b = 0; b < B; ++b) {
-        const int64_t len = seq_lens ? int64_t(seq_lens[b]) : S;
+        const int64_t len = sequence_length(seq_lens, b, S);
         if (step >= len) continue;
         const int64_t t = backward ? len - 1 - step : step;
         const T* gx = xw + (s.batch_first ? b * S + t : t * B + b) * GH;
