@@ -148,6 +148,12 @@ NdPlan plan_nd(const NodeView& v, int64_t batch_dims) {
   return p;
 }
 
+// templates/cuda/indexing.cuh's TupleShape: the dims and strides the tuples address.
+std::string cuda_tuple_shape(const NdPlan& p) {
+  return fmt::format("detail::TupleShape{{{}, {{{}}}, {{{}}}}}", p.dims.size(), fmt::join(p.dims, ", "),
+                     fmt::join(p.strides, ", "));
+}
+
 void add_gather_nd(Registry& r) {
   OpDef d;
   d.op_type = "GatherND";
@@ -170,9 +176,8 @@ void add_gather_nd(Registry& r) {
     e.use_kernel("indexing");
     const NdPlan p = plan_nd(e, e.node().attr_int("batch_dims", 0));
     if (p.dims.size() > 16) e.unsupported("index tuples longer than 16");
-    e.line("detail::gather_nd({}, {}, {}, {}, {}, {}, detail::TupleShape{{{}, {{{}}}, {{{}}}}}, {}, stream);", e.in(0),
-           e.in(1), e.out(0), p.batches, p.batch_stride, p.tuples, p.dims.size(), fmt::join(p.dims, ", "),
-           fmt::join(p.strides, ", "), p.slice);
+    e.line("detail::gather_nd({}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.out(0), p.batches,
+           p.batch_stride, p.tuples, cuda_tuple_shape(p), p.slice);
   };
   r.add(std::move(d));
 }
@@ -196,6 +201,17 @@ void add_scatter_nd(Registry& r) {
     e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(e.input_dims(0)));
     e.line("detail::scatter_nd({}, {}, {}, {}, {}, {}, {}, {}, detail::ScatterReduction::{});", e.in(2), e.in(1),
            e.out(0), p.tuples, p.dims.size(), e.int_array("dims", p.dims), e.int_array("strides", p.strides), p.slice,
+           reduction_enum(e));
+  };
+  // In the tuples' order, as on the CPU (templates/cuda/indexing.cuh).
+  d.emit_cuda = [](EmitContext& e) {
+    cuda_require_float_or_index(e, 1);
+    e.use_kernel("indexing");
+    const NdPlan p = plan_nd(e, 0);
+    if (element_count(e.input_dims(2)) != p.tuples * p.slice) e.fail("updates do not match indices and data");
+    if (p.dims.size() > 16) e.unsupported("index tuples longer than 16");
+    e.line("detail::scatter_nd({}, {}, {}, {}, {}, {}, {}, {}, detail::ScatterReduction::{}, stream);", e.in(0),
+           e.in(2), e.in(1), e.out(0), element_count(e.input_dims(0)), p.tuples, cuda_tuple_shape(p), p.slice,
            reduction_enum(e));
   };
   r.add(std::move(d));

@@ -1,7 +1,7 @@
 // Element-wise indexing on the device: GatherElements and GatherND (a thread per output
-// element) and ScatterElements.
+// element), ScatterElements and ScatterND.
 //
-// ScatterElements gives the CPU's bits. It writes each element of its
+// The scatters give the CPU's bits. ScatterElements writes each element of its
 // output from the updates whose index names it, in the updates' order: the last one wins
 // without a reduction, and a sum is added up in that order (the CPU's), so atomics, whose
 // order changes from run to run, are not used. A thread owns a column of the updates (all
@@ -147,4 +147,48 @@ void scatter_elements(const T* data, const T* updates, const I* indices, T* y, l
   if (ranges > axis_len) ranges = axis_len;
   scatter_elements_kernel<<<blocks_for(columns * ranges), 256, 0, stream>>>(updates, indices, y, s, columns, ranges,
                                                                             axis_len, r);
+}
+
+// ScatterND: y = data, then tuple t's slice of updates (op)= into the slice it names, tuples in
+// order (the CPU's). A slice starts at a multiple of its length (the tuple addresses the first k
+// dims, the slice is the rest), so the output is `slots` slices: thread (e, range) owns element
+// e of the slices of one range of slots and walks every tuple in order, applying those that
+// land in its range. Cost: every thread reads every tuple (fine for the few tuples of a KV
+// update or a mask; a scatter of 10^5 single elements rereads them ~10^4 times).
+template <class T, class I>
+__global__ void scatter_nd_kernel(const T* __restrict__ updates, const I* __restrict__ indices, T* y,
+                                  long long tuples, TupleShape s, long long slice, long long slots, long long ranges,
+                                  ScatterReduction r) {
+  const long long threads = slice * ranges;
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < threads; i += 256ll * gridDim.x) {
+    const long long e = i % slice, range = i / slice;
+    const long long lo = range * slots / ranges, hi = (range + 1) * slots / ranges;
+    for (long long t = 0; t < tuples; ++t) {
+      long long offset = 0;
+      bool inside = true;
+      for (int j = 0; j < s.k; ++j) {
+        long long at = static_cast<long long>(indices[t * s.k + j]);
+        if (at < 0) at += s.dims[j];
+        inside = inside && at >= 0 && at < s.dims[j];
+        offset += at * s.strides[j];
+      }
+      const long long slot = offset / slice;
+      if (inside && slot >= lo && slot < hi) scatter_combine(y[offset + e], updates[t * slice + e], r);
+    }
+  }
+}
+
+template <class T, class I>
+void scatter_nd(const T* data, const T* updates, const I* indices, T* y, long long data_count, long long tuples,
+                const TupleShape& s, long long slice, ScatterReduction r, cudaStream_t stream) {
+  if (data != y && data_count > 0)
+    check_cuda(cudaMemcpyAsync(y, data, static_cast<std::size_t>(data_count) * sizeof(T), cudaMemcpyDeviceToDevice,
+                               stream),
+               "cudaMemcpyAsync");
+  if (tuples == 0 || slice == 0 || data_count == 0) return;
+  const long long slots = data_count / slice;
+  long long ranges = (32768 + slice - 1) / slice;
+  if (ranges > slots) ranges = slots;
+  scatter_nd_kernel<<<blocks_for(slice * ranges), 256, 0, stream>>>(updates, indices, y, tuples, s, slice, slots,
+                                                                    ranges, r);
 }
