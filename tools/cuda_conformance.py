@@ -4,10 +4,10 @@ GPU host against their stored outputs.
 
   cuda_conformance.py build SOFIEC CASES_DIR OUT_DIR [--group N] [--jobs J] [--nvcc NVCC] [--no-run-data]
       writes each core case's --target cuda header (cases sofiec refuses are listed as
-      unsupported, with the reason), keeps those whose inputs and outputs are float32, int64 or
-      int32, converts their test_data_set_0 to raw files of those types, and compiles them, N to a program, with nvcc
-      under -Wall -Wextra -Werror (tests/cuda/conformance_check.cuh is the driver). Exits non-zero
-      if a header does not compile.
+      unsupported, with the reason), keeps those whose inputs and outputs are float32, int64,
+      int32 or bool, converts their test_data_set_0 to raw files of those types, and compiles
+      them, N to a program, with nvcc under -Wall -Wextra -Werror (tests/cuda/conformance_check.cuh
+      is the driver). Exits non-zero if a header does not compile.
   cuda_conformance.py run OUT_DIR
       (on the GPU host) runs the programs; prints one line per case and a summary; exits
       non-zero if any case fails.
@@ -30,7 +30,7 @@ def types_of(header, which):
 
 
 # The element types the CUDA target runs (the Session's type names) and their numpy types.
-RAW_TYPES = {"float": "float32", "int64": "int64", "int32": "int32"}
+RAW_TYPES = {"float": "float32", "int64": "int64", "int32": "int32", "bool": "bool"}
 
 
 def to_raw(pb, out, type_name):
@@ -60,7 +60,7 @@ def build(args):
         data = cases_dir / case / "test_data_set_0"
         pbs_in, pbs_out = sorted(data.glob("input_*.pb")), sorted(data.glob("output_*.pb"))
         if any(t not in RAW_TYPES for t in ins + outs):
-            reason = "a tensor that is not float32, int64 or int32"
+            reason = "a tensor that is not float32, int64, int32 or bool"
         elif len(pbs_in) != len(ins) or len(pbs_out) != len(outs):
             reason = "test data does not match the Session's inputs and outputs"
         else:

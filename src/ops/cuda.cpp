@@ -1,5 +1,6 @@
 #include "ops/cuda.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <set>
 
@@ -44,9 +45,28 @@ void cuda_require_float_or_index(const EmitContext& e, std::size_t data_inputs) 
       e.unsupported("output {} is {}, output 0 {}", i, dtype_name(e.output(i).dtype), dtype_name(t));
 }
 
+void cuda_require_types(const EmitContext& e, std::initializer_list<DType> allowed, DType output,
+                        std::size_t data_inputs) {
+  std::string names;
+  for (DType t : allowed) names += (names.empty() ? "" : ", ") + std::string(dtype_name(t));
+  const DType first = e.input_dtype(0);
+  for (std::size_t i = 0; i < e.num_inputs() && i < data_inputs; ++i) {
+    if (!e.has_input(i)) continue;
+    const DType t = e.input_dtype(i);
+    if (std::find(allowed.begin(), allowed.end(), t) == allowed.end())
+      e.unsupported("input {} is {}; the CUDA target runs {} here", i, dtype_name(t), names);
+    if (t != first) e.unsupported("input {} is {}, input 0 {}", i, dtype_name(t), dtype_name(first));
+  }
+  const DType want = output == DType::Undefined ? first : output;
+  for (std::size_t i = 0; i < e.num_outputs(); ++i)
+    if (!e.node().outputs[i].empty() && e.output(i).dtype != want)
+      e.unsupported("output {} is {}; the CUDA target writes {} here", i, dtype_name(e.output(i).dtype),
+                    dtype_name(want));
+}
+
 std::string cuda_functor(EmitContext& e, const std::string& f) {
   for (std::size_t p = f.find("detail::"); p != std::string::npos; p = f.find("detail::", p + 1)) {
-    const std::size_t start = p + 8, end = f.find_first_of("{(,)} ", start);
+    const std::size_t start = p + 8, end = f.find_first_of("{(,)}< ", start);
     const std::string name = f.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (name == "chain" || name == "then") continue;
     if (!cuda_functors().count(name))

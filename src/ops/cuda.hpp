@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,11 @@ void cuda_require_float(const EmitContext& e, std::size_t data_inputs = SIZE_MAX
 // The same for nodes that move or combine index tensors too (views, Concat, Add): float32,
 // int64 or int32, all of one type.
 void cuda_require_float_or_index(const EmitContext& e, std::size_t data_inputs = SIZE_MAX);
+
+// Masks and casts: every input the node reads (its first data_inputs) is one type of
+// `allowed`, all the same; every output is `output`, or the inputs' type when it is Undefined.
+void cuda_require_types(const EmitContext& e, std::initializer_list<DType> allowed, DType output,
+                        std::size_t data_inputs = SIZE_MAX);
 
 // The functor expression f (as the CPU emitter writes it: "detail::op_elu{1.f}"), checked
 // against the structs of templates/cuda/functors.cuh: unsupported() for a function it lacks.

@@ -189,10 +189,20 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
   // On the GPU: float32, the functions of templates/cuda/functors.cuh, one launch per pair of
   // operands (operands broadcast by strides).
   d.emit_cuda = [params, functor](EmitContext& e) {
-    // Index arithmetic (a batch offset added to TopK's indices) runs on integers too.
-    const bool sum = std::string(functor) == "op_add" || std::string(functor) == "op_sub" ||
-                     std::string(functor) == "op_mul";
-    if (sum && arity == Arity::Binary && e.node().epilogue.empty() && e.output(0).dtype != DType::Float)
+    // Index arithmetic (a batch offset added to TopK's indices) runs on integers too, and
+    // masks on comparisons of float32 or integers and on logic of bools.
+    const std::string name(functor);
+    const bool sum = name == "op_add" || name == "op_sub" || name == "op_mul";
+    const bool compare = name == "op_equal" || name == "op_less" || name == "op_less_equal" ||
+                         name == "op_greater" || name == "op_greater_equal";
+    const bool logic = name == "op_and" || name == "op_or" || name == "op_xor" || name == "op_not";
+    if (compare && name == "op_equal")
+      cuda_require_types(e, {DType::Float, DType::Int64, DType::Int32, DType::Bool}, DType::Bool);
+    else if (compare)
+      cuda_require_types(e, {DType::Float, DType::Int64, DType::Int32}, DType::Bool);
+    else if (logic)
+      cuda_require_types(e, {DType::Bool}, DType::Bool);
+    else if (sum && arity == Arity::Binary && e.node().epilogue.empty() && e.output(0).dtype != DType::Float)
       cuda_require_float_or_index(e);
     else
       cuda_require_float(e);
@@ -373,6 +383,21 @@ void add_where(Registry& r) {
   d.emit = [](EmitContext& e) {
     emit_map(e, "detail::op_where{}", {e.in(0), e.in(1), e.in(2)}, all_input_dims(e), e.out(0), e.output_dims(0));
   };
+  // A thread per output element, each operand read through its broadcast strides.
+  d.emit_cuda = [](EmitContext& e) {
+    const DType t = e.output(0).dtype;
+    if (t != DType::Float && t != DType::Int64 && t != DType::Int32)
+      e.unsupported("output 0 is {}; the CUDA target runs float32, int64 and int32 here", dtype_name(t));
+    const std::vector<int64_t> out = e.output_dims(0);
+    if (out.size() > 6) e.unsupported("the CUDA target broadcasts up to 6 dims, not {}", out.size());
+    e.use_kernel("elementwise");
+    const std::vector<std::vector<int64_t>> dims = all_input_dims(e);
+    std::string strides;
+    for (std::size_t i = 0; i < 3; ++i)
+      strides += fmt::format("{}{{{}}}", i ? ", " : "", fmt::join(broadcast_strides(dims[i], out), ", "));
+    e.line("detail::where({}, {}, {}, {}, {}, detail::Broadcast3{{{}, {{{}}}, {{{}}}}}, stream);", e.in(0), e.in(1),
+           e.in(2), e.out(0), element_count(out), out.size(), fmt::join(out, ", "), strides);
+  };
   r.add(std::move(d));
 }
 
@@ -479,6 +504,15 @@ void add_cast(Registry& r, const char* op, int64_t min_opset) {
   d.emit = [](EmitContext& e) {
     e.use_kernel("elementwise");
     e.line("detail::map_unary({}, {}, {}, detail::op_cast<{}>{{}});", e.in(0), e.out(0),
+           element_count(e.output_dims(0)), e.out_type(0));
+  };
+  d.emit_cuda = [](EmitContext& e) {
+    for (const DType t : {e.input_dtype(0), e.output(0).dtype})
+      if (t != DType::Float && t != DType::Int64 && t != DType::Int32 && t != DType::Bool)
+        e.unsupported("a cast of {}; the CUDA target casts between float32, int64, int32 and bool", dtype_name(t));
+    e.use_kernel("elementwise");
+    e.use_kernel("functors");
+    e.line("detail::map1({}, {}, {}, detail::op_cast<{}>{{}}, stream);", e.in(0), e.out(0),
            element_count(e.output_dims(0)), e.out_type(0));
   };
   r.add(std::move(d));

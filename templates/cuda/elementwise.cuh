@@ -7,11 +7,13 @@
 #include "functors.cuh"
 #include "runtime.cuh"
 
-template <class F> __global__ void map1_kernel(const float* __restrict__ x, float* __restrict__ y, long long n, F f) {
+// (T, Y: float, or the int64_t / int32_t / bool of index arithmetic, masks and casts.)
+template <class T, class Y, class F>
+__global__ void map1_kernel(const T* __restrict__ x, Y* __restrict__ y, long long n, F f) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) y[i] = f(x[i]);
 }
 
-template <class F> void map1(const float* x, float* y, long long n, F f, cudaStream_t stream) {
+template <class T, class Y, class F> void map1(const T* x, Y* y, long long n, F f, cudaStream_t stream) {
   if (n > 0) map1_kernel<<<blocks_for(n), 256, 0, stream>>>(x, y, n, f);
 }
 
@@ -23,9 +25,9 @@ struct Broadcast2 {
   long long a_strides[6], b_strides[6];
 };
 
-// (T: float, or int64_t / int32_t for index arithmetic: Add, Sub, Mul.)
-template <class T, class F>
-__global__ void map2_kernel(const T* __restrict__ a, const T* __restrict__ b, T* y, long long n, Broadcast2 shape,
+// (T: float, or int64_t / int32_t for index arithmetic, or bool; Y: T, or bool for comparisons.)
+template <class T, class Y, class F>
+__global__ void map2_kernel(const T* __restrict__ a, const T* __restrict__ b, Y* y, long long n, Broadcast2 shape,
                             F f) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
     long long rest = i, ia = 0, ib = 0;
@@ -39,20 +41,47 @@ __global__ void map2_kernel(const T* __restrict__ a, const T* __restrict__ b, T*
   }
 }
 
-template <class T, class F>
-__global__ void map2_same_kernel(const T* __restrict__ a, const T* __restrict__ b, T* y, long long n, F f) {
+template <class T, class Y, class F>
+__global__ void map2_same_kernel(const T* __restrict__ a, const T* __restrict__ b, Y* y, long long n, F f) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) y[i] = f(a[i], b[i]);
 }
 
 // y = f(a, b); same_shape: neither operand is broadcast (the common case gets no index math).
-template <class T, class F>
-void map2(const T* a, const T* b, T* y, long long n, const Broadcast2& shape, bool same_shape, F f,
+template <class T, class Y, class F>
+void map2(const T* a, const T* b, Y* y, long long n, const Broadcast2& shape, bool same_shape, F f,
           cudaStream_t stream) {
   if (n <= 0) return;
   if (same_shape)
     map2_same_kernel<<<blocks_for(n), 256, 0, stream>>>(a, b, y, n, f);
   else
     map2_kernel<<<blocks_for(n), 256, 0, stream>>>(a, b, y, n, shape, f);
+}
+
+// Where(condition, x, y) with broadcasting: per output element, each operand's offset from
+// its strides (0 along a dim it is broadcast over), at most 6 dims.
+struct Broadcast3 {
+  int rank;
+  long long dims[6];
+  long long strides[3][6];
+};
+
+template <class T>
+__global__ void where_kernel(const bool* __restrict__ c, const T* __restrict__ a, const T* __restrict__ b,
+                             T* __restrict__ y, long long n, Broadcast3 s) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    long long rest = i, at[3] = {0, 0, 0};
+    for (int d = s.rank - 1; d >= 0; --d) {
+      const long long k = rest % s.dims[d];
+      rest /= s.dims[d];
+      for (int o = 0; o < 3; ++o) at[o] += k * s.strides[o][d];
+    }
+    y[i] = c[at[0]] ? a[at[1]] : b[at[2]];
+  }
+}
+
+template <class T>
+void where(const bool* c, const T* a, const T* b, T* y, long long n, const Broadcast3& s, cudaStream_t stream) {
+  if (n > 0) where_kernel<<<blocks_for(n), 256, 0, stream>>>(c, a, b, y, n, s);
 }
 
 // y[i][j] = e(y[i][j] + beta * c[i * c_row + j * c_col]) over an m x n matrix: a Gemm's bias

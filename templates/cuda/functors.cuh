@@ -31,6 +31,39 @@ struct op_max {
 struct op_min {
   SOFIEC_DEVICE float operator()(float a, float b) const { return a != a ? a : (b != b ? b : fminf(a, b)); }
 };
+// Comparisons (float32, int64 or int32 operands; Equal bools too) and logic on bools, for
+// masks; and Cast between those types.
+struct op_equal {
+  template <class T> SOFIEC_DEVICE bool operator()(T a, T b) const { return a == b; }
+};
+struct op_less {
+  template <class T> SOFIEC_DEVICE bool operator()(T a, T b) const { return a < b; }
+};
+struct op_less_equal {
+  template <class T> SOFIEC_DEVICE bool operator()(T a, T b) const { return a <= b; }
+};
+struct op_greater {
+  template <class T> SOFIEC_DEVICE bool operator()(T a, T b) const { return a > b; }
+};
+struct op_greater_equal {
+  template <class T> SOFIEC_DEVICE bool operator()(T a, T b) const { return a >= b; }
+};
+struct op_and {
+  SOFIEC_DEVICE bool operator()(bool a, bool b) const { return a && b; }
+};
+struct op_or {
+  SOFIEC_DEVICE bool operator()(bool a, bool b) const { return a || b; }
+};
+struct op_xor {
+  SOFIEC_DEVICE bool operator()(bool a, bool b) const { return a != b; }
+};
+struct op_not {
+  SOFIEC_DEVICE bool operator()(bool a) const { return !a; }
+};
+template <class To>
+struct op_cast {
+  template <class T> SOFIEC_DEVICE To operator()(T x) const { return static_cast<To>(x); }
+};
 struct op_div_by {  // Mean's last step
   float divisor;
   SOFIEC_DEVICE float operator()(float x) const { return x / divisor; }

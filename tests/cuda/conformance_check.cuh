@@ -2,7 +2,7 @@
 // tools/cuda_conformance.py writes, per group of cases, a .cu file that includes their headers
 // (each in its namespace) and this file, and lists them in `kCases`; the program runs every
 // case through infer_host on its test_data_set_0 (as raw files written beside it, float32,
-// int64 or int32 as the Session declares) and prints one line per case. Tolerance: the
+// int64, int32 or bool as the Session declares) and prints one line per case. Tolerance: the
 // conformance suite's (rtol 1e-3, atol 1e-5) for floats; integers exactly.
 #pragma once
 
@@ -20,7 +20,7 @@
 namespace conformance {
 
 // Bytes per element of the types the backend cases use on the device (the Session's names).
-inline std::size_t element_bytes(const std::string& type) { return type == "int64" ? 8 : 4; }
+inline std::size_t element_bytes(const std::string& type) { return type == "int64" ? 8 : type == "bool" ? 1 : 4; }
 
 inline bool read_bytes(const std::string& path, std::vector<unsigned char>& v) {
   std::ifstream in(path, std::ios::binary);
@@ -35,6 +35,7 @@ inline double element(const std::vector<unsigned char>& v, const std::string& ty
     std::memcpy(&x, v.data() + 8 * i, 8);
     return double(x);
   }
+  if (type == "bool") return double(v[i] != 0);
   if (type == "int32") {
     int32_t x;
     std::memcpy(&x, v.data() + 4 * i, 4);
