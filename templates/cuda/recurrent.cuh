@@ -91,14 +91,15 @@ __device__ inline float unit_dot(const float* __restrict__ r, const float* v, in
 
 // Block (d, b): direction d of batch entry b, all steps, with 5 rows of H floats in shared
 // memory (h twice, the cell state, the GRU's r*h and z: at most 40 KiB, as the emitter keeps H
-// to 2048). Up to 1024 threads (__launch_bounds__: 64 registers a thread). xw: the input parts, [S*B, G*H] per
-// direction (rows in x's order); bias_sum: W's and R's biases summed per gate.
+// to 2048), up to 1024 threads (__launch_bounds__: at most 64 registers a thread). xw: the
+// input parts, [S*B, G*H] per direction (rows in x's order); bias: W's biases then R's, per
+// direction.
 template <int TU, class L>
-__global__ void __launch_bounds__(1024) recurrent_kernel(const float* __restrict__ xw, const float* __restrict__ r,
-                                 const float* __restrict__ bias, const L* __restrict__ seq_lens,
-                                 const float* __restrict__ initial_h, const float* __restrict__ initial_c,
-                                 const float* __restrict__ peephole, float* __restrict__ y, float* __restrict__ y_h,
-                                 float* __restrict__ y_c, RecurrentShape s) {
+__global__ void __launch_bounds__(1024)
+    recurrent_kernel(const float* __restrict__ xw, const float* __restrict__ r, const float* __restrict__ bias,
+                     const L* __restrict__ seq_lens, const float* __restrict__ initial_h,
+                     const float* __restrict__ initial_c, const float* __restrict__ peephole, float* __restrict__ y,
+                     float* __restrict__ y_h, float* __restrict__ y_c, RecurrentShape s) {
   extern __shared__ float shared[];
   const int64_t H = s.hidden, B = s.batch, S = s.seq, D = s.directions;
   const int G = gate_count(s.cell);
