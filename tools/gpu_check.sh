@@ -7,9 +7,10 @@
 #       the supported ONNX backend cases built by the cuda.conformance_compiles test
 #       (BUILD_DIR/tests/cuda-conformance: programs and data) into DIR/conformance, and the
 #       benchmarks (benchmarks/run_cuda.sh build) into DIR/bench, those with weights too large
-#       to carry with the rest into DIR2/bench;
-#   tools/gpu_check.sh run [DIR]                (on the GPU host) runs each model against torch's
-#       output, through infer_host, device buffers with and without graph replay, and four
+#       to carry with the rest into DIR2/bench; each folder also into build-pack/DIR.tar.xz,
+#       which is what to carry;
+#   tools/gpu_check.sh run [DIR | build-pack/DIR.tar.xz]   (on the GPU host, carrying build-pack)
+#       runs each model against torch's output, through infer_host, device buffers with and without graph replay, and four
 #       Sessions on four threads and streams (the models with run-time dims at each size torch
 #       computed, tests/models/cuda_dynamic_check.cu); the backend cases against their stored outputs; then
 #       the benchmarks beside PyTorch. Exits non-zero if any check fails.
@@ -51,9 +52,21 @@ case "$mode" in
       echo "the $model benchmark is in ${dir}2 (tools/gpu_check.sh run ${dir}2)"
     done
     echo "packed $(ls "$dir"/check_* | wc -l) CUDA checks, the backend cases and the benchmarks into $dir"
+    # And each folder as one xz archive in build-pack/ (git-ignored): the programs shrink 3-4x,
+    # so the checks, the backend cases and the benchmarks fit one carry (64 MiB).
+    mkdir -p build-pack
+    for d in "$dir" "${dir}2"; do
+      [ -d "$d" ] || continue
+      tar -cf - "$d" | xz -T0 -6 > "build-pack/$(basename "$d").tar.xz"
+      echo "build-pack/$(basename "$d").tar.xz: $(du -h "build-pack/$(basename "$d").tar.xz" | cut -f1)"
+    done
     ;;
   run)
     dir="${2:-build-gpu}"
+    # An archive of pack's (carry build-pack): unpacked here first.
+    case "$dir" in
+      *.tar.xz) tar -xJf "$dir"; dir="$(basename "$dir" .tar.xz)" ;;
+    esac
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     failed=0
     for check in "$dir"/check_*; do
@@ -77,7 +90,7 @@ case "$mode" in
     [ "$failed" -eq 0 ]
     ;;
   *)
-    echo "usage: $0 pack [BUILD_DIR] [DIR] | run [DIR]" >&2
+    echo "usage: $0 pack [BUILD_DIR] [DIR] | run [DIR | build-pack/DIR.tar.xz]" >&2
     exit 2
     ;;
 esac
