@@ -56,17 +56,28 @@ case "$mode" in
     # so the checks, the backend cases and the benchmarks fit one carry (64 MiB).
     mkdir -p build-pack
     for d in "$dir" "${dir}2"; do
+      archive="build-pack/$(basename "$d").tar.xz"
+      rm -f "$archive"
       [ -d "$d" ] || continue
-      tar -cf - "$d" | xz -T0 -6 > "build-pack/$(basename "$d").tar.xz"
-      echo "build-pack/$(basename "$d").tar.xz: $(du -h "build-pack/$(basename "$d").tar.xz" | cut -f1)"
+      XZ_OPT="-T0 -6" tar -C "$(dirname "$d")" -cJf "$archive" "$(basename "$d")"
+      echo "$archive: $(du -h "$archive" | cut -f1)"
     done
     ;;
   run)
     dir="${2:-build-gpu}"
     # An archive of pack's (carry build-pack): unpacked here first.
     case "$dir" in
-      *.tar.xz) tar -xJf "$dir"; dir="$(basename "$dir" .tar.xz)" ;;
+      *.tar.xz)
+        archive="$dir"
+        dir="$(basename "$archive" .tar.xz)"
+        rm -rf "$dir"
+        tar -xJf "$archive"
+        ;;
     esac
+    if ! ls "$dir"/check_* > /dev/null 2>&1 && [ ! -d "$dir/conformance" ] && [ ! -d "$dir/bench" ]; then
+      echo "gpu_check: nothing to run in $dir" >&2
+      exit 1
+    fi
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     failed=0
     for check in "$dir"/check_*; do

@@ -25,6 +25,19 @@ const char* reduction_enum(const NodeView& v) {
   v.fail("unknown reduction '{}'", r);
 }
 
+// GatherElements and ScatterElements: indices of the data's rank, each position of which
+// reads or writes the same position of the data off the axis, so no wider there than the data.
+void require_indices_within_data(const NodeView& v) {
+  if (v.input_rank(0) != v.input_rank(1)) v.fail("data and indices have different ranks");
+  const Shape& data = v.input(0).shape;
+  const Shape& idx = v.input(1).shape;
+  if (!v.input(0).has_shape || !v.input(1).has_shape) return;
+  const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(data.size()));
+  for (std::size_t d = 0; d < data.size(); ++d)
+    if (int64_t(d) != axis && idx[d].is_static() && data[d].is_static() && idx[d].value > data[d].value)
+      v.fail("indices have {} along axis {}, beyond data's {}", idx[d].value, d, data[d].value);
+}
+
 // templates/cuda/indexing.cuh's ElementsShape: the indices' dims, the data's strides.
 std::string cuda_elements_shape(const std::vector<int64_t>& idx, const std::vector<int64_t>& data, int64_t axis) {
   return fmt::format("detail::ElementsShape{{{}, {}, {{{}}}, {{{}}}}}", idx.size(), axis, fmt::join(idx, ", "),
@@ -39,7 +52,7 @@ void add_gather_elements(Registry& r) {
   d.infer = [](const NodeView& v) {
     require_storable(v, 0);
     require_index_type(v, 1);
-    if (v.input_rank(0) != v.input_rank(1)) v.fail("data and indices have different ranks");
+    require_indices_within_data(v);
     return InferResult{{ValueInfo{v.input_dtype(0), v.input(1).shape, true}}};
   };
   d.emit = [](EmitContext& e) {
@@ -73,16 +86,7 @@ void add_scatter_elements(Registry& r, const char* op, int64_t min_opset, int64_
     require_storable(v, 0);
     require_index_type(v, 1);
     if (v.input_dtype(2) != v.input_dtype(0)) v.fail("updates and data have different types");
-    if (v.input_rank(0) != v.input_rank(1)) v.fail("data and indices have different ranks");
-    // Off the axis, each position of the updates writes the same position of the data.
-    const Shape& data = v.input(0).shape;
-    const Shape& idx = v.input(1).shape;
-    if (v.input(0).has_shape && v.input(1).has_shape) {
-      const int64_t axis = v.axis(v.node().attr_int("axis", 0), int64_t(data.size()));
-      for (std::size_t d = 0; d < data.size(); ++d)
-        if (int64_t(d) != axis && idx[d].is_static() && data[d].is_static() && idx[d].value > data[d].value)
-          v.fail("indices have {} along axis {}, beyond data's {}", idx[d].value, d, data[d].value);
-    }
+    require_indices_within_data(v);
     return InferResult{{v.input(0)}};
   };
   d.emit = [](EmitContext& e) {
