@@ -38,10 +38,25 @@ void require_indices_within_data(const NodeView& v) {
       v.fail("indices have {} along axis {}, beyond data's {}", idx[d].value, d, data[d].value);
 }
 
+// What both targets' GatherElements and ScatterElements emitters need: the data's dims, the
+// indices' dims (ScatterElements: the updates' too), the axis.
+struct ElementsPlan {
+  std::vector<int64_t> data, idx;
+  int64_t axis;
+};
+
+ElementsPlan plan_elements(const EmitContext& e, bool scatter) {
+  ElementsPlan p{e.input_dims(0), e.input_dims(1), 0};
+  if (scatter && p.idx != e.input_dims(2)) e.fail("indices and updates have different shapes");
+  p.axis = e.axis(e.node().attr_int("axis", 0), int64_t(p.data.size()));
+  if (p.data.size() > 16) e.unsupported("rank above 16");
+  return p;
+}
+
 // templates/cuda/indexing.cuh's ElementsShape: the indices' dims, the data's strides.
-std::string cuda_elements_shape(const std::vector<int64_t>& idx, const std::vector<int64_t>& data, int64_t axis) {
-  return fmt::format("detail::ElementsShape{{{}, {}, {{{}}}, {{{}}}}}", idx.size(), axis, fmt::join(idx, ", "),
-                     fmt::join(contiguous_strides(data), ", "));
+std::string cuda_elements_shape(const ElementsPlan& p) {
+  return fmt::format("detail::ElementsShape{{{}, {}, {{{}}}, {{{}}}}}", p.idx.size(), p.axis, fmt::join(p.idx, ", "),
+                     fmt::join(contiguous_strides(p.data), ", "));
 }
 
 void add_gather_elements(Registry& r) {
@@ -57,21 +72,17 @@ void add_gather_elements(Registry& r) {
   };
   d.emit = [](EmitContext& e) {
     e.use_kernel("indexing");
-    const auto x = e.input_dims(0);
-    const auto idx = e.input_dims(1);
-    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
-    if (x.size() > 16) e.unsupported("rank above 16");
-    e.line("detail::gather_elements({}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), idx.size(),
-           e.int_array("idx_dims", idx), e.int_array("x_strides", contiguous_strides(x)), axis, x[std::size_t(axis)]);
+    const ElementsPlan p = plan_elements(e, false);
+    e.line("detail::gather_elements({}, {}, {}, {}, {}, {}, {}, {});", e.in(0), e.in(1), e.out(0), p.idx.size(),
+           e.int_array("idx_dims", p.idx), e.int_array("x_strides", contiguous_strides(p.data)), p.axis,
+           p.data[std::size_t(p.axis)]);
   };
   d.emit_cuda = [](EmitContext& e) {
     cuda_require_float_or_index(e, 1);
     e.use_kernel("indexing");
-    const auto x = e.input_dims(0);
-    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
-    if (x.size() > 16) e.unsupported("rank above 16");
-    e.line("detail::gather_elements({}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.out(0),
-           cuda_elements_shape(e.input_dims(1), x, axis), x[std::size_t(axis)]);
+    const ElementsPlan p = plan_elements(e, false);
+    e.line("detail::gather_elements({}, {}, {}, {}, {}, stream);", e.in(0), e.in(1), e.out(0), cuda_elements_shape(p),
+           p.data[std::size_t(p.axis)]);
   };
   r.add(std::move(d));
 }
@@ -92,27 +103,19 @@ void add_scatter_elements(Registry& r, const char* op, int64_t min_opset, int64_
   d.emit = [](EmitContext& e) {
     e.use_kernel("indexing");
     e.use_kernel("elementwise");
-    const auto x = e.input_dims(0);
-    const auto idx = e.input_dims(1);
-    if (idx != e.input_dims(2)) e.fail("indices and updates have different shapes");
-    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
-    if (x.size() > 16) e.unsupported("rank above 16");
-    e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(x));
+    const ElementsPlan p = plan_elements(e, true);
+    e.line("detail::copy_elements({}, {}, {});", e.in(0), e.out(0), element_count(p.data));
     e.line("detail::scatter_elements({}, {}, {}, {}, {}, {}, {}, {}, detail::ScatterReduction::{});", e.in(2), e.in(1),
-           e.out(0), idx.size(), e.int_array("idx_dims", idx), e.int_array("y_strides", contiguous_strides(x)), axis,
-           x[std::size_t(axis)], reduction_enum(e));
+           e.out(0), p.idx.size(), e.int_array("idx_dims", p.idx), e.int_array("y_strides", contiguous_strides(p.data)),
+           p.axis, p.data[std::size_t(p.axis)], reduction_enum(e));
   };
   // In the updates' order, as on the CPU (templates/cuda/indexing.cuh says how).
   d.emit_cuda = [](EmitContext& e) {
     cuda_require_float_or_index(e, 1);
     e.use_kernel("indexing");
-    const auto x = e.input_dims(0);
-    const auto idx = e.input_dims(1);
-    if (idx != e.input_dims(2)) e.fail("indices and updates have different shapes");
-    const int64_t axis = e.axis(e.node().attr_int("axis", 0), int64_t(x.size()));
-    if (x.size() > 16) e.unsupported("rank above 16");
+    const ElementsPlan p = plan_elements(e, true);
     e.line("detail::scatter_elements({}, {}, {}, {}, {}, {}, {}, detail::ScatterReduction::{}, stream);", e.in(0),
-           e.in(2), e.in(1), e.out(0), element_count(x), cuda_elements_shape(idx, x, axis), x[std::size_t(axis)],
+           e.in(2), e.in(1), e.out(0), element_count(p.data), cuda_elements_shape(p), p.data[std::size_t(p.axis)],
            reduction_enum(e));
   };
   r.add(std::move(d));
