@@ -20,32 +20,45 @@
 namespace sofiec {
 namespace {
 
-// The #include "x<ext>" lines of a kernel file: the kernels it builds on (prelude.hpp and
-// simd.hpp aside: the skeleton's prelude region holds them).
-std::vector<std::string> kernel_includes(std::string_view text, const std::string& ext) {
+// The template files (paths under templates/) that a kernel file at `path` includes with
+// #include "...", resolved against its folder ("../shared/x.hpp" names a rule both targets
+// share), less the vector layer (isa, simd, prelude: the skeleton's prelude region holds it).
+std::vector<std::string> kernel_includes(std::string_view text, const std::string& path) {
+  std::string folder = path.substr(0, path.rfind('/'));
   std::vector<std::string> deps;
   for (std::size_t pos = text.find("#include \""); pos != std::string_view::npos;
        pos = text.find("#include \"", pos + 1)) {
-    const std::size_t start = pos + 10, end = text.find(ext + "\"", start);
-    if (end == std::string_view::npos) continue;
-    std::string name(text.substr(start, end - start));
-    if (name != "prelude" && name != "simd" && name != "isa") deps.push_back(std::move(name));
+    const std::size_t start = pos + 10, end = text.find('"', start);
+    if (end == std::string_view::npos) break;
+    std::string name(text.substr(start, end - start)), dir = folder;
+    while (name.rfind("../", 0) == 0) {
+      name.erase(0, 3);
+      dir = dir.substr(0, dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/'));
+    }
+    const std::string file = dir.empty() ? name : dir + "/" + name;
+    if (file != "kernels/prelude.hpp" && file != "kernels/simd.hpp" && file != "kernels/isa.hpp") deps.push_back(file);
   }
   return deps;
 }
 
-// The kernel files templates/<dir>/<name><ext> of `used`, each after the files it includes.
-std::vector<std::string> kernel_order(const std::set<std::string>& used, const std::string& dir,
-                                      const std::string& ext) {
+// `files` (paths under templates/) and everything they include, each after the files it
+// includes.
+std::vector<std::string> kernel_order(const std::vector<std::string>& files) {
   std::vector<std::string> order;
   std::set<std::string> seen;
-  std::function<void(const std::string&)> visit = [&](const std::string& name) {
-    if (!seen.insert(name).second) return;
-    for (const std::string& dep : kernel_includes(template_text(dir + name + ext), ext)) visit(dep);
-    order.push_back(name);
+  std::function<void(const std::string&)> visit = [&](const std::string& file) {
+    if (!seen.insert(file).second) return;
+    for (const std::string& dep : kernel_includes(template_text(file), file)) visit(dep);
+    order.push_back(file);
   };
-  for (const std::string& name : used) visit(name);
+  for (const std::string& file : files) visit(file);
   return order;
+}
+
+// A file's name without its folder and extension: kernels/gemm.hpp -> gemm.
+std::string kernel_stem(const std::string& file) {
+  const std::size_t slash = file.rfind('/') + 1;
+  return file.substr(slash, file.rfind('.') - slash);
 }
 
 // The kernel files a header needs, each after the files it includes, wrapped so that a
@@ -54,21 +67,24 @@ std::vector<std::string> kernel_order(const std::set<std::string>& used, const s
 // vector layer through the alias `simd`. The AVX-512 copy of a dispatching header has guards
 // of its own (`copy`: "_DISPATCH").
 std::string kernels_text(const std::set<std::string>& used, const std::string& id, const std::string& copy = "") {
-  const std::vector<std::string> order = kernel_order(used, "kernels/", ".hpp");
+  std::vector<std::string> files;
+  for (const std::string& name : used) files.push_back("kernels/" + name + ".hpp");
+  const std::vector<std::string> order = kernel_order(files);
   // The namespace exists even where no kernel is needed: the model's code names it.
   std::string out = fmt::format(
       "namespace sofiec {{\nnamespace SOFIEC_KERNELS_NAMESPACE({}) {{\nnamespace simd = "
       "::sofiec::SOFIEC_VEC_NAMESPACE;\n}}\n"
       "}}  // namespace sofiec\n",
       id);
-  for (const std::string& name : order) {
+  for (const std::string& file : order) {
+    const std::string name = kernel_stem(file);
     std::string guard = fmt::format("SOFIEC_{}_{}{}_", id, name, copy);
     std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
     out += fmt::format(
         "// ---- kernels/{0}.hpp\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace "
         "SOFIEC_KERNELS_NAMESPACE({2}) {{\nnamespace simd = ::sofiec::SOFIEC_VEC_NAMESPACE;\n{3}"
         "}}  // namespace SOFIEC_KERNELS_NAMESPACE({2})\n}}  // namespace sofiec\n#endif  // {1}\n",
-        name, guard, id, kernel_body(template_text("kernels/" + name + ".hpp")));
+        name, guard, id, kernel_body(template_text(file)));
   }
   return out;
 }
@@ -119,21 +135,24 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
 }
 
 // The CUDA kernel files a header needs (templates/cuda/<name>.cuh, runtime.cuh always), each
-// after the files it includes, in sofiec::cuda_<id> with one include guard per file.
+// after the files it includes (templates/shared/ among them: the rules both targets share,
+// compiled for host and device), in sofiec::cuda_<id> with one include guard per file.
 std::string cuda_kernels_text(std::set<std::string> used, const std::string& id) {
   used.insert("runtime");
-  auto wrapped = [&](const std::string& name, const std::string& file) {
-    std::string guard = fmt::format("SOFIEC_CUDA_{}_{}_", id, name);
+  std::vector<std::string> files;
+  // The arena layout of run-time dims is host code, the CPU headers' kernels/arena.hpp.
+  if (used.erase("arena") > 0) files.push_back("kernels/arena.hpp");
+  for (const std::string& name : used) files.push_back("cuda/" + name + ".cuh");
+  std::string out;
+  for (const std::string& file : kernel_order(files)) {
+    std::string guard = fmt::format("SOFIEC_CUDA_{}_{}_", id, kernel_stem(file));
+    if (file.rfind("cuda/", 0) != 0) guard += "HOST_";  // kernels/arena.hpp, shared/
     std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return char(std::toupper(c)); });
-    return fmt::format(
+    out += fmt::format(
         "// ---- {0}\n#ifndef {1}\n#define {1}\nnamespace sofiec {{\nnamespace cuda_{2} {{\n{3}"
         "}}  // namespace cuda_{2}\n}}  // namespace sofiec\n#endif  // {1}\n",
         file, guard, id, kernel_body(template_text(file)));
-  };
-  std::string out;
-  // The arena layout of run-time dims is host code, the CPU headers' kernels/arena.hpp.
-  if (used.erase("arena") > 0) out += wrapped("arena", "kernels/arena.hpp");
-  for (const std::string& name : kernel_order(used, "cuda/", ".cuh")) out += wrapped(name, "cuda/" + name + ".cuh");
+  }
   return out;
 }
 

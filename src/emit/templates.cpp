@@ -52,8 +52,8 @@ std::string fill_skeleton(std::string_view skeleton, const std::map<std::string,
 }
 
 const std::string& kernels_id() {
-  // FNV-1a over every kernel file, CPU and CUDA (the map is sorted by path: the same id on every machine),
-  // once per process: the templates are compiled in.
+  // FNV-1a over every kernel file, CPU, CUDA and shared (the map is sorted by path: the same
+  // id on every machine), once per process: the templates are compiled in.
   static const std::string id = [] {
     std::uint64_t h = 14695981039346656037ull;
     auto add = [&h](std::string_view s) {
@@ -63,7 +63,7 @@ const std::string& kernels_id() {
       }
     };
     for (const auto& [path, text] : embedded_templates()) {
-      if (!starts_with(path, "kernels/") && !starts_with(path, "cuda/")) continue;
+      if (!starts_with(path, "kernels/") && !starts_with(path, "cuda/") && !starts_with(path, "shared/")) continue;
       add(path);
       add("\n");
       add(text);

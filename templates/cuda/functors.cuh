@@ -86,6 +86,10 @@ struct op_sigmoid {
     return e / (1.f + e);
   }
 };
+struct op_thresholded_relu {
+  float alpha;
+  SOFIEC_DEVICE float operator()(float x) const { return x > alpha ? x : 0.f; }
+};
 struct op_tanh {
   SOFIEC_DEVICE float operator()(float x) const { return tanhf(x); }
 };

@@ -9,9 +9,8 @@
 // and applies the updates that land in its range, so no two threads write one element.
 #pragma once
 
+#include "../shared/index_rules.hpp"
 #include "runtime.cuh"
-
-enum class ScatterReduction { None, Add, Mul, Max, Min };
 
 // GatherElements' and ScatterElements' positions (rank <= 16): the dims of the indices (and
 // updates), and the strides of the data they index.
@@ -85,16 +84,6 @@ void gather_nd(const T* x, const I* indices, T* y, long long batches, long long 
                const TupleShape& s, long long slice, cudaStream_t stream) {
   const long long n = batches * tuples * slice;
   if (n > 0) gather_nd_kernel<<<blocks_for(n), 256, 0, stream>>>(x, indices, y, n, batch_stride, tuples, s, slice);
-}
-
-template <class T> __device__ inline void scatter_combine(T& dst, T value, ScatterReduction r) {
-  switch (r) {
-    case ScatterReduction::None: dst = value; break;
-    case ScatterReduction::Add: dst = T(dst + value); break;
-    case ScatterReduction::Mul: dst = T(dst * value); break;
-    case ScatterReduction::Max: dst = value > dst ? value : dst; break;
-    case ScatterReduction::Min: dst = value < dst ? value : dst; break;
-  }
 }
 
 // Thread t: column t % columns, the output's axis positions of range t / columns.

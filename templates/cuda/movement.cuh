@@ -4,6 +4,7 @@
 // without a kernel).
 #pragma once
 
+#include "../shared/index_rules.hpp"
 #include "runtime.cuh"
 
 // A view of up to 16 dims over its input (row-major over the output), as views.cpp plans it.
@@ -73,8 +74,6 @@ void gather(const T* x, const I* indices, T* y, long long outer, long long axis_
   if (n > 0) gather_kernel<<<blocks_for(n), 256, 0, stream>>>(x, indices, y, n, axis_len, inner, count);
 }
 
-enum class PadMode { Constant, Reflect, Edge, Wrap };
-
 // Pad's and CenterCropPad's dims (rank <= 16); pad_begin may be negative (a crop).
 struct PadShape {
   int rank;
@@ -93,26 +92,11 @@ __global__ void pad_kernel(const T* __restrict__ x, T* __restrict__ y, long long
     long long rest = o, src = 0, stride = 1;
     bool inside = true;
     for (int d = s.rank - 1; d >= 0; --d) {
-      long long i = rest % s.out_dims[d] - s.pad_begin[d];
+      const long long i = pad_source(rest % s.out_dims[d] - s.pad_begin[d], s.in_dims[d], mode);
       rest /= s.out_dims[d];
-      const long long n = s.in_dims[d];
-      if (i < 0 || i >= n) {
-        if (mode == PadMode::Constant || n == 0) {
-          inside = false;
-        } else if (mode == PadMode::Edge) {
-          i = i < 0 ? 0 : n - 1;
-        } else if (mode == PadMode::Wrap) {
-          i = ((i % n) + n) % n;
-        } else if (n == 1) {
-          i = 0;
-        } else {  // reflect about the edges without repeating them: period 2(n-1)
-          const long long period = 2 * (n - 1);
-          i = ((i % period) + period) % period;
-          if (i >= n) i = period - i;
-        }
-      }
+      inside = inside && i >= 0;
       src += i * stride;
-      stride *= n;
+      stride *= s.in_dims[d];
     }
     y[o] = inside ? x[src] : fill;
   }

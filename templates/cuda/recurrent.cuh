@@ -13,60 +13,9 @@
 #include <type_traits>
 
 #include "functors.cuh"
+#include "../shared/recurrent_cell.hpp"  // after the functors it names
 #include "gemm.cuh"
 #include "runtime.cuh"
-
-enum class CellKind { Rnn, Gru, Lstm };
-enum class Activation {
-  Relu,
-  Tanh,
-  Sigmoid,
-  Affine,
-  LeakyRelu,
-  ThresholdedRelu,
-  ScaledTanh,
-  HardSigmoid,
-  Elu,
-  Softsign,
-  Softplus
-};
-
-struct ActivationFn {
-  Activation kind;
-  float alpha, beta;
-  __device__ float operator()(float x) const {
-    switch (kind) {
-      case Activation::Relu: return x > 0.f ? x : 0.f;
-      case Activation::Tanh: return op_tanh{}(x);
-      case Activation::Sigmoid: return op_sigmoid{}(x);
-      case Activation::Affine: return alpha * x + beta;
-      case Activation::LeakyRelu: return x >= 0.f ? x : alpha * x;
-      case Activation::ThresholdedRelu: return x > alpha ? x : 0.f;
-      case Activation::ScaledTanh: return alpha * tanhf(beta * x);
-      case Activation::HardSigmoid: return fmaxf(0.f, fminf(1.f, alpha * x + beta));
-      case Activation::Elu: return x >= 0.f ? x : alpha * expm1f(x);
-      case Activation::Softsign: return op_softsign{}(x);
-      case Activation::Softplus: return op_softplus{}(x);
-    }
-    return x;
-  }
-};
-
-// The CPU kernel's description of the node (kernels/recurrent.hpp), field for field: the
-// emitter writes one initializer for both targets.
-struct RecurrentShape {
-  CellKind cell;
-  int64_t seq, batch, input, hidden, directions;
-  bool batch_first;          // layout = 1
-  bool reverse_only;         // direction = reverse (with directions == 1)
-  float clip;                // <= 0: none
-  bool linear_before_reset;  // GRU
-  bool input_forget;         // LSTM
-  bool transposed;           // W, R stored [directions, input or hidden, G*hidden] (RecurrentWeightTranspose)
-  ActivationFn f[2][3];      // per direction: f, g, h (RNN uses f; GRU f, g; LSTM f, g, h)
-};
-
-__host__ __device__ inline int gate_count(CellKind c) { return c == CellKind::Rnn ? 1 : c == CellKind::Gru ? 3 : 4; }
 
 __device__ inline float clipped(float v, float clip) { return clip > 0.f ? fmaxf(-clip, fminf(clip, v)) : v; }
 

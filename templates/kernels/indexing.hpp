@@ -3,18 +3,7 @@
 // outside its axis reads zero and writes nothing, so the generated code never leaves its buffers.
 #pragma once
 #include "prelude.hpp"
-
-enum class ScatterReduction { None, Add, Mul, Max, Min };
-
-template <class T> inline void scatter_combine(T& dst, T value, ScatterReduction r) {
-  switch (r) {
-    case ScatterReduction::None: dst = value; break;
-    case ScatterReduction::Add: dst = T(dst + value); break;
-    case ScatterReduction::Mul: dst = T(dst * value); break;
-    case ScatterReduction::Max: dst = value > dst ? value : dst; break;
-    case ScatterReduction::Min: dst = value < dst ? value : dst; break;
-  }
-}
+#include "../shared/index_rules.hpp"
 
 inline bool normalize_index(int64_t& i, int64_t n) {
   if (i < 0) i += n;

@@ -1,6 +1,7 @@
 // Data movement: strided views, concatenation, gather, pad.
 #pragma once
 #include "functors.hpp"
+#include "../shared/index_rules.hpp"
 #include "prelude.hpp"
 
 // y[a, b] = x[a + b * ldx] for a < rows, b < cols (a 2-D transpose): whole 16x16 tiles in
@@ -83,16 +84,14 @@ inline void gather(const T* x, const I* indices, T* y, int64_t outer, int64_t ax
     }
 }
 
-enum class PadMode { Constant, Reflect, Edge, Wrap };
-
 // y = pad(x): pad_begin[d] may be negative (cropping). rank <= 16.
 template <class T>
 inline void pad(const T* x, T* y, int rank, const int64_t* in_dims, const int64_t* out_dims, const int64_t* pad_begin,
                 PadMode mode, T value) {
-  int64_t total = 1, in_strides[16];
-  for (int d = rank - 1, s = 1; d >= 0; --d) {
-    in_strides[d] = s;
-    s *= in_dims[d];
+  int64_t total = 1, in_strides[16], stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    in_strides[d] = stride;
+    stride *= in_dims[d];
   }
   for (int d = 0; d < rank; ++d) total *= out_dims[d];
   int64_t index[16] = {0};
@@ -100,23 +99,8 @@ inline void pad(const T* x, T* y, int rank, const int64_t* in_dims, const int64_
     int64_t src = 0;
     bool inside = true;
     for (int d = 0; d < rank && inside; ++d) {
-      int64_t i = index[d] - pad_begin[d];
-      const int64_t n = in_dims[d];
-      if (i < 0 || i >= n) {
-        if (mode == PadMode::Constant || n == 0) {
-          inside = false;
-        } else if (mode == PadMode::Edge) {
-          i = i < 0 ? 0 : n - 1;
-        } else if (mode == PadMode::Wrap) {
-          i = ((i % n) + n) % n;
-        } else if (n == 1) {
-          i = 0;
-        } else {  // reflect about the edges without repeating them: period 2(n-1)
-          const int64_t period = 2 * (n - 1);
-          i = ((i % period) + period) % period;
-          if (i >= n) i = period - i;
-        }
-      }
+      const int64_t i = pad_source(index[d] - pad_begin[d], in_dims[d], mode);
+      inside = i >= 0;
       src += i * in_strides[d];
     }
     y[o] = inside ? x[src] : value;

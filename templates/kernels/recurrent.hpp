@@ -7,56 +7,7 @@
 #include "functors.hpp"
 #include "elementwise.hpp"
 #include "gemm.hpp"
-
-enum class CellKind { Rnn, Gru, Lstm };
-enum class Activation {
-  Relu,
-  Tanh,
-  Sigmoid,
-  Affine,
-  LeakyRelu,
-  ThresholdedRelu,
-  ScaledTanh,
-  HardSigmoid,
-  Elu,
-  Softsign,
-  Softplus
-};
-
-struct ActivationFn {
-  Activation kind;
-  float alpha, beta;
-  template <class T> T operator()(T x) const {
-    switch (kind) {
-      case Activation::Relu: return x > T(0) ? x : T(0);
-      case Activation::Tanh: return op_tanh{}(x);
-      case Activation::Sigmoid: return op_sigmoid{}(x);
-      case Activation::Affine: return T(alpha) * x + T(beta);
-      case Activation::LeakyRelu: return x >= T(0) ? x : T(alpha) * x;
-      case Activation::ThresholdedRelu: return x > T(alpha) ? x : T(0);
-      case Activation::ScaledTanh: return T(alpha) * op_tanh{}(T(beta) * x);
-      case Activation::HardSigmoid: return std::max(T(0), std::min(T(1), T(alpha) * x + T(beta)));
-      case Activation::Elu: return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1));
-      case Activation::Softsign: return x / (T(1) + std::fabs(x));
-      case Activation::Softplus: return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-    }
-    return x;
-  }
-};
-
-struct RecurrentShape {
-  CellKind cell;
-  int64_t seq, batch, input, hidden, directions;
-  bool batch_first;          // layout = 1
-  bool reverse_only;         // direction = reverse (with directions == 1)
-  float clip;                // <= 0: none
-  bool linear_before_reset;  // GRU
-  bool input_forget;         // LSTM
-  bool transposed;           // W, R stored [directions, input or hidden, G*hidden] (RecurrentWeightTranspose)
-  ActivationFn f[2][3];      // per direction: f, g, h (RNN uses f; GRU f, g; LSTM f, g, h)
-};
-
-inline int gate_count(CellKind c) { return c == CellKind::Rnn ? 1 : c == CellKind::Gru ? 3 : 4; }
+#include "../shared/recurrent_cell.hpp"  // after the functors it names
 
 // f over v[0:n] in place; sigmoid and tanh (every default) through their 16-lane forms.
 template <class T> inline void activate(const ActivationFn& f, T* v, int64_t n) {
