@@ -48,15 +48,21 @@ int main(int argc, char** argv) {
     session.use_graph(graph);
     for (int i = 0; i < 50; ++i) run();
     cudaStreamSynchronize(session.stream());
-    // The median of 7 rounds of back-to-back calls, microseconds per call.
+    // The median of 7 rounds of back-to-back calls, microseconds per call; a round is about
+    // 20 ms of calls (1 to 1000), so that a large batch is timed in seconds, not minutes.
+    float ms = 0;
+    cudaEventRecord(start, session.stream());
+    for (int i = 0; i < 3; ++i) run();
+    cudaEventRecord(stop, session.stream());
+    cudaEventSynchronize(stop);
+    cudaEventElapsedTime(&ms, start, stop);
+    const int calls = std::max(1, std::min(1000, int(20.0 / std::max(ms / 3.0, 1e-3))));
     std::vector<double> rounds;
-    const int calls = batch >= 1024 ? 50 : 1000;
     for (int r = 0; r < 7; ++r) {
       cudaEventRecord(start, session.stream());
       for (int i = 0; i < calls; ++i) run();
       cudaEventRecord(stop, session.stream());
       cudaEventSynchronize(stop);
-      float ms = 0;
       cudaEventElapsedTime(&ms, start, stop);
       rounds.push_back(1000.0 * ms / calls);
     }

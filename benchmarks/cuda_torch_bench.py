@@ -12,8 +12,20 @@ torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 
 
-def time_us(fn, calls):
+def calls_for(fn):
+    """Calls per timed round: about 20 ms of them (1 to 1000), as cuda_bench.cu counts them."""
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(3):
+        fn()
+    stop.record()
+    stop.synchronize()
+    return max(1, min(1000, int(20.0 / max(start.elapsed_time(stop) / 3, 1e-3))))
+
+
+def time_us(fn):
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    calls = calls_for(fn)
     rounds = []
     for _ in range(7):
         start.record()
@@ -33,12 +45,11 @@ def bench(name, make, shapes, batch, tf32=False):
     base = torch.cuda.memory_allocated()
     model = make().cuda().eval()
     xs = [torch.full(s, 0.5, device="cuda") for s in shapes]
-    calls = 50 if batch >= 64 and name != "mlp" or batch >= 1024 else 1000
     with torch.no_grad():
         for _ in range(20):
             model(*xs)
         torch.cuda.synchronize()
-        eager = time_us(lambda: model(*xs), calls)
+        eager = time_us(lambda: model(*xs))
         peak = torch.cuda.max_memory_allocated() - base
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
@@ -49,7 +60,7 @@ def bench(name, make, shapes, batch, tf32=False):
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             model(*xs)
-        replay = time_us(graph.replay, calls)
+        replay = time_us(graph.replay)
     print(json.dumps({"model": name + ("+tf32" if tf32 else ""), "batch": batch, "torch_eager_us": round(eager, 2),
                       "torch_graph_us": round(replay, 2), "torch_events_per_s": round(batch * 1e6 / replay),
                       "torch_peak_bytes": peak, "torch": torch.__version__,

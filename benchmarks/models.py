@@ -153,7 +153,7 @@ class EdgeConv(nn.Module):
         inner = -2 * torch.matmul(points.transpose(2, 1), points)
         square = (points * points).sum(dim=1, keepdim=True)
         idx = (-square - inner - square.transpose(2, 1)).topk(self.k + 1, dim=-1)[1][:, :, 1:]
-        base = (torch.arange(b).view(-1, 1, 1) * n)
+        base = torch.arange(b, device=features.device).view(-1, 1, 1) * n
         flat = (idx + base).reshape(-1)
         neighbours = features.transpose(2, 1).reshape(b * n, c)[flat].reshape(b, n, self.k, c)
         centre = features.transpose(2, 1).unsqueeze(2).expand(b, n, self.k, c)
@@ -229,7 +229,7 @@ class DiffusionUNet(nn.Module):
 
     def forward(self, x, t):
         half = self.tdim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
         args = t[:, None] * freqs[None]
         temb = self.temb(torch.cat([torch.sin(args), torch.cos(args)], dim=1))
         h0 = self.down1(self.inc(x), temb)
@@ -260,7 +260,7 @@ class GraphNet(nn.Module):
         s, r = node_features[self.senders], node_features[self.receivers]
         messages = self.edge_mlp(torch.cat([edge_features, s, r], dim=1))
         index = self.receivers[:, None].expand(-1, messages.shape[1])
-        summed = torch.zeros(self.nodes, messages.shape[1]).scatter_add(0, index, messages)
+        summed = messages.new_zeros(self.nodes, messages.shape[1]).scatter_add(0, index, messages)
         nodes = self.node_mlp(torch.cat([node_features, summed], dim=1))
         return self.readout(nodes.mean(dim=0, keepdim=True))
 
