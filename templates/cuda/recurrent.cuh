@@ -19,36 +19,59 @@
 
 __device__ inline float clipped(float v, float clip) { return clip > 0.f ? fmaxf(-clip, fminf(clip, v)) : v; }
 
-// Unit j's dot product with v (H values in shared memory) for gate g, this thread's share of
-// k (q, q + TU, ...), summed with the other TU threads of the unit: every one gets the total.
-// R(g*H + j, k) is r[k * G*H + g*H + j] when stored transposed (the warp's units read
-// adjacent addresses, its TU threads of a unit rows TU apart), r[(g*H + j) * H + k] as ONNX
-// stores it (stride H between units).
-template <int TU>
-__device__ inline float unit_dot(const float* __restrict__ r, const float* v, int64_t H, int64_t GH, bool transposed,
-                                 int g, int64_t j, int q) {
-  float sum = 0.f;
+// Where R(g*H + j, k) is: r[k * ks + (g*H + j) * us]. In shared memory (the kernel's copy) and
+// as RecurrentWeightTranspose stores it, ks is a row of all G*H units and us 1, so a warp's
+// units read adjacent words; as ONNX stores it, ks is 1 and us H.
+struct RView {
+  const float* r;
+  int ks, us;
+};
+
+// Unit j's dot products with v (H values in shared memory) for NG gates from g0 on, each
+// thread over its share of k (q, q + TU, ...), summed with the other TU threads of the unit in
+// a fixed butterfly: every one gets the totals. The gates share each v[k] read and give NG
+// independent chains of FMAs.
+template <int TU, int NG>
+__device__ inline void unit_dots(RView rv, const float* v, int H, int g0, int j, int q, float (&sum)[NG]) {
+#pragma unroll
+  for (int n = 0; n < NG; ++n) sum[n] = 0.f;
   if (j < H) {
-    if (transposed)
-      for (int64_t k = q; k < H; k += TU) sum = fmaf(v[k], __ldg(r + k * GH + g * H + j), sum);
-    else
-      for (int64_t k = q; k < H; k += TU) sum = fmaf(v[k], __ldg(r + (g * H + j) * H + k), sum);
+    const float* r = rv.r + (g0 * H + j) * rv.us;
+    const int gate_step = H * rv.us;
+#pragma unroll 4
+    for (int k = q; k < H; k += TU) {
+      const float vk = v[k];
+      const float* rk = r + k * rv.ks;
+#pragma unroll
+      for (int n = 0; n < NG; ++n) sum[n] = fmaf(vk, rk[n * gate_step], sum[n]);
+    }
   }
-  for (int lane = TU / 2; lane > 0; lane /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, lane, TU);
-  return sum;
+#pragma unroll
+  for (int n = 0; n < NG; ++n)
+    for (int lane = TU / 2; lane > 0; lane /= 2) sum[n] += __shfl_xor_sync(0xffffffffu, sum[n], lane, TU);
+}
+
+// The row of R's copy in shared memory: G*H words rounded up to the 32 banks, plus 32/TU, so
+// that the TU threads of a unit (k rows apart) start 32/TU banks apart and the warp's 32 reads
+// fall in 32 different banks.
+template <int TU>
+__host__ __device__ inline int cached_r_row(int GH) {
+  return (GH + 31) / 32 * 32 + (32 / TU) % 32;
 }
 
 // Block (d, b): direction d of batch entry b, all steps, with 5 rows of H floats in shared
 // memory (h twice, the cell state, the GRU's r*h and z: at most 40 KiB, as the emitter keeps H
 // to 2048), up to 1024 threads (__launch_bounds__: at most 64 registers a thread). xw: the
 // input parts, [S*B, G*H] per direction (rows in x's order); bias: W's biases then R's, per
-// direction.
+// direction. With cache_r the block first copies its direction's R after them (H rows of
+// cached_r_row words, where the launcher found room: to about H = 112 for an LSTM): every step
+// reads R, and shared memory answers in tens of cycles where L2 takes hundreds.
 template <int TU, class L>
 __global__ void __launch_bounds__(1024)
     recurrent_kernel(const float* __restrict__ xw, const float* __restrict__ r, const float* __restrict__ bias,
                      const L* __restrict__ seq_lens, const float* __restrict__ initial_h,
                      const float* __restrict__ initial_c, const float* __restrict__ peephole, float* __restrict__ y,
-                     float* __restrict__ y_h, float* __restrict__ y_c, RecurrentShape s) {
+                     float* __restrict__ y_h, float* __restrict__ y_c, RecurrentShape s, bool cache_r) {
   extern __shared__ float shared[];
   const int64_t H = s.hidden, B = s.batch, S = s.seq, D = s.directions;
   const int G = gate_count(s.cell);
@@ -60,6 +83,16 @@ __global__ void __launch_bounds__(1024)
   float* zs = shared + 4 * H;     // the GRU's z
   const bool backward = s.reverse_only || d == 1;
   const float* rd = r + d * GH * H;
+  RView rv{rd, s.transposed ? static_cast<int>(GH) : 1, s.transposed ? 1 : static_cast<int>(H)};
+  if (cache_r) {
+    const int row = cached_r_row<TU>(static_cast<int>(GH));
+    float* rc = shared + 5 * H;
+    for (int i = threadIdx.x; i < GH * H; i += blockDim.x) {
+      const int k = i / static_cast<int>(GH), u = i % static_cast<int>(GH);  // R(u, k)
+      rc[k * row + u] = s.transposed ? rd[i] : rd[static_cast<int64_t>(u) * H + k];
+    }
+    rv = RView{rc, row, 1};
+  }
   const float* wb = bias ? bias + d * 2 * GH : nullptr;
   const float* rb = bias ? wb + GH : nullptr;
   const float* pd = peephole ? peephole + d * 3 * H : nullptr;
@@ -90,13 +123,13 @@ __global__ void __launch_bounds__(1024)
         const int64_t j = base + threadIdx.x / TU;
         const bool mine = j < H && q == 0;
         if (s.cell == CellKind::Rnn) {
-          const float a = unit_dot<TU>(rd, hc, H, GH, s.transposed, 0, j, q);
-          if (mine) hn[j] = fn[0](clipped(gx[j] + a + bias_of(j), s.clip));
+          float a[1];
+          unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, a);
+          if (mine) hn[j] = fn[0](clipped(gx[j] + a[0] + bias_of(j), s.clip));
         } else if (s.cell == CellKind::Lstm) {
-          const float pi = unit_dot<TU>(rd, hc, H, GH, s.transposed, 0, j, q);
-          const float po = unit_dot<TU>(rd, hc, H, GH, s.transposed, 1, j, q);
-          const float pf = unit_dot<TU>(rd, hc, H, GH, s.transposed, 2, j, q);
-          const float pc = unit_dot<TU>(rd, hc, H, GH, s.transposed, 3, j, q);
+          float p[4];
+          unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, p);
+          const float pi = p[0], po = p[1], pf = p[2], pc = p[3];
           if (mine) {
             float cj = c[j];
             float i = gx[j] + pi + bias_of(j), o = gx[H + j] + po + bias_of(H + j);
@@ -115,11 +148,11 @@ __global__ void __launch_bounds__(1024)
             hn[j] = o * fn[2](cj);
           }
         } else {
-          const float pz = unit_dot<TU>(rd, hc, H, GH, s.transposed, 0, j, q);
-          const float pr = unit_dot<TU>(rd, hc, H, GH, s.transposed, 1, j, q);
+          float p[2];
+          unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, p);
           if (mine) {
-            const float z = fn[0](clipped(gx[j] + pz + bias_of(j), s.clip));
-            const float rg = fn[0](clipped(gx[H + j] + pr + bias_of(H + j), s.clip));
+            const float z = fn[0](clipped(gx[j] + p[0] + bias_of(j), s.clip));
+            const float rg = fn[0](clipped(gx[H + j] + p[1] + bias_of(H + j), s.clip));
             zs[j] = z;
             rh[j] = s.linear_before_reset ? rg : rg * hc[j];
           }
@@ -130,7 +163,9 @@ __global__ void __launch_bounds__(1024)
         __syncthreads();
         for (int64_t base = 0; base < H; base += units_per_pass) {
           const int64_t j = base + threadIdx.x / TU;
-          const float ph = unit_dot<TU>(rd, s.linear_before_reset ? hc : rh, H, GH, s.transposed, 2, j, q);
+          float p[1];
+          unit_dots<TU>(rv, s.linear_before_reset ? hc : rh, static_cast<int>(H), 2, static_cast<int>(j), q, p);
+          const float ph = p[0];
           if (j < H && q == 0) {
             const float wh = wb ? wb[2 * H + j] : 0.f, rbh = rb ? rb[2 * H + j] : 0.f;
             float hh = s.linear_before_reset ? gx[2 * H + j] + rh[j] * (ph + rbh) + wh : gx[2 * H + j] + ph + wh + rbh;
@@ -161,9 +196,23 @@ void launch_recurrent(const float* xw, const float* r, const float* bias, const 
   long long threads = s.hidden * TU;
   if (threads > 256) threads = TU == 1 ? (s.hidden < 1024 ? s.hidden : 1024) : 256;
   threads = (threads + 31) / 32 * 32;
-  const std::size_t bytes = static_cast<std::size_t>(5 * s.hidden) * sizeof(float);  // <= 40 KiB
+  const std::size_t state_bytes = static_cast<std::size_t>(5 * s.hidden) * sizeof(float);  // <= 40 KiB
+  // R in shared memory where the card has room for it beside the state (227 KiB on an H100);
+  // past 48 KiB a kernel must ask for it.
+  const std::size_t cached_bytes =
+      state_bytes + static_cast<std::size_t>(s.hidden) * cached_r_row<TU>(static_cast<int>(gate_count(s.cell) * s.hidden)) *
+                        sizeof(float);
+  int device = 0, limit = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  check_cuda(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "cudaDeviceGetAttribute");
+  const bool cache_r = cached_bytes <= static_cast<std::size_t>(limit);
+  const std::size_t bytes = cache_r ? cached_bytes : state_bytes;
+  if (bytes > 48 * 1024)
+    check_cuda(cudaFuncSetAttribute(recurrent_kernel<TU, L>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(bytes)),
+               "cudaFuncSetAttribute(recurrent_kernel)");
   recurrent_kernel<TU, L><<<static_cast<unsigned>(s.directions * s.batch), static_cast<unsigned>(threads), bytes,
-                            stream>>>(xw, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h, y_c, s);
+                            stream>>>(xw, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h, y_c, s, cache_r);
 }
 
 // scratch: directions * seq * batch * G*hidden floats, the input parts of the gates.
