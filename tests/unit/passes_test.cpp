@@ -230,6 +230,31 @@ TEST(Passes, ReshapeChainsReadTheOriginalAndViewsCostNothing) {
   expect_same_numbers(reshapes(), 12);
 }
 
+// Transposes of x [1, 3, 4]: (1, 0, 2) moves only the axis of 1 (memory order kept: a view);
+// (0, 2, 1) swaps the 3 and the 4, and (2, 0, 1) takes [1, 4, 3] back to [3, 1, 4] (copies).
+ModelBuilder unit_axis_transposes() {
+  ModelBuilder b;
+  b.input("x", {1, 3, 4}).output("y");
+  b.node("Relu", {"x"}, {"r"});
+  ModelBuilder::attr_ints(b.node("Transpose", {"r"}, {"t"}), "perm", {1, 0, 2});
+  ModelBuilder::attr_ints(b.node("Transpose", {"r"}, {"u"}), "perm", {0, 2, 1});
+  b.node("Sigmoid", {"t"}, {"s"});
+  b.node("Neg", {"u"}, {"n"});
+  ModelBuilder::attr_ints(b.node("Transpose", {"n"}, {"v"}), "perm", {2, 0, 1});
+  b.node("Add", {"s", "v"}, {"y"});
+  return b;
+}
+
+TEST(Passes, TransposeOfAxesOfOneIsAView) {
+  Model m = load(unit_axis_transposes());
+  infer_graph(m.graph);
+  const auto aliases = find_aliases(m.graph);
+  EXPECT_EQ(aliases.at("t"), "r");
+  EXPECT_EQ(aliases.count("u"), 0u);
+  EXPECT_EQ(aliases.count("v"), 0u);
+  expect_same_numbers(unit_axis_transposes(), 12);
+}
+
 // x -> Relu -> Split along an axis with only 1s before it (contiguous chunks) -> per chunk
 // LogSoftmax and LayerNormalization, which the arena lets write over their input.
 ModelBuilder split_chunks() {
