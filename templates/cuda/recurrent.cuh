@@ -85,18 +85,29 @@ __global__ void __launch_bounds__(1024)
   const float* rd = r + d * GH * H;
   RView rv{rd, s.transposed ? static_cast<int>(GH) : 1, s.transposed ? 1 : static_cast<int>(H)};
   if (cache_r) {
-    const int row = cached_r_row<TU>(static_cast<int>(GH));
+    const int row = cached_r_row<TU>(static_cast<int>(GH)), gh = static_cast<int>(GH), total = gh * static_cast<int>(H);
     float* rc = shared + 5 * H;
-    for (int i = threadIdx.x; i < GH * H; i += blockDim.x) {
-      const int k = i / static_cast<int>(GH), u = i % static_cast<int>(GH);  // R(u, k)
-      rc[k * row + u] = s.transposed ? rd[i] : rd[static_cast<int64_t>(u) * H + k];
+    // Eight loads in flight per thread before their stores: a trip to memory per eight words,
+    // not per word (a word at a time, the copy took longer than the steps).
+    for (int base = threadIdx.x; base < total; base += 8 * blockDim.x) {
+      float v[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        const int i = base + u * static_cast<int>(blockDim.x), k = i / gh, unit = i % gh;  // R(unit, k)
+        if (i < total) v[u] = s.transposed ? __ldg(rd + i) : __ldg(rd + static_cast<int64_t>(unit) * H + k);
+      }
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        const int i = base + u * static_cast<int>(blockDim.x);
+        if (i < total) rc[(i / gh) * row + i % gh] = v[u];
+      }
     }
     rv = RView{rc, row, 1};
   }
   const float* wb = bias ? bias + d * 2 * GH : nullptr;
   const float* rb = bias ? wb + GH : nullptr;
   const float* pd = peephole ? peephole + d * 3 * H : nullptr;
-  const ActivationFn* fn = s.f[d];
+  const ActivationFn fn[3] = {s.f[d][0], s.f[d][1], s.f[d][2]};  // in registers: read every step
   const int64_t state_at = s.batch_first ? (b * D + d) * H : (d * B + b) * H;
   const int q = threadIdx.x % TU;
   const int64_t units_per_pass = blockDim.x / TU;
@@ -122,18 +133,26 @@ __global__ void __launch_bounds__(1024)
       for (int64_t base = 0; base < H; base += units_per_pass) {
         const int64_t j = base + threadIdx.x / TU;
         const bool mine = j < H && q == 0;
+        // The input parts of unit j's gates with their biases (but the GRU's h gate, whose
+        // biases apply apart), read before the dot products so that the trips to memory overlap
+        // them.
+        float xg[4] = {0.f, 0.f, 0.f, 0.f};
+        if (mine) {
+#pragma unroll
+          for (int g = 0; g < 4; ++g)
+            if (g < G && (s.cell != CellKind::Gru || g < 2)) xg[g] = gx[g * H + j] + bias_of(g * H + j);
+        }
         if (s.cell == CellKind::Rnn) {
           float a[1];
           unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, a);
-          if (mine) hn[j] = fn[0](clipped(gx[j] + a[0] + bias_of(j), s.clip));
+          if (mine) hn[j] = fn[0](clipped(xg[0] + a[0], s.clip));
         } else if (s.cell == CellKind::Lstm) {
           float p[4];
           unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, p);
           const float pi = p[0], po = p[1], pf = p[2], pc = p[3];
           if (mine) {
             float cj = c[j];
-            float i = gx[j] + pi + bias_of(j), o = gx[H + j] + po + bias_of(H + j);
-            float f = gx[2 * H + j] + pf + bias_of(2 * H + j), g = gx[3 * H + j] + pc + bias_of(3 * H + j);
+            float i = xg[0] + pi, o = xg[1] + po, f = xg[2] + pf, g = xg[3] + pc;
             if (pd) {
               i += pd[j] * cj;
               if (!s.input_forget) f += pd[2 * H + j] * cj;
@@ -151,8 +170,8 @@ __global__ void __launch_bounds__(1024)
           float p[2];
           unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, p);
           if (mine) {
-            const float z = fn[0](clipped(gx[j] + p[0] + bias_of(j), s.clip));
-            const float rg = fn[0](clipped(gx[H + j] + p[1] + bias_of(H + j), s.clip));
+            const float z = fn[0](clipped(xg[0] + p[0], s.clip));
+            const float rg = fn[0](clipped(xg[1] + p[1], s.clip));
             zs[j] = z;
             rh[j] = s.linear_before_reset ? rg : rg * hc[j];
           }
