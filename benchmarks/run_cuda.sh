@@ -7,7 +7,8 @@
 #       CUDA headers with build/sofiec, compiles benchmarks/cuda_bench.cu for each with nvcc,
 #       and copies them with benchmarks/cuda_torch_bench.py into DIR (default build-gpu/bench);
 #   benchmarks/run_cuda.sh run [DIR]     on the GPU host: checks each model at batch 1 against
-#       torch, then runs both, one JSON line per model and batch (sofiec's, then PyTorch's).
+#       torch and prints its profile (a header built with --profile: each node's time), then
+#       runs both, one JSON line per model and batch (sofiec's, then PyTorch's).
 # SOFIEC names the compiler (default build/sofiec).
 set -eu
 cd "$(dirname "$0")/.."
@@ -67,7 +68,11 @@ PY
       program "$dir/$model.cuh" benchmarks/cuda_bench.cu "$dir/bench_$model" "$ns"
       case "$model" in
         # Batch 1 against torch, as tools/gpu_check.sh checks the test models.
-        *_b1) program "$dir/$model.cuh" tests/models/cuda_model_check.cu "$dir/check_$model" "$ns" ;;
+        # And built with --profile: each node's time (tests/models/cuda_profile_check.cu).
+        *_b1) program "$dir/$model.cuh" tests/models/cuda_model_check.cu "$dir/check_$model" "$ns"
+              "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file --profile -o "$dir/${model}_profile.cuh"
+              rm "$dir/${model}_profile.cuh.dat"
+              program "$dir/${model}_profile.cuh" tests/models/cuda_profile_check.cu "$dir/profile_$model" "$ns" ;;
         # Large batches also with the products in TF32 (the same weights file).
         *) "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file --tf32 -o "$dir/${model}_tf32.cuh"
            rm "$dir/${model}_tf32.cuh.dat"
@@ -83,15 +88,21 @@ PY
     cp benchmarks/models.py "$dir/bench_models.py"
     cp models/generate_models.py "$dir/"
     cp benchmarks/cuda_torch_bench.py "$dir/"
+    # The card's cuBLAS SGEMM rate, the reference for the table's "% of cuBLAS SGEMM".
+    "$nvcc" -std=c++17 -O2 -gencode "$arch" -cudart shared benchmarks/cuda_sgemm_peak.cu -o "$dir/sgemm_peak" -lcublas
     echo "built into $dir"
     ;;
   run)
     failed=0
+    if [ -x "$dir/sgemm_peak" ]; then "$dir/sgemm_peak" || failed=$((failed + 1)); fi
     variants=$(cd "$dir" && ls bench_* | grep -v '\.py$' | sed 's/^bench_//')
     models=$(for v in $variants; do echo "${v%_tf32}"; done | sort -u)
     for model in $models; do
       case "$model" in
-        *_b1) "$dir/check_$model" "$dir/$model" "$dir/$model.cuh.dat" || failed=$((failed + 1)) ;;
+        *_b1) "$dir/check_$model" "$dir/$model" "$dir/$model.cuh.dat" || failed=$((failed + 1))
+              if [ -x "$dir/profile_$model" ]; then
+                "$dir/profile_$model" "${model%_b1}" "$dir/$model.cuh.dat" || failed=$((failed + 1))
+              fi ;;
       esac
     done
     for variant in $variants; do

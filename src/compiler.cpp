@@ -144,7 +144,6 @@ CompiledModel compile_model(Model model, const CompileOptions& options) {
   const std::vector<std::string> symbols = runtime_dims(model, options);
   if (options.target == Target::Cuda) {
     if (options.dispatch_avx512) throw Error("--dispatch avx512 is for CPU headers, not --target cuda");
-    if (options.profile) throw Error("--profile is for CPU headers (--target cuda: time with Nsight Systems)");
   }
   if (options.trace && !symbols.empty())
     throw Error(fmt::format("tracing needs static shapes: fix the run-time dims ({})", fmt::join(symbols, ", ")));

@@ -25,6 +25,7 @@ case "$mode" in
     for check in "$build"/tests/cuda/check_*; do
       variant="${check##*/check_}"
       model="${variant%_file}"
+      model="${model%_profile}"
       cp "$check" "$dir/"
       case "$model" in
         dyn_*) cp "$build/tests/models/$model".*.bin "$build/tests/models/$model.cases" "$dir/" ;;
@@ -84,6 +85,7 @@ case "$mode" in
       [ -e "$check" ] || continue
       variant="${check##*/check_}"
       model="${variant%_file}"
+      model="${model%_profile}"
       if [ -f "$dir/$variant.cuh.dat" ]; then
         "$check" "$dir/$model" "$dir/$variant.cuh.dat" || failed=$((failed + 1))
       else

@@ -140,8 +140,9 @@ std::string dispatch_text(const std::set<std::string>& used, const std::string& 
 std::string cuda_kernels_text(std::set<std::string> used, const std::string& id) {
   used.insert("runtime");
   std::vector<std::string> files;
-  // The arena layout of run-time dims is host code, the CPU headers' kernels/arena.hpp.
+  // Host code of the CPU headers': the arena layout of run-time dims, --profile's timings.
   if (used.erase("arena") > 0) files.push_back("kernels/arena.hpp");
+  if (used.erase("profile") > 0) files.push_back("kernels/profile.hpp");
   for (const std::string& name : used) files.push_back("cuda/" + name + ".cuh");
   std::string out;
   for (const std::string& file : kernel_order(files)) {
@@ -454,7 +455,16 @@ class HeaderBuilder {
       std::string fused;
       for (const Node& f : n.epilogue) fused += " + " + f.op_type;
       if (!spec_.perturb_node.empty() && n.name == spec_.perturb_node) code += perturbation(n, outs);
-      if (spec_.profile) {
+      if (spec_.profile && cuda) {
+        // An event on the stream before the node's kernels (NodeEvents; the last one after
+        // every node is cuda_text's).
+        body += fmt::format("    // {}{}\n    {{\n      profile_events_.mark({}, stream);\n      {{\n{}      }}\n    }}\n",
+                            n.describe(), fused, profile_names_.size(), indent(indent(code)));
+        profile_flops_.push_back(spec_.profile_counts ? node_flops(n, g_, a_) : 0);
+        profile_bytes_.push_back(spec_.profile_counts ? node_bytes(n, g_) : 0);
+        profile_names_.push_back(n.name);
+        profile_ops_.push_back(n.op_type + fused);
+      } else if (spec_.profile) {
         // The clock is read outside the node's block, so that its locals stay its own.
         const bool counts = spec_.profile_counts;
         body += fmt::format(
@@ -845,11 +855,25 @@ class HeaderBuilder {
           "  // First the values of the run-time dims ({}), each between dim_min and its maximum\n"
           "  // (std::out_of_range otherwise, before anything is launched).\n",
           fmt::join(spec_.dynamic->symbols, ", "));
+    // --profile: the kernels launched one by one between events, which are read when the call
+    // has finished (a profiling Session waits for each call).
+    const std::size_t timed = profile_names_.size();
+    std::string profiled_body = body, profile_read;
+    if (spec_.profile) {
+      infer += "  // Built with --profile: launches its kernels one by one (no graph) and waits for them.\n";
+      profiled_body += fmt::format("    profile_events_.mark({}, stream);\n", timed);
+      profile_read = fmt::format(
+          "    profile_events_.wait();\n"
+          "    for (std::size_t k = 0; k < {}; ++k)\n"
+          "      timings_.record_ns(k, profile_events_.node_ns(k), double(profile_flops[k]), double(profile_bytes[k]));\n",
+          timed);
+    }
     infer += fmt::format(
-        "  void infer({}) {{\n{}{}    const void* buffers[] = {{{}}};\n    rt_.run(buffers, {}, {}, use_graph_, [&] {{\n"
+        "  void infer({}) {{\n{}{}    const void* buffers[] = {{{}}};\n    rt_.run(buffers, {}, {}, {}, [&] {{\n"
         "    cudaStream_t const stream = rt_.stream();\n    cublasHandle_t const blas = rt_.blas();\n"
-        "    (void)stream;\n    (void)blas;\n{}    }});\n{}  }}\n",
-        fmt::join(params, ", "), prologue, unused, fmt::join(buffers, ", "), io_names.size(), shape, body, epilogue);
+        "    (void)stream;\n    (void)blas;\n{}    }});\n{}{}  }}\n",
+        fmt::join(params, ", "), prologue, unused, fmt::join(buffers, ", "), io_names.size(), shape,
+        spec_.profile ? "false" : "use_graph_", profiled_body, profile_read, epilogue);
     infer +=
         "\n  // Runs the model on host buffers: copies the inputs in, runs, copies the outputs out and\n"
         "  // waits for them.\n";
@@ -882,9 +906,30 @@ class HeaderBuilder {
       infer +=
           "\n  // The dims of output i (output_shapes[i]: the CUDA target has no outputs sized by the data).\n"
           "  TensorShape output_shape(std::size_t i) const { return output_shapes[i]; }\n";
+    if (spec_.profile) {
+      std::vector<std::string> names, ops;
+      for (const std::string& n : profile_names_) names.push_back(quoted(n));
+      for (const std::string& o : profile_ops_) ops.push_back(quoted(o));
+      infer += fmt::format(
+          "\n  // Built with --profile: each node's time on the stream (events between the nodes).\n"
+          "  static constexpr std::size_t profile_nodes = {0};\n"
+          "  static constexpr std::array<const char*, {0}> profile_names{{{{{1}}}}};\n"
+          "  static constexpr std::array<const char*, {0}> profile_ops{{{{{2}}}}};\n"
+          "  static constexpr std::array<int64_t, {0}> profile_flops{{{{{3}}}}};\n"
+          "  static constexpr std::array<int64_t, {0}> profile_bytes{{{{{4}}}}};\n"
+          "  // Per node, in execution order: calls, total and median time, FLOPs and bytes per call.\n"
+          "  using NodeProfile = detail::NodeProfile;\n"
+          "  std::vector<NodeProfile> profile() const {{ return timings_.profile(profile_names.data(), profile_ops.data()); }}\n"
+          "  void reset_profile() {{ timings_.reset(); }}\n",
+          timed, fmt::join(names, ", "), fmt::join(ops, ", "), fmt::join(profile_flops_, ", "),
+          fmt::join(profile_bytes_, ", "));
+    }
     regions["infer"] = infer;
 
     std::string members;
+    if (spec_.profile)
+      members += fmt::format("  detail::NodeEvents profile_events_{{{0}}};\n  detail::NodeTimings timings_{{{0}}};\n",
+                             timed);
     if (dynamic) {
       // (Declared before arena_bytes_, whose initializer place_arena() sets them.)
       members += fmt::format("  std::array<std::size_t, {}> io_offsets_{{}};\n  std::size_t io_bytes_ = 0;\n",
@@ -1007,6 +1052,7 @@ class HeaderBuilder {
   std::map<std::string, std::string> dim_vars_;  // data-dependent symbol -> its variable in infer()
   std::vector<std::string> unsupported_;          // nodes the target cannot run
   std::vector<std::string> profile_names_, profile_ops_;  // --profile: the timed nodes, in order
+  std::vector<int64_t> profile_flops_, profile_bytes_;     // and (CUDA) their counts
 };
 
 }  // namespace

@@ -150,6 +150,42 @@ class LtGemm {
   cublasLtMatmulHeuristicResult_t heuristic_{};
 };
 
+// A Session written with --profile: an event before each node and one after the last,
+// recorded on the stream as infer() launches the nodes one by one (such a Session replays no
+// graph: a graph's kernels run without the events between them), and read once the call has
+// finished, so that a node's time is its kernels' time on the card, launch gaps included.
+class NodeEvents {
+ public:
+  explicit NodeEvents(std::size_t nodes) : events_(nodes + 1, nullptr) {
+    try {
+      for (cudaEvent_t& e : events_) check_cuda(cudaEventCreate(&e), "cudaEventCreate");
+    } catch (...) {
+      destroy();
+      throw;
+    }
+  }
+  ~NodeEvents() { destroy(); }
+  NodeEvents(const NodeEvents&) = delete;
+  NodeEvents& operator=(const NodeEvents&) = delete;
+
+  // Before node k (k = nodes: after the last).
+  void mark(std::size_t k, cudaStream_t stream) { check_cuda(cudaEventRecord(events_[k], stream), "cudaEventRecord"); }
+  // Waits for the last mark, then node k's time in nanoseconds.
+  void wait() { check_cuda(cudaEventSynchronize(events_.back()), "cudaEventSynchronize"); }
+  int64_t node_ns(std::size_t k) const {
+    float ms = 0.f;
+    check_cuda(cudaEventElapsedTime(&ms, events_[k], events_[k + 1]), "cudaEventElapsedTime");
+    return static_cast<int64_t>(static_cast<double>(ms) * 1e6);
+  }
+
+ private:
+  void destroy() {
+    for (cudaEvent_t e : events_)
+      if (e) cudaEventDestroy(e);
+  }
+  std::vector<cudaEvent_t> events_;
+};
+
 // The stream a Session runs on (the caller's, or one of its own), its cuBLAS handle with a
 // workspace of its own (so that cuBLAS allocates nothing while a graph is captured), and the
 // CUDA graph of infer(): captured on the first call for a set of buffers and replayed while

@@ -1,5 +1,5 @@
 // The timings of a Session written with --profile: infer() reads the steady clock around each
-// node's code and records here, in memory the Workspace allocated in its constructor (recording
+// node's code (a CUDA Session: events on its stream between the nodes) and records here, in memory the Workspace allocated in its constructor (recording
 // allocates nothing). The median comes from the last kRecent calls of each node, so that a
 // long run's warm state, not its first cold calls, decides it.
 #pragma once
@@ -32,8 +32,13 @@ class NodeTimings {
 
   void record(std::size_t node, std::chrono::steady_clock::time_point start, double flops, double bytes) {
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+    record_ns(node, int64_t(ns.count()), flops, bytes);
+  }
+
+  // A node's time measured otherwise (a CUDA Session's events on its stream).
+  void record_ns(std::size_t node, int64_t ns, double flops, double bytes) {
     Slot& s = slots_[node];
-    const int64_t t = ns.count() > 0 ? int64_t(ns.count()) : 0;
+    const int64_t t = ns > 0 ? ns : 0;
     s.recent[std::size_t(s.calls % int64_t(kRecent))] = t;
     ++s.calls;
     s.total_ns += t;

@@ -1,0 +1,70 @@
+// A CUDA header written with --profile on the GPU: runs infer() on device buffers (every input
+// 0.5), then checks what Session::profile() says (every node timed on every call, medians
+// positive, their sum within the wall time of a call) and prints it, one JSON line per node
+// (benchmarks/run_cuda.sh: where the time goes, node by node). Built with -include the header
+// and -DMODEL_NS; -DWEIGHTS_FILE_MODE for --weights file:
+//   profile_check NAME [WEIGHTS_FILE]
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "../cuda/session_calls.cuh"
+
+int main(int argc, char** argv) {
+  using Session = MODEL_NS::Session;
+  const char* name = argc > 1 ? argv[1] : "model";
+#ifdef WEIGHTS_FILE_MODE
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s NAME WEIGHTS_FILE\n", argv[0]);
+    return 2;
+  }
+  Session session(argv[2]);
+#else
+  Session session;
+#endif
+  std::vector<float*> xs(Session::num_inputs), ys(Session::num_outputs);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const std::size_t n = std::size_t(Session::input_shapes[i].size());
+    cudaMalloc(&xs[i], 4 * n);
+    std::vector<float> host(n, 0.5f);
+    cudaMemcpy(xs[i], host.data(), 4 * n, cudaMemcpyHostToDevice);
+  }
+  for (std::size_t i = 0; i < ys.size(); ++i) cudaMalloc(&ys[i], 4 * std::size_t(Session::output_shapes[i].size()));
+  const int warm_up = 20, calls = 200;
+  for (int i = 0; i < warm_up; ++i) session_calls::infer_device(session, xs, ys);
+  session.reset_profile();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) session_calls::infer_device(session, xs, ys);
+  const double wall_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / calls;
+  const std::vector<Session::NodeProfile> profile = session.profile();
+  int failed = 0;
+  double sum_us = 0;
+  if (profile.size() != Session::profile_nodes) {
+    std::printf("FAIL %s: %zu nodes profiled, %zu timed\n", name, profile.size(), Session::profile_nodes);
+    ++failed;
+  }
+  for (const auto& p : profile) {
+    if (p.calls != calls || !(p.median_s > 0) || !std::isfinite(p.total_s)) {
+      std::printf("FAIL %s: node %s: %lld calls, median %g s\n", name, p.name.c_str(), static_cast<long long>(p.calls),
+                  p.median_s);
+      ++failed;
+    }
+    sum_us += p.median_s * 1e6;
+    std::printf("{\"model\": \"%s\", \"node\": \"%s\", \"op\": \"%s\", \"median_us\": %.2f, \"gflops\": %.1f}\n", name,
+                p.name.c_str(), p.op.c_str(), p.median_s * 1e6, p.median_s > 0 ? p.flops / p.median_s * 1e-9 : 0.0);
+  }
+  // The events lie between launches on the stream: their sum is at most a call's wall time
+  // (which adds the host's launches and the wait), give or take the medians' spread.
+  if (sum_us > 1.5 * wall_us) {
+    std::printf("FAIL %s: the nodes' medians add up to %.1f us, a call takes %.1f us\n", name, sum_us, wall_us);
+    ++failed;
+  }
+  std::printf("{\"model\": \"%s\", \"nodes\": %zu, \"sum_of_medians_us\": %.1f, \"call_us\": %.1f}\n", name,
+              profile.size(), sum_us, wall_us);
+  std::printf("%s: %s\n", name, failed ? "FAILED" : "ok");
+  return failed ? 1 : 0;
+}
