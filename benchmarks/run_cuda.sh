@@ -58,9 +58,12 @@ PY
     arch='arch=compute_90,code=[sm_90,compute_90]'
     # program HEADER SOURCE OUTPUT NAMESPACE: SOURCE built with -include HEADER (weights in a file
     # beside it, <model>.cuh.dat, which keeps the programs small), in the background.
+    # (A bare `wait` would not report a failed compile: each job is waited for by its pid.)
+    pids=""
     program() {
       "$nvcc" -std=c++17 -O2 -gencode "$arch" -include "$1" -DWEIGHTS_FILE_MODE -DMODEL_NS="$4" -cudart shared "$2" \
         -o "$3" -lcublas -lcublasLt &
+      pids="$pids $!"
     }
     for model in $models; do
       ns="${model%_b*}"
@@ -78,7 +81,8 @@ PY
            rm "$dir/${model}_tf32.cuh.dat"
            program "$dir/${model}_tf32.cuh" benchmarks/cuda_bench.cu "$dir/bench_${model}_tf32" "$ns" ;;
       esac
-      wait
+      for pid in $pids; do wait "$pid" || { echo "run_cuda.sh: nvcc failed for $model" >&2; exit 1; }; done
+      pids=""
     done
     # A large batch's weights identical to batch 1's are read from batch 1's file (less to carry).
     for model in $models; do
@@ -100,9 +104,7 @@ PY
     for model in $models; do
       case "$model" in
         *_b1) "$dir/check_$model" "$dir/$model" "$dir/$model.cuh.dat" || failed=$((failed + 1))
-              if [ -x "$dir/profile_$model" ]; then
-                "$dir/profile_$model" "${model%_b1}" "$dir/$model.cuh.dat" || failed=$((failed + 1))
-              fi ;;
+              "$dir/profile_$model" "${model%_b1}" "$dir/$model.cuh.dat" || failed=$((failed + 1)) ;;
       esac
     done
     for variant in $variants; do

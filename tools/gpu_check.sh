@@ -12,7 +12,8 @@
 #   tools/gpu_check.sh run [DIR | build-pack/DIR.tar.xz]   (on the GPU host, carrying build-pack)
 #       runs each model against torch's output, through infer_host, device buffers with and without graph replay, and four
 #       Sessions on four threads and streams (the models with run-time dims at each size torch
-#       computed, tests/models/cuda_dynamic_check.cu); the backend cases against their stored outputs; then
+#       computed, tests/models/cuda_dynamic_check.cu; a --profile build of the MNIST CNN prints and
+#       checks its profile, and one of dyn_mlp its numbers); the backend cases against their stored outputs; then
 #       the benchmarks beside PyTorch. Exits non-zero if any check fails.
 set -eu
 cd "$(dirname "$0")/.."

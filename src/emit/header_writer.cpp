@@ -458,10 +458,12 @@ class HeaderBuilder {
       if (spec_.profile && cuda) {
         // An event on the stream before the node's kernels (NodeEvents; the last one after
         // every node is cuda_text's).
-        body += fmt::format("    // {}{}\n    {{\n      profile_events_.mark({}, stream);\n      {{\n{}      }}\n    }}\n",
-                            n.describe(), fused, profile_names_.size(), indent(indent(code)));
-        profile_flops_.push_back(spec_.profile_counts ? node_flops(n, g_, a_) : 0);
-        profile_bytes_.push_back(spec_.profile_counts ? node_bytes(n, g_) : 0);
+        // (The counts in the code, so that run-time dims' lifting makes them follow the dims.)
+        const bool counts = spec_.profile_counts;
+        body += fmt::format(
+            "    // {}{}\n    {{\n      profile_events_.mark({}, stream, {}, {});\n      {{\n{}      }}\n    }}\n",
+            n.describe(), fused, profile_names_.size(), counts ? node_flops(n, g_, a_) : int64_t(0),
+            counts ? node_bytes(n, g_) : int64_t(0), indent(indent(code)));
         profile_names_.push_back(n.name);
         profile_ops_.push_back(n.op_type + fused);
       } else if (spec_.profile) {
@@ -860,12 +862,14 @@ class HeaderBuilder {
     const std::size_t timed = profile_names_.size();
     std::string profiled_body = body, profile_read;
     if (spec_.profile) {
-      infer += "  // Built with --profile: launches its kernels one by one (no graph) and waits for them.\n";
+      infer +=
+          "  // Built with --profile: launches its kernels one by one (no graph) and waits for them\n"
+          "  // (not on a stream the caller is capturing: those calls are not timed).\n";
       profiled_body += fmt::format("    profile_events_.mark({}, stream);\n", timed);
       profile_read = fmt::format(
-          "    profile_events_.wait();\n"
-          "    for (std::size_t k = 0; k < {}; ++k)\n"
-          "      timings_.record_ns(k, profile_events_.node_ns(k), double(profile_flops[k]), double(profile_bytes[k]));\n",
+          "    if (profile_events_.finished(rt_.stream()))\n"
+          "      for (std::size_t k = 0; k < {}; ++k)\n"
+          "        timings_.record_ns(k, profile_events_.node_ns(k), profile_events_.flops(k), profile_events_.bytes(k));\n",
           timed);
     }
     infer += fmt::format(
@@ -915,14 +919,11 @@ class HeaderBuilder {
           "  static constexpr std::size_t profile_nodes = {0};\n"
           "  static constexpr std::array<const char*, {0}> profile_names{{{{{1}}}}};\n"
           "  static constexpr std::array<const char*, {0}> profile_ops{{{{{2}}}}};\n"
-          "  static constexpr std::array<int64_t, {0}> profile_flops{{{{{3}}}}};\n"
-          "  static constexpr std::array<int64_t, {0}> profile_bytes{{{{{4}}}}};\n"
           "  // Per node, in execution order: calls, total and median time, FLOPs and bytes per call.\n"
           "  using NodeProfile = detail::NodeProfile;\n"
           "  std::vector<NodeProfile> profile() const {{ return timings_.profile(profile_names.data(), profile_ops.data()); }}\n"
           "  void reset_profile() {{ timings_.reset(); }}\n",
-          timed, fmt::join(names, ", "), fmt::join(ops, ", "), fmt::join(profile_flops_, ", "),
-          fmt::join(profile_bytes_, ", "));
+          timed, fmt::join(names, ", "), fmt::join(ops, ", "));
     }
     regions["infer"] = infer;
 
@@ -1052,7 +1053,6 @@ class HeaderBuilder {
   std::map<std::string, std::string> dim_vars_;  // data-dependent symbol -> its variable in infer()
   std::vector<std::string> unsupported_;          // nodes the target cannot run
   std::vector<std::string> profile_names_, profile_ops_;  // --profile: the timed nodes, in order
-  std::vector<int64_t> profile_flops_, profile_bytes_;     // and (CUDA) their counts
 };
 
 }  // namespace

@@ -226,9 +226,10 @@ void launch_recurrent(const float* xw, const float* r, const float* bias, const 
   check_cuda(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "cudaDeviceGetAttribute");
   const bool cache_r = cached_bytes <= static_cast<std::size_t>(limit);
   const std::size_t bytes = cache_r ? cached_bytes : state_bytes;
+  // Set to the card's limit, not to this node's need: Sessions on other threads launching this
+  // kernel for other sizes set the same value, so none lowers it under another's launch.
   if (bytes > 48 * 1024)
-    check_cuda(cudaFuncSetAttribute(recurrent_kernel<TU, L>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(bytes)),
+    check_cuda(cudaFuncSetAttribute(recurrent_kernel<TU, L>, cudaFuncAttributeMaxDynamicSharedMemorySize, limit),
                "cudaFuncSetAttribute(recurrent_kernel)");
   recurrent_kernel<TU, L><<<static_cast<unsigned>(s.directions * s.batch), static_cast<unsigned>(threads), bytes,
                             stream>>>(xw, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h, y_c, s, cache_r);

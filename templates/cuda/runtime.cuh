@@ -156,7 +156,7 @@ class LtGemm {
 // finished, so that a node's time is its kernels' time on the card, launch gaps included.
 class NodeEvents {
  public:
-  explicit NodeEvents(std::size_t nodes) : events_(nodes + 1, nullptr) {
+  explicit NodeEvents(std::size_t nodes) : events_(nodes + 1, nullptr), flops_(nodes, 0.0), bytes_(nodes, 0.0) {
     try {
       for (cudaEvent_t& e : events_) check_cuda(cudaEventCreate(&e), "cudaEventCreate");
     } catch (...) {
@@ -168,15 +168,31 @@ class NodeEvents {
   NodeEvents(const NodeEvents&) = delete;
   NodeEvents& operator=(const NodeEvents&) = delete;
 
-  // Before node k (k = nodes: after the last).
-  void mark(std::size_t k, cudaStream_t stream) { check_cuda(cudaEventRecord(events_[k], stream), "cudaEventRecord"); }
-  // Waits for the last mark, then node k's time in nanoseconds.
-  void wait() { check_cuda(cudaEventSynchronize(events_.back()), "cudaEventSynchronize"); }
+  // Before node k, with its FLOPs and bytes for this call (they follow run-time dims); k =
+  // nodes: after the last.
+  void mark(std::size_t k, cudaStream_t stream, double flops = 0, double bytes = 0) {
+    if (k < flops_.size()) {
+      flops_[k] = flops;
+      bytes_[k] = bytes;
+    }
+    check_cuda(cudaEventRecord(events_[k], stream), "cudaEventRecord");
+  }
+  // Waits for the last mark; false (nothing to read) while the stream is being captured, where
+  // the events are nodes of the caller's graph, not timings.
+  bool finished(cudaStream_t stream) {
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    check_cuda(cudaStreamIsCapturing(stream, &status), "cudaStreamIsCapturing");
+    if (status != cudaStreamCaptureStatusNone) return false;
+    check_cuda(cudaEventSynchronize(events_.back()), "cudaEventSynchronize");
+    return true;
+  }
   int64_t node_ns(std::size_t k) const {
     float ms = 0.f;
     check_cuda(cudaEventElapsedTime(&ms, events_[k], events_[k + 1]), "cudaEventElapsedTime");
     return static_cast<int64_t>(static_cast<double>(ms) * 1e6);
   }
+  double flops(std::size_t k) const { return flops_[k]; }
+  double bytes(std::size_t k) const { return bytes_[k]; }
 
  private:
   void destroy() {
@@ -184,6 +200,7 @@ class NodeEvents {
       if (e) cudaEventDestroy(e);
   }
   std::vector<cudaEvent_t> events_;
+  std::vector<double> flops_, bytes_;
 };
 
 // The stream a Session runs on (the caller's, or one of its own), its cuBLAS handle with a
