@@ -63,15 +63,17 @@ __host__ __device__ inline int cached_r_row(int GH) {
 // memory (h twice, the cell state, the GRU's r*h and z: at most 40 KiB, as the emitter keeps H
 // to 2048), up to 1024 threads (__launch_bounds__: at most 64 registers a thread). xw: the
 // input parts, [S*B, G*H] per direction (rows in x's order); bias: W's biases then R's, per
-// direction. With cache_r the block first copies its direction's R after them (H rows of
-// cached_r_row words, where the launcher found room: to about H = 112 for an LSTM): every step
-// reads R, and shared memory answers in tens of cycles where L2 takes hundreds.
-template <int TU, class L>
+// direction. Where the launcher found room, the block keeps after the state the G*H sums of
+// the biases (sums_shared) and then a copy of its direction's R (cache_r: H rows of
+// cached_r_row words, to about H = 112 for an LSTM on an H100): every step reads both, and
+// shared memory answers in tens of cycles where L2 takes hundreds.
+template <int TU, class L, bool kDefaults>
 __global__ void __launch_bounds__(1024)
     recurrent_kernel(const float* __restrict__ xw, const float* __restrict__ r, const float* __restrict__ bias,
                      const L* __restrict__ seq_lens, const float* __restrict__ initial_h,
                      const float* __restrict__ initial_c, const float* __restrict__ peephole, float* __restrict__ y,
-                     float* __restrict__ y_h, float* __restrict__ y_c, RecurrentShape s, bool cache_r) {
+                     float* __restrict__ y_h, float* __restrict__ y_c, RecurrentShape s, bool sums_shared,
+                     bool cache_r) {
   extern __shared__ float shared[];
   const int64_t H = s.hidden, B = s.batch, S = s.seq, D = s.directions;
   const int G = gate_count(s.cell);
@@ -86,7 +88,7 @@ __global__ void __launch_bounds__(1024)
   RView rv{rd, s.transposed ? static_cast<int>(GH) : 1, s.transposed ? 1 : static_cast<int>(H)};
   if (cache_r) {
     const int row = cached_r_row<TU>(static_cast<int>(GH)), gh = static_cast<int>(GH), total = gh * static_cast<int>(H);
-    float* rc = shared + 5 * H;
+    float* rc = shared + 5 * H + GH;
     // Eight loads in flight per thread before their stores: a trip to memory per eight words,
     // not per word (a word at a time, the copy took longer than the steps).
     for (int base = threadIdx.x; base < total; base += 8 * blockDim.x) {
@@ -108,6 +110,19 @@ __global__ void __launch_bounds__(1024)
   const float* rb = bias ? wb + GH : nullptr;
   const float* pd = peephole ? peephole + d * 3 * H : nullptr;
   const ActivationFn fn[3] = {s.f[d][0], s.f[d][1], s.f[d][2]};  // in registers: read every step
+  // Activation k of the cell. kDefaults: ONNX's defaults (the RNN's tanh; sigmoid, then tanh),
+  // called directly, so that a step's gates interleave instead of each waiting on a switch.
+  auto act = [&](int k, float x) -> float {
+    if constexpr (kDefaults)
+      return s.cell != CellKind::Rnn && k == 0 ? op_sigmoid{}(x) : op_tanh{}(x);
+    else
+      return fn[k](x);
+  };
+  // W's and R's biases summed once (the GRU's h gate's apply apart), after the state.
+  float* bsum = shared + 5 * H;
+  if (sums_shared)
+    for (int64_t i = threadIdx.x; i < GH; i += blockDim.x) bsum[i] = bias ? wb[i] + rb[i] : 0.f;
+  auto bias_sum = [&](int64_t i) { return sums_shared ? bsum[i] : bias ? wb[i] + rb[i] : 0.f; };
   const int64_t state_at = s.batch_first ? (b * D + d) * H : (d * B + b) * H;
   const int q = threadIdx.x % TU;
   const int64_t units_per_pass = blockDim.x / TU;
@@ -119,7 +134,6 @@ __global__ void __launch_bounds__(1024)
   // sequence_lens' value within [0, S], as on the CPU.
   const int64_t given = seq_lens ? static_cast<int64_t>(seq_lens[b]) : S;
   const int64_t len = given < 0 ? 0 : given > S ? S : given;
-  auto bias_of = [&](int64_t i) { return bias ? wb[i] + rb[i] : 0.f; };
   int cur = 0;
   for (int64_t step = 0; step < S; ++step) {
     const bool active = step < len;
@@ -133,45 +147,45 @@ __global__ void __launch_bounds__(1024)
       for (int64_t base = 0; base < H; base += units_per_pass) {
         const int64_t j = base + threadIdx.x / TU;
         const bool mine = j < H && q == 0;
-        // The input parts of unit j's gates with their biases (but the GRU's h gate, whose
-        // biases apply apart), read before the dot products so that the trips to memory overlap
-        // them.
+        // The input parts of unit j's gates, loaded before the dot products so that the trips
+        // to memory overlap them (nothing reads them until the dot products are done).
         float xg[4] = {0.f, 0.f, 0.f, 0.f};
         if (mine) {
 #pragma unroll
           for (int g = 0; g < 4; ++g)
-            if (g < G && (s.cell != CellKind::Gru || g < 2)) xg[g] = gx[g * H + j] + bias_of(g * H + j);
+            if (g < G && (s.cell != CellKind::Gru || g < 2)) xg[g] = gx[g * H + j];
         }
         if (s.cell == CellKind::Rnn) {
           float a[1];
           unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, a);
-          if (mine) hn[j] = fn[0](clipped(xg[0] + a[0], s.clip));
+          if (mine) hn[j] = act(0, clipped(xg[0] + bias_sum(j) + a[0], s.clip));
         } else if (s.cell == CellKind::Lstm) {
           float p[4];
           unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, p);
           const float pi = p[0], po = p[1], pf = p[2], pc = p[3];
           if (mine) {
             float cj = c[j];
-            float i = xg[0] + pi, o = xg[1] + po, f = xg[2] + pf, g = xg[3] + pc;
+            float i = xg[0] + bias_sum(j) + pi, o = xg[1] + bias_sum(H + j) + po;
+            float f = xg[2] + bias_sum(2 * H + j) + pf, g = xg[3] + bias_sum(3 * H + j) + pc;
             if (pd) {
               i += pd[j] * cj;
               if (!s.input_forget) f += pd[2 * H + j] * cj;
             }
-            i = fn[0](clipped(i, s.clip));
-            f = s.input_forget ? 1.f - i : fn[0](clipped(f, s.clip));
-            g = fn[1](clipped(g, s.clip));
+            i = act(0, clipped(i, s.clip));
+            f = s.input_forget ? 1.f - i : act(0, clipped(f, s.clip));
+            g = act(1, clipped(g, s.clip));
             cj = f * cj + i * g;
             if (pd) o += pd[H + j] * cj;
-            o = fn[0](clipped(o, s.clip));
+            o = act(0, clipped(o, s.clip));
             c[j] = cj;
-            hn[j] = o * fn[2](cj);
+            hn[j] = o * act(2, cj);
           }
         } else {
           float p[2];
           unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, p);
           if (mine) {
-            const float z = fn[0](clipped(xg[0] + p[0], s.clip));
-            const float rg = fn[0](clipped(xg[1] + p[1], s.clip));
+            const float z = act(0, clipped(xg[0] + bias_sum(j) + p[0], s.clip));
+            const float rg = act(0, clipped(xg[1] + bias_sum(H + j) + p[1], s.clip));
             zs[j] = z;
             rh[j] = s.linear_before_reset ? rg : rg * hc[j];
           }
@@ -188,7 +202,7 @@ __global__ void __launch_bounds__(1024)
           if (j < H && q == 0) {
             const float wh = wb ? wb[2 * H + j] : 0.f, rbh = rb ? rb[2 * H + j] : 0.f;
             float hh = s.linear_before_reset ? gx[2 * H + j] + rh[j] * (ph + rbh) + wh : gx[2 * H + j] + ph + wh + rbh;
-            hh = fn[1](clipped(hh, s.clip));
+            hh = act(1, clipped(hh, s.clip));
             hn[j] = (1.f - zs[j]) * hh + zs[j] * hc[j];
           }
         }
@@ -207,7 +221,7 @@ __global__ void __launch_bounds__(1024)
   }
 }
 
-template <int TU, class L>
+template <int TU, class L, bool kDefaults>
 void launch_recurrent(const float* xw, const float* r, const float* bias, const L* seq_lens, const float* initial_h,
                       const float* initial_c, const float* peephole, float* y, float* y_h, float* y_c,
                       const RecurrentShape& s, cudaStream_t stream) {
@@ -216,23 +230,26 @@ void launch_recurrent(const float* xw, const float* r, const float* bias, const 
   if (threads > 256) threads = TU == 1 ? (s.hidden < 1024 ? s.hidden : 1024) : 256;
   threads = (threads + 31) / 32 * 32;
   const std::size_t state_bytes = static_cast<std::size_t>(5 * s.hidden) * sizeof(float);  // <= 40 KiB
-  // R in shared memory where the card has room for it beside the state (227 KiB on an H100);
-  // past 48 KiB a kernel must ask for it.
-  const std::size_t cached_bytes =
-      state_bytes + static_cast<std::size_t>(s.hidden) * cached_r_row<TU>(static_cast<int>(gate_count(s.cell) * s.hidden)) *
-                        sizeof(float);
+  const int GH = gate_count(s.cell) * static_cast<int>(s.hidden);
+  const std::size_t sums_bytes = static_cast<std::size_t>(GH) * sizeof(float),
+                    r_bytes = static_cast<std::size_t>(s.hidden) * cached_r_row<TU>(GH) * sizeof(float);
+  // The bias sums and R in shared memory where the card has room for them beside the state
+  // (227 KiB on an H100); past 48 KiB a kernel must ask for it.
   int device = 0, limit = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "cudaDeviceGetAttribute");
-  const bool cache_r = cached_bytes <= static_cast<std::size_t>(limit);
-  const std::size_t bytes = cache_r ? cached_bytes : state_bytes;
+  const std::size_t room = static_cast<std::size_t>(limit);
+  const bool sums_shared = state_bytes + sums_bytes <= room;
+  const bool cache_r = sums_shared && state_bytes + sums_bytes + r_bytes <= room;
+  const std::size_t bytes = state_bytes + (sums_shared ? sums_bytes : 0) + (cache_r ? r_bytes : 0);
   // Set to the card's limit, not to this node's need: Sessions on other threads launching this
   // kernel for other sizes set the same value, so none lowers it under another's launch.
   if (bytes > 48 * 1024)
-    check_cuda(cudaFuncSetAttribute(recurrent_kernel<TU, L>, cudaFuncAttributeMaxDynamicSharedMemorySize, limit),
+    check_cuda(cudaFuncSetAttribute(recurrent_kernel<TU, L, kDefaults>, cudaFuncAttributeMaxDynamicSharedMemorySize, limit),
                "cudaFuncSetAttribute(recurrent_kernel)");
-  recurrent_kernel<TU, L><<<static_cast<unsigned>(s.directions * s.batch), static_cast<unsigned>(threads), bytes,
-                            stream>>>(xw, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h, y_c, s, cache_r);
+  recurrent_kernel<TU, L, kDefaults><<<static_cast<unsigned>(s.directions * s.batch), static_cast<unsigned>(threads), bytes,
+                            stream>>>(xw, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h, y_c, s, sums_shared,
+                                      cache_r);
 }
 
 // scratch: directions * seq * batch * G*hidden floats, the input parts of the gates.
@@ -249,9 +266,22 @@ void recurrent(cublasHandle_t blas, const float* x, const float* w, const float*
   // TU threads per unit: about 256 threads a block down to 8 units (a few warps hide the reads
   // of R; more would wait on the butterfly).
   const int64_t H = s.hidden;
+  // ONNX's default activations in every direction: the kernel calls them directly.
+  bool defaults = true;
+  for (int64_t d = 0; d < s.directions; ++d) {
+    const ActivationFn* f = s.f[d];
+    if (s.cell == CellKind::Rnn) defaults = defaults && f[0].kind == Activation::Tanh;
+    else
+      defaults = defaults && f[0].kind == Activation::Sigmoid && f[1].kind == Activation::Tanh &&
+                 (s.cell == CellKind::Gru || f[2].kind == Activation::Tanh);
+  }
   auto launch = [&](auto tu) {
-    launch_recurrent<decltype(tu)::value>(scratch, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h, y_c, s,
-                                          stream);
+    if (defaults)
+      launch_recurrent<decltype(tu)::value, L, true>(scratch, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h,
+                                                     y_c, s, stream);
+    else
+      launch_recurrent<decltype(tu)::value, L, false>(scratch, r, bias, seq_lens, initial_h, initial_c, peephole, y,
+                                                      y_h, y_c, s, stream);
   };
   if (H <= 8) launch(std::integral_constant<int, 32>{});
   else if (H <= 16) launch(std::integral_constant<int, 16>{});
