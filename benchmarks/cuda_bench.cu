@@ -20,27 +20,13 @@ int main(int argc, char** argv) {
   std::size_t free_before = 0, free_after = 0, total = 0;
   cudaFree(nullptr);  // the context, before the first measurement
   cudaMemGetInfo(&free_before, &total);
-#ifdef WEIGHTS_FILE_MODE
-  // A header written with --weights file: its .dat (third argument).
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s NAME BATCH WEIGHTS_FILE\n", argv[0]);
-    return 2;
-  }
-  Session session(argv[3]);
-#else
-  Session session;
-#endif
+  // (--weights file: its .dat, the third argument.)
+  const auto owned = session_calls::make_session<Session>(argc, argv, 3, "NAME BATCH WEIGHTS_FILE");
+  Session& session = *owned;
   cudaMemGetInfo(&free_after, &total);
   // Every input 0.5 (timing only), every output a buffer of its own.
-  std::vector<float*> xs(Session::num_inputs), ys(Session::num_outputs);
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    const std::size_t n = std::size_t(Session::input_shapes[i].size());
-    cudaMalloc(&xs[i], 4 * n);
-    std::vector<float> host(n, 0.5f);
-    cudaMemcpy(xs[i], host.data(), 4 * n, cudaMemcpyHostToDevice);
-  }
-  for (std::size_t i = 0; i < ys.size(); ++i) cudaMalloc(&ys[i], 4 * std::size_t(Session::output_shapes[i].size()));
-  const auto run = [&] { session_calls::infer_device(session, xs, ys); };
+  const session_calls::DeviceBuffers<Session> io(0.5f);
+  const auto run = [&] { session_calls::infer_device(session, io.x, io.y); };
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);

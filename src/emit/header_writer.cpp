@@ -455,25 +455,23 @@ class HeaderBuilder {
       std::string fused;
       for (const Node& f : n.epilogue) fused += " + " + f.op_type;
       if (!spec_.perturb_node.empty() && n.name == spec_.perturb_node) code += perturbation(n, outs);
-      if (spec_.profile && cuda) {
-        // An event on the stream before the node's kernels (NodeEvents; the last one after
-        // every node is cuda_text's).
-        // (The counts in the code, so that run-time dims' lifting makes them follow the dims.)
+      if (spec_.profile) {
+        // The counts are written into the code, so that run-time dims' lifting makes them
+        // follow the dims. CPU: the clock is read outside the node's block, so that its locals
+        // stay its own; CUDA: an event on the stream before the node's kernels (NodeEvents; the
+        // one after every node is cuda_text's).
         const bool counts = spec_.profile_counts;
-        body += fmt::format(
-            "    // {}{}\n    {{\n      profile_events_.mark({}, stream, {}, {});\n      {{\n{}      }}\n    }}\n",
-            n.describe(), fused, profile_names_.size(), counts ? node_flops(n, g_, a_) : int64_t(0),
-            counts ? node_bytes(n, g_) : int64_t(0), indent(indent(code)));
-        profile_names_.push_back(n.name);
-        profile_ops_.push_back(n.op_type + fused);
-      } else if (spec_.profile) {
-        // The clock is read outside the node's block, so that its locals stay its own.
-        const bool counts = spec_.profile_counts;
-        body += fmt::format(
-            "    // {}{}\n    {{\n      const auto profile_start = std::chrono::steady_clock::now();\n      {{\n{}      }}\n"
-            "      workspace.timings_.record({}, profile_start, {}, {});\n    }}\n",
-            n.describe(), fused, indent(indent(code)), profile_names_.size(),
-            counts ? node_flops(n, g_, a_) : int64_t(0), counts ? node_bytes(n, g_) : int64_t(0));
+        const int64_t flops = counts ? node_flops(n, g_, a_) : 0, bytes = counts ? node_bytes(n, g_) : 0;
+        const std::size_t k = profile_names_.size();
+        if (cuda)
+          body += fmt::format(
+              "    // {}{}\n    {{\n      profile_events_.mark({}, stream, {}, {});\n      {{\n{}      }}\n    }}\n",
+              n.describe(), fused, k, flops, bytes, indent(indent(code)));
+        else
+          body += fmt::format(
+              "    // {}{}\n    {{\n      const auto profile_start = std::chrono::steady_clock::now();\n"
+              "      {{\n{}      }}\n      workspace.timings_.record({}, profile_start, {}, {});\n    }}\n",
+              n.describe(), fused, indent(indent(code)), k, flops, bytes);
         profile_names_.push_back(n.name);
         profile_ops_.push_back(n.op_type + fused);
       } else {
@@ -586,23 +584,28 @@ class HeaderBuilder {
   // --profile: the timed nodes' names and operators, and profile() over a Workspace's timings.
   std::string profile_api() const {
     if (!spec_.profile) return "";
+    return profile_metadata("each node's code is timed (the steady clock around it)") +
+           "  // Per node, in execution order: calls, total and median time, FLOPs and bytes per call, of\n"
+           "  // the infer() calls on this Session's own Workspace (or on `workspace`) since the last reset.\n"
+           "  std::vector<NodeProfile> profile() const { return profile(workspace_); }\n"
+           "  std::vector<NodeProfile> profile(const Workspace& workspace) const {\n"
+           "    return workspace.timings_.profile(profile_names.data(), profile_ops.data());\n  }\n"
+           "  void reset_profile() { workspace_.timings_.reset(); }\n"
+           "  static void reset_profile(Workspace& workspace) { workspace.timings_.reset(); }\n";
+  }
+
+  // --profile, both targets: the timed nodes' names and operators.
+  std::string profile_metadata(const char* how) const {
     std::vector<std::string> names, ops;
     for (const std::string& s : profile_names_) names.push_back(quoted(s));
     for (const std::string& s : profile_ops_) ops.push_back(quoted(s));
     const std::size_t n = profile_names_.size();
-    std::string r = "\n  // Built with --profile: each node's code is timed (the steady clock around it).\n";
+    std::string r = fmt::format("\n  // Built with --profile: {}.\n", how);
     r += "  using NodeProfile = detail::NodeProfile;\n";
     r += fmt::format("  static constexpr std::size_t profile_nodes = {};\n", n);
     r += fmt::format("  static constexpr std::array<const char*, {}> profile_names{{{{{}}}}};\n", n,
                      fmt::join(names, ", "));
     r += fmt::format("  static constexpr std::array<const char*, {}> profile_ops{{{{{}}}}};\n", n, fmt::join(ops, ", "));
-    r += "  // Per node, in execution order: calls, total and median time, FLOPs and bytes per call, of\n"
-         "  // the infer() calls on this Session's own Workspace (or on `workspace`) since the last reset.\n"
-         "  std::vector<NodeProfile> profile() const { return profile(workspace_); }\n"
-         "  std::vector<NodeProfile> profile(const Workspace& workspace) const {\n"
-         "    return workspace.timings_.profile(profile_names.data(), profile_ops.data());\n  }\n"
-         "  void reset_profile() { workspace_.timings_.reset(); }\n"
-         "  static void reset_profile(Workspace& workspace) { workspace.timings_.reset(); }\n";
     return r;
   }
 
@@ -869,7 +872,8 @@ class HeaderBuilder {
       profile_read = fmt::format(
           "    if (profile_events_.finished(rt_.stream()))\n"
           "      for (std::size_t k = 0; k < {}; ++k)\n"
-          "        timings_.record_ns(k, profile_events_.node_ns(k), profile_events_.flops(k), profile_events_.bytes(k));\n",
+          "        timings_.record_ns(k, profile_events_.node_ns(k), profile_events_.flops(k),\n"
+          "                           profile_events_.bytes(k));\n",
           timed);
     }
     infer += fmt::format(
@@ -910,21 +914,12 @@ class HeaderBuilder {
       infer +=
           "\n  // The dims of output i (output_shapes[i]: the CUDA target has no outputs sized by the data).\n"
           "  TensorShape output_shape(std::size_t i) const { return output_shapes[i]; }\n";
-    if (spec_.profile) {
-      std::vector<std::string> names, ops;
-      for (const std::string& n : profile_names_) names.push_back(quoted(n));
-      for (const std::string& o : profile_ops_) ops.push_back(quoted(o));
-      infer += fmt::format(
-          "\n  // Built with --profile: each node's time on the stream (events between the nodes).\n"
-          "  static constexpr std::size_t profile_nodes = {0};\n"
-          "  static constexpr std::array<const char*, {0}> profile_names{{{{{1}}}}};\n"
-          "  static constexpr std::array<const char*, {0}> profile_ops{{{{{2}}}}};\n"
-          "  // Per node, in execution order: calls, total and median time, FLOPs and bytes per call.\n"
-          "  using NodeProfile = detail::NodeProfile;\n"
-          "  std::vector<NodeProfile> profile() const {{ return timings_.profile(profile_names.data(), profile_ops.data()); }}\n"
-          "  void reset_profile() {{ timings_.reset(); }}\n",
-          timed, fmt::join(names, ", "), fmt::join(ops, ", "));
-    }
+    if (spec_.profile)
+      infer += profile_metadata("each node's time on the stream (events between the nodes)") +
+               "  // Per node, in execution order: calls, total and median time, FLOPs and bytes per call.\n"
+               "  std::vector<NodeProfile> profile() const { return timings_.profile(profile_names.data(), "
+               "profile_ops.data()); }\n"
+               "  void reset_profile() { timings_.reset(); }\n";
     regions["infer"] = infer;
 
     std::string members;

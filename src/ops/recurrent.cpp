@@ -140,7 +140,8 @@ OpDef recurrent_def(const char* op, Cell cell, bool transposed) {
            cuda ? "blas, " : "", e.in(0), e.in(1), e.in(2), e.in_or_null(3, t),
            e.in_or_null(4, e.has_input(4) ? e.in_type(4) : "int32_t"), e.in_or_null(5, t),
            e.in_or_null(lstm ? 6 : kAbsent, t), e.in_or_null(lstm ? 7 : kAbsent, t), e.out_or_null(0, t),
-           e.out_or_null(1, t), e.out_or_null(lstm ? 2 : kAbsent, t), t, e.workspace(), cuda ? ", stream" : "");
+           e.out_or_null(1, t), e.out_or_null(lstm ? 2 : kAbsent, t), t, e.workspace(),
+           cuda ? ", rt_.shared_memory_optin(), stream" : "");
   };
   d.emit = [emit](EmitContext& e) { emit(e, false); };
   // A block per direction and batch entry runs every step (templates/cuda/recurrent.cuh).

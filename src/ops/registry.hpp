@@ -111,6 +111,10 @@ struct OpDef {
   // each output element depends only on the input elements at the same position (elementwise
   // maps), or the kernel reads each row before writing it (Softmax, LayerNormalization).
   bool in_place = false;
+  // The output is the input's elements in their memory order, all of them (a strided view
+  // that is a reshape: a Transpose moving only axes of size 1, a Slice of everything): the
+  // memory plan may make it a view of its input.
+  std::function<bool(const NodeView&)> keeps_order;
   // Floating-point operations of one run (a multiply-add counts 2), for --report; without
   // it, one per output element.
   std::function<int64_t(const NodeView&)> flops;

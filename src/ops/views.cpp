@@ -51,6 +51,9 @@ View reshape_transpose(const std::vector<int64_t>& shape, const std::vector<int6
 
 using PlanFn = std::function<View(const NodeView&)>;
 
+// Whether a simplified view walks its input as one contiguous run (a plain copy).
+bool one_run(const View& v) { return v.view_dims.empty() || (v.view_dims.size() == 1 && v.view_strides[0] == 1); }
+
 // The node's view as both targets emit it: simplified, with `x` the expression of its first
 // input element; nullopt for an empty output. A view that is one contiguous run (a plain copy)
 // comes back with no dims.
@@ -59,7 +62,7 @@ std::optional<View> emitted_view(const EmitContext& e, const PlanFn& plan, std::
   simplify(p);
   if (element_count(p.out_dims) == 0) return std::nullopt;
   if (p.view_dims.size() > 16) e.unsupported("a view of more than 16 dimensions");
-  if (p.view_dims.size() == 1 && p.view_strides[0] == 1) p.view_dims.clear(), p.view_strides.clear();
+  if (one_run(p)) p.view_dims.clear(), p.view_strides.clear();
   x = p.offset ? fmt::format("{} + {}", e.in(0), p.offset) : e.in(0);
   return p;
 }
@@ -84,6 +87,11 @@ void add_view(Registry& r, const char* op, int64_t min_opset, PlanFn plan) {
                          p.view_strides.data());
     });
     return std::vector<Tensor>{std::move(y)};
+  };
+  d.keeps_order = [plan](const NodeView& v) {
+    View p = plan(v);
+    simplify(p);
+    return p.offset == 0 && one_run(p) && element_count(p.out_dims) == element_count(v.input_dims(0));
   };
   d.emit = [plan](EmitContext& e) {
     std::string x;

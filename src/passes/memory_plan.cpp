@@ -59,25 +59,19 @@ std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::v
   return offset;
 }
 
-// Whether Transpose node n leaves its input's elements in memory order: its permutation moves
-// only axes of size 1 (the LSTM's [1, S, I] -> [S, 1, I] of batch 1), so that it is a reshape.
-bool transpose_keeps_order(const Graph& g, const Node& n) {
+// Whether node n's output is its input's elements in memory order (OpDef::keeps_order: a
+// strided view that is a reshape), judged on static shapes; a view whose plan cannot be made
+// here (its parameters unknown) is no alias.
+bool keeps_order(const Graph& g, const Node& n) {
+  const OpDef* def = Registry::instance().find(n, g);
+  if (!def || !def->keeps_order || n.outputs.size() != 1) return false;
   const ValueInfo& in = g.value(n.inputs[0]);
   if (!in.has_shape || !is_static(in.shape)) return false;
-  const std::vector<int64_t> dims = static_dims(in.shape);
-  std::vector<int64_t> perm = n.attr_ints("perm");
-  if (perm.empty())
-    for (int64_t d = int64_t(dims.size()) - 1; d >= 0; --d) perm.push_back(d);
-  if (perm.size() != dims.size()) return false;
-  int64_t last = -1;
-  for (int64_t axis : perm) {
-    if (axis < 0) axis += int64_t(dims.size());
-    if (axis < 0 || axis >= int64_t(dims.size())) return false;
-    if (dims[std::size_t(axis)] == 1) continue;
-    if (axis < last) return false;
-    last = axis;
+  try {
+    return def->keeps_order(NodeView(n, g, nullptr));
+  } catch (const Error&) {
+    return false;
   }
-  return true;
 }
 
 }  // namespace
@@ -100,8 +94,7 @@ std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::st
   };
   for (const Node& n : g.nodes) {
     if (!n.domain.empty() || n.inputs.empty() || n.inputs[0].empty() || !n.epilogue.empty()) continue;
-    if ((views.count(n.op_type) || (n.op_type == "Transpose" && transpose_keeps_order(g, n))) &&
-        n.outputs.size() == 1 && can_view(n, n.outputs[0])) {
+    if ((views.count(n.op_type) || keeps_order(g, n)) && n.outputs.size() == 1 && can_view(n, n.outputs[0])) {
       add(n.outputs[0], n.inputs[0], 0);
     } else if (split_views && n.op_type == "Split" && !g.is_constant(n.inputs[0])) {
       // Chunks along an axis with only 1s before it are consecutive runs of the input.

@@ -224,7 +224,7 @@ __global__ void __launch_bounds__(1024)
 template <int TU, class L, bool kDefaults>
 void launch_recurrent(const float* xw, const float* r, const float* bias, const L* seq_lens, const float* initial_h,
                       const float* initial_c, const float* peephole, float* y, float* y_h, float* y_c,
-                      const RecurrentShape& s, cudaStream_t stream) {
+                      const RecurrentShape& s, int limit, cudaStream_t stream) {
   // H * TU threads, at most 256 (up to 1024 where TU is 1 and H alone needs them), in warps.
   long long threads = s.hidden * TU;
   if (threads > 256) threads = TU == 1 ? (s.hidden < 1024 ? s.hidden : 1024) : 256;
@@ -234,29 +234,28 @@ void launch_recurrent(const float* xw, const float* r, const float* bias, const 
   const std::size_t sums_bytes = static_cast<std::size_t>(GH) * sizeof(float),
                     r_bytes = static_cast<std::size_t>(s.hidden) * cached_r_row<TU>(GH) * sizeof(float);
   // The bias sums and R in shared memory where the card has room for them beside the state
-  // (227 KiB on an H100); past 48 KiB a kernel must ask for it.
-  int device = 0, limit = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  check_cuda(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device), "cudaDeviceGetAttribute");
+  // (limit: Runtime::shared_memory_optin()); past 48 KiB a kernel must ask for it.
   const std::size_t room = static_cast<std::size_t>(limit);
   const bool sums_shared = state_bytes + sums_bytes <= room;
   const bool cache_r = sums_shared && state_bytes + sums_bytes + r_bytes <= room;
   const std::size_t bytes = state_bytes + (sums_shared ? sums_bytes : 0) + (cache_r ? r_bytes : 0);
   // Set to the card's limit, not to this node's need: Sessions on other threads launching this
   // kernel for other sizes set the same value, so none lowers it under another's launch.
+  const auto kernel = recurrent_kernel<TU, L, kDefaults>;
   if (bytes > 48 * 1024)
-    check_cuda(cudaFuncSetAttribute(recurrent_kernel<TU, L, kDefaults>, cudaFuncAttributeMaxDynamicSharedMemorySize, limit),
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit),
                "cudaFuncSetAttribute(recurrent_kernel)");
-  recurrent_kernel<TU, L, kDefaults><<<static_cast<unsigned>(s.directions * s.batch), static_cast<unsigned>(threads), bytes,
-                            stream>>>(xw, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h, y_c, s, sums_shared,
-                                      cache_r);
+  const unsigned blocks = static_cast<unsigned>(s.directions * s.batch);
+  kernel<<<blocks, static_cast<unsigned>(threads), bytes, stream>>>(xw, r, bias, seq_lens, initial_h, initial_c,
+                                                                    peephole, y, y_h, y_c, s, sums_shared, cache_r);
 }
 
-// scratch: directions * seq * batch * G*hidden floats, the input parts of the gates.
+// scratch: directions * seq * batch * G*hidden floats, the input parts of the gates;
+// shared_limit: the shared memory a block may ask for (Runtime::shared_memory_optin()).
 template <class L>
 void recurrent(cublasHandle_t blas, const float* x, const float* w, const float* r, const float* bias,
                const L* seq_lens, const float* initial_h, const float* initial_c, const float* peephole, float* y,
-               float* y_h, float* y_c, const RecurrentShape& s, float* scratch, cudaStream_t stream) {
+               float* y_h, float* y_c, const RecurrentShape& s, float* scratch, int shared_limit, cudaStream_t stream) {
   if (s.batch == 0 || s.hidden == 0) return;
   const int64_t GH = gate_count(s.cell) * s.hidden, rows = s.seq * s.batch;
   // x as [rows, input] (its rows in (t, b) or (b, t) order, which the kernel follows).
@@ -278,10 +277,10 @@ void recurrent(cublasHandle_t blas, const float* x, const float* w, const float*
   auto launch = [&](auto tu) {
     if (defaults)
       launch_recurrent<decltype(tu)::value, L, true>(scratch, r, bias, seq_lens, initial_h, initial_c, peephole, y, y_h,
-                                                     y_c, s, stream);
+                                                     y_c, s, shared_limit, stream);
     else
       launch_recurrent<decltype(tu)::value, L, false>(scratch, r, bias, seq_lens, initial_h, initial_c, peephole, y,
-                                                      y_h, y_c, s, stream);
+                                                      y_h, y_c, s, shared_limit, stream);
   };
   if (H <= 8) launch(std::integral_constant<int, 32>{});
   else if (H <= 16) launch(std::integral_constant<int, 16>{});

@@ -227,6 +227,10 @@ class Runtime {
       check_cuda(cublasSetWorkspace(blas_, blas_workspace_.data(), kBlasWorkspace), "cublasSetWorkspace");
       // Full float32 products unless TF32 was asked for.
       check_cuda(cublasSetMathMode(blas_, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+      int device = 0;
+      check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+      check_cuda(cudaDeviceGetAttribute(&shared_optin_, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                 "cudaDeviceGetAttribute");
     } catch (...) {
       if (lt_) cublasLtDestroy(lt_);
       if (blas_) cublasDestroy(blas_);
@@ -249,6 +253,8 @@ class Runtime {
 
   cudaStream_t stream() const { return stream_; }
   bool tf32() const { return tf32_; }
+  // The shared memory a block may ask for on the Session's device (227 KiB on an H100).
+  int shared_memory_optin() const { return shared_optin_; }
   cublasHandle_t blas() const { return blas_; }
   cublasLtHandle_t lt() const { return lt_; }
   // The cuBLAS workspace, which cuBLASLt's products share (they run in the stream's order).
@@ -365,6 +371,7 @@ class Runtime {
 
   bool own_stream_;
   bool tf32_;
+  int shared_optin_ = 0;
   cudaStream_t stream_;
   cublasHandle_t blas_ = nullptr;
   cublasLtHandle_t lt_ = nullptr;

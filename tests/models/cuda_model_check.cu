@@ -74,15 +74,7 @@ int main(int argc, char** argv) {
     std::printf("%-40s max relative error %.3g\n", what, err);
     if (!(err <= tolerance)) ++failures;
   };
-#ifdef WEIGHTS_FILE_MODE
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s DATA_PREFIX WEIGHTS_FILE\n", argv[0]);
-    return 2;
-  }
-  auto make = [&] { return std::make_unique<Session>(argv[2]); };
-#else
-  auto make = [] { return std::make_unique<Session>(); };
-#endif
+  auto make = [&] { return session_calls::make_session<Session>(argc, argv, 2, "DATA_PREFIX WEIGHTS_FILE"); };
   try {
     auto owned = make();
     Session& session = *owned;

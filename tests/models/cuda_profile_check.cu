@@ -16,28 +16,14 @@
 int main(int argc, char** argv) {
   using Session = MODEL_NS::Session;
   const char* name = argc > 1 ? argv[1] : "model";
-#ifdef WEIGHTS_FILE_MODE
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s NAME WEIGHTS_FILE\n", argv[0]);
-    return 2;
-  }
-  Session session(argv[2]);
-#else
-  Session session;
-#endif
-  std::vector<float*> xs(Session::num_inputs), ys(Session::num_outputs);
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    const std::size_t n = std::size_t(Session::input_shapes[i].size());
-    cudaMalloc(&xs[i], 4 * n);
-    std::vector<float> host(n, 0.5f);
-    cudaMemcpy(xs[i], host.data(), 4 * n, cudaMemcpyHostToDevice);
-  }
-  for (std::size_t i = 0; i < ys.size(); ++i) cudaMalloc(&ys[i], 4 * std::size_t(Session::output_shapes[i].size()));
+  const auto owned = session_calls::make_session<Session>(argc, argv, 2, "NAME WEIGHTS_FILE");
+  Session& session = *owned;
+  const session_calls::DeviceBuffers<Session> io(0.5f);
   const int warm_up = 20, calls = 200;
-  for (int i = 0; i < warm_up; ++i) session_calls::infer_device(session, xs, ys);
+  for (int i = 0; i < warm_up; ++i) session_calls::infer_device(session, io.x, io.y);
   session.reset_profile();
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < calls; ++i) session_calls::infer_device(session, xs, ys);
+  for (int i = 0; i < calls; ++i) session_calls::infer_device(session, io.x, io.y);
   const double wall_us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / calls;
   const std::vector<Session::NodeProfile> profile = session.profile();

@@ -200,7 +200,8 @@ int main(int argc, char** argv) {
   bool profile_header = false;
   app.add_flag("--profile", profile_header,
                "time each node in infer(): Session::profile() gives per node calls, total and median time, FLOPs "
-               "and bytes (see also: sofiec profile)");
+               "and bytes (with --target cuda: events on the stream, the kernels launched one by one; see also: "
+               "sofiec profile)");
   sofiec::ProfileArgs profile_args;
   CLI::App* profile = app.add_subcommand(
       "profile", "compile the model with --profile, run it, and print where the time goes, node by node");
