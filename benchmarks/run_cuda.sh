@@ -7,7 +7,7 @@
 #       CUDA headers with build/sofiec, compiles benchmarks/cuda_bench.cu for each with nvcc,
 #       and copies them with benchmarks/cuda_torch_bench.py into DIR (default build-gpu/bench);
 #   benchmarks/run_cuda.sh run [DIR]     on the GPU host: checks each model at batch 1 against
-#       torch and prints its profile (a header built with --profile: each node's time), then
+#       torch, prints each size's profile (a header built with --profile: each node's time), then
 #       runs both, one JSON line per model and batch (sofiec's, then PyTorch's).
 # SOFIEC names the compiler (default build/sofiec).
 set -eu
@@ -71,16 +71,16 @@ PY
       program "$dir/$model.cuh" benchmarks/cuda_bench.cu "$dir/bench_$model" "$ns"
       case "$model" in
         # Batch 1 against torch, as tools/gpu_check.sh checks the test models.
-        # And built with --profile: each node's time (tests/models/cuda_profile_check.cu).
-        *_b1) program "$dir/$model.cuh" tests/models/cuda_model_check.cu "$dir/check_$model" "$ns"
-              "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file --profile -o "$dir/${model}_profile.cuh"
-              rm "$dir/${model}_profile.cuh.dat"
-              program "$dir/${model}_profile.cuh" tests/models/cuda_profile_check.cu "$dir/profile_$model" "$ns" ;;
+        *_b1) program "$dir/$model.cuh" tests/models/cuda_model_check.cu "$dir/check_$model" "$ns" ;;
         # Large batches also with the products in TF32 (the same weights file).
         *) "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file --tf32 -o "$dir/${model}_tf32.cuh"
            rm "$dir/${model}_tf32.cuh.dat"
            program "$dir/${model}_tf32.cuh" benchmarks/cuda_bench.cu "$dir/bench_${model}_tf32" "$ns" ;;
       esac
+      # Every size also built with --profile: each node's time (tests/models/cuda_profile_check.cu).
+      "$sofiec" "$dir/$model.onnx" --target cuda --namespace "$ns" --weights file --profile -o "$dir/${model}_profile.cuh"
+      rm "$dir/${model}_profile.cuh.dat"
+      program "$dir/${model}_profile.cuh" tests/models/cuda_profile_check.cu "$dir/profile_$model" "$ns"
       for pid in $pids; do wait "$pid" || { echo "run_cuda.sh: nvcc failed for $model" >&2; exit 1; }; done
       pids=""
     done
@@ -102,9 +102,12 @@ PY
     variants=$(cd "$dir" && ls bench_* | grep -v '\.py$' | sed 's/^bench_//')
     models=$(for v in $variants; do echo "${v%_tf32}"; done | sort -u)
     for model in $models; do
+      weights="$dir/$model.cuh.dat"
+      [ -f "$weights" ] || weights="$dir/${model%_b*}_b1.cuh.dat"
       case "$model" in
-        *_b1) "$dir/check_$model" "$dir/$model" "$dir/$model.cuh.dat" || failed=$((failed + 1))
-              "$dir/profile_$model" "${model%_b1}" "$dir/$model.cuh.dat" || failed=$((failed + 1)) ;;
+        *_b1) "$dir/check_$model" "$dir/$model" "$weights" || failed=$((failed + 1))
+              "$dir/profile_$model" "${model%_b1}" "$weights" || failed=$((failed + 1)) ;;
+        *) "$dir/profile_$model" "$model" "$weights" || failed=$((failed + 1)) ;;
       esac
     done
     for variant in $variants; do

@@ -64,14 +64,23 @@ void cuda_require_types(const EmitContext& e, std::initializer_list<DType> allow
                     dtype_name(want));
 }
 
-std::string cuda_functor(EmitContext& e, const std::string& f) {
+// The first function of f that templates/cuda/functors.cuh lacks, or "".
+static std::string missing_functor(const std::string& f) {
   for (std::size_t p = f.find("detail::"); p != std::string::npos; p = f.find("detail::", p + 1)) {
     const std::size_t start = p + 8, end = f.find_first_of("{(,)}< ", start);
     const std::string name = f.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (name == "chain" || name == "then") continue;
-    if (!cuda_functors().count(name))
-      e.unsupported("the CUDA target has no kernel for {} yet", name.substr(0, 3) == "op_" ? name.substr(3) : name);
+    if (!cuda_functors().count(name)) return name;
   }
+  return "";
+}
+
+bool cuda_has_functors(const std::string& f) { return missing_functor(f).empty(); }
+
+std::string cuda_functor(EmitContext& e, const std::string& f) {
+  const std::string name = missing_functor(f);
+  if (!name.empty())
+    e.unsupported("the CUDA target has no kernel for {} yet", name.substr(0, 3) == "op_" ? name.substr(3) : name);
   e.use_kernel("functors");
   return f;
 }

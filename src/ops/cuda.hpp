@@ -27,6 +27,9 @@ void cuda_require_types(const EmitContext& e, std::initializer_list<DType> allow
 // against the structs of templates/cuda/functors.cuh: unsupported() for a function it lacks.
 std::string cuda_functor(EmitContext& e, const std::string& f);
 
+// Whether templates/cuda/functors.cuh has every function a functor expression names.
+bool cuda_has_functors(const std::string& f);
+
 // The node's fused epilogue as a device functor ("detail::chain()" when there is none).
 std::string cuda_epilogue(EmitContext& e);
 

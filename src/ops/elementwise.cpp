@@ -183,6 +183,8 @@ OpDef map_def(const char* op, const char* functor, ParamSpec params = {}, int64_
   };
   if (arity == Arity::Unary)
     d.unary_functor = [params, functor](const NodeView& v) { return functor_expr(functor, params.values(v.node())); };
+  if (arity == Arity::Binary)
+    d.binary_functor = [params, functor](const NodeView& v) { return functor_expr(functor, params.values(v.node())); };
   // Binary maps apply a fused epilogue in the same loop (Add + Relu of a residual block).
   d.accepts_epilogue = arity == Arity::Binary;
   d.in_place = arity == Arity::Unary || arity == Arity::Binary;

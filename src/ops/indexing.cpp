@@ -271,11 +271,11 @@ void add_top_k(Registry& r) {
            indices, e.workspace(), p.outer, p.length, p.inner, p.k, e.node().attr_int("largest", 1) != 0,
            e.node().attr_int("sorted", 1) != 0);
   };
-  // A thread per row (templates/cuda/select.cuh), always sorted (which unsorted allows).
+  // A warp per row (templates/cuda/select.cuh), always sorted (which unsorted allows).
   d.emit_cuda = [](EmitContext& e) {
     if (e.input_dtype(0) != DType::Float) e.unsupported("input 0 is {}; the CUDA target runs float32", dtype_name(e.input_dtype(0)));
     const TopKPlan p = plan_top_k(e);
-    if (p.k > 64) e.unsupported("K = {}; the CUDA target keeps at most 64 per row", p.k);
+    if (p.length >= INT32_MAX) e.unsupported("an axis of {} elements; the CUDA target sorts rows of fewer than 2^31 - 1", p.length);
     e.use_kernel("select");
     const bool values = !e.node().outputs[0].empty();
     const bool indices = e.num_outputs() > 1 && !e.node().outputs[1].empty();

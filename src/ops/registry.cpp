@@ -107,6 +107,8 @@ const Registry& Registry::instance() {
     register_filter_panel_conv_ops(r);
     register_conv_max_pool_ops(r);
     register_sparse_gemm_ops(r);
+    register_dense_chain_ops(r);
+    register_fused_elementwise_ops(r);
     return r;
   }();
   return registry;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <functional>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -105,16 +106,20 @@ struct OpDef {
   // Elementwise unary operators: the C++ functor expression of a node (e.g.
   // "detail::op_leaky_relu{0.1f}"), so that EpilogueFusion can apply it inside another kernel.
   std::function<std::string(const NodeView&)> unary_functor;
+  // Elementwise binary maps: the same for two operands ("detail::op_add{}"), so that
+  // ElementwiseFusion (--target cuda) can write a tree of maps as one expression.
+  std::function<std::string(const NodeView&)> binary_functor;
   // The emitter applies EmitContext::epilogue() to its first output (Conv, Gemm, MatMul).
   bool accepts_epilogue = false;
   // The kernel may write its output over an input of the same shape read for the last time:
   // each output element depends only on the input elements at the same position (elementwise
   // maps), or the kernel reads each row before writing it (Softmax, LayerNormalization).
   bool in_place = false;
-  // The output is the input's elements in their memory order, all of them (a strided view
-  // that is a reshape: a Transpose moving only axes of size 1, a Slice of everything): the
-  // memory plan may make it a view of its input.
-  std::function<bool(const NodeView&)> keeps_order;
+  // The output is a run of consecutive input elements in their memory order (a strided view
+  // that is a reshape: a Transpose moving only axes of size 1, a Slice of everything; or one
+  // chunk: a Slice of a range of the first axis that is not 1): the input element where it
+  // starts. The memory plan may make it a view of its input.
+  std::function<std::optional<int64_t>(const NodeView&)> run_start;
   // Floating-point operations of one run (a multiply-add counts 2), for --report; without
   // it, one per output element.
   std::function<int64_t(const NodeView&)> flops;
@@ -160,6 +165,8 @@ void register_edge_conv_ops(Registry& r);
 void register_filter_panel_conv_ops(Registry& r);
 void register_conv_max_pool_ops(Registry& r);
 void register_sparse_gemm_ops(Registry& r);
+void register_dense_chain_ops(Registry& r);
+void register_fused_elementwise_ops(Registry& r);
 
 // Helpers shared by inference functions.
 void require_storable(const NodeView& v, std::size_t input);

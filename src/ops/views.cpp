@@ -88,10 +88,11 @@ void add_view(Registry& r, const char* op, int64_t min_opset, PlanFn plan) {
     });
     return std::vector<Tensor>{std::move(y)};
   };
-  d.keeps_order = [plan](const NodeView& v) {
+  d.run_start = [plan](const NodeView& v) -> std::optional<int64_t> {
     View p = plan(v);
     simplify(p);
-    return p.offset == 0 && one_run(p) && element_count(p.out_dims) == element_count(v.input_dims(0));
+    if (!one_run(p)) return std::nullopt;
+    return p.offset;
   };
   d.emit = [plan](EmitContext& e) {
     std::string x;

@@ -59,18 +59,18 @@ std::vector<int64_t> place_blocks(const std::vector<Block>& blocks, const std::v
   return offset;
 }
 
-// Whether node n's output is its input's elements in memory order (OpDef::keeps_order: a
-// strided view that is a reshape), judged on static shapes; a view whose plan cannot be made
-// here (its parameters unknown) is no alias.
-bool keeps_order(const Graph& g, const Node& n) {
+// Where node n's output starts in its input when it is a run of consecutive input elements
+// (OpDef::run_start: a strided view that is a reshape, or one chunk), judged on static shapes;
+// a view whose plan cannot be made here (its parameters unknown) is no alias.
+std::optional<int64_t> run_start(const Graph& g, const Node& n) {
   const OpDef* def = Registry::instance().find(n, g);
-  if (!def || !def->keeps_order || n.outputs.size() != 1) return false;
+  if (!def || !def->run_start || n.outputs.size() != 1) return std::nullopt;
   const ValueInfo& in = g.value(n.inputs[0]);
-  if (!in.has_shape || !is_static(in.shape)) return false;
+  if (!in.has_shape || !is_static(in.shape)) return std::nullopt;
   try {
-    return def->keeps_order(NodeView(n, g, nullptr));
+    return def->run_start(NodeView(n, g, nullptr));
   } catch (const Error&) {
-    return false;
+    return std::nullopt;
   }
 }
 
@@ -94,8 +94,18 @@ std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::st
   };
   for (const Node& n : g.nodes) {
     if (!n.domain.empty() || n.inputs.empty() || n.inputs[0].empty() || !n.epilogue.empty()) continue;
-    if ((views.count(n.op_type) || keeps_order(g, n)) && n.outputs.size() == 1 && can_view(n, n.outputs[0])) {
-      add(n.outputs[0], n.inputs[0], 0);
+    const bool reshape = views.count(n.op_type) != 0;
+    const std::optional<int64_t> run = reshape ? std::optional<int64_t>(0) : run_start(g, n);
+    bool whole = reshape;
+    if (run && *run == 0 && !reshape) {
+      const ValueInfo &in = g.value(n.inputs[0]), &out = g.value(n.outputs[0]);
+      whole = out.has_shape && is_static(out.shape) &&
+              element_count(static_dims(out.shape)) == element_count(static_dims(in.shape));
+    }
+    if (run && n.outputs.size() == 1 && can_view(n, n.outputs[0]) &&
+        (whole || (split_views && !g.is_constant(n.inputs[0])))) {
+      // A reshape always; a chunk (a Slice of a range) where views are chosen, as Split's.
+      add(n.outputs[0], n.inputs[0], *run);
     } else if (split_views && n.op_type == "Split" && !g.is_constant(n.inputs[0])) {
       // Chunks along an axis with only 1s before it are consecutive runs of the input.
       const ValueInfo& in = g.value(n.inputs[0]);
@@ -326,8 +336,14 @@ MemoryPlan choose_schedule(Graph& g, const Analysis& analysis, const CompileOpti
   const std::vector<bool> splits =
       options.split_views ? std::vector<bool>{*options.split_views} : std::vector<bool>{true, false};
   const std::vector<Node> file_order = g.nodes;
-  std::optional<MemoryPlan> best;
-  std::vector<Node> best_nodes;
+  // The smallest arena with chunk views and the smallest without. On the GPU a chunk copied is
+  // a kernel launch (microseconds in a replayed graph) where the bytes it saves are nothing to
+  // the card: the views are kept unless they cost more than a quarter more arena.
+  struct Best {
+    std::optional<MemoryPlan> plan;
+    std::vector<Node> nodes;
+    bool reordered = false;
+  } best[2];
   for (bool reorder : orders)
     for (bool split_views : splits) {
       g.nodes = file_order;
@@ -337,15 +353,23 @@ MemoryPlan choose_schedule(Graph& g, const Analysis& analysis, const CompileOpti
         g.nodes = std::move(nodes);
       }
       MemoryPlan candidate = plan_memory(g, analysis, true, true, split_views);
-      if (!best || candidate.arena_bytes < best->arena_bytes) {
-        best = std::move(candidate);
-        best_nodes = g.nodes;
-        stats.reordered = reorder;
-        stats.split_views = split_views;
+      Best& b = best[split_views ? 1 : 0];
+      if (!b.plan || candidate.arena_bytes < b.plan->arena_bytes) {
+        b.plan = std::move(candidate);
+        b.nodes = g.nodes;
+        b.reordered = reorder;
       }
     }
-  g.nodes = std::move(best_nodes);
-  return std::move(*best);
+  bool views = !best[0].plan;
+  if (best[0].plan && best[1].plan) {
+    const int64_t with = best[1].plan->arena_bytes, without = best[0].plan->arena_bytes;
+    views = options.target == Target::Cuda ? with <= without + without / 4 : with < without;
+  }
+  Best& chosen = best[views ? 1 : 0];
+  stats.reordered = chosen.reordered;
+  stats.split_views = views;
+  g.nodes = std::move(chosen.nodes);
+  return std::move(*chosen.plan);
 }
 
 }  // namespace sofiec

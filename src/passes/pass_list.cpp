@@ -47,6 +47,13 @@ std::vector<std::unique_ptr<Pass>> passes_for_level(OptLevel level, Target targe
   // before it (after EpilogueFusion, so that the pool follows the activation), and the nodes
   // the rewrites left unread.
   passes.push_back(make_epilogue_fusion());
+  // The GPU's layout stage, once the products carry their activations: small MLPs as one
+  // kernel, then the elementwise maps left as trees of one kernel each (on the GPU a launch
+  // costs more than the few thousand elements most of them map).
+  if (level == OptLevel::Extended && target == Target::Cuda) {
+    passes.push_back(make_dense_chain_fusion());
+    passes.push_back(make_elementwise_fusion());
+  }
   // (The fused conv-and-pool kernel is the CPU's: the CUDA target pools in a kernel of its own.)
   if (target == Target::Cpu) passes.push_back(make_conv_max_pool_fusion());
   passes.push_back(make_dead_node_elimination());

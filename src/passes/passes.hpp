@@ -120,6 +120,12 @@ std::unique_ptr<Pass> make_conv_filter_panels();
 std::unique_ptr<Pass> make_single_row_gemm_skipping_zeros();
 // Conv / Gemm / MatMul followed by elementwise unary activations: one kernel with an epilogue.
 std::unique_ptr<Pass> make_epilogue_fusion();
+// --target cuda: two to eight dense layers of few rows (Gemm / MatMul by constant weights, with
+// their activations) whose weights fit a block's shared memory: one DenseChain kernel.
+std::unique_ptr<Pass> make_dense_chain_fusion();
+// --target cuda: trees of elementwise maps (each output read only by the next) as one
+// FusedElementwise kernel.
+std::unique_ptr<Pass> make_elementwise_fusion();
 // WinogradConv, or a direct Conv (unit strides, few taps), then a 2x2 stride-2 MaxPool: the
 // pooled planes computed in registers, after the epilogue (run after EpilogueFusion). A
 // FilterPanelConv then any 2-D MaxPool without indices in floor mode: pooled from bands of rows.

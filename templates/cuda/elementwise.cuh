@@ -102,3 +102,74 @@ void bias_epilogue(float* y, long long m, long long n, const float* c, long long
                    E e, cudaStream_t stream) {
   if (m * n > 0) bias_epilogue_kernel<<<blocks_for(m * n), 256, 0, stream>>>(y, m, n, c, c_row, c_col, beta, e);
 }
+
+// A tree of elementwise maps in one kernel (ElementwiseFusion): each output element reads its
+// leaves (the tree's operands, each broadcast to the output by strides: 0 along a dim it does
+// not span) and evaluates the tree in registers, so that the intermediate tensors are neither
+// written nor read and the tree is one launch. The tree is a type, composed by the generated
+// code from leaf<K>(), unary(f, a) and binary(f, a, b): the compiler sees straight-line code.
+constexpr int kFusedMaxLeaves = 8;
+
+template <int K> struct ex_leaf {
+  SOFIEC_DEVICE float operator()(const float* v) const { return v[K]; }
+};
+template <class F, class A> struct ex_unary {
+  F f;
+  A a;
+  SOFIEC_DEVICE float operator()(const float* v) const { return f(a(v)); }
+};
+template <class F, class A, class B> struct ex_binary {
+  F f;
+  A a;
+  B b;
+  SOFIEC_DEVICE float operator()(const float* v) const { return f(a(v), b(v)); }
+};
+template <int K> ex_leaf<K> leaf() { return {}; }
+template <class F, class A> ex_unary<F, A> unary(F f, A a) { return {f, a}; }
+template <class F, class A, class B> ex_binary<F, A, B> binary(F f, A a, B b) { return {f, a, b}; }
+
+// The output's dims (at most 6) and each leaf's strides over them.
+struct FusedShape {
+  int rank;
+  long long dims[6];
+  long long strides[kFusedMaxLeaves][6];
+};
+
+template <int NL> struct FusedLeaves {
+  const float* p[NL];
+};
+
+// same_shape: every leaf has the output's shape (no index math).
+template <int NL, bool kSame, class E>
+__global__ void fused_map_kernel(FusedLeaves<NL> leaves, float* y, long long n, FusedShape s, E e) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    float v[NL];
+    if constexpr (kSame) {
+#pragma unroll
+      for (int k = 0; k < NL; ++k) v[k] = leaves.p[k][i];
+    } else {
+      long long at[NL] = {};
+      long long rest = i;
+      for (int d = s.rank - 1; d >= 0; --d) {
+        const long long c = rest % s.dims[d];
+        rest /= s.dims[d];
+#pragma unroll
+        for (int k = 0; k < NL; ++k) at[k] += c * s.strides[k][d];
+      }
+#pragma unroll
+      for (int k = 0; k < NL; ++k) v[k] = leaves.p[k][at[k]];
+    }
+    y[i] = e(v);
+  }
+}
+
+template <int NL, class E>
+void fused_map(const FusedLeaves<NL>& leaves, float* y, long long n, const FusedShape& s, bool same_shape, E e,
+               cudaStream_t stream) {
+  static_assert(NL >= 1 && NL <= kFusedMaxLeaves, "1 to 8 leaves");
+  if (n <= 0) return;
+  if (same_shape)
+    fused_map_kernel<NL, true><<<blocks_for(n), 256, 0, stream>>>(leaves, y, n, s, e);
+  else
+    fused_map_kernel<NL, false><<<blocks_for(n), 256, 0, stream>>>(leaves, y, n, s, e);
+}

@@ -88,7 +88,7 @@ void gather_nd(const T* x, const I* indices, T* y, long long batches, long long 
 
 // Thread t: column t % columns, the output's axis positions of range t / columns.
 template <class T, class I>
-__global__ void scatter_elements_kernel(const T* __restrict__ updates, const I* __restrict__ indices, T* y,
+__global__ void scatter_elements_kernel(const T* __restrict__ updates, const I* __restrict__ indices, T* __restrict__ y,
                                         ElementsShape s, long long columns, long long ranges, long long axis_len,
                                         ScatterReduction r) {
   const long long threads = columns * ranges;
@@ -110,10 +110,22 @@ __global__ void scatter_elements_kernel(const T* __restrict__ updates, const I* 
       }
       stride *= s.dims[d];
     }
-    for (long long k = 0; k < length; ++k) {
-      long long at = static_cast<long long>(indices[first + k * step]);
-      if (at < 0) at += axis_len;
-      if (at >= lo && at < hi) scatter_combine(y[base + at * s.strides[s.axis]], updates[first + k * step], r);
+    // The walk is a chain of loads: the indices of kAhead updates are read before any is
+    // applied (y's writes would otherwise order every next read after them), so kAhead loads
+    // are in flight instead of one.
+    constexpr int kAhead = 16;
+    for (long long k0 = 0; k0 < length; k0 += kAhead) {
+      long long at[kAhead];
+#pragma unroll
+      for (int q = 0; q < kAhead; ++q)
+        at[q] = k0 + q < length ? static_cast<long long>(indices[first + (k0 + q) * step]) : 0;
+#pragma unroll
+      for (int q = 0; q < kAhead; ++q) {
+        if (k0 + q >= length) break;
+        long long a = at[q];
+        if (a < 0) a += axis_len;
+        if (a >= lo && a < hi) scatter_combine(y[base + a * s.strides[s.axis]], updates[first + (k0 + q) * step], r);
+      }
     }
   }
 }

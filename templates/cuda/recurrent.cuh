@@ -9,6 +9,8 @@
 // every run), so that a block has enough threads to hide the reads of R.
 #pragma once
 
+#include <cuda_pipeline.h>
+
 #include <cstdint>
 #include <type_traits>
 
@@ -89,9 +91,19 @@ __global__ void __launch_bounds__(1024)
   if (cache_r) {
     const int row = cached_r_row<TU>(static_cast<int>(GH)), gh = static_cast<int>(GH), total = gh * static_cast<int>(H);
     float* rc = shared + 5 * H + GH;
-    // Eight loads in flight per thread before their stores: a trip to memory per eight words,
-    // not per word (a word at a time, the copy took longer than the steps).
-    for (int base = threadIdx.x; base < total; base += 8 * blockDim.x) {
+    // R stored [H, G*H] with rows and both copies on 16 bytes: asynchronous 16-byte copies,
+    // all in flight at once and no registers held, waited for with the state's first loads
+    // (below). Else eight loads in flight per thread before their stores: a trip to memory
+    // per eight words, not per word (a word at a time, the copy took longer than the steps).
+    const bool async_copy = s.transposed && row % 4 == 0 && gh % 4 == 0 && (5 * H + GH) % 4 == 0 &&
+                            reinterpret_cast<std::uintptr_t>(rd) % 16 == 0;
+    if (async_copy) {
+      const int chunks = gh / 4;
+      for (int i = threadIdx.x; i < total / 4; i += blockDim.x)
+        __pipeline_memcpy_async(rc + (i / chunks) * row + 4 * (i % chunks), rd + 4 * static_cast<int64_t>(i), 16);
+      __pipeline_commit();
+    }
+    for (int base = threadIdx.x; !async_copy && base < total; base += 8 * blockDim.x) {
       float v[8];
 #pragma unroll
       for (int u = 0; u < 8; ++u) {
@@ -130,6 +142,7 @@ __global__ void __launch_bounds__(1024)
     h[j] = initial_h ? initial_h[state_at + j] : 0.f;
     c[j] = initial_c ? initial_c[state_at + j] : 0.f;
   }
+  __pipeline_wait_prior(0);  // this thread's copies of R (none pending where it had none)
   __syncthreads();
   // sequence_lens' value within [0, S], as on the CPU.
   const int64_t given = seq_lens ? static_cast<int64_t>(seq_lens[b]) : S;

@@ -1,5 +1,5 @@
-// Selection and gathers on the device: TopK (a thread per row, its best k kept sorted in
-// registers and local memory as it scans) and the EdgeConv gather of particle-cloud models
+// Selection and gathers on the device: TopK (a warp per row: k rounds, each taking the row's
+// best element after the last one taken) and the EdgeConv gather of particle-cloud models
 // (ParticleNet), whose neighbour indices TopK finds.
 #pragma once
 
@@ -8,60 +8,93 @@
 #include "functors.cuh"
 #include "runtime.cuh"
 
-// The most elements TopK keeps per row on the device.
-constexpr int kTopKMax = 64;
+// TopK's order as one unsigned key per element: the larger key comes first. The high word is
+// the value's bits made to order as unsigned (negated for the smallest first), so that
+// equal values compare equal (-0 counted as +0) and NaN counts as the largest value (as on the
+// CPU): first when largest, last when smallest; the low word is 2^31 - 1 - index, so that equal
+// values keep the lower index first. No key is 0 (the index is below 2^31 - 1): 0 is "none".
+__device__ inline unsigned long long top_k_key(float v, int j, bool largest) {
+  unsigned u = v != v ? 0xffffffffu : __float_as_uint(v == 0.f ? 0.f : v);
+  if (v == v) u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  if (!largest) u = ~u;
+  return (static_cast<unsigned long long>(u) << 32) | static_cast<unsigned>(0x7fffffff - j);
+}
 
-// Rows of `length` elements `inner` apart (outer x length x inner): the k largest (or smallest)
-// of each, sorted, with their indices; equal values keep the lower index first, and NaN counts
-// as the largest value (as on the CPU): first when largest, last when smallest. values or
-// indices may be null.
-template <int = 0>
+__device__ inline float top_k_value(unsigned long long key, bool largest) {
+  unsigned u = static_cast<unsigned>(key >> 32);
+  if (!largest) u = ~u;
+  if (u == 0xffffffffu) return __uint_as_float(0x7fc00000u);  // NaN
+  return __uint_as_float((u & 0x80000000u) ? (u & 0x7fffffffu) : ~u);
+}
+
+// Rows of `length` elements `inner` apart (outer x length x inner): the k first of each in
+// top_k_key's order, with their indices; values or indices may be null. A warp per row;
+// round t takes the largest key below round t-1's, each lane over its share of the row, then a
+// butterfly over the lanes (every lane ends with the same winner: keys are distinct). Nothing
+// is marked, so k is not bounded by registers; the rounds wait on each other, k of them, which
+// is what a row of a few hundred elements costs anyway. PerLane > 0 keeps the row's keys in
+// registers (length <= 32 * PerLane); 0 reads the row again each round (from L1).
+template <int PerLane>
 __global__ void top_k_kernel(const float* __restrict__ x, float* __restrict__ values, int64_t* __restrict__ indices,
-                             long long outer, long long length, long long inner, int k, bool largest) {
-  const long long rows = outer * inner;
-  for (long long r = blockIdx.x * 256ll + threadIdx.x; r < rows; r += 256ll * gridDim.x) {
+                             long long outer, int length, long long inner, int k, bool largest) {
+  const int lane = threadIdx.x & 31;
+  const long long rows = outer * inner, warps = gridDim.x * 8ll;
+  for (long long r = blockIdx.x * 8ll + threadIdx.x / 32; r < rows; r += warps) {
     const long long o = r / inner, i = r % inner;
     const float* row = x + o * length * inner + i;
-    float best[kTopKMax];
-    long long at[kTopKMax];
-    int kept = 0;
-    auto take_nans = [&] {  // in index order
-      for (long long j = 0; j < length && kept < k; ++j)
-        if (row[j * inner] != row[j * inner]) {
-          best[kept] = row[j * inner];
-          at[kept++] = j;
-        }
-    };
-    if (largest) take_nans();
-    const int first = kept;  // the numbers go after the NaNs taken first
-    for (long long j = 0; j < length && first < k; ++j) {
-      const float v = row[j * inner];
-      if (v != v) continue;
-      // Strictly better than the last kept one (a later equal value has a higher index).
-      if (kept == k && !(largest ? v > best[k - 1] : v < best[k - 1])) continue;
-      int p = kept < k ? kept++ : k - 1;
-      while (p > first && (largest ? v > best[p - 1] : v < best[p - 1])) {
-        best[p] = best[p - 1];
-        at[p] = at[p - 1];
-        --p;
+    unsigned long long held[PerLane > 0 ? PerLane : 1];
+    if constexpr (PerLane > 0) {
+#pragma unroll
+      for (int q = 0; q < PerLane; ++q) {
+        const int j = q * 32 + lane;
+        held[q] = j < length ? top_k_key(row[j * inner], j, largest) : 0ull;
       }
-      best[p] = v;
-      at[p] = j;
     }
-    if (!largest) take_nans();
+    unsigned long long last = ~0ull;
     for (int t = 0; t < k; ++t) {
-      const long long out = (o * k + t) * inner + i;
-      if (values) values[out] = best[t];
-      if (indices) indices[out] = at[t];
+      unsigned long long best = 0;
+      if constexpr (PerLane > 0) {
+#pragma unroll
+        for (int q = 0; q < PerLane; ++q)
+          if (held[q] < last && held[q] > best) best = held[q];
+      } else {
+        for (int j = lane; j < length; j += 32) {
+          const unsigned long long key = top_k_key(row[j * inner], j, largest);
+          if (key < last && key > best) best = key;
+        }
+      }
+#pragma unroll
+      for (int s = 16; s > 0; s >>= 1) {
+        const unsigned long long other = __shfl_xor_sync(0xffffffffu, best, s);
+        best = other > best ? other : best;
+      }
+      last = best;
+      if (lane == 0) {
+        const long long out = (o * k + t) * inner + i;
+        if (values) values[out] = top_k_value(best, largest);
+        if (indices) indices[out] = 0x7fffffff - static_cast<int>(best & 0xffffffffu);
+      }
     }
   }
 }
 
+// A row of length < 2^31 - 1 (the emitter refuses longer ones).
 inline void top_k(const float* x, float* values, int64_t* indices, long long outer, long long length, long long inner,
                   int k, bool largest, cudaStream_t stream) {
   const long long rows = outer * inner;
-  if (rows > 0 && k > 0)
-    top_k_kernel<><<<blocks_for(rows), 256, 0, stream>>>(x, values, indices, outer, length, inner, k, largest);
+  if (rows <= 0 || k <= 0) return;
+  const unsigned blocks = blocks_for(rows * 32);
+  const int n = static_cast<int>(length);
+  if (length <= 32)
+    top_k_kernel<1><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
+  else if (length <= 64)
+    top_k_kernel<2><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
+  else if (length <= 128)
+    top_k_kernel<4><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
+  else if (length <= 256)
+    top_k_kernel<8><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
+  else
+    top_k_kernel<0><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
 }
 
 // EdgeConv's first layer, factored (EdgeConvFactorization): pc holds per point the centre's

@@ -10,6 +10,7 @@
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
+#include <cuda_pipeline.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>

@@ -26,6 +26,7 @@ namespace {
 using sofiec_test::expect_same_numbers;
 using sofiec_test::load;
 using sofiec_test::ops;
+using sofiec_test::wave;
 using sofiec_test::run_generated;
 using sofiec_test::run_pass;
 
@@ -668,4 +669,148 @@ TEST(Passes, ConstantsFoldWithATrailingAbsentInput) {
   b.node("Add", {"x", "c"}, {"y"});
   for (OptLevel level : {OptLevel::O0, OptLevel::Extended})
     EXPECT_EQ(sofiec_test::run_generated(b, level, {1.f, 2.f, 3.f, 4.f}), (std::vector<float>{2.5f, 3.25f, 6.f, 9.f}));
+}
+
+// x [3, 5] -> Gemm (W [6, 5] transposed, bias) -> Relu -> MatMul (W [6, 7]) -> Add (bias row)
+// -> Sigmoid -> Gemm (W [7, 2], no bias) -> y, and a second reader of the last layer's input
+// in `side` (so that a chain must stop where its output is read elsewhere).
+ModelBuilder dense_layers(bool side) {
+  ModelBuilder b(13);
+  b.input("x", {3, 5}).output("y");
+  if (side) b.output("s");
+  b.init_floats("w1", {6, 5}, wave(30, 0.4f, 0.7f, 0.1f));
+  b.init_floats("b1", {6}, wave(6, 0.2f, 1.3f, 0.5f));
+  b.init_floats("w2", {6, 7}, wave(42, 0.3f, 0.9f, 0.3f));
+  b.init_floats("b2", {7}, wave(7, 0.1f, 0.5f, 0.2f));
+  b.init_floats("w3", {7, 2}, wave(14, 0.5f, 1.1f, 0.9f));
+  ModelBuilder::attr_int(b.node("Gemm", {"x", "w1", "b1"}, {"h1"}), "transB", 1);
+  b.node("Relu", {"h1"}, {"a1"});
+  b.node("MatMul", {"a1", "w2"}, {"m2"});
+  b.node("Add", {"m2", "b2"}, {"h2"});
+  b.node("Sigmoid", {"h2"}, {"a2"});
+  if (side) b.node("Neg", {"a2"}, {"s"});
+  b.node("Gemm", {"a2", "w3"}, {"y"});
+  return b;
+}
+
+// The CUDA pass list up to DenseChainFusion on `b`.
+Graph cuda_chain_graph(const ModelBuilder& b) {
+  Model m = load(b);
+  Analysis a = infer_graph(m.graph);
+  for (auto& pass : passes_for_level(OptLevel::Extended, Target::Cuda)) {
+    pass->run(m.graph, a);
+    a = infer_graph(m.graph);
+  }
+  return m.graph;
+}
+
+TEST(Passes, DenseChainFusionPacksTheLayersOfASmallMlp) {
+  const Graph g = cuda_chain_graph(dense_layers(false));
+  ASSERT_EQ(ops(g), std::vector<std::string>{"DenseChain"});
+  const Node& chain = g.nodes[0];
+  EXPECT_EQ(chain.attr_ints("widths"), (std::vector<int64_t>{5, 6, 7, 2}));
+  ASSERT_EQ(chain.epilogue.size(), 2u);
+  EXPECT_EQ(chain.epilogue[0].op_type, "Relu");
+  EXPECT_EQ(chain.epilogue[0].attr_int("layer", -1), 0);
+  EXPECT_EQ(chain.epilogue[1].op_type, "Sigmoid");
+  EXPECT_EQ(chain.epilogue[1].attr_int("layer", -1), 1);
+  // The blob evaluated as the kernel reads it (per layer W [K][N padded to 4], then the bias
+  // row) against the layers computed from the model's own weights.
+  const Tensor& blob = g.constants.at(chain.inputs[1]);
+  const float* p = blob.data<float>();
+  EXPECT_EQ(blob.size(), (5 + 1) * 8 + (6 + 1) * 8 + (7 + 1) * 4);
+  const std::vector<float> w1 = wave(30, 0.4f, 0.7f, 0.1f), b1 = wave(6, 0.2f, 1.3f, 0.5f),
+                           w2 = wave(42, 0.3f, 0.9f, 0.3f), b2 = wave(7, 0.1f, 0.5f, 0.2f),
+                           w3 = wave(14, 0.5f, 1.1f, 0.9f);
+  const std::vector<float> x = wave(15, 1.f, 0.37f, 0.f);
+  for (int r = 0; r < 3; ++r) {
+    std::vector<float> a1(6), a2(7), packed1(6), packed2(7);
+    for (int n = 0; n < 6; ++n) {
+      float s = b1[std::size_t(n)], q = p[5 * 8 + n];
+      for (int k = 0; k < 5; ++k) {
+        s += x[std::size_t(r * 5 + k)] * w1[std::size_t(n * 5 + k)];
+        q += x[std::size_t(r * 5 + k)] * p[k * 8 + n];
+      }
+      a1[std::size_t(n)] = std::max(s, 0.f);
+      packed1[std::size_t(n)] = std::max(q, 0.f);
+    }
+    const float* l2 = p + 6 * 8;
+    for (int n = 0; n < 7; ++n) {
+      float s = b2[std::size_t(n)], q = l2[6 * 8 + n];
+      for (int k = 0; k < 6; ++k) {
+        s += a1[std::size_t(k)] * w2[std::size_t(k * 7 + n)];
+        q += packed1[std::size_t(k)] * l2[k * 8 + n];
+      }
+      a2[std::size_t(n)] = 1.f / (1.f + std::exp(-s));
+      packed2[std::size_t(n)] = 1.f / (1.f + std::exp(-q));
+    }
+    const float* l3 = l2 + 7 * 8;
+    for (int n = 0; n < 2; ++n) {
+      float s = 0.f, q = l3[7 * 4 + n];
+      for (int k = 0; k < 7; ++k) {
+        s += a2[std::size_t(k)] * w3[std::size_t(k * 2 + n)];
+        q += packed2[std::size_t(k)] * l3[k * 4 + n];
+      }
+      EXPECT_NEAR(q, s, 1e-5f) << "row " << r << ", output " << n;
+    }
+    // The padding is zeros (the kernel copies it and must not see anything else).
+    for (int k = 0; k <= 5; ++k) EXPECT_EQ(p[k * 8 + 6], 0.f);
+  }
+}
+
+TEST(Passes, DenseChainFusionStopsAtAnOutputReadElsewhereAndOnTheCpu) {
+  // Layers 1 and 2 chain; layer 2's output is also read by Neg: layer 3 stays a Gemm.
+  const Graph g = cuda_chain_graph(dense_layers(true));
+  EXPECT_EQ(ops(g), (std::vector<std::string>{"DenseChain", "Neg", "Gemm"}));
+  EXPECT_EQ(g.nodes[0].attr_ints("widths"), (std::vector<int64_t>{5, 6, 7}));
+  // The CPU target keeps its own products.
+  Model m = load(dense_layers(false));
+  Analysis a = infer_graph(m.graph);
+  for (auto& pass : passes_for_level(OptLevel::Extended, Target::Cpu)) {
+    pass->run(m.graph, a);
+    a = infer_graph(m.graph);
+  }
+  for (const Node& n : m.graph.nodes) EXPECT_NE(n.op_type, "DenseChain");
+}
+
+// x [2, 3] -> Mul by s [3] -> Add b [1, 3] -> Relu -> Sub x -> Sigmoid -> y, and a Tanh of x
+// read by the graph too (the fused tree stops at a tensor read twice).
+ModelBuilder elementwise_tree() {
+  ModelBuilder b(13);
+  b.input("x", {2, 3}).output("y").output("t");
+  b.init_floats("s", {3}, {0.5f, -1.f, 2.f});
+  b.init_floats("b", {1, 3}, {0.1f, 0.2f, 0.3f});
+  b.node("Tanh", {"x"}, {"t"});
+  b.node("Mul", {"t", "s"}, {"m"});
+  b.node("Add", {"m", "b"}, {"a"});
+  b.node("Relu", {"a"}, {"r"});
+  b.node("Sub", {"r", "x"}, {"d"});
+  b.node("Sigmoid", {"d"}, {"y"});
+  return b;
+}
+
+TEST(Passes, ElementwiseFusionMakesATreeOneKernel) {
+  const Graph g = cuda_chain_graph(elementwise_tree());
+  ASSERT_EQ(ops(g), (std::vector<std::string>{"Tanh", "FusedElementwise"}));
+  const Node& f = g.nodes[1];
+  EXPECT_EQ(f.inputs, (std::vector<std::string>{"t", "s", "b", "x"}));
+  // (EpilogueFusion, which runs first, gave the Add its Relu and the Sub its Sigmoid.)
+  std::vector<std::string> members;
+  for (const Node& m : f.epilogue)
+    for (const Node* n : {&m, m.epilogue.empty() ? nullptr : &m.epilogue[0]})
+      if (n) members.push_back(n->op_type);
+  EXPECT_EQ(members, (std::vector<std::string>{"Mul", "Add", "Relu", "Sub", "Sigmoid"}));
+  // The CUDA header: one launch with the tree as one expression, each leaf broadcast by its strides.
+  CompileOptions o;
+  o.target = Target::Cuda;
+  o.namespace_name = "m";
+  const std::string h = compile_model(load(elementwise_tree()), o).header;
+  EXPECT_NE(h.find("static constexpr detail::FusedShape shape{2, {2, 3, 1, 1, 1, 1}, {{3, 1, 0, 0, 0, 0}, {0, 1, 0, "
+                   "0, 0, 0}, {0, 1, 0, 0, 0, 0}, {3, 1, 0, 0, 0, 0}}};"),
+            std::string::npos);
+  EXPECT_NE(h.find(", 6, shape, false, detail::unary(detail::op_sigmoid{}, detail::binary(detail::op_sub{}, "
+                   "detail::unary(detail::op_relu{}, detail::binary(detail::op_add{}, detail::binary(detail::op_mul{}, "
+                   "detail::leaf<0>(), detail::leaf<1>()), detail::leaf<2>())), detail::leaf<3>())), stream);"),
+            std::string::npos)
+      << h.substr(h.find("fused_map<"), 600);
 }
