@@ -7,6 +7,7 @@
 
 #include "emit/emit_context.hpp"
 #include "ops/cuda.hpp"
+#include "ops/dense_chain.hpp"
 #include "ops/registry.hpp"
 
 namespace sofiec {
@@ -18,12 +19,6 @@ std::vector<int64_t> chain_widths(const NodeView& v) {
   for (int64_t n : w)
     if (n < 1 || n > (1 << 20)) v.fail("layer width {} is out of range", n);
   return w;
-}
-
-int64_t blob_floats(const std::vector<int64_t>& w) {
-  int64_t total = 0;
-  for (std::size_t l = 0; l + 1 < w.size(); ++l) total += (w[l] + 1) * ((w[l + 1] + 3) / 4 * 4);
-  return total;
 }
 
 }  // namespace
@@ -38,7 +33,7 @@ void register_dense_chain_ops(Registry& r) {
     if (x.dtype != DType::Float || v.input_dtype(1) != DType::Float) v.unsupported("the chain runs float32");
     if (!x.has_shape || x.shape.empty() || !x.shape.back().is_static() || x.shape.back().value != w[0])
       v.fail("input 0 must end in an axis of {}", w[0]);
-    if (v.input_dims(1) != std::vector<int64_t>{blob_floats(w)}) v.fail("the weights must hold {} floats", blob_floats(w));
+    if (v.input_dims(1) != std::vector<int64_t>{dense_chain_blob_floats(w)}) v.fail("the weights must hold {} floats", dense_chain_blob_floats(w));
     ValueInfo y = x;
     y.shape.back() = Dim(w.back());
     return InferResult{{y}};

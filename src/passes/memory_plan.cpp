@@ -96,15 +96,15 @@ std::map<std::string, std::string> find_aliases(const Graph& g, std::map<std::st
     if (!n.domain.empty() || n.inputs.empty() || n.inputs[0].empty() || !n.epilogue.empty()) continue;
     const bool reshape = views.count(n.op_type) != 0;
     const std::optional<int64_t> run = reshape ? std::optional<int64_t>(0) : run_start(g, n);
-    bool whole = reshape;
-    if (run && *run == 0 && !reshape) {
-      const ValueInfo &in = g.value(n.inputs[0]), &out = g.value(n.outputs[0]);
-      whole = out.has_shape && is_static(out.shape) &&
-              element_count(static_dims(out.shape)) == element_count(static_dims(in.shape));
-    }
+    // A reshape (a run of all the input) always; a chunk (a Slice of a range) where views are
+    // chosen, as Split's. (run_start judged the input's shape static.)
+    auto whole = [&] {
+      const Shape& out = g.value(n.outputs[0]).shape;
+      return reshape || (*run == 0 && is_static(out) &&
+                         element_count(static_dims(out)) == element_count(static_dims(g.value(n.inputs[0]).shape)));
+    };
     if (run && n.outputs.size() == 1 && can_view(n, n.outputs[0]) &&
-        (whole || (split_views && !g.is_constant(n.inputs[0])))) {
-      // A reshape always; a chunk (a Slice of a range) where views are chosen, as Split's.
+        (whole() || (split_views && !g.is_constant(n.inputs[0])))) {
       add(n.outputs[0], n.inputs[0], *run);
     } else if (split_views && n.op_type == "Split" && !g.is_constant(n.inputs[0])) {
       // Chunks along an axis with only 1s before it are consecutive runs of the input.

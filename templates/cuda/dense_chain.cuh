@@ -142,13 +142,9 @@ void dense_chain(const float* x, const float* blob, float* y, long long rows, co
       throw std::runtime_error("dense_chain: " + std::to_string(bytes) + " bytes of shared memory per block; the card has " +
                                std::to_string(shared_limit));
     const auto kernel = dense_chain_kernel<RB, F...>;
-    // Set to the card's limit, not to this node's need (as recurrent.cuh does, for the same reason).
-    if (bytes > 48 * 1024)
-      check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_limit),
-                 "cudaFuncSetAttribute(dense_chain_kernel)");
+    allow_shared_memory(kernel, bytes, shared_limit, "cudaFuncSetAttribute(dense_chain_kernel)");
     const long long blocks = (rows + RB - 1) / RB;
     kernel<<<static_cast<unsigned>(blocks), kDenseChainThreads, bytes, stream>>>(x, blob, y, rows, s, f...);
-    check_cuda(cudaGetLastError(), "dense_chain_kernel");
   };
   // More rows per block share the block's copy of the weights; fewer keep more blocks busy.
   if (rows <= 1) launch(std::integral_constant<int, 1>{});

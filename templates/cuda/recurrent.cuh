@@ -252,12 +252,8 @@ void launch_recurrent(const float* xw, const float* r, const float* bias, const 
   const bool sums_shared = state_bytes + sums_bytes <= room;
   const bool cache_r = sums_shared && state_bytes + sums_bytes + r_bytes <= room;
   const std::size_t bytes = state_bytes + (sums_shared ? sums_bytes : 0) + (cache_r ? r_bytes : 0);
-  // Set to the card's limit, not to this node's need: Sessions on other threads launching this
-  // kernel for other sizes set the same value, so none lowers it under another's launch.
   const auto kernel = recurrent_kernel<TU, L, kDefaults>;
-  if (bytes > 48 * 1024)
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit),
-               "cudaFuncSetAttribute(recurrent_kernel)");
+  allow_shared_memory(kernel, bytes, limit, "cudaFuncSetAttribute(recurrent_kernel)");
   const unsigned blocks = static_cast<unsigned>(s.directions * s.batch);
   kernel<<<blocks, static_cast<unsigned>(threads), bytes, stream>>>(xw, r, bias, seq_lens, initial_h, initial_c,
                                                                     peephole, y, y_h, y_c, s, sums_shared, cache_r);

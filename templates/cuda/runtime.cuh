@@ -389,6 +389,16 @@ inline void copy_device(void* dst, const void* src, std::size_t bytes, cudaStrea
   check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync");
 }
 
+// Lets `kernel` take `bytes` of dynamic shared memory: past 48 KiB a kernel must ask. Set to
+// the card's limit (Runtime::shared_memory_optin()), not to this launch's need: Sessions on
+// other threads launching the kernel for other sizes set the same value, so none lowers it
+// under another's launch.
+template <class Kernel>
+void allow_shared_memory(Kernel kernel, std::size_t bytes, int limit, const char* name) {
+  if (bytes > 48 * 1024)
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, limit), name);
+}
+
 // Blocks of 256 threads over n elements, at most 65535 * 8 blocks (grid-stride loops do the rest).
 inline unsigned blocks_for(long long n) {
   const long long b = (n + 255) / 256;

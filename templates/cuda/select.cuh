@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "functors.cuh"
 #include "runtime.cuh"
@@ -83,18 +84,15 @@ inline void top_k(const float* x, float* values, int64_t* indices, long long out
                   int k, bool largest, cudaStream_t stream) {
   const long long rows = outer * inner;
   if (rows <= 0 || k <= 0) return;
-  const unsigned blocks = blocks_for(rows * 32);
-  const int n = static_cast<int>(length);
-  if (length <= 32)
-    top_k_kernel<1><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
-  else if (length <= 64)
-    top_k_kernel<2><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
-  else if (length <= 128)
-    top_k_kernel<4><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
-  else if (length <= 256)
-    top_k_kernel<8><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
-  else
-    top_k_kernel<0><<<blocks, 256, 0, stream>>>(x, values, indices, outer, n, inner, k, largest);
+  auto launch = [&](auto per_lane) {
+    top_k_kernel<decltype(per_lane)::value><<<blocks_for(rows * 32), 256, 0, stream>>>(
+        x, values, indices, outer, static_cast<int>(length), inner, k, largest);
+  };
+  if (length <= 32) launch(std::integral_constant<int, 1>{});
+  else if (length <= 64) launch(std::integral_constant<int, 2>{});
+  else if (length <= 128) launch(std::integral_constant<int, 4>{});
+  else if (length <= 256) launch(std::integral_constant<int, 8>{});
+  else launch(std::integral_constant<int, 0>{});
 }
 
 // EdgeConv's first layer, factored (EdgeConvFactorization): pc holds per point the centre's

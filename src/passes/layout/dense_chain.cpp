@@ -2,6 +2,7 @@
 #include <cstring>
 #include <optional>
 
+#include "ops/dense_chain.hpp"
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/rewrite.hpp"
@@ -47,24 +48,23 @@ std::optional<Layer> as_layer(const Graph& g, std::size_t i) {
   return l;
 }
 
-int64_t padded(int64_t n) { return (n + 3) / 4 * 4; }
+// The chain's widths: K of the first layer, then N of each.
+std::vector<int64_t> widths_of(const std::vector<Layer>& layers) {
+  std::vector<int64_t> w{layers.front().k};
+  for (const Layer& l : layers) w.push_back(l.n);
+  return w;
+}
 
-// Floats of a block's shared memory for a chain of these layers at 8 rows a block, the most
-// templates/cuda/dense_chain.cuh puts in one (dense_chain_shared_bytes).
-int64_t shared_floats(const std::vector<Layer>& layers) {
-  int64_t blob = 0, width = layers.front().k;
-  for (const Layer& l : layers) {
-    blob += (l.k + 1) * padded(l.n);
-    width = std::max(width, l.n);
-  }
-  return blob + 2 * 8 * width;
+// Bytes of a block's shared memory at 8 rows a block, the most the kernel puts in one.
+int64_t shared_bytes(const std::vector<Layer>& layers) {
+  return dense_chain_shared_floats(widths_of(layers), 8) * int64_t(sizeof(float));
 }
 
 // Gemm / MatMul (constant weights, a bias row or none, any fused activations) -> Gemm / MatMul
 // reading only the first's output -> ...: one DenseChain node (templates/cuda/dense_chain.cuh)
 // where the chain has two layers or more (at most 8), at most kMaxRows rows, and its weights
-// fit a block's shared memory (kSharedBudget bytes: the opt-in limit of a Volta card; the
-// Session refuses at construction on a card with less). Its weights become one constant: each
+// fit a block's shared memory (kSharedBudget bytes: the opt-in limit of a Volta card; on a
+// card with less the node throws when it first runs). Its weights become one constant: each
 // layer's W as [K][N padded to 4] and its bias row, the image the kernel copies into shared
 // memory. Each layer's activations go into the node's epilogue, tagged with the layer.
 // A cuBLAS product of such sizes is a launch for a few thousand multiply-adds; a chain is one.
@@ -88,12 +88,12 @@ class DenseChainFusion : public Pass {
         std::optional<Layer> l = as_layer(g, std::size_t(next));
         if (!l || g.nodes[std::size_t(next)].inputs[0] != g.nodes[layers.back().node].outputs[0]) break;
         layers.push_back(*l);
-        if (shared_floats(layers) * 4 > kSharedBudget) {
+        if (shared_bytes(layers) > kSharedBudget) {
           layers.pop_back();
           break;
         }
       }
-      if (layers.size() < 2 || shared_floats(layers) * 4 > kSharedBudget) continue;
+      if (layers.size() < 2 || shared_bytes(layers) > kSharedBudget) continue;
       fuse(g, layers);
       ++fused;
     }
@@ -102,11 +102,9 @@ class DenseChainFusion : public Pass {
 
  private:
   static void fuse(Graph& g, const std::vector<Layer>& layers) {
-    int64_t floats = 0;
-    for (const Layer& l : layers) floats += (l.k + 1) * padded(l.n);
-    Tensor blob(DType::Float, {floats});
+    const std::vector<int64_t> widths = widths_of(layers);
+    Tensor blob(DType::Float, {dense_chain_blob_floats(widths)});
     float* out = blob.data<float>();
-    std::vector<int64_t> widths{layers.front().k};
     Node chain;
     Node& head = g.nodes[layers.front().node];
     chain.name = head.name + "/dense_chain";
@@ -116,13 +114,12 @@ class DenseChainFusion : public Pass {
     chain.outputs = {g.nodes[layers.back().node].outputs[0]};
     for (std::size_t li = 0; li < layers.size(); ++li) {
       const Layer& l = layers[li];
-      const int64_t p = padded(l.n);
+      const int64_t p = dense_chain_padded(l.n);
       const float* w = l.w->data<float>();
       for (int64_t k = 0; k < l.k; ++k)
         for (int64_t n = 0; n < l.n; ++n) out[k * p + n] = l.w_transposed ? w[n * l.k + k] : w[k * l.n + n];
       if (l.bias) std::memcpy(out + l.k * p, l.bias->data<float>(), std::size_t(l.n) * sizeof(float));
-      out += (l.k + 1) * p;
-      widths.push_back(l.n);
+      out += dense_chain_layer_floats(l.k, l.n);
       for (Node f : g.nodes[l.node].epilogue) {
         f.attributes["layer"] = int_attribute(int64_t(li));
         chain.epilogue.push_back(std::move(f));
