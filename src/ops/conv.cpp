@@ -10,6 +10,9 @@
 #include "ops/window.hpp"
 
 namespace sofiec {
+namespace gpu {
+#include "shared/conv_tiles.hpp"  // the CUDA convolution's tiling, to size its scratch
+}  // namespace gpu
 
 ConvPlan plan_conv(const NodeView& v, std::size_t x_input, std::size_t w_input, std::size_t bias_input) {
   const auto x = v.input_dims(x_input), wt = v.input_dims(w_input);
@@ -74,24 +77,17 @@ std::string cuda_window(const EmitContext& e, const Window& w) {
                      padded(w.kernel, 1), padded(w.strides, 1), padded(w.dilations, 1), padded(w.pad_begin, 0));
 }
 
-// How the CUDA target runs a convolution (templates/cuda/conv.cuh): a product per image on
-// im2col columns, gathered for `chunk` images at a time into at most kCudaConvScratch bytes
-// of scratch (at least one image's); pointwise ones read the input as it is, grouped ones
-// run directly. Both need no scratch. With run-time dims the chunk is a constant, 4 images
-// (1 if that exceeds the bound), so that the scratch stays a polynomial of the dims.
-struct CudaConvPlan {
-  int64_t chunk = 1, scratch_bytes = 0;
-};
-constexpr int64_t kCudaConvScratch = int64_t(32) << 20;
-
-CudaConvPlan plan_cuda_conv(const ConvPlan& p, bool runtime_dims) {
-  CudaConvPlan c;
-  if (p.pointwise || p.groups > 1) return c;
-  const int64_t image = p.channels * element_count(p.w.kernel) * element_count(p.w.out) * int64_t(sizeof(float));
-  c.chunk = runtime_dims ? (4 * image <= kCudaConvScratch ? 4 : 1)
-                         : std::max<int64_t>(1, std::min<int64_t>(p.batch, kCudaConvScratch / std::max<int64_t>(image, 1)));
-  c.scratch_bytes = c.chunk * image;
-  return c;
+// The CUDA convolution's scratch (templates/shared/conv_tiles.hpp): the partial sums of the
+// inner dim's slices, where the product's tiles alone cannot fill the card. With run-time dims
+// the most any size can take, a constant (the sizes must be polynomials of the dims); grouped
+// convolutions run directly and need none.
+int64_t cuda_conv_scratch_floats(const ConvPlan& p, bool runtime_dims) {
+  if (p.groups > 1) return 0;
+  if (runtime_dims) return gpu::kConvMaxScratchFloats;
+  const int64_t columns = p.batch * element_count(p.w.out);
+  const gpu::ConvTiling t =
+      gpu::conv_tiling(p.filters, columns, p.channels * element_count(p.w.kernel), gpu::kConvMaxScratchFloats);
+  return t.splits > 1 ? t.splits * p.filters * columns : 0;
 }
 
 void add_conv(Registry& r) {
@@ -117,18 +113,18 @@ void add_conv(Registry& r) {
     cuda_require_float(e);
     e.use_kernel("conv");
     const ConvPlan p = plan_conv(e);
-    const CudaConvPlan c = plan_cuda_conv(p, e.graph().runtime_dims_sampled);
-    for (int64_t v : {p.batch, p.filters, element_count(p.w.out), p.channels * element_count(p.w.kernel)})
+    const int64_t scratch = cuda_conv_scratch_floats(p, e.graph().runtime_dims_sampled);
+    // The implicit GEMM indexes an image's input, its columns and its inner dim in ints.
+    for (int64_t v : {p.batch * element_count(p.w.out), p.channels * element_count(p.w.in),
+                      p.channels * element_count(p.w.kernel)})
       cuda_int_dim(e, v);
-    const std::string epilogue = cuda_epilogue(e);
-    e.line("detail::conv(blas, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1),
+    e.line("detail::conv({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1),
            e.in_or_null(2, "float"), e.out(0),
-           c.scratch_bytes > 0 ? fmt::format("reinterpret_cast<float*>({})", e.workspace()) : "static_cast<float*>(nullptr)",
-           p.batch, p.channels, p.filters, p.groups, c.chunk, p.pointwise, cuda_window(e, p.w),
-           e.has_input(2) || !e.node().epilogue.empty(), epilogue);
+           scratch > 0 ? fmt::format("reinterpret_cast<float*>({})", e.workspace()) : "static_cast<float*>(nullptr)",
+           scratch, p.batch, p.channels, p.filters, p.groups, cuda_window(e, p.w), cuda_epilogue(e));
   };
   d.cuda_workspace = [](const NodeView& v) {
-    return plan_cuda_conv(plan_conv(v), v.graph().runtime_dims_sampled).scratch_bytes;
+    return cuda_conv_scratch_floats(plan_conv(v), v.graph().runtime_dims_sampled) * int64_t(sizeof(float));
   };
   d.accepts_epilogue = true;
   d.flops = [](const NodeView& v) {

@@ -1,13 +1,14 @@
 // Convolution and pooling over 1 to 3 spatial dims of [N, C, spatial...] tensors. A
-// convolution without groups is a matrix product per image, Y_n[F][P] = W[F][C*T] col_n[C*T][P]
-// (T taps, P output positions): cuBLAS does the product, at its full rate, on columns that one
-// kernel gathers (im2col) for as many images as the scratch holds; a pointwise convolution needs
-// no columns, the input is already col. Grouped and depthwise convolutions, whose products are
-// too small for cuBLAS to pay, and pooling run directly: a thread per output element.
+// convolution without groups is one matrix product, Y[f][n] = W[f][k] X[k][n] over the filters
+// f, the columns n (every output position of every image) and the inner dim k (every channel
+// and tap), run as an implicit GEMM: each block gathers its tile of X from the input as it
+// goes (no im2col columns written and read again) and ends in the bias and the fused
+// epilogue, one kernel for the node. Grouped and depthwise convolutions, whose products are too
+// small to tile, and pooling run directly: a thread per output element.
 #pragma once
 
+#include "../shared/conv_tiles.hpp"
 #include "functors.cuh"
-#include "gemm.cuh"
 #include "runtime.cuh"
 
 // The window of one node, its unused trailing spatial dims of extent 1.
@@ -31,27 +32,182 @@ __device__ inline long long window_at(const WindowShape& s, long long p, int t) 
   return (i0 * s.in[1] + i1) * s.in[2] + i2;
 }
 
-// col[image][c * T + t][p] for `images` images of `channels` channels; consecutive threads take
-// consecutive output positions, so that the writes coalesce.
-template <int = 0>
-__global__ void im2col_kernel(const float* __restrict__ x, float* __restrict__ col, long long images,
-                              long long channels, WindowShape s) {
-  const long long positions = s.out_size(), taps = s.taps(), total = images * channels * taps * positions;
-  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < total; i += 256ll * gridDim.x) {
-    const long long p = i % positions, row = i / positions;
-    const int t = int(row % taps);
-    const long long image_channel = row / taps;
-    const long long at = window_at(s, p, t);
-    col[i] = at < 0 ? 0.f : x[image_channel * s.in_size() + at];
+// The implicit GEMM's sizes, in ints (the emitter refuses a node whose image or product
+// exceeds them).
+struct ConvGemmShape {
+  int in[3];              // input extents
+  int out[3];             // output extents
+  int stride[3], pad[3];  // of the window
+  int kernel[3], dilation[3];
+  int taps, inner;        // taps per channel; channels * taps
+  int filters, positions;  // output positions per image
+  int columns;            // images * positions
+  int in_size;            // input floats per channel
+  int in_image;           // input floats per image
+};
+
+// Tap t's offsets along the three dims (dilation applied).
+__device__ inline int4 conv_tap(const ConvGemmShape& g, int t) {
+  const int k2 = t % g.kernel[2], k1 = (t / g.kernel[2]) % g.kernel[1], k0 = t / (g.kernel[2] * g.kernel[1]);
+  return make_int4(k0 * g.dilation[0], k1 * g.dilation[1], k2 * g.dilation[2], 0);
+}
+
+constexpr int kConvTapTable = 256;  // taps decoded once per block into shared memory; more by division
+
+// One block: a tile of 16*TM filters by 16*TN columns, over inner-dim rows [k_begin, k_end)
+// of slice blockIdx.z, 8 rows at a time through two shared-memory stages (the next stage's
+// loads are in flight while this one's products run). Each thread owns 4-wide groups of rows
+// and columns 64 apart, so that a warp's float4 reads of a stage row hit distinct banks. The
+// weights' tile is stored transposed, its rows padded by 4 floats (the stores of 8 threads that
+// share a filter land on distinct banks). partial null: y = e(acc + bias); else the raw sums go
+// to partial[slice][filter][column], added up by conv_split_sum_kernel.
+template <int TM, int TN, class E>
+__global__ void __launch_bounds__(256, 2) conv_gemm_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                        const float* __restrict__ bias, float* __restrict__ y,
+                                                        float* __restrict__ partial, ConvGemmShape g,
+                                                        int inner_per_split, E e) {
+  constexpr int BM = 16 * TM, BN = 16 * TN, BK = 8;
+  constexpr int kALoads = BM * BK / 256, kBLoads = BN * BK / 256, kBRowStep = 256 / BN;
+  __shared__ __align__(16) float as[2][BK][BM + 4];
+  __shared__ __align__(16) float bs[2][BK][BN];
+  __shared__ int4 tap_table[kConvTapTable];
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int k_begin = blockIdx.z * inner_per_split;
+  const int k_end = min(g.inner, k_begin + inner_per_split);
+  for (int t = tid; t < g.taps && t < kConvTapTable; t += 256) tap_table[t] = conv_tap(g, t);
+
+  // This thread's column of the X tile: its image and the window's corner there.
+  const int b_col = tid % BN, n = n0 + b_col;
+  const bool column_ok = n < g.columns;
+  const int image = column_ok ? n / g.positions : 0, p = column_ok ? n - image * g.positions : 0;
+  const float* __restrict__ xi = x + static_cast<long long>(image) * g.in_image;
+  const int corner0 = p / (g.out[1] * g.out[2]) * g.stride[0] - g.pad[0];
+  const int corner1 = p / g.out[2] % g.out[1] * g.stride[1] - g.pad[1];
+  const int corner2 = p % g.out[2] * g.stride[2] - g.pad[2];
+  // Its rows of the X tile, tid / BN + j * kBRowStep of each stage, as (channel, tap), stepped
+  // by 8 rows a stage without dividing.
+  int row_channel[kBLoads], row_tap[kBLoads];
+#pragma unroll
+  for (int j = 0; j < kBLoads; ++j) {
+    const int k = k_begin + tid / BN + j * kBRowStep;
+    row_channel[j] = k / g.taps;
+    row_tap[j] = k - row_channel[j] * g.taps;
+  }
+  const int channel_step = BK / g.taps, tap_step = BK % g.taps;
+  __syncthreads();
+
+  float a_next[kALoads], b_next[kBLoads];
+  const auto load = [&](int k0) {
+#pragma unroll
+    for (int i = 0; i < kALoads; ++i) {
+      const int idx = tid + i * 256, m = m0 + idx / BK, k = k0 + idx % BK;
+      a_next[i] = m < g.filters && k < k_end ? w[static_cast<long long>(m) * g.inner + k] : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < kBLoads; ++j) {
+      const int k = k0 + tid / BN + j * kBRowStep;
+      float v = 0.f;
+      if (column_ok && k < k_end) {
+        const int t = row_tap[j];
+        const int4 d = t < kConvTapTable ? tap_table[t] : conv_tap(g, t);
+        const int i0 = corner0 + d.x, i1 = corner1 + d.y, i2 = corner2 + d.z;
+        if (unsigned(i0) < unsigned(g.in[0]) && unsigned(i1) < unsigned(g.in[1]) && unsigned(i2) < unsigned(g.in[2]))
+          v = xi[row_channel[j] * g.in_size + (i0 * g.in[1] + i1) * g.in[2] + i2];
+      }
+      b_next[j] = v;
+      row_tap[j] += tap_step;
+      row_channel[j] += channel_step;
+      if (row_tap[j] >= g.taps) {
+        row_tap[j] -= g.taps;
+        ++row_channel[j];
+      }
+    }
+  };
+  const auto store = [&](int stage) {
+#pragma unroll
+    for (int i = 0; i < kALoads; ++i) {
+      const int idx = tid + i * 256;
+      as[stage][idx % BK][idx / BK] = a_next[i];
+    }
+#pragma unroll
+    for (int j = 0; j < kBLoads; ++j) bs[stage][tid / BN + j * kBRowStep][b_col] = b_next[j];
+  };
+
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+  load(k_begin);
+  store(0);
+  __syncthreads();
+  int stage = 0;
+  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+    const bool more = k0 + BK < k_end;
+    if (more) load(k0 + BK);
+#pragma unroll
+    for (int kk = 0; kk < BK; ++kk) {
+      float a[TM], b[TN];
+#pragma unroll
+      for (int q = 0; q < TM / 4; ++q) {
+        const float4 v = *reinterpret_cast<const float4*>(&as[stage][kk][q * 64 + ty * 4]);
+        a[4 * q] = v.x, a[4 * q + 1] = v.y, a[4 * q + 2] = v.z, a[4 * q + 3] = v.w;
+      }
+#pragma unroll
+      for (int q = 0; q < TN / 4; ++q) {
+        const float4 v = *reinterpret_cast<const float4*>(&bs[stage][kk][q * 64 + tx * 4]);
+        b[4 * q] = v.x, b[4 * q + 1] = v.y, b[4 * q + 2] = v.z, b[4 * q + 3] = v.w;
+      }
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    if (more) {
+      store(stage ^ 1);
+      __syncthreads();
+      stage ^= 1;
+    }
+  }
+
+  // Where each of this thread's columns lands in y ([image][filter][position]), or -1.
+  long long column_at[TN];
+#pragma unroll
+  for (int j = 0; j < TN; ++j) {
+    const int c = n0 + j / 4 * 64 + tx * 4 + j % 4;
+    const int im = c / g.positions;
+    column_at[j] = c < g.columns ? static_cast<long long>(im) * g.filters * g.positions + (c - im * g.positions) : -1;
+  }
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+    const int f = m0 + i / 4 * 64 + ty * 4 + i % 4;
+    if (f >= g.filters) continue;
+    const float b = bias ? bias[f] : 0.f;
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      if (column_at[j] < 0) continue;
+      if (partial)
+        partial[(static_cast<long long>(blockIdx.z) * g.filters + f) * g.columns + n0 + j / 4 * 64 + tx * 4 + j % 4] =
+            acc[i][j];
+      else
+        y[column_at[j] + static_cast<long long>(f) * g.positions] = e(acc[i][j] + b);
+    }
   }
 }
 
-// y = e(y + bias[f]) over [images][filters][positions] (bias null: none).
+// y = e(sum over the slices of partial + bias), a thread per output element.
 template <class E>
-__global__ void channel_bias_kernel(float* y, long long total, long long filters, long long positions,
-                                    const float* __restrict__ bias, E e) {
-  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < total; i += 256ll * gridDim.x)
-    y[i] = e(bias ? y[i] + bias[(i / positions) % filters] : y[i]);
+__global__ void conv_split_sum_kernel(const float* __restrict__ partial, const float* __restrict__ bias,
+                                      float* __restrict__ y, ConvGemmShape g, int splits, E e) {
+  const long long total = static_cast<long long>(g.columns) * g.filters, slice = total;
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < total; i += 256ll * gridDim.x) {
+    const long long p = i % g.positions, f = i / g.positions % g.filters, image = i / (static_cast<long long>(g.positions) * g.filters);
+    const long long at = f * g.columns + image * g.positions + p;
+    float v = bias ? bias[f] : 0.f;
+    for (int s = 0; s < splits; ++s) v += partial[s * slice + at];
+    y[i] = e(v);
+  }
 }
 
 // A thread per output element of a grouped convolution: its group's channels times the taps.
@@ -76,31 +232,42 @@ __global__ void conv_direct_kernel(const float* __restrict__ x, const float* __r
   }
 }
 
-// Y = e(conv(X, W) + bias). col: scratch of chunk * (channels * taps) * positions floats (unused
-// when pointwise or grouped); finish: whether a bias or an epilogue follows the products.
+// Y = e(conv(X, W) + bias). partial: scratch of partial_floats floats for the slices of the
+// inner dim (conv_tiling; null and 0 where the compiler planned none).
 template <class E>
-void conv(cublasHandle_t blas, const float* x, const float* w, const float* bias, float* y, float* col,
-          long long batch, long long channels, long long filters, long long groups, long long chunk, bool pointwise,
-          const WindowShape& s, bool finish, E e, cudaStream_t stream) {
+void conv(const float* x, const float* w, const float* bias, float* y, float* partial, long long partial_floats,
+          long long batch, long long channels, long long filters, long long groups, const WindowShape& s, E e,
+          cudaStream_t stream) {
   const long long positions = s.out_size(), total = batch * filters * positions;
   if (total == 0) return;
   if (groups > 1) {
     conv_direct_kernel<<<blocks_for(total), 256, 0, stream>>>(x, w, bias, y, batch, channels, filters, groups, s, e);
     return;
   }
-  const long long inner = channels * s.taps();
-  if (pointwise) {
-    gemm_batched(blas, int(batch), int(filters), int(positions), int(inner), w, 0, x, channels * s.in_size(), y);
-  } else {
-    for (long long first = 0; first < batch; first += chunk) {
-      const long long images = batch - first < chunk ? batch - first : chunk;
-      im2col_kernel<<<blocks_for(images * inner * positions), 256, 0, stream>>>(x + first * channels * s.in_size(),
-                                                                                 col, images, channels, s);
-      gemm_batched(blas, int(images), int(filters), int(positions), int(inner), w, 0, col, inner * positions,
-                   y + first * filters * positions);
-    }
+  ConvGemmShape g;
+  for (int d = 0; d < 3; ++d) {
+    g.in[d] = int(s.in[d]), g.out[d] = int(s.out[d]), g.stride[d] = s.stride[d], g.pad[d] = s.pad[d];
+    g.kernel[d] = s.kernel[d], g.dilation[d] = s.dilation[d];
   }
-  if (finish) channel_bias_kernel<<<blocks_for(total), 256, 0, stream>>>(y, total, filters, positions, bias, e);
+  g.taps = s.taps();
+  g.inner = int(channels * g.taps);
+  g.filters = int(filters);
+  g.positions = int(positions);
+  g.columns = int(batch * positions);
+  g.in_size = int(s.in_size());
+  g.in_image = int(channels * s.in_size());
+  const ConvTiling t = conv_tiling(filters, g.columns, g.inner, partial ? partial_floats : 0);
+  float* sums = t.splits > 1 ? partial : nullptr;
+  const int bm = 16 * t.rows_per_thread, bn = 16 * t.columns_per_thread;
+  const dim3 grid(unsigned((g.columns + bn - 1) / bn), unsigned((filters + bm - 1) / bm), unsigned(t.splits));
+  const int per = int(t.inner_per_split);
+  if (t.rows_per_thread == 8)
+    conv_gemm_kernel<8, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
+  else if (t.columns_per_thread == 8)
+    conv_gemm_kernel<4, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
+  else
+    conv_gemm_kernel<4, 4><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
+  if (sums) conv_split_sum_kernel<<<blocks_for(total), 256, 0, stream>>>(sums, bias, y, g, t.splits, e);
 }
 
 enum class PoolKind { Max, Average, AverageCountPad, Lp };
