@@ -27,6 +27,7 @@ case "$mode" in
       variant="${check##*/check_}"
       model="${variant%_file}"
       model="${model%_profile}"
+      model="${model%_tf32}"
       cp "$check" "$dir/"
       case "$model" in
         dyn_*) cp "$build/tests/models/$model".*.bin "$build/tests/models/$model.cases" "$dir/" ;;
@@ -87,6 +88,7 @@ case "$mode" in
       variant="${check##*/check_}"
       model="${variant%_file}"
       model="${model%_profile}"
+      model="${model%_tf32}"
       if [ -f "$dir/$variant.cuh.dat" ]; then
         "$check" "$dir/$model" "$dir/$variant.cuh.dat" || failed=$((failed + 1))
       else

@@ -118,7 +118,7 @@ void add_conv(Registry& r) {
     for (int64_t v : {p.batch * element_count(p.w.out), p.channels * element_count(p.w.in),
                       p.channels * element_count(p.w.kernel)})
       cuda_int_dim(e, v);
-    e.line("detail::conv({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, stream);", e.in(0), e.in(1),
+    e.line("detail::conv({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, rt_.tf32(), stream);", e.in(0), e.in(1),
            e.in_or_null(2, "float"), e.out(0),
            scratch > 0 ? fmt::format("reinterpret_cast<float*>({})", e.workspace()) : "static_cast<float*>(nullptr)",
            scratch, p.batch, p.channels, p.filters, p.groups, cuda_window(e, p.w), cuda_epilogue(e));

@@ -7,6 +7,8 @@
 // small to tile, and pooling run directly: a thread per output element.
 #pragma once
 
+#include <mma.h>
+
 #include "../shared/conv_tiles.hpp"
 #include "functors.cuh"
 #include "runtime.cuh"
@@ -54,68 +56,68 @@ __device__ inline int4 conv_tap(const ConvGemmShape& g, int t) {
 
 constexpr int kConvTapTable = 256;  // taps decoded once per block into shared memory; more by division
 
-// One block: a tile of 16*TM filters by 16*TN columns, over inner-dim rows [k_begin, k_end)
-// of slice blockIdx.z, 8 rows at a time through two shared-memory stages (the next stage's
-// loads are in flight while this one's products run). Each thread owns 4-wide groups of rows
-// and columns 64 apart, so that a warp's float4 reads of a stage row hit distinct banks. The
-// weights' tile is stored transposed, its rows padded by 4 floats (the stores of 8 threads that
-// share a filter land on distinct banks). partial null: y = e(acc + bias); else the raw sums go
-// to partial[slice][filter][column], added up by conv_split_sum_kernel.
-template <int TM, int TN, class E>
-__global__ void __launch_bounds__(256, 2) conv_gemm_kernel(const float* __restrict__ x, const float* __restrict__ w,
-                                                        const float* __restrict__ bias, float* __restrict__ y,
-                                                        float* __restrict__ partial, ConvGemmShape g,
-                                                        int inner_per_split, E e) {
-  constexpr int BM = 16 * TM, BN = 16 * TN, BK = 8;
-  constexpr int kALoads = BM * BK / 256, kBLoads = BN * BK / 256, kBRowStep = 256 / BN;
-  __shared__ __align__(16) float as[2][BK][BM + 4];
-  __shared__ __align__(16) float bs[2][BK][BN];
-  __shared__ int4 tap_table[kConvTapTable];
-  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-  const int k_begin = blockIdx.z * inner_per_split;
-  const int k_end = min(g.inner, k_begin + inner_per_split);
-  for (int t = tid; t < g.taps && t < kConvTapTable; t += 256) tap_table[t] = conv_tap(g, t);
-
-  // This thread's column of the X tile: its image and the window's corner there.
-  const int b_col = tid % BN, n = n0 + b_col;
-  const bool column_ok = n < g.columns;
-  const int image = column_ok ? n / g.positions : 0, p = column_ok ? n - image * g.positions : 0;
-  const float* __restrict__ xi = x + static_cast<long long>(image) * g.in_image;
-  const int corner0 = p / (g.out[1] * g.out[2]) * g.stride[0] - g.pad[0];
-  const int corner1 = p / g.out[2] % g.out[1] * g.stride[1] - g.pad[1];
-  const int corner2 = p % g.out[2] * g.stride[2] - g.pad[2];
-  // Its rows of the X tile, tid / BN + j * kBRowStep of each stage, as (channel, tap), stepped
-  // by 8 rows a stage without dividing.
+// The tiles of one block of either kernel below: BM filters by BN columns, over inner-dim rows
+// [k_begin, k_end) of slice blockIdx.z, 8 rows a stage, `Stages` stages in shared memory. A
+// stage is copied asynchronously (cp.async, zero-filled in the padding and past the edges), so
+// that the copies of the next Stages - 1 stages are in flight while one stage's products run:
+// a conv of few blocks (batch 1) is otherwise bound by one memory latency per stage. The
+// weights' tile is stored transposed, as[k][filter], its rows padded by 4 floats (the stores of
+// the 8 threads that share a filter land on distinct banks), the input's as bs[k][column]. Each
+// thread gathers one column of the input's tile: its image and window corner are fixed, its
+// rows' (channel, tap) step by 8 a stage without dividing, and a tap's offsets come from a table.
+template <int BM, int BN>
+struct ConvTileLoader {
+  static constexpr int BK = 8, kALoads = BM * BK / 256, kBLoads = BN * BK / 256, kBRowStep = 256 / BN;
+  // As many stages as fit 48 KiB of static shared memory with the tap table and the TF32
+  // kernel's staging: 4 for 128 x 128 tiles, 5 for 64 x 128, 8 for 64 x 64.
+  static constexpr int Stages = BM == 128 ? 4 : BN == 128 ? 5 : 8;
+  int tid, m0, k_end, column, corner0, corner1, corner2, channel_step, tap_step;
+  bool column_ok;
+  const float* __restrict__ xi;
   int row_channel[kBLoads], row_tap[kBLoads];
-#pragma unroll
-  for (int j = 0; j < kBLoads; ++j) {
-    const int k = k_begin + tid / BN + j * kBRowStep;
-    row_channel[j] = k / g.taps;
-    row_tap[j] = k - row_channel[j] * g.taps;
-  }
-  const int channel_step = BK / g.taps, tap_step = BK % g.taps;
-  __syncthreads();
 
-  float a_next[kALoads], b_next[kBLoads];
-  const auto load = [&](int k0) {
+  __device__ ConvTileLoader(const ConvGemmShape& g, const float* __restrict__ x, int m0_, int n0, int k_begin,
+                            int k_end_)
+      : tid(threadIdx.x), m0(m0_), k_end(k_end_), column(threadIdx.x % BN) {
+    const int n = n0 + column;
+    column_ok = n < g.columns;
+    const int image = column_ok ? n / g.positions : 0, p = column_ok ? n - image * g.positions : 0;
+    xi = x + static_cast<long long>(image) * g.in_image;
+    corner0 = p / (g.out[1] * g.out[2]) * g.stride[0] - g.pad[0];
+    corner1 = p / g.out[2] % g.out[1] * g.stride[1] - g.pad[1];
+    corner2 = p % g.out[2] * g.stride[2] - g.pad[2];
+#pragma unroll
+    for (int j = 0; j < kBLoads; ++j) {
+      const int k = k_begin + tid / BN + j * kBRowStep;
+      row_channel[j] = k / g.taps;
+      row_tap[j] = k - row_channel[j] * g.taps;
+    }
+    channel_step = BK / g.taps;
+    tap_step = BK % g.taps;
+  }
+
+  // Starts the copies of rows [k0, k0 + 8) into one stage (called for consecutive stages).
+  __device__ void copy(const ConvGemmShape& g, const float* __restrict__ w, const int4* tap_table,
+                       float (*as)[BM + 4], float (*bs)[BN], int k0) {
 #pragma unroll
     for (int i = 0; i < kALoads; ++i) {
       const int idx = tid + i * 256, m = m0 + idx / BK, k = k0 + idx % BK;
-      a_next[i] = m < g.filters && k < k_end ? w[static_cast<long long>(m) * g.inner + k] : 0.f;
+      const bool ok = m < g.filters && k < k_end;
+      __pipeline_memcpy_async(&as[idx % BK][idx / BK], ok ? w + static_cast<long long>(m) * g.inner + k : w, 4,
+                              ok ? 0 : 4);
     }
 #pragma unroll
     for (int j = 0; j < kBLoads; ++j) {
       const int k = k0 + tid / BN + j * kBRowStep;
-      float v = 0.f;
+      const float* src = nullptr;
       if (column_ok && k < k_end) {
         const int t = row_tap[j];
         const int4 d = t < kConvTapTable ? tap_table[t] : conv_tap(g, t);
         const int i0 = corner0 + d.x, i1 = corner1 + d.y, i2 = corner2 + d.z;
         if (unsigned(i0) < unsigned(g.in[0]) && unsigned(i1) < unsigned(g.in[1]) && unsigned(i2) < unsigned(g.in[2]))
-          v = xi[row_channel[j] * g.in_size + (i0 * g.in[1] + i1) * g.in[2] + i2];
+          src = xi + row_channel[j] * g.in_size + (i0 * g.in[1] + i1) * g.in[2] + i2;
       }
-      b_next[j] = v;
+      __pipeline_memcpy_async(&bs[tid / BN + j * kBRowStep][column], src ? src : xi, 4, src ? 0 : 4);
       row_tap[j] += tap_step;
       row_channel[j] += channel_step;
       if (row_tap[j] >= g.taps) {
@@ -123,29 +125,75 @@ __global__ void __launch_bounds__(256, 2) conv_gemm_kernel(const float* __restri
         ++row_channel[j];
       }
     }
-  };
-  const auto store = [&](int stage) {
+  }
+
+  // Runs the pipeline over the block's rows: compute(stage) once per stage, in order, after
+  // that stage has landed in shared memory (as[stage], bs[stage]).
+  template <class Compute>
+  __device__ void run(const ConvGemmShape& g, const float* __restrict__ w, const int4* tap_table,
+                      float (*as)[BK][BM + 4], float (*bs)[BK][BN], int k_begin, Compute&& compute) {
 #pragma unroll
-    for (int i = 0; i < kALoads; ++i) {
-      const int idx = tid + i * 256;
-      as[stage][idx % BK][idx / BK] = a_next[i];
+    for (int s = 0; s < Stages - 1; ++s) {
+      if (k_begin + s * BK < k_end) copy(g, w, tap_table, as[s], bs[s], k_begin + s * BK);
+      __pipeline_commit();
     }
-#pragma unroll
-    for (int j = 0; j < kBLoads; ++j) bs[stage][tid / BN + j * kBRowStep][b_col] = b_next[j];
-  };
+    int stage = 0, refill = Stages - 1;
+    for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+      __pipeline_wait_prior(Stages - 2);  // this stage's copies (of this thread) have landed
+      __syncthreads();                    // everyone's have, and the stage refilled next is done with
+      const int next = k0 + (Stages - 1) * BK;
+      if (next < k_end) copy(g, w, tap_table, as[refill], bs[refill], next);
+      __pipeline_commit();
+      compute(stage);
+      stage = stage + 1 == Stages ? 0 : stage + 1;
+      refill = refill + 1 == Stages ? 0 : refill + 1;
+    }
+  }
+};
+
+// Decodes the first kConvTapTable taps into the block's table.
+__device__ inline void conv_tap_table(const ConvGemmShape& g, int4* table) {
+  for (int t = threadIdx.x; t < g.taps && t < kConvTapTable; t += blockDim.x) table[t] = conv_tap(g, t);
+}
+
+// Output (filter f, column n) of the product: y = e(v + bias), or v to slice blockIdx.z of the
+// partial sums ([slice][filter][column]), which conv_split_sum_kernel adds up.
+template <class E>
+__device__ inline void conv_gemm_put(const ConvGemmShape& g, float* __restrict__ y, float* __restrict__ partial,
+                                     const float* __restrict__ bias, int f, int n, float v, E& e) {
+  if (f >= g.filters || n >= g.columns) return;
+  if (partial) {
+    partial[(static_cast<long long>(blockIdx.z) * g.filters + f) * g.columns + n] = v;
+  } else {
+    const int image = n / g.positions;
+    y[(static_cast<long long>(image) * g.filters + f) * g.positions + (n - image * g.positions)] =
+        e(bias ? v + bias[f] : v);
+  }
+}
+
+// Float32 on the FMA units: a tile of 16*TM filters by 16*TN columns, a thread 4-wide groups of
+// rows and of columns 64 apart, so that a warp's float4 reads of a stage row hit distinct banks.
+template <int TM, int TN, class E>
+__global__ void __launch_bounds__(256, 2) conv_gemm_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                        const float* __restrict__ bias, float* __restrict__ y,
+                                                        float* __restrict__ partial, ConvGemmShape g,
+                                                        int inner_per_split, E e) {
+  constexpr int BM = 16 * TM, BN = 16 * TN, BK = 8, S = ConvTileLoader<BM, BN>::Stages;
+  __shared__ __align__(16) float as[S][BK][BM + 4];
+  __shared__ __align__(16) float bs[S][BK][BN];
+  __shared__ int4 tap_table[kConvTapTable];
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, k_begin = blockIdx.z * inner_per_split;
+  conv_tap_table(g, tap_table);
+  ConvTileLoader<BM, BN> tiles(g, x, m0, n0, k_begin, min(g.inner, k_begin + inner_per_split));
+  __syncthreads();
 
   float acc[TM][TN];
 #pragma unroll
   for (int i = 0; i < TM; ++i)
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
-  load(k_begin);
-  store(0);
-  __syncthreads();
-  int stage = 0;
-  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    const bool more = k0 + BK < k_end;
-    if (more) load(k0 + BK);
+  tiles.run(g, w, tap_table, as, bs, k_begin, [&](int stage) {
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
       float a[TM], b[TN];
@@ -164,36 +212,80 @@ __global__ void __launch_bounds__(256, 2) conv_gemm_kernel(const float* __restri
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
-    if (more) {
-      store(stage ^ 1);
-      __syncthreads();
-      stage ^= 1;
-    }
-  }
+  });
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j)
+      conv_gemm_put(g, y, partial, bias, m0 + i / 4 * 64 + ty * 4 + i % 4, n0 + j / 4 * 64 + tx * 4 + j % 4, acc[i][j],
+                    e);
+}
 
-  // Where each of this thread's columns lands in y ([image][filter][position]), or -1.
-  long long column_at[TN];
+// TF32 on the tensor cores (sofiec --tf32; compute capability 8.0 or later): the same tiles,
+// the 8 warps 2 x 4 over the block's tile, each 16 x 16 x 8 products (wmma) of inputs rounded
+// to TF32 into float32 sums; each warp's results pass through shared memory to the epilogue
+// (a fragment's element order is the hardware's).
+template <int TM, int TN, class E>
+__global__ void __launch_bounds__(256, 2) conv_gemm_tf32_kernel(const float* __restrict__ x,
+                                                             const float* __restrict__ w,
+                                                             const float* __restrict__ bias, float* __restrict__ y,
+                                                             float* __restrict__ partial, ConvGemmShape g,
+                                                             int inner_per_split, E e) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  using namespace ::nvcuda;
+  constexpr int BM = 16 * TM, BN = 16 * TN, BK = 8, S = ConvTileLoader<BM, BN>::Stages;
+  constexpr int WM = BM / 2, WN = BN / 4, FM = WM / 16, FN = WN / 16;
+  // (wmma loads want 32-byte aligned rows: a stage's rows are multiples of 4 floats apart and
+  // each fragment starts at row 0 of its stage.)
+  __shared__ __align__(32) float as[S][BK][BM + 4];
+  __shared__ __align__(32) float bs[S][BK][BN];
+  __shared__ __align__(32) float staging[8][16 * 16];
+  __shared__ int4 tap_table[kConvTapTable];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, wm = warp / 4, wn = warp % 4;
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, k_begin = blockIdx.z * inner_per_split;
+  conv_tap_table(g, tap_table);
+  ConvTileLoader<BM, BN> tiles(g, x, m0, n0, k_begin, min(g.inner, k_begin + inner_per_split));
+  __syncthreads();
+
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[FM][FN];
 #pragma unroll
-  for (int j = 0; j < TN; ++j) {
-    const int c = n0 + j / 4 * 64 + tx * 4 + j % 4;
-    const int im = c / g.positions;
-    column_at[j] = c < g.columns ? static_cast<long long>(im) * g.filters * g.positions + (c - im * g.positions) : -1;
-  }
+  for (int i = 0; i < FM; ++i)
 #pragma unroll
-  for (int i = 0; i < TM; ++i) {
-    const int f = m0 + i / 4 * 64 + ty * 4 + i % 4;
-    if (f >= g.filters) continue;
-    const float b = bias ? bias[f] : 0.f;
+    for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+  tiles.run(g, w, tap_table, as, bs, k_begin, [&](int stage) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> a[FM];
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b[FN];
 #pragma unroll
-    for (int j = 0; j < TN; ++j) {
-      if (column_at[j] < 0) continue;
-      if (partial)
-        partial[(static_cast<long long>(blockIdx.z) * g.filters + f) * g.columns + n0 + j / 4 * 64 + tx * 4 + j % 4] =
-            acc[i][j];
-      else
-        y[column_at[j] + static_cast<long long>(f) * g.positions] = e(acc[i][j] + b);
+    for (int i = 0; i < FM; ++i) {
+      wmma::load_matrix_sync(a[i], &as[stage][0][wm * WM + i * 16], BM + 4);
+#pragma unroll
+      for (int t = 0; t < a[i].num_elements; ++t) a[i].x[t] = wmma::__float_to_tf32(a[i].x[t]);
     }
-  }
+#pragma unroll
+    for (int j = 0; j < FN; ++j) {
+      wmma::load_matrix_sync(b[j], &bs[stage][0][wn * WN + j * 16], BN);
+#pragma unroll
+      for (int t = 0; t < b[j].num_elements; ++t) b[j].x[t] = wmma::__float_to_tf32(b[j].x[t]);
+    }
+#pragma unroll
+    for (int i = 0; i < FM; ++i)
+#pragma unroll
+      for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+  });
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) {
+      wmma::store_matrix_sync(staging[warp], acc[i][j], 16, wmma::mem_row_major);
+      __syncwarp();
+      for (int at = lane; at < 256; at += 32)
+        conv_gemm_put(g, y, partial, bias, m0 + wm * WM + i * 16 + at / 16, n0 + wn * WN + j * 16 + at % 16,
+                      staging[warp][at], e);
+      __syncwarp();
+    }
+#endif
 }
 
 // y = e(sum over the slices of partial + bias), a thread per output element.
@@ -233,11 +325,12 @@ __global__ void conv_direct_kernel(const float* __restrict__ x, const float* __r
 }
 
 // Y = e(conv(X, W) + bias). partial: scratch of partial_floats floats for the slices of the
-// inner dim (conv_tiling; null and 0 where the compiler planned none).
+// inner dim (conv_tiling; null and 0 where the compiler planned none); tf32: the products on the
+// tensor cores.
 template <class E>
 void conv(const float* x, const float* w, const float* bias, float* y, float* partial, long long partial_floats,
           long long batch, long long channels, long long filters, long long groups, const WindowShape& s, E e,
-          cudaStream_t stream) {
+          bool tf32, cudaStream_t stream) {
   const long long positions = s.out_size(), total = batch * filters * positions;
   if (total == 0) return;
   if (groups > 1) {
@@ -261,7 +354,13 @@ void conv(const float* x, const float* w, const float* bias, float* y, float* pa
   const int bm = 16 * t.rows_per_thread, bn = 16 * t.columns_per_thread;
   const dim3 grid(unsigned((g.columns + bn - 1) / bn), unsigned((filters + bm - 1) / bm), unsigned(t.splits));
   const int per = int(t.inner_per_split);
-  if (t.rows_per_thread == 8)
+  if (tf32 && t.rows_per_thread == 8)
+    conv_gemm_tf32_kernel<8, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
+  else if (tf32 && t.columns_per_thread == 8)
+    conv_gemm_tf32_kernel<4, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
+  else if (tf32)
+    conv_gemm_tf32_kernel<4, 4><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
+  else if (t.rows_per_thread == 8)
     conv_gemm_kernel<8, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
   else if (t.columns_per_thread == 8)
     conv_gemm_kernel<4, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);

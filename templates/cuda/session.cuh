@@ -11,6 +11,7 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_pipeline.h>
+#include <mma.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
