@@ -94,11 +94,15 @@ PY
     cp benchmarks/cuda_torch_bench.py "$dir/"
     # The card's cuBLAS SGEMM rate, the reference for the table's "% of cuBLAS SGEMM".
     "$nvcc" -std=c++17 -O2 -gencode "$arch" -cudart shared benchmarks/cuda_sgemm_peak.cu -o "$dir/sgemm_peak" -lcublas
+    # The convolution kernels against cuBLAS on the models' shapes (benchmarks/cuda_conv_rates.cu).
+    "$nvcc" -std=c++17 -O2 -gencode "$arch" -cudart shared -I templates/cuda benchmarks/cuda_conv_rates.cu \
+      -o "$dir/conv_rates" -lcublas
     echo "built into $dir"
     ;;
   run)
     failed=0
     if [ -x "$dir/sgemm_peak" ]; then "$dir/sgemm_peak" || failed=$((failed + 1)); fi
+    if [ -x "$dir/conv_rates" ]; then "$dir/conv_rates" || failed=$((failed + 1)); fi
     variants=$(cd "$dir" && ls bench_* | grep -v '\.py$' | sed 's/^bench_//')
     models=$(for v in $variants; do echo "${v%_tf32}"; done | sort -u)
     for model in $models; do

@@ -80,9 +80,9 @@ std::string cuda_window(const EmitContext& e, const Window& w) {
 // The CUDA convolution's scratch (templates/shared/conv_tiles.hpp): the partial sums of the
 // inner dim's slices, where the product's tiles alone cannot fill the card. With run-time dims
 // the most any size can take, a constant (the sizes must be polynomials of the dims); grouped
-// convolutions run directly and need none.
+// convolutions run directly and pointwise ones through cuBLAS: they need none.
 int64_t cuda_conv_scratch_floats(const ConvPlan& p, bool runtime_dims) {
-  if (p.groups > 1) return 0;
+  if (p.groups > 1 || p.pointwise) return 0;
   if (runtime_dims) return gpu::kConvMaxScratchFloats;
   const int64_t columns = p.batch * element_count(p.w.out);
   const gpu::ConvTiling t =
@@ -118,10 +118,11 @@ void add_conv(Registry& r) {
     for (int64_t v : {p.batch * element_count(p.w.out), p.channels * element_count(p.w.in),
                       p.channels * element_count(p.w.kernel)})
       cuda_int_dim(e, v);
-    e.line("detail::conv({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, rt_.tf32(), stream);", e.in(0), e.in(1),
-           e.in_or_null(2, "float"), e.out(0),
+    e.line("detail::conv(blas, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, rt_.tf32(), stream);", e.in(0),
+           e.in(1), e.in_or_null(2, "float"), e.out(0),
            scratch > 0 ? fmt::format("reinterpret_cast<float*>({})", e.workspace()) : "static_cast<float*>(nullptr)",
-           scratch, p.batch, p.channels, p.filters, p.groups, cuda_window(e, p.w), cuda_epilogue(e));
+           scratch, p.batch, p.channels, p.filters, p.groups, cuda_window(e, p.w),
+           e.has_input(2) || !e.node().epilogue.empty(), cuda_epilogue(e));
   };
   d.cuda_workspace = [](const NodeView& v) {
     return cuda_conv_scratch_floats(plan_conv(v), v.graph().runtime_dims_sampled) * int64_t(sizeof(float));

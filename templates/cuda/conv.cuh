@@ -11,6 +11,7 @@
 
 #include "../shared/conv_tiles.hpp"
 #include "functors.cuh"
+#include "gemm.cuh"
 #include "runtime.cuh"
 
 // The window of one node, its unused trailing spatial dims of extent 1.
@@ -302,6 +303,15 @@ __global__ void conv_split_sum_kernel(const float* __restrict__ partial, const f
   }
 }
 
+// y = e(y + bias[f]) over [images][filters][positions] (bias null: none): after a pointwise
+// convolution's cuBLAS product.
+template <class E>
+__global__ void channel_bias_kernel(float* y, long long total, long long filters, long long positions,
+                                    const float* __restrict__ bias, E e) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < total; i += 256ll * gridDim.x)
+    y[i] = e(bias ? y[i] + bias[(i / positions) % filters] : y[i]);
+}
+
 // A thread per output element of a grouped convolution: its group's channels times the taps.
 template <class E>
 __global__ void conv_direct_kernel(const float* __restrict__ x, const float* __restrict__ w,
@@ -326,15 +336,25 @@ __global__ void conv_direct_kernel(const float* __restrict__ x, const float* __r
 
 // Y = e(conv(X, W) + bias). partial: scratch of partial_floats floats for the slices of the
 // inner dim (conv_tiling; null and 0 where the compiler planned none); tf32: the products on the
-// tensor cores.
+// tensor cores; finish: whether a bias or an epilogue follows the product. A pointwise
+// convolution is a plain product per image, Y_n[F][P] = W[F][C] X_n[C][P], on its input as it
+// is: cuBLAS's strided-batched SGEMM runs it at twice the implicit GEMM's rate (whose scalar
+// gathers bound it), then one pass adds the bias and the epilogue.
 template <class E>
-void conv(const float* x, const float* w, const float* bias, float* y, float* partial, long long partial_floats,
-          long long batch, long long channels, long long filters, long long groups, const WindowShape& s, E e,
-          bool tf32, cudaStream_t stream) {
+void conv(cublasHandle_t blas, const float* x, const float* w, const float* bias, float* y, float* partial,
+          long long partial_floats, long long batch, long long channels, long long filters, long long groups,
+          const WindowShape& s, bool finish, E e, bool tf32, cudaStream_t stream) {
   const long long positions = s.out_size(), total = batch * filters * positions;
   if (total == 0) return;
   if (groups > 1) {
     conv_direct_kernel<<<blocks_for(total), 256, 0, stream>>>(x, w, bias, y, batch, channels, filters, groups, s, e);
+    return;
+  }
+  bool pointwise = s.taps() == 1;
+  for (int d = 0; d < 3; ++d) pointwise = pointwise && s.stride[d] == 1 && s.pad[d] == 0 && s.in[d] == s.out[d];
+  if (pointwise) {
+    gemm_batched(blas, int(batch), int(filters), int(positions), int(channels), w, 0, x, channels * positions, y);
+    if (finish) channel_bias_kernel<<<blocks_for(total), 256, 0, stream>>>(y, total, filters, positions, bias, e);
     return;
   }
   ConvGemmShape g;

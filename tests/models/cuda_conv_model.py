@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Writes cuda_convs.onnx, convolutions shaped to take each path of the CUDA target's implicit
 GEMM (templates/shared/conv_tiles.hpp): tiles of 128 filters by 128 columns, of 64 by 128 and of
-64 by 64, the inner dim cut into slices added up by a second kernel, a pointwise convolution,
-three spatial dims with strides, dilations and uneven pads, a fused Relu and a grouped one that
-runs directly; with the inputs and the outputs numpy computes in float64 (.input.bin,
-.output.bin), for tests/models/cuda_model_check.cu.
+64 by 64, the inner dim cut into slices added up by a second kernel, three spatial dims with
+strides, dilations and uneven pads, a fused Relu; and a pointwise convolution (cuBLAS and a bias
+pass) and a grouped one that runs directly; with the inputs and the outputs numpy computes in
+float64 (.input.bin, .output.bin), for tests/models/cuda_model_check.cu.
 Usage: cuda_conv_model.py OUTPUT_DIR"""
 import sys
 from itertools import product
