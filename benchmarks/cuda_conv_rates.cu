@@ -53,7 +53,7 @@ int main() {
       {"resnet18_b64_3x3_512ch_7x7", 64, 512, 7, 7, 512, 3, 1},
   };
   const std::size_t x_floats = std::size_t(512) * 256 * 100 * 16, w_floats = 512 * 512 * 9;
-  const std::size_t col_floats = std::size_t(64) * 64 * 9 * 56 * 56, scratch_floats = std::size_t(8) << 20;
+  const std::size_t col_floats = x_floats, scratch_floats = std::size_t(8) << 20;  // (the largest product: 512 x 1600 columns by 256)
   cublasHandle_t blas, blas_tf32;
   cudaStream_t stream;
   float *x, *w, *y, *col, *scratch;
