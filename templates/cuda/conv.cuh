@@ -3,8 +3,9 @@
 // f, the columns n (every output position of every image) and the inner dim k (every channel
 // and tap), run as an implicit GEMM: each block gathers its tile of X from the input as it
 // goes (no im2col columns written and read again) and ends in the bias and the fused
-// epilogue, one kernel for the node. Grouped and depthwise convolutions, whose products are too
-// small to tile, and pooling run directly: a thread per output element.
+// epilogue, one kernel for the node. Pointwise convolutions, already a product on the input as it
+// is, go to cuBLAS (see conv()). Grouped and depthwise convolutions, whose products are too small
+// to tile, and pooling run directly: a thread per output element.
 #pragma once
 
 #include <mma.h>
