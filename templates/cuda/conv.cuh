@@ -61,12 +61,13 @@ constexpr int kConvTapTable = 256;  // taps decoded once per block into shared m
 // The tiles of one block of either kernel below: BM filters by BN columns, over inner-dim rows
 // [k_begin, k_end) of slice blockIdx.z, 8 rows a stage, `Stages` stages in shared memory. A
 // stage is copied asynchronously (cp.async, zero-filled in the padding and past the edges), so
-// that the copies of the next Stages - 1 stages are in flight while one stage's products run:
-// a conv of few blocks (batch 1) is otherwise bound by one memory latency per stage. The
-// weights' tile is stored transposed, as[k][filter], its rows padded by 4 floats (the stores of
-// the 8 threads that share a filter land on distinct banks), the input's as bs[k][column]. Each
-// thread gathers one column of the input's tile: its image and window corner are fixed, its
-// rows' (channel, tap) step by 8 a stage without dividing, and a tap's offsets come from a table.
+// that the copies of the next Stages - 1 stages are in flight while one stage's products run
+// (no register staging; the per-element gathers, not the memory latency, bound the kernel:
+// benchmarks/cuda_conv_rates.cu). The weights' tile is stored transposed, as[k][filter], its
+// rows padded by 4 floats (the stores of the 8 threads that share a filter land on distinct
+// banks), the input's as bs[k][column]. Each thread gathers one column of the input's tile: its
+// image and window corner are fixed, its rows' (channel, tap) step by 8 a stage without
+// dividing, and a tap's offsets come from a table.
 template <int BM, int BN>
 struct ConvTileLoader {
   static constexpr int BK = 8, kALoads = BM * BK / 256, kBLoads = BN * BK / 256, kBRowStep = 256 / BN;
