@@ -102,7 +102,7 @@ int main() {
       us[tf32] = time(
           [&] {
             conv(tf32 ? blas_tf32 : blas, x, w, nullptr, y, scratch, static_cast<long long>(scratch_floats), c.images,
-                 c.channels, c.filters, 1, s, false, chain(), tf32 == 1, stream);
+                 c.channels, c.filters, 1, c.kernel == 1, s, false, chain(), tf32 == 1, stream);
           },
           reps);
       const float one = 1.f, zero = 0.f;

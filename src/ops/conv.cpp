@@ -118,10 +118,10 @@ void add_conv(Registry& r) {
     for (int64_t v : {p.batch * element_count(p.w.out), p.channels * element_count(p.w.in),
                       p.channels * element_count(p.w.kernel)})
       cuda_int_dim(e, v);
-    e.line("detail::conv(blas, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, rt_.tf32(), stream);", e.in(0),
+    e.line("detail::conv(blas, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, rt_.tf32(), stream);", e.in(0),
            e.in(1), e.in_or_null(2, "float"), e.out(0),
            scratch > 0 ? fmt::format("reinterpret_cast<float*>({})", e.workspace()) : "static_cast<float*>(nullptr)",
-           scratch, p.batch, p.channels, p.filters, p.groups, cuda_window(e, p.w),
+           scratch, p.batch, p.channels, p.filters, p.groups, p.pointwise, cuda_window(e, p.w),
            e.has_input(2) || !e.node().epilogue.empty(), cuda_epilogue(e));
   };
   d.cuda_workspace = [](const NodeView& v) {

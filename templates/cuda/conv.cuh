@@ -159,19 +159,19 @@ __device__ inline void conv_tap_table(const ConvGemmShape& g, int4* table) {
   for (int t = threadIdx.x; t < g.taps && t < kConvTapTable; t += blockDim.x) table[t] = conv_tap(g, t);
 }
 
-// Output (filter f, column n) of the product: y = e(v + bias), or v to slice blockIdx.z of the
-// partial sums ([slice][filter][column]), which conv_split_sum_kernel adds up.
+// Output (filter f, column n) of the product, at its place in y ([image][filter][position]):
+// y = e(v + bias), or v to slice blockIdx.z of the partial sums (each slice laid out as y),
+// which conv_finish_kernel adds up.
 template <class E>
 __device__ inline void conv_gemm_put(const ConvGemmShape& g, float* __restrict__ y, float* __restrict__ partial,
                                      const float* __restrict__ bias, int f, int n, float v, E& e) {
   if (f >= g.filters || n >= g.columns) return;
-  if (partial) {
-    partial[(static_cast<long long>(blockIdx.z) * g.filters + f) * g.columns + n] = v;
-  } else {
-    const int image = n / g.positions;
-    y[(static_cast<long long>(image) * g.filters + f) * g.positions + (n - image * g.positions)] =
-        e(bias ? v + bias[f] : v);
-  }
+  const int image = n / g.positions;
+  const long long at = (static_cast<long long>(image) * g.filters + f) * g.positions + (n - image * g.positions);
+  if (partial)
+    partial[static_cast<long long>(blockIdx.z) * g.columns * g.filters + at] = v;
+  else
+    y[at] = e(bias ? v + bias[f] : v);
 }
 
 // Float32 on the FMA units: a tile of 16*TM filters by 16*TN columns, a thread 4-wide groups of
@@ -291,27 +291,17 @@ __global__ void __launch_bounds__(256, 2) conv_gemm_tf32_kernel(const float* __r
 #endif
 }
 
-// y = e(sum over the slices of partial + bias), a thread per output element.
+// y = e(bias[f] + the sum of `slices` tensors laid out as y ([images][filters][positions]),
+// `total` floats apart), a thread per output element: the partial sums of a sliced inner dim, or
+// (slices = 1, in = y) a pointwise convolution's cuBLAS product.
 template <class E>
-__global__ void conv_split_sum_kernel(const float* __restrict__ partial, const float* __restrict__ bias,
-                                      float* __restrict__ y, ConvGemmShape g, int splits, E e) {
-  const long long total = static_cast<long long>(g.columns) * g.filters, slice = total;
+__global__ void conv_finish_kernel(const float* in, int slices, float* y, long long total, long long filters,
+                                   long long positions, const float* __restrict__ bias, E e) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < total; i += 256ll * gridDim.x) {
-    const long long p = i % g.positions, f = i / g.positions % g.filters, image = i / (static_cast<long long>(g.positions) * g.filters);
-    const long long at = f * g.columns + image * g.positions + p;
-    float v = bias ? bias[f] : 0.f;
-    for (int s = 0; s < splits; ++s) v += partial[s * slice + at];
+    float v = bias ? bias[i / positions % filters] : 0.f;
+    for (int s = 0; s < slices; ++s) v += in[s * total + i];
     y[i] = e(v);
   }
-}
-
-// y = e(y + bias[f]) over [images][filters][positions] (bias null: none): after a pointwise
-// convolution's cuBLAS product.
-template <class E>
-__global__ void channel_bias_kernel(float* y, long long total, long long filters, long long positions,
-                                    const float* __restrict__ bias, E e) {
-  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < total; i += 256ll * gridDim.x)
-    y[i] = e(bias ? y[i] + bias[(i / positions) % filters] : y[i]);
 }
 
 // A thread per output element of a grouped convolution: its group's channels times the taps.
@@ -339,24 +329,23 @@ __global__ void conv_direct_kernel(const float* __restrict__ x, const float* __r
 // Y = e(conv(X, W) + bias). partial: scratch of partial_floats floats for the slices of the
 // inner dim (conv_tiling; null and 0 where the compiler planned none); tf32: the products on the
 // tensor cores; finish: whether a bias or an epilogue follows the product. A pointwise
-// convolution is a plain product per image, Y_n[F][P] = W[F][C] X_n[C][P], on its input as it
-// is: cuBLAS's strided-batched SGEMM runs it at twice the implicit GEMM's rate (whose scalar
-// gathers bound it), then one pass adds the bias and the epilogue.
+// convolution (1 x 1, unit strides, no padding) is a plain product per image,
+// Y_n[F][P] = W[F][C] X_n[C][P], on its input as it is: cuBLAS's strided-batched SGEMM runs it
+// at twice the implicit GEMM's rate (whose scalar gathers bound it), then one pass adds the bias
+// and the epilogue.
 template <class E>
 void conv(cublasHandle_t blas, const float* x, const float* w, const float* bias, float* y, float* partial,
           long long partial_floats, long long batch, long long channels, long long filters, long long groups,
-          const WindowShape& s, bool finish, E e, bool tf32, cudaStream_t stream) {
+          bool pointwise, const WindowShape& s, bool finish, E e, bool tf32, cudaStream_t stream) {
   const long long positions = s.out_size(), total = batch * filters * positions;
   if (total == 0) return;
   if (groups > 1) {
     conv_direct_kernel<<<blocks_for(total), 256, 0, stream>>>(x, w, bias, y, batch, channels, filters, groups, s, e);
     return;
   }
-  bool pointwise = s.taps() == 1;
-  for (int d = 0; d < 3; ++d) pointwise = pointwise && s.stride[d] == 1 && s.pad[d] == 0 && s.in[d] == s.out[d];
   if (pointwise) {
     gemm_batched(blas, int(batch), int(filters), int(positions), int(channels), w, 0, x, channels * positions, y);
-    if (finish) channel_bias_kernel<<<blocks_for(total), 256, 0, stream>>>(y, total, filters, positions, bias, e);
+    if (finish) conv_finish_kernel<<<blocks_for(total), 256, 0, stream>>>(y, 1, y, total, filters, positions, bias, e);
     return;
   }
   ConvGemmShape g;
@@ -373,22 +362,14 @@ void conv(cublasHandle_t blas, const float* x, const float* w, const float* bias
   g.in_image = int(channels * s.in_size());
   const ConvTiling t = conv_tiling(filters, g.columns, g.inner, partial ? partial_floats : 0);
   float* sums = t.splits > 1 ? partial : nullptr;
+  using Kernel = void (*)(const float*, const float*, const float*, float*, float*, ConvGemmShape, int, E);
+  const Kernel kernel = t.rows_per_thread == 8      ? (tf32 ? conv_gemm_tf32_kernel<8, 8, E> : conv_gemm_kernel<8, 8, E>)
+                        : t.columns_per_thread == 8 ? (tf32 ? conv_gemm_tf32_kernel<4, 8, E> : conv_gemm_kernel<4, 8, E>)
+                                                    : (tf32 ? conv_gemm_tf32_kernel<4, 4, E> : conv_gemm_kernel<4, 4, E>);
   const int bm = 16 * t.rows_per_thread, bn = 16 * t.columns_per_thread;
   const dim3 grid(unsigned((g.columns + bn - 1) / bn), unsigned((filters + bm - 1) / bm), unsigned(t.splits));
-  const int per = int(t.inner_per_split);
-  if (tf32 && t.rows_per_thread == 8)
-    conv_gemm_tf32_kernel<8, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
-  else if (tf32 && t.columns_per_thread == 8)
-    conv_gemm_tf32_kernel<4, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
-  else if (tf32)
-    conv_gemm_tf32_kernel<4, 4><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
-  else if (t.rows_per_thread == 8)
-    conv_gemm_kernel<8, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
-  else if (t.columns_per_thread == 8)
-    conv_gemm_kernel<4, 8><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
-  else
-    conv_gemm_kernel<4, 4><<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, per, e);
-  if (sums) conv_split_sum_kernel<<<blocks_for(total), 256, 0, stream>>>(sums, bias, y, g, t.splits, e);
+  kernel<<<grid, 256, 0, stream>>>(x, w, bias, y, sums, g, int(t.inner_per_split), e);
+  if (sums) conv_finish_kernel<<<blocks_for(total), 256, 0, stream>>>(sums, t.splits, y, total, filters, positions, bias, e);
 }
 
 enum class PoolKind { Max, Average, AverageCountPad, Lp };

@@ -37,7 +37,7 @@ SOFIEC_HOST_DEVICE ConvTiling conv_tiling(long long filters, long long columns, 
   const long long blocks = tiles(t.rows_per_thread, t.columns_per_thread);
   // Fewer tiles than multiprocessors: slice the inner dim (each slice at least 128 deep, 16
   // steps of 8) up to a wave, partial sums to scratch and one more kernel adding them up. The
-  // scratch that takes is at most a wave of full tiles, (264 + 131) * 4096 floats (6.5 MB).
+  // scratch that takes is at most a wave of full tiles, (264 + 132) * 4096 floats (6.5 MB).
   long long splits = blocks < kConvWaveBlocks / 2 ? (kConvWaveBlocks + blocks - 1) / blocks : 1;
   if (splits > inner / 128) splits = inner / 128;
   if (splits > kConvMaxSplits) splits = kConvMaxSplits;
