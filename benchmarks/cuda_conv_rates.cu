@@ -3,12 +3,14 @@
 // resnet18's 3x3 ones, at batch 1 and at large batch), each timed over back-to-back launches on
 // one stream (no graph), in float32 and in TF32, beside cublasSgemm of filters x (images *
 // positions) x (channels * taps) on columns already gathered: what an implicit GEMM at cuBLAS's
-// rate would take. One JSON line per shape. Built by benchmarks/run_cuda.sh with
+// rate would take. One JSON line per shape; an argument runs only the shapes whose names contain
+// it (`conv_rates resnet18_b64`, for a profiler). Built by benchmarks/run_cuda.sh with
 // -I templates/cuda.
 #include <cuda_pipeline.h>
 #include <mma.h>
 
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 // (The Session's launch lock, which runtime.cuh names; a generated header defines it.)
@@ -41,7 +43,7 @@ struct Shape {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   const Shape shapes[] = {
       {"particlenet_b1_pointwise_64", 1, 64, 100, 16, 64, 1, 0},
       {"particlenet_b512_pointwise_256", 512, 256, 100, 16, 256, 1, 0},
@@ -90,6 +92,7 @@ int main() {
     return best;
   };
   for (const Shape& c : shapes) {
+    if (argc > 1 && !std::strstr(c.name, argv[1])) continue;  // only the shapes named
     const WindowShape s{{c.height, c.width, 1}, {c.height, c.width, 1}, {c.kernel, c.kernel, 1},
                         {1, 1, 1},           {1, 1, 1},          {c.pad, c.pad, 0}};
     const long long columns = static_cast<long long>(c.images) * c.height * c.width;

@@ -50,10 +50,11 @@ struct ConvGemmShape {
   int in_image;           // input floats per image
 };
 
-// Tap t's offsets along the three dims (dilation applied).
+// Tap t's offsets along the three dims (dilation applied) and, in w, within a channel.
 __device__ inline int4 conv_tap(const ConvGemmShape& g, int t) {
   const int k2 = t % g.kernel[2], k1 = (t / g.kernel[2]) % g.kernel[1], k0 = t / (g.kernel[2] * g.kernel[1]);
-  return make_int4(k0 * g.dilation[0], k1 * g.dilation[1], k2 * g.dilation[2], 0);
+  const int d0 = k0 * g.dilation[0], d1 = k1 * g.dilation[1], d2 = k2 * g.dilation[2];
+  return make_int4(d0, d1, d2, (d0 * g.in[1] + d1) * g.in[2] + d2);
 }
 
 constexpr int kConvTapTable = 256;  // taps decoded once per block into shared memory; more by division
@@ -62,25 +63,30 @@ constexpr int kConvTapTable = 256;  // taps decoded once per block into shared m
 // [k_begin, k_end) of slice blockIdx.z, 8 rows a stage, `Stages` stages in shared memory. A
 // stage is copied asynchronously (cp.async, zero-filled in the padding and past the edges), so
 // that the copies of the next Stages - 1 stages are in flight while one stage's products run
-// (no register staging; the per-element gathers, not the memory latency, bound the kernel:
+// (no register staging; the gathers' instructions, not the memory latency, bound the kernel:
 // benchmarks/cuda_conv_rates.cu). The weights' tile is stored transposed, as[k][filter], its
 // rows padded by 4 floats (the stores of the 8 threads that share a filter land on distinct
 // banks), the input's as bs[k][column]. Each thread gathers one column of the input's tile: its
 // image and window corner are fixed, its rows' (channel, tap) step by 8 a stage without
-// dividing, and a tap's offsets come from a table.
+// dividing, and a tap's offset comes from a table. Which taps of its window fall inside the input
+// is tested once, into a bit mask (up to 32 taps), since the kernel is bound by issued
+// instructions, more than half of them not the products' (Nsight Compute, resnet18's 56 x 56 layer).
 template <int BM, int BN>
 struct ConvTileLoader {
   static constexpr int BK = 8, kALoads = BM * BK / 256, kBLoads = BN * BK / 256, kBRowStep = 256 / BN;
-  // As many stages as fit 48 KiB of static shared memory with the tap table and the TF32
-  // kernel's staging: 4 for 128 x 128 tiles, 5 for 64 x 128, 8 for 64 x 64.
+  // As many stages as fit 48 KiB of static shared memory with the tap table: 4 for 128 x 128
+  // tiles, 5 for 64 x 128, 8 for 64 x 64.
   static constexpr int Stages = BM == 128 ? 4 : BN == 128 ? 5 : 8;
-  int tid, m0, k_end, column, corner0, corner1, corner2, channel_step, tap_step;
+  int tid, m0, k_end, column, corner0, corner1, corner2, window, channel_step, tap_step;
+  unsigned inside;  // bit t: tap t of this column's window falls inside the input (taps <= 32)
   bool column_ok;
   const float* __restrict__ xi;
   int row_channel[kBLoads], row_tap[kBLoads];
+  int a_row[kALoads];  // the weights' row (filter) of each of this thread's copies, -1 past the filters
 
-  __device__ ConvTileLoader(const ConvGemmShape& g, const float* __restrict__ x, int m0_, int n0, int k_begin,
-                            int k_end_)
+  // tap_table: decoded (conv_tap_table) and visible to the block.
+  __device__ ConvTileLoader(const ConvGemmShape& g, const float* __restrict__ x, const int4* tap_table, int m0_,
+                            int n0, int k_begin, int k_end_)
       : tid(threadIdx.x), m0(m0_), k_end(k_end_), column(threadIdx.x % BN) {
     const int n = n0 + column;
     column_ok = n < g.columns;
@@ -89,6 +95,16 @@ struct ConvTileLoader {
     corner0 = p / (g.out[1] * g.out[2]) * g.stride[0] - g.pad[0];
     corner1 = p / g.out[2] % g.out[1] * g.stride[1] - g.pad[1];
     corner2 = p % g.out[2] * g.stride[2] - g.pad[2];
+    window = (corner0 * g.in[1] + corner1) * g.in[2] + corner2;
+    // Which taps fall inside, tested once here rather than at every copy.
+    inside = 0;
+    if (g.taps <= 32)
+      for (int t = 0; t < g.taps; ++t) {
+        const int4 d = tap_table[t];
+        const int i0 = corner0 + d.x, i1 = corner1 + d.y, i2 = corner2 + d.z;
+        if (unsigned(i0) < unsigned(g.in[0]) && unsigned(i1) < unsigned(g.in[1]) && unsigned(i2) < unsigned(g.in[2]))
+          inside |= 1u << t;
+      }
 #pragma unroll
     for (int j = 0; j < kBLoads; ++j) {
       const int k = k_begin + tid / BN + j * kBRowStep;
@@ -97,6 +113,11 @@ struct ConvTileLoader {
     }
     channel_step = BK / g.taps;
     tap_step = BK % g.taps;
+#pragma unroll
+    for (int i = 0; i < kALoads; ++i) {
+      const int m = m0 + (tid + i * 256) / BK;
+      a_row[i] = m < g.filters ? m : -1;
+    }
   }
 
   // Starts the copies of rows [k0, k0 + 8) into one stage (called for consecutive stages).
@@ -104,9 +125,9 @@ struct ConvTileLoader {
                        float (*as)[BM + 4], float (*bs)[BN], int k0) {
 #pragma unroll
     for (int i = 0; i < kALoads; ++i) {
-      const int idx = tid + i * 256, m = m0 + idx / BK, k = k0 + idx % BK;
-      const bool ok = m < g.filters && k < k_end;
-      __pipeline_memcpy_async(&as[idx % BK][idx / BK], ok ? w + static_cast<long long>(m) * g.inner + k : w, 4,
+      const int idx = tid + i * 256, k = k0 + idx % BK;
+      const bool ok = a_row[i] >= 0 && k < k_end;
+      __pipeline_memcpy_async(&as[idx % BK][idx / BK], ok ? w + static_cast<long long>(a_row[i]) * g.inner + k : w, 4,
                               ok ? 0 : 4);
     }
 #pragma unroll
@@ -115,10 +136,15 @@ struct ConvTileLoader {
       const float* src = nullptr;
       if (column_ok && k < k_end) {
         const int t = row_tap[j];
-        const int4 d = t < kConvTapTable ? tap_table[t] : conv_tap(g, t);
-        const int i0 = corner0 + d.x, i1 = corner1 + d.y, i2 = corner2 + d.z;
-        if (unsigned(i0) < unsigned(g.in[0]) && unsigned(i1) < unsigned(g.in[1]) && unsigned(i2) < unsigned(g.in[2]))
-          src = xi + row_channel[j] * g.in_size + (i0 * g.in[1] + i1) * g.in[2] + i2;
+        if (g.taps <= 32) {
+          // The window's offset plus the tap's (the table's w), where the mask says inside.
+          if (inside >> t & 1u) src = xi + row_channel[j] * g.in_size + window + tap_table[t].w;
+        } else {
+          const int4 d = t < kConvTapTable ? tap_table[t] : conv_tap(g, t);
+          const int i0 = corner0 + d.x, i1 = corner1 + d.y, i2 = corner2 + d.z;
+          if (unsigned(i0) < unsigned(g.in[0]) && unsigned(i1) < unsigned(g.in[1]) && unsigned(i2) < unsigned(g.in[2]))
+            src = xi + row_channel[j] * g.in_size + (i0 * g.in[1] + i1) * g.in[2] + i2;
+        }
       }
       __pipeline_memcpy_async(&bs[tid / BN + j * kBRowStep][column], src ? src : xi, 4, src ? 0 : 4);
       row_tap[j] += tap_step;
@@ -188,8 +214,8 @@ __global__ void __launch_bounds__(256, 2) conv_gemm_kernel(const float* __restri
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, k_begin = blockIdx.z * inner_per_split;
   conv_tap_table(g, tap_table);
-  ConvTileLoader<BM, BN> tiles(g, x, m0, n0, k_begin, min(g.inner, k_begin + inner_per_split));
   __syncthreads();
+  ConvTileLoader<BM, BN> tiles(g, x, tap_table, m0, n0, k_begin, min(g.inner, k_begin + inner_per_split));
 
   float acc[TM][TN];
 #pragma unroll
@@ -226,8 +252,8 @@ __global__ void __launch_bounds__(256, 2) conv_gemm_kernel(const float* __restri
 
 // TF32 on the tensor cores (sofiec --tf32; compute capability 8.0 or later): the same tiles,
 // the 8 warps 2 x 4 over the block's tile, each 16 x 16 x 8 products (wmma) of inputs rounded
-// to TF32 into float32 sums; each warp's results pass through shared memory to the epilogue
-// (a fragment's element order is the hardware's).
+// to TF32 into float32 sums; each warp's results pass through shared memory (the stages', free
+// by then) to the epilogue (a fragment's element order is the hardware's).
 template <int TM, int TN, class E>
 __global__ void __launch_bounds__(256, 2) conv_gemm_tf32_kernel(const float* __restrict__ x,
                                                              const float* __restrict__ w,
@@ -244,13 +270,12 @@ __global__ void __launch_bounds__(256, 2) conv_gemm_tf32_kernel(const float* __r
   // each fragment starts at row 0 of its stage.)
   __shared__ __align__(32) float as[S][BK][BM + 4];
   __shared__ __align__(32) float bs[S][BK][BN];
-  __shared__ __align__(32) float staging[8][16 * 16];
   __shared__ int4 tap_table[kConvTapTable];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, wm = warp / 4, wn = warp % 4;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN, k_begin = blockIdx.z * inner_per_split;
   conv_tap_table(g, tap_table);
-  ConvTileLoader<BM, BN> tiles(g, x, m0, n0, k_begin, min(g.inner, k_begin + inner_per_split));
   __syncthreads();
+  ConvTileLoader<BM, BN> tiles(g, x, tap_table, m0, n0, k_begin, min(g.inner, k_begin + inner_per_split));
 
   wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[FM][FN];
 #pragma unroll
@@ -277,6 +302,8 @@ __global__ void __launch_bounds__(256, 2) conv_gemm_tf32_kernel(const float* __r
 #pragma unroll
       for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
   });
+  __syncthreads();  // the stages are free: they stage the results
+  float (*staging)[256] = reinterpret_cast<float (*)[256]>(&as[0][0][0]);
 #pragma unroll
   for (int i = 0; i < FM; ++i)
 #pragma unroll

@@ -147,6 +147,19 @@ __global__ void __launch_bounds__(1024)
   // sequence_lens' value within [0, S], as on the CPU.
   const int64_t given = seq_lens ? static_cast<int64_t>(seq_lens[b]) : S;
   const int64_t len = given < 0 ? 0 : given > S ? S : given;
+  // The input parts of unit j's gates at (active) step `step`, from xw: a trip to L2 or memory.
+  auto input_parts = [&](int64_t step, int64_t j, float (&xg)[4]) {
+    const int64_t t = backward ? len - 1 - step : step;
+    const float* gx = xw + d * S * B * GH + (s.batch_first ? b * S + t : t * B + b) * GH;
+#pragma unroll
+    for (int g = 0; g < 4; ++g) xg[g] = g < G ? gx[g * H + j] : 0.f;
+  };
+  // Where one pass covers every unit, each thread's unit is the same every step, and its input
+  // parts are loaded a step ahead: the trip to memory overlaps the step before, instead of
+  // standing in every step's chain of dependent latencies.
+  const bool one_pass = H <= units_per_pass;
+  float ahead[4] = {0.f, 0.f, 0.f, 0.f};
+  if (one_pass && len > 0 && threadIdx.x / TU < H && q == 0) input_parts(0, threadIdx.x / TU, ahead);
   int cur = 0;
   for (int64_t step = 0; step < S; ++step) {
     const bool active = step < len;
@@ -155,19 +168,18 @@ __global__ void __launch_bounds__(1024)
     const float* hc = h + cur * H;
     if (active) {
       const float* gx = xw + d * S * B * GH + (s.batch_first ? b * S + t : t * B + b) * GH;
+      float x_h = 0.f;  // the GRU's h-gate input part, where one pass keeps it for the second
       // Every thread runs the same passes (the shuffles need the whole warp); units past H
       // compute nothing and store nothing.
       for (int64_t base = 0; base < H; base += units_per_pass) {
         const int64_t j = base + threadIdx.x / TU;
         const bool mine = j < H && q == 0;
-        // The input parts of unit j's gates, loaded before the dot products so that the trips
-        // to memory overlap them (nothing reads them until the dot products are done).
-        float xg[4] = {0.f, 0.f, 0.f, 0.f};
-        if (mine) {
-#pragma unroll
-          for (int g = 0; g < 4; ++g)
-            if (g < G && (s.cell != CellKind::Gru || g < 2)) xg[g] = gx[g * H + j];
-        }
+        // The input parts of unit j's gates: loaded the step before, or now, before the dot
+        // products so that the trips to memory overlap them (nothing reads them until then).
+        float xg[4] = {ahead[0], ahead[1], ahead[2], ahead[3]};
+        if (mine && !one_pass) input_parts(step, j, xg);
+        if (mine && one_pass && step + 1 < len) input_parts(step + 1, j, ahead);
+        x_h = xg[2];
         if (s.cell == CellKind::Rnn) {
           float a[1];
           unit_dots<TU>(rv, hc, static_cast<int>(H), 0, static_cast<int>(j), q, a);
@@ -214,7 +226,8 @@ __global__ void __launch_bounds__(1024)
           const float ph = p[0];
           if (j < H && q == 0) {
             const float wh = wb ? wb[2 * H + j] : 0.f, rbh = rb ? rb[2 * H + j] : 0.f;
-            float hh = s.linear_before_reset ? gx[2 * H + j] + rh[j] * (ph + rbh) + wh : gx[2 * H + j] + ph + wh + rbh;
+            const float xh = one_pass ? x_h : gx[2 * H + j];
+            float hh = s.linear_before_reset ? xh + rh[j] * (ph + rbh) + wh : xh + ph + wh + rbh;
             hh = act(1, clipped(hh, s.clip));
             hn[j] = (1.f - zs[j]) * hh + zs[j] * hc[j];
           }
