@@ -18,6 +18,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 mode="${1:-}"
+# The test model a check variant runs (check_VARIANT: MODEL with _file, _profile or _tf32).
+model_of() {
+  m="${1%_file}"
+  m="${m%_profile}"
+  echo "${m%_tf32}"
+}
 case "$mode" in
   pack)
     build="${2:-build}"
@@ -25,9 +31,7 @@ case "$mode" in
     mkdir -p "$dir"
     for check in "$build"/tests/cuda/check_*; do
       variant="${check##*/check_}"
-      model="${variant%_file}"
-      model="${model%_profile}"
-      model="${model%_tf32}"
+      model="$(model_of "$variant")"
       cp "$check" "$dir/"
       case "$model" in
         dyn_*) cp "$build/tests/models/$model".*.bin "$build/tests/models/$model.cases" "$dir/" ;;
@@ -86,9 +90,7 @@ case "$mode" in
     for check in "$dir"/check_*; do
       [ -e "$check" ] || continue
       variant="${check##*/check_}"
-      model="${variant%_file}"
-      model="${model%_profile}"
-      model="${model%_tf32}"
+      model="$(model_of "$variant")"
       if [ -f "$dir/$variant.cuh.dat" ]; then
         "$check" "$dir/$model" "$dir/$variant.cuh.dat" || failed=$((failed + 1))
       else

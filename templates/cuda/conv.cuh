@@ -99,12 +99,7 @@ struct ConvTileLoader {
     // Which taps fall inside, tested once here rather than at every copy.
     inside = 0;
     if (g.taps <= 32)
-      for (int t = 0; t < g.taps; ++t) {
-        const int4 d = tap_table[t];
-        const int i0 = corner0 + d.x, i1 = corner1 + d.y, i2 = corner2 + d.z;
-        if (unsigned(i0) < unsigned(g.in[0]) && unsigned(i1) < unsigned(g.in[1]) && unsigned(i2) < unsigned(g.in[2]))
-          inside |= 1u << t;
-      }
+      for (int t = 0; t < g.taps; ++t) inside |= unsigned(covers(g, tap_table[t])) << t;
 #pragma unroll
     for (int j = 0; j < kBLoads; ++j) {
       const int k = k_begin + tid / BN + j * kBRowStep;
@@ -118,6 +113,12 @@ struct ConvTileLoader {
       const int m = m0 + (tid + i * 256) / BK;
       a_row[i] = m < g.filters ? m : -1;
     }
+  }
+
+  // Whether this column's window, moved by tap offsets d, falls inside the input.
+  __device__ bool covers(const ConvGemmShape& g, int4 d) const {
+    return unsigned(corner0 + d.x) < unsigned(g.in[0]) && unsigned(corner1 + d.y) < unsigned(g.in[1]) &&
+           unsigned(corner2 + d.z) < unsigned(g.in[2]);
   }
 
   // Starts the copies of rows [k0, k0 + 8) into one stage (called for consecutive stages).
@@ -135,15 +136,16 @@ struct ConvTileLoader {
       const int k = k0 + tid / BN + j * kBRowStep;
       const float* src = nullptr;
       if (column_ok && k < k_end) {
+        // The window's offset plus the tap's, where the tap falls inside: the mask and the
+        // table's offset (the path every copy of a window of up to 32 taps takes), else tested
+        // here (past the table, the tap decoded here).
         const int t = row_tap[j];
+        const int at = row_channel[j] * g.in_size + window;  // (negative in the padding)
         if (g.taps <= 32) {
-          // The window's offset plus the tap's (the table's w), where the mask says inside.
-          if (inside >> t & 1u) src = xi + row_channel[j] * g.in_size + window + tap_table[t].w;
+          if (inside >> t & 1u) src = xi + (at + tap_table[t].w);
         } else {
           const int4 d = t < kConvTapTable ? tap_table[t] : conv_tap(g, t);
-          const int i0 = corner0 + d.x, i1 = corner1 + d.y, i2 = corner2 + d.z;
-          if (unsigned(i0) < unsigned(g.in[0]) && unsigned(i1) < unsigned(g.in[1]) && unsigned(i2) < unsigned(g.in[2]))
-            src = xi + row_channel[j] * g.in_size + (i0 * g.in[1] + i1) * g.in[2] + i2;
+          if (covers(g, d)) src = xi + (at + d.w);
         }
       }
       __pipeline_memcpy_async(&bs[tid / BN + j * kBRowStep][column], src ? src : xi, 4, src ? 0 : 4);

@@ -147,10 +147,12 @@ __global__ void __launch_bounds__(1024)
   // sequence_lens' value within [0, S], as on the CPU.
   const int64_t given = seq_lens ? static_cast<int64_t>(seq_lens[b]) : S;
   const int64_t len = given < 0 ? 0 : given > S ? S : given;
-  // The input parts of unit j's gates at (active) step `step`, from xw: a trip to L2 or memory.
+  // The time an active step reads and writes, and the input parts of the gates at time t.
+  auto time_of = [&](int64_t step) { return backward ? len - 1 - step : step; };
+  auto gates_at = [&](int64_t t) { return xw + d * S * B * GH + (s.batch_first ? b * S + t : t * B + b) * GH; };
+  // Unit j's input parts at active step `step`: a trip to L2 or memory.
   auto input_parts = [&](int64_t step, int64_t j, float (&xg)[4]) {
-    const int64_t t = backward ? len - 1 - step : step;
-    const float* gx = xw + d * S * B * GH + (s.batch_first ? b * S + t : t * B + b) * GH;
+    const float* gx = gates_at(time_of(step));
 #pragma unroll
     for (int g = 0; g < 4; ++g) xg[g] = g < G ? gx[g * H + j] : 0.f;
   };
@@ -163,11 +165,11 @@ __global__ void __launch_bounds__(1024)
   int cur = 0;
   for (int64_t step = 0; step < S; ++step) {
     const bool active = step < len;
-    const int64_t t = active ? (backward ? len - 1 - step : step) : step;
+    const int64_t t = active ? time_of(step) : step;
     float* hn = h + (1 - cur) * H;
     const float* hc = h + cur * H;
     if (active) {
-      const float* gx = xw + d * S * B * GH + (s.batch_first ? b * S + t : t * B + b) * GH;
+      const float* gx = gates_at(t);
       float x_h = 0.f;  // the GRU's h-gate input part, where one pass keeps it for the second
       // Every thread runs the same passes (the shuffles need the whole warp); units past H
       // compute nothing and store nothing.
